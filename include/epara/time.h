@@ -1,0 +1,41 @@
+/* Time: int64 nanoseconds everywhere (STYLE.md S6). ep_time is an instant, ep_dur a span.
+ * Conversions to and from double exist only at the edges (parsing, printing). */
+#ifndef EPARA_TIME_H
+#define EPARA_TIME_H
+
+#include "epara/common.h"
+
+typedef int64_t ep_time;
+typedef int64_t ep_dur;
+
+#define EP_NS_PER_US INT64_C(1000)
+#define EP_NS_PER_MS INT64_C(1000000)
+#define EP_NS_PER_S INT64_C(1000000000)
+#define EP_TIME_MAX INT64_MAX
+
+/* Seconds (double) to a duration, rounded to the nearest ns. Returns EP_ERANGE when the
+ * value is not finite or does not fit in int64 ns (about +-292 years). */
+int ep_dur_from_s(double s, ep_dur *out);
+
+/* Duration to seconds, for printing and statistics only. */
+static inline double
+ep_dur_to_s(ep_dur d)
+{
+    return (double)d / 1e9;
+}
+
+/* Parses "YYYY-MM-DD[ T]HH:MM:SS[.f{1,9}][Z]" as UTC into ns since the Unix epoch, keeping
+ * every fractional digit given (9 at most). The text need not be NUL-terminated: exactly
+ * len bytes are read. Returns 0, or EP_EPARSE for anything else (including trailing bytes,
+ * impossible dates such as Feb 30, and years outside 1678..2261). */
+int ep_time_parse_datetime(const char *s, size_t len, ep_time *out);
+
+/* Formats ns since the epoch as "YYYY-MM-DD HH:MM:SS.fffffffff" (UTC) into buf, which must
+ * hold at least EP_DATETIME_BUFLEN bytes. */
+#define EP_DATETIME_BUFLEN 32
+void ep_time_format_datetime(ep_time t, char *buf);
+
+/* Days since 1970-01-01 of a proleptic Gregorian civil date (no validation). */
+int64_t ep_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+#endif

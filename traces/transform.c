@@ -1,0 +1,2 @@
+/* placeholder until written */
+typedef int ep_placeholder_transform;
