@@ -1,2 +1,1226 @@
-/* placeholder until written */
-typedef int ep_placeholder_cmd_trace;
+/* `epara trace`: import, gen, info, list, export, rm, scale (rate/time scaling and time
+ * slicing) and merge. Bad input exits 2 with FILE:LINE: reason and leaves the database as
+ * it was; every write happens in one transaction. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "epara/error.h"
+#include "epara/store.h"
+#include "util.h"
+
+#define DEFAULT_DB "traces.db"
+
+static int
+help_or_usage(int want_help, const char *text)
+{
+    fputs(text, want_help ? stdout : stderr);
+    return want_help ? EXIT_OK : EXIT_USAGE;
+}
+
+/* Maps a store error to an exit status with a message. */
+static int
+store_fail(ep_store *st, const char *what, const char *name, int err)
+{
+    switch (err) {
+    case EP_EEXIST:
+        cli_err("%s: trace '%s' already exists (use --replace to overwrite it)", what, name);
+        return EXIT_USAGE;
+    case EP_ENOENT:
+        cli_err("%s: no trace named '%s' (see 'epara trace list')", what, name);
+        return EXIT_USAGE;
+    case EP_EINVAL:
+        cli_err("%s: invalid arguments for trace '%s' (names: 1-127 of A-Z a-z 0-9 . _ -)", what,
+                name);
+        return EXIT_USAGE;
+    case EP_EEMPTY:
+        cli_err("%s: trace '%s' would have no rows; nothing written", what, name);
+        return EXIT_USAGE;
+    case EP_ERANGE:
+        cli_err("%s: trace '%s': arrival time out of range", what, name);
+        return EXIT_USAGE;
+    case EP_EDB:
+        cli_err("%s: database error: %s", what, ep_store_errmsg(st));
+        return EXIT_FAIL;
+    default:
+        cli_err("%s: %s", what, ep_strerror(err));
+        return EXIT_FAIL;
+    }
+}
+
+static void
+print_done(const ep_trace_meta *m, const char *verb)
+{
+    double span = ep_dur_to_s(m->span);
+    printf("%s %lld rows into trace '%s' (span %.3f s, %.4g req/s)\n", verb, (long long)m->rows,
+           m->name, span, span > 0 ? (double)m->rows / span : 0.0);
+}
+
+/* --- import ----------------------------------------------------------------------- */
+
+static const char import_help[] =
+        "usage: epara trace import [options] --format FORMAT FILE\n"
+        "\n"
+        "Imports a trace file into the database as one named trace, in one transaction:\n"
+        "a malformed row prints FILE:LINE: reason, exits 2 and leaves the database as it was.\n"
+        "Rows need not be sorted: they are stored sorted by arrival (stable) with arrival\n"
+        "times relative to the earliest one.\n"
+        "\n"
+        "  --db DB          trace database (default " DEFAULT_DB ", created if absent)\n"
+        "  --name NAME      trace name (default: the file name without extension)\n"
+        "  --format F       azure-llm | alibaba-gentd | azure-functions | csv | jsonl\n"
+        "  --map SPEC       csv/jsonl column mapping, e.g.\n"
+        "                   'time=TIMESTAMP:datetime,input=ContextTokens,output=GeneratedTokens'\n"
+        "                   fields: time (required; units datetime|s|ms|us|ns), input, output,\n"
+        "                   stream, frame, exec (unit s|ms|us|ns), kind, service\n"
+        "  --expand RULE    azure-functions: uniform (default) | even | poisson\n"
+        "  --seed N         seed for --expand (default 1)\n"
+        "  --source TEXT    provenance note (default: the file path)\n"
+        "  --license TEXT   license note (default: the known license of the format)\n"
+        "  --replace        overwrite an existing trace of that name\n"
+        "  --quiet          print nothing on success\n"
+        "  -h, --help       this help\n";
+
+typedef struct skip_report {
+    const char *file;
+    long count;
+} skip_report;
+
+static void
+report_skip(void *ctx, long line, const char *reason)
+{
+    skip_report *s = ctx;
+    if (s->count < 20)
+        fprintf(stderr, "%s:%ld: skipped: %s\n", s->file, line, reason);
+    else if (s->count == 20)
+        fprintf(stderr, "%s: further skipped rows not listed\n", s->file);
+    s->count++;
+}
+
+static const char *
+default_license(ep_trace_format f)
+{
+    switch (f) {
+    case EP_FMT_AZURE_LLM:
+    case EP_FMT_AZURE_FUNCTIONS:
+        return "CC-BY-4.0 (Azure/AzurePublicDataset)";
+    case EP_FMT_ALIBABA_GENTD:
+        return "research or study use only (alibaba/clusterdata)";
+    default:
+        return "unknown";
+    }
+}
+
+static void
+name_from_path(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(out, cap, "%s", b);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
+    for (char *p = out; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            *p = '_';
+}
+
+static int
+trace_import(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+            {"db", required_argument, NULL, 'd'},     {"name", required_argument, NULL, 'n'},
+            {"format", required_argument, NULL, 'f'}, {"map", required_argument, NULL, 'm'},
+            {"expand", required_argument, NULL, 'e'}, {"seed", required_argument, NULL, 's'},
+            {"source", required_argument, NULL, 'S'}, {"license", required_argument, NULL, 'L'},
+            {"replace", no_argument, NULL, 'r'},      {"quiet", no_argument, NULL, 'q'},
+            {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *name = NULL, *format = NULL, *map = NULL, *source = NULL,
+               *license = NULL;
+    int replace = 0, quiet = 0, c;
+    ep_parse_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.seed = 1;
+    opts.expand = EP_EXPAND_UNIFORM;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'm':
+            map = optarg;
+            break;
+        case 'e':
+            if (ep_expand_rule_parse(optarg, &opts.expand)) {
+                cli_err("--expand: '%s' is not one of uniform, even, poisson", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            if (cli_u64("--seed", optarg, &opts.seed))
+                return EXIT_USAGE;
+            break;
+        case 'S':
+            source = optarg;
+            break;
+        case 'L':
+            license = optarg;
+            break;
+        case 'r':
+            replace = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            return help_or_usage(1, import_help);
+        default:
+            return help_or_usage(0, import_help);
+        }
+    }
+    if (optind != argc - 1) {
+        cli_err("trace import: expected exactly one FILE (see --help)");
+        return EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    if (!format) {
+        cli_err("trace import: --format is required (azure-llm, alibaba-gentd, "
+                "azure-functions, csv, jsonl)");
+        return EXIT_USAGE;
+    }
+    if (ep_trace_format_parse(format, &opts.format)) {
+        cli_err("--format: '%s' is not one of azure-llm, alibaba-gentd, azure-functions, csv, "
+                "jsonl",
+                format);
+        return EXIT_USAGE;
+    }
+    ep_colmap cmap;
+    if (opts.format == EP_FMT_CSV || opts.format == EP_FMT_JSONL) {
+        char msg[256];
+        if (!map) {
+            cli_err("--format %s needs --map (e.g. --map 'time=timestamp:ms,input=in,"
+                    "output=out')",
+                    format);
+            return EXIT_USAGE;
+        }
+        if (ep_colmap_parse(map, &cmap, msg, sizeof msg)) {
+            cli_err("--map: %s", msg);
+            return EXIT_USAGE;
+        }
+        opts.map = &cmap;
+    } else if (map) {
+        cli_err("--map applies only to --format csv or jsonl");
+        return EXIT_USAGE;
+    }
+    ep_trace_meta meta;
+    memset(&meta, 0, sizeof meta);
+    if (name)
+        snprintf(meta.name, sizeof meta.name, "%s", name);
+    else
+        name_from_path(path, meta.name, sizeof meta.name);
+    if (ep_trace_name_check(meta.name)) {
+        cli_err("--name: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", meta.name);
+        return EXIT_USAGE;
+    }
+    snprintf(meta.source, sizeof meta.source, "%s", source ? source : path);
+    snprintf(meta.format, sizeof meta.format, "%s", ep_trace_format_name(opts.format));
+    snprintf(meta.license, sizeof meta.license, "%s",
+             license ? license : default_license(opts.format));
+    {
+        json_t *p = json_object();
+        json_object_set_new(p, "format", json_string(meta.format));
+        if (map)
+            json_object_set_new(p, "map", json_string(map));
+        if (opts.format == EP_FMT_AZURE_FUNCTIONS) {
+            static const char *const rules[] = {"uniform", "even", "poisson"};
+            json_object_set_new(p, "expand", json_string(rules[opts.expand]));
+            json_object_set_new(p, "seed", json_integer((json_int_t)opts.seed));
+        }
+        char *txt = json_dumps(p, JSON_COMPACT);
+        snprintf(meta.params, sizeof meta.params, "%s", txt ? txt : "{}");
+        free(txt);
+        json_decref(p);
+    }
+    ep_store *st = cli_store_open(db, 0);
+    if (!st)
+        return EXIT_FAIL;
+    skip_report sr = {path, 0};
+    opts.on_skip = report_skip;
+    opts.ctx = &sr;
+    ep_parse_error perr;
+    ep_parse_stats pst;
+    memset(&pst, 0, sizeof pst);
+    ep_trace_meta out;
+    int err = ep_trace_import_file(st, path, &opts, &meta, replace, &perr, &pst, &out);
+    int rc = EXIT_OK;
+    if (err == EP_EPARSE) {
+        if (perr.line > 0)
+            fprintf(stderr, "%s:%ld: %s\n", path, perr.line, perr.msg);
+        else
+            fprintf(stderr, "%s: %s\n", path, perr.msg);
+        fprintf(stderr, "epara: trace import: nothing imported; database unchanged\n");
+        rc = EXIT_USAGE;
+    } else if (err == EP_EIO) {
+        fprintf(stderr, "%s: %s\n", path, perr.msg[0] ? perr.msg : "read error");
+        rc = EXIT_USAGE;
+    } else if (err == EP_EEMPTY) {
+        fprintf(stderr, "%s: no rows to import (all %ld data rows skipped)\n", path, pst.skipped);
+        rc = EXIT_USAGE;
+    } else if (err) {
+        rc = store_fail(st, "trace import", meta.name, err);
+    } else if (!quiet) {
+        print_done(&out, "imported");
+        if (pst.skipped)
+            printf("skipped %ld rows (reported above)\n", pst.skipped);
+    }
+    ep_store_close(st);
+    return rc;
+}
+
+/* --- gen -------------------------------------------------------------------------- */
+
+static const char gen_help[] =
+        "usage: epara trace gen [options] --name NAME\n"
+        "\n"
+        "Generates a synthetic trace (GSL, seeded; arrivals and sizes use separate streams).\n"
+        "\n"
+        "  --db DB            trace database (default " DEFAULT_DB ")\n"
+        "  --name NAME        trace name (required)\n"
+        "  --kind K           poisson (default) | gamma | mmpp | video\n"
+        "  --rate R           requests/s (mmpp: rate while on)            [default 1]\n"
+        "  --duration S       seconds of arrivals                          [default 60]\n"
+        "  --cv C             gamma: inter-arrival coefficient of variation [default 1]\n"
+        "  --off-rate R       mmpp: requests/s while off                   [default 0]\n"
+        "  --on-s S           mmpp/video: mean on period, s (video 0 = always on)\n"
+        "  --off-s S          mmpp/video: mean off period, s\n"
+        "  --cameras N        video: number of camera streams              [default 1]\n"
+        "  --fps F            video: frames per second per camera          [default 30]\n"
+        "  --jitter-ms J      video: frame time jitter (sd), ms            [default 0]\n"
+        "  --frame-bytes B    video: bytes per frame (input size)          [default 200000]\n"
+        "  --sizes SPEC       input/output sizes:\n"
+        "                       fixed:IN,OUT\n"
+        "                       lognormal:MU_IN,SIGMA_IN,MU_OUT,SIGMA_OUT\n"
+        "                       fit:TRACE        (lognormal fitted to TRACE's sizes)\n"
+        "                       resample:TRACE   ((input, output) pairs drawn from TRACE)\n"
+        "  --seed N           seed (default 1)\n"
+        "  --replace          overwrite an existing trace of that name\n"
+        "  --quiet            print nothing on success\n";
+
+static int
+parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64_t **pout,
+            char *params, size_t plen)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon) {
+        cli_err("--sizes: '%s' lacks 'mode:' (fixed, lognormal, fit, resample)", spec);
+        return -1;
+    }
+    size_t ml = (size_t)(colon - spec);
+    const char *arg = colon + 1;
+    if (ml == 5 && strncmp(spec, "fixed", 5) == 0) {
+        long long a, b;
+        char tail;
+        if (sscanf(arg, "%lld,%lld%c", &a, &b, &tail) != 2 || a < 0 || b < 0 ||
+            a > EP_TRACE_MAX_SIZE || b > EP_TRACE_MAX_SIZE) {
+            cli_err("--sizes fixed: expected IN,OUT as integers in [0, 1e9], got '%s'", arg);
+            return -1;
+        }
+        g->sizes = EP_SIZES_FIXED;
+        g->fixed_input = a;
+        g->fixed_output = b;
+        snprintf(params, plen, "\"fixed\",\"input\":%lld,\"output\":%lld", a, b);
+        return 0;
+    }
+    if (ml == 9 && strncmp(spec, "lognormal", 9) == 0) {
+        double v[4];
+        char tail;
+        if (sscanf(arg, "%lf,%lf,%lf,%lf%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4 || v[1] < 0 ||
+            v[3] < 0 || !isfinite(v[0]) || !isfinite(v[2]) || v[0] > 25 || v[2] > 25) {
+            cli_err("--sizes lognormal: expected MU_IN,SIGMA_IN,MU_OUT,SIGMA_OUT (sigma >= 0, "
+                    "mu <= 25), got '%s'",
+                    arg);
+            return -1;
+        }
+        g->sizes = EP_SIZES_LOGNORMAL;
+        g->in_mu = v[0];
+        g->in_sigma = v[1];
+        g->out_mu = v[2];
+        g->out_sigma = v[3];
+        snprintf(params, plen,
+                 "\"lognormal\",\"in_mu\":%g,\"in_sigma\":%g,\"out_mu\":%g,"
+                 "\"out_sigma\":%g",
+                 v[0], v[1], v[2], v[3]);
+        return 0;
+    }
+    int fit = ml == 3 && strncmp(spec, "fit", 3) == 0;
+    int res = ml == 8 && strncmp(spec, "resample", 8) == 0;
+    if (!fit && !res) {
+        cli_err("--sizes: unknown mode '%.*s' (fixed, lognormal, fit, resample)", (int)ml, spec);
+        return -1;
+    }
+    size_t n;
+    int err = ep_trace_load_sizes(st, arg, pin, pout, &n);
+    if (err) {
+        store_fail(st, "--sizes", arg, err);
+        return -1;
+    }
+    if (res) {
+        g->sizes = EP_SIZES_RESAMPLE;
+        g->pool_input = *pin;
+        g->pool_output = *pout;
+        g->pool_len = n;
+        snprintf(params, plen, "\"resample\",\"trace\":\"%s\"", arg);
+        return 0;
+    }
+    if (ep_lognormal_fit(*pin, n, &g->in_mu, &g->in_sigma) ||
+        ep_lognormal_fit(*pout, n, &g->out_mu, &g->out_sigma)) {
+        cli_err("--sizes fit: trace '%s' lacks positive input and output sizes to fit", arg);
+        return -1;
+    }
+    g->sizes = EP_SIZES_LOGNORMAL;
+    snprintf(params, plen,
+             "\"fit\",\"trace\":\"%s\",\"in_mu\":%.6g,\"in_sigma\":%.6g,"
+             "\"out_mu\":%.6g,\"out_sigma\":%.6g",
+             arg, g->in_mu, g->in_sigma, g->out_mu, g->out_sigma);
+    return 0;
+}
+
+static int
+trace_gen(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"kind", required_argument, NULL, 'k'},
+                                             {"rate", required_argument, NULL, 'r'},
+                                             {"duration", required_argument, NULL, 'D'},
+                                             {"cv", required_argument, NULL, 'c'},
+                                             {"off-rate", required_argument, NULL, 'o'},
+                                             {"on-s", required_argument, NULL, 'O'},
+                                             {"off-s", required_argument, NULL, 'F'},
+                                             {"cameras", required_argument, NULL, 'C'},
+                                             {"fps", required_argument, NULL, 'p'},
+                                             {"jitter-ms", required_argument, NULL, 'j'},
+                                             {"frame-bytes", required_argument, NULL, 'b'},
+                                             {"sizes", required_argument, NULL, 'z'},
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"replace", no_argument, NULL, 'R'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *name = NULL, *sizes = NULL;
+    int replace = 0, quiet = 0, c;
+    ep_gen_spec g;
+    ep_gen_spec_init(&g);
+    double dur = 60, frame_bytes = 200000;
+    g.fixed_input = EP_TRACE_NONE;
+    g.fixed_output = EP_TRACE_NONE;
+    int have_frame_bytes = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        double cams;
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'k':
+            if (ep_gen_kind_parse(optarg, &g.kind)) {
+                cli_err("--kind: '%s' is not one of poisson, gamma, mmpp, video", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            bad = cli_double("--rate", optarg, 1e-9, 1e9, &g.rate_per_s);
+            break;
+        case 'D':
+            bad = cli_double("--duration", optarg, 1e-6, 1e9, &dur);
+            break;
+        case 'c':
+            bad = cli_double("--cv", optarg, 1e-6, 1e3, &g.cv);
+            break;
+        case 'o':
+            bad = cli_double("--off-rate", optarg, 0, 1e9, &g.off_rate_per_s);
+            break;
+        case 'O':
+            bad = cli_double("--on-s", optarg, 0, 1e9, &g.mean_on_s);
+            break;
+        case 'F':
+            bad = cli_double("--off-s", optarg, 0, 1e9, &g.mean_off_s);
+            break;
+        case 'C':
+            bad = cli_double("--cameras", optarg, 1, 1e6, &cams);
+            g.cameras = (int)cams;
+            if (!bad && cams != floor(cams)) {
+                cli_err("--cameras: '%s' is not an integer", optarg);
+                bad = 1;
+            }
+            break;
+        case 'p':
+            bad = cli_double("--fps", optarg, 1e-6, 1e6, &g.fps);
+            break;
+        case 'j':
+            bad = cli_double("--jitter-ms", optarg, 0, 1e6, &g.jitter_ms);
+            break;
+        case 'b':
+            bad = cli_double("--frame-bytes", optarg, 0, (double)EP_TRACE_MAX_SIZE, &frame_bytes);
+            have_frame_bytes = 1;
+            break;
+        case 'z':
+            sizes = optarg;
+            break;
+        case 's':
+            bad = cli_u64("--seed", optarg, &g.seed);
+            break;
+        case 'R':
+            replace = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            return help_or_usage(1, gen_help);
+        default:
+            return help_or_usage(0, gen_help);
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    if (optind != argc) {
+        cli_err("trace gen: unexpected argument '%s' (see --help)", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!name) {
+        cli_err("trace gen: --name is required");
+        return EXIT_USAGE;
+    }
+    if (ep_trace_name_check(name)) {
+        cli_err("--name: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", name);
+        return EXIT_USAGE;
+    }
+    if (have_frame_bytes && g.kind != EP_GEN_VIDEO) {
+        cli_err("--frame-bytes applies only to --kind video");
+        return EXIT_USAGE;
+    }
+    if (ep_dur_from_s(dur, &g.duration)) {
+        cli_err("--duration: out of range");
+        return EXIT_USAGE;
+    }
+    if (g.kind == EP_GEN_VIDEO)
+        g.fixed_input = (int64_t)frame_bytes;
+    ep_store *st = cli_store_open(db, 0);
+    if (!st)
+        return EXIT_FAIL;
+    int64_t *pin = NULL, *pout = NULL;
+    char sizes_params[512] = "\"none\"";
+    int rc = EXIT_USAGE;
+    if (sizes && parse_sizes(st, sizes, &g, &pin, &pout, sizes_params, sizeof sizes_params))
+        goto done;
+    if (g.kind == EP_GEN_VIDEO && g.sizes == EP_SIZES_FIXED && !sizes)
+        snprintf(sizes_params, sizeof sizes_params, "\"fixed\",\"input\":%lld",
+                 (long long)g.fixed_input);
+    static const char *const kinds[] = {"poisson", "gamma", "mmpp", "video"};
+    ep_trace_meta meta;
+    memset(&meta, 0, sizeof meta);
+    snprintf(meta.name, sizeof meta.name, "%s", name);
+    snprintf(meta.format, sizeof meta.format, "gen-%s", kinds[g.kind]);
+    snprintf(meta.license, sizeof meta.license, "synthetic (epara trace gen)");
+    snprintf(meta.params, sizeof meta.params,
+             "{\"kind\":\"%s\",\"seed\":%llu,\"rate_per_s\":%.17g,\"duration_s\":%.17g,"
+             "\"cv\":%.17g,\"off_rate_per_s\":%.17g,\"mean_on_s\":%.17g,\"mean_off_s\":%.17g,"
+             "\"cameras\":%d,\"fps\":%.17g,\"jitter_ms\":%.17g,\"sizes\":[%s]}",
+             kinds[g.kind], (unsigned long long)g.seed, g.rate_per_s, dur, g.cv, g.off_rate_per_s,
+             g.mean_on_s, g.mean_off_s, g.cameras, g.fps, g.jitter_ms, sizes_params);
+    snprintf(meta.source, sizeof meta.source, "epara trace gen --kind %s --seed %llu",
+             kinds[g.kind], (unsigned long long)g.seed);
+    ep_trace_writer *w;
+    int err = ep_trace_writer_begin(st, &meta, replace, &w);
+    if (err) {
+        rc = store_fail(st, "trace gen", name, err);
+        goto done;
+    }
+    ep_trace_writer_set_origin(w, 0);
+    char msg[256] = "";
+    err = ep_trace_generate(&g, ep_trace_writer_sink, w, msg, sizeof msg);
+    if (err) {
+        ep_trace_writer_abort(w);
+        if (err == EP_EINVAL) {
+            cli_err("trace gen: %s", msg);
+            rc = EXIT_USAGE;
+        } else {
+            rc = store_fail(st, "trace gen", name, err);
+        }
+        goto done;
+    }
+    ep_trace_meta out;
+    err = ep_trace_writer_commit(w, &out);
+    if (err) {
+        rc = store_fail(st, "trace gen", name, err);
+        goto done;
+    }
+    if (!quiet)
+        print_done(&out, "generated");
+    rc = EXIT_OK;
+done:
+    free(pin);
+    free(pout);
+    ep_store_close(st);
+    return rc;
+}
+
+/* --- info and list ---------------------------------------------------------------- */
+
+static const char info_help[] =
+        "usage: epara trace info [--db DB] --name NAME [--json]\n"
+        "\n"
+        "Prints a trace's provenance and statistics: requests, span, mean rate, inter-arrival\n"
+        "CV, busiest minute, size quantiles (p50/p90/p99), streams, execution times.\n"
+        "With --json, one JSON object on stdout (null where a value is undefined).\n";
+
+static json_t *
+jnum(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *
+stats_json(const ep_trace_meta *m, const ep_trace_stats *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(m->name));
+    json_object_set_new(o, "format", json_string(m->format));
+    json_object_set_new(o, "source", json_string(m->source));
+    json_object_set_new(o, "license", json_string(m->license));
+    json_object_set_new(o, "imported_at", json_string(m->imported_at));
+    json_t *params = json_loads(m->params, 0, NULL);
+    json_object_set_new(o, "params", params ? params : json_string(m->params));
+    json_object_set_new(o, "start_abs_ns", json_integer(m->start_abs));
+    json_object_set_new(o, "requests", json_integer(s->requests));
+    json_object_set_new(o, "span_s", jnum(s->span_s));
+    json_object_set_new(o, "rate_per_s", jnum(s->rate_per_s));
+    json_object_set_new(o, "interarrival_mean_s", jnum(s->interarrival_mean_s));
+    json_object_set_new(o, "interarrival_cv", jnum(s->interarrival_cv));
+    json_object_set_new(o, "max_per_minute", json_integer(s->max_per_minute));
+    json_object_set_new(o, "peak_to_mean_minute", jnum(s->peak_to_mean_minute));
+    json_object_set_new(o, "streams", json_integer(s->streams));
+    json_object_set_new(o, "input_mean", jnum(s->input_mean));
+    json_object_set_new(o, "input_p50", jnum(s->input_p50));
+    json_object_set_new(o, "input_p90", jnum(s->input_p90));
+    json_object_set_new(o, "input_p99", jnum(s->input_p99));
+    json_object_set_new(o, "input_max", jnum(s->input_max));
+    json_object_set_new(o, "output_mean", jnum(s->output_mean));
+    json_object_set_new(o, "output_p50", jnum(s->output_p50));
+    json_object_set_new(o, "output_p90", jnum(s->output_p90));
+    json_object_set_new(o, "output_p99", jnum(s->output_p99));
+    json_object_set_new(o, "output_max", jnum(s->output_max));
+    json_object_set_new(o, "exec_mean_s", jnum(s->exec_mean_s));
+    json_object_set_new(o, "exec_p50_s", jnum(s->exec_p50_s));
+    json_object_set_new(o, "exec_p99_s", jnum(s->exec_p99_s));
+    return o;
+}
+
+static void
+print_sizes(const char *label, int64_t n, double mean, double p50, double p90, double p99,
+            double max)
+{
+    if (n == 0) {
+        printf("%-15s none\n", label);
+        return;
+    }
+    printf("%-15s p50 %.6g  p90 %.6g  p99 %.6g  mean %.6g  max %.6g  (%lld rows)\n", label, p50,
+           p90, p99, mean, max, (long long)n);
+}
+
+static int
+trace_info(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *name = NULL;
+    int as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'j':
+            as_json = 1;
+            break;
+        case 'h':
+            return help_or_usage(1, info_help);
+        default:
+            return help_or_usage(0, info_help);
+        }
+    }
+    if (!name && optind == argc - 1)
+        name = argv[optind++];
+    if (!name || optind != argc) {
+        cli_err("trace info: give one trace with --name (see 'epara trace list')");
+        return EXIT_USAGE;
+    }
+    ep_store *st = cli_store_open(db, EP_STORE_READONLY);
+    if (!st)
+        return EXIT_USAGE;
+    ep_trace_meta m;
+    ep_trace_stats s;
+    int err = ep_trace_meta_get(st, name, &m);
+    if (!err)
+        err = ep_trace_stats_compute(st, name, &s);
+    if (err) {
+        int rc = store_fail(st, "trace info", name, err);
+        ep_store_close(st);
+        return rc;
+    }
+    if (as_json) {
+        json_t *o = stats_json(&m, &s);
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        putchar('\n');
+        json_decref(o);
+    } else {
+        char start[EP_DATETIME_BUFLEN];
+        ep_time_format_datetime(m.start_abs, start);
+        printf("%-15s %s\n", "trace", m.name);
+        printf("%-15s %s (%s)\n", "source", m.source, m.format);
+        printf("%-15s %s\n", "license", m.license);
+        printf("%-15s %s\n", "imported", m.imported_at);
+        printf("%-15s %s\n", "params", m.params);
+        printf("%-15s %lld\n", "requests", (long long)s.requests);
+        printf("%-15s %.3f s (first arrival %s)\n", "span", s.span_s, start);
+        printf("%-15s %.4g req/s\n", "rate", s.rate_per_s);
+        printf("%-15s mean %.4g s, CV %.4g\n", "inter-arrival", s.interarrival_mean_s,
+               s.interarrival_cv);
+        printf("%-15s %lld requests (%.3gx the mean minute)\n", "busiest minute",
+               (long long)s.max_per_minute, s.peak_to_mean_minute);
+        print_sizes("input", s.with_input, s.input_mean, s.input_p50, s.input_p90, s.input_p99,
+                    s.input_max);
+        print_sizes("output", s.with_output, s.output_mean, s.output_p50, s.output_p90,
+                    s.output_p99, s.output_max);
+        if (s.with_exec)
+            printf("%-15s p50 %.4g s  p99 %.4g s  mean %.4g s\n", "exec time", s.exec_p50_s,
+                   s.exec_p99_s, s.exec_mean_s);
+        if (s.streams)
+            printf("%-15s %lld\n", "streams", (long long)s.streams);
+    }
+    ep_store_close(st);
+    return EXIT_OK;
+}
+
+static int
+list_row(void *ctx, const ep_trace_meta *m)
+{
+    json_t *arr = ctx;
+    if (arr) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(m->name));
+        json_object_set_new(o, "format", json_string(m->format));
+        json_object_set_new(o, "rows", json_integer(m->rows));
+        json_object_set_new(o, "span_s", json_real(ep_dur_to_s(m->span)));
+        json_object_set_new(o, "source", json_string(m->source));
+        json_object_set_new(o, "imported_at", json_string(m->imported_at));
+        json_array_append_new(arr, o);
+        return 0;
+    }
+    printf("%-24s %-16s %10lld %12.1f  %s\n", m->name, m->format, (long long)m->rows,
+           ep_dur_to_s(m->span), m->source);
+    return 0;
+}
+
+static int
+trace_list(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB;
+    int as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'j':
+            as_json = 1;
+            break;
+        case 'h':
+            return help_or_usage(1, "usage: epara trace list [--db DB] [--json]\n\n"
+                                    "Lists the traces in a database.\n");
+        default:
+            return help_or_usage(0, "usage: epara trace list [--db DB] [--json]\n");
+        }
+    }
+    ep_store *st = cli_store_open(db, EP_STORE_READONLY);
+    if (!st)
+        return EXIT_USAGE;
+    json_t *arr = as_json ? json_array() : NULL;
+    if (!as_json)
+        printf("%-24s %-16s %10s %12s  %s\n", "name", "format", "rows", "span_s", "source");
+    int err = ep_trace_list(st, list_row, arr);
+    if (!err && arr) {
+        json_dumpf(arr, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    }
+    json_decref(arr);
+    int rc = err ? store_fail(st, "trace list", "", err) : EXIT_OK;
+    ep_store_close(st);
+    return rc;
+}
+
+/* --- export ----------------------------------------------------------------------- */
+
+static const char export_help[] =
+        "usage: epara trace export [--db DB] --name NAME [--format csv|jsonl] [--out FILE]\n"
+        "\n"
+        "Writes a trace as CSV (default) or JSON lines, arrivals in ns from the trace start.\n"
+        "The CSV re-imports with:\n"
+        "  epara trace import --format csv --map 'time=arrival_ns:ns,input=input,output=output,\n"
+        "    stream=stream,frame=frame,exec=exec_ns:ns,kind=kind,service=service' FILE\n"
+        "--out defaults to stdout; a file is written whole or not at all.\n";
+
+static void
+csv_text(FILE *f, const char *s)
+{
+    if (!s)
+        return;
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void
+csv_int(FILE *f, int64_t v)
+{
+    if (v != EP_TRACE_NONE)
+        fprintf(f, "%lld", (long long)v);
+}
+
+static void
+json_opt_int(json_t *o, const char *k, int64_t v)
+{
+    if (v != EP_TRACE_NONE)
+        json_object_set_new(o, k, json_integer(v));
+}
+
+static int
+trace_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+            {"db", required_argument, NULL, 'd'},     {"name", required_argument, NULL, 'n'},
+            {"format", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
+            {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *name = NULL, *format = "csv", *outp = "-";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            outp = optarg;
+            break;
+        case 'h':
+            return help_or_usage(1, export_help);
+        default:
+            return help_or_usage(0, export_help);
+        }
+    }
+    int jsonl = strcmp(format, "jsonl") == 0;
+    if (!jsonl && strcmp(format, "csv") != 0) {
+        cli_err("--format: '%s' is not csv or jsonl", format);
+        return EXIT_USAGE;
+    }
+    if (!name || optind != argc) {
+        cli_err("trace export: give one trace with --name");
+        return EXIT_USAGE;
+    }
+    ep_store *st = cli_store_open(db, EP_STORE_READONLY);
+    if (!st)
+        return EXIT_USAGE;
+    ep_trace_reader *r;
+    int err = ep_trace_reader_open(st, name, 0, EP_TIME_MAX, &r);
+    if (err) {
+        int rc = store_fail(st, "trace export", name, err);
+        ep_store_close(st);
+        return rc;
+    }
+    cli_out out;
+    if (cli_out_open(&out, outp)) {
+        ep_trace_reader_close(r);
+        ep_store_close(st);
+        return EXIT_FAIL;
+    }
+    FILE *f = out.f;
+    if (!jsonl)
+        fputs("arrival_ns,input,output,stream,frame,exec_ns,kind,service,attrs\n", f);
+    ep_trace_row row;
+    int rc;
+    while ((rc = ep_trace_reader_next(r, &row)) == 1) {
+        if (jsonl) {
+            json_t *o = json_object();
+            json_object_set_new(o, "arrival_ns", json_integer(row.arrival));
+            json_opt_int(o, "input", row.input);
+            json_opt_int(o, "output", row.output);
+            json_opt_int(o, "stream", row.stream);
+            json_opt_int(o, "frame", row.frame);
+            json_opt_int(o, "exec_ns", row.exec);
+            if (row.kind)
+                json_object_set_new(o, "kind", json_string(row.kind));
+            if (row.service)
+                json_object_set_new(o, "service", json_string(row.service));
+            if (row.attrs) {
+                json_t *a = json_loads(row.attrs, 0, NULL);
+                json_object_set_new(o, "attrs", a ? a : json_string(row.attrs));
+            }
+            json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            fputc('\n', f);
+            json_decref(o);
+            continue;
+        }
+        fprintf(f, "%lld,", (long long)row.arrival);
+        csv_int(f, row.input);
+        fputc(',', f);
+        csv_int(f, row.output);
+        fputc(',', f);
+        csv_int(f, row.stream);
+        fputc(',', f);
+        csv_int(f, row.frame);
+        fputc(',', f);
+        csv_int(f, row.exec);
+        fputc(',', f);
+        csv_text(f, row.kind);
+        fputc(',', f);
+        csv_text(f, row.service);
+        fputc(',', f);
+        csv_text(f, row.attrs);
+        fputc('\n', f);
+    }
+    ep_trace_reader_close(r);
+    if (rc < 0)
+        cli_err("trace export: database error: %s", ep_store_errmsg(st));
+    ep_store_close(st);
+    return cli_out_close(&out, rc == 0) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/* --- rm --------------------------------------------------------------------------- */
+
+static int
+trace_rm(int argc, char **argv)
+{
+    static const char help[] = "usage: epara trace rm [--db DB] --name NAME\n\n"
+                               "Deletes a trace and its rows.\n";
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *name = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'h':
+            return help_or_usage(1, help);
+        default:
+            return help_or_usage(0, help);
+        }
+    }
+    if (!name || optind != argc) {
+        cli_err("trace rm: give one trace with --name");
+        return EXIT_USAGE;
+    }
+    ep_store *st = cli_store_open(db, 0);
+    if (!st)
+        return EXIT_FAIL;
+    int err = ep_trace_remove(st, name);
+    int rc = err ? store_fail(st, "trace rm", name, err) : EXIT_OK;
+    if (!err)
+        printf("removed trace '%s'\n", name);
+    ep_store_close(st);
+    return rc;
+}
+
+/* --- scale / slice ---------------------------------------------------------------- */
+
+static const char scale_help[] =
+        "usage: epara trace scale [--db DB] --name SRC --out DST [options]\n"
+        "\n"
+        "Derives trace DST from SRC: keeps arrivals in [--from, --to) (seconds from SRC's\n"
+        "start; DST's times count from --from) and scales time.\n"
+        "\n"
+        "  --rate-scale X   multiply the request rate by X (arrival times divided by X)\n"
+        "  --time-scale X   multiply arrival times by X (rate divided by X)\n"
+        "  --from S         slice start, s (default 0)\n"
+        "  --to S           slice end, s (default: end of trace)\n"
+        "  --service NAME   tag every row with a service name\n"
+        "  --replace        overwrite DST if it exists\n";
+
+static int
+trace_scale(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"rate-scale", required_argument, NULL, 'r'},
+                                             {"time-scale", required_argument, NULL, 't'},
+                                             {"from", required_argument, NULL, 'f'},
+                                             {"to", required_argument, NULL, 'T'},
+                                             {"service", required_argument, NULL, 's'},
+                                             {"replace", no_argument, NULL, 'R'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *name = NULL, *dst = NULL;
+    double rate = 0, tscale = 0, from = 0, to = -1;
+    ep_trace_transform t = {.time_scale = 1, .from = 0, .to = EP_TIME_MAX, .service = NULL};
+    int replace = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'o':
+            dst = optarg;
+            break;
+        case 'r':
+            bad = cli_double("--rate-scale", optarg, 1e-9, 1e9, &rate);
+            break;
+        case 't':
+            bad = cli_double("--time-scale", optarg, 1e-9, 1e9, &tscale);
+            break;
+        case 'f':
+            bad = cli_double("--from", optarg, 0, 9e9, &from);
+            break;
+        case 'T':
+            bad = cli_double("--to", optarg, 0, 9e9, &to);
+            break;
+        case 's':
+            t.service = optarg;
+            break;
+        case 'R':
+            replace = 1;
+            break;
+        case 'h':
+            return help_or_usage(1, scale_help);
+        default:
+            return help_or_usage(0, scale_help);
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    if (!name || !dst || optind != argc) {
+        cli_err("trace scale: needs --name SRC and --out DST (see --help)");
+        return EXIT_USAGE;
+    }
+    if (rate > 0 && tscale > 0) {
+        cli_err("trace scale: give --rate-scale or --time-scale, not both");
+        return EXIT_USAGE;
+    }
+    if (rate > 0)
+        t.time_scale = 1.0 / rate;
+    else if (tscale > 0)
+        t.time_scale = tscale;
+    if (ep_dur_from_s(from, &t.from) || (to >= 0 && ep_dur_from_s(to, &t.to))) {
+        cli_err("trace scale: --from/--to out of range");
+        return EXIT_USAGE;
+    }
+    if (t.to <= t.from) {
+        cli_err("trace scale: --to must be after --from");
+        return EXIT_USAGE;
+    }
+    if (strcmp(name, dst) == 0) {
+        cli_err("trace scale: --out must name a new trace, not the source");
+        return EXIT_USAGE;
+    }
+    if (ep_trace_name_check(dst)) {
+        cli_err("--out: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", dst);
+        return EXIT_USAGE;
+    }
+    ep_store *st = cli_store_open(db, 0);
+    if (!st)
+        return EXIT_FAIL;
+    ep_trace_meta out;
+    int err = ep_trace_derive(st, name, dst, &t, replace, &out);
+    int rc = EXIT_OK;
+    if (err == EP_ENOENT)
+        rc = store_fail(st, "trace scale", name, err);
+    else if (err)
+        rc = store_fail(st, "trace scale", dst, err);
+    else
+        print_done(&out, "wrote");
+    ep_store_close(st);
+    return rc;
+}
+
+/* --- merge ------------------------------------------------------------------------ */
+
+static const char merge_help[] =
+        "usage: epara trace merge [--db DB] --out DST [--replace] SRC[:SERVICE] ...\n"
+        "\n"
+        "Merges traces (each from its own start) into DST in arrival order, tagging the rows\n"
+        "of each SRC with SERVICE (default: the SRC name).\n";
+
+static int
+trace_merge(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"replace", no_argument, NULL, 'R'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *dst = NULL;
+    int replace = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'o':
+            dst = optarg;
+            break;
+        case 'R':
+            replace = 1;
+            break;
+        case 'h':
+            return help_or_usage(1, merge_help);
+        default:
+            return help_or_usage(0, merge_help);
+        }
+    }
+    size_t n = (size_t)(argc - optind);
+    if (!dst || n == 0) {
+        cli_err("trace merge: needs --out DST and at least one SRC (see --help)");
+        return EXIT_USAGE;
+    }
+    if (ep_trace_name_check(dst)) {
+        cli_err("--out: '%s' is not a valid trace name", dst);
+        return EXIT_USAGE;
+    }
+    char **names = calloc(n, sizeof *names);
+    const char **srcs = calloc(n, sizeof *srcs), **svcs = calloc(n, sizeof *svcs);
+    int rc = EXIT_USAGE;
+    ep_store *st = NULL;
+    if (!names || !srcs || !svcs) {
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        names[i] = strdup(argv[optind + (int)i]);
+        if (!names[i]) {
+            rc = EXIT_FAIL;
+            goto done;
+        }
+        char *colon = strchr(names[i], ':');
+        if (colon) {
+            *colon = '\0';
+            svcs[i] = colon + 1;
+        } else {
+            svcs[i] = names[i];
+        }
+        srcs[i] = names[i];
+        if (strcmp(srcs[i], dst) == 0) {
+            cli_err("trace merge: --out must differ from every source");
+            goto done;
+        }
+        if (svcs[i][0] == '\0' || strlen(svcs[i]) > EP_TRACE_MAX_TEXT) {
+            cli_err("trace merge: '%s': service name must have 1-%d characters",
+                    argv[optind + (int)i], EP_TRACE_MAX_TEXT);
+            goto done;
+        }
+    }
+    st = cli_store_open(db, 0);
+    if (!st) {
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ep_trace_meta m;
+        int err = ep_trace_meta_get(st, srcs[i], &m);
+        if (err) {
+            rc = store_fail(st, "trace merge", srcs[i], err);
+            goto done;
+        }
+    }
+    ep_trace_meta out;
+    int err = ep_trace_merge(st, dst, srcs, svcs, n, replace, &out);
+    if (err) {
+        rc = store_fail(st, "trace merge", dst, err);
+        goto done;
+    }
+    print_done(&out, "merged");
+    rc = EXIT_OK;
+done:
+    if (names)
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+    free(names);
+    free(srcs);
+    free(svcs);
+    ep_store_close(st);
+    return rc;
+}
+
+static const cli_cmd trace_cmds[] = {
+        {"import", "import a trace file (azure-llm, alibaba-gentd, azure-functions, csv, jsonl)",
+         trace_import},
+        {"gen", "generate a synthetic trace (poisson, gamma, mmpp, video)", trace_gen},
+        {"info", "statistics of a trace (--json for machines)", trace_info},
+        {"list", "list the traces in a database", trace_list},
+        {"export", "write a trace as CSV or JSON lines", trace_export},
+        {"rm", "delete a trace", trace_rm},
+        {"scale", "derive a trace by rate/time scaling and time slicing", trace_scale},
+        {"merge", "merge traces onto services", trace_merge},
+};
+
+int
+cmd_trace(int argc, char **argv)
+{
+    return cli_dispatch("trace", trace_cmds, EP_ARRAY_LEN(trace_cmds), argc, argv);
+}

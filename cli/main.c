@@ -1,6 +1,74 @@
-int main(void);
+/* The epara command: git-style subcommands, each with its own --help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "epara/log.h"
+#include "util.h"
+
+static const cli_cmd commands[] = {
+        {"trace", "import, generate, inspect, transform and export request traces", cmd_trace},
+        {"bench", "measure epara's own speed (trace import and read-back)", cmd_bench},
+        {"version", "print the version and git revision", cmd_version},
+};
+
 int
-main(void)
+cmd_version(int argc, char **argv)
 {
-    return 0;
+    (void)argc;
+    (void)argv;
+    printf("epara %s (git %s)\n", EP_VERSION, EP_GIT_REV);
+    return EXIT_OK;
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: epara [--log-level LEVEL] <command> [options]\n\n"
+               "EPARA: categorized parallel AI inference in edge clouds — traces, simulator,\n"
+               "policies and executor.\n\ncommands:\n");
+    for (size_t i = 0; i < EP_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'epara <command> --help' for the options of a command.\n"
+               "Exit status: 0 success, 1 runtime failure, 2 bad input or usage.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0)
+            return cmd_version(0, NULL);
+        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            enum ep_log_level lv;
+            if (ep_log_level_parse(argv[i + 1], &lv)) {
+                cli_err("--log-level: '%s' is not one of error, warn, info, debug, trace",
+                        argv[i + 1]);
+                return EXIT_USAGE;
+            }
+            ep_log_set_level(lv);
+            i += 2;
+            continue;
+        }
+        cli_err("unknown option '%s' (see 'epara --help')", argv[i]);
+        return EXIT_USAGE;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < EP_ARRAY_LEN(commands); k++)
+        if (strcmp(argv[i], commands[k].name) == 0)
+            return commands[k].run(argc - i, argv + i);
+    if (strcmp(argv[i], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    cli_err("unknown command '%s' (see 'epara --help')", argv[i]);
+    return EXIT_USAGE;
 }

@@ -1,2 +1,167 @@
-/* placeholder until written */
-typedef int ep_placeholder_util;
+/* Subcommand plumbing: argument parsing, store opening, atomic output files. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "epara/error.h"
+#include "util.h"
+
+void
+cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("epara: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int
+cli_double(const char *opt, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+        cli_err("%s: '%s' is not a number", opt, text);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_err("%s: %s is out of range [%g, %g]", opt, text, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+cli_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || errno == ERANGE) {
+        cli_err("%s: '%s' is not an integer", opt, text);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_err("%s: %s is out of range [%lld, %lld]", opt, text, (long long)lo, (long long)hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+cli_u64(const char *opt, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (text[0] == '-') {
+        cli_err("%s: '%s' must not be negative", opt, text);
+        return -1;
+    }
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || errno == ERANGE) {
+        cli_err("%s: '%s' is not a non-negative integer", opt, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+ep_store *
+cli_store_open(const char *path, int flags)
+{
+    ep_store *st = NULL;
+    char msg[512] = "";
+    int err = ep_store_open(path, flags, &st, msg, sizeof msg);
+    if (err) {
+        if (err == EP_ENOENT)
+            cli_err("%s: no such database", path);
+        else
+            cli_err("%s", msg[0] ? msg : ep_strerror(err));
+        return NULL;
+    }
+    return st;
+}
+
+static void
+group_help(const char *group, const cli_cmd *table, size_t n, FILE *f)
+{
+    fprintf(f, "usage: epara %s <command> [options]\n\ncommands:\n", group);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "  %-10s %s\n", table[i].name, table[i].summary);
+    fprintf(f, "\nRun 'epara %s <command> --help' for a command's options.\n", group);
+}
+
+int
+cli_dispatch(const char *group, const cli_cmd *table, size_t n, int argc, char **argv)
+{
+    if (argc < 2) {
+        group_help(group, table, n, stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        group_help(group, table, n, stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, table[i].name) == 0)
+            return table[i].run(argc - 1, argv + 1);
+    cli_err("%s: unknown command '%s' (see 'epara %s --help')", group, name, group);
+    return EXIT_USAGE;
+}
+
+int
+cli_out_open(cli_out *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    if (strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    snprintf(o->path, sizeof o->path, "%s", path);
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid());
+    o->f = fopen(o->tmp, "w");
+    if (!o->f) {
+        cli_err("%s: cannot create: %s", o->tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+cli_out_close(cli_out *o, int ok)
+{
+    if (o->f == stdout) {
+        return fflush(stdout) == 0 && ok ? 0 : -1;
+    }
+    int bad = ferror(o->f);
+    if (fclose(o->f) != 0)
+        bad = 1;
+    if (!ok || bad) {
+        if (ok)
+            cli_err("%s: write error", o->path);
+        remove(o->tmp);
+        return -1;
+    }
+    if (rename(o->tmp, o->path) != 0) {
+        cli_err("%s: cannot rename into place: %s", o->path, strerror(errno));
+        remove(o->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int
+cli_tty(void)
+{
+    return isatty(STDERR_FILENO);
+}

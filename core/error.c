@@ -8,8 +8,8 @@ const char *
 ep_strerror(int err)
 {
     switch (err) {
-#define EP_ERROR_CASE_(name, value, text)                                              \
-    case name:                                                                         \
+#define EP_ERROR_CASE_(name, value, text) \
+    case name:                            \
         return text;
         EP_ERRORS(EP_ERROR_CASE_)
 #undef EP_ERROR_CASE_

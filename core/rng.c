@@ -54,6 +54,10 @@ uint64_t
 ep_rng_uniform_int(ep_rng *rng, uint64_t n)
 {
     EP_ASSERT(n >= 1 && n <= UINT64_C(0x100000000));
+    /* gsl_rng_uniform_int refuses n above the generator's max (2^32 - 1 for MT19937) and
+     * aborts; a raw MT19937 word is already uniform on [0, 2^32). */
+    if (n == UINT64_C(0x100000000))
+        return gsl_rng_get(rng->impl_) - gsl_rng_min(rng->impl_);
     return gsl_rng_uniform_int(rng->impl_, (unsigned long)n);
 }
 

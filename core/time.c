@@ -69,8 +69,8 @@ ep_time_parse_datetime(const char *s, size_t len, ep_time *out)
 {
     static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     unsigned y, mo, d, h, mi, se;
-    if (len < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' ||
+        s[16] != ':')
         return EP_EPARSE;
     if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
         digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
@@ -123,6 +123,6 @@ ep_time_format_datetime(ep_time t, char *buf)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, EP_DATETIME_BUFLEN, "%04lld-%02u-%02u %02d:%02d:%02d.%09lld", (long long)y, m,
-             d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (long long)ns);
+    snprintf(buf, EP_DATETIME_BUFLEN, "%04d-%02u-%02u %02d:%02d:%02d.%09d", (int)y, m, d,
+             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)ns);
 }

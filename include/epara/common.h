@@ -13,13 +13,13 @@
 
 #if defined(__GNUC__)
 #define EP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define EP_NORETURN __attribute__((noreturn))
-#define EP_LIKELY(x) __builtin_expect(!!(x), 1)
-#define EP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define EP_NORETURN          __attribute__((noreturn))
+#define EP_LIKELY(x)         __builtin_expect(!!(x), 1)
+#define EP_UNLIKELY(x)       __builtin_expect(!!(x), 0)
 #else
 #define EP_PRINTF(fmt, args)
 #define EP_NORETURN
-#define EP_LIKELY(x) (x)
+#define EP_LIKELY(x)   (x)
 #define EP_UNLIKELY(x) (x)
 #endif
 

@@ -30,9 +30,9 @@ void ep_log_set_sink(ep_log_sink_fn fn, void *ctx);
 void ep_log(enum ep_log_level level, const char *fmt, ...) EP_PRINTF(2, 3);
 void ep_logv(enum ep_log_level level, const char *fmt, va_list ap) EP_PRINTF(2, 0);
 
-#define EP_LOG_ERR(...) ep_log(EP_LOG_ERROR, __VA_ARGS__)
+#define EP_LOG_ERR(...)     ep_log(EP_LOG_ERROR, __VA_ARGS__)
 #define EP_LOG_WARNING(...) ep_log(EP_LOG_WARN, __VA_ARGS__)
-#define EP_LOG_INF(...) ep_log(EP_LOG_INFO, __VA_ARGS__)
-#define EP_LOG_DBG(...) ep_log(EP_LOG_DEBUG, __VA_ARGS__)
+#define EP_LOG_INF(...)     ep_log(EP_LOG_INFO, __VA_ARGS__)
+#define EP_LOG_DBG(...)     ep_log(EP_LOG_DEBUG, __VA_ARGS__)
 
 #endif

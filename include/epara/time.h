@@ -10,8 +10,8 @@ typedef int64_t ep_dur;
 
 #define EP_NS_PER_US INT64_C(1000)
 #define EP_NS_PER_MS INT64_C(1000000)
-#define EP_NS_PER_S INT64_C(1000000000)
-#define EP_TIME_MAX INT64_MAX
+#define EP_NS_PER_S  INT64_C(1000000000)
+#define EP_TIME_MAX  INT64_MAX
 
 /* Seconds (double) to a duration, rounded to the nearest ns. Returns EP_ERANGE when the
  * value is not finite or does not fit in int64 ns (about +-292 years). */
@@ -32,7 +32,7 @@ int ep_time_parse_datetime(const char *s, size_t len, ep_time *out);
 
 /* Formats ns since the epoch as "YYYY-MM-DD HH:MM:SS.fffffffff" (UTC) into buf, which must
  * hold at least EP_DATETIME_BUFLEN bytes. */
-#define EP_DATETIME_BUFLEN 32
+#define EP_DATETIME_BUFLEN 48
 void ep_time_format_datetime(ep_time t, char *buf);
 
 /* Days since 1970-01-01 of a proleptic Gregorian civil date (no validation). */

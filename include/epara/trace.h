@@ -146,7 +146,8 @@ int ep_gen_kind_parse(const char *name, ep_gen_kind *out);
 typedef enum ep_sizes_mode {
     EP_SIZES_FIXED,     /* input = fixed_input, output = fixed_output */
     EP_SIZES_LOGNORMAL, /* independent lognormals (in_mu, in_sigma), (out_mu, out_sigma) */
-    EP_SIZES_RESAMPLE   /* (input, output) pairs drawn uniformly from pool_* (keeps their joint law) */
+    EP_SIZES_RESAMPLE   /* (input, output) pairs drawn uniformly from pool_* (keeps their joint law)
+                         */
 } ep_sizes_mode;
 
 typedef struct ep_gen_spec {

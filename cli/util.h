@@ -1,0 +1,50 @@
+/* Helpers shared by the epara subcommands: argument parsing with clear errors, exit
+ * codes, and output that is written whole or not at all. */
+#ifndef EPARA_CLI_UTIL_H
+#define EPARA_CLI_UTIL_H
+
+#include <stdio.h>
+
+#include "epara/common.h"
+#include "epara/store.h"
+
+/* Exit codes: 0 success, 1 runtime failure (database, I/O), 2 bad input or usage. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_cmd;
+
+/* Prints "epara: <msg>" to stderr. */
+void cli_err(const char *fmt, ...) EP_PRINTF(1, 2);
+
+/* Strict numeric option parsing: the whole text must be a number in [lo, hi]. On failure
+ * prints "epara: --opt: ..." and returns -1. */
+int cli_double(const char *opt, const char *text, double lo, double hi, double *out);
+int cli_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out);
+int cli_u64(const char *opt, const char *text, uint64_t *out);
+
+/* Opens the store, printing the reason on failure. Returns NULL on error. */
+ep_store *cli_store_open(const char *path, int flags);
+
+/* Finds and runs a subcommand of table (argv[0] is the command group name, used in
+ * messages). Handles "help", "--help" and an unknown name (exit 2). */
+int cli_dispatch(const char *group, const cli_cmd *table, size_t n, int argc, char **argv);
+
+/* A file written through a temporary in the same directory and renamed into place on
+ * success, so a failure never leaves a half-written output. path "-" is stdout. */
+typedef struct cli_out {
+    FILE *f;
+    char path[4096];
+    char tmp[4096];
+} cli_out;
+int cli_out_open(cli_out *o, const char *path);
+/* Commits (rename) when ok, otherwise removes the temporary. Returns 0 or -1. */
+int cli_out_close(cli_out *o, int ok);
+
+/* Whether stderr is a terminal (progress lines are drawn only then). */
+int cli_tty(void);
+
+#endif
