@@ -341,7 +341,7 @@ parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64
         g->sizes = EP_SIZES_FIXED;
         g->fixed_input = a;
         g->fixed_output = b;
-        snprintf(params, plen, "\"fixed\",\"input\":%lld,\"output\":%lld", a, b);
+        snprintf(params, plen, "\"mode\":\"fixed\",\"input\":%lld,\"output\":%lld", a, b);
         return 0;
     }
     if (ml == 9 && strncmp(spec, "lognormal", 9) == 0) {
@@ -360,7 +360,7 @@ parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64
         g->out_mu = v[2];
         g->out_sigma = v[3];
         snprintf(params, plen,
-                 "\"lognormal\",\"in_mu\":%g,\"in_sigma\":%g,\"out_mu\":%g,"
+                 "\"mode\":\"lognormal\",\"in_mu\":%g,\"in_sigma\":%g,\"out_mu\":%g,"
                  "\"out_sigma\":%g",
                  v[0], v[1], v[2], v[3]);
         return 0;
@@ -382,7 +382,7 @@ parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64
         g->pool_input = *pin;
         g->pool_output = *pout;
         g->pool_len = n;
-        snprintf(params, plen, "\"resample\",\"trace\":\"%s\"", arg);
+        snprintf(params, plen, "\"mode\":\"resample\",\"trace\":\"%s\"", arg);
         return 0;
     }
     if (ep_lognormal_fit(*pin, n, &g->in_mu, &g->in_sigma) ||
@@ -392,7 +392,7 @@ parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64
     }
     g->sizes = EP_SIZES_LOGNORMAL;
     snprintf(params, plen,
-             "\"fit\",\"trace\":\"%s\",\"in_mu\":%.6g,\"in_sigma\":%.6g,"
+             "\"mode\":\"fit\",\"trace\":\"%s\",\"in_mu\":%.6g,\"in_sigma\":%.6g,"
              "\"out_mu\":%.6g,\"out_sigma\":%.6g",
              arg, g->in_mu, g->in_sigma, g->out_mu, g->out_sigma);
     return 0;
@@ -527,12 +527,12 @@ trace_gen(int argc, char **argv)
     if (!st)
         return EXIT_FAIL;
     int64_t *pin = NULL, *pout = NULL;
-    char sizes_params[512] = "\"none\"";
+    char sizes_params[512] = "\"mode\":\"none\"";
     int rc = EXIT_USAGE;
     if (sizes && parse_sizes(st, sizes, &g, &pin, &pout, sizes_params, sizeof sizes_params))
         goto done;
     if (g.kind == EP_GEN_VIDEO && g.sizes == EP_SIZES_FIXED && !sizes)
-        snprintf(sizes_params, sizeof sizes_params, "\"fixed\",\"input\":%lld",
+        snprintf(sizes_params, sizeof sizes_params, "\"mode\":\"fixed\",\"input\":%lld",
                  (long long)g.fixed_input);
     static const char *const kinds[] = {"poisson", "gamma", "mmpp", "video"};
     ep_trace_meta meta;
@@ -543,7 +543,7 @@ trace_gen(int argc, char **argv)
     snprintf(meta.params, sizeof meta.params,
              "{\"kind\":\"%s\",\"seed\":%llu,\"rate_per_s\":%.17g,\"duration_s\":%.17g,"
              "\"cv\":%.17g,\"off_rate_per_s\":%.17g,\"mean_on_s\":%.17g,\"mean_off_s\":%.17g,"
-             "\"cameras\":%d,\"fps\":%.17g,\"jitter_ms\":%.17g,\"sizes\":[%s]}",
+             "\"cameras\":%d,\"fps\":%.17g,\"jitter_ms\":%.17g,\"sizes\":{%s}}",
              kinds[g.kind], (unsigned long long)g.seed, g.rate_per_s, dur, g.cv, g.off_rate_per_s,
              g.mean_on_s, g.mean_off_s, g.cameras, g.fps, g.jitter_ms, sizes_params);
     snprintf(meta.source, sizeof meta.source, "epara trace gen --kind %s --seed %llu",
@@ -707,7 +707,10 @@ trace_info(int argc, char **argv)
         printf("%-15s %s\n", "imported", m.imported_at);
         printf("%-15s %s\n", "params", m.params);
         printf("%-15s %lld\n", "requests", (long long)s.requests);
-        printf("%-15s %.3f s (first arrival %s)\n", "span", s.span_s, start);
+        if (m.start_abs != 0)
+            printf("%-15s %.3f s (first arrival %s)\n", "span", s.span_s, start);
+        else
+            printf("%-15s %.3f s (times relative to the trace start)\n", "span", s.span_s);
         printf("%-15s %.4g req/s\n", "rate", s.rate_per_s);
         printf("%-15s mean %.4g s, CV %.4g\n", "inter-arrival", s.interarrival_mean_s,
                s.interarrival_cv);
@@ -736,7 +739,7 @@ list_row(void *ctx, const ep_trace_meta *m)
         json_object_set_new(o, "name", json_string(m->name));
         json_object_set_new(o, "format", json_string(m->format));
         json_object_set_new(o, "rows", json_integer(m->rows));
-        json_object_set_new(o, "span_s", json_real(ep_dur_to_s(m->span)));
+        json_object_set_new(o, "span_s", json_real(round(ep_dur_to_s(m->span) * 1e6) / 1e6));
         json_object_set_new(o, "source", json_string(m->source));
         json_object_set_new(o, "imported_at", json_string(m->imported_at));
         json_array_append_new(arr, o);
@@ -1216,6 +1219,7 @@ static const cli_cmd trace_cmds[] = {
         {"export", "write a trace as CSV or JSON lines", trace_export},
         {"rm", "delete a trace", trace_rm},
         {"scale", "derive a trace by rate/time scaling and time slicing", trace_scale},
+        {"slice", "the same as scale: keep arrivals in [--from, --to)", trace_scale},
         {"merge", "merge traces onto services", trace_merge},
 };
 

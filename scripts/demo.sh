@@ -23,11 +23,11 @@ if [ -f "$SHARED/AzureLLMInferenceTrace_code.csv" ]; then
 else
     echo "== $SHARED not found: generating synthetic traces with the production statistics"
     # Azure code: bursty (CV ~13), 2.57 req/s; conv: near-Poisson, 5.53 req/s; sizes are
-    # lognormal fits of the published quantiles (see traces/README.md).
+    # maximum-likelihood lognormal fits of the real traces (epara trace gen --sizes fit:TRACE).
     "$EPARA" trace gen --db "$DB" --name azure-code --kind gamma --rate 2.57 --cv 13.2 \
-        --duration 3435 --sizes lognormal:7.29,1.05,2.56,0.95 --seed 1
+        --duration 3435 --sizes lognormal:6.999,1.360,2.788,0.847 --seed 1
     "$EPARA" trace gen --db "$DB" --name azure-conv --kind gamma --rate 5.53 --cv 1.09 \
-        --duration 3502 --sizes lognormal:6.93,0.85,4.86,0.95 --seed 2
+        --duration 3502 --sizes lognormal:6.633,0.985,5.019,0.859 --seed 2
 fi
 "$EPARA" trace gen --db "$DB" --name cameras --kind video --cameras 8 --fps 30 \
     --jitter-ms 2 --on-s 120 --off-s 30 --duration 600 --seed 3

@@ -168,7 +168,7 @@ json_line(const char *s, size_t n, long line, const ep_parse_opts *opts, ep_row_
 {
     const ep_colmap *map = opts->map;
     json_error_t jerr;
-    json_t *obj = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *obj = json_loadb(s, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!obj)
         return trace_fail(err, line, jerr.column > 0 ? jerr.column : 0, "invalid JSON: %s",
                           jerr.text);

@@ -6,9 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "epara/error.h"
 #include "epara/heap.h"
 #include "epara/store.h"
+
+/* Writes the JSON object p (consumed) into buf, or "{}" when it does not fit: the params
+ * column never holds broken JSON. */
+static void
+params_dump(json_t *p, char *buf, size_t len)
+{
+    char *txt = p ? json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    snprintf(buf, len, "%s", txt && strlen(txt) < len ? txt : "{}");
+    free(txt);
+    json_decref(p);
+}
 
 int
 ep_trace_derive(ep_store *st, const char *src, const char *dst, const ep_trace_transform *t,
@@ -26,11 +39,11 @@ ep_trace_derive(ep_store *st, const char *src, const char *dst, const ep_trace_t
     snprintf(dm.source, sizeof dm.source, "trace:%s", src);
     snprintf(dm.format, sizeof dm.format, "derived");
     snprintf(dm.license, sizeof dm.license, "%s", sm.license);
-    snprintf(dm.params, sizeof dm.params,
-             "{\"source\":\"%s\",\"time_scale\":%.17g,\"from_ns\":%lld,\"to_ns\":%lld%s%s%s}", src,
-             t->time_scale, (long long)t->from, (long long)t->to,
-             t->service ? ",\"service\":\"" : "", t->service ? t->service : "",
-             t->service ? "\"" : "");
+    json_t *p = json_pack("{s:s, s:f, s:I, s:I}", "source", src, "time_scale", t->time_scale,
+                          "from_ns", (json_int_t)t->from, "to_ns", (json_int_t)t->to);
+    if (p && t->service)
+        json_object_set_new(p, "service", json_string(t->service));
+    params_dump(p, dm.params, sizeof dm.params);
     ep_trace_writer *w;
     if ((err = ep_trace_writer_begin(st, &dm, replace, &w)) != 0)
         return err;
@@ -95,23 +108,29 @@ ep_trace_merge(ep_store *st, const char *dst, const char *const *srcs, const cha
     memset(&dm, 0, sizeof dm);
     snprintf(dm.name, sizeof dm.name, "%s", dst);
     snprintf(dm.format, sizeof dm.format, "merged");
-    size_t off = (size_t)snprintf(dm.params, sizeof dm.params, "{\"sources\":[");
+    json_t *arr = json_array();
+    size_t loff = 0;
+    for (size_t i = 0; i < n; i++) {
+        ep_trace_meta sm;
+        int err = ep_trace_meta_get(st, srcs[i], &sm);
+        if (err) {
+            json_decref(arr);
+            return err;
+        }
+        /* Keep every distinct license note of the sources. */
+        if (sm.license[0] && !strstr(dm.license, sm.license) && loff < sizeof dm.license)
+            loff += (size_t)snprintf(dm.license + loff, sizeof dm.license - loff, "%s%s",
+                                     loff ? "; " : "", sm.license);
+    }
     size_t soff = (size_t)snprintf(dm.source, sizeof dm.source, "merge:");
     for (size_t i = 0; i < n; i++) {
-        const char *svc = services && services[i] ? services[i] : "";
-        if (off < sizeof dm.params)
-            off += (size_t)snprintf(dm.params + off, sizeof dm.params - off,
-                                    "%s{\"trace\":\"%s\",\"service\":\"%s\"}", i ? "," : "",
-                                    srcs[i], svc);
+        json_array_append_new(arr, json_pack("{s:s, s:s?}", "trace", srcs[i], "service",
+                                             services ? services[i] : NULL));
         if (soff < sizeof dm.source)
             soff += (size_t)snprintf(dm.source + soff, sizeof dm.source - soff, "%s%s",
                                      i ? "+" : "", srcs[i]);
     }
-    if (off < sizeof dm.params)
-        snprintf(dm.params + off, sizeof dm.params - off, "]}");
-    if (off + 2 >= sizeof dm.params)
-        strcpy(dm.params, "{}"); /* too many sources to list; never store broken JSON */
-
+    params_dump(json_pack("{s:o}", "sources", arr), dm.params, sizeof dm.params);
     merge_src *ms = calloc(n, sizeof *ms);
     if (!ms)
         return EP_ENOMEM;
