@@ -57,7 +57,7 @@ trace_parse_azure_llm(const char *buf, size_t len, const ep_parse_opts *opts, ep
             break;
     }
 done:
-    stats->lines = rc == EP_EPARSE ? err->line : r.lines;
+    stats->lines = err->line > 0 ? err->line : r.lines;
     csv_fini(&r);
     return rc;
 }
@@ -249,7 +249,7 @@ trace_parse_azure_functions(const char *buf, size_t len, const ep_parse_opts *op
         fn_index++;
     }
 done:
-    stats->lines = rc == EP_EPARSE ? err->line : r.lines;
+    stats->lines = err->line > 0 ? err->line : r.lines;
     free(counts);
     csv_fini(&r);
     return rc;

@@ -123,7 +123,7 @@ trace_parse_gentd(const char *buf, size_t len, const ep_parse_opts *opts, ep_row
             break;
     }
 done:
-    stats->lines = rc == EP_EPARSE ? err->line : r.lines;
+    stats->lines = err->line > 0 ? err->line : r.lines;
     csv_fini(&r);
     return rc;
 }

@@ -106,7 +106,7 @@ trace_parse_csv_map(const char *buf, size_t len, const ep_parse_opts *opts, ep_r
             break;
     }
 done:
-    stats->lines = rc == EP_EPARSE ? err->line : r.lines;
+    stats->lines = err->line > 0 ? err->line : r.lines;
     csv_fini(&r);
     return rc;
 }
@@ -236,6 +236,6 @@ trace_parse_jsonl(const char *buf, size_t len, const ep_parse_opts *opts, ep_row
     }
     if (rc == 0 && objects == 0)
         rc = trace_fail(err, 1, 0, "empty file");
-    stats->lines = rc == EP_EPARSE ? err->line : line;
+    stats->lines = err->line > 0 ? err->line : line;
     return rc;
 }

@@ -1,0 +1,155 @@
+/* The policy interface (DESIGN.md §5): a policy is a static const ops table whose hooks see
+ * time, randomness and timers only through ep_env, and the cluster only through a
+ * read-only ep_view provided by the host (the simulator or the executor). Policies link
+ * core/ only: no clock, no rand(), no I/O. The host allocates state_size bytes of state,
+ * zeroed, and passes them to every hook. */
+#ifndef EPARA_POLICY_H
+#define EPARA_POLICY_H
+
+#include "epara/model.h"
+#include "epara/rng.h"
+
+#define EP_POLICY_ABI     1
+#define EP_MAX_STAGE_DEVS 8
+
+/* Parallel modes (DESIGN.md §5, allocator). */
+typedef enum ep_mode {
+    EP_MODE_SINGLE, /* one device (BS: dynamic batching) */
+    EP_MODE_MT,     /* one device shared with other instances (co-location) */
+    EP_MODE_TP,     /* tensor parallel over devices of one node */
+    EP_MODE_PP      /* pipeline parallel over devices, possibly on several nodes */
+} ep_mode;
+
+typedef enum ep_queue_order { EP_QUEUE_FIFO, EP_QUEUE_EDF } ep_queue_order;
+
+/* Categories on both axes. */
+typedef struct ep_category {
+    ep_sensitivity sensitivity; /* latency or frequency (never AUTO once categorized) */
+    int multi_device;           /* needs more than one device */
+} ep_category;
+
+/* One desired instance in a placement. */
+typedef struct ep_instance_spec {
+    int service;
+    ep_mode mode;
+    int ndev;
+    int devs[EP_MAX_STAGE_DEVS]; /* devices; for PP in stage order */
+    int max_batch;               /* 0: the service's max_batch */
+    ep_queue_order order;
+} ep_instance_spec;
+
+typedef struct ep_placement {
+    ep_instance_spec *inst; /* host-owned array of capacity cap */
+    int n, cap;
+    int unchanged; /* set by the policy to keep the current placement as it is */
+} ep_placement;
+
+/* Host view of one instance. Fields a remote node could only know by synchronization are
+ * given as of the last sync for instances on other nodes than the one routing. */
+typedef struct ep_instance_view {
+    ep_instance_spec spec;
+    int id;
+    int node;          /* node of the first device (where requests are dispatched) */
+    int ready;         /* loaded and its node up */
+    int queued;        /* waiting requests */
+    int running;       /* requests in the current batch / iteration */
+    ep_dur backlog;    /* host estimate of time to drain the queued + running work */
+    int64_t kv_free;   /* LLM: free KV tokens; -1 for DNN */
+    ep_time synced_at; /* when these numbers were taken */
+} ep_instance_view;
+
+typedef struct ep_view {
+    const ep_scenario *sc;
+    const ep_category *cat; /* per service */
+    const ep_instance_view *inst;
+    int ninst;
+    const int *node_up; /* per node */
+    const int *link_up; /* per link */
+    /* Unloaded one-way delay of `bytes` from node a to node b (0 when a == b). */
+    ep_dur (*delay)(const struct ep_view *v, int a, int b, int64_t bytes);
+    void *host_;
+} ep_view;
+
+/* A request as the router sees it. */
+typedef struct ep_request_info {
+    uint64_t id;
+    int service;
+    int ingress;
+    int at_node; /* node deciding now */
+    int hops;    /* forwards so far */
+    ep_time arrival;
+    ep_time deadline; /* first-token deadline for LLMs, completion deadline otherwise */
+    int64_t input;    /* tokens (LLM) or bytes */
+    int64_t output;   /* tokens (LLM) */
+    int64_t bytes;    /* payload to move if dispatched elsewhere */
+    int64_t stream, frame;
+} ep_request_info;
+
+typedef enum ep_route_kind {
+    EP_ROUTE_DISPATCH, /* send to instance `instance` (transfer if on another node) */
+    EP_ROUTE_FORWARD,  /* send to node `node`, which routes again */
+    EP_ROUTE_REJECT    /* refuse now (counted as a miss) */
+} ep_route_kind;
+
+typedef struct ep_route {
+    ep_route_kind kind;
+    int instance;
+    int node;
+    const char *reason; /* static text, for REJECT */
+} ep_route;
+
+/* The environment: time, randomness, timers. now is constant within one hook call. */
+typedef struct ep_env {
+    ep_time now;
+    ep_rng *rng; /* the policy's own stream */
+    /* Arms a one-shot timer: on_timer(cookie) runs `after` from now. */
+    void (*timer_arm)(void *host, ep_dur after, uint64_t cookie);
+    void *host;
+} ep_env;
+
+/* A DNN instance's queue as pick_batch sees it, in queue order. */
+typedef struct ep_queue_view {
+    int n;
+    const ep_time *deadline; /* n entries */
+    const ep_time *arrival;  /* n entries */
+} ep_queue_view;
+
+typedef struct ep_policy_ops {
+    const char *name;
+    int abi; /* EP_POLICY_ABI */
+    size_t state_size;
+    const char *summary;
+    /* Called once before anything else. params are the scenario's policy params. */
+    int (*init)(void *state, const ep_env *env, const ep_view *view, const ep_param *params,
+                int nparams);
+    /* Categorizes service svc. */
+    void (*categorize)(void *state, const ep_view *view, int svc, ep_category *out);
+    /* Computes the desired placement (at start and every placement period). */
+    int (*place)(void *state, const ep_env *env, const ep_view *view, ep_placement *out);
+    /* Decides what node at_node does with a request. */
+    void (*route)(void *state, const ep_env *env, const ep_view *view, const ep_request_info *req,
+                  ep_route *out);
+    /* DNN instance idle with a non-empty queue: how many head requests to run as one batch
+     * (1..max_batch), or 0 to wait (then arm a timer); *drop_expired asks the host to drop
+     * queued requests whose deadline has already passed first. */
+    int (*pick_batch)(void *state, const ep_env *env, const ep_view *view, int instance,
+                      const ep_queue_view *q, int *drop_expired);
+    void (*on_timer)(void *state, const ep_env *env, const ep_view *view, uint64_t cookie);
+    void (*fini)(void *state);
+} ep_policy_ops;
+
+/* Registry: every built-in policy. */
+const ep_policy_ops *ep_policy_find(const char *name);
+/* NULL-terminated list of all policies. */
+const ep_policy_ops *const *ep_policy_all(void);
+
+/* Default categorization from the service description (used by policies that do not
+ * categorize on their own): frequency when the SLO sets fps or the hint says so;
+ * multi-device when the instance memory exceeds the largest device's usable memory or
+ * min_devices > 1. */
+void ep_category_default(const ep_view *view, int svc, ep_category *out);
+
+/* Placement helper: appends an instance spec; EP_EFULL when out is full. */
+int ep_placement_add(ep_placement *out, const ep_instance_spec *spec);
+
+#endif

@@ -1,0 +1,86 @@
+/* The discrete-event simulator (DESIGN.md §7): replays a scenario's workload, streamed from
+ * the trace database, on its simulated edge cluster under one policy, and reports goodput,
+ * SLO attainment and latencies. Deterministic: the same scenario, options and seed give the
+ * same results and the same event-log hash. */
+#ifndef EPARA_SIM_H
+#define EPARA_SIM_H
+
+#include "epara/model.h"
+#include "epara/policy.h"
+#include "epara/store.h"
+
+typedef enum ep_outcome {
+    EP_OUT_COMPLETED, /* finished (SLO met or not: see slo_met) */
+    EP_OUT_REJECTED,  /* refused by the policy or by admission (e.g. too large for KV) */
+    EP_OUT_DROPPED,   /* lost to a fault (node or link down) or dropped as expired */
+    EP_OUT_UNFINISHED /* still in the system when the run ended */
+} ep_outcome;
+
+/* One request's outcome: every request that arrives gets exactly one. */
+typedef struct ep_record {
+    uint64_t id;
+    int service;
+    int ingress;
+    ep_outcome outcome;
+    const char *reason; /* static text; NULL when completed */
+    int slo_met;
+    int in_window; /* arrival inside the measured window */
+    ep_time arrival, dispatch, first_token, done;
+    int instance, node, hops, batch;
+    int64_t input, output;
+    int preemptions;
+} ep_record;
+
+typedef struct ep_sim_opts {
+    const char *policy; /* NULL: the scenario's */
+    uint64_t seed;      /* used when seed_set, else the scenario's */
+    int seed_set;
+    double rate_scale; /* multiplies every workload's rate (1 when 0) */
+    ep_dur duration;   /* > 0: replay only the first `duration` of the workload */
+    ep_store *traces;  /* open trace database holding the workload's traces */
+    /* Called for every record (may be NULL). */
+    void (*on_record)(void *ctx, const ep_record *rec);
+    void *ctx;
+    /* Called about every 2^20 events with progress in [0, 1] (may be NULL). */
+    void (*on_progress)(void *ctx, double frac, ep_time now, uint64_t events);
+} ep_sim_opts;
+
+#define EP_SIM_MAX_SERVICES 64
+
+typedef struct ep_sim_service_stats {
+    int64_t requests, completed, rejected, dropped, unfinished, slo_met;
+    double goodput_per_s, slo_attainment;
+    double p50_latency_s, p90_latency_s, p99_latency_s, mean_latency_s;
+    double p50_ttft_s, p99_ttft_s, p50_tpot_s, p99_tpot_s;
+    ep_category category;
+} ep_sim_service_stats;
+
+typedef struct ep_sim_result {
+    char policy[EP_NAME_MAX];
+    uint64_t seed;
+    double window_s; /* measured window length */
+    int64_t requests, completed, rejected, dropped, unfinished, slo_met;
+    int64_t forwarded, preemptions, placements, instances, placements_refused;
+    double goodput_per_s, slo_attainment;
+    double p50_latency_s, p90_latency_s, p99_latency_s, mean_latency_s;
+    uint64_t events;
+    double wall_s, events_per_s;
+    double sim_time_s;
+    uint64_t event_hash; /* FNV-1a over (time, kind, object) of every event */
+    double place_time_s; /* total time in the policy's place() */
+    int nservices;
+    ep_sim_service_stats svc[EP_SIM_MAX_SERVICES];
+    double *device_busy_s; /* per device busy time (malloc'ed; ndevices) */
+    int ndevices;
+} ep_sim_result;
+
+/* Runs the simulation. err gets a message on failure: EP_EINVAL (bad options/scenario for
+ * the simulator, e.g. unknown policy), EP_ENOENT (a workload trace is not in the
+ * database), EP_ENOMEM, EP_EDB. Free the result with ep_sim_result_fini. */
+int ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+               size_t errlen);
+void ep_sim_result_fini(ep_sim_result *r);
+
+const char *ep_outcome_name(ep_outcome o);
+
+#endif

@@ -1,0 +1,205 @@
+/* DNN instances: a queue (FIFO or EDF), batches chosen by the policy's pick_batch, batch
+ * latency from the cost model (profile table or roofline) with MT co-location slowdown,
+ * TP (compute / tp + all-reduce) and PP (stages on their own devices; a new batch enters
+ * every slowest-stage interval, each batch takes the sum of stage times and transfers). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "epara/error.h"
+#include "epara/profile.h"
+#include "sim_internal.h"
+
+/* Duration of a batch of b requests on instance in (before MT slowdown). `reqs` are the
+ * batch's requests (for services whose trace carries execution times). */
+static ep_dur
+batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
+{
+    const ep_scenario *sc = s->sc;
+    const ep_instance_spec *sp = &in->spec;
+    const ep_service *svc = &sc->services[sp->service];
+    int spec0 = sc->devices[sp->devs[0]].spec;
+    *interval = 0;
+    if (svc->use_trace_exec) {
+        /* Observed execution times, scaled from the fastest device class to this one. */
+        double best = 0;
+        for (int i = 0; i < sc->nspecs; i++)
+            if (sc->specs[i].peak_flops > best)
+                best = sc->specs[i].peak_flops;
+        double scale = best / sc->specs[spec0].peak_flops;
+        double total = 0;
+        EP_LIST_FOREACH(reqs, n)
+        {
+            sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+            ep_dur e = r->exec != EP_TRACE_NONE ? r->exec
+                                                : ep_cost_dnn_batch(sc, sp->service, spec0, 1);
+            total += (double)e * scale;
+        }
+        return (ep_dur)llround(total / (sp->mode == EP_MODE_TP ? sp->ndev : 1));
+    }
+    switch (sp->mode) {
+    case EP_MODE_TP: {
+        ep_dur single = ep_cost_dnn_batch(sc, sp->service, spec0, b);
+        return ep_cost_tp(sc, sp->service, in->node, sp->ndev, single,
+                          (int64_t)b * svc->act_bytes_per_item);
+    }
+    case EP_MODE_PP: {
+        ep_dur total = 0, slowest = 0;
+        for (int k = 0; k < sp->ndev; k++) {
+            int spec = sc->devices[sp->devs[k]].spec;
+            ep_dur st = ep_cost_dnn_batch(sc, sp->service, spec, b) / sp->ndev;
+            if (k + 1 < sp->ndev) {
+                int a = sc->devices[sp->devs[k]].node, c = sc->devices[sp->devs[k + 1]].node;
+                st += sim_delay(s, a, c, (int64_t)b * svc->act_bytes_per_item);
+            }
+            total += st;
+            if (st > slowest)
+                slowest = st;
+        }
+        *interval = slowest;
+        return total;
+    }
+    default:
+        return ep_cost_dnn_batch(sc, sp->service, spec0, b);
+    }
+}
+
+static void
+drop_expired(sim *s, sim_instance *in)
+{
+    ep_list_node *n = ep_list_first(&in->queue);
+    while (n) {
+        ep_list_node *next = ep_list_next(&in->queue, n);
+        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        if (r->deadline < s->eng.now) {
+            ep_list_remove(&in->queue, n);
+            sim_request_finish(s, r, EP_OUT_DROPPED, "deadline passed in queue");
+        }
+        n = next;
+    }
+}
+
+void
+sim_dnn_start(sim *s, sim_instance *in)
+{
+    const ep_service *svc = &s->sc->services[in->spec.service];
+    int maxb = in->spec.max_batch > 0 ? in->spec.max_batch : svc->max_batch;
+    if (maxb < 1)
+        maxb = 1;
+    /* Show the policy the head of the queue (enough for any batch it may choose). */
+    int n = (int)in->queue.len;
+    int shown = n < 4 * maxb ? n : 4 * maxb;
+    if (shown > s->qcap) {
+        int nc = shown * 2;
+        ep_time *a = realloc(s->qdl, (size_t)nc * sizeof *a);
+        if (a)
+            s->qdl = a;
+        ep_time *b = a ? realloc(s->qarr, (size_t)nc * sizeof *b) : NULL;
+        if (!a || !b) {
+            s->failed = EP_ENOMEM;
+            return;
+        }
+        s->qarr = b;
+        s->qcap = nc;
+    }
+    ep_time *dl = s->qdl, *arr = s->qarr;
+    int k = 0;
+    EP_LIST_FOREACH(&in->queue, qn)
+    {
+        if (k == shown)
+            break;
+        sim_request *r = EP_CONTAINER_OF(qn, sim_request, qnode);
+        dl[k] = r->deadline;
+        arr[k] = r->rec.arrival;
+        k++;
+    }
+    ep_queue_view q = {shown, dl, arr};
+    int drop = 0;
+    s->env.now = s->eng.now;
+    int b = s->pol->pick_batch
+                    ? s->pol->pick_batch(s->pol_state, &s->env, &s->view, in->id, &q, &drop)
+                    : (n < maxb ? n : maxb);
+    if (drop) {
+        drop_expired(s, in);
+        n = (int)in->queue.len;
+        if (n == 0)
+            return;
+    }
+    if (b <= 0)
+        return; /* the policy waits (it armed a timer) */
+    if (b > n)
+        b = n;
+    if (b > maxb)
+        b = maxb;
+    for (int i = 0; i < b; i++) {
+        ep_list_node *qn = ep_list_pop_front(&in->queue);
+        sim_request *r = EP_CONTAINER_OF(qn, sim_request, qnode);
+        r->rec.dispatch = s->eng.now;
+        r->rec.batch = b;
+        ep_list_push_back(&in->running, qn);
+    }
+    in->nrunning = b;
+    ep_dur interval;
+    ep_dur t = batch_cost(s, in, b, &in->running, &interval);
+    /* MT: co-located instances busy at the same time slow each other down. */
+    int k_busy = 0;
+    for (int d = 0; d < in->spec.ndev; d++) {
+        int dev = in->spec.devs[d];
+        s->dev_busy[dev]++;
+        if (s->dev_busy[dev] > k_busy)
+            k_busy = s->dev_busy[dev];
+    }
+    if (k_busy > 1)
+        t = (ep_dur)llround((double)t * ep_cost_mt_slowdown(s->sc, k_busy));
+    in->busy = 1;
+    in->busy_since = s->eng.now;
+    in->batch_time = t;
+    if (in->spec.mode == EP_MODE_PP && interval > 0 && interval < t) {
+        /* Pipelined: the batch leaves stage 1 after the slowest stage's time, when the next
+         * batch may enter; each request completes when the whole pipeline is through. */
+        ep_list_node *qn;
+        while ((qn = ep_list_pop_front(&in->running)) != NULL) {
+            sim_request *r = EP_CONTAINER_OF(qn, sim_request, qnode);
+            r->target = in->id;
+            sim_event_init(&r->ev, sim_dnn_request_done, EV_BATCH_DONE, (uint32_t)r->rec.id);
+            sim_schedule(&s->eng, &r->ev, s->eng.now + t);
+        }
+        in->batch_time = interval;
+        sim_schedule(&s->eng, &in->ev, s->eng.now + interval);
+        return;
+    }
+    sim_schedule(&s->eng, &in->ev, s->eng.now + t);
+}
+
+static void
+complete(sim *s, sim_instance *in, sim_request *r)
+{
+    ep_dur back = sim_delay(s, in->node, r->rec.ingress, 1000);
+    r->rec.done = s->eng.now + back;
+    r->rec.first_token = r->rec.done;
+    in->served++;
+    sim_request_finish(s, r, EP_OUT_COMPLETED, NULL);
+}
+
+void
+sim_dnn_request_done(sim *s, sim_event *ev)
+{
+    sim_request *r = EP_CONTAINER_OF(ev, sim_request, ev);
+    complete(s, s->inst[r->target], r);
+}
+
+void
+sim_dnn_batch_done(sim *s, sim_event *ev)
+{
+    sim_instance *in = EP_CONTAINER_OF(ev, sim_instance, ev);
+    for (int d = 0; d < in->spec.ndev; d++) {
+        int dev = in->spec.devs[d];
+        s->dev_busy[dev]--;
+        s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - in->busy_since);
+    }
+    ep_list_node *n;
+    while ((n = ep_list_pop_front(&in->running)) != NULL)
+        complete(s, in, EP_CONTAINER_OF(n, sim_request, qnode));
+    in->nrunning = 0;
+    in->busy = 0;
+    sim_instance_kick(s, in);
+}

@@ -1,0 +1,87 @@
+/* The event engine: an intrusive heap ordered by (time, seq), so events at the same time
+ * run in the order they were scheduled, and an FNV-1a hash over every event run. */
+#include "epara/error.h"
+#include "sim_internal.h"
+
+static int
+ev_less(const ep_heap_node *a, const ep_heap_node *b)
+{
+    const sim_event *x = EP_CONTAINER_OF(a, sim_event, node);
+    const sim_event *y = EP_CONTAINER_OF(b, sim_event, node);
+    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
+}
+
+void
+sim_engine_init(sim_engine *e)
+{
+    ep_heap_init(&e->heap, ev_less);
+    e->now = 0;
+    e->seq = 0;
+    e->events = 0;
+    e->hash = UINT64_C(0xcbf29ce484222325);
+}
+
+void
+sim_engine_fini(sim_engine *e)
+{
+    ep_heap_fini(&e->heap);
+}
+
+void
+sim_event_init(sim_event *ev, sim_event_fn fn, uint32_t kind, uint32_t obj)
+{
+    ep_heap_node_init(&ev->node);
+    ev->fn = fn;
+    ev->kind = kind;
+    ev->obj = obj;
+    ev->at = 0;
+    ev->seq = 0;
+}
+
+int
+sim_schedule(sim_engine *e, sim_event *ev, ep_time at)
+{
+    EP_ASSERT(at >= e->now);
+    ev->at = at;
+    ev->seq = e->seq++;
+    return ep_heap_push(&e->heap, &ev->node);
+}
+
+void
+sim_cancel(sim_engine *e, sim_event *ev)
+{
+    if (ep_heap_node_linked(&ev->node))
+        ep_heap_remove(&e->heap, &ev->node);
+}
+
+int
+sim_event_pending(const sim_event *ev)
+{
+    return ep_heap_node_linked(&ev->node);
+}
+
+static inline uint64_t
+fnv(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        h ^= (v >> (8 * i)) & 0xff;
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+sim_event *
+sim_engine_next(sim_engine *e, ep_time until)
+{
+    ep_heap_node *n = ep_heap_min(&e->heap);
+    if (!n)
+        return NULL;
+    sim_event *ev = EP_CONTAINER_OF(n, sim_event, node);
+    if (ev->at > until)
+        return NULL;
+    ep_heap_pop(&e->heap);
+    e->now = ev->at;
+    e->events++;
+    e->hash = fnv(fnv(e->hash, (uint64_t)ev->at), ((uint64_t)ev->kind << 32) | ev->obj);
+    return ev;
+}

@@ -1,0 +1,175 @@
+/* LLM instances: iteration-level continuous batching (as in Orca and vLLM). Each iteration
+ * prefills the newly admitted requests (their prompt, plus the tokens already generated
+ * when they are recomputed after preemption) and decodes one token for every other running
+ * request. KV cache: a request holds prompt + generated tokens; admission waits while the
+ * cache cannot hold a new request; when decoding would overflow it, the most recently
+ * admitted requests are preempted (KV freed, recomputed later). A request whose prompt +
+ * output exceeds the instance's whole cache is rejected at admission ("exceeds KV
+ * capacity"): it could never finish, and is never silently lost. */
+#include <math.h>
+
+#include "epara/error.h"
+#include "epara/profile.h"
+#include "sim_internal.h"
+
+static int64_t
+ctx_tokens(const sim_request *r)
+{
+    return r->rec.input + r->generated;
+}
+
+int
+sim_llm_admit(sim *s, sim_instance *in, sim_request *r)
+{
+    (void)s;
+    if (r->rec.input + r->rec.output > in->kv_cap)
+        return EP_EFULL;
+    return 0;
+}
+
+static ep_dur
+iteration_cost(sim *s, sim_instance *in, int64_t pf_tokens, double pf_sq, int dec, int64_t ctx)
+{
+    const ep_scenario *sc = s->sc;
+    const ep_instance_spec *sp = &in->spec;
+    int spec0 = sc->devices[sp->devs[0]].spec;
+    const ep_service *svc = &sc->services[sp->service];
+    switch (sp->mode) {
+    case EP_MODE_TP: {
+        ep_dur single = ep_cost_llm_iteration(sc, sp->service, spec0, pf_tokens, pf_sq, dec, ctx);
+        int64_t act = (pf_tokens + dec) * svc->hidden * 2;
+        return ep_cost_tp(sc, sp->service, in->node, sp->ndev, single, act);
+    }
+    case EP_MODE_PP: {
+        /* One iteration passes through the stages in turn (no micro-batch overlap): the
+         * sum of each stage's share on its own device class plus activation transfers. */
+        ep_dur total = 0;
+        for (int k = 0; k < sp->ndev; k++) {
+            int spec = sc->devices[sp->devs[k]].spec;
+            total += ep_cost_llm_iteration(sc, sp->service, spec, pf_tokens, pf_sq, dec, ctx) /
+                     sp->ndev;
+            if (k + 1 < sp->ndev) {
+                int a = sc->devices[sp->devs[k]].node, b = sc->devices[sp->devs[k + 1]].node;
+                total += sim_delay(s, a, b, (pf_tokens + dec) * svc->hidden * 2);
+            }
+        }
+        return total;
+    }
+    default:
+        return ep_cost_llm_iteration(sc, sp->service, spec0, pf_tokens, pf_sq, dec, ctx);
+    }
+}
+
+static void
+preempt_last(sim *s, sim_instance *in)
+{
+    ep_list_node *n = ep_list_last(&in->running);
+    sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+    ep_list_remove(&in->running, n);
+    in->nrunning--;
+    in->kv_used -= r->kv_held;
+    r->kv_held = 0;
+    r->prefilled = 0;
+    r->rec.preemptions++;
+    s->res->preemptions++;
+    ep_list_push_front(&in->queue, n);
+}
+
+void
+sim_llm_start(sim *s, sim_instance *in)
+{
+    const ep_service *svc = &s->sc->services[in->spec.service];
+    int maxb = in->spec.max_batch > 0 ? in->spec.max_batch : svc->max_batch;
+    if (maxb < 1)
+        maxb = 1;
+    /* Every running request gains one token this iteration: make room, newest first. */
+    while (in->nrunning > 0 && in->kv_used + in->nrunning > in->kv_cap)
+        preempt_last(s, in);
+    /* Admit from the queue head while the batch and the cache allow. */
+    for (;;) {
+        ep_list_node *n = ep_list_first(&in->queue);
+        if (!n || in->nrunning >= maxb)
+            break;
+        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        int64_t need = ctx_tokens(r);
+        if (in->kv_used + need + in->nrunning + 1 > in->kv_cap)
+            break;
+        ep_list_remove(&in->queue, n);
+        ep_list_push_back(&in->running, n);
+        in->nrunning++;
+        r->kv_held = need;
+        in->kv_used += need;
+        r->prefilled = 0;
+        if (r->rec.dispatch == 0 && r->rec.preemptions == 0)
+            r->rec.dispatch = s->eng.now;
+    }
+    if (in->nrunning == 0)
+        return;
+    int64_t pf = 0, ctx = 0;
+    double pf_sq = 0;
+    int dec = 0;
+    EP_LIST_FOREACH(&in->running, n)
+    {
+        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        if (r->prefilled) {
+            dec++;
+            ctx += r->kv_held;
+        } else {
+            pf += r->kv_held;
+            pf_sq += (double)r->kv_held * (double)r->kv_held;
+        }
+    }
+    ep_dur t = iteration_cost(s, in, pf, pf_sq, dec, ctx);
+    int k_busy = 0;
+    for (int d = 0; d < in->spec.ndev; d++) {
+        int dev = in->spec.devs[d];
+        s->dev_busy[dev]++;
+        if (s->dev_busy[dev] > k_busy)
+            k_busy = s->dev_busy[dev];
+    }
+    if (k_busy > 1)
+        t = (ep_dur)llround((double)t * ep_cost_mt_slowdown(s->sc, k_busy));
+    in->busy = 1;
+    in->busy_since = s->eng.now;
+    in->batch_time = t;
+    sim_schedule(&s->eng, &in->ev, s->eng.now + t);
+}
+
+void
+sim_llm_iter_done(sim *s, sim_event *ev)
+{
+    sim_instance *in = EP_CONTAINER_OF(ev, sim_instance, ev);
+    for (int d = 0; d < in->spec.ndev; d++) {
+        int dev = in->spec.devs[d];
+        s->dev_busy[dev]--;
+        s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - in->busy_since);
+    }
+    int nb = in->nrunning;
+    ep_list_node *n = ep_list_first(&in->running);
+    while (n) {
+        ep_list_node *next = ep_list_next(&in->running, n);
+        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        if (r->rec.batch < nb)
+            r->rec.batch = nb;
+        r->prefilled = 1;
+        r->generated++;
+        r->kv_held++;
+        in->kv_used++;
+        ep_dur back = sim_delay(s, in->node, r->rec.ingress,
+                                s->sc->services[r->rec.service].bytes_per_token);
+        if (r->generated == 1)
+            r->rec.first_token = s->eng.now + back;
+        if (r->generated >= r->rec.output) {
+            ep_list_remove(&in->running, n);
+            in->nrunning--;
+            in->kv_used -= r->kv_held;
+            r->kv_held = 0;
+            r->rec.done = s->eng.now + back;
+            in->served++;
+            sim_request_finish(s, r, EP_OUT_COMPLETED, NULL);
+        }
+        n = next;
+    }
+    in->busy = 0;
+    sim_instance_kick(s, in);
+}

@@ -1,0 +1,182 @@
+/* Simulator internals shared by the sim/ files: the event engine, runtime state of links,
+ * devices, instances and requests. Invariant: every request struct is in exactly one place
+ * (in transit, in an instance queue, running, or back in the pool) and gets exactly one
+ * record before it returns to the pool. */
+#ifndef EPARA_SIM_INTERNAL_H
+#define EPARA_SIM_INTERNAL_H
+
+#include "epara/heap.h"
+#include "epara/list.h"
+#include "epara/policy.h"
+#include "epara/sim.h"
+#include "epara/store.h"
+
+typedef struct sim sim;
+typedef struct sim_event sim_event;
+typedef void (*sim_event_fn)(sim *s, sim_event *ev);
+
+/* Events are embedded in the objects they concern: scheduling allocates nothing. */
+struct sim_event {
+    ep_heap_node node;
+    ep_time at;
+    uint64_t seq;
+    sim_event_fn fn;
+    uint32_t kind; /* for the event-log hash */
+    uint32_t obj;  /* object id, for the event-log hash */
+};
+
+enum sim_event_kind {
+    EV_ARRIVAL = 1,
+    EV_TRANSFER,
+    EV_BATCH_DONE,
+    EV_ITER_DONE,
+    EV_SYNC,
+    EV_PLACE,
+    EV_LOAD_DONE,
+    EV_FAULT,
+    EV_TIMER,
+    EV_HOLD
+};
+
+typedef struct sim_engine {
+    ep_heap heap;
+    ep_time now;
+    uint64_t seq;
+    uint64_t events;
+    uint64_t hash;
+} sim_engine;
+
+void sim_engine_init(sim_engine *e);
+void sim_engine_fini(sim_engine *e);
+void sim_event_init(sim_event *ev, sim_event_fn fn, uint32_t kind, uint32_t obj);
+/* Schedules ev (not currently scheduled) at time at >= now. Returns 0 or EP_ENOMEM. */
+int sim_schedule(sim_engine *e, sim_event *ev, ep_time at);
+void sim_cancel(sim_engine *e, sim_event *ev);
+int sim_event_pending(const sim_event *ev);
+/* Pops the next event, advances now, folds it into the hash; NULL when none or past
+ * `until`. */
+sim_event *sim_engine_next(sim_engine *e, ep_time until);
+
+/* --- network (net.c) ------------------------------------------------------------------ */
+
+/* One direction of a link: a FIFO server. */
+typedef struct sim_pipe {
+    ep_time busy_until;
+    double bw; /* bytes/s */
+    ep_dur latency;
+    double loss;
+} sim_pipe;
+
+/* Time a transfer of `bytes` entering the pipe at `now` arrives at the far end; the pipe is
+ * reserved FIFO (a later transfer waits for this one to leave). */
+ep_time sim_pipe_send(sim_pipe *p, ep_time now, int64_t bytes);
+/* Unloaded time of `bytes` over the pipe. */
+ep_dur sim_pipe_cost(const sim_pipe *p, int64_t bytes);
+
+/* --- requests ------------------------------------------------------------------------- */
+
+typedef struct sim_request {
+    sim_event ev;       /* transfers and response delivery */
+    ep_list_node qnode; /* instance queue or running list */
+    ep_record rec;
+    ep_time deadline; /* DNN completion / LLM first-token deadline */
+    int64_t bytes;    /* payload to move */
+    int64_t stream, frame;
+    ep_dur exec;   /* trace's observed execution time, or EP_TRACE_NONE */
+    int at_node;   /* where it is (or is heading) */
+    int target;    /* instance it is dispatched to, -1 while routing */
+    int hop_stage; /* 0: to the switch, 1: switch to destination */
+    int dst_node;
+    int delivering; /* the transfer carries the response back to the ingress */
+    /* LLM state */
+    int64_t generated; /* output tokens produced */
+    int64_t kv_held;   /* KV tokens held */
+    int prefilled;     /* prompt (+ recompute) processed */
+    struct sim_request *pool_next;
+} sim_request;
+
+/* --- instances (dnn.c, llm.c) ------------------------------------------------------- */
+
+typedef struct sim_instance {
+    sim_event ev; /* batch / iteration done, load done */
+    int id;
+    ep_instance_spec spec;
+    int node;
+    int ready;
+    int retired; /* removed from the placement: serves what it holds, takes nothing new */
+    int busy;
+    ep_list queue;   /* waiting requests */
+    ep_list running; /* requests in the current batch / iteration */
+    int nrunning;
+    ep_dur batch_time; /* duration of the current batch / iteration */
+    ep_time busy_since;
+    ep_dur pp_interval; /* PP: time between batch starts (slowest stage) */
+    ep_time pp_free_at;
+    /* LLM */
+    int64_t kv_cap, kv_used;
+    int64_t iter_prefill_tokens;
+    /* stats */
+    int64_t served;
+} sim_instance;
+
+struct sim {
+    const ep_scenario *sc;
+    ep_sim_opts opts;
+    sim_engine eng;
+    const ep_policy_ops *pol;
+    void *pol_state;
+    ep_rng pol_rng;
+    ep_env env;
+    ep_view view;
+    ep_category *cat;
+    /* cluster runtime */
+    sim_pipe *up, *down; /* per link: node->switch, switch->node */
+    int *node_up, *link_up;
+    int *dev_busy;      /* busy instances per device (MT slowdown) */
+    double *dev_busy_s; /* accumulated busy time per device */
+    sim_instance **inst;
+    int ninst, cap_inst;
+    ep_instance_view *iview;  /* the view handed to the policy */
+    ep_instance_view *synced; /* every instance as of the last state sync */
+    int sync_loss;
+    struct sim_fault_ev *faults;
+    sim_event sync_ev, place_ev;
+    /* workload */
+    struct sim_source *src;
+    int nsrc;
+    ep_time end;    /* last arrival considered */
+    ep_time cutoff; /* arrivals at or after this are not replayed */
+    ep_time window_lo, window_hi;
+    /* requests */
+    sim_request *pool;
+    uint64_t next_id;
+    int64_t in_flight;
+    /* metrics */
+    struct sim_metrics *m;
+    ep_sim_result *res;
+    int failed;          /* first error code from deep inside the run */
+    ep_time *qdl, *qarr; /* scratch for pick_batch queue views */
+    int qcap;
+    int quiet; /* records are not reported (tear-down after a failure) */
+};
+
+/* Host helpers used by dnn.c / llm.c. */
+void sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason);
+void sim_instance_kick(sim *s, sim_instance *in);
+void sim_dnn_start(sim *s, sim_instance *in);
+void sim_llm_start(sim *s, sim_instance *in);
+int sim_llm_admit(sim *s, sim_instance *in, sim_request *r);
+void sim_dnn_batch_done(sim *s, sim_event *ev);
+void sim_dnn_request_done(sim *s, sim_event *ev);
+void sim_llm_iter_done(sim *s, sim_event *ev);
+/* Sends request r from its node to node dst (or delivers the response when r->delivering). */
+void sim_send(sim *s, sim_request *r, int dst);
+ep_dur sim_delay(const sim *s, int a, int b, int64_t bytes);
+
+/* metrics.c */
+struct sim_metrics *sim_metrics_new(int nservices);
+void sim_metrics_free(struct sim_metrics *m);
+void sim_metrics_add(struct sim_metrics *m, const ep_scenario *sc, const ep_record *r);
+void sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *res);
+
+#endif
