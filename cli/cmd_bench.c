@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <time.h>
@@ -13,7 +14,10 @@
 
 #include "commands.h"
 #include "epara/error.h"
+#include "epara/prepare.h"
 #include "epara/rng.h"
+#include "epara/scenario.h"
+#include "epara/sim.h"
 #include "epara/store.h"
 #include "util.h"
 
@@ -214,8 +218,236 @@ done:
     return rc;
 }
 
+/* --- bench sim ------------------------------------------------------------------------ */
+
+/* A 100-node edge cluster (20 GPU servers with 2 GPUs, 40 Jetson-class boards, 40
+ * Raspberry-Pi-class nodes) with `nsvc` segmentation services, each fed by its own Poisson
+ * trace, so that `requests` requests arrive in total over `dur_s` seconds. */
+static char *
+replay_yaml(int nodes, int nsvc, int64_t requests, double dur_s, const char *trace_db)
+{
+    size_t cap = 4096 + (size_t)nsvc * 512;
+    char *y = malloc(cap);
+    if (!y)
+        return NULL;
+    int servers = nodes / 5, jetsons = (nodes - servers) / 2, rpis = nodes - servers - jetsons;
+    size_t off = (size_t)snprintf(
+            y, cap,
+            "name: bench-%d-nodes\n"
+            "run: {seed: 1, warmup_s: 0, cooldown_s: 0, trace_db: \"%s\"}\n"
+            "devices:\n"
+            "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+            "  - {name: orin, kind: gpu, mem_gb: 32, mem_bw_gbps: 204.8, peak_tflops: 42}\n"
+            "  - {name: rpi5, kind: cpu, mem_gb: 8, mem_bw_gbps: 17, peak_tflops: 0.15}\n"
+            "nodes:\n"
+            "  - {name: server, class: server, count: %d, cores: 32, mem_gb: 128,"
+            " devices: [gpu, gpu], link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+            "  - {name: jetson, class: embedded, count: %d, cores: 12, mem_gb: 32,"
+            " devices: [orin], link: {bw_gbps: 1, latency_ms: 0.5}}\n"
+            "  - {name: rpi, class: micro, count: %d, cores: 4, mem_gb: 8,"
+            " devices: [rpi5], link: {bw_gbps: 0.1, latency_ms: 3}}\n"
+            "services:\n",
+            nodes, trace_db, servers, jetsons, rpis);
+    for (int i = 0; i < nsvc && off < cap; i++)
+        off += (size_t)snprintf(y + off, cap - off,
+                                "  - {name: seg-%d, kind: dnn, model: SegFormer-B2, params_m: 27.5,"
+                                " gflops: 62, act_mb: 8, input_kb: 100, max_batch: 16,"
+                                " slo: {deadline_ms: 200}}\n",
+                                i);
+    if (off < cap)
+        off += (size_t)snprintf(y + off, cap - off, "workload:\n");
+    double rate = (double)requests / dur_s / nsvc;
+    for (int i = 0; i < nsvc && off < cap; i++)
+        off += (size_t)snprintf(
+                y + off, cap - off,
+                "  - {trace: bench-%d, service: seg-%d, ingress: [server, jetson, rpi],"
+                " generate: {kind: poisson, rate: %.6f, duration_s: %.3f, seed: %d}}\n",
+                i, i, rate, dur_s, i + 1);
+    if (off >= cap) {
+        free(y);
+        return NULL;
+    }
+    return y;
+}
+
+static double
+peak_rss_bytes(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss * 1024.0;
+}
+
+/* Loads text as a scenario, prepares its traces in db, runs it; times in *prep_s, *res. */
+static int
+run_scenario_text(const char *text, const char *name, const char *db, double *prep_s,
+                  ep_sim_result *res)
+{
+    ep_scenario sc;
+    ep_parse_error pe;
+    if (ep_scenario_load_text(text, strlen(text), name, ".", &sc, &pe)) {
+        cli_err("bench: %s:%ld: %s", name, pe.line, pe.msg);
+        return -1;
+    }
+    ep_store *st = cli_store_open(db, 0);
+    int rc = -1;
+    char msg[1024];
+    if (!st)
+        goto done;
+    double t0 = now_s();
+    if (ep_scenario_prepare_traces(&sc, st, NULL, NULL, msg, sizeof msg)) {
+        cli_err("bench: %s", msg);
+        goto done;
+    }
+    *prep_s = now_s() - t0;
+    ep_sim_opts o;
+    memset(&o, 0, sizeof o);
+    o.traces = st;
+    if (ep_sim_run(&sc, &o, res, msg, sizeof msg)) {
+        cli_err("bench: %s", msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    ep_store_close(st);
+    ep_scenario_fini(&sc);
+    return rc;
+}
+
+static int
+bench_sim(int argc, char **argv)
+{
+    static const char help[] =
+            "usage: epara bench sim [--events N] [--pending P] [--requests N] [--nodes N]\n"
+            "                       [--services N] [--dir DIR] [--json]\n"
+            "\n"
+            "1. core: the event engine under the hold model (P pending events, N events;\n"
+            "   default 10,000 and 20,000,000).\n"
+            "2. replay: N generated requests (default 1,000,000) over 1,000 s on an N-node\n"
+            "   cluster (default 100) with --services segmentation services (default 50),\n"
+            "   static policy; wall time (trace generation excluded) and peak RSS.\n"
+            "3. default: the embedded default scenario end to end (traces prepared in DIR,\n"
+            "   from ../shared/traces when present).\n";
+    static const struct option longopts[] = {{"events", required_argument, NULL, 'e'},
+                                             {"pending", required_argument, NULL, 'p'},
+                                             {"requests", required_argument, NULL, 'n'},
+                                             {"nodes", required_argument, NULL, 'N'},
+                                             {"services", required_argument, NULL, 's'},
+                                             {"dir", required_argument, NULL, 'd'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int64_t events = 20000000, pending = 10000, requests = 1000000, nodes = 100, nsvc = 50;
+    const char *dir = getenv("TMPDIR");
+    int as_json = 0, c;
+    if (!dir || !*dir)
+        dir = "/tmp";
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'e':
+            bad = cli_i64("--events", optarg, 1, INT64_C(10000000000), &events);
+            break;
+        case 'p':
+            bad = cli_i64("--pending", optarg, 1, 100000000, &pending);
+            break;
+        case 'n':
+            bad = cli_i64("--requests", optarg, 1, INT64_C(1000000000), &requests);
+            break;
+        case 'N':
+            bad = cli_i64("--nodes", optarg, 5, 100000, &nodes);
+            break;
+        case 's':
+            bad = cli_i64("--services", optarg, 1, 1000, &nsvc);
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'j':
+            as_json = 1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return EXIT_OK;
+        default:
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    double core_eps = 0;
+    uint64_t hash = 0;
+    fprintf(stderr, "bench sim: hold model, %lld pending, %lld events ...\n", (long long)pending,
+            (long long)events);
+    if (ep_sim_bench_hold((int)pending, (uint64_t)events, &core_eps, &hash))
+        return EXIT_FAIL;
+
+    char db[4096];
+    snprintf(db, sizeof db, "%s/epara-bench-sim-%ld.db", dir, (long)getpid());
+    remove(db);
+    char *yaml = replay_yaml((int)nodes, (int)nsvc, requests, 1000.0, db);
+    if (!yaml)
+        return EXIT_FAIL;
+    fprintf(stderr, "bench sim: replay of %lld requests on %lld nodes ...\n", (long long)requests,
+            (long long)nodes);
+    ep_sim_result rr, rd;
+    memset(&rr, 0, sizeof rr);
+    memset(&rd, 0, sizeof rd);
+    double prep_r = 0, prep_d = 0;
+    int rc = run_scenario_text(yaml, "bench-replay", db, &prep_r, &rr);
+    free(yaml);
+    remove(db);
+    double rss = peak_rss_bytes();
+    if (rc)
+        return EXIT_FAIL;
+    fprintf(stderr, "bench sim: default scenario ...\n");
+    snprintf(db, sizeof db, "%s/epara-bench-default-%ld.db", dir, (long)getpid());
+    remove(db);
+    size_t dl;
+    const char *dtext = ep_scenario_default_text(&dl);
+    char *dcopy = malloc(dl + 1);
+    if (!dcopy)
+        return EXIT_FAIL;
+    memcpy(dcopy, dtext, dl + 1);
+    rc = run_scenario_text(dcopy, "edge-default", db, &prep_d, &rd);
+    free(dcopy);
+    remove(db);
+    if (rc) {
+        ep_sim_result_fini(&rr);
+        return EXIT_FAIL;
+    }
+    if (as_json) {
+        printf("{\"core_events_per_s\":%.0f,\"core_events\":%lld,\"core_pending\":%lld,"
+               "\"replay_requests\":%lld,\"replay_nodes\":%lld,\"replay_services\":%lld,"
+               "\"replay_wall_s\":%.3f,\"replay_events\":%llu,\"replay_events_per_s\":%.0f,"
+               "\"replay_prepare_s\":%.3f,\"replay_peak_rss_bytes\":%.0f,"
+               "\"default_requests\":%lld,\"default_wall_s\":%.3f,\"default_prepare_s\":%.3f,"
+               "\"default_events\":%llu}\n",
+               core_eps, (long long)events, (long long)pending, (long long)rr.requests,
+               (long long)nodes, (long long)nsvc, rr.wall_s, (unsigned long long)rr.events,
+               rr.events_per_s, prep_r, rss, (long long)rd.requests, rd.wall_s, prep_d,
+               (unsigned long long)rd.events);
+    } else {
+        printf("core (hold model)  %.2f M events/s  (%lld pending, %lld events)\n", core_eps / 1e6,
+               (long long)pending, (long long)events);
+        printf("replay             %lld requests, %lld nodes, %lld services: %.3f s wall, "
+               "%.2f M events/s, peak RSS %.0f MiB (trace generation %.2f s, excluded)\n",
+               (long long)rr.requests, (long long)nodes, (long long)nsvc, rr.wall_s,
+               rr.events_per_s / 1e6, rss / 1048576.0, prep_r);
+        printf("default scenario   %lld requests: %.3f s wall (%llu events; traces prepared in "
+               "%.2f s)\n",
+               (long long)rd.requests, rd.wall_s, (unsigned long long)rd.events, prep_d);
+    }
+    ep_sim_result_fini(&rr);
+    ep_sim_result_fini(&rd);
+    return EXIT_OK;
+}
+
 static const cli_cmd bench_cmds[] = {
         {"trace", "trace import and streamed read-back throughput", bench_trace},
+        {"sim", "simulator speed: event engine, 1M-request replay, default scenario", bench_sim},
 };
 
 int

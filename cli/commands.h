@@ -5,6 +5,7 @@
 
 int cmd_trace(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

@@ -14,7 +14,7 @@ static const char *const spec_keys[] = {"name",        "kind",        "mem_gb",
                                         "mem_bw_gbps", "peak_tflops", "compute_eff",
                                         "mem_eff",     "mem_util",    "batch_overhead_ms",
                                         "load_gbps",   NULL};
-static const char *const node_keys[] = {"name",    "class", "count", "cores", "mem_gb",
+static const char *const node_keys[] = {"name",    "class", "count",      "cores", "mem_gb",
                                         "devices", "link",  "intra_gbps", NULL};
 static const char *const link_keys[] = {"bw_gbps", "latency_ms", "loss", NULL};
 static const char *const kind_names[] = {"gpu", "cpu", "npu", NULL};
@@ -68,8 +68,8 @@ parse_specs(scenario_ctx *c, const scenario_map *root)
         return rc;
     if (n < 1 || n > SCENARIO_MAX_SPECS)
         return scenario_fail(c, scenario_get(root, "devices"),
-                             "devices: expected 1 to %d device classes, got %d",
-                             SCENARIO_MAX_SPECS, n);
+                             "devices: expected 1 to %d device classes, got %d", SCENARIO_MAX_SPECS,
+                             n);
     c->sc->specs = calloc((size_t)n, sizeof *c->sc->specs);
     if (!c->sc->specs)
         return EP_ENOMEM;
@@ -166,8 +166,8 @@ parse_node_entry(scenario_ctx *c, yaml_node_t *n, int i, node_entry *e)
     int suffix = count > 1 ? snprintf(probe, sizeof probe, "-%lld", count) : 0;
     if (strlen(e->name) + (size_t)suffix >= EP_NAME_MAX)
         return scenario_fail(c, scenario_get(&e->m, "name"),
-                             "%s.name: '%s' is too long for %lld numbered instances", path,
-                             e->name, count);
+                             "%s.name: '%s' is too long for %lld numbered instances", path, e->name,
+                             count);
     e->count = (int)count;
     e->cores = (int)cores;
     e->mem_bytes = llround(mem_gb * 1e9);
@@ -252,9 +252,8 @@ parse_nodes(scenario_ctx *c, const scenario_map *root)
         ndevs += (long long)e->count * e->ndev;
         if (nnodes > SCENARIO_MAX_NODES) {
             yaml_node_t *cn = scenario_get(&e->m, "count");
-            rc = scenario_fail(c, cn ? cn : e->m.node,
-                               "%s.count: more than %d nodes in all", e->m.path,
-                               SCENARIO_MAX_NODES);
+            rc = scenario_fail(c, cn ? cn : e->m.node, "%s.count: more than %d nodes in all",
+                               e->m.path, SCENARIO_MAX_NODES);
             goto done;
         }
     }
@@ -275,9 +274,12 @@ parse_nodes(scenario_ctx *c, const scenario_map *root)
         for (int k = 0; k < e->count; k++) {
             int id = sc->nnodes++;
             ep_node *nd = &sc->nodes[id];
-            if (e->count > 1)
-                snprintf(nd->name, sizeof nd->name, "%s-%d", e->name, k + 1);
-            else
+            if (e->count > 1) {
+                /* Fits: parse_node_entry checked the name's length against the suffix. */
+                size_t bl = strlen(e->name);
+                memcpy(nd->name, e->name, bl);
+                snprintf(nd->name + bl, sizeof nd->name - bl, "-%d", k + 1);
+            } else
                 memcpy(nd->name, e->name, sizeof nd->name);
             nd->cls = (ep_node_class)e->cls;
             nd->cores = e->cores;

@@ -36,6 +36,7 @@ typedef struct scenario_ctx {
     ep_scenario *sc;      /* being filled */
     scenario_group *groups;
     int ngroups;
+    long nlines; /* lines of the text: libyaml may mark the end of input one line after */
 } scenario_ctx;
 
 /* A mapping node whose keys have been checked (all scalars, all accepted, no duplicates). */
@@ -78,8 +79,8 @@ yaml_node_t *scenario_node(const scenario_ctx *c, int index);
 
 /* Scalars under a key. Absent optional keys leave *out unchanged (callers preset defaults).
  * Numbers must be finite and in [lo, hi] ((lo, hi] with lo_open). */
-int scenario_num(const scenario_map *m, const char *key, int req, double lo, int lo_open,
-                 double hi, double *out);
+int scenario_num(const scenario_map *m, const char *key, int req, double lo, int lo_open, double hi,
+                 double *out);
 int scenario_int(const scenario_map *m, const char *key, int req, long long lo, long long hi,
                  long long *out);
 int scenario_u64(const scenario_map *m, const char *key, int req, uint64_t *out);
@@ -98,8 +99,8 @@ int scenario_dur(const scenario_map *m, const char *key, int req, double unit_s,
 /* The same for a bare node at path (sequence items). */
 int scenario_node_num(scenario_ctx *c, yaml_node_t *n, const char *path, double lo, int lo_open,
                       double hi, double *out);
-int scenario_node_int(scenario_ctx *c, yaml_node_t *n, const char *path, long long lo,
-                      long long hi, long long *out);
+int scenario_node_int(scenario_ctx *c, yaml_node_t *n, const char *path, long long lo, long long hi,
+                      long long *out);
 int scenario_node_name(scenario_ctx *c, yaml_node_t *n, const char *path, char *buf, size_t cap);
 
 /* Sections, in dependency order: cluster (devices, nodes), services (services, profiles),
@@ -112,6 +113,11 @@ int scenario_parse_workload(scenario_ctx *c, const scenario_map *root);
  * name with count > 1 standing for all its instances. Returns the first node index and
  * writes the number of nodes to *count, or -1 when unknown. */
 int scenario_find_nodes(const scenario_ctx *c, const char *name, int *count);
+
+/* Expands ${NAME} and ${NAME:-default} (default used when NAME is unset or empty) from the
+ * environment into out[cap]; a '$' not followed by '{' is kept. On error writes the reason
+ * into why and returns -1. */
+int scenario_expand_env(const char *in, char *out, size_t cap, char *why, size_t whylen);
 
 /* Joins a relative path to c->base_dir (absolute paths and base "" stay as they are).
  * EP_ERANGE when the result does not fit in cap. */

@@ -12,13 +12,13 @@
 #include "scenario_internal.h"
 
 static const char *const service_keys[] = {
-        "name",       "kind",       "model",           "params_b",        "params_m",
-        "weights_gb", "layers",     "hidden",          "kv_kb_per_token", "gflops",
-        "act_mb",     "reserve_mb", "input_kb",        "bytes_per_token", "max_batch",
-        "slo",        "sensitivity", "weight",         "min_devices",     "use_trace_exec",
+        "name",       "kind",        "model",    "params_b",        "params_m",
+        "weights_gb", "layers",      "hidden",   "kv_kb_per_token", "gflops",
+        "act_mb",     "reserve_mb",  "input_kb", "bytes_per_token", "max_batch",
+        "slo",        "sensitivity", "weight",   "min_devices",     "use_trace_exec",
         NULL};
-static const char *const slo_keys[] = {"ttft_ms", "tpot_ms", "deadline_ms", "fps",
-                                       "frame_deadline_ms", NULL};
+static const char *const slo_keys[] = {"ttft_ms", "tpot_ms",           "deadline_ms",
+                                       "fps",     "frame_deadline_ms", NULL};
 static const char *const kind_names[] = {"llm", "dnn", NULL};
 static const char *const sens_names[] = {"auto", "latency", "frequency", NULL};
 
@@ -56,12 +56,10 @@ parse_slo(scenario_ctx *c, const scenario_map *m, ep_service *s)
     if (llm)
         return (rc = scenario_dur(&slo, "ttft_ms", SCENARIO_REQ, 1e-3, 0, 1, 1e9, &s->slo.ttft))
                        ? rc
-                       : scenario_dur(&slo, "tpot_ms", SCENARIO_REQ, 1e-3, 0, 1, 1e9,
-                                      &s->slo.tpot);
+                       : scenario_dur(&slo, "tpot_ms", SCENARIO_REQ, 1e-3, 0, 1, 1e9, &s->slo.tpot);
     if (!scenario_get(&slo, "deadline_ms") && !scenario_get(&slo, "fps"))
         return scenario_fail(c, slo.node, "%s: a dnn service needs deadline_ms or fps", path);
-    if ((rc = scenario_dur(&slo, "deadline_ms", SCENARIO_OPT, 1e-3, 0, 1, 1e9,
-                           &s->slo.deadline)) ||
+    if ((rc = scenario_dur(&slo, "deadline_ms", SCENARIO_OPT, 1e-3, 0, 1, 1e9, &s->slo.deadline)) ||
         (rc = scenario_num(&slo, "fps", SCENARIO_OPT, 0, 1, 1e6, &s->slo.fps)))
         return rc;
     if (scenario_get(&slo, "frame_deadline_ms") && !scenario_get(&slo, "fps"))
@@ -188,10 +186,10 @@ parse_services(scenario_ctx *c, const scenario_map *root)
 }
 
 static const char *const profile_keys[] = {
-        "service",   "device",       "batch",      "latency_ms", "prefill_tokens",
+        "service",    "device",       "batch",     "latency_ms", "prefill_tokens",
         "prefill_ms", "decode_batch", "decode_ms", "decode_ctx", NULL};
 static const char *const profile_llm_only[] = {"prefill_tokens", "prefill_ms", "decode_batch",
-                                               "decode_ms", "decode_ctx", NULL};
+                                               "decode_ms",      "decode_ctx", NULL};
 static const char *const profile_dnn_only[] = {"batch", "latency_ms", NULL};
 
 /* Reads the point lists xkey (integers, strictly increasing) and ykey (ms) of equal length. */
@@ -210,8 +208,8 @@ parse_points(const scenario_map *m, const char *xkey, const char *ykey, int64_t 
         (rc = scenario_seq(c, scenario_get(m, ykey), ypath, &yi, &ny)))
         return rc;
     if (nx < 1 || nx > EP_PROFILE_POINTS)
-        return scenario_fail(c, scenario_get(m, xkey), "%s: expected 1 to %d points, got %d",
-                             xpath, EP_PROFILE_POINTS, nx);
+        return scenario_fail(c, scenario_get(m, xkey), "%s: expected 1 to %d points, got %d", xpath,
+                             EP_PROFILE_POINTS, nx);
     if (ny != nx)
         return scenario_fail(c, scenario_get(m, ykey),
                              "%s: %d values, but %s has %d (lengths must match)", ypath, ny, xkey,
@@ -224,8 +222,8 @@ parse_points(const scenario_map *m, const char *xkey, const char *ykey, int64_t 
         if ((rc = scenario_node_int(c, xn, ipath, 1, 1000000000, &xv)))
             return rc;
         if (i > 0 && xv <= x[i - 1])
-            return scenario_fail(c, xn, "%s: %lld is not above the previous point %lld", ipath,
-                                 xv, (long long)x[i - 1]);
+            return scenario_fail(c, xn, "%s: %lld is not above the previous point %lld", ipath, xv,
+                                 (long long)x[i - 1]);
         scenario_index(ipath, ypath, i);
         if ((rc = scenario_node_num(c, scenario_node(c, yi[i]), ipath, 0, 0, 1e9, &yv)))
             return rc;
@@ -254,13 +252,13 @@ parse_profile(scenario_ctx *c, yaml_node_t *n, int i, ep_profile_table *t)
         return rc;
     t->spec = ep_scenario_find_spec(c->sc, name);
     if (t->spec < 0)
-        return scenario_fail(c, scenario_get(&m, "device"),
-                             "%s.device: unknown device class '%s'", path, name);
+        return scenario_fail(c, scenario_get(&m, "device"), "%s.device: unknown device class '%s'",
+                             path, name);
     for (int j = 0; j < i; j++) {
         const ep_profile_table *o = &c->sc->profiles[j];
         if (o->service == t->service && o->spec == t->spec)
-            return scenario_fail(c, n, "%s: second profile for (%s, %s) (also profiles[%d])",
-                                 path, c->sc->services[t->service].name, name, j);
+            return scenario_fail(c, n, "%s: second profile for (%s, %s) (also profiles[%d])", path,
+                                 c->sc->services[t->service].name, name, j);
     }
     snprintf(t->source, sizeof t->source, "scenario");
     if (c->sc->services[t->service].kind == EP_SVC_DNN) {

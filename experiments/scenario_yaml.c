@@ -18,6 +18,10 @@ scenario_fail(scenario_ctx *c, const yaml_node_t *n, const char *fmt, ...)
     ep_parse_error *e = c->err;
     e->line = n ? (long)n->start_mark.line + 1 : 0;
     e->col = n ? (long)n->start_mark.column + 1 : 0;
+    if (e->line > c->nlines) {
+        e->line = c->nlines;
+        e->col = 0;
+    }
     va_list ap;
     va_start(ap, fmt);
     int w = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
@@ -257,8 +261,8 @@ scenario_node_int(scenario_ctx *c, yaml_node_t *n, const char *path, long long l
         ok = *end == '\0' && end != s && errno != ERANGE && v >= lo && v <= hi;
     }
     if (!ok)
-        return scenario_fail(c, n, "%s: expected an integer in [%lld, %lld], got %s", path, lo,
-                             hi, scenario_show(n, got, sizeof got));
+        return scenario_fail(c, n, "%s: expected an integer in [%lld, %lld], got %s", path, lo, hi,
+                             scenario_show(n, got, sizeof got));
     *out = v;
     return 0;
 }
@@ -387,8 +391,7 @@ scenario_name(const scenario_map *m, const char *key, int req, char *buf, size_t
 }
 
 int
-scenario_enum(const scenario_map *m, const char *key, int req, const char *const *names,
-              int *out)
+scenario_enum(const scenario_map *m, const char *key, int req, const char *const *names, int *out)
 {
     char path[SCENARIO_PATH_MAX], got[64], list[128];
     yaml_node_t *n;
@@ -412,8 +415,8 @@ scenario_enum(const scenario_map *m, const char *key, int req, const char *const
 }
 
 int
-scenario_dur(const scenario_map *m, const char *key, int req, double unit_s, double lo,
-             int lo_open, double hi, ep_dur *out)
+scenario_dur(const scenario_map *m, const char *key, int req, double unit_s, double lo, int lo_open,
+             double hi, ep_dur *out)
 {
     double v;
     int rc = scenario_num(m, key, req, lo, lo_open, hi, &v);

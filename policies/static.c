@@ -1,5 +1,5 @@
 /* `static`: the floor every policy should beat. One replica per service, placed once on
- * the device with the most free memory that holds it (a multi-device service on the
+ * the fastest device (peak FLOP/s) that still holds it (a multi-device service on the
  * fewest devices of one node, tensor parallel, else pipelined over the largest free
  * devices); round-robin dispatch over the service's replicas; FIFO queues; greedy batches
  * (everything queued, up to max_batch). No forwarding decisions, no re-placement. */
@@ -98,11 +98,17 @@ st_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
         sp.service = s;
         sp.order = EP_QUEUE_FIFO;
         double need = (double)ep_cost_instance_mem(sc, s, 1);
+        /* The fastest device that holds it; among equals, the one with most room left. */
         int best = -1;
         if (!view->cat[s].multi_device)
-            for (int d = 0; d < sc->ndevices; d++)
-                if (freem[d] >= need && (best < 0 || freem[d] > freem[best]))
+            for (int d = 0; d < sc->ndevices; d++) {
+                if (freem[d] < need)
+                    continue;
+                double f = sc->specs[sc->devices[d].spec].peak_flops;
+                double fb = best < 0 ? 0 : sc->specs[sc->devices[best].spec].peak_flops;
+                if (best < 0 || f > fb || (f == fb && freem[d] > freem[best]))
                     best = d;
+            }
         if (best >= 0) {
             sp.mode = EP_MODE_SINGLE;
             sp.ndev = 1;

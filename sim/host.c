@@ -199,11 +199,7 @@ live_view(sim *s, const sim_instance *in, ep_instance_view *v)
     int spec0 = sc->devices[in->spec.devs[0]].spec;
     if (svc->kind == EP_SVC_LLM) {
         v->kv_free = in->kv_cap - in->kv_used;
-        int64_t toks = 0;
-        EP_LIST_FOREACH(&in->queue, n)
-        {
-            toks += EP_CONTAINER_OF(n, sim_request, qnode)->rec.input;
-        }
+        int64_t toks = in->queued_tokens;
         v->backlog = rest + (toks ? ep_cost_llm_prefill(sc, in->spec.service, spec0, toks) : 0);
     } else {
         v->kv_free = -1;
@@ -265,6 +261,7 @@ enqueue(sim *s, sim_request *r, sim_instance *in)
     } else {
         ep_list_push_back(&in->queue, &r->qnode);
     }
+    in->queued_tokens += r->rec.input + r->generated;
     sim_instance_kick(s, in);
 }
 
@@ -420,6 +417,7 @@ retire(sim *s, sim_instance *in)
     in->retired = 1;
     /* Waiting requests go back to the router on the instance's node. */
     ep_list_node *n;
+    in->queued_tokens = 0;
     while ((n = ep_list_pop_front(&in->queue)) != NULL) {
         sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
         r->target = -1;
@@ -605,6 +603,7 @@ fail_instance(sim *s, sim_instance *in)
         sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, "node down");
     in->nrunning = 0;
     in->kv_used = 0;
+    in->queued_tokens = 0;
     in->ready = 0;
 }
 

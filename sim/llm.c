@@ -73,6 +73,7 @@ preempt_last(sim *s, sim_instance *in)
     r->rec.preemptions++;
     s->res->preemptions++;
     ep_list_push_front(&in->queue, n);
+    in->queued_tokens += ctx_tokens(r);
 }
 
 void
@@ -95,6 +96,7 @@ sim_llm_start(sim *s, sim_instance *in)
         if (in->kv_used + need + in->nrunning + 1 > in->kv_cap)
             break;
         ep_list_remove(&in->queue, n);
+        in->queued_tokens -= need;
         ep_list_push_back(&in->running, n);
         in->nrunning++;
         r->kv_held = need;

@@ -114,6 +114,7 @@ typedef struct sim_instance {
     ep_time pp_free_at;
     /* LLM */
     int64_t kv_cap, kv_used;
+    int64_t queued_tokens; /* prompt tokens waiting in the queue */
     int64_t iter_prefill_tokens;
     /* stats */
     int64_t served;

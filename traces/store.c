@@ -531,13 +531,13 @@ static int
 reorder(sqlite3 *db, int64_t id, ep_time shift)
 {
     static const char *const steps[] = {
-            "CREATE TEMP TABLE ep_stage AS SELECT"
-            " row_number() OVER (ORDER BY arrival_ns, id) - 1 AS idx, arrival_ns - ?3 AS"
-            " arrival_ns, input, output, stream, frame, exec_ns, kind, service, attrs"
-            " FROM requests WHERE id >= ?1 AND id < ?2",
+            ("CREATE TEMP TABLE ep_stage AS SELECT"
+             " row_number() OVER (ORDER BY arrival_ns, id) - 1 AS idx, arrival_ns - ?3 AS"
+             " arrival_ns, input, output, stream, frame, exec_ns, kind, service, attrs"
+             " FROM requests WHERE id >= ?1 AND id < ?2"),
             "DELETE FROM requests WHERE id >= ?1 AND id < ?2",
-            "INSERT INTO requests SELECT ?1 + idx, arrival_ns, input, output, stream, frame,"
-            " exec_ns, kind, service, attrs FROM ep_stage ORDER BY idx",
+            ("INSERT INTO requests SELECT ?1 + idx, arrival_ns, input, output, stream, frame,"
+             " exec_ns, kind, service, attrs FROM ep_stage ORDER BY idx"),
             "DROP TABLE ep_stage",
     };
     for (size_t i = 0; i < EP_ARRAY_LEN(steps); i++) {

@@ -10,8 +10,9 @@
 #include "epara/store.h" /* EP_TRACE_NAME_MAX */
 #include "epara/trace.h"
 
-#define EP_NAME_MAX 64
-#define EP_PATH_MAX 1024
+#define EP_NAME_MAX    64
+#define EP_PATH_MAX    1024
+#define EP_MAX_INGRESS 1024 /* ingress nodes of one workload */
 
 typedef enum ep_device_kind { EP_DEV_GPU, EP_DEV_CPU, EP_DEV_NPU } ep_device_kind;
 typedef enum ep_node_class { EP_NODE_SERVER, EP_NODE_EMBEDDED, EP_NODE_MICRO } ep_node_class;
@@ -113,7 +114,7 @@ typedef struct ep_profile_table {
 typedef struct ep_workload {
     char trace[EP_TRACE_NAME_MAX];
     int service;
-    int ingress[16];
+    int ingress[EP_MAX_INGRESS];
     int ningress;      /* requests spread round-robin over the ingress nodes */
     double rate_scale; /* multiplies the request rate (divides arrival times) */
     double time_scale; /* multiplies arrival times (after rate_scale) */

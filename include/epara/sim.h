@@ -83,4 +83,8 @@ void ep_sim_result_fini(ep_sim_result *r);
 
 const char *ep_outcome_name(ep_outcome o);
 
+/* Engine benchmark (hold model): `pending` events in the heap, `events` pops each
+ * rescheduling one event. Reports events per second and the event-log hash. */
+int ep_sim_bench_hold(int pending, uint64_t events, double *events_per_s, uint64_t *hash);
+
 #endif

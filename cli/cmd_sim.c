@@ -1,0 +1,378 @@
+/* `epara sim`: loads a scenario (a file, or the embedded default), makes its workload
+ * traces available (database, import, or generated fallback, saying which), runs the
+ * simulator, prints a summary (or one JSON object with --json) and stores the run in a
+ * results database. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "epara/error.h"
+#include "epara/prepare.h"
+#include "epara/results.h"
+#include "epara/scenario.h"
+#include "epara/sim.h"
+#include "util.h"
+
+static const char sim_help[] =
+        "usage: epara sim [options]\n"
+        "\n"
+        "Simulates a scenario (cluster, services, workload, policy) and reports goodput,\n"
+        "SLO attainment and latencies over the measured window.\n"
+        "\n"
+        "  --scenario FILE    scenario YAML (default: the embedded edge-default scenario;\n"
+        "                     format in experiments/scenarios/README.md)\n"
+        "  --policy P         policy (default: the scenario's); see --list-policies\n"
+        "  --seed N           seed (default: the scenario's)\n"
+        "  --rate-scale X     multiply every workload's request rate by X (default 1)\n"
+        "  --duration S       replay only the first S seconds of the workload\n"
+        "  --trace-db DB      trace database (default: the scenario's run.trace_db); missing\n"
+        "                     traces are imported from their file, or generated when the\n"
+        "                     file is absent\n"
+        "  --out DB           store the run in this results database\n"
+        "  --records          also store one record per request (with --out)\n"
+        "  --json             print one JSON object on stdout\n"
+        "  --quiet            no progress or trace messages on stderr\n"
+        "  --list-policies    list the built-in policies and exit\n";
+
+typedef struct sim_cli {
+    ep_results *res;
+    int rec_err;
+    int progress;
+} sim_cli;
+
+static void
+on_record(void *ctx, const ep_record *rec)
+{
+    sim_cli *c = ctx;
+    if (c->res && !c->rec_err && ep_results_add_record(c->res, rec) != 0)
+        c->rec_err = 1;
+}
+
+static void
+on_progress(void *ctx, double frac, ep_time now, uint64_t events)
+{
+    sim_cli *c = ctx;
+    if (!c->progress)
+        return;
+    fprintf(stderr, "\rsim: %5.1f%%  t=%.0f s  %.2f M events", frac > 1 ? 100.0 : frac * 100,
+            ep_dur_to_s(now), (double)events / 1e6);
+}
+
+static void
+log_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "epara: %s\n", msg);
+}
+
+static json_t *
+num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *
+summary_json(const ep_scenario *sc, const ep_sim_result *r)
+{
+    json_t *o = json_object();
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r->event_hash);
+    json_object_set_new(o, "scenario", json_string(sc->name));
+    json_object_set_new(o, "policy", json_string(r->policy));
+    json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
+    json_object_set_new(o, "goodput_per_s", num(r->goodput_per_s));
+    json_object_set_new(o, "slo_attainment", num(r->slo_attainment));
+    json_object_set_new(o, "requests", json_integer(r->requests));
+    json_object_set_new(o, "completed", json_integer(r->completed));
+    json_object_set_new(o, "slo_met", json_integer(r->slo_met));
+    json_object_set_new(o, "rejected", json_integer(r->rejected));
+    json_object_set_new(o, "dropped", json_integer(r->dropped));
+    json_object_set_new(o, "unfinished", json_integer(r->unfinished));
+    json_object_set_new(o, "p50_latency_s", num(r->p50_latency_s));
+    json_object_set_new(o, "p90_latency_s", num(r->p90_latency_s));
+    json_object_set_new(o, "p99_latency_s", num(r->p99_latency_s));
+    json_object_set_new(o, "mean_latency_s", num(r->mean_latency_s));
+    json_object_set_new(o, "window_s", num(r->window_s));
+    json_object_set_new(o, "sim_time_s", num(r->sim_time_s));
+    json_object_set_new(o, "events", json_integer((json_int_t)r->events));
+    json_object_set_new(o, "wall_s", num(r->wall_s));
+    json_object_set_new(o, "events_per_s", num(r->events_per_s));
+    json_object_set_new(o, "event_hash", json_string(hash));
+    json_object_set_new(o, "forwarded", json_integer(r->forwarded));
+    json_object_set_new(o, "preemptions", json_integer(r->preemptions));
+    json_object_set_new(o, "placements", json_integer(r->placements));
+    json_object_set_new(o, "placements_refused", json_integer(r->placements_refused));
+    json_object_set_new(o, "instances", json_integer(r->instances));
+    json_object_set_new(o, "place_time_s", num(r->place_time_s));
+    json_t *svcs = json_array();
+    for (int i = 0; i < r->nservices; i++) {
+        const ep_sim_service_stats *v = &r->svc[i];
+        json_t *s = json_object();
+        json_object_set_new(s, "name", json_string(sc->services[i].name));
+        json_object_set_new(s, "kind",
+                            json_string(sc->services[i].kind == EP_SVC_LLM ? "llm" : "dnn"));
+        json_object_set_new(s, "sensitivity",
+                            json_string(v->category.sensitivity == EP_SENS_FREQUENCY ? "frequency"
+                                                                                     : "latency"));
+        json_object_set_new(s, "multi_device", json_boolean(v->category.multi_device));
+        json_object_set_new(s, "requests", json_integer(v->requests));
+        json_object_set_new(s, "completed", json_integer(v->completed));
+        json_object_set_new(s, "slo_met", json_integer(v->slo_met));
+        json_object_set_new(s, "rejected", json_integer(v->rejected));
+        json_object_set_new(s, "dropped", json_integer(v->dropped));
+        json_object_set_new(s, "unfinished", json_integer(v->unfinished));
+        json_object_set_new(s, "goodput_per_s", num(v->goodput_per_s));
+        json_object_set_new(s, "slo_attainment", num(v->slo_attainment));
+        json_object_set_new(s, "p50_latency_s", num(v->p50_latency_s));
+        json_object_set_new(s, "p99_latency_s", num(v->p99_latency_s));
+        if (sc->services[i].kind == EP_SVC_LLM) {
+            json_object_set_new(s, "p50_ttft_s", num(v->p50_ttft_s));
+            json_object_set_new(s, "p99_ttft_s", num(v->p99_ttft_s));
+            json_object_set_new(s, "p50_tpot_s", num(v->p50_tpot_s));
+            json_object_set_new(s, "p99_tpot_s", num(v->p99_tpot_s));
+        }
+        json_array_append_new(svcs, s);
+    }
+    json_object_set_new(o, "services", svcs);
+    json_t *devs = json_array();
+    for (int d = 0; d < r->ndevices && r->device_busy_s; d++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "node", json_string(sc->nodes[sc->devices[d].node].name));
+        json_object_set_new(e, "spec", json_string(sc->specs[sc->devices[d].spec].name));
+        json_object_set_new(e, "utilization",
+                            num(r->sim_time_s > 0 ? r->device_busy_s[d] / r->sim_time_s : NAN));
+        json_array_append_new(devs, e);
+    }
+    json_object_set_new(o, "devices", devs);
+    return o;
+}
+
+static void
+print_table(const ep_scenario *sc, const ep_sim_result *r)
+{
+    printf("scenario %s, policy %s, seed %llu: %.1f s measured window\n", sc->name, r->policy,
+           (unsigned long long)r->seed, r->window_s);
+    printf("%-16s %9s %9s %9s %9s %9s %10s %10s\n", "service", "requests", "slo_met", "rejected",
+           "dropped", "attain", "goodput/s", "p99_lat_s");
+    for (int i = 0; i < r->nservices; i++) {
+        const ep_sim_service_stats *v = &r->svc[i];
+        printf("%-16s %9lld %9lld %9lld %9lld %8.1f%% %10.3f %10.3f\n", sc->services[i].name,
+               (long long)v->requests, (long long)v->slo_met, (long long)v->rejected,
+               (long long)(v->dropped + v->unfinished), 100 * v->slo_attainment, v->goodput_per_s,
+               v->p99_latency_s);
+    }
+    printf("%-16s %9lld %9lld %9lld %9lld %8.1f%% %10.3f %10.3f\n", "all", (long long)r->requests,
+           (long long)r->slo_met, (long long)r->rejected, (long long)(r->dropped + r->unfinished),
+           100 * r->slo_attainment, r->goodput_per_s, r->p99_latency_s);
+    printf("%llu events in %.3f s (%.2f M events/s), event hash %016llx\n",
+           (unsigned long long)r->events, r->wall_s, r->events_per_s / 1e6,
+           (unsigned long long)r->event_hash);
+}
+
+int
+cmd_sim(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
+                                             {"policy", required_argument, NULL, 'p'},
+                                             {"seed", required_argument, NULL, 'S'},
+                                             {"rate-scale", required_argument, NULL, 'r'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"trace-db", required_argument, NULL, 't'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"records", no_argument, NULL, 'R'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"list-policies", no_argument, NULL, 'L'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *scen = NULL, *trace_db = NULL, *outp = NULL;
+    ep_sim_opts o;
+    memset(&o, 0, sizeof o);
+    double rate = 1, dur = 0;
+    int records = 0, as_json = 0, quiet = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 's':
+            scen = optarg;
+            break;
+        case 'p':
+            o.policy = optarg;
+            break;
+        case 'S':
+            bad = cli_u64("--seed", optarg, &o.seed);
+            o.seed_set = 1;
+            break;
+        case 'r':
+            bad = cli_double("--rate-scale", optarg, 1e-6, 1e6, &rate);
+            break;
+        case 'd':
+            bad = cli_double("--duration", optarg, 1e-3, 1e9, &dur);
+            break;
+        case 't':
+            trace_db = optarg;
+            break;
+        case 'o':
+            outp = optarg;
+            break;
+        case 'R':
+            records = 1;
+            break;
+        case 'j':
+            as_json = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'L':
+            for (const ep_policy_ops *const *p = ep_policy_all(); *p; p++)
+                printf("%-10s %s\n", (*p)->name, (*p)->summary);
+            return EXIT_OK;
+        case 'h':
+            fputs(sim_help, stdout);
+            return EXIT_OK;
+        default:
+            fputs(sim_help, stderr);
+            return EXIT_USAGE;
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    if (optind != argc) {
+        cli_err("sim: unexpected argument '%s' (see --help)", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (records && !outp) {
+        cli_err("sim: --records needs --out DB");
+        return EXIT_USAGE;
+    }
+    if (o.policy && !ep_policy_find(o.policy)) {
+        cli_err("--policy: unknown policy '%s' (see --list-policies)", o.policy);
+        return EXIT_USAGE;
+    }
+    ep_scenario sc;
+    ep_parse_error perr;
+    int err;
+    if (scen) {
+        err = ep_scenario_load_file(scen, &sc, &perr);
+    } else {
+        size_t len;
+        const char *text = ep_scenario_default_text(&len);
+        err = ep_scenario_load_text(text, len, "edge-default", ".", &sc, &perr);
+    }
+    if (err) {
+        const char *name = scen ? scen : "edge-default (embedded)";
+        if (perr.line > 0)
+            fprintf(stderr, "%s:%ld: %s\n", name, perr.line, perr.msg);
+        else
+            fprintf(stderr, "%s: %s\n", name, perr.msg[0] ? perr.msg : ep_strerror(err));
+        return err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+    }
+    int rc = EXIT_FAIL;
+    ep_store *st = NULL;
+    ep_results *res = NULL;
+    json_t *js = NULL;
+    ep_sim_result r;
+    memset(&r, 0, sizeof r);
+    const char *tdb = trace_db ? trace_db : sc.run.trace_db;
+    if (!(st = cli_store_open(tdb, 0)))
+        goto done;
+    char msg[1024] = "";
+    err = ep_scenario_prepare_traces(&sc, st, quiet ? NULL : log_line, NULL, msg, sizeof msg);
+    if (err) {
+        cli_err("sim: %s", msg);
+        rc = err == EP_EDB || err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+        goto done;
+    }
+    sim_cli cc = {NULL, 0, !quiet && cli_tty()};
+    if (outp) {
+        if (ep_results_open(outp, &res, msg, sizeof msg)) {
+            cli_err("sim: %s", msg);
+            goto done;
+        }
+        char host[256] = "unknown";
+        gethostname(host, sizeof host - 1);
+        json_t *opts =
+                json_pack("{s:s?, s:s?, s:f, s:f, s:b}", "scenario", scen, "policy", o.policy,
+                          "rate_scale", rate, "duration_s", dur, "records", records);
+        char *otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
+        json_decref(opts);
+        size_t dlen;
+        ep_run_info info = {
+                .sc = &sc,
+                .scenario_name = sc.name,
+                .scenario_text = sc.text ? sc.text : ep_scenario_default_text(&dlen),
+                .git_rev = EP_GIT_REV,
+                .host = host,
+                .options_json = otxt,
+                .rate_scale = rate,
+                .duration_s = dur,
+                .seed = o.seed_set ? o.seed : sc.run.seed,
+                .policy = o.policy ? o.policy : sc.policy,
+        };
+        int64_t run_id;
+        err = ep_results_begin(res, &info, &run_id);
+        free(otxt);
+        if (err) {
+            cli_err("sim: %s: %s", outp, ep_results_errmsg(res));
+            goto done;
+        }
+        if (records)
+            cc.res = res;
+    }
+    o.rate_scale = rate;
+    if (dur > 0 && ep_dur_from_s(dur, &o.duration)) {
+        cli_err("--duration: out of range");
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    o.traces = st;
+    o.on_record = on_record;
+    o.on_progress = on_progress;
+    o.ctx = &cc;
+    err = ep_sim_run(&sc, &o, &r, msg, sizeof msg);
+    if (cc.progress)
+        fputc('\n', stderr);
+    if (err) {
+        cli_err("sim: %s", msg);
+        rc = err == EP_EINVAL || err == EP_ENOENT ? EXIT_USAGE : EXIT_FAIL;
+        ep_results_abort(res);
+        goto done;
+    }
+    if (cc.rec_err) {
+        cli_err("sim: %s: cannot store records: %s", outp, ep_results_errmsg(res));
+        ep_results_abort(res);
+        goto done;
+    }
+    js = summary_json(&sc, &r);
+    if (res) {
+        char *txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        err = ep_results_commit(res, &sc, &r, txt);
+        free(txt);
+        if (err) {
+            cli_err("sim: %s: cannot store the run: %s", outp, ep_results_errmsg(res));
+            goto done;
+        }
+    }
+    if (as_json) {
+        json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        putchar('\n');
+    } else {
+        print_table(&sc, &r);
+    }
+    rc = EXIT_OK;
+done:
+    json_decref(js);
+    ep_sim_result_fini(&r);
+    ep_results_close(res);
+    ep_store_close(st);
+    ep_scenario_fini(&sc);
+    return rc;
+}

@@ -1,0 +1,289 @@
+/* SQLite results store. Schema (PRAGMA user_version 1):
+ *   runs(id, started_at, scenario, scenario_text, seed, policy, git_rev, host, options,
+ *        rate_scale, duration_s, goodput_per_s, slo_attainment, requests, completed,
+ *        rejected, dropped, unfinished, p50_latency_s, p99_latency_s, events, wall_s,
+ *        event_hash, summary)
+ *   run_services(run_id, service, kind, sensitivity, multi_device, requests, completed,
+ *        rejected, dropped, unfinished, slo_met, goodput_per_s, slo_attainment,
+ *        p50_latency_s, p90_latency_s, p99_latency_s, p50_ttft_s, p99_ttft_s, p50_tpot_s,
+ *        p99_tpot_s)
+ *   run_devices(run_id, device, node, spec, busy_s, utilization)
+ *   records(run_id, id, service, ingress, outcome, reason, slo_met, in_window, arrival_ns,
+ *        dispatch_ns, first_token_ns, done_ns, instance, node, hops, batch, input, output,
+ *        preemptions) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "epara/error.h"
+#include "epara/results.h"
+
+struct ep_results {
+    sqlite3 *db;
+    sqlite3_stmt *rec;
+    int64_t run;
+    const ep_scenario *sc;
+};
+
+static const char schema[] =
+        "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
+        " scenario TEXT, scenario_text TEXT, seed INTEGER, policy TEXT, git_rev TEXT, host TEXT,"
+        " options TEXT, rate_scale REAL, duration_s REAL, goodput_per_s REAL,"
+        " slo_attainment REAL, requests INTEGER, completed INTEGER, rejected INTEGER,"
+        " dropped INTEGER, unfinished INTEGER, p50_latency_s REAL, p99_latency_s REAL,"
+        " events INTEGER, wall_s REAL, event_hash TEXT, summary TEXT);"
+        "CREATE TABLE IF NOT EXISTS run_services (run_id INTEGER NOT NULL, service TEXT,"
+        " kind TEXT, sensitivity TEXT, multi_device INTEGER, requests INTEGER,"
+        " completed INTEGER, rejected INTEGER, dropped INTEGER, unfinished INTEGER,"
+        " slo_met INTEGER, goodput_per_s REAL, slo_attainment REAL, p50_latency_s REAL,"
+        " p90_latency_s REAL, p99_latency_s REAL, p50_ttft_s REAL, p99_ttft_s REAL,"
+        " p50_tpot_s REAL, p99_tpot_s REAL);"
+        "CREATE TABLE IF NOT EXISTS run_devices (run_id INTEGER NOT NULL, device INTEGER,"
+        " node TEXT, spec TEXT, busy_s REAL, utilization REAL);"
+        "CREATE TABLE IF NOT EXISTS records (run_id INTEGER NOT NULL, id INTEGER,"
+        " service TEXT, ingress TEXT, outcome TEXT, reason TEXT, slo_met INTEGER,"
+        " in_window INTEGER, arrival_ns INTEGER, dispatch_ns INTEGER, first_token_ns INTEGER,"
+        " done_ns INTEGER, instance INTEGER, node TEXT, hops INTEGER, batch INTEGER,"
+        " input INTEGER, output INTEGER, preemptions INTEGER);"
+        "CREATE INDEX IF NOT EXISTS records_run ON records(run_id);"
+        "PRAGMA user_version=1;";
+
+int
+ep_results_open(const char *path, ep_results **out, char *err, size_t errlen)
+{
+    ep_results *r = calloc(1, sizeof *r);
+    if (!r)
+        return EP_ENOMEM;
+    char *msg = NULL;
+    if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+                SQLITE_OK ||
+        sqlite3_exec(r->db, "PRAGMA synchronous=NORMAL", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(r->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path,
+                 msg ? msg : (r->db ? sqlite3_errmsg(r->db) : "cannot open"));
+        sqlite3_free(msg);
+        sqlite3_close(r->db);
+        free(r);
+        return EP_EDB;
+    }
+    sqlite3_busy_timeout(r->db, 30000);
+    *out = r;
+    return 0;
+}
+
+void
+ep_results_close(ep_results *r)
+{
+    if (!r)
+        return;
+    sqlite3_finalize(r->rec);
+    sqlite3_close(r->db);
+    free(r);
+}
+
+const char *
+ep_results_errmsg(const ep_results *r)
+{
+    return r && r->db ? sqlite3_errmsg(r->db) : "no database";
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void
+bind_real(sqlite3_stmt *s, int i, double v)
+{
+    if (isfinite(v))
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+int
+ep_results_begin(ep_results *r, const ep_run_info *info, int64_t *run_id)
+{
+    if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return EP_EDB;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO runs (started_at, scenario, scenario_text, seed, policy,"
+                           " git_rev, host, options, rate_scale, duration_s)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bind_text(s, 1, now);
+    bind_text(s, 2, info->scenario_name);
+    bind_text(s, 3, info->scenario_text);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)info->seed);
+    bind_text(s, 5, info->policy);
+    bind_text(s, 6, info->git_rev);
+    bind_text(s, 7, info->host);
+    bind_text(s, 8, info->options_json);
+    bind_real(s, 9, info->rate_scale);
+    bind_real(s, 10, info->duration_s);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    r->run = sqlite3_last_insert_rowid(r->db);
+    r->sc = info->sc;
+    *run_id = r->run;
+    return 0;
+fail:
+    sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    return EP_EDB;
+}
+
+int
+ep_results_add_record(ep_results *r, const ep_record *rec)
+{
+    if (!r->rec && sqlite3_prepare_v2(r->db,
+                                      "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                                      "?,?,?,?,?)",
+                                      -1, &r->rec, NULL) != SQLITE_OK)
+        return EP_EDB;
+    sqlite3_stmt *s = r->rec;
+    sqlite3_bind_int64(s, 1, r->run);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)rec->id);
+    bind_text(s, 3, r->sc->services[rec->service].name);
+    bind_text(s, 4, r->sc->nodes[rec->ingress].name);
+    bind_text(s, 5, ep_outcome_name(rec->outcome));
+    bind_text(s, 6, rec->reason);
+    sqlite3_bind_int(s, 7, rec->slo_met);
+    sqlite3_bind_int(s, 8, rec->in_window);
+    sqlite3_bind_int64(s, 9, rec->arrival);
+    sqlite3_bind_int64(s, 10, rec->dispatch);
+    sqlite3_bind_int64(s, 11, rec->first_token);
+    sqlite3_bind_int64(s, 12, rec->done);
+    sqlite3_bind_int(s, 13, rec->instance);
+    if (rec->node >= 0)
+        bind_text(s, 14, r->sc->nodes[rec->node].name);
+    else
+        sqlite3_bind_null(s, 14);
+    sqlite3_bind_int(s, 15, rec->hops);
+    sqlite3_bind_int(s, 16, rec->batch);
+    sqlite3_bind_int64(s, 17, rec->input);
+    sqlite3_bind_int64(s, 18, rec->output);
+    sqlite3_bind_int(s, 19, rec->preemptions);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : EP_EDB;
+}
+
+static const char *
+sens_name(ep_sensitivity s)
+{
+    return s == EP_SENS_FREQUENCY ? "frequency" : "latency";
+}
+
+int
+ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_sim_result *res,
+                  const char *summary_json)
+{
+    sqlite3_stmt *s = NULL;
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)res->event_hash);
+    if (sqlite3_prepare_v2(r->db,
+                           "UPDATE runs SET policy=?, seed=?, goodput_per_s=?, slo_attainment=?,"
+                           " requests=?, completed=?, rejected=?, dropped=?, unfinished=?,"
+                           " p50_latency_s=?, p99_latency_s=?, events=?, wall_s=?,"
+                           " event_hash=?, summary=? WHERE id=?",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    bind_text(s, 1, res->policy);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)res->seed);
+    bind_real(s, 3, res->goodput_per_s);
+    bind_real(s, 4, res->slo_attainment);
+    sqlite3_bind_int64(s, 5, res->requests);
+    sqlite3_bind_int64(s, 6, res->completed);
+    sqlite3_bind_int64(s, 7, res->rejected);
+    sqlite3_bind_int64(s, 8, res->dropped);
+    sqlite3_bind_int64(s, 9, res->unfinished);
+    bind_real(s, 10, res->p50_latency_s);
+    bind_real(s, 11, res->p99_latency_s);
+    sqlite3_bind_int64(s, 12, (sqlite3_int64)res->events);
+    bind_real(s, 13, res->wall_s);
+    bind_text(s, 14, hash);
+    bind_text(s, 15, summary_json);
+    sqlite3_bind_int64(s, 16, r->run);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto fail;
+    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO run_services VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                           "?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    for (int i = 0; i < res->nservices; i++) {
+        const ep_sim_service_stats *v = &res->svc[i];
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, r->run);
+        bind_text(s, 2, sc->services[i].name);
+        bind_text(s, 3, sc->services[i].kind == EP_SVC_LLM ? "llm" : "dnn");
+        bind_text(s, 4, sens_name(v->category.sensitivity));
+        sqlite3_bind_int(s, 5, v->category.multi_device);
+        sqlite3_bind_int64(s, 6, v->requests);
+        sqlite3_bind_int64(s, 7, v->completed);
+        sqlite3_bind_int64(s, 8, v->rejected);
+        sqlite3_bind_int64(s, 9, v->dropped);
+        sqlite3_bind_int64(s, 10, v->unfinished);
+        sqlite3_bind_int64(s, 11, v->slo_met);
+        bind_real(s, 12, v->goodput_per_s);
+        bind_real(s, 13, v->slo_attainment);
+        bind_real(s, 14, v->p50_latency_s);
+        bind_real(s, 15, v->p90_latency_s);
+        bind_real(s, 16, v->p99_latency_s);
+        bind_real(s, 17, v->p50_ttft_s);
+        bind_real(s, 18, v->p99_ttft_s);
+        bind_real(s, 19, v->p50_tpot_s);
+        bind_real(s, 20, v->p99_tpot_s);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            goto fail;
+    }
+    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(r->db, "INSERT INTO run_devices VALUES (?,?,?,?,?,?)", -1, &s, NULL) !=
+        SQLITE_OK)
+        goto fail;
+    for (int d = 0; d < res->ndevices && res->device_busy_s; d++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, r->run);
+        sqlite3_bind_int(s, 2, d);
+        bind_text(s, 3, sc->nodes[sc->devices[d].node].name);
+        bind_text(s, 4, sc->specs[sc->devices[d].spec].name);
+        bind_real(s, 5, res->device_busy_s[d]);
+        bind_real(s, 6, res->sim_time_s > 0 ? res->device_busy_s[d] / res->sim_time_s : NAN);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            goto fail;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_finalize(s);
+    sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    return EP_EDB;
+}
+
+void
+ep_results_abort(ep_results *r)
+{
+    if (r)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+}
