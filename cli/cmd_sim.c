@@ -291,6 +291,14 @@ cmd_sim(int argc, char **argv)
         rc = err == EP_EDB || err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
         goto done;
     }
+    int nprof = 0;
+    if ((err = ep_scenario_load_profiles(&sc, st, &nprof, msg, sizeof msg)) != 0) {
+        cli_err("sim: %s: %s", tdb, msg);
+        rc = err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+        goto done;
+    }
+    if (nprof && !quiet)
+        fprintf(stderr, "epara: %d measured profile tables from %s take precedence\n", nprof, tdb);
     sim_cli cc = {NULL, 0, !quiet && cli_tty()};
     if (outp) {
         if (ep_results_open(outp, &res, msg, sizeof msg)) {

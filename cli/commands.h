@@ -8,4 +8,12 @@ int cmd_bench(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
+/* `epara trace` tools (cmd_trace_tools.c), dispatched by cmd_trace. */
+int trace_info(int argc, char **argv);
+int trace_list(int argc, char **argv);
+int trace_export(int argc, char **argv);
+int trace_rm(int argc, char **argv);
+int trace_scale(int argc, char **argv);
+int trace_merge(int argc, char **argv);
+
 #endif

@@ -165,3 +165,48 @@ cli_tty(void)
 {
     return isatty(STDERR_FILENO);
 }
+
+int
+cli_help_or_usage(int want_help, const char *text)
+{
+    fputs(text, want_help ? stdout : stderr);
+    return want_help ? EXIT_OK : EXIT_USAGE;
+}
+
+/* Maps a store error to an exit status with a message. */
+int
+cli_store_fail(ep_store *st, const char *what, const char *name, int err)
+{
+    switch (err) {
+    case EP_EEXIST:
+        cli_err("%s: trace '%s' already exists (use --replace to overwrite it)", what, name);
+        return EXIT_USAGE;
+    case EP_ENOENT:
+        cli_err("%s: no trace named '%s' (see 'epara trace list')", what, name);
+        return EXIT_USAGE;
+    case EP_EINVAL:
+        cli_err("%s: invalid arguments for trace '%s' (names: 1-127 of A-Z a-z 0-9 . _ -)", what,
+                name);
+        return EXIT_USAGE;
+    case EP_EEMPTY:
+        cli_err("%s: trace '%s' would have no rows; nothing written", what, name);
+        return EXIT_USAGE;
+    case EP_ERANGE:
+        cli_err("%s: trace '%s': arrival time out of range", what, name);
+        return EXIT_USAGE;
+    case EP_EDB:
+        cli_err("%s: database error: %s", what, ep_store_errmsg(st));
+        return EXIT_FAIL;
+    default:
+        cli_err("%s: %s", what, ep_strerror(err));
+        return EXIT_FAIL;
+    }
+}
+
+void
+cli_print_written(const ep_trace_meta *m, const char *verb)
+{
+    double span = ep_dur_to_s(m->span);
+    printf("%s %lld rows into trace '%s' (span %.3f s, %.4g req/s)\n", verb, (long long)m->rows,
+           m->name, span, span > 0 ? (double)m->rows / span : 0.0);
+}

@@ -44,6 +44,17 @@ int cli_out_open(cli_out *o, const char *path);
 /* Commits (rename) when ok, otherwise removes the temporary. Returns 0 or -1. */
 int cli_out_close(cli_out *o, int ok);
 
+/* Default trace database of the trace commands. */
+#define DEFAULT_DB "traces.db"
+
+/* Prints text to stdout (exit 0) when want_help, else to stderr (exit 2). */
+int cli_help_or_usage(int want_help, const char *text);
+/* Prints the message for a store error about trace `name` during `what`; returns the exit
+ * status (2 for the caller's mistakes, 1 for database failures). */
+int cli_store_fail(ep_store *st, const char *what, const char *name, int err);
+/* "<verb> N rows into trace 'NAME' (span S s, R req/s)" on stdout. */
+void cli_print_written(const ep_trace_meta *m, const char *verb);
+
 /* Whether stderr is a terminal (progress lines are drawn only then). */
 int cli_tty(void);
 

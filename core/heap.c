@@ -1,5 +1,6 @@
-/* Indexed binary min-heap over embedded nodes. Invariant: for every slot i > 0,
- * !less(items[i], items[(i-1)/2]) and items[i]->slot_ == i. */
+/* Indexed binary min-heap over embedded nodes, keys kept in the array. Invariant: for every
+ * slot i < len, items[i].node->slot_ == i, and for i > 0 the key of items[i] is not less
+ * than the key of items[(i-1)/2]. */
 #include <stdlib.h>
 
 #include "epara/error.h"
@@ -7,12 +8,26 @@
 
 #define NOT_LINKED SIZE_MAX
 
+/* Lexicographic (k1, k2). Bitwise operators, not && and ||: the compiler turns this into
+ * flag arithmetic, so choosing the smaller child has no branch to mispredict. */
+static inline int
+key_less(const ep_heap_item *a, const ep_heap_item *b)
+{
+    return (a->k1 < b->k1) | ((a->k1 == b->k1) & (a->k2 < b->k2));
+}
+
+static inline void
+place(ep_heap_item *items, size_t i, ep_heap_item it)
+{
+    items[i] = it;
+    it.node->slot_ = i;
+}
+
 void
-ep_heap_init(ep_heap *h, ep_heap_less_fn less)
+ep_heap_init(ep_heap *h)
 {
     h->items_ = NULL;
     h->len_ = h->cap_ = 0;
-    h->less_ = less;
 }
 
 void
@@ -42,7 +57,7 @@ ep_heap_reserve(ep_heap *h, size_t n)
         return 0;
     if (n > SIZE_MAX / sizeof(*h->items_))
         return EP_ENOMEM;
-    ep_heap_node **items = realloc(h->items_, n * sizeof(*items));
+    ep_heap_item *items = realloc(h->items_, n * sizeof(*items));
     if (!items)
         return EP_ENOMEM;
     h->items_ = items;
@@ -50,99 +65,138 @@ ep_heap_reserve(ep_heap *h, size_t n)
     return 0;
 }
 
-static inline void
-place(ep_heap *h, size_t i, ep_heap_node *n)
-{
-    h->items_[i] = n;
-    n->slot_ = i;
-}
-
+/* Fills the hole at slot i with `it`, moving smaller ancestors down. */
 static void
-sift_up(ep_heap *h, size_t i)
+sift_up(ep_heap_item *items, size_t i, ep_heap_item it)
 {
-    ep_heap_node *n = h->items_[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!h->less_(n, h->items_[parent]))
+        if (!key_less(&it, &items[parent]))
             break;
-        place(h, i, h->items_[parent]);
+        place(items, i, items[parent]);
         i = parent;
     }
-    place(h, i, n);
+    place(items, i, it);
 }
 
+/* Fills the hole at slot i with `it`, which must not be less than the parent of i. The hole
+ * first goes down to a leaf along the smaller children (one comparison per level), then
+ * `it` rises from there. The items sifted down are mostly a heap's last, large item (pop,
+ * remove) or a key that grew (the next event of a merged stream), which end near the
+ * bottom: this takes about half the comparisons of stopping on the way down. */
 static void
-sift_down(ep_heap *h, size_t i)
+sift_down(ep_heap_item *items, size_t len, size_t i, ep_heap_item it)
 {
-    ep_heap_node *n = h->items_[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->len_)
-            break;
-        if (child + 1 < h->len_ && h->less_(h->items_[child + 1], h->items_[child]))
-            child++;
-        if (!h->less_(h->items_[child], n))
-            break;
-        place(h, i, h->items_[child]);
+    size_t top = i;
+    size_t child = 2 * i + 1;
+    while (child + 1 < len) {
+        child += (size_t)key_less(&items[child + 1], &items[child]);
+        place(items, i, items[child]);
+        i = child;
+        child = 2 * i + 1;
+    }
+    if (child < len) {
+        place(items, i, items[child]);
         i = child;
     }
-    place(h, i, n);
+    while (i > top) {
+        size_t parent = (i - 1) / 2;
+        if (!key_less(&it, &items[parent]))
+            break;
+        place(items, i, items[parent]);
+        i = parent;
+    }
+    place(items, i, it);
+}
+
+/* Puts `it` into the hole at slot i of a heap of len items, up or down as its key asks. */
+static void
+fill(ep_heap_item *items, size_t len, size_t i, ep_heap_item it)
+{
+    if (i > 0 && key_less(&it, &items[(i - 1) / 2]))
+        sift_up(items, i, it);
+    else
+        sift_down(items, len, i, it);
 }
 
 int
-ep_heap_push(ep_heap *h, ep_heap_node *n)
+ep_heap_push(ep_heap *h, ep_heap_node *n, int64_t k1, uint64_t k2)
 {
     EP_ASSERT(n->slot_ == NOT_LINKED);
-    if (h->len_ == h->cap_) {
+    if (EP_UNLIKELY(h->len_ == h->cap_)) {
         int rv = ep_heap_reserve(h, h->cap_ ? h->cap_ * 2 : 64);
         if (rv)
             return rv;
     }
-    place(h, h->len_++, n);
-    sift_up(h, h->len_ - 1);
+    ep_heap_item it = {k1, k2, n};
+    sift_up(h->items_, h->len_++, it);
     return 0;
 }
 
 ep_heap_node *
 ep_heap_min(const ep_heap *h)
 {
-    return h->len_ ? h->items_[0] : NULL;
+    return h->len_ ? h->items_[0].node : NULL;
+}
+
+int
+ep_heap_min_key(const ep_heap *h, int64_t *k1, uint64_t *k2)
+{
+    if (!h->len_)
+        return 0;
+    if (k1)
+        *k1 = h->items_[0].k1;
+    if (k2)
+        *k2 = h->items_[0].k2;
+    return 1;
+}
+
+/* Takes the item at slot i (valid) out of h. */
+static void
+take(ep_heap *h, size_t i)
+{
+    h->items_[i].node->slot_ = NOT_LINKED;
+    size_t len = --h->len_;
+    if (i < len)
+        fill(h->items_, len, i, h->items_[len]);
 }
 
 void
 ep_heap_remove(ep_heap *h, ep_heap_node *n)
 {
     size_t i = n->slot_;
-    EP_ASSERT(i < h->len_ && h->items_[i] == n);
-    ep_heap_node *last = h->items_[--h->len_];
-    n->slot_ = NOT_LINKED;
-    if (last == n)
-        return;
-    place(h, i, last);
-    if (i > 0 && h->less_(last, h->items_[(i - 1) / 2]))
-        sift_up(h, i);
-    else
-        sift_down(h, i);
+    EP_ASSERT(i < h->len_ && h->items_[i].node == n);
+    take(h, i);
 }
 
 ep_heap_node *
 ep_heap_pop(ep_heap *h)
 {
-    ep_heap_node *n = ep_heap_min(h);
-    if (n)
-        ep_heap_remove(h, n);
+    if (!h->len_)
+        return NULL;
+    ep_heap_node *n = h->items_[0].node;
+    take(h, 0);
     return n;
 }
 
 void
-ep_heap_update(ep_heap *h, ep_heap_node *n)
+ep_heap_update(ep_heap *h, ep_heap_node *n, int64_t k1, uint64_t k2)
 {
     size_t i = n->slot_;
-    EP_ASSERT(i < h->len_ && h->items_[i] == n);
-    if (i > 0 && h->less_(n, h->items_[(i - 1) / 2]))
-        sift_up(h, i);
-    else
-        sift_down(h, i);
+    EP_ASSERT(i < h->len_ && h->items_[i].node == n);
+    ep_heap_item it = {k1, k2, n};
+    fill(h->items_, h->len_, i, it);
+}
+
+void
+ep_heap_node_key(const ep_heap *h, const ep_heap_node *n, int64_t *k1, uint64_t *k2)
+{
+    size_t i = n->slot_;
+    EP_ASSERT(i < h->len_ && h->items_[i].node == n);
+    if (k1)
+        *k1 = h->items_[i].k1;
+    if (k2)
+        *k2 = h->items_[i].k2;
 }
 
 size_t

@@ -93,6 +93,11 @@ ep_scenario_prepare_traces(const ep_scenario *sc, ep_store *st, ep_prepare_log_f
 {
     for (int i = 0; i < sc->nworkloads; i++) {
         const ep_workload *w = &sc->workloads[i];
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(sc->workloads[j].trace, w->trace) == 0;
+        if (seen)
+            continue; /* several workloads may replay one trace */
         ep_trace_meta m;
         int rc = ep_trace_meta_get(st, w->trace, &m);
         if (rc == 0) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, run by `make demo`: builds a trace database from the shared production
 # traces when ../shared/traces is present (else from generated traces with the same
-# statistics), and prints `epara trace info` for each trace. Output goes to demo-out/.
+# statistics), prints `epara trace info` for each trace, then simulates the embedded
+# default edge scenario and stores the run. Output goes to demo-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPARA=${EPARA:-build/epara}
@@ -43,4 +44,13 @@ for t in $(tail -n +2 "$OUT/traces.txt" | awk '{print $1}'); do
     "$EPARA" trace info --db "$DB" --name "$t" --json >"$OUT/info-$t.json"
 done
 echo
-echo "demo: wrote $DB and per-trace summaries in $OUT/"
+echo "== epara sim: the embedded default edge scenario (experiments/scenarios/edge-default.yaml)"
+rm -f "$OUT/results.db"
+for policy in $("$EPARA" sim --list-policies | awk '{print $1}'); do
+    EP_SHARED_DIR=${EP_SHARED_DIR:-../shared} "$EPARA" sim --policy "$policy" \
+        --trace-db "$OUT/sim-traces.db" --out "$OUT/results.db" | tee "$OUT/sim-$policy.txt"
+    "$EPARA" sim --policy "$policy" --trace-db "$OUT/sim-traces.db" --json --quiet \
+        >"$OUT/sim-$policy.json"
+done
+echo
+echo "demo: wrote $DB, per-trace summaries, $OUT/results.db and sim-*.{txt,json} in $OUT/"

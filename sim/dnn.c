@@ -140,19 +140,7 @@ sim_dnn_start(sim *s, sim_instance *in)
     in->nrunning = b;
     ep_dur interval;
     ep_dur t = batch_cost(s, in, b, &in->running, &interval);
-    /* MT: co-located instances busy at the same time slow each other down. */
-    int k_busy = 0;
-    for (int d = 0; d < in->spec.ndev; d++) {
-        int dev = in->spec.devs[d];
-        s->dev_busy[dev]++;
-        if (s->dev_busy[dev] > k_busy)
-            k_busy = s->dev_busy[dev];
-    }
-    if (k_busy > 1)
-        t = (ep_dur)llround((double)t * ep_cost_mt_slowdown(s->sc, k_busy));
-    in->busy = 1;
-    in->busy_since = s->eng.now;
-    in->batch_time = t;
+    t = sim_instance_begin(s, in, t);
     if (in->spec.mode == EP_MODE_PP && interval > 0 && interval < t) {
         /* Pipelined: the batch leaves stage 1 after the slowest stage's time, when the next
          * batch may enter; each request completes when the whole pipeline is through. */
@@ -191,15 +179,10 @@ void
 sim_dnn_batch_done(sim *s, sim_event *ev)
 {
     sim_instance *in = EP_CONTAINER_OF(ev, sim_instance, ev);
-    for (int d = 0; d < in->spec.ndev; d++) {
-        int dev = in->spec.devs[d];
-        s->dev_busy[dev]--;
-        s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - in->busy_since);
-    }
+    sim_instance_end(s, in);
     ep_list_node *n;
     while ((n = ep_list_pop_front(&in->running)) != NULL)
         complete(s, in, EP_CONTAINER_OF(n, sim_request, qnode));
     in->nrunning = 0;
-    in->busy = 0;
     sim_instance_kick(s, in);
 }

@@ -1,21 +1,13 @@
-/* The event engine: an intrusive heap ordered by (time, seq), so events at the same time
- * run in the order they were scheduled, and a hash over every event run (time, kind,
- * object). */
+/* The event engine: an intrusive heap keyed by (time, seq), so events at the same time run
+ * in the order they were scheduled, and a hash over every event run (time, kind, object).
+ * An event's heap key always equals its (at, seq) fields. */
 #include "epara/error.h"
 #include "sim_internal.h"
-
-static int
-ev_less(const ep_heap_node *a, const ep_heap_node *b)
-{
-    const sim_event *x = EP_CONTAINER_OF(a, sim_event, node);
-    const sim_event *y = EP_CONTAINER_OF(b, sim_event, node);
-    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
-}
 
 void
 sim_engine_init(sim_engine *e)
 {
-    ep_heap_init(&e->heap, ev_less);
+    ep_heap_init(&e->heap);
     e->now = 0;
     e->seq = 0;
     e->events = 0;
@@ -45,7 +37,7 @@ sim_schedule(sim_engine *e, sim_event *ev, ep_time at)
     EP_ASSERT(at >= e->now);
     ev->at = at;
     ev->seq = e->seq++;
-    return ep_heap_push(&e->heap, &ev->node);
+    return ep_heap_push(&e->heap, &ev->node, at, ev->seq);
 }
 
 void
@@ -74,15 +66,13 @@ fnv(uint64_t h, uint64_t v)
 sim_event *
 sim_engine_next(sim_engine *e, ep_time until)
 {
-    ep_heap_node *n = ep_heap_min(&e->heap);
-    if (!n)
+    ep_time at;
+    /* The key says whether to stop without a look at the event itself. */
+    if (!ep_heap_min_key(&e->heap, &at, NULL) || at > until)
         return NULL;
-    sim_event *ev = EP_CONTAINER_OF(n, sim_event, node);
-    if (ev->at > until)
-        return NULL;
-    ep_heap_pop(&e->heap);
-    e->now = ev->at;
+    sim_event *ev = EP_CONTAINER_OF(ep_heap_pop(&e->heap), sim_event, node);
+    e->now = at;
     e->events++;
-    e->hash = fnv(fnv(e->hash, (uint64_t)ev->at), ((uint64_t)ev->kind << 32) | ev->obj);
+    e->hash = fnv(fnv(e->hash, (uint64_t)at), ((uint64_t)ev->kind << 32) | ev->obj);
     return ev;
 }

@@ -322,6 +322,37 @@ route(sim *s, sim_request *r)
     }
 }
 
+ep_dur
+sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
+{
+    /* MT: instances busy on the same device at the same time slow each other down. */
+    int k_busy = 0;
+    for (int d = 0; d < in->spec.ndev; d++) {
+        int dev = in->spec.devs[d];
+        if (++s->dev_busy[dev] > k_busy)
+            k_busy = s->dev_busy[dev];
+    }
+    if (k_busy > 1) {
+        double scaled = (double)t * ep_cost_mt_slowdown(s->sc, k_busy);
+        t = scaled < 4e18 ? (ep_dur)llround(scaled) : (ep_dur)4e18;
+    }
+    in->busy = 1;
+    in->busy_since = s->eng.now;
+    in->batch_time = t;
+    return t;
+}
+
+void
+sim_instance_end(sim *s, sim_instance *in)
+{
+    for (int d = 0; d < in->spec.ndev; d++) {
+        int dev = in->spec.devs[d];
+        s->dev_busy[dev]--;
+        s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - in->busy_since);
+    }
+    in->busy = 0;
+}
+
 void
 sim_instance_kick(sim *s, sim_instance *in)
 {
@@ -589,11 +620,7 @@ fail_instance(sim *s, sim_instance *in)
     ep_list_node *n;
     if (in->busy) {
         sim_cancel(&s->eng, &in->ev);
-        for (int d = 0; d < in->spec.ndev; d++) {
-            s->dev_busy[in->spec.devs[d]]--;
-            s->dev_busy_s[in->spec.devs[d]] += ep_dur_to_s(s->eng.now - in->busy_since);
-        }
-        in->busy = 0;
+        sim_instance_end(s, in);
     } else if (sim_event_pending(&in->ev)) {
         sim_cancel(&s->eng, &in->ev); /* a load in progress */
     }
@@ -971,7 +998,8 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
     out->sim_time_s = ep_dur_to_s(s->eng.now);
     out->events = s->eng.events;
     out->event_hash = s->eng.hash;
-    sim_metrics_finish(s->m, sc, out);
+    if ((rc = sim_metrics_finish(s->m, sc, out)) != 0)
+        rc = setup_err(err, errlen, rc, "out of memory for metrics", NULL);
 done:
     if (rc) {
         s->quiet = 1;

@@ -122,18 +122,7 @@ sim_llm_start(sim *s, sim_instance *in)
         }
     }
     ep_dur t = iteration_cost(s, in, pf, pf_sq, dec, ctx);
-    int k_busy = 0;
-    for (int d = 0; d < in->spec.ndev; d++) {
-        int dev = in->spec.devs[d];
-        s->dev_busy[dev]++;
-        if (s->dev_busy[dev] > k_busy)
-            k_busy = s->dev_busy[dev];
-    }
-    if (k_busy > 1)
-        t = (ep_dur)llround((double)t * ep_cost_mt_slowdown(s->sc, k_busy));
-    in->busy = 1;
-    in->busy_since = s->eng.now;
-    in->batch_time = t;
+    t = sim_instance_begin(s, in, t);
     sim_schedule(&s->eng, &in->ev, s->eng.now + t);
 }
 
@@ -141,11 +130,7 @@ void
 sim_llm_iter_done(sim *s, sim_event *ev)
 {
     sim_instance *in = EP_CONTAINER_OF(ev, sim_instance, ev);
-    for (int d = 0; d < in->spec.ndev; d++) {
-        int dev = in->spec.devs[d];
-        s->dev_busy[dev]--;
-        s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - in->busy_since);
-    }
+    sim_instance_end(s, in);
     int nb = in->nrunning;
     ep_list_node *n = ep_list_first(&in->running);
     while (n) {
@@ -172,6 +157,5 @@ sim_llm_iter_done(sim *s, sim_event *ev)
         }
         n = next;
     }
-    in->busy = 0;
     sim_instance_kick(s, in);
 }

@@ -1,47 +1,73 @@
 /* Run metrics (DESIGN.md §6): per service and overall counts of outcomes, SLO attainment
- * and goodput over the measured window (arrivals in [warm-up, end - cool-down); rejected,
- * dropped and unfinished requests count as misses), and exact latency quantiles. */
+ * and goodput over the measured window (arrivals in [warm-up, end - cool-down]; rejected,
+ * dropped and unfinished requests count as misses). Latency quantiles come from log-linear
+ * histograms (256 sub-buckets per power of two: relative error below 0.4%), so memory
+ * does not grow with the number of requests; means are exact. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
-#include <gsl/gsl_statistics_double.h>
-
 #include "epara/error.h"
 #include "sim_internal.h"
 
-typedef struct dvec {
-    double *v;
-    size_t n, cap;
-} dvec;
+/* Latencies in ns: bucket = (power of two, 8-bit mantissa). Values below 256 ns are exact;
+ * values past 2^46 ns (about 19.5 h) share the last bucket. */
+#define SUB_BITS 8
+#define SUB      (1 << SUB_BITS)
+#define MAX_EXP  46
+#define NBUCKETS ((MAX_EXP - SUB_BITS + 2) * SUB)
+
+typedef struct hist {
+    uint32_t *b; /* NBUCKETS counts, allocated on first use */
+    int64_t n;
+    double sum_s;
+} hist;
+
+static int
+bucket_of(int64_t v)
+{
+    if (v < SUB)
+        return v < 0 ? 0 : (int)v;
+    int e = 63 - __builtin_clzll((unsigned long long)v); /* v in [2^e, 2^(e+1)) */
+    if (e > MAX_EXP)
+        return NBUCKETS - 1;
+    int mant = (int)((v >> (e - SUB_BITS)) & (SUB - 1));
+    return (e - SUB_BITS + 1) * SUB + mant;
+}
+
+/* Midpoint of a bucket, in ns. */
+static double
+bucket_mid(int i)
+{
+    if (i < SUB)
+        return i;
+    int e = i / SUB + SUB_BITS - 1, mant = i % SUB;
+    double lo = ldexp(1.0, e) + (double)mant * ldexp(1.0, e - SUB_BITS);
+    return lo + ldexp(1.0, e - SUB_BITS) / 2;
+}
 
 typedef struct svc_acc {
     int64_t requests, completed, rejected, dropped, unfinished, slo_met;
-    dvec lat, ttft, tpot;
+    hist lat, ttft, tpot;
 } svc_acc;
 
 struct sim_metrics {
     int n;
     svc_acc *s;
-    dvec all_lat;
+    hist all_lat;
     int oom;
 };
 
 static void
-push(struct sim_metrics *m, dvec *a, double x)
+push(struct sim_metrics *m, hist *h, ep_dur v)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 256;
-        double *v = realloc(a->v, cap * sizeof *v);
-        if (!v) {
-            m->oom = 1;
-            return;
-        }
-        a->v = v;
-        a->cap = cap;
+    if (!h->b && !(h->b = calloc(NBUCKETS, sizeof *h->b))) {
+        m->oom = 1;
+        return;
     }
-    a->v[a->n++] = x;
+    h->b[bucket_of(v)]++;
+    h->n++;
+    h->sum_s += ep_dur_to_s(v);
 }
 
 struct sim_metrics *
@@ -65,12 +91,12 @@ sim_metrics_free(struct sim_metrics *m)
     if (!m)
         return;
     for (int i = 0; i < m->n; i++) {
-        free(m->s[i].lat.v);
-        free(m->s[i].ttft.v);
-        free(m->s[i].tpot.v);
+        free(m->s[i].lat.b);
+        free(m->s[i].ttft.b);
+        free(m->s[i].tpot.b);
     }
     free(m->s);
-    free(m->all_lat.v);
+    free(m->all_lat.b);
     free(m);
 }
 
@@ -107,21 +133,35 @@ sim_metrics_add(struct sim_metrics *m, const ep_scenario *sc, const ep_record *r
     a->slo_met += r->slo_met;
 }
 
+/* The p-quantile in seconds: the bucket holding the ceil(p n)-th smallest value. */
 static double
-q(dvec *a, double p)
+q(const hist *h, double p)
 {
-    return a->n ? gsl_stats_quantile_from_sorted_data(a->v, 1, a->n, p) : NAN;
+    if (h->n == 0)
+        return NAN;
+    int64_t rank = (int64_t)ceil(p * (double)h->n);
+    if (rank < 1)
+        rank = 1;
+    int64_t seen = 0;
+    for (int i = 0; i < NBUCKETS; i++) {
+        seen += h->b[i];
+        if (seen >= rank)
+            return bucket_mid(i) / 1e9;
+    }
+    return bucket_mid(NBUCKETS - 1) / 1e9;
 }
 
 static double
-mean(dvec *a)
+mean(const hist *h)
 {
-    return a->n ? gsl_stats_mean(a->v, 1, a->n) : NAN;
+    return h->n ? h->sum_s / (double)h->n : NAN;
 }
 
-void
+int
 sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *res)
 {
+    if (m->oom)
+        return EP_ENOMEM;
     (void)sc;
     double w = res->window_s > 0 ? res->window_s : 1;
     for (int i = 0; i < m->n; i++) {
@@ -135,9 +175,6 @@ sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *
         o->slo_met = a->slo_met;
         o->goodput_per_s = (double)a->slo_met / w;
         o->slo_attainment = a->requests ? (double)a->slo_met / (double)a->requests : NAN;
-        gsl_sort(a->lat.v, 1, a->lat.n);
-        gsl_sort(a->ttft.v, 1, a->ttft.n);
-        gsl_sort(a->tpot.v, 1, a->tpot.n);
         o->p50_latency_s = q(&a->lat, 0.5);
         o->p90_latency_s = q(&a->lat, 0.9);
         o->p99_latency_s = q(&a->lat, 0.99);
@@ -155,9 +192,9 @@ sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *
     }
     res->goodput_per_s = (double)res->slo_met / w;
     res->slo_attainment = res->requests ? (double)res->slo_met / (double)res->requests : NAN;
-    gsl_sort(m->all_lat.v, 1, m->all_lat.n);
     res->p50_latency_s = q(&m->all_lat, 0.5);
     res->p90_latency_s = q(&m->all_lat, 0.9);
     res->p99_latency_s = q(&m->all_lat, 0.99);
     res->mean_latency_s = mean(&m->all_lat);
+    return 0;
 }

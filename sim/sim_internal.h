@@ -164,6 +164,11 @@ struct sim {
 /* Host helpers used by dnn.c / llm.c. */
 void sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason);
 void sim_instance_kick(sim *s, sim_instance *in);
+/* Marks the instance's devices busy from now; returns t stretched by the MT slowdown of
+ * the devices' concurrently busy instances. The caller schedules the instance's event. */
+ep_dur sim_instance_begin(sim *s, sim_instance *in, ep_dur t);
+/* Ends the busy period: devices freed, busy time accounted, in->busy = 0. */
+void sim_instance_end(sim *s, sim_instance *in);
 void sim_dnn_start(sim *s, sim_instance *in);
 void sim_llm_start(sim *s, sim_instance *in);
 int sim_llm_admit(sim *s, sim_instance *in, sim_request *r);
@@ -178,6 +183,7 @@ ep_dur sim_delay(const sim *s, int a, int b, int64_t bytes);
 struct sim_metrics *sim_metrics_new(int nservices);
 void sim_metrics_free(struct sim_metrics *m);
 void sim_metrics_add(struct sim_metrics *m, const ep_scenario *sc, const ep_record *r);
-void sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *res);
+/* Fills the result; EP_ENOMEM when a histogram could not be allocated during the run. */
+int sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *res);
 
 #endif

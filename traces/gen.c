@@ -345,14 +345,6 @@ typedef struct camera {
     double state_end; /* ns; INFINITY when always on */
 } camera;
 
-static int
-camera_less(const ep_heap_node *a, const ep_heap_node *b)
-{
-    const camera *x = EP_CONTAINER_OF(a, const camera, node);
-    const camera *y = EP_CONTAINER_OF(b, const camera, node);
-    return x->pending < y->pending || (x->pending == y->pending && x->index < y->index);
-}
-
 /* Moves c to its next emitted frame at nominal index >= c->k, setting c->pending.
  * Returns 0 when the camera has no more frames before the end of the trace. */
 static int
@@ -393,8 +385,9 @@ gen_video(gen *g)
     int onoff = s->mean_on_s > 0;
     double p_on = onoff ? s->mean_on_s / (s->mean_on_s + s->mean_off_s) : 1.0;
     int rv = 0;
+    /* Cameras keyed by (pending frame, index): frames in time order, ties by camera. */
     ep_heap heap;
-    ep_heap_init(&heap, camera_less);
+    ep_heap_init(&heap);
     camera *cams = calloc(n, sizeof *cams);
     if (!cams)
         return EP_ENOMEM;
@@ -414,7 +407,7 @@ gen_video(gen *g)
                                               (c->on ? s->mean_on_s : s->mean_off_s) * NS_PER_S_D);
         }
         if (camera_advance(g, c, period, limit)) {
-            rv = ep_heap_push(&heap, &c->node);
+            rv = ep_heap_push(&heap, &c->node, c->pending, (uint64_t)c->index);
             if (rv)
                 goto fail;
         }
@@ -429,7 +422,7 @@ gen_video(gen *g)
         c->last = c->pending;
         c->k++;
         if (camera_advance(g, c, period, limit))
-            ep_heap_update(&heap, top);
+            ep_heap_update(&heap, top, c->pending, (uint64_t)c->index);
         else
             ep_heap_remove(&heap, top);
     }

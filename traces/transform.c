@@ -85,16 +85,6 @@ typedef struct merge_src {
     const char *service;
 } merge_src;
 
-static int
-merge_less(const ep_heap_node *a, const ep_heap_node *b)
-{
-    const merge_src *x = EP_CONTAINER_OF(a, merge_src, node);
-    const merge_src *y = EP_CONTAINER_OF(b, merge_src, node);
-    if (x->row.arrival != y->row.arrival)
-        return x->row.arrival < y->row.arrival;
-    return x->order < y->order;
-}
-
 int
 ep_trace_merge(ep_store *st, const char *dst, const char *const *srcs, const char *const *services,
                size_t n, int replace, ep_trace_meta *out_meta)
@@ -134,8 +124,10 @@ ep_trace_merge(ep_store *st, const char *dst, const char *const *srcs, const cha
     merge_src *ms = calloc(n, sizeof *ms);
     if (!ms)
         return EP_ENOMEM;
+    /* Sources keyed by (current row's arrival, source order): rows in time order, ties in
+     * the order the sources were given. */
     ep_heap heap;
-    ep_heap_init(&heap, merge_less);
+    ep_heap_init(&heap);
     ep_trace_writer *w = NULL;
     int err = ep_trace_writer_begin(st, &dm, replace, &w);
     if (err)
@@ -155,7 +147,7 @@ ep_trace_merge(ep_store *st, const char *dst, const char *const *srcs, const cha
             goto done;
         }
         if (rc == 1)
-            ep_heap_push(&heap, &ms[i].node);
+            ep_heap_push(&heap, &ms[i].node, ms[i].row.arrival, ms[i].order);
     }
     ep_heap_node *hn;
     while ((hn = ep_heap_pop(&heap)) != NULL) {
@@ -170,7 +162,7 @@ ep_trace_merge(ep_store *st, const char *dst, const char *const *srcs, const cha
             goto done;
         }
         if (rc == 1)
-            ep_heap_push(&heap, &m->node);
+            ep_heap_push(&heap, &m->node, m->row.arrival, m->order);
     }
 done:
     for (size_t i = 0; i < n; i++)

@@ -1,8 +1,10 @@
-/* Intrusive indexed binary min-heap. Elements embed an ep_heap_node; the heap keeps an
- * array of node pointers and each node knows its slot, so remove is O(log n) and pushing
- * allocates nothing once capacity is reserved (the array grows geometrically otherwise).
- * Order is given by a strict-weak `less` callback; ties are not broken by the heap, so
- * callers who need a total order (the simulator's (time, seq)) put it in `less`. */
+/* Intrusive indexed binary min-heap with the keys in the array. Elements embed an
+ * ep_heap_node; the heap keeps an array of {key, node} items and each node knows its slot,
+ * so remove and update are O(log n), and sifting compares keys in the array without
+ * touching the elements or calling back. A key is (k1, k2), ordered lexicographically: k1
+ * first, equal k1 by k2; callers who make the key unique (the simulator's (time, seq)) get a
+ * total order. Pushing allocates nothing once capacity is reserved (the array grows
+ * geometrically otherwise). */
 #ifndef EPARA_HEAP_H
 #define EPARA_HEAP_H
 
@@ -12,33 +14,49 @@ typedef struct ep_heap_node {
     size_t slot_; /* private: index in the heap array, SIZE_MAX when not in a heap */
 } ep_heap_node;
 
-typedef int (*ep_heap_less_fn)(const ep_heap_node *a, const ep_heap_node *b);
+/* private: one slot of the heap array. */
+typedef struct ep_heap_item {
+    int64_t k1;
+    uint64_t k2;
+    ep_heap_node *node;
+} ep_heap_item;
 
 typedef struct ep_heap {
-    ep_heap_node **items_; /* private */
-    size_t len_;           /* private */
-    size_t cap_;           /* private */
-    ep_heap_less_fn less_; /* private */
+    ep_heap_item *items_; /* private */
+    size_t len_;          /* private */
+    size_t cap_;          /* private */
 } ep_heap;
 
-void ep_heap_init(ep_heap *h, ep_heap_less_fn less);
-/* Frees the array; the nodes are the caller's and are not touched. */
+/* An empty heap with no array; allocates nothing. */
+void ep_heap_init(ep_heap *h);
+/* Frees the array; the nodes are the caller's and are not touched (nodes still in the heap
+ * keep reading as linked: ep_heap_node_init them before reuse). */
 void ep_heap_fini(ep_heap *h);
-/* Makes room for n elements in total. Returns 0 or EP_ENOMEM. */
+/* Makes room for n elements in total, so pushes up to n allocate nothing. Returns 0 or
+ * EP_ENOMEM (heap unchanged). */
 int ep_heap_reserve(ep_heap *h, size_t n);
-/* Inserts a node not currently in any heap. Returns 0 or EP_ENOMEM (heap unchanged). */
-int ep_heap_push(ep_heap *h, ep_heap_node *n);
-/* Smallest node, or NULL when empty. */
+/* Inserts a node not currently in any heap with key (k1, k2); the heap borrows the node
+ * until it is popped or removed. Returns 0 or EP_ENOMEM (heap and node unchanged). */
+int ep_heap_push(ep_heap *h, ep_heap_node *n, int64_t k1, uint64_t k2);
+/* Node with the smallest key, or NULL when empty. Among equal keys (k1 and k2) which one is
+ * unspecified. */
 ep_heap_node *ep_heap_min(const ep_heap *h);
-/* Removes and returns the smallest node, or NULL when empty. */
+/* The smallest key: returns 1 and writes *k1 and *k2 (either may be NULL), or returns 0 and
+ * writes nothing when the heap is empty. */
+int ep_heap_min_key(const ep_heap *h, int64_t *k1, uint64_t *k2);
+/* Removes and returns the node ep_heap_min would return, or NULL when empty. */
 ep_heap_node *ep_heap_pop(ep_heap *h);
-/* Removes a node that is in h. */
+/* Removes a node that is in h (bug otherwise: asserts). */
 void ep_heap_remove(ep_heap *h, ep_heap_node *n);
-/* Restores order after the key of n (in h) changed. */
-void ep_heap_update(ep_heap *h, ep_heap_node *n);
+/* Changes the key of a node that is in h to (k1, k2) (bug otherwise: asserts). */
+void ep_heap_update(ep_heap *h, ep_heap_node *n, int64_t k1, uint64_t k2);
+/* The key of a node that is in h (bug otherwise: asserts); either out pointer may be NULL. */
+void ep_heap_node_key(const ep_heap *h, const ep_heap_node *n, int64_t *k1, uint64_t *k2);
+/* Number of nodes in h. */
 size_t ep_heap_len(const ep_heap *h);
-/* Whether the node is in a heap (nodes start out of any heap after ep_heap_node_init). */
+/* Marks a node as in no heap; call once before its first push. */
 void ep_heap_node_init(ep_heap_node *n);
+/* Whether the node is in a heap (nodes start out of any heap after ep_heap_node_init). */
 int ep_heap_node_linked(const ep_heap_node *n);
 
 #endif

@@ -17,4 +17,11 @@ typedef void (*ep_prepare_log_fn)(void *ctx, const char *msg);
 int ep_scenario_prepare_traces(const ep_scenario *sc, ep_store *st, ep_prepare_log_fn log,
                                void *ctx, char *err, size_t errlen);
 
+/* Loads the measured profiles of the trace database's `profiles` table (service, device,
+ * kind dnn|prefill|decode, x = batch or prompt tokens, latency_ns, ctx_ref) for every
+ * (service, device class) of sc, and puts them ahead of the scenario's own tables so they
+ * take precedence. *loaded receives the number of tables added. 0, EP_EDB, EP_EINVAL (more
+ * than EP_PROFILE_POINTS points), EP_ENOMEM; err gets the message. */
+int ep_scenario_load_profiles(ep_scenario *sc, ep_store *st, int *loaded, char *err, size_t errlen);
+
 #endif

@@ -1,6 +1,6 @@
-/* Tests for the intrusive indexed heap (core/heap.c): random push/pop/remove/update runs
- * checked against a brute-force reference, and the heap invariant (order property and
- * node slots) checked after every operation. */
+/* Tests for the intrusive keyed heap (core/heap.c): random push/pop/remove/update runs
+ * checked against a brute-force reference, and the heap invariant (order property on the
+ * stored keys, keys matching the elements, node slots) checked after every operation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,31 +9,64 @@
 
 #include <cmocka.h>
 
+#include "epara/error.h"
 #include "epara/heap.h"
 #include "epara/rng.h"
 
+/* An element; its heap key is (key, id), id making the expected pop order total. */
 typedef struct item {
     ep_heap_node node;
     int key;
-    int id; /* tie-break, so the expected pop order is total */
+    int id;
 } item;
 
 static int
-item_less(const ep_heap_node *a, const ep_heap_node *b)
+push(ep_heap *h, item *it)
 {
-    const item *x = EP_CONTAINER_OF(a, const item, node);
-    const item *y = EP_CONTAINER_OF(b, const item, node);
+    return ep_heap_push(h, &it->node, it->key, (uint64_t)it->id);
+}
+
+static int
+item_less(const item *x, const item *y)
+{
     return x->key < y->key || (x->key == y->key && x->id < y->id);
 }
 
-/* The heap invariant, read through the private fields on purpose. */
+static int
+key_less(int64_t a1, uint64_t a2, int64_t b1, uint64_t b2)
+{
+    return a1 < b1 || (a1 == b1 && a2 < b2);
+}
+
+/* The heap invariant, read through the private fields on purpose: slots, order of the
+ * stored keys, and (for heaps of items) stored keys equal to the items' keys. */
 static void
-check_invariant(const ep_heap *h)
+check_invariant(const ep_heap *h, int of_items)
 {
     for (size_t i = 0; i < h->len_; i++) {
-        assert_int_equal(h->items_[i]->slot_, i);
-        if (i > 0)
-            assert_false(item_less(h->items_[i], h->items_[(i - 1) / 2]));
+        const ep_heap_item *it = &h->items_[i];
+        assert_int_equal(it->node->slot_, i);
+        if (i > 0) {
+            const ep_heap_item *p = &h->items_[(i - 1) / 2];
+            assert_false(key_less(it->k1, it->k2, p->k1, p->k2));
+        }
+        if (of_items) {
+            const item *x = EP_CONTAINER_OF(it->node, const item, node);
+            assert_int_equal(it->k1, x->key);
+            assert_int_equal(it->k2, (uint64_t)x->id);
+            int64_t k1 = -1;
+            uint64_t k2 = 0;
+            ep_heap_node_key(h, it->node, &k1, &k2);
+            assert_int_equal(k1, x->key);
+            assert_int_equal(k2, (uint64_t)x->id);
+        }
+    }
+    int64_t k1 = 0;
+    uint64_t k2 = 0;
+    assert_int_equal(ep_heap_min_key(h, &k1, &k2), h->len_ > 0);
+    if (h->len_) {
+        assert_int_equal(k1, h->items_[0].k1);
+        assert_int_equal(k2, h->items_[0].k2);
     }
 }
 
@@ -43,8 +76,7 @@ reference_min(item *items, size_t n)
 {
     item *best = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (ep_heap_node_linked(&items[i].node) &&
-            (!best || item_less(&items[i].node, &best->node)))
+        if (ep_heap_node_linked(&items[i].node) && (!best || item_less(&items[i], best)))
             best = &items[i];
     }
     return best;
@@ -77,7 +109,7 @@ run_random_ops(uint64_t seed)
     ep_rng r;
     assert_int_equal(ep_rng_init(&r, seed, 99), 0);
     ep_heap h;
-    ep_heap_init(&h, item_less);
+    ep_heap_init(&h);
     size_t linked = 0;
     for (int op = 0; op < OPS; op++) {
         double u = ep_rng_uniform(&r);
@@ -85,7 +117,7 @@ run_random_ops(uint64_t seed)
             item *it = &items[ep_rng_uniform_int(&r, N)];
             if (!ep_heap_node_linked(&it->node)) {
                 it->key = (int)ep_rng_uniform_int(&r, 100); /* many ties */
-                assert_int_equal(ep_heap_push(&h, &it->node), 0);
+                assert_int_equal(push(&h, it), 0);
                 assert_true(ep_heap_node_linked(&it->node));
                 linked++;
             }
@@ -110,14 +142,14 @@ run_random_ops(uint64_t seed)
             item *it = random_linked(&r, items, N, linked);
             if (it) {
                 it->key = (int)ep_rng_uniform_int(&r, 100);
-                ep_heap_update(&h, &it->node);
+                ep_heap_update(&h, &it->node, it->key, (uint64_t)it->id);
                 assert_true(ep_heap_node_linked(&it->node));
             }
         }
         assert_int_equal(ep_heap_len(&h), linked);
         item *want = reference_min(items, N);
         assert_ptr_equal(ep_heap_min(&h), want ? &want->node : NULL);
-        check_invariant(&h);
+        check_invariant(&h, 1);
     }
     /* Draining gives the reference order. */
     int prev_key = -1, prev_id = -1;
@@ -150,14 +182,14 @@ test_pop_returns_pushed_keys_in_sorted_order(void **state)
     enum { N = 1000 };
     static item items[N];
     ep_heap h;
-    ep_heap_init(&h, item_less);
+    ep_heap_init(&h);
     for (int i = 0; i < N; i++) {
         ep_heap_node_init(&items[i].node);
         items[i].key = (i * 7919) % N; /* a permutation of 0..N-1 */
         items[i].id = i;
-        assert_int_equal(ep_heap_push(&h, &items[i].node), 0);
+        assert_int_equal(push(&h, &items[i]), 0);
     }
-    check_invariant(&h);
+    check_invariant(&h, 1);
     for (int k = 0; k < N; k++) {
         ep_heap_node *n = ep_heap_pop(&h);
         assert_non_null(n);
@@ -175,13 +207,13 @@ test_remove_of_arbitrary_nodes_keeps_the_rest_in_order(void **state)
     enum { N = 200 };
     static item items[N];
     ep_heap h;
-    ep_heap_init(&h, item_less);
+    ep_heap_init(&h);
     assert_int_equal(ep_heap_reserve(&h, N), 0);
     for (int i = 0; i < N; i++) {
         ep_heap_node_init(&items[i].node);
         items[i].key = N - i;
         items[i].id = i;
-        assert_int_equal(ep_heap_push(&h, &items[i].node), 0);
+        assert_int_equal(push(&h, &items[i]), 0);
     }
     /* Remove every third node, including the root and the last slot at some point. */
     size_t left = N;
@@ -189,7 +221,7 @@ test_remove_of_arbitrary_nodes_keeps_the_rest_in_order(void **state)
         ep_heap_remove(&h, &items[i].node);
         assert_false(ep_heap_node_linked(&items[i].node));
         left--;
-        check_invariant(&h);
+        check_invariant(&h, 1);
     }
     assert_int_equal(ep_heap_len(&h), left);
     int prev = 0;
@@ -211,14 +243,14 @@ test_node_is_linked_only_while_in_the_heap_and_can_be_reused(void **state)
     ep_heap_node_init(&a.node);
     assert_false(ep_heap_node_linked(&a.node));
     ep_heap h;
-    ep_heap_init(&h, item_less);
+    ep_heap_init(&h);
     assert_int_equal(ep_heap_len(&h), 0);
-    assert_int_equal(ep_heap_push(&h, &a.node), 0);
+    assert_int_equal(push(&h, &a), 0);
     assert_true(ep_heap_node_linked(&a.node));
     assert_int_equal(ep_heap_len(&h), 1);
     assert_ptr_equal(ep_heap_pop(&h), &a.node);
     assert_false(ep_heap_node_linked(&a.node));
-    assert_int_equal(ep_heap_push(&h, &a.node), 0);
+    assert_int_equal(push(&h, &a), 0);
     ep_heap_remove(&h, &a.node);
     assert_false(ep_heap_node_linked(&a.node));
     assert_int_equal(ep_heap_len(&h), 0);
@@ -232,25 +264,154 @@ test_update_moves_a_node_both_up_and_down(void **state)
     enum { N = 64 };
     static item items[N];
     ep_heap h;
-    ep_heap_init(&h, item_less);
+    ep_heap_init(&h);
     for (int i = 0; i < N; i++) {
         ep_heap_node_init(&items[i].node);
         items[i].key = 10 * i;
         items[i].id = i;
-        assert_int_equal(ep_heap_push(&h, &items[i].node), 0);
+        assert_int_equal(push(&h, &items[i]), 0);
     }
     items[N - 1].key = -5; /* decrease: must become the minimum */
-    ep_heap_update(&h, &items[N - 1].node);
-    check_invariant(&h);
+    ep_heap_update(&h, &items[N - 1].node, items[N - 1].key, N - 1);
+    check_invariant(&h, 1);
     assert_ptr_equal(ep_heap_min(&h), &items[N - 1].node);
     items[N - 1].key = 100000; /* increase the root: must sink to the bottom */
-    ep_heap_update(&h, &items[N - 1].node);
-    check_invariant(&h);
+    ep_heap_update(&h, &items[N - 1].node, items[N - 1].key, N - 1);
+    check_invariant(&h, 1);
     assert_ptr_equal(ep_heap_min(&h), &items[0].node);
     ep_heap_node *last = NULL;
     while (ep_heap_len(&h))
         last = ep_heap_pop(&h);
     assert_ptr_equal(last, &items[N - 1].node);
+    ep_heap_fini(&h);
+}
+
+static void
+test_equal_first_keys_pop_in_order_of_the_second_key(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static ep_heap_node nodes[N];
+    ep_heap h;
+    ep_heap_init(&h);
+    /* Every node has k1 = 7; k2 is a permutation of 0..N-1, pushed out of order. */
+    for (int i = 0; i < N; i++) {
+        ep_heap_node_init(&nodes[i]);
+        assert_int_equal(ep_heap_push(&h, &nodes[i], 7, (uint64_t)((i * 37) % N)), 0);
+    }
+    check_invariant(&h, 0);
+    for (uint64_t want = 0; want < N; want++) {
+        int64_t k1 = 0;
+        uint64_t k2 = 0;
+        assert_true(ep_heap_min_key(&h, &k1, &k2));
+        assert_int_equal(k1, 7);
+        assert_int_equal(k2, want);
+        ep_heap_node *n = ep_heap_pop(&h);
+        assert_non_null(n);
+        assert_int_equal((uint64_t)(((n - nodes) * 37) % N), want);
+    }
+    ep_heap_fini(&h);
+}
+
+static void
+test_first_key_is_signed_and_second_key_is_unsigned(void **state)
+{
+    (void)state;
+    /* Expected pop order; pushed in a scrambled order below. */
+    static const struct {
+        int64_t k1;
+        uint64_t k2;
+    } keys[] = {
+            {INT64_MIN, UINT64_MAX},
+            {-1, 0},
+            {-1, UINT64_MAX / 2 + 1},
+            {-1, UINT64_MAX},
+            {0, 0},
+            {0, 1},
+            {1, 0},
+            {INT64_MAX, 0},
+            {INT64_MAX, UINT64_MAX},
+    };
+    enum { N = EP_ARRAY_LEN(keys) };
+    static const int push_order[N] = {4, 8, 0, 3, 6, 1, 7, 2, 5};
+    ep_heap_node nodes[N];
+    ep_heap h;
+    ep_heap_init(&h);
+    for (int i = 0; i < N; i++) {
+        int k = push_order[i];
+        ep_heap_node_init(&nodes[k]);
+        assert_int_equal(ep_heap_push(&h, &nodes[k], keys[k].k1, keys[k].k2), 0);
+        check_invariant(&h, 0);
+    }
+    for (int k = 0; k < N; k++) {
+        int64_t k1 = 0;
+        uint64_t k2 = 0;
+        ep_heap_node_key(&h, &nodes[k], &k1, &k2);
+        assert_int_equal(k1, keys[k].k1);
+        assert_int_equal(k2, keys[k].k2);
+    }
+    for (int k = 0; k < N; k++)
+        assert_ptr_equal(ep_heap_pop(&h), &nodes[k]);
+    ep_heap_fini(&h);
+}
+
+static void
+test_min_key_of_an_empty_heap_returns_zero_and_writes_nothing(void **state)
+{
+    (void)state;
+    ep_heap h;
+    ep_heap_init(&h);
+    int64_t k1 = 42;
+    uint64_t k2 = 43;
+    assert_int_equal(ep_heap_min_key(&h, &k1, &k2), 0);
+    assert_int_equal(k1, 42);
+    assert_int_equal(k2, 43);
+    assert_null(ep_heap_min(&h));
+    assert_null(ep_heap_pop(&h));
+    ep_heap_node a;
+    ep_heap_node_init(&a);
+    assert_int_equal(ep_heap_push(&h, &a, -3, 9), 0);
+    assert_int_equal(ep_heap_min_key(&h, NULL, &k2), 1);
+    assert_int_equal(k2, 9);
+    assert_int_equal(ep_heap_min_key(&h, &k1, NULL), 1);
+    assert_int_equal(k1, -3);
+    ep_heap_fini(&h);
+}
+
+static void
+test_reserve_makes_pushes_allocation_free_and_growth_keeps_order(void **state)
+{
+    (void)state;
+    enum { R = 100, N = 1000 };
+    static item items[N];
+    ep_heap h;
+    ep_heap_init(&h);
+    assert_int_equal(ep_heap_reserve(&h, R), 0);
+    assert_int_equal(ep_heap_reserve(&h, R / 2), 0); /* never shrinks */
+    const ep_heap_item *array = h.items_;
+    assert_non_null(array);
+    assert_int_equal(ep_heap_reserve(&h, SIZE_MAX), EP_ENOMEM);
+    assert_ptr_equal(h.items_, array);
+    for (int i = 0; i < N; i++) {
+        ep_heap_node_init(&items[i].node);
+        items[i].key = (i * 7919) % N;
+        items[i].id = i;
+        assert_int_equal(push(&h, &items[i]), 0);
+        if (i < R)
+            assert_ptr_equal(h.items_, array); /* within the reservation: no realloc */
+        assert_int_equal(ep_heap_len(&h), (size_t)i + 1);
+    }
+    check_invariant(&h, 1);
+    for (int k = 0; k < N; k++) {
+        ep_heap_node *n = ep_heap_pop(&h);
+        assert_non_null(n);
+        assert_int_equal(EP_CONTAINER_OF(n, item, node)->key, k);
+    }
+    ep_heap_fini(&h);
+    /* A heap can be used again after fini. */
+    ep_heap_init(&h);
+    assert_int_equal(push(&h, &items[0]), 0);
+    assert_ptr_equal(ep_heap_pop(&h), &items[0].node);
     ep_heap_fini(&h);
 }
 
@@ -263,6 +424,10 @@ main(void)
             cmocka_unit_test(test_remove_of_arbitrary_nodes_keeps_the_rest_in_order),
             cmocka_unit_test(test_node_is_linked_only_while_in_the_heap_and_can_be_reused),
             cmocka_unit_test(test_update_moves_a_node_both_up_and_down),
+            cmocka_unit_test(test_equal_first_keys_pop_in_order_of_the_second_key),
+            cmocka_unit_test(test_first_key_is_signed_and_second_key_is_unsigned),
+            cmocka_unit_test(test_min_key_of_an_empty_heap_returns_zero_and_writes_nothing),
+            cmocka_unit_test(test_reserve_makes_pushes_allocation_free_and_growth_keeps_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
