@@ -14,7 +14,7 @@
 #include "epara/error.h"
 #include "epara/scenario.h"
 
-#define DEFAULT_YAML EP_TEST_DATA "/../../experiments/scenarios/edge-default.yaml"
+#define DEFAULT_YAML EP_SOURCE_DIR "/experiments/scenarios/edge-default.yaml"
 
 /* A small valid cluster the error cases build on (lines 1-6). */
 #define CLUSTER                                                                       \
