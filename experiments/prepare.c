@@ -114,6 +114,16 @@ ep_scenario_prepare_traces(const ep_scenario *sc, ep_store *st, ep_prepare_log_f
             memset(&o, 0, sizeof o);
             o.format = w->import_format;
             o.seed = sc->run.seed;
+            o.expand = w->import_expand;
+            ep_colmap cmap;
+            if (w->import_format == EP_FMT_CSV || w->import_format == EP_FMT_JSONL) {
+                char merr[256];
+                if (ep_colmap_parse(w->import_map, &cmap, merr, sizeof merr)) {
+                    snprintf(err, errlen, "trace '%s': import map: %s", w->trace, merr);
+                    return EP_EINVAL;
+                }
+                o.map = &cmap;
+            }
             ep_trace_meta meta;
             memset(&meta, 0, sizeof meta);
             snprintf(meta.name, sizeof meta.name, "%s", w->trace);

@@ -110,13 +110,13 @@ sim_metrics_add(struct sim_metrics *m, const ep_scenario *sc, const ep_record *r
     switch (r->outcome) {
     case EP_OUT_COMPLETED: {
         a->completed++;
-        double lat = ep_dur_to_s(r->done - r->arrival);
+        ep_dur lat = r->done - r->arrival;
         push(m, &a->lat, lat);
         push(m, &m->all_lat, lat);
         if (sc->services[r->service].kind == EP_SVC_LLM) {
-            push(m, &a->ttft, ep_dur_to_s(r->first_token - r->arrival));
+            push(m, &a->ttft, r->first_token - r->arrival);
             if (r->output > 1)
-                push(m, &a->tpot, ep_dur_to_s(r->done - r->first_token) / (double)(r->output - 1));
+                push(m, &a->tpot, (r->done - r->first_token) / (r->output - 1));
         }
         break;
     }
