@@ -179,6 +179,46 @@ void sim_llm_iter_done(sim *s, sim_event *ev);
 void sim_send(sim *s, sim_request *r, int dst);
 ep_dur sim_delay(const sim *s, int a, int b, int64_t bytes);
 
+/* host.c / place.c / run.c internals */
+/* One workload source: a streaming reader and the arrival event of its next row. */
+typedef struct sim_source {
+    sim_event ev;
+    ep_trace_reader *r;
+    const ep_workload *w;
+    ep_trace_row row; /* next row, valid while has_row */
+    int has_row;
+    ep_time next_at;
+    double scale; /* arrival time multiplier */
+    int rr;       /* round-robin over ingress nodes */
+} sim_source;
+
+/* A policy timer: a rare event, allocated when armed and freed when run. */
+typedef struct sim_timer {
+    sim_event ev;
+    uint64_t cookie;
+} sim_timer;
+
+/* A scheduled fault. */
+typedef struct sim_fault_ev {
+    sim_event ev;
+    const ep_fault *f;
+} sim_fault_ev;
+
+ep_dur sim_view_delay(const ep_view *v, int a, int b, int64_t bytes);
+void sim_transfer_hop(sim *s, sim_event *ev);
+void sim_route(sim *s, sim_request *r);
+void sim_enqueue(sim *s, sim_request *r, sim_instance *in);
+sim_request *sim_request_alloc(sim *s);
+void sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v);
+void sim_refresh_view(sim *s, int at_node);
+void sim_sync_tick(sim *s, sim_event *ev);
+void sim_instance_event(sim *s, sim_event *ev);
+int sim_do_place(sim *s, int initial);
+void sim_place_tick(sim *s, sim_event *ev);
+void sim_timer_fire(sim *s, sim_event *ev);
+void sim_timer_arm(void *host, ep_dur after, uint64_t cookie);
+void sim_fault_fire(sim *s, sim_event *ev);
+
 /* metrics.c */
 struct sim_metrics *sim_metrics_new(int nservices);
 void sim_metrics_free(struct sim_metrics *m);

@@ -1,0 +1,307 @@
+/* The simulator host, control side: applying the policy's placements (keep, retire, load),
+ * policy timers, and faults (node down/up, link down/up, sync loss). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "epara/error.h"
+#include "epara/profile.h"
+#include "sim_internal.h"
+
+/* --- placement ------------------------------------------------------------------------ */
+
+static int
+spec_equal(const ep_instance_spec *a, const ep_instance_spec *b)
+{
+    if (a->service != b->service || a->mode != b->mode || a->ndev != b->ndev ||
+        a->max_batch != b->max_batch || a->order != b->order)
+        return 0;
+    for (int i = 0; i < a->ndev; i++)
+        if (a->devs[i] != b->devs[i])
+            return 0;
+    return 1;
+}
+
+/* Checks one desired instance against the cluster; NULL when valid, else why not. */
+static const char *
+spec_invalid(const sim *s, const ep_instance_spec *sp)
+{
+    const ep_scenario *sc = s->sc;
+    if (sp->service < 0 || sp->service >= sc->nservices)
+        return "unknown service";
+    if (sp->ndev < 1 || sp->ndev > EP_MAX_STAGE_DEVS)
+        return "bad device count";
+    if ((sp->mode == EP_MODE_SINGLE || sp->mode == EP_MODE_MT) && sp->ndev != 1)
+        return "single-device mode with several devices";
+    for (int i = 0; i < sp->ndev; i++) {
+        if (sp->devs[i] < 0 || sp->devs[i] >= sc->ndevices)
+            return "unknown device";
+        for (int j = 0; j < i; j++)
+            if (sp->devs[j] == sp->devs[i])
+                return "device listed twice";
+        if (sp->mode == EP_MODE_TP &&
+            sc->devices[sp->devs[i]].node != sc->devices[sp->devs[0]].node)
+            return "tensor parallel across nodes";
+    }
+    return NULL;
+}
+
+static int
+grow_instances(sim *s)
+{
+    if (s->ninst < s->cap_inst)
+        return 0;
+    int cap = s->cap_inst ? s->cap_inst * 2 : 16;
+    sim_instance **a = realloc(s->inst, (size_t)cap * sizeof *a);
+    if (!a)
+        return EP_ENOMEM;
+    s->inst = a;
+    ep_instance_view *v = realloc(s->iview, (size_t)cap * sizeof *v);
+    if (!v)
+        return EP_ENOMEM;
+    s->iview = v;
+    ep_instance_view *w = realloc(s->synced, (size_t)cap * sizeof *w);
+    if (!w)
+        return EP_ENOMEM;
+    s->synced = w;
+    s->cap_inst = cap;
+    return 0;
+}
+
+static void
+retire(sim *s, sim_instance *in)
+{
+    in->retired = 1;
+    /* Waiting requests go back to the router on the instance's node. */
+    ep_list_node *n;
+    in->queued_tokens = 0;
+    while ((n = ep_list_pop_front(&in->queue)) != NULL) {
+        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        r->target = -1;
+        r->at_node = in->node;
+        sim_route(s, r);
+    }
+}
+
+static int
+apply_placement(sim *s, ep_placement *p, int initial)
+{
+    const ep_scenario *sc = s->sc;
+    int *keep = calloc((size_t)p->n + 1, sizeof *keep);
+    double *used = calloc((size_t)sc->ndevices, sizeof *used);
+    if (!keep || !used) {
+        free(keep);
+        free(used);
+        return EP_ENOMEM;
+    }
+    /* Keep current instances that the new placement repeats; retire the others. */
+    for (int i = 0; i < s->ninst; i++) {
+        sim_instance *in = s->inst[i];
+        if (in->retired)
+            continue;
+        int found = -1;
+        for (int k = 0; k < p->n && found < 0; k++)
+            if (!keep[k] && spec_equal(&in->spec, &p->inst[k]))
+                found = k;
+        if (found >= 0) {
+            keep[found] = 1;
+            for (int d = 0; d < in->spec.ndev; d++)
+                used[in->spec.devs[d]] +=
+                        (double)ep_cost_instance_mem(sc, in->spec.service, in->spec.ndev);
+        } else {
+            retire(s, in);
+        }
+    }
+    int err = 0;
+    for (int k = 0; k < p->n && !err; k++) {
+        if (keep[k])
+            continue;
+        const ep_instance_spec *sp = &p->inst[k];
+        const char *why = spec_invalid(s, sp);
+        int64_t mem = why ? 0 : ep_cost_instance_mem(sc, sp->service, sp->ndev);
+        for (int d = 0; !why && d < sp->ndev; d++) {
+            const ep_device_spec *ds = &sc->specs[sc->devices[sp->devs[d]].spec];
+            if (used[sp->devs[d]] + (double)mem > (double)ds->mem_bytes * ds->mem_util)
+                why = "does not fit in device memory";
+        }
+        if (why) {
+            s->res->placements_refused++;
+            continue;
+        }
+        if ((err = grow_instances(s)) != 0)
+            break;
+        sim_instance *in = calloc(1, sizeof *in);
+        if (!in) {
+            err = EP_ENOMEM;
+            break;
+        }
+        for (int d = 0; d < sp->ndev; d++)
+            used[sp->devs[d]] += (double)mem;
+        in->id = s->ninst;
+        in->spec = *sp;
+        in->node = sc->devices[sp->devs[0]].node;
+        ep_list_init(&in->queue);
+        ep_list_init(&in->running);
+        sim_event_init(&in->ev, sim_instance_event, EV_BATCH_DONE, (uint32_t)in->id);
+        if (sc->services[sp->service].kind == EP_SVC_LLM) {
+            /* The smallest stage device bounds the per-device share of the cache. */
+            int64_t cap = INT64_MAX;
+            for (int d = 0; d < sp->ndev; d++) {
+                int64_t c = ep_cost_kv_capacity_tokens(sc, sp->service,
+                                                       sc->devices[sp->devs[d]].spec, sp->ndev);
+                if (c < cap)
+                    cap = c;
+            }
+            in->kv_cap = cap;
+        }
+        s->inst[s->ninst++] = in;
+        sim_live_view(s, in, &s->synced[in->id]);
+        s->res->instances++;
+        if (initial) {
+            in->ready = 1;
+        } else {
+            ep_dur load = 0;
+            for (int d = 0; d < sp->ndev; d++) {
+                ep_dur l = ep_cost_load(sc, sp->service, sc->devices[sp->devs[d]].spec, sp->ndev);
+                if (l > load)
+                    load = l;
+            }
+            sim_event_init(&in->ev, sim_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
+            sim_schedule(&s->eng, &in->ev, s->eng.now + load);
+        }
+    }
+    free(keep);
+    free(used);
+    return err;
+}
+
+int
+sim_do_place(sim *s, int initial)
+{
+    ep_placement p = {NULL, 0, 0, 0};
+    p.cap = 1024;
+    p.inst = calloc((size_t)p.cap, sizeof *p.inst);
+    if (!p.inst)
+        return EP_ENOMEM;
+    sim_refresh_view(s, -1);
+    s->env.now = s->eng.now;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int err = s->pol->place ? s->pol->place(s->pol_state, &s->env, &s->view, &p) : 0;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    s->res->place_time_s += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    if (!err && !p.unchanged) {
+        s->res->placements++;
+        err = apply_placement(s, &p, initial);
+    }
+    free(p.inst);
+    return err;
+}
+
+void
+sim_place_tick(sim *s, sim_event *ev)
+{
+    int err = sim_do_place(s, 0);
+    if (err && !s->failed)
+        s->failed = err;
+    if (s->eng.now + s->sc->run.placement_period < s->end)
+        sim_schedule(&s->eng, ev, s->eng.now + s->sc->run.placement_period);
+}
+
+/* --- timers and faults ------------------------------------------------------------------ */
+
+void
+sim_timer_fire(sim *s, sim_event *ev)
+{
+    sim_timer *t = EP_CONTAINER_OF(ev, sim_timer, ev);
+    uint64_t cookie = t->cookie;
+    free(t);
+    if (s->pol->on_timer) {
+        sim_refresh_view(s, -1);
+        s->env.now = s->eng.now;
+        s->pol->on_timer(s->pol_state, &s->env, &s->view, cookie);
+    }
+    /* A policy that waited in pick_batch gets another look at idle instances. */
+    for (int i = 0; i < s->ninst; i++)
+        sim_instance_kick(s, s->inst[i]);
+}
+
+void
+sim_timer_arm(void *host, ep_dur after, uint64_t cookie)
+{
+    sim *s = host;
+    sim_timer *t = malloc(sizeof *t);
+    if (!t) {
+        s->failed = EP_ENOMEM;
+        return;
+    }
+    t->cookie = cookie;
+    sim_event_init(&t->ev, sim_timer_fire, EV_TIMER, (uint32_t)cookie);
+    sim_schedule(&s->eng, &t->ev, s->eng.now + (after > 0 ? after : 0));
+}
+
+static void
+fail_instance(sim *s, sim_instance *in)
+{
+    ep_list_node *n;
+    if (in->busy) {
+        sim_cancel(&s->eng, &in->ev);
+        sim_instance_end(s, in);
+    } else if (sim_event_pending(&in->ev)) {
+        sim_cancel(&s->eng, &in->ev); /* a load in progress */
+    }
+    while ((n = ep_list_pop_front(&in->running)) != NULL)
+        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, "node down");
+    while ((n = ep_list_pop_front(&in->queue)) != NULL)
+        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, "node down");
+    in->nrunning = 0;
+    in->kv_used = 0;
+    in->queued_tokens = 0;
+    in->ready = 0;
+}
+
+void
+sim_fault_fire(sim *s, sim_event *ev)
+{
+    sim_fault_ev *fe = EP_CONTAINER_OF(ev, sim_fault_ev, ev);
+    const ep_fault *f = fe->f;
+    const ep_scenario *sc = s->sc;
+    switch (f->kind) {
+    case EP_FAULT_NODE_DOWN:
+        if (!s->node_up[f->target])
+            break;
+        s->node_up[f->target] = 0;
+        for (int i = 0; i < s->ninst; i++)
+            if (s->inst[i]->node == f->target)
+                fail_instance(s, s->inst[i]);
+        break;
+    case EP_FAULT_NODE_UP:
+        if (s->node_up[f->target])
+            break;
+        s->node_up[f->target] = 1;
+        for (int i = 0; i < s->ninst; i++) {
+            sim_instance *in = s->inst[i];
+            if (in->node != f->target || in->retired)
+                continue;
+            ep_dur load = ep_cost_load(sc, in->spec.service, sc->devices[in->spec.devs[0]].spec,
+                                       in->spec.ndev);
+            sim_event_init(&in->ev, sim_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
+            sim_schedule(&s->eng, &in->ev, s->eng.now + load);
+        }
+        break;
+    case EP_FAULT_LINK_DOWN:
+        s->link_up[f->target] = 0;
+        break;
+    case EP_FAULT_LINK_UP:
+        s->link_up[f->target] = 1;
+        break;
+    case EP_FAULT_SYNC_LOSS:
+        s->sync_loss = 1;
+        break;
+    case EP_FAULT_SYNC_OK:
+        s->sync_loss = 0;
+        break;
+    }
+}

@@ -1,0 +1,357 @@
+/* The simulator host, run side: workload sources streamed from the trace database, the
+ * time window, set-up, the event loop, draining what is left into unfinished records, and
+ * tear-down. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "epara/error.h"
+#include "epara/profile.h"
+#include "sim_internal.h"
+
+/* --- workload ------------------------------------------------------------------------- */
+
+static void arrival(sim *s, sim_event *ev);
+
+static int
+source_advance(sim *s, sim_source *src)
+{
+    int rc = ep_trace_reader_next(src->r, &src->row);
+    if (rc < 0)
+        return rc;
+    src->has_row = rc == 1;
+    if (!src->has_row)
+        return 0;
+    double t = (double)src->w->offset + (double)src->row.arrival * src->scale;
+    if (!(t < (double)s->cutoff)) {
+        src->has_row = 0;
+        return 0;
+    }
+    src->next_at = (ep_time)llround(t);
+    if (src->next_at < s->eng.now)
+        src->next_at = s->eng.now;
+    return sim_schedule(&s->eng, &src->ev, src->next_at);
+}
+
+static void
+arrival(sim *s, sim_event *ev)
+{
+    sim_source *src = EP_CONTAINER_OF(ev, sim_source, ev);
+    const ep_workload *w = src->w;
+    const ep_service *svc = &s->sc->services[w->service];
+    sim_request *r = sim_request_alloc(s);
+    if (!r) {
+        s->failed = EP_ENOMEM;
+        return;
+    }
+    ep_record *rec = &r->rec;
+    rec->id = s->next_id++;
+    rec->service = w->service;
+    rec->ingress = w->ingress[src->rr++ % w->ningress];
+    rec->arrival = s->eng.now;
+    rec->instance = -1;
+    rec->node = -1;
+    r->target = -1;
+    r->at_node = rec->ingress;
+    r->dst_node = rec->ingress;
+    r->stream = src->row.stream;
+    r->frame = src->row.frame;
+    r->exec = src->row.exec;
+    if (svc->kind == EP_SVC_LLM) {
+        rec->input = src->row.input > 0 ? src->row.input : 512;
+        rec->output = src->row.output > 0 ? src->row.output : 128;
+        r->bytes = rec->input * svc->bytes_per_token;
+        r->deadline = rec->arrival + svc->slo.ttft;
+    } else {
+        rec->input = src->row.input > 0 ? src->row.input : svc->input_bytes;
+        rec->output = 1;
+        r->bytes = rec->input;
+        r->deadline =
+                rec->arrival + (svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
+    }
+    int err = source_advance(s, src);
+    if (err && !s->failed)
+        s->failed = err;
+    if (!s->node_up[rec->ingress]) {
+        sim_request_finish(s, r, EP_OUT_DROPPED, "ingress node down");
+        return;
+    }
+    sim_route(s, r);
+}
+
+/* --- set-up, run, tear-down ------------------------------------------------------------- */
+
+static int
+setup_err(char *err, size_t len, int code, const char *msg, const char *arg)
+{
+    if (err && len)
+        snprintf(err, len, "%s%s%s", msg, arg ? ": " : "", arg ? arg : "");
+    return code;
+}
+
+/* Finishes every request still in the system as unfinished and frees what events own. */
+static void
+drain(sim *s)
+{
+    for (int i = 0; i < s->ninst; i++) {
+        sim_instance *in = s->inst[i];
+        ep_list_node *n;
+        while ((n = ep_list_pop_front(&in->running)) != NULL)
+            sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_UNFINISHED,
+                               "still running when the run ended");
+        while ((n = ep_list_pop_front(&in->queue)) != NULL)
+            sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_UNFINISHED,
+                               "still queued when the run ended");
+        if (in->busy)
+            for (int d = 0; d < in->spec.ndev; d++)
+                s->dev_busy_s[in->spec.devs[d]] += ep_dur_to_s(s->eng.now - in->busy_since);
+    }
+    ep_heap_node *hn;
+    while ((hn = ep_heap_pop(&s->eng.heap)) != NULL) {
+        sim_event *ev = EP_CONTAINER_OF(hn, sim_event, node);
+        if (ev->fn == sim_transfer_hop || ev->fn == sim_dnn_request_done)
+            sim_request_finish(s, EP_CONTAINER_OF(ev, sim_request, ev), EP_OUT_UNFINISHED,
+                               "in transit when the run ended");
+        else if (ev->fn == sim_timer_fire)
+            free(EP_CONTAINER_OF(ev, sim_timer, ev));
+    }
+}
+
+static void
+sim_free(sim *s)
+{
+    for (int i = 0; i < s->nsrc; i++)
+        ep_trace_reader_close(s->src[i].r);
+    free(s->src);
+    for (int i = 0; i < s->ninst; i++)
+        free(s->inst[i]);
+    free(s->inst);
+    free(s->iview);
+    free(s->synced);
+    while (s->pool) {
+        sim_request *r = s->pool;
+        s->pool = r->pool_next;
+        free(r);
+    }
+    if (s->pol && s->pol->fini && s->pol_state)
+        s->pol->fini(s->pol_state);
+    free(s->pol_state);
+    ep_rng_fini(&s->pol_rng);
+    free(s->up);
+    free(s->down);
+    free(s->node_up);
+    free(s->link_up);
+    free(s->dev_busy);
+    free(s->cat);
+    free(s->faults);
+    free(s->qdl);
+    free(s->qarr);
+    sim_metrics_free(s->m);
+    sim_engine_fini(&s->eng);
+}
+
+int
+ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+           size_t errlen)
+{
+    struct timespec w0, w1;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    memset(out, 0, sizeof *out);
+    sim S, *s = &S;
+    memset(s, 0, sizeof *s);
+    s->sc = sc;
+    s->opts = *opts;
+    s->res = out;
+    sim_engine_init(&s->eng);
+    int rc = 0;
+    const char *pname = opts->policy ? opts->policy : sc->policy;
+    s->pol = ep_policy_find(pname[0] ? pname : "static");
+    if (!s->pol) {
+        rc = setup_err(err, errlen, EP_EINVAL, "unknown policy (see 'epara sim --help')", pname);
+        goto done;
+    }
+    if (sc->nservices > EP_SIM_MAX_SERVICES) {
+        rc = setup_err(err, errlen, EP_EINVAL, "too many services for one run (max 64)", NULL);
+        goto done;
+    }
+    uint64_t seed = opts->seed_set ? opts->seed : sc->run.seed;
+    snprintf(out->policy, sizeof out->policy, "%s", s->pol->name);
+    out->seed = seed;
+    out->nservices = sc->nservices;
+    out->ndevices = sc->ndevices;
+    out->device_busy_s = calloc((size_t)sc->ndevices + 1, sizeof(double));
+    s->dev_busy_s = out->device_busy_s;
+    s->up = calloc((size_t)sc->nlinks + 1, sizeof *s->up);
+    s->down = calloc((size_t)sc->nlinks + 1, sizeof *s->down);
+    s->node_up = calloc((size_t)sc->nnodes + 1, sizeof *s->node_up);
+    s->link_up = calloc((size_t)sc->nlinks + 1, sizeof *s->link_up);
+    s->dev_busy = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_busy);
+    s->cat = calloc((size_t)sc->nservices + 1, sizeof *s->cat);
+    s->m = sim_metrics_new(sc->nservices);
+    s->pol_state = calloc(1, s->pol->state_size ? s->pol->state_size : 1);
+    if (!out->device_busy_s || !s->up || !s->down || !s->node_up || !s->link_up || !s->dev_busy ||
+        !s->cat || !s->m || !s->pol_state || ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
+        rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
+        goto done;
+    }
+    for (int i = 0; i < sc->nlinks; i++) {
+        sim_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
+        s->up[i] = s->down[i] = p;
+        s->link_up[i] = 1;
+    }
+    for (int i = 0; i < sc->nnodes; i++)
+        s->node_up[i] = 1;
+
+    /* Workload sources and the time window. */
+    double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;
+    ep_dur dur = opts->duration > 0 ? opts->duration : sc->run.duration;
+    s->cutoff = dur > 0 ? dur : EP_TIME_MAX;
+    s->src = calloc((size_t)sc->nworkloads + 1, sizeof *s->src);
+    if (!s->src) {
+        rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
+        goto done;
+    }
+    ep_time last = 0;
+    for (int i = 0; i < sc->nworkloads; i++) {
+        const ep_workload *w = &sc->workloads[i];
+        sim_source *src = &s->src[i];
+        src->w = w;
+        src->scale = w->time_scale / (w->rate_scale * rs);
+        ep_trace_meta m;
+        int e = opts->traces ? ep_trace_meta_get(opts->traces, w->trace, &m) : EP_ENOENT;
+        if (e == 0)
+            e = ep_trace_reader_open(opts->traces, w->trace, 0, EP_TIME_MAX, &src->r);
+        if (e) {
+            rc = setup_err(err, errlen, e,
+                           e == EP_ENOENT ? "workload trace not in the trace database"
+                                          : "cannot read workload trace",
+                           w->trace);
+            goto done;
+        }
+        s->nsrc = i + 1;
+        if (w->ningress < 1 || w->service < 0 || w->service >= sc->nservices) {
+            rc = setup_err(err, errlen, EP_EINVAL, "workload without service or ingress", w->trace);
+            goto done;
+        }
+        /* The last arrival: the first row's time plus the span (a trace may start after
+         * its origin, e.g. a slice). */
+        ep_trace_reader *peek;
+        ep_trace_row first;
+        ep_time t0 = 0;
+        if (ep_trace_reader_open(opts->traces, w->trace, 0, EP_TIME_MAX, &peek) == 0) {
+            if (ep_trace_reader_next(peek, &first) == 1)
+                t0 = first.arrival;
+            ep_trace_reader_close(peek);
+        }
+        double l = (double)w->offset + (double)(t0 + m.span) * src->scale;
+        if (l > (double)last)
+            last = (ep_time)llround(l < 9e18 ? l : 9e18);
+        sim_event_init(&src->ev, arrival, EV_ARRIVAL, (uint32_t)i);
+    }
+    s->end = last < s->cutoff ? last : s->cutoff;
+    s->window_lo = sc->run.warmup;
+    s->window_hi = s->end - sc->run.cooldown + 1; /* the last arrival is inside */
+    if (s->window_hi <= s->window_lo) {           /* too short for the warm-up and cool-down */
+        s->window_lo = 0;
+        s->window_hi = s->end + 1;
+    }
+    out->window_s = ep_dur_to_s(s->window_hi - s->window_lo);
+
+    /* Policy: environment, view, categories, initial placement. */
+    s->env.rng = &s->pol_rng;
+    s->env.timer_arm = sim_timer_arm;
+    s->env.host = s;
+    s->view.sc = sc;
+    s->view.cat = s->cat;
+    s->view.node_up = s->node_up;
+    s->view.link_up = s->link_up;
+    s->view.delay = sim_view_delay;
+    s->view.host_ = s;
+    if (s->pol->init &&
+        (rc = s->pol->init(s->pol_state, &s->env, &s->view, sc->params, sc->nparams)) != 0) {
+        rc = setup_err(err, errlen, rc, "policy refused the scenario's parameters", s->pol->name);
+        goto done;
+    }
+    for (int i = 0; i < sc->nservices; i++) {
+        if (s->pol->categorize)
+            s->pol->categorize(s->pol_state, &s->view, i, &s->cat[i]);
+        else
+            ep_category_default(&s->view, i, &s->cat[i]);
+        out->svc[i].category = s->cat[i];
+    }
+    if ((rc = sim_do_place(s, 1)) != 0) {
+        rc = setup_err(err, errlen, rc, "initial placement failed", s->pol->name);
+        goto done;
+    }
+    for (int i = 0; i < s->nsrc; i++)
+        if ((rc = source_advance(s, &s->src[i])) != 0) {
+            rc = setup_err(err, errlen, rc, "cannot read workload trace", s->src[i].w->trace);
+            goto done;
+        }
+    sim_event_init(&s->sync_ev, sim_sync_tick, EV_SYNC, 0);
+    sim_event_init(&s->place_ev, sim_place_tick, EV_PLACE, 0);
+    if (sc->run.sync_period > 0)
+        sim_schedule(&s->eng, &s->sync_ev, sc->run.sync_period);
+    if (sc->run.placement_period > 0 && sc->run.placement_period < s->end)
+        sim_schedule(&s->eng, &s->place_ev, sc->run.placement_period);
+    s->faults = calloc((size_t)sc->nfaults + 1, sizeof *s->faults);
+    if (!s->faults) {
+        rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
+        goto done;
+    }
+    for (int i = 0; i < sc->nfaults; i++) {
+        s->faults[i].f = &sc->faults[i];
+        sim_event_init(&s->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
+        sim_schedule(&s->eng, &s->faults[i].ev, sc->faults[i].at);
+    }
+
+    /* The loop. Requests still in the system this long after the last arrival are
+     * reported as unfinished. */
+    ep_time until =
+            s->end > EP_TIME_MAX - 600 * EP_NS_PER_S ? EP_TIME_MAX : s->end + 600 * EP_NS_PER_S;
+    sim_event *ev;
+    while (!s->failed && (ev = sim_engine_next(&s->eng, until)) != NULL) {
+        ev->fn(s, ev);
+        if (opts->on_progress && (s->eng.events & 0xfffff) == 0)
+            opts->on_progress(opts->ctx, s->end > 0 ? (double)s->eng.now / (double)s->end : 1.0,
+                              s->eng.now, s->eng.events);
+        /* Periodic ticks stop once the workload is over, so the loop ends by itself. */
+        if (s->eng.now >= s->end) {
+            sim_cancel(&s->eng, &s->sync_ev);
+            sim_cancel(&s->eng, &s->place_ev);
+        }
+    }
+    if (s->failed) {
+        rc = setup_err(err, errlen, s->failed, "simulation failed", ep_strerror(s->failed));
+        goto done;
+    }
+    drain(s);
+    out->sim_time_s = ep_dur_to_s(s->eng.now);
+    out->events = s->eng.events;
+    out->event_hash = s->eng.hash;
+    if ((rc = sim_metrics_finish(s->m, sc, out)) != 0)
+        rc = setup_err(err, errlen, rc, "out of memory for metrics", NULL);
+done:
+    if (rc) {
+        s->quiet = 1;
+        drain(s);
+    }
+    sim_free(s);
+    clock_gettime(CLOCK_MONOTONIC, &w1);
+    out->wall_s = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
+    out->events_per_s = out->wall_s > 0 ? (double)out->events / out->wall_s : 0;
+    if (rc) {
+        free(out->device_busy_s);
+        out->device_busy_s = NULL;
+    }
+    return rc;
+}
+
+void
+ep_sim_result_fini(ep_sim_result *r)
+{
+    free(r->device_busy_s);
+    r->device_busy_s = NULL;
+}
