@@ -177,9 +177,33 @@ apply_placement(sim *s, ep_placement *p, int initial)
     return err;
 }
 
+/* Demand as of now: the rate over the period since the last placement, and the oracle's
+ * rate for the coming period. */
+static void
+update_demand(sim *s)
+{
+    const ep_scenario *sc = s->sc;
+    ep_dur span = s->eng.now - s->last_place;
+    for (int i = 0; i < sc->nservices; i++) {
+        if (span > 0) {
+            s->rate[i] = (double)(s->arrivals[i] - s->arrivals_at_place[i]) / ep_dur_to_s(span);
+            s->arrivals_at_place[i] = s->arrivals[i];
+        }
+        if (s->oracle) {
+            ep_dur period = sc->run.placement_period > 0 ? sc->run.placement_period : 1;
+            int64_t p = s->eng.now / period;
+            s->oracle_rate[i] =
+                    p < s->nperiods ? s->oracle[p * sc->nservices + i] / ep_dur_to_s(period) : 0;
+        }
+    }
+    if (span > 0)
+        s->last_place = s->eng.now;
+}
+
 int
 sim_do_place(sim *s, int initial)
 {
+    update_demand(s);
     ep_placement p = {NULL, 0, 0, 0};
     p.cap = 1024;
     p.inst = calloc((size_t)p.cap, sizeof *p.inst);

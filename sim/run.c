@@ -71,6 +71,12 @@ arrival(sim *s, sim_event *ev)
         r->deadline =
                 rec->arrival + (svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
     }
+    int si = w->service;
+    s->arrivals[si]++;
+    s->sum_in[si] += (double)rec->input;
+    s->sum_out[si] += (double)rec->output;
+    s->mean_in[si] = s->sum_in[si] / (double)s->arrivals[si];
+    s->mean_out[si] = s->sum_out[si] / (double)s->arrivals[si];
     int err = source_advance(s, src);
     if (err && !s->failed)
         s->failed = err;
@@ -145,11 +151,92 @@ sim_free(sim *s)
     free(s->link_up);
     free(s->dev_busy);
     free(s->cat);
+    free(s->arrivals);
+    free(s->arrivals_at_place);
+    free(s->rate);
+    free(s->mean_in);
+    free(s->mean_out);
+    free(s->sum_in);
+    free(s->sum_out);
+    free(s->oracle);
+    free(s->oracle_rate);
     free(s->faults);
     free(s->qdl);
     free(s->qarr);
     sim_metrics_free(s->m);
     sim_engine_fini(&s->eng);
+}
+
+/* What the policy may know before any arrival: each service's long-run mean rate (rows /
+ * span of its traces, scaled) and mean sizes (from up to the first 10,000 rows); with the
+ * policy parameter oracle=1, the true arrivals of every placement period. */
+static int
+demand_priors(sim *s)
+{
+    const ep_scenario *sc = s->sc;
+    int n = sc->nservices;
+    double *cnt = calloc((size_t)n + 1, sizeof *cnt);
+    if (!cnt)
+        return EP_ENOMEM;
+    int oracle = ep_param_get(sc->params, sc->nparams, "oracle", 0) != 0;
+    ep_dur period = sc->run.placement_period > 0 ? sc->run.placement_period : s->end + 1;
+    if (oracle) {
+        s->nperiods = s->end / period + 2;
+        s->oracle = calloc((size_t)(s->nperiods * n), sizeof *s->oracle);
+        if (!s->oracle) {
+            free(cnt);
+            return EP_ENOMEM;
+        }
+    }
+    int rc = 0;
+    for (int i = 0; i < s->nsrc && !rc; i++) {
+        sim_source *src = &s->src[i];
+        const ep_workload *w = src->w;
+        ep_trace_meta m;
+        if ((rc = ep_trace_meta_get(s->opts.traces, w->trace, &m)) != 0)
+            break;
+        double span = (double)m.span * src->scale;
+        if (span > 0)
+            s->rate[w->service] += (double)m.rows / (span / 1e9);
+        ep_trace_reader *r;
+        if ((rc = ep_trace_reader_open(s->opts.traces, w->trace, 0, EP_TIME_MAX, &r)) != 0)
+            break;
+        ep_trace_row row;
+        int64_t k = 0;
+        int got;
+        while ((got = ep_trace_reader_next(r, &row)) == 1) {
+            if (k < 10000) {
+                const ep_service *svc = &sc->services[w->service];
+                int llm = svc->kind == EP_SVC_LLM;
+                s->sum_in[w->service] += (double)(row.input > 0 ? row.input
+                                                  : llm         ? 512
+                                                                : svc->input_bytes);
+                s->sum_out[w->service] += (double)(row.output > 0 ? row.output : llm ? 128 : 1);
+                cnt[w->service]++;
+            } else if (!oracle) {
+                break;
+            }
+            k++;
+            if (oracle) {
+                double t = (double)w->offset + (double)row.arrival * src->scale;
+                if (!(t < (double)s->cutoff))
+                    break;
+                int64_t p = (int64_t)(t / (double)period);
+                if (p < s->nperiods)
+                    s->oracle[p * n + w->service] += 1;
+            }
+        }
+        ep_trace_reader_close(r);
+        if (got < 0)
+            rc = got;
+    }
+    for (int i = 0; i < n; i++) {
+        s->mean_in[i] = cnt[i] > 0 ? s->sum_in[i] / cnt[i] : 0;
+        s->mean_out[i] = cnt[i] > 0 ? s->sum_out[i] / cnt[i] : 0;
+        s->sum_in[i] = s->sum_out[i] = 0; /* the running means start with the first arrival */
+    }
+    free(cnt);
+    return rc;
 }
 
 int
@@ -189,10 +276,21 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
     s->link_up = calloc((size_t)sc->nlinks + 1, sizeof *s->link_up);
     s->dev_busy = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_busy);
     s->cat = calloc((size_t)sc->nservices + 1, sizeof *s->cat);
+    size_t ns = (size_t)sc->nservices + 1;
+    s->arrivals = calloc(ns, sizeof *s->arrivals);
+    s->arrivals_at_place = calloc(ns, sizeof *s->arrivals_at_place);
+    s->rate = calloc(ns, sizeof *s->rate);
+    s->mean_in = calloc(ns, sizeof *s->mean_in);
+    s->mean_out = calloc(ns, sizeof *s->mean_out);
+    s->sum_in = calloc(ns, sizeof *s->sum_in);
+    s->sum_out = calloc(ns, sizeof *s->sum_out);
+    s->oracle_rate = calloc(ns, sizeof *s->oracle_rate);
     s->m = sim_metrics_new(sc->nservices);
     s->pol_state = calloc(1, s->pol->state_size ? s->pol->state_size : 1);
-    if (!out->device_busy_s || !s->up || !s->down || !s->node_up || !s->link_up || !s->dev_busy ||
-        !s->cat || !s->m || !s->pol_state || ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
+    if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
+        !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up || !s->down ||
+        !s->node_up || !s->link_up || !s->dev_busy || !s->cat || !s->m || !s->pol_state ||
+        ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
@@ -251,6 +349,10 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
         sim_event_init(&src->ev, arrival, EV_ARRIVAL, (uint32_t)i);
     }
     s->end = last < s->cutoff ? last : s->cutoff;
+    if ((rc = demand_priors(s)) != 0) {
+        rc = setup_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
+        goto done;
+    }
     s->window_lo = sc->run.warmup;
     s->window_hi = s->end - sc->run.cooldown + 1; /* the last arrival is inside */
     if (s->window_hi <= s->window_lo) {           /* too short for the warm-up and cool-down */
@@ -268,6 +370,13 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
     s->view.node_up = s->node_up;
     s->view.link_up = s->link_up;
     s->view.delay = sim_view_delay;
+    s->view.arrivals = s->arrivals;
+    s->view.rate = s->rate;
+    s->view.oracle_rate = s->oracle ? s->oracle_rate : NULL;
+    s->view.mean_input = s->mean_in;
+    s->view.mean_output = s->mean_out;
+    s->view.placement_period = sc->run.placement_period;
+    s->view.sync_period = sc->run.sync_period;
     s->view.host_ = s;
     if (s->pol->init &&
         (rc = s->pol->init(s->pol_state, &s->env, &s->view, sc->params, sc->nparams)) != 0) {

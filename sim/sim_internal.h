@@ -148,6 +148,13 @@ struct sim {
     ep_time end;    /* last arrival considered */
     ep_time cutoff; /* arrivals at or after this are not replayed */
     ep_time window_lo, window_hi;
+    /* demand seen by the policy (per service; see ep_view) */
+    int64_t *arrivals, *arrivals_at_place;
+    double *rate, *mean_in, *mean_out, *sum_in, *sum_out;
+    double *oracle;      /* nperiods x nservices arrivals, when the policy asks (oracle=1) */
+    double *oracle_rate; /* the view's per-service slice for the coming period */
+    int64_t nperiods;
+    ep_time last_place;
     /* requests */
     sim_request *pool;
     uint64_t next_id;

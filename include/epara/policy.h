@@ -65,6 +65,21 @@ typedef struct ep_view {
     int ninst;
     const int *node_up; /* per node */
     const int *link_up; /* per link */
+    /* Demand, per service. arrivals: requests arrived so far (all nodes; a centralized
+     * scheduler learns them at its placement ticks). rate: arrivals per second over the
+     * last placement period; before the first period ends, the long-run mean rate of the
+     * service's traces (what an operator knows from history). oracle_rate: arrivals per
+     * second in the coming placement period, only when the policy parameter oracle=1
+     * (upper-bound studies), else NULL. mean_input / mean_output: running means of the
+     * request sizes seen (tokens for LLMs, bytes for DNNs), or the traces' means before
+     * any arrival. */
+    const int64_t *arrivals;
+    const double *rate;
+    const double *oracle_rate;
+    const double *mean_input;
+    const double *mean_output;
+    ep_dur placement_period;
+    ep_dur sync_period;
     /* Unloaded one-way delay of `bytes` from node a to node b (0 when a == b). */
     ep_dur (*delay)(const struct ep_view *v, int a, int b, int64_t bytes);
     void *host_;
