@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "epara/error.h"
+#include "epara/policy_util.h"
 #include "epara/profile.h"
 #include "sim_internal.h"
 
@@ -36,31 +37,7 @@ batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
         }
         return (ep_dur)llround(total / (sp->mode == EP_MODE_TP ? sp->ndev : 1));
     }
-    switch (sp->mode) {
-    case EP_MODE_TP: {
-        ep_dur single = ep_cost_dnn_batch(sc, sp->service, spec0, b);
-        return ep_cost_tp(sc, sp->service, in->node, sp->ndev, single,
-                          (int64_t)b * svc->act_bytes_per_item);
-    }
-    case EP_MODE_PP: {
-        ep_dur total = 0, slowest = 0;
-        for (int k = 0; k < sp->ndev; k++) {
-            int spec = sc->devices[sp->devs[k]].spec;
-            ep_dur st = ep_cost_dnn_batch(sc, sp->service, spec, b) / sp->ndev;
-            if (k + 1 < sp->ndev) {
-                int a = sc->devices[sp->devs[k]].node, c = sc->devices[sp->devs[k + 1]].node;
-                st += sim_delay(s, a, c, (int64_t)b * svc->act_bytes_per_item);
-            }
-            total += st;
-            if (st > slowest)
-                slowest = st;
-        }
-        *interval = slowest;
-        return total;
-    }
-    default:
-        return ep_cost_dnn_batch(sc, sp->service, spec0, b);
-    }
+    return ep_pol_dnn_batch(&s->view, sp, b, interval);
 }
 
 static void

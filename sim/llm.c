@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "epara/error.h"
+#include "epara/policy_util.h"
 #include "epara/profile.h"
 #include "sim_internal.h"
 
@@ -27,38 +28,6 @@ sim_llm_admit(sim *s, sim_instance *in, sim_request *r)
     return 0;
 }
 
-static ep_dur
-iteration_cost(sim *s, sim_instance *in, int64_t pf_tokens, double pf_sq, int dec, int64_t ctx)
-{
-    const ep_scenario *sc = s->sc;
-    const ep_instance_spec *sp = &in->spec;
-    int spec0 = sc->devices[sp->devs[0]].spec;
-    const ep_service *svc = &sc->services[sp->service];
-    switch (sp->mode) {
-    case EP_MODE_TP: {
-        ep_dur single = ep_cost_llm_iteration(sc, sp->service, spec0, pf_tokens, pf_sq, dec, ctx);
-        int64_t act = (pf_tokens + dec) * svc->hidden * 2;
-        return ep_cost_tp(sc, sp->service, in->node, sp->ndev, single, act);
-    }
-    case EP_MODE_PP: {
-        /* One iteration passes through the stages in turn (no micro-batch overlap): the
-         * sum of each stage's share on its own device class plus activation transfers. */
-        ep_dur total = 0;
-        for (int k = 0; k < sp->ndev; k++) {
-            int spec = sc->devices[sp->devs[k]].spec;
-            total += ep_cost_llm_iteration(sc, sp->service, spec, pf_tokens, pf_sq, dec, ctx) /
-                     sp->ndev;
-            if (k + 1 < sp->ndev) {
-                int a = sc->devices[sp->devs[k]].node, b = sc->devices[sp->devs[k + 1]].node;
-                total += sim_delay(s, a, b, (pf_tokens + dec) * svc->hidden * 2);
-            }
-        }
-        return total;
-    }
-    default:
-        return ep_cost_llm_iteration(sc, sp->service, spec0, pf_tokens, pf_sq, dec, ctx);
-    }
-}
 
 static void
 preempt_last(sim *s, sim_instance *in)
@@ -121,7 +90,7 @@ sim_llm_start(sim *s, sim_instance *in)
             pf_sq += (double)r->kv_held * (double)r->kv_held;
         }
     }
-    ep_dur t = iteration_cost(s, in, pf, pf_sq, dec, ctx);
+    ep_dur t = ep_pol_llm_iteration(&s->view, &in->spec, pf, pf_sq, dec, ctx);
     t = sim_instance_begin(s, in, t);
     sim_schedule(&s->eng, &in->ev, s->eng.now + t);
 }

@@ -1,0 +1,221 @@
+/* Policy helpers: memory accounting, instance execution times in every parallel mode,
+ * SLO-bounded instance capacity, and completion estimates for routing. */
+#include <math.h>
+#include <string.h>
+
+#include "epara/error.h"
+#include "epara/policy_util.h"
+#include "epara/profile.h"
+
+double
+ep_pol_usable_mem(const ep_scenario *sc, int dev)
+{
+    const ep_device_spec *d = &sc->specs[sc->devices[dev].spec];
+    return (double)d->mem_bytes * (d->mem_util > 0 ? d->mem_util : 0.9);
+}
+
+void
+ep_pol_free_memory(const ep_view *v, double *freem)
+{
+    const ep_scenario *sc = v->sc;
+    for (int d = 0; d < sc->ndevices; d++)
+        freem[d] = ep_pol_usable_mem(sc, d);
+    for (int i = 0; i < v->ninst; i++)
+        ep_pol_take(v, &v->inst[i].spec, freem);
+}
+
+int
+ep_pol_fits(const ep_view *v, const ep_instance_spec *sp, const double *freem)
+{
+    double need = (double)ep_cost_instance_mem(v->sc, sp->service, sp->ndev);
+    for (int k = 0; k < sp->ndev; k++)
+        if (freem[sp->devs[k]] < need)
+            return 0;
+    return 1;
+}
+
+void
+ep_pol_take(const ep_view *v, const ep_instance_spec *sp, double *freem)
+{
+    double need = (double)ep_cost_instance_mem(v->sc, sp->service, sp->ndev);
+    for (int k = 0; k < sp->ndev; k++)
+        freem[sp->devs[k]] -= need;
+}
+
+static int
+dev_node(const ep_scenario *sc, int dev)
+{
+    return sc->devices[dev].node;
+}
+
+ep_dur
+ep_pol_dnn_batch(const ep_view *v, const ep_instance_spec *sp, int b, ep_dur *interval)
+{
+    const ep_scenario *sc = v->sc;
+    const ep_service *svc = &sc->services[sp->service];
+    int spec0 = sc->devices[sp->devs[0]].spec;
+    if (interval)
+        *interval = 0;
+    switch (sp->mode) {
+    case EP_MODE_TP:
+        return ep_cost_tp(sc, sp->service, dev_node(sc, sp->devs[0]), sp->ndev,
+                          ep_cost_dnn_batch(sc, sp->service, spec0, b),
+                          (int64_t)b * svc->act_bytes_per_item);
+    case EP_MODE_PP: {
+        ep_dur total = 0, slowest = 0;
+        for (int k = 0; k < sp->ndev; k++) {
+            int spec = sc->devices[sp->devs[k]].spec;
+            ep_dur st = ep_cost_dnn_batch(sc, sp->service, spec, b) / sp->ndev;
+            if (k + 1 < sp->ndev)
+                st += v->delay(v, dev_node(sc, sp->devs[k]), dev_node(sc, sp->devs[k + 1]),
+                               (int64_t)b * svc->act_bytes_per_item);
+            total += st;
+            if (st > slowest)
+                slowest = st;
+        }
+        if (interval)
+            *interval = slowest;
+        return total;
+    }
+    default:
+        return ep_cost_dnn_batch(sc, sp->service, spec0, b);
+    }
+}
+
+ep_dur
+ep_pol_llm_iteration(const ep_view *v, const ep_instance_spec *sp, int64_t pf_tokens, double pf_sq,
+                     int decode_batch, int64_t ctx_tokens)
+{
+    const ep_scenario *sc = v->sc;
+    const ep_service *svc = &sc->services[sp->service];
+    int spec0 = sc->devices[sp->devs[0]].spec;
+    switch (sp->mode) {
+    case EP_MODE_TP: {
+        ep_dur single = ep_cost_llm_iteration(sc, sp->service, spec0, pf_tokens, pf_sq,
+                                              decode_batch, ctx_tokens);
+        return ep_cost_tp(sc, sp->service, dev_node(sc, sp->devs[0]), sp->ndev, single,
+                          (pf_tokens + decode_batch) * svc->hidden * 2);
+    }
+    case EP_MODE_PP: {
+        ep_dur total = 0;
+        for (int k = 0; k < sp->ndev; k++) {
+            int spec = sc->devices[sp->devs[k]].spec;
+            total += ep_cost_llm_iteration(sc, sp->service, spec, pf_tokens, pf_sq, decode_batch,
+                                           ctx_tokens) /
+                     sp->ndev;
+            if (k + 1 < sp->ndev)
+                total += v->delay(v, dev_node(sc, sp->devs[k]), dev_node(sc, sp->devs[k + 1]),
+                                  (pf_tokens + decode_batch) * svc->hidden * 2);
+        }
+        return total;
+    }
+    default:
+        return ep_cost_llm_iteration(sc, sp->service, spec0, pf_tokens, pf_sq, decode_batch,
+                                     ctx_tokens);
+    }
+}
+
+int64_t
+ep_pol_kv_capacity(const ep_view *v, const ep_instance_spec *sp)
+{
+    int64_t cap = INT64_MAX;
+    for (int d = 0; d < sp->ndev; d++) {
+        int64_t c = ep_cost_kv_capacity_tokens(v->sc, sp->service, v->sc->devices[sp->devs[d]].spec,
+                                               sp->ndev);
+        if (c < cap)
+            cap = c;
+    }
+    return cap == INT64_MAX ? 0 : cap;
+}
+
+static int
+max_batch_of(const ep_view *v, const ep_instance_spec *sp)
+{
+    int mb = sp->max_batch > 0 ? sp->max_batch : v->sc->services[sp->service].max_batch;
+    return mb > 0 ? mb : 1;
+}
+
+static double
+dnn_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
+{
+    const ep_service *svc = &v->sc->services[sp->service];
+    double limit = (double)(svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
+    int mb = max_batch_of(v, sp);
+    double best = 0;
+    int bb = 0;
+    for (int b = 1; b <= mb; b++) {
+        ep_dur interval;
+        ep_dur t = ep_pol_dnn_batch(v, sp, b, &interval);
+        double worst = sp->mode == EP_MODE_PP ? (double)(interval + t) : 2.0 * (double)t;
+        if (worst > limit)
+            break; /* batch time grows with b */
+        double cap = (double)b / ((double)(interval > 0 ? interval : t) / 1e9);
+        if (cap > best) {
+            best = cap;
+            bb = b;
+        }
+    }
+    if (batch)
+        *batch = bb;
+    return best;
+}
+
+static double
+llm_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
+{
+    const ep_service *svc = &v->sc->services[sp->service];
+    double in = v->mean_input ? v->mean_input[sp->service] : 0;
+    double out = v->mean_output ? v->mean_output[sp->service] : 0;
+    if (in < 1)
+        in = 512;
+    if (out < 1)
+        out = 128;
+    int64_t kv = ep_pol_kv_capacity(v, sp);
+    double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) / 1e9;
+    if (kv <= 0 || p > (double)svc->slo.ttft / 2e9)
+        return 0;
+    double tpot = (double)svc->slo.tpot / 1e9, best = 0;
+    int bb = 0, mb = max_batch_of(v, sp);
+    for (int b = 1; b <= mb; b++) {
+        if ((double)b * (in + out) > (double)kv)
+            break;
+        double d =
+                (double)ep_pol_llm_iteration(v, sp, 0, 0, b, (int64_t)((in + out / 2) * b)) / 1e9;
+        double lambda = (double)b / (out * d + (double)b * p);
+        double lp = lambda * p;
+        if (lp >= 1 || d / (1 - lp) > tpot)
+            continue;
+        if (lambda > best) {
+            best = lambda;
+            bb = b;
+        }
+    }
+    if (batch)
+        *batch = bb;
+    return best;
+}
+
+double
+ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
+{
+    if (v->sc->services[sp->service].kind == EP_SVC_LLM)
+        return llm_capacity(v, sp, batch);
+    return dnn_capacity(v, sp, batch);
+}
+
+ep_time
+ep_pol_estimate(const ep_view *v, const ep_env *env, const ep_request_info *req, int inst)
+{
+    const ep_instance_view *iv = &v->inst[inst];
+    ep_dur move = v->delay(v, req->at_node, iv->node, req->bytes);
+    ep_dur backlog = iv->backlog - (env->now - iv->synced_at);
+    if (backlog < 0)
+        backlog = 0;
+    ep_dur own;
+    if (v->sc->services[iv->spec.service].kind == EP_SVC_LLM)
+        own = ep_pol_llm_iteration(v, &iv->spec, req->input,
+                                   (double)req->input * (double)req->input, iv->running, 0);
+    else
+        own = ep_pol_dnn_batch(v, &iv->spec, 1, NULL);
+    return env->now + move + backlog + own;
+}
