@@ -1,41 +1,54 @@
-/* Indexed binary min-heap over embedded nodes, keys kept in the array. Invariant: for every
- * slot i < len, items[i].node->slot_ == i, and for i > 0 the key of items[i] is not less
- * than the key of items[(i-1)/2]. */
+/* Indexed binary min-heap over embedded nodes, keys kept in the heap's arrays. Slots are
+ * 1-based (slot 0 means "in no heap"), so the children of i are 2i and 2i+1. Invariant: for
+ * every slot 1 <= i <= len, nodes[i]->slot_ == i, and for i > 1 keys[i] is not less than
+ * keys[i/2]. Both arrays start on a cache line: the two children of a slot share one line,
+ * and the eight keys three levels down fill exactly two. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "epara/error.h"
 #include "epara/heap.h"
 
-#define NOT_LINKED SIZE_MAX
+#define NOT_LINKED 0
+#define LINE       64
+
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
 
 /* Lexicographic (k1, k2). Bitwise operators, not && and ||: the compiler turns this into
  * flag arithmetic, so choosing the smaller child has no branch to mispredict. */
 static inline int
-key_less(const ep_heap_item *a, const ep_heap_item *b)
+key_less(const ep_heap_key *a, const ep_heap_key *b)
 {
     return (a->k1 < b->k1) | ((a->k1 == b->k1) & (a->k2 < b->k2));
 }
 
-static inline void
-place(ep_heap_item *items, size_t i, ep_heap_item it)
+/* Bytes of an array of n + 1 elements of size sz (slot 0 unused), rounded up to whole cache
+ * lines; 0 on overflow. */
+static size_t
+array_bytes(size_t n, size_t sz)
 {
-    items[i] = it;
-    it.node->slot_ = i;
+    if (n >= (SIZE_MAX - LINE) / sz - 1)
+        return 0;
+    return ((n + 1) * sz + LINE - 1) / LINE * LINE;
 }
 
 void
 ep_heap_init(ep_heap *h)
 {
-    h->items_ = NULL;
+    h->keys_ = NULL;
+    h->nodes_ = NULL;
     h->len_ = h->cap_ = 0;
 }
 
 void
 ep_heap_fini(ep_heap *h)
 {
-    free(h->items_);
-    h->items_ = NULL;
-    h->len_ = h->cap_ = 0;
+    free(h->keys_); /* one block holds both arrays */
+    ep_heap_init(h);
 }
 
 void
@@ -55,68 +68,96 @@ ep_heap_reserve(ep_heap *h, size_t n)
 {
     if (n <= h->cap_)
         return 0;
-    if (n > SIZE_MAX / sizeof(*h->items_))
+    size_t kbytes = array_bytes(n, sizeof(ep_heap_key));
+    size_t nbytes = array_bytes(n, sizeof(ep_heap_node *));
+    if (!kbytes || !nbytes || kbytes > SIZE_MAX - nbytes)
         return EP_ENOMEM;
-    ep_heap_item *items = realloc(h->items_, n * sizeof(*items));
-    if (!items)
+    /* One aligned block, keys then nodes; realloc would not keep the alignment. */
+    char *block = aligned_alloc(LINE, kbytes + nbytes);
+    if (!block)
         return EP_ENOMEM;
-    h->items_ = items;
+    ep_heap_key *keys = (ep_heap_key *)(void *)block;
+    ep_heap_node **nodes = (ep_heap_node **)(void *)(block + kbytes);
+    if (h->len_) {
+        memcpy(keys + 1, h->keys_ + 1, h->len_ * sizeof(*keys));
+        memcpy(nodes + 1, h->nodes_ + 1, h->len_ * sizeof(*nodes));
+    }
+    free(h->keys_);
+    h->keys_ = keys;
+    h->nodes_ = nodes;
     h->cap_ = n;
     return 0;
 }
 
-/* Fills the hole at slot i with `it`, moving smaller ancestors down. */
-static void
-sift_up(ep_heap_item *items, size_t i, ep_heap_item it)
+static inline void
+place(ep_heap_key *keys, ep_heap_node **nodes, size_t i, ep_heap_key k, ep_heap_node *n)
 {
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!key_less(&it, &items[parent]))
-            break;
-        place(items, i, items[parent]);
-        i = parent;
-    }
-    place(items, i, it);
+    keys[i] = k;
+    nodes[i] = n;
+    n->slot_ = i;
 }
 
-/* Fills the hole at slot i with `it`, which must not be less than the parent of i. The hole
- * first goes down to a leaf along the smaller children (one comparison per level), then
- * `it` rises from there. The items sifted down are mostly a heap's last, large item (pop,
- * remove) or a key that grew (the next event of a merged stream), which end near the
- * bottom: this takes about half the comparisons of stopping on the way down. */
+/* Fills the hole at slot i with (k, n), moving larger ancestors down. */
 static void
-sift_down(ep_heap_item *items, size_t len, size_t i, ep_heap_item it)
+sift_up(ep_heap *h, size_t i, ep_heap_key k, ep_heap_node *n)
 {
-    size_t top = i;
-    size_t child = 2 * i + 1;
-    while (child + 1 < len) {
-        child += (size_t)key_less(&items[child + 1], &items[child]);
-        place(items, i, items[child]);
-        i = child;
-        child = 2 * i + 1;
+    ep_heap_key *keys = h->keys_;
+    ep_heap_node **nodes = h->nodes_;
+    while (i > 1) {
+        size_t parent = i / 2;
+        if (!key_less(&k, &keys[parent]))
+            break;
+        place(keys, nodes, i, keys[parent], nodes[parent]);
+        i = parent;
     }
-    if (child < len) {
-        place(items, i, items[child]);
+    place(keys, nodes, i, k, n);
+}
+
+/* Fills the hole at slot i with (k, n), where k is not less than the key of i's parent. The
+ * hole first goes down to a leaf along the smaller children (one comparison per level), then
+ * k rises from there: what sinks is mostly a heap's last, large key (pop, remove) or a key
+ * that grew (a merged stream's next item), which ends near the bottom anyway. The walk down
+ * is a chain of dependent loads, so it prefetches three levels ahead. */
+static void
+sift_down(ep_heap *h, size_t i, ep_heap_key k, ep_heap_node *n)
+{
+    ep_heap_key *keys = h->keys_;
+    ep_heap_node **nodes = h->nodes_;
+    size_t len = h->len_, top = i, child = 2 * i;
+    while (child < len) {
+        if (4 * child <= len) {
+            PREFETCH(&keys[4 * child]);
+            PREFETCH(&nodes[4 * child]);
+            if (4 * child + 4 <= len)
+                PREFETCH(&keys[4 * child + 4]);
+        }
+        child += (size_t)key_less(&keys[child + 1], &keys[child]);
+        place(keys, nodes, i, keys[child], nodes[child]);
+        i = child;
+        child = 2 * i;
+    }
+    if (child == len) {
+        place(keys, nodes, i, keys[child], nodes[child]);
         i = child;
     }
     while (i > top) {
-        size_t parent = (i - 1) / 2;
-        if (!key_less(&it, &items[parent]))
+        size_t parent = i / 2;
+        if (!key_less(&k, &keys[parent]))
             break;
-        place(items, i, items[parent]);
+        place(keys, nodes, i, keys[parent], nodes[parent]);
         i = parent;
     }
-    place(items, i, it);
+    place(keys, nodes, i, k, n);
 }
 
-/* Puts `it` into the hole at slot i of a heap of len items, up or down as its key asks. */
+/* Fills the hole at slot i (1 <= i <= len) with (k, n), up or down as k asks. */
 static void
-fill(ep_heap_item *items, size_t len, size_t i, ep_heap_item it)
+fill(ep_heap *h, size_t i, ep_heap_key k, ep_heap_node *n)
 {
-    if (i > 0 && key_less(&it, &items[(i - 1) / 2]))
-        sift_up(items, i, it);
+    if (i > 1 && key_less(&k, &h->keys_[i / 2]))
+        sift_up(h, i, k, n);
     else
-        sift_down(items, len, i, it);
+        sift_down(h, i, k, n);
 }
 
 int
@@ -128,15 +169,15 @@ ep_heap_push(ep_heap *h, ep_heap_node *n, int64_t k1, uint64_t k2)
         if (rv)
             return rv;
     }
-    ep_heap_item it = {k1, k2, n};
-    sift_up(h->items_, h->len_++, it);
+    ep_heap_key k = {k1, k2};
+    sift_up(h, ++h->len_, k, n);
     return 0;
 }
 
 ep_heap_node *
 ep_heap_min(const ep_heap *h)
 {
-    return h->len_ ? h->items_[0].node : NULL;
+    return h->len_ ? h->nodes_[1] : NULL;
 }
 
 int
@@ -145,27 +186,27 @@ ep_heap_min_key(const ep_heap *h, int64_t *k1, uint64_t *k2)
     if (!h->len_)
         return 0;
     if (k1)
-        *k1 = h->items_[0].k1;
+        *k1 = h->keys_[1].k1;
     if (k2)
-        *k2 = h->items_[0].k2;
+        *k2 = h->keys_[1].k2;
     return 1;
 }
 
-/* Takes the item at slot i (valid) out of h. */
+/* Takes the node at slot i (1 <= i <= len) out of h; the last item fills the hole. */
 static void
 take(ep_heap *h, size_t i)
 {
-    h->items_[i].node->slot_ = NOT_LINKED;
-    size_t len = --h->len_;
-    if (i < len)
-        fill(h->items_, len, i, h->items_[len]);
+    h->nodes_[i]->slot_ = NOT_LINKED;
+    size_t last = h->len_--;
+    if (i < last)
+        fill(h, i, h->keys_[last], h->nodes_[last]);
 }
 
 void
 ep_heap_remove(ep_heap *h, ep_heap_node *n)
 {
     size_t i = n->slot_;
-    EP_ASSERT(i < h->len_ && h->items_[i].node == n);
+    EP_ASSERT(i >= 1 && i <= h->len_ && h->nodes_[i] == n);
     take(h, i);
 }
 
@@ -174,8 +215,8 @@ ep_heap_pop(ep_heap *h)
 {
     if (!h->len_)
         return NULL;
-    ep_heap_node *n = h->items_[0].node;
-    take(h, 0);
+    ep_heap_node *n = h->nodes_[1];
+    take(h, 1);
     return n;
 }
 
@@ -183,20 +224,20 @@ void
 ep_heap_update(ep_heap *h, ep_heap_node *n, int64_t k1, uint64_t k2)
 {
     size_t i = n->slot_;
-    EP_ASSERT(i < h->len_ && h->items_[i].node == n);
-    ep_heap_item it = {k1, k2, n};
-    fill(h->items_, h->len_, i, it);
+    EP_ASSERT(i >= 1 && i <= h->len_ && h->nodes_[i] == n);
+    ep_heap_key k = {k1, k2};
+    fill(h, i, k, n);
 }
 
 void
 ep_heap_node_key(const ep_heap *h, const ep_heap_node *n, int64_t *k1, uint64_t *k2)
 {
     size_t i = n->slot_;
-    EP_ASSERT(i < h->len_ && h->items_[i].node == n);
+    EP_ASSERT(i >= 1 && i <= h->len_ && h->nodes_[i] == n);
     if (k1)
-        *k1 = h->items_[i].k1;
+        *k1 = h->keys_[i].k1;
     if (k2)
-        *k2 = h->items_[i].k2;
+        *k2 = h->keys_[i].k2;
 }
 
 size_t

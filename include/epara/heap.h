@@ -1,35 +1,35 @@
-/* Intrusive indexed binary min-heap with the keys in the array. Elements embed an
- * ep_heap_node; the heap keeps an array of {key, node} items and each node knows its slot,
- * so remove and update are O(log n), and sifting compares keys in the array without
- * touching the elements or calling back. A key is (k1, k2), ordered lexicographically: k1
- * first, equal k1 by k2; callers who make the key unique (the simulator's (time, seq)) get a
- * total order. Pushing allocates nothing once capacity is reserved (the array grows
- * geometrically otherwise). */
+/* Intrusive indexed binary min-heap with the keys in the heap's own arrays. Elements embed
+ * an ep_heap_node; the heap keeps parallel arrays of keys and node pointers and each node
+ * knows its slot, so remove and update are O(log n), and sifting compares keys in the array
+ * without touching the elements or calling back. A key is (k1, k2), ordered
+ * lexicographically: k1 first (signed), equal k1 by k2 (unsigned); callers who make keys
+ * unique (the simulator's (time, seq)) get a total order. Pushing allocates nothing once
+ * capacity is reserved (the arrays grow geometrically otherwise). */
 #ifndef EPARA_HEAP_H
 #define EPARA_HEAP_H
 
 #include "epara/common.h"
 
 typedef struct ep_heap_node {
-    size_t slot_; /* private: index in the heap array, SIZE_MAX when not in a heap */
+    size_t slot_; /* private: index in the heap arrays, 0 when not in a heap */
 } ep_heap_node;
 
-/* private: one slot of the heap array. */
-typedef struct ep_heap_item {
+/* private: a key as the heap array stores it. */
+typedef struct ep_heap_key {
     int64_t k1;
     uint64_t k2;
-    ep_heap_node *node;
-} ep_heap_item;
+} ep_heap_key;
 
 typedef struct ep_heap {
-    ep_heap_item *items_; /* private */
-    size_t len_;          /* private */
-    size_t cap_;          /* private */
+    ep_heap_key *keys_;    /* private: keys_[1..len_], root at 1; 64-byte aligned */
+    ep_heap_node **nodes_; /* private: nodes_[i] is the node with key keys_[i] */
+    size_t len_;           /* private */
+    size_t cap_;           /* private */
 } ep_heap;
 
-/* An empty heap with no array; allocates nothing. */
+/* An empty heap with no arrays; allocates nothing. */
 void ep_heap_init(ep_heap *h);
-/* Frees the array; the nodes are the caller's and are not touched (nodes still in the heap
+/* Frees the arrays; the nodes are the caller's and are not touched (nodes still in the heap
  * keep reading as linked: ep_heap_node_init them before reuse). */
 void ep_heap_fini(ep_heap *h);
 /* Makes room for n elements in total, so pushes up to n allocate nothing. Returns 0 or
@@ -54,7 +54,8 @@ void ep_heap_update(ep_heap *h, ep_heap_node *n, int64_t k1, uint64_t k2);
 void ep_heap_node_key(const ep_heap *h, const ep_heap_node *n, int64_t *k1, uint64_t *k2);
 /* Number of nodes in h. */
 size_t ep_heap_len(const ep_heap *h);
-/* Marks a node as in no heap; call once before its first push. */
+/* Marks a node as in no heap; call once before its first push (a zeroed node is also in no
+ * heap). */
 void ep_heap_node_init(ep_heap_node *n);
 /* Whether the node is in a heap (nodes start out of any heap after ep_heap_node_init). */
 int ep_heap_node_linked(const ep_heap_node *n);

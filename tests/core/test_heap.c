@@ -38,25 +38,29 @@ key_less(int64_t a1, uint64_t a2, int64_t b1, uint64_t b2)
     return a1 < b1 || (a1 == b1 && a2 < b2);
 }
 
-/* The heap invariant, read through the private fields on purpose: slots, order of the
- * stored keys, and (for heaps of items) stored keys equal to the items' keys. */
+/* The heap invariant, read through the private fields on purpose: 1-based slots, order of
+ * the stored keys, cache-line alignment, and (for heaps of items) stored keys equal to the
+ * items' keys. */
 static void
 check_invariant(const ep_heap *h, int of_items)
 {
-    for (size_t i = 0; i < h->len_; i++) {
-        const ep_heap_item *it = &h->items_[i];
-        assert_int_equal(it->node->slot_, i);
-        if (i > 0) {
-            const ep_heap_item *p = &h->items_[(i - 1) / 2];
-            assert_false(key_less(it->k1, it->k2, p->k1, p->k2));
+    if (h->cap_)
+        assert_int_equal((uintptr_t)h->keys_ % 64, 0);
+    for (size_t i = 1; i <= h->len_; i++) {
+        const ep_heap_key *k = &h->keys_[i];
+        const ep_heap_node *n = h->nodes_[i];
+        assert_int_equal(n->slot_, i);
+        if (i > 1) {
+            const ep_heap_key *p = &h->keys_[i / 2];
+            assert_false(key_less(k->k1, k->k2, p->k1, p->k2));
         }
         if (of_items) {
-            const item *x = EP_CONTAINER_OF(it->node, const item, node);
-            assert_int_equal(it->k1, x->key);
-            assert_int_equal(it->k2, (uint64_t)x->id);
+            const item *x = EP_CONTAINER_OF(n, const item, node);
+            assert_int_equal(k->k1, x->key);
+            assert_int_equal(k->k2, (uint64_t)x->id);
             int64_t k1 = -1;
             uint64_t k2 = 0;
-            ep_heap_node_key(h, it->node, &k1, &k2);
+            ep_heap_node_key(h, n, &k1, &k2);
             assert_int_equal(k1, x->key);
             assert_int_equal(k2, (uint64_t)x->id);
         }
@@ -65,8 +69,8 @@ check_invariant(const ep_heap *h, int of_items)
     uint64_t k2 = 0;
     assert_int_equal(ep_heap_min_key(h, &k1, &k2), h->len_ > 0);
     if (h->len_) {
-        assert_int_equal(k1, h->items_[0].k1);
-        assert_int_equal(k2, h->items_[0].k2);
+        assert_int_equal(k1, h->keys_[1].k1);
+        assert_int_equal(k2, h->keys_[1].k2);
     }
 }
 
@@ -240,6 +244,7 @@ test_node_is_linked_only_while_in_the_heap_and_can_be_reused(void **state)
 {
     (void)state;
     item a = {.key = 1, .id = 0};
+    assert_false(ep_heap_node_linked(&a.node)); /* zeroed: in no heap */
     ep_heap_node_init(&a.node);
     assert_false(ep_heap_node_linked(&a.node));
     ep_heap h;
@@ -388,17 +393,18 @@ test_reserve_makes_pushes_allocation_free_and_growth_keeps_order(void **state)
     ep_heap_init(&h);
     assert_int_equal(ep_heap_reserve(&h, R), 0);
     assert_int_equal(ep_heap_reserve(&h, R / 2), 0); /* never shrinks */
-    const ep_heap_item *array = h.items_;
+    const ep_heap_key *array = h.keys_;
     assert_non_null(array);
     assert_int_equal(ep_heap_reserve(&h, SIZE_MAX), EP_ENOMEM);
-    assert_ptr_equal(h.items_, array);
+    assert_int_equal(ep_heap_reserve(&h, SIZE_MAX / 16), EP_ENOMEM);
+    assert_ptr_equal(h.keys_, array);
     for (int i = 0; i < N; i++) {
         ep_heap_node_init(&items[i].node);
         items[i].key = (i * 7919) % N;
         items[i].id = i;
         assert_int_equal(push(&h, &items[i]), 0);
         if (i < R)
-            assert_ptr_equal(h.items_, array); /* within the reservation: no realloc */
+            assert_ptr_equal(h.keys_, array); /* within the reservation: no realloc */
         assert_int_equal(ep_heap_len(&h), (size_t)i + 1);
     }
     check_invariant(&h, 1);
