@@ -6,8 +6,9 @@
 #include "epara/profile.h"
 
 extern const ep_policy_ops ep_policy_static;
+extern const ep_policy_ops ep_policy_epara;
 
-static const ep_policy_ops *const all_[] = {&ep_policy_static, NULL};
+static const ep_policy_ops *const all_[] = {&ep_policy_epara, &ep_policy_static, NULL};
 
 const ep_policy_ops *const *
 ep_policy_all(void)

@@ -1,0 +1,516 @@
+/* `epara`: the EPARA policy (Wang et al., "EPARA: Parallelizing Categorized AI Inference in
+ * Edge Clouds", arXiv 2511.00603, 2025), as designed in DESIGN.md §5 from the paper's
+ * abstract and its authors' public material:
+ *  - categorizer: latency- vs frequency-sensitive (SLO fps or hint), single- vs
+ *    multi-device (memory, min_devices, or no single device meets the SLO);
+ *  - allocator: per category, the parallel modes of its candidate instances (DP replicas
+ *    with SLO-aware batching and MT co-location for latency x single; frame-level DP with
+ *    multi-frame batches for frequency x single; TP in a node, else PP over the fewest
+ *    devices, for multi-device services);
+ *  - state-aware scheduler: greedy maximization of sum_s w_s min(demand_s, supply_s) over
+ *    those candidates under device memory and compute budgets, demand forecast by EWMA (or
+ *    the oracle), supply of running instances discounted by their backlog, hysteresis;
+ *  - request router: serve locally if a local instance meets the deadline by its estimate,
+ *    else dispatch to the earliest estimated completion including the link delay, reject
+ *    early when nothing can meet it; EDF queues for latency tasks, FIFO (per stream) for
+ *    frequency tasks; batches as large as the earliest deadline allows.
+ * Every mechanism can be switched off by a policy parameter (see params below). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "epara/error.h"
+#include "epara/policy_util.h"
+#include "epara/profile.h"
+
+#define MAX_SVC  64
+#define MAX_CAND 8192
+
+typedef struct epara_params {
+    int categorize;   /* 0: every service latency x single, default allocation */
+    int forward;      /* 0: serve only on the ingress node (no dispatch elsewhere) */
+    int mt;           /* 0: at most one instance per device */
+    int mf;           /* 0: frequency tasks batch one frame at a time */
+    int parallel;     /* 0: no TP/PP groups (multi-device services cannot be placed) */
+    int early_reject; /* 0: never reject early, never drop expired requests */
+    int edf;          /* 0: FIFO queues for latency tasks too */
+    int hysteresis;   /* 0: re-place from scratch every period */
+    int max_hops;
+    double alpha;    /* EWMA weight of the newest rate */
+    double headroom; /* supply target as a multiple of forecast demand */
+    double extra;    /* spare capacity handed out up to this multiple of demand */
+} epara_params;
+
+typedef struct epara_state {
+    epara_params p;
+    int have_forecast;
+    double forecast[MAX_SVC];
+    uint32_t rr[MAX_SVC];
+    int placed_once;
+} epara_state;
+
+static int
+ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *params, int n)
+{
+    (void)env;
+    epara_state *st = state;
+    if (view->sc->nservices > MAX_SVC)
+        return EP_EINVAL;
+    epara_params *p = &st->p;
+    p->categorize = ep_param_get(params, n, "categorize", 1) != 0;
+    p->forward = ep_param_get(params, n, "forward", 1) != 0;
+    p->mt = ep_param_get(params, n, "mt", 1) != 0;
+    p->mf = ep_param_get(params, n, "mf", 1) != 0;
+    p->parallel = ep_param_get(params, n, "parallel", 1) != 0;
+    p->early_reject = ep_param_get(params, n, "early_reject", 1) != 0;
+    p->edf = ep_param_get(params, n, "edf", 1) != 0;
+    p->hysteresis = ep_param_get(params, n, "hysteresis", 1) != 0;
+    p->max_hops = (int)ep_param_get(params, n, "max_hops", 3);
+    p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
+    p->headroom = ep_param_get(params, n, "headroom", 1.25);
+    p->extra = ep_param_get(params, n, "extra", 3.0);
+    if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0)
+        return EP_EINVAL;
+    return 0;
+}
+
+/* --- categorizer ---------------------------------------------------------------------- */
+
+static void
+ep_categorize(void *state, const ep_view *view, int svc, ep_category *out)
+{
+    epara_state *st = state;
+    ep_category_default(view, svc, out);
+    if (!st->p.categorize) {
+        out->sensitivity = EP_SENS_LATENCY;
+        return;
+    }
+    if (out->multi_device)
+        return;
+    /* Multi-device also when no single device that holds it meets the SLO alone. */
+    const ep_scenario *sc = view->sc;
+    if (sc->services[svc].use_trace_exec)
+        return;
+    ep_instance_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.service = svc;
+    sp.mode = EP_MODE_SINGLE;
+    sp.ndev = 1;
+    double mem = (double)ep_cost_instance_mem(sc, svc, 1);
+    for (int d = 0; d < sc->ndevices; d++) {
+        if (ep_pol_usable_mem(sc, d) < mem)
+            continue;
+        sp.devs[0] = d;
+        if (ep_pol_capacity(view, &sp, NULL) > 0)
+            return;
+    }
+    out->multi_device = 1;
+}
+
+/* --- allocator: candidate instances per category -------------------------------------- */
+
+typedef struct cand {
+    ep_instance_spec spec;
+    double cap; /* requests/s within the SLO */
+    double mem; /* bytes per device */
+    int kept;   /* already running (hysteresis) */
+} cand;
+
+typedef struct cands {
+    cand *c;
+    int n, cap;
+} cands;
+
+static void
+cand_add(const ep_view *v, cands *cs, const ep_instance_spec *sp)
+{
+    if (cs->n >= cs->cap)
+        return;
+    int batch = 0;
+    double cap = ep_pol_capacity(v, sp, &batch);
+    if (cap <= 0)
+        return;
+    cand *c = &cs->c[cs->n++];
+    c->spec = *sp;
+    c->cap = cap;
+    c->mem = (double)ep_cost_instance_mem(v->sc, sp->service, sp->ndev);
+    c->kept = 0;
+}
+
+static void
+candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
+{
+    const ep_scenario *sc = v->sc;
+    const ep_category *cat = &v->cat[s];
+    ep_instance_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.service = s;
+    int freq = cat->sensitivity == EP_SENS_FREQUENCY;
+    sp.order = freq || !st->p.edf ? EP_QUEUE_FIFO : EP_QUEUE_EDF;
+    /* Frequency tasks batch several frames (MF) unless switched off. */
+    sp.max_batch = freq && !st->p.mf ? 1 : 0;
+    if (!cat->multi_device) {
+        sp.mode = EP_MODE_SINGLE;
+        sp.ndev = 1;
+        for (int d = 0; d < sc->ndevices; d++) {
+            sp.devs[0] = d;
+            cand_add(v, cs, &sp);
+        }
+        return;
+    }
+    if (!st->p.parallel)
+        return;
+    /* TP inside a node: the fewest devices of one node that hold it. */
+    int any_tp = 0;
+    for (int n = 0; n < sc->nnodes; n++) {
+        const ep_node *nd = &sc->nodes[n];
+        for (int k = 2; k <= nd->ndev && k <= EP_MAX_STAGE_DEVS; k++) {
+            if ((double)ep_cost_instance_mem(sc, s, k) > ep_pol_usable_mem(sc, nd->dev0))
+                continue;
+            sp.mode = freq ? EP_MODE_PP : EP_MODE_TP;
+            sp.ndev = k;
+            for (int j = 0; j < k; j++)
+                sp.devs[j] = nd->dev0 + j;
+            int before = cs->n;
+            cand_add(v, cs, &sp);
+            any_tp |= cs->n > before;
+            break;
+        }
+    }
+    if (any_tp && !freq)
+        return;
+    /* PP across nodes over pairs (and triples) of devices, best-connected first. */
+    for (int k = 2; k <= 3; k++) {
+        double need = (double)ep_cost_instance_mem(sc, s, k);
+        for (int a = 0; a < sc->ndevices; a++) {
+            if (ep_pol_usable_mem(sc, a) < need)
+                continue;
+            for (int b = a + 1; b < sc->ndevices; b++) {
+                if (ep_pol_usable_mem(sc, b) < need)
+                    continue;
+                sp.mode = EP_MODE_PP;
+                sp.ndev = 2;
+                sp.devs[0] = a;
+                sp.devs[1] = b;
+                if (k == 2) {
+                    cand_add(v, cs, &sp);
+                    continue;
+                }
+                for (int c = b + 1; c < sc->ndevices; c++) {
+                    if (ep_pol_usable_mem(sc, c) < need)
+                        continue;
+                    sp.ndev = 3;
+                    sp.devs[2] = c;
+                    cand_add(v, cs, &sp);
+                }
+            }
+        }
+        if (cs->n > 0)
+            break;
+    }
+}
+
+/* --- state-aware scheduler ---------------------------------------------------------------- */
+
+static int
+spec_same(const ep_instance_spec *a, const ep_instance_spec *b)
+{
+    if (a->service != b->service || a->mode != b->mode || a->ndev != b->ndev ||
+        a->max_batch != b->max_batch || a->order != b->order)
+        return 0;
+    for (int i = 0; i < a->ndev; i++)
+        if (a->devs[i] != b->devs[i])
+            return 0;
+    return 1;
+}
+
+/* Takes candidate c if memory and the devices' compute budgets allow; returns the supply
+ * it adds (0 when it does not fit). An instance on a device already serving others gets
+ * only the device time left (MT); without MT a device holds one instance. */
+static double
+take(const epara_state *st, const ep_view *v, const cand *c, double *freem, double *budget,
+     int *count, double want)
+{
+    double b = 1.0;
+    for (int k = 0; k < c->spec.ndev; k++) {
+        int d = c->spec.devs[k];
+        if (freem[d] < c->mem || (!st->p.mt && count[d] > 0))
+            return 0;
+        if (budget[d] < b)
+            b = budget[d];
+    }
+    if (b < 0.05)
+        return 0;
+    double supply = c->cap * b;
+    double use = want > 0 && want < supply ? want / c->cap : b; /* device time it needs */
+    for (int k = 0; k < c->spec.ndev; k++) {
+        int d = c->spec.devs[k];
+        freem[d] -= c->mem;
+        budget[d] -= use;
+        count[d]++;
+    }
+    (void)v;
+    return supply;
+}
+
+/* Keeps running instances of services whose supply is below mult x demand. */
+static void
+keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
+             double *budget, int *count, const double *demand, double *supply, double mult)
+{
+    double horizon = (double)view->placement_period / 1e9;
+    for (int i = 0; i < view->ninst; i++) {
+        const ep_instance_view *iv = &view->inst[i];
+        int s = iv->spec.service;
+        if (!view->node_up[iv->node] || (supply[s] > 0 && supply[s] >= demand[s] * mult))
+            continue;
+        for (int k = 0; k < cs->n; k++) {
+            if (chosen[k] || !spec_same(&cs->c[k].spec, &iv->spec))
+                continue;
+            double add =
+                    take(st, view, &cs->c[k], freem, budget, count, demand[s] * mult - supply[s]);
+            if (add > 0) {
+                double backlog = (double)iv->backlog / 1e9;
+                double discount = horizon > 0 ? 1 - backlog / horizon : 1;
+                chosen[k] = 1;
+                supply[s] += add * (discount > 0.2 ? discount : 0.2);
+            }
+            break;
+        }
+    }
+}
+
+/* Adds the candidate with the largest weighted gain in min(mult x demand, supply) per unit
+ * of memory it occupies (cost-benefit greedy for the knapsack constraints) until none
+ * gains. */
+static void
+greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
+       double *budget, int *count, const double *demand, double *supply, double mult)
+{
+    const ep_scenario *sc = view->sc;
+    for (;;) {
+        int best = -1;
+        double best_score = 0;
+        for (int k = 0; k < cs->n; k++) {
+            if (chosen[k])
+                continue;
+            const cand *c = &cs->c[k];
+            int s = c->spec.service;
+            double want = demand[s] * mult - supply[s];
+            if (want <= 0)
+                continue;
+            double b = 1.0;
+            int ok = 1;
+            for (int j = 0; j < c->spec.ndev && ok; j++) {
+                int d = c->spec.devs[j];
+                ok = freem[d] >= c->mem && (st->p.mt || count[d] == 0);
+                if (budget[d] < b)
+                    b = budget[d];
+            }
+            if (!ok || b < 0.05)
+                continue;
+            double gain = sc->services[s].weight * (c->cap * b < want ? c->cap * b : want);
+            double memfrac = 0;
+            for (int j = 0; j < c->spec.ndev; j++)
+                memfrac += c->mem / ep_pol_usable_mem(sc, c->spec.devs[j]);
+            double score = gain / (memfrac + 1e-9);
+            if (score > best_score) {
+                best_score = score;
+                best = k;
+            }
+        }
+        if (best < 0)
+            return;
+        int s = cs->c[best].spec.service;
+        supply[s] +=
+                take(st, view, &cs->c[best], freem, budget, count, demand[s] * mult - supply[s]);
+        chosen[best] = 1;
+    }
+}
+
+static int
+ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
+{
+    (void)env;
+    epara_state *st = state;
+    const ep_scenario *sc = view->sc;
+    int ns = sc->nservices;
+    /* Demand forecast. */
+    for (int s = 0; s < ns; s++) {
+        double r = view->oracle_rate ? view->oracle_rate[s] : view->rate[s];
+        st->forecast[s] =
+                st->have_forecast ? st->p.alpha * r + (1 - st->p.alpha) * st->forecast[s] : r;
+    }
+    st->have_forecast = 1;
+    cands cs = {calloc(MAX_CAND, sizeof(cand)), 0, MAX_CAND};
+    double *freem = calloc((size_t)sc->ndevices + 1, sizeof *freem);
+    double *budget = calloc((size_t)sc->ndevices + 1, sizeof *budget);
+    int *count = calloc((size_t)sc->ndevices + 1, sizeof *count);
+    int *chosen = calloc(MAX_CAND, sizeof *chosen);
+    int rc = 0;
+    if (!cs.c || !freem || !budget || !count || !chosen) {
+        rc = EP_ENOMEM;
+        goto done;
+    }
+    for (int s = 0; s < ns; s++)
+        candidates_for(st, view, s, &cs);
+    for (int d = 0; d < sc->ndevices; d++) {
+        freem[d] = ep_pol_usable_mem(sc, d);
+        budget[d] = 1.0;
+    }
+    double supply[MAX_SVC] = {0}, demand[MAX_SVC];
+    for (int s = 0; s < ns; s++)
+        demand[s] = st->forecast[s] * st->p.headroom;
+    /* Two rounds: first cover the forecast demand (x headroom) of every service, then hand
+     * out spare capacity up to `extra` times demand. In each round, running instances that
+     * are still useful are kept first (hysteresis: a move costs a model load), their
+     * supply discounted by the backlog they carry (state-aware), then the greedy adds new
+     * instances. A service with no instance at all gets one before spare capacity is
+     * handed out. */
+    for (int round = 0; round < 2; round++) {
+        double mult = round == 0 ? 1.0 : st->p.extra;
+        if (st->p.hysteresis && st->placed_once)
+            keep_running(st, view, &cs, chosen, freem, budget, count, demand, supply, mult);
+        greedy(st, view, &cs, chosen, freem, budget, count, demand, supply, mult);
+        if (round == 0)
+            for (int s = 0; s < ns; s++) {
+                if (supply[s] > 0)
+                    continue;
+                for (int k = 0; k < cs.n; k++) {
+                    if (chosen[k] || cs.c[k].spec.service != s)
+                        continue;
+                    double add = take(st, view, &cs.c[k], freem, budget, count, 0);
+                    if (add > 0) {
+                        chosen[k] = 1;
+                        supply[s] += add;
+                        break;
+                    }
+                }
+            }
+    }
+    for (int k = 0; k < cs.n && !rc; k++)
+        if (chosen[k])
+            rc = ep_placement_add(out, &cs.c[k].spec);
+    st->placed_once = 1;
+done:
+    free(cs.c);
+    free(freem);
+    free(budget);
+    free(count);
+    free(chosen);
+    return rc;
+}
+
+/* --- request router --------------------------------------------------------------------- */
+
+static void
+epara_route(void *state, const ep_env *env, const ep_view *view, const ep_request_info *req,
+            ep_route *out)
+{
+    epara_state *st = state;
+    int best_local = -1, best_any = -1, n = 0;
+    ep_time t_local = EP_TIME_MAX, t_any = EP_TIME_MAX;
+    int freq = view->cat[req->service].sensitivity == EP_SENS_FREQUENCY;
+    for (int i = 0; i < view->ninst; i++) {
+        const ep_instance_view *iv = &view->inst[i];
+        if (iv->spec.service != req->service || !iv->ready)
+            continue;
+        n++;
+        ep_time t = ep_pol_estimate(view, env, req, i);
+        if (iv->node == req->at_node && t < t_local) {
+            t_local = t;
+            best_local = i;
+        }
+        if (t < t_any) {
+            t_any = t;
+            best_any = i;
+        }
+    }
+    if (n == 0) {
+        out->kind = EP_ROUTE_REJECT;
+        out->reason = "no instance of the service";
+        return;
+    }
+    if (best_local >= 0 && (t_local <= req->deadline || !st->p.forward)) {
+        out->kind = EP_ROUTE_DISPATCH;
+        out->instance = view->inst[best_local].id;
+        return;
+    }
+    if (!st->p.forward || req->hops >= st->p.max_hops) {
+        if (best_local >= 0) {
+            out->kind = EP_ROUTE_DISPATCH;
+            out->instance = view->inst[best_local].id;
+            return;
+        }
+        if (!st->p.forward) {
+            out->kind = EP_ROUTE_REJECT;
+            out->reason = "no local instance";
+            return;
+        }
+    }
+    if (t_any > req->deadline && st->p.early_reject) {
+        out->kind = EP_ROUTE_REJECT;
+        out->reason = "no instance can meet the deadline";
+        return;
+    }
+    if (freq) {
+        /* Frame-level DP: spread a stream's frames round-robin over the replicas that meet
+         * the deadline. */
+        int ok = 0;
+        for (int i = 0; i < view->ninst; i++) {
+            const ep_instance_view *iv = &view->inst[i];
+            ok += iv->spec.service == req->service && iv->ready &&
+                  ep_pol_estimate(view, env, req, i) <= req->deadline;
+        }
+        if (ok > 1) {
+            uint32_t k = st->rr[req->service]++ % (uint32_t)ok;
+            for (int i = 0; i < view->ninst; i++) {
+                const ep_instance_view *iv = &view->inst[i];
+                if (iv->spec.service == req->service && iv->ready &&
+                    ep_pol_estimate(view, env, req, i) <= req->deadline && k-- == 0) {
+                    out->kind = EP_ROUTE_DISPATCH;
+                    out->instance = iv->id;
+                    return;
+                }
+            }
+        }
+    }
+    out->kind = EP_ROUTE_DISPATCH;
+    out->instance = view->inst[best_any].id;
+}
+
+/* The largest batch whose completion meets the earliest deadline among its requests. */
+static int
+ep_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance,
+              const ep_queue_view *q, int *drop_expired)
+{
+    epara_state *st = state;
+    const ep_instance_view *iv = &view->inst[instance];
+    int maxb = iv->spec.max_batch > 0 ? iv->spec.max_batch
+                                      : view->sc->services[iv->spec.service].max_batch;
+    if (maxb < 1)
+        maxb = 1;
+    *drop_expired = st->p.early_reject;
+    int lim = q->n < maxb ? q->n : maxb, best = 0;
+    ep_time earliest = EP_TIME_MAX;
+    for (int b = 1; b <= lim; b++) {
+        if (q->deadline[b - 1] < earliest)
+            earliest = q->deadline[b - 1];
+        if (env->now + ep_pol_dnn_batch(view, &iv->spec, b, NULL) <= earliest)
+            best = b;
+    }
+    /* Nothing can make the head's deadline: run a full batch for those behind it. */
+    return best > 0 ? best : lim;
+}
+
+const ep_policy_ops ep_policy_epara = {
+        .name = "epara",
+        .abi = EP_POLICY_ABI,
+        .state_size = sizeof(epara_state),
+        .summary = "EPARA: categorized parallelism, state-aware placement, deadline routing",
+        .init = ep_init,
+        .categorize = ep_categorize,
+        .place = ep_place,
+        .route = epara_route,
+        .pick_batch = ep_pick_batch,
+};
