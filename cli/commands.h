@@ -6,6 +6,7 @@
 int cmd_trace(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_maxrate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 /* `epara trace` tools (cmd_trace_tools.c), dispatched by cmd_trace. */

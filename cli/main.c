@@ -9,6 +9,7 @@
 static const cli_cmd commands[] = {
         {"trace", "import, generate, inspect, transform and export request traces", cmd_trace},
         {"sim", "simulate a scenario under a policy: goodput, SLO attainment, latency", cmd_sim},
+        {"maxrate", "highest rate scale meeting an SLO attainment target (bisection)", cmd_maxrate},
         {"bench", "measure epara's own speed (trace import and read-back)", cmd_bench},
         {"version", "print the version and git revision", cmd_version},
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "epara/common.h"
+#include "epara/model.h"
 #include "epara/store.h"
 
 /* Exit codes: 0 success, 1 runtime failure (database, I/O), 2 bad input or usage. */
@@ -54,6 +55,12 @@ int cli_help_or_usage(int want_help, const char *text);
 int cli_store_fail(ep_store *st, const char *what, const char *name, int err);
 /* "<verb> N rows into trace 'NAME' (span S s, R req/s)" on stdout. */
 void cli_print_written(const ep_trace_meta *m, const char *verb);
+
+/* Loads scenario `path` (NULL: the embedded default), opens its trace database (trace_db
+ * overrides the scenario's), prepares every workload trace and loads measured profiles.
+ * Prints what went wrong; returns an exit status (0: *sc and *st are the caller's). */
+int cli_scenario_open(const char *path, const char *trace_db, int quiet, ep_scenario *sc,
+                      ep_store **st);
 
 /* Whether stderr is a terminal (progress lines are drawn only then). */
 int cli_tty(void);
