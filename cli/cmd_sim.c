@@ -1,7 +1,8 @@
 /* `epara sim`: loads a scenario (a file, or the embedded default), makes its workload
  * traces available (database, import, or generated fallback, saying which), runs the
  * simulator, prints a summary (or one JSON object with --json) and stores the run in a
- * results database. */
+ * results database. The policy `bound` is no runtime policy: it solves the fluid upper
+ * bound (epara/bound.h) instead of simulating, and reports it in the same form. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "epara/bound.h"
 #include "epara/error.h"
 #include "epara/prepare.h"
 #include "epara/results.h"
@@ -27,7 +29,8 @@ static const char sim_help[] =
         "\n"
         "  --scenario FILE    scenario YAML (default: the embedded edge-default scenario;\n"
         "                     format in experiments/scenarios/README.md)\n"
-        "  --policy P         policy (default: the scenario's); see --list-policies\n"
+        "  --policy P         policy (default: the scenario's); see --list-policies;\n"
+        "                     'bound' solves the fluid LP upper bound instead of simulating\n"
         "  --seed N           seed (default: the scenario's)\n"
         "  --rate-scale X     multiply every workload's request rate by X (default 1)\n"
         "  --duration S       replay only the first S seconds of the workload\n"
@@ -35,7 +38,9 @@ static const char sim_help[] =
         "                     traces are imported from their file, or generated when the\n"
         "                     file is absent\n"
         "  --out DB           store the run in this results database\n"
-        "  --records          also store one record per request (with --out)\n"
+        "  --records          also store one record per request (with --out; not with\n"
+        "                     the bound, which has no requests)\n"
+        "  --decisions FILE   write every placement, route and batch decision as JSON lines\n"
         "  --json             print one JSON object on stdout\n"
         "  --quiet            no progress or trace messages on stderr\n"
         "  --list-policies    list the built-in policies and exit\n";
@@ -44,7 +49,46 @@ typedef struct sim_cli {
     ep_results *res;
     int rec_err;
     int progress;
+    FILE *decisions; /* JSON lines, or NULL */
 } sim_cli;
+
+static const char *const route_kinds[] = {"dispatch", "forward", "reject"};
+static const char *const modes[] = {"single", "mt", "tp", "pp"};
+
+/* One JSON line per decision: {"t_ns":..,"kind":"route"|"batch"|"place",...}. */
+static void
+on_decision(void *ctx, const ep_decision *d)
+{
+    sim_cli *c = ctx;
+    if (!c->decisions)
+        return;
+    FILE *f = c->decisions;
+    switch (d->kind) {
+    case EP_DECIDE_ROUTE:
+        fprintf(f,
+                "{\"t_ns\":%lld,\"kind\":\"route\",\"request\":%llu,\"node\":%d,"
+                "\"decision\":\"%s\",\"instance\":%d,\"to_node\":%d}\n",
+                (long long)d->at, (unsigned long long)d->request, d->node,
+                route_kinds[d->route->kind], d->route->instance, d->route->node);
+        break;
+    case EP_DECIDE_BATCH:
+        fprintf(f, "{\"t_ns\":%lld,\"kind\":\"batch\",\"instance\":%d,\"batch\":%d}\n",
+                (long long)d->at, d->instance, d->batch);
+        break;
+    case EP_DECIDE_PLACE:
+        fprintf(f, "{\"t_ns\":%lld,\"kind\":\"place\",\"instances\":[", (long long)d->at);
+        for (int i = 0; i < d->ninst; i++) {
+            const ep_instance_spec *sp = &d->inst[i];
+            fprintf(f, "%s{\"service\":%d,\"mode\":\"%s\",\"devices\":[", i ? "," : "", sp->service,
+                    modes[sp->mode]);
+            for (int k = 0; k < sp->ndev; k++)
+                fprintf(f, "%s%d", k ? "," : "", sp->devs[k]);
+            fprintf(f, "],\"max_batch\":%d,\"edf\":%d}", sp->max_batch, sp->order == EP_QUEUE_EDF);
+        }
+        fputs("]}\n", f);
+        break;
+    }
+}
 
 static void
 on_record(void *ctx, const ep_record *rec)
@@ -170,9 +214,14 @@ print_table(const ep_scenario *sc, const ep_sim_result *r)
     printf("%-16s %9lld %9lld %9lld %9lld %8.1f%% %10.3f %10.3f\n", "all", (long long)r->requests,
            (long long)r->slo_met, (long long)r->rejected, (long long)(r->dropped + r->unfinished),
            100 * r->slo_attainment, r->goodput_per_s, r->p99_latency_s);
-    printf("%llu events in %.3f s (%.2f M events/s), event hash %016llx\n",
-           (unsigned long long)r->events, r->wall_s, r->events_per_s / 1e6,
-           (unsigned long long)r->event_hash);
+    if (strcmp(r->policy, EP_BOUND_NAME) == 0)
+        printf("fluid upper bound: %lld LPs in %.3f s (%.3f s in all); %lld instances "
+               "deployed; no latencies in a fluid model\n",
+               (long long)r->placements, r->place_time_s, r->wall_s, (long long)r->instances);
+    else
+        printf("%llu events in %.3f s (%.2f M events/s), event hash %016llx\n",
+               (unsigned long long)r->events, r->wall_s, r->events_per_s / 1e6,
+               (unsigned long long)r->event_hash);
 }
 
 int
@@ -186,6 +235,7 @@ cmd_sim(int argc, char **argv)
                                              {"trace-db", required_argument, NULL, 't'},
                                              {"out", required_argument, NULL, 'o'},
                                              {"records", no_argument, NULL, 'R'},
+                                             {"decisions", required_argument, NULL, 'D'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"list-policies", no_argument, NULL, 'L'},
@@ -196,6 +246,7 @@ cmd_sim(int argc, char **argv)
     memset(&o, 0, sizeof o);
     double rate = 1, dur = 0;
     int records = 0, as_json = 0, quiet = 0, c;
+    const char *decisions = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
@@ -222,6 +273,9 @@ cmd_sim(int argc, char **argv)
         case 'o':
             outp = optarg;
             break;
+        case 'D':
+            decisions = optarg;
+            break;
         case 'R':
             records = 1;
             break;
@@ -234,6 +288,7 @@ cmd_sim(int argc, char **argv)
         case 'L':
             for (const ep_policy_ops *const *p = ep_policy_all(); *p; p++)
                 printf("%-10s %s\n", (*p)->name, (*p)->summary);
+            printf("%-10s %s\n", EP_BOUND_NAME, EP_BOUND_SUMMARY);
             return EXIT_OK;
         case 'h':
             fputs(sim_help, stdout);
@@ -253,7 +308,7 @@ cmd_sim(int argc, char **argv)
         cli_err("sim: --records needs --out DB");
         return EXIT_USAGE;
     }
-    if (o.policy && !ep_policy_find(o.policy)) {
+    if (o.policy && strcmp(o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(o.policy)) {
         cli_err("--policy: unknown policy '%s' (see --list-policies)", o.policy);
         return EXIT_USAGE;
     }
@@ -275,6 +330,8 @@ cmd_sim(int argc, char **argv)
             fprintf(stderr, "%s: %s\n", name, perr.msg[0] ? perr.msg : ep_strerror(err));
         return err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
     }
+    cli_out dout;
+    int dout_open = 0;
     int rc = EXIT_FAIL;
     ep_store *st = NULL;
     ep_results *res = NULL;
@@ -282,6 +339,13 @@ cmd_sim(int argc, char **argv)
     ep_sim_result r;
     memset(&r, 0, sizeof r);
     const char *tdb = trace_db ? trace_db : sc.run.trace_db;
+    const char *pname = o.policy ? o.policy : sc.policy;
+    int bound = strcmp(pname, EP_BOUND_NAME) == 0;
+    if (bound && records) {
+        cli_err("sim: --records: the bound has no per-request records");
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (!(st = cli_store_open(tdb, 0)))
         goto done;
     char msg[1024] = "";
@@ -299,7 +363,14 @@ cmd_sim(int argc, char **argv)
     }
     if (nprof && !quiet)
         fprintf(stderr, "epara: %d measured profile tables from %s take precedence\n", nprof, tdb);
-    sim_cli cc = {NULL, 0, !quiet && cli_tty()};
+    sim_cli cc = {NULL, 0, !quiet && cli_tty(), NULL};
+    if (decisions) {
+        if (cli_out_open(&dout, decisions))
+            goto done;
+        dout_open = 1;
+        cc.decisions = dout.f;
+        o.on_decision = on_decision;
+    }
     if (outp) {
         if (ep_results_open(outp, &res, msg, sizeof msg)) {
             cli_err("sim: %s", msg);
@@ -345,7 +416,8 @@ cmd_sim(int argc, char **argv)
     o.on_record = on_record;
     o.on_progress = on_progress;
     o.ctx = &cc;
-    err = ep_sim_run(&sc, &o, &r, msg, sizeof msg);
+    err = bound ? ep_bound_run(&sc, &o, &r, msg, sizeof msg)
+                : ep_sim_run(&sc, &o, &r, msg, sizeof msg);
     if (cc.progress)
         fputc('\n', stderr);
     if (err) {
@@ -377,6 +449,8 @@ cmd_sim(int argc, char **argv)
     }
     rc = EXIT_OK;
 done:
+    if (dout_open && cli_out_close(&dout, rc == EXIT_OK) != 0 && rc == EXIT_OK)
+        rc = EXIT_FAIL;
     json_decref(js);
     ep_sim_result_fini(&r);
     ep_results_close(res);

@@ -115,6 +115,11 @@ sim_dnn_start(sim *s, sim_instance *in)
         ep_list_push_back(&in->running, qn);
     }
     in->nrunning = b;
+    if (s->opts.on_decision) {
+        ep_decision dec = {
+                .kind = EP_DECIDE_BATCH, .at = s->eng.now, .instance = in->id, .batch = b};
+        s->opts.on_decision(s->opts.ctx, &dec);
+    }
     ep_dur interval;
     ep_dur t = batch_cost(s, in, b, &in->running, &interval);
     t = sim_instance_begin(s, in, t);

@@ -257,6 +257,14 @@ sim_route(sim *s, sim_request *r)
     s->env.now = s->eng.now;
     ep_route d = {EP_ROUTE_REJECT, -1, -1, "no sim_route"};
     s->pol->route(s->pol_state, &s->env, &s->view, &ri, &d);
+    if (s->opts.on_decision) {
+        ep_decision dec = {.kind = EP_DECIDE_ROUTE,
+                           .at = s->eng.now,
+                           .request = ri.id,
+                           .node = ri.at_node,
+                           .route = &d};
+        s->opts.on_decision(s->opts.ctx, &dec);
+    }
     switch (d.kind) {
     case EP_ROUTE_DISPATCH: {
         if (d.instance < 0 || d.instance >= s->ninst ||

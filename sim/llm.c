@@ -28,7 +28,6 @@ sim_llm_admit(sim *s, sim_instance *in, sim_request *r)
     return 0;
 }
 
-
 static void
 preempt_last(sim *s, sim_instance *in)
 {

@@ -218,6 +218,11 @@ sim_do_place(sim *s, int initial)
     s->res->place_time_s += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     if (!err && !p.unchanged) {
         s->res->placements++;
+        if (s->opts.on_decision) {
+            ep_decision dec = {
+                    .kind = EP_DECIDE_PLACE, .at = s->eng.now, .inst = p.inst, .ninst = p.n};
+            s->opts.on_decision(s->opts.ctx, &dec);
+        }
         err = apply_placement(s, &p, initial);
     }
     free(p.inst);

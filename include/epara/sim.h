@@ -31,6 +31,25 @@ typedef struct ep_record {
     int preemptions;
 } ep_record;
 
+/* One policy decision, for the decision log (replaying an executor run through the
+ * simulator and diffing decisions). Pointers are borrowed for the callback. */
+typedef enum ep_decision_kind {
+    EP_DECIDE_PLACE, /* a new placement: inst[0..ninst) */
+    EP_DECIDE_ROUTE, /* a routing decision for request `request` at node `node` */
+    EP_DECIDE_BATCH  /* a batch of `batch` requests started on `instance` */
+} ep_decision_kind;
+
+typedef struct ep_decision {
+    ep_decision_kind kind;
+    ep_time at;
+    uint64_t request;
+    int node;                     /* ROUTE: the deciding node */
+    const ep_route *route;        /* ROUTE */
+    int instance, batch;          /* BATCH */
+    const ep_instance_spec *inst; /* PLACE */
+    int ninst;                    /* PLACE */
+} ep_decision;
+
 typedef struct ep_sim_opts {
     const char *policy; /* NULL: the scenario's */
     uint64_t seed;      /* used when seed_set, else the scenario's */
@@ -41,6 +60,8 @@ typedef struct ep_sim_opts {
     /* Called for every record (may be NULL). */
     void (*on_record)(void *ctx, const ep_record *rec);
     void *ctx;
+    /* Called for every placement, route and batch decision (may be NULL). */
+    void (*on_decision)(void *ctx, const ep_decision *d);
     /* Called about every 2^20 events with progress in [0, 1] (may be NULL). */
     void (*on_progress)(void *ctx, double frac, ep_time now, uint64_t events);
 } ep_sim_opts;
