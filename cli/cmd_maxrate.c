@@ -28,6 +28,7 @@ static const char help[] =
         "                    services (the lowest attainment of any service with requests)\n"
         "  --duration S      replay only the first S seconds of the workload\n"
         "  --seed N          seed (default: the scenario's)\n"
+        "  --param KEY=VALUE set a policy parameter (repeatable)\n"
         "  --tol T           relative bracket width to stop at (default 0.02)\n"
         "  --max-scale X     give up above this scale (default 1024)\n"
         "  --trace-db DB     trace database (default: the scenario's)\n"
@@ -83,6 +84,7 @@ cmd_maxrate(int argc, char **argv)
                                              {"seed", required_argument, NULL, 'S'},
                                              {"tol", required_argument, NULL, 't'},
                                              {"metric", required_argument, NULL, 'M'},
+                                             {"param", required_argument, NULL, 'P'},
                                              {"max-scale", required_argument, NULL, 'm'},
                                              {"trace-db", required_argument, NULL, 'T'},
                                              {"json", no_argument, NULL, 'j'},
@@ -91,7 +93,8 @@ cmd_maxrate(int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
     const char *scen = NULL, *tdb = NULL, *svcname = NULL;
     double target = 0.9, dur = 0, tol = 0.02, maxscale = 1024;
-    int as_json = 0, c;
+    int as_json = 0, c, nparams = 0;
+    const char *params[EP_MAX_PARAMS];
     probe p;
     memset(&p, 0, sizeof p);
     p.svc = -1;
@@ -126,6 +129,13 @@ cmd_maxrate(int argc, char **argv)
             break;
         case 'T':
             tdb = optarg;
+            break;
+        case 'P':
+            if (nparams == EP_MAX_PARAMS) {
+                cli_err("--param: at most %d", EP_MAX_PARAMS);
+                return EXIT_USAGE;
+            }
+            params[nparams++] = optarg;
             break;
         case 'M':
             if (strcmp(optarg, "services") == 0) {
@@ -165,6 +175,11 @@ cmd_maxrate(int argc, char **argv)
     if (rc)
         return rc;
     rc = EXIT_FAIL;
+    for (int i = 0; i < nparams; i++)
+        if (cli_param_set(&sc, params[i])) {
+            rc = EXIT_USAGE;
+            goto done;
+        }
     if (svcname && (p.svc = ep_scenario_find_service(&sc, svcname)) < 0) {
         cli_err("--service: no service '%s' in the scenario", svcname);
         rc = EXIT_USAGE;

@@ -32,6 +32,7 @@ static const char sim_help[] =
         "  --policy P         policy (default: the scenario's); see --list-policies;\n"
         "                     'bound' solves the fluid LP upper bound instead of simulating\n"
         "  --seed N           seed (default: the scenario's)\n"
+        "  --param KEY=VALUE  set a policy parameter (repeatable; overrides the scenario's)\n"
         "  --rate-scale X     multiply every workload's request rate by X (default 1)\n"
         "  --duration S       replay only the first S seconds of the workload\n"
         "  --trace-db DB      trace database (default: the scenario's run.trace_db); missing\n"
@@ -236,6 +237,7 @@ cmd_sim(int argc, char **argv)
                                              {"out", required_argument, NULL, 'o'},
                                              {"records", no_argument, NULL, 'R'},
                                              {"decisions", required_argument, NULL, 'D'},
+                                             {"param", required_argument, NULL, 'P'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"list-policies", no_argument, NULL, 'L'},
@@ -247,6 +249,8 @@ cmd_sim(int argc, char **argv)
     double rate = 1, dur = 0;
     int records = 0, as_json = 0, quiet = 0, c;
     const char *decisions = NULL;
+    const char *params[EP_MAX_PARAMS];
+    int nparams = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
@@ -275,6 +279,13 @@ cmd_sim(int argc, char **argv)
             break;
         case 'D':
             decisions = optarg;
+            break;
+        case 'P':
+            if (nparams == EP_MAX_PARAMS) {
+                cli_err("--param: at most %d", EP_MAX_PARAMS);
+                return EXIT_USAGE;
+            }
+            params[nparams++] = optarg;
             break;
         case 'R':
             records = 1;
@@ -330,6 +341,11 @@ cmd_sim(int argc, char **argv)
             fprintf(stderr, "%s: %s\n", name, perr.msg[0] ? perr.msg : ep_strerror(err));
         return err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
     }
+    for (int i = 0; i < nparams; i++)
+        if (cli_param_set(&sc, params[i])) {
+            ep_scenario_fini(&sc);
+            return EXIT_USAGE;
+        }
     cli_out dout;
     int dout_open = 0;
     int rc = EXIT_FAIL;

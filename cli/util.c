@@ -210,3 +210,31 @@ cli_print_written(const ep_trace_meta *m, const char *verb)
     printf("%s %lld rows into trace '%s' (span %.3f s, %.4g req/s)\n", verb, (long long)m->rows,
            m->name, span, span > 0 ? (double)m->rows / span : 0.0);
 }
+
+int
+cli_param_set(ep_scenario *sc, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t kl = eq ? (size_t)(eq - kv) : 0;
+    if (!eq || kl == 0 || kl >= EP_NAME_MAX || strlen(eq + 1) == 0 ||
+        strlen(eq + 1) >= EP_NAME_MAX) {
+        cli_err("--param: expected KEY=VALUE (each at most %d characters), got '%s'",
+                EP_NAME_MAX - 1, kv);
+        return -1;
+    }
+    int i;
+    for (i = 0; i < sc->nparams; i++)
+        if (strlen(sc->params[i].key) == kl && strncmp(sc->params[i].key, kv, kl) == 0)
+            break;
+    if (i == sc->nparams) {
+        if (sc->nparams == EP_MAX_PARAMS) {
+            cli_err("--param: too many policy parameters (at most %d)", EP_MAX_PARAMS);
+            return -1;
+        }
+        sc->nparams++;
+        memcpy(sc->params[i].key, kv, kl);
+        sc->params[i].key[kl] = '\0';
+    }
+    snprintf(sc->params[i].value, sizeof sc->params[i].value, "%s", eq + 1);
+    return 0;
+}

@@ -62,6 +62,10 @@ void cli_print_written(const ep_trace_meta *m, const char *verb);
 int cli_scenario_open(const char *path, const char *trace_db, int quiet, ep_scenario *sc,
                       ep_store **st);
 
+/* Adds or replaces policy parameter "KEY=VALUE" in sc (for --param). Prints the problem
+ * and returns -1 when the text is malformed or the table is full. */
+int cli_param_set(ep_scenario *sc, const char *kv);
+
 /* Whether stderr is a terminal (progress lines are drawn only then). */
 int cli_tty(void);
 
