@@ -280,8 +280,8 @@ peak_rss_bytes(void)
 
 /* Loads text as a scenario, prepares its traces in db, runs it; times in *prep_s, *res. */
 static int
-run_scenario_text(const char *text, const char *name, const char *db, double *prep_s,
-                  ep_sim_result *res)
+run_scenario_text(const char *text, const char *name, const char *db, const char *policy,
+                  double *prep_s, ep_sim_result *res)
 {
     ep_scenario sc;
     ep_parse_error pe;
@@ -303,6 +303,7 @@ run_scenario_text(const char *text, const char *name, const char *db, double *pr
     ep_sim_opts o;
     memset(&o, 0, sizeof o);
     o.traces = st;
+    o.policy = policy;
     if (ep_sim_run(&sc, &o, res, msg, sizeof msg)) {
         cli_err("bench: %s", msg);
         goto done;
@@ -314,37 +315,50 @@ done:
     return rc;
 }
 
+static double
+per_round(const ep_sim_result *r)
+{
+    return r->placement_rounds > 0 ? r->place_time_s / (double)r->placement_rounds : 0;
+}
+
 static int
 bench_sim(int argc, char **argv)
 {
     static const char help[] =
             "usage: epara bench sim [--events N] [--pending P] [--requests N] [--nodes N]\n"
-            "                       [--services N] [--dir DIR] [--json]\n"
+            "                       [--services N] [--policy P] [--dir DIR] [--json]\n"
             "\n"
             "1. core: the event engine under the hold model (P pending events, N events;\n"
             "   default 10,000 and 20,000,000).\n"
             "2. replay: N generated requests (default 1,000,000) over 1,000 s on an N-node\n"
             "   cluster (default 100) with --services segmentation services (default 50),\n"
-            "   static policy; wall time (trace generation excluded) and peak RSS.\n"
+            "   under --policy (default static); wall time (trace generation excluded), peak\n"
+            "   RSS, and the policy's placement time per round.\n"
             "3. default: the embedded default scenario end to end (traces prepared in DIR,\n"
             "   from ../shared/traces when present).\n";
-    static const struct option longopts[] = {{"events", required_argument, NULL, 'e'},
-                                             {"pending", required_argument, NULL, 'p'},
-                                             {"requests", required_argument, NULL, 'n'},
-                                             {"nodes", required_argument, NULL, 'N'},
-                                             {"services", required_argument, NULL, 's'},
-                                             {"dir", required_argument, NULL, 'd'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+            {"events", required_argument, NULL, 'e'},   {"pending", required_argument, NULL, 'p'},
+            {"requests", required_argument, NULL, 'n'}, {"nodes", required_argument, NULL, 'N'},
+            {"services", required_argument, NULL, 's'}, {"policy", required_argument, NULL, 'P'},
+            {"dir", required_argument, NULL, 'd'},      {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int64_t events = 20000000, pending = 10000, requests = 1000000, nodes = 100, nsvc = 50;
     const char *dir = getenv("TMPDIR");
     int as_json = 0, c;
+    const char *policy = "static";
     if (!dir || !*dir)
         dir = "/tmp";
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
+        if (c == 'P') {
+            policy = optarg;
+            if (!ep_policy_find(policy)) {
+                cli_err("--policy: unknown policy '%s'", policy);
+                return EXIT_USAGE;
+            }
+            continue;
+        }
         switch (c) {
         case 'e':
             bad = cli_i64("--events", optarg, 1, INT64_C(10000000000), &events);
@@ -396,7 +410,7 @@ bench_sim(int argc, char **argv)
     memset(&rr, 0, sizeof rr);
     memset(&rd, 0, sizeof rd);
     double prep_r = 0, prep_d = 0;
-    int rc = run_scenario_text(yaml, "bench-replay", db, &prep_r, &rr);
+    int rc = run_scenario_text(yaml, "bench-replay", db, policy, &prep_r, &rr);
     free(yaml);
     remove(db);
     double rss = peak_rss_bytes();
@@ -411,7 +425,7 @@ bench_sim(int argc, char **argv)
     if (!dcopy)
         return EXIT_FAIL;
     memcpy(dcopy, dtext, dl + 1);
-    rc = run_scenario_text(dcopy, "edge-default", db, &prep_d, &rd);
+    rc = run_scenario_text(dcopy, "edge-default", db, policy, &prep_d, &rd);
     free(dcopy);
     remove(db);
     if (rc) {
@@ -424,11 +438,14 @@ bench_sim(int argc, char **argv)
                "\"replay_wall_s\":%.3f,\"replay_events\":%llu,\"replay_events_per_s\":%.0f,"
                "\"replay_prepare_s\":%.3f,\"replay_peak_rss_bytes\":%.0f,"
                "\"default_requests\":%lld,\"default_wall_s\":%.3f,\"default_prepare_s\":%.3f,"
-               "\"default_events\":%llu}\n",
+               "\"default_events\":%llu,\"policy\":\"%s\",\"replay_placements\":%lld,"
+               "\"replay_place_s_per_round\":%.6f,\"default_placements\":%lld,"
+               "\"default_place_s_per_round\":%.6f}\n",
                core_eps, (long long)events, (long long)pending, (long long)rr.requests,
                (long long)nodes, (long long)nsvc, rr.wall_s, (unsigned long long)rr.events,
                rr.events_per_s, prep_r, rss, (long long)rd.requests, rd.wall_s, prep_d,
-               (unsigned long long)rd.events);
+               (unsigned long long)rd.events, policy, (long long)rr.placement_rounds,
+               per_round(&rr), (long long)rd.placement_rounds, per_round(&rd));
     } else {
         printf("core (hold model)  %.2f M events/s  (%lld pending, %lld events)\n", core_eps / 1e6,
                (long long)pending, (long long)events);
@@ -439,6 +456,10 @@ bench_sim(int argc, char **argv)
         printf("default scenario   %lld requests: %.3f s wall (%llu events; traces prepared in "
                "%.2f s)\n",
                (long long)rd.requests, rd.wall_s, (unsigned long long)rd.events, prep_d);
+        printf("placement (%s)  replay: %lld rounds, %.4f s per round; default: %lld rounds, "
+               "%.4f s per round\n",
+               policy, (long long)rr.placement_rounds, per_round(&rr),
+               (long long)rd.placement_rounds, per_round(&rd));
     }
     ep_sim_result_fini(&rr);
     ep_sim_result_fini(&rd);

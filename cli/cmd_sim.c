@@ -155,6 +155,7 @@ summary_json(const ep_scenario *sc, const ep_sim_result *r)
     json_object_set_new(o, "placements_refused", json_integer(r->placements_refused));
     json_object_set_new(o, "instances", json_integer(r->instances));
     json_object_set_new(o, "place_time_s", num(r->place_time_s));
+    json_object_set_new(o, "placement_rounds", json_integer(r->placement_rounds));
     json_t *svcs = json_array();
     for (int i = 0; i < r->nservices; i++) {
         const ep_sim_service_stats *v = &r->svc[i];

@@ -24,7 +24,7 @@
 #include "epara/profile.h"
 
 #define MAX_SVC  64
-#define MAX_CAND 8192
+#define MAX_CAND 65536
 
 typedef struct epara_params {
     int categorize;   /* 0: every service latency x single, default allocation */

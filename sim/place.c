@@ -215,6 +215,7 @@ sim_do_place(sim *s, int initial)
     clock_gettime(CLOCK_MONOTONIC, &a);
     int err = s->pol->place ? s->pol->place(s->pol_state, &s->env, &s->view, &p) : 0;
     clock_gettime(CLOCK_MONOTONIC, &b);
+    s->res->placement_rounds++;
     s->res->place_time_s += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     if (!err && !p.unchanged) {
         s->res->placements++;

@@ -87,8 +87,9 @@ typedef struct ep_sim_result {
     uint64_t events;
     double wall_s, events_per_s;
     double sim_time_s;
-    uint64_t event_hash; /* FNV-1a over (time, kind, object) of every event */
-    double place_time_s; /* total time in the policy's place() */
+    uint64_t event_hash;      /* FNV-1a over (time, kind, object) of every event */
+    double place_time_s;      /* total time in the policy's place() */
+    int64_t placement_rounds; /* calls of the policy's place() */
     int nservices;
     ep_sim_service_stats svc[EP_SIM_MAX_SERVICES];
     double *device_busy_s; /* per device busy time (malloc'ed; ndevices) */
