@@ -12,6 +12,7 @@ PKGS=(
     libcmocka-dev                           # unit tests
     libjansson-dev                          # JSON output and the JSONL importer
     libcyaml-dev libyaml-dev                # scenario files
+    libglpk-dev                             # linear programs of the fluid upper bound (bound)
     gnuplot-nox                             # figures
 )
 

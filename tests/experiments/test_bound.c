@@ -1,0 +1,319 @@
+/* The fluid upper bound (epara/bound.h) on a one-device scenario whose capacity is known by
+ * hand: it serves all demand below capacity, exactly the capacity above it when co-location
+ * gains nothing, the co-location (MT) gain when it does and memory lets instances share the
+ * device, time-sharing only when memory forbids it; it counts the same requests as the
+ * simulator and is never below the static policy's simulated goodput. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "epara/bound.h"
+#include "epara/error.h"
+#include "epara/policy_util.h"
+#include "epara/prepare.h"
+#include "epara/scenario.h"
+#include "epara/sim.h"
+
+/* Batch latency 10, 15, 25, 45 ms at 1, 2, 4, 8: the largest batch whose worst case (one
+ * batch waited for, one run: 2 x 45 ms) meets the 100 ms deadline is 8, so the capacity is
+ * 8 / 0.045 s = 177.78 requests/s (batches 5..7 interpolate to 30..40 ms: 166..175/s). */
+#define CAP_PER_S (8 / 0.045)
+
+/* cmocka's assert_float_equal works in float; these numbers need double. */
+#define assert_near(a, b, tol) near_((a), (b), (tol), __FILE__, __LINE__)
+static void
+near_(double a, double b, double tol, const char *file, int line)
+{
+    if (!(fabs(a - b) <= tol)) {
+        fprintf(stderr, "%s:%d: %.17g differs from %.17g by more than %g\n", file, line, a, b, tol);
+        fail();
+    }
+}
+
+/* Default MT slowdown [1, 1.232, 2.365, 5.891]: two busy co-located instances deliver
+ * 2 / 1.232 = 1.623 instance-capacities, the most any number does. */
+#define MT_GAIN (2 / 1.232)
+/* A slowdown table under which co-location never gains: j / slowdown(j) <= 1. */
+#define NO_MT "mt_slowdown: [1.0, 2.0]\n"
+
+/* One 20 GB GPU (18 GB usable), one service `a` (weights_gb WA), optionally a second one
+ * `b` (weights_gb WB, weight 1; a has weight 2), Poisson arrivals at RA (and RB) req/s for
+ * 120 s; window [10 s, end - 10 s]; 30 s placement periods; `extra` appended (e.g. NO_MT). */
+static char *
+yaml(double wa, double ra, double wb, double rb, const char *extra)
+{
+    static char buf[4096];
+    int n = snprintf(
+            buf, sizeof buf,
+            "name: tiny-bound\n"
+            "run: {seed: 3, duration_s: 120, warmup_s: 10, cooldown_s: 10,\n"
+            "      placement_period_s: 30}\n"
+            "devices:\n"
+            "  - {name: g, kind: gpu, mem_gb: 20, mem_bw_gbps: 1000, peak_tflops: 100}\n"
+            "nodes:\n"
+            "  - {name: n, class: server, cores: 8, mem_gb: 64, devices: [g],\n"
+            "     link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+            "services:\n"
+            "  - {name: a, kind: dnn, weights_gb: %g, gflops: 10, reserve_mb: 0, max_batch: 8,\n"
+            "     weight: 2, slo: {deadline_ms: 100}}\n",
+            wa);
+    if (wb > 0)
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "  - {name: b, kind: dnn, weights_gb: %g, gflops: 10, reserve_mb: 0,\n"
+                      "     max_batch: 8, weight: 1, slo: {deadline_ms: 100}}\n",
+                      wb);
+    n += snprintf(
+            buf + n, sizeof buf - (size_t)n,
+            "profiles:\n"
+            "  - {service: a, device: g, batch: [1, 2, 4, 8], latency_ms: [10, 15, 25, 45]}\n");
+    if (wb > 0)
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "  - {service: b, device: g, batch: [1, 2, 4, 8],\n"
+                      "     latency_ms: [10, 15, 25, 45]}\n");
+    n += snprintf(buf + n, sizeof buf - (size_t)n,
+                  "workload:\n"
+                  "  - {trace: ta, service: a, ingress: n,\n"
+                  "     generate: {kind: poisson, rate: %g, seed: 1}}\n",
+                  ra);
+    if (wb > 0)
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "  - {trace: tb, service: b, ingress: n,\n"
+                      "     generate: {kind: poisson, rate: %g, seed: 2}}\n",
+                      rb);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "%s", extra);
+    assert_true(n > 0 && (size_t)n < sizeof buf);
+    return buf;
+}
+
+typedef struct run {
+    ep_scenario sc;
+    ep_store *st;
+    char db[128];
+    ep_sim_result bound, sim;
+} run;
+
+/* Loads the scenario, generates its traces into a fresh database, runs the bound and, when
+ * sim is set, the simulator under `static`. */
+static void
+run_both(run *r, const char *text, const char *tag, int sim)
+{
+    memset(r, 0, sizeof *r);
+    ep_parse_error perr;
+    int rc = ep_scenario_load_text(text, strlen(text), tag, ".", &r->sc, &perr);
+    if (rc)
+        fprintf(stderr, "%s:%ld: %s\n", tag, perr.line, perr.msg);
+    assert_int_equal(rc, 0);
+    snprintf(r->db, sizeof r->db, "test_bound_%s_%ld.db", tag, (long)getpid());
+    remove(r->db);
+    assert_int_equal(ep_store_open(r->db, 0, &r->st, NULL, 0), 0);
+    char msg[512] = "";
+    rc = ep_scenario_prepare_traces(&r->sc, r->st, NULL, NULL, msg, sizeof msg);
+    if (rc)
+        fprintf(stderr, "prepare: %s\n", msg);
+    assert_int_equal(rc, 0);
+    ep_sim_opts o;
+    memset(&o, 0, sizeof o);
+    o.traces = r->st;
+    rc = ep_bound_run(&r->sc, &o, &r->bound, msg, sizeof msg);
+    if (rc)
+        fprintf(stderr, "bound: %s\n", msg);
+    assert_int_equal(rc, 0);
+    if (sim) {
+        o.policy = "static";
+        rc = ep_sim_run(&r->sc, &o, &r->sim, msg, sizeof msg);
+        if (rc)
+            fprintf(stderr, "sim: %s\n", msg);
+        assert_int_equal(rc, 0);
+    }
+}
+
+static void
+run_fini(run *r)
+{
+    ep_sim_result_fini(&r->bound);
+    ep_sim_result_fini(&r->sim);
+    ep_store_close(r->st);
+    remove(r->db);
+    ep_scenario_fini(&r->sc);
+}
+
+/* The bound's fields are consistent with one another in every run. */
+static void
+check_fields(const ep_sim_result *b, double gain)
+{
+    assert_string_equal(b->policy, "bound");
+    assert_true(b->window_s > 0);
+    int64_t req = 0, met = 0;
+    double served = 0;
+    for (int s = 0; s < b->nservices; s++) {
+        const ep_sim_service_stats *v = &b->svc[s];
+        assert_true(v->slo_met <= v->requests);
+        assert_int_equal(v->completed, v->slo_met);
+        assert_int_equal(v->rejected, v->requests - v->slo_met);
+        assert_int_equal(v->dropped + v->unfinished, 0);
+        assert_true(isnan(v->p99_latency_s));
+        double y = v->goodput_per_s * b->window_s;
+        assert_true(y >= (double)v->slo_met - 1e-6 && y < (double)v->slo_met + 1);
+        req += v->requests;
+        met += v->slo_met;
+        served += y;
+    }
+    assert_int_equal(b->requests, req);
+    assert_int_equal(b->slo_met, met);
+    assert_int_equal(b->events, 0);
+    assert_true(isnan(b->p50_latency_s));
+    assert_near(b->goodput_per_s * b->window_s, served, 1e-6 * served + 1e-9);
+    assert_non_null(b->device_busy_s);
+    /* Instance-capacity seconds: at most the window times the co-location gain. */
+    assert_true(b->device_busy_s[0] <= b->window_s * gain * (1 + 1e-9));
+}
+
+static void
+test_capacity_by_hand_matches_ep_pol_capacity(void **state)
+{
+    (void)state;
+    const char *text = yaml(1, 50, 0, 0, "");
+    ep_scenario sc;
+    ep_parse_error perr;
+    assert_int_equal(ep_scenario_load_text(text, strlen(text), "cap", ".", &sc, &perr), 0);
+    ep_view v;
+    memset(&v, 0, sizeof v);
+    v.sc = &sc;
+    ep_instance_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.service = 0;
+    sp.mode = EP_MODE_SINGLE;
+    sp.ndev = 1;
+    int batch = 0;
+    assert_near(ep_pol_capacity(&v, &sp, &batch), CAP_PER_S, 1e-6);
+    assert_int_equal(batch, 8);
+    ep_scenario_fini(&sc);
+}
+
+static void
+test_bound_serves_all_demand_below_capacity(void **state)
+{
+    (void)state;
+    run r;
+    run_both(&r, yaml(1, 0.3 * CAP_PER_S, 0, 0, ""), "below", 1);
+    check_fields(&r.bound, MT_GAIN);
+    assert_true(r.bound.requests > 1000);
+    assert_int_equal(r.bound.slo_met, r.bound.requests);
+    assert_int_equal(r.bound.rejected, 0);
+    assert_near(r.bound.slo_attainment, 1.0, 1e-9);
+    /* The same requests as the simulator counts in its window. */
+    assert_int_equal(r.bound.requests, r.sim.requests);
+    assert_near(r.bound.window_s, r.sim.window_s, 1e-12);
+    assert_true(r.bound.goodput_per_s >= r.sim.goodput_per_s);
+    /* The device is busy demand / capacity of the window. */
+    assert_near(r.bound.device_busy_s[0], (double)r.bound.requests / CAP_PER_S, 1e-6);
+    run_fini(&r);
+}
+
+static void
+test_bound_is_capacity_at_twice_capacity_without_colocation_gain(void **state)
+{
+    (void)state;
+    run r;
+    run_both(&r, yaml(1, 2 * CAP_PER_S, 0, 0, NO_MT), "over", 1);
+    check_fields(&r.bound, 1);
+    assert_near(r.bound.goodput_per_s, CAP_PER_S, 0.01 * CAP_PER_S);
+    assert_near(r.bound.slo_attainment, 0.5, 0.02);
+    assert_near(r.bound.device_busy_s[0], r.bound.window_s, 1e-6 * r.bound.window_s);
+    assert_int_equal(r.bound.requests, r.sim.requests);
+    assert_true(r.bound.goodput_per_s >= r.sim.goodput_per_s);
+    run_fini(&r);
+}
+
+/* With the default slowdown table, replicas co-located on the device (18 of them fit) give
+ * at most 1.623 capacities: the bound at twice the capacity is that gain, not 2. */
+static void
+test_bound_counts_the_colocation_gain_when_replicas_fit(void **state)
+{
+    (void)state;
+    run r;
+    run_both(&r, yaml(1, 2 * CAP_PER_S, 0, 0, ""), "mtgain", 1);
+    check_fields(&r.bound, MT_GAIN);
+    assert_near(r.bound.goodput_per_s, MT_GAIN * CAP_PER_S, 0.01 * CAP_PER_S);
+    assert_true(r.bound.goodput_per_s >= r.sim.goodput_per_s);
+    run_fini(&r);
+}
+
+/* Two services at 0.75 capacity each. Each needing 10 of the 18 usable GB, they cannot be
+ * resident together: one instance at a time, so together they get one capacity (the
+ * weight-2 service first, the other a third of its demand). At 1 GB each they co-locate,
+ * and 1.5 capacities fit under the 1.623 co-location gain: everything is served. */
+static void
+test_bound_time_shares_a_device_between_services_that_cannot_colocate(void **state)
+{
+    (void)state;
+    run big, small;
+    run_both(&big, yaml(10, 0.75 * CAP_PER_S, 10, 0.75 * CAP_PER_S, ""), "mem", 1);
+    run_both(&small, yaml(1, 0.75 * CAP_PER_S, 1, 0.75 * CAP_PER_S, ""), "nomem", 1);
+    check_fields(&big.bound, 1);
+    check_fields(&small.bound, MT_GAIN);
+    const ep_sim_result *b = &big.bound;
+    assert_near(b->goodput_per_s, CAP_PER_S, 0.01 * CAP_PER_S);
+    assert_int_equal(b->svc[0].slo_met, b->svc[0].requests);
+    assert_near(b->svc[1].slo_attainment, 1.0 / 3, 0.05);
+    assert_int_equal(small.bound.slo_met, small.bound.requests);
+    assert_near(small.bound.slo_attainment, 1.0, 1e-9);
+    assert_true(small.bound.goodput_per_s >= small.sim.goodput_per_s);
+    /* Static holds one replica of a; b fits nowhere beside it and is rejected. */
+    assert_int_equal(big.sim.svc[1].slo_met, 0);
+    assert_true(b->goodput_per_s >= big.sim.goodput_per_s);
+    for (int s = 0; s < 2; s++)
+        assert_int_equal(b->svc[s].requests, big.sim.svc[s].requests);
+    run_fini(&big);
+    run_fini(&small);
+}
+
+static void
+test_bound_reports_a_missing_trace(void **state)
+{
+    (void)state;
+    const char *text = yaml(1, 50, 0, 0, "");
+    ep_scenario sc;
+    ep_parse_error perr;
+    assert_int_equal(ep_scenario_load_text(text, strlen(text), "miss", ".", &sc, &perr), 0);
+    char db[128];
+    snprintf(db, sizeof db, "test_bound_miss_%ld.db", (long)getpid());
+    remove(db);
+    ep_store *st;
+    assert_int_equal(ep_store_open(db, 0, &st, NULL, 0), 0);
+    ep_sim_opts o;
+    memset(&o, 0, sizeof o);
+    o.traces = st;
+    ep_sim_result res;
+    char msg[256] = "";
+    assert_int_equal(ep_bound_run(&sc, &o, &res, msg, sizeof msg), EP_ENOENT);
+    assert_non_null(strstr(msg, "ta"));
+    assert_null(res.device_busy_s);
+    o.traces = NULL;
+    assert_int_equal(ep_bound_run(&sc, &o, &res, msg, sizeof msg), EP_EINVAL);
+    ep_store_close(st);
+    remove(db);
+    ep_scenario_fini(&sc);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_capacity_by_hand_matches_ep_pol_capacity),
+            cmocka_unit_test(test_bound_serves_all_demand_below_capacity),
+            cmocka_unit_test(test_bound_is_capacity_at_twice_capacity_without_colocation_gain),
+            cmocka_unit_test(test_bound_counts_the_colocation_gain_when_replicas_fit),
+            cmocka_unit_test(test_bound_time_shares_a_device_between_services_that_cannot_colocate),
+            cmocka_unit_test(test_bound_reports_a_missing_trace),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
