@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "epara/bound.h"
 #include "epara/error.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
@@ -51,7 +52,9 @@ attain_at(probe *p, double scale, double *att)
     ep_sim_result r;
     char msg[512];
     p->o.rate_scale = scale;
-    int err = ep_sim_run(p->sc, &p->o, &r, msg, sizeof msg);
+    int err = p->o.policy && strcmp(p->o.policy, EP_BOUND_NAME) == 0
+                      ? ep_bound_run(p->sc, &p->o, &r, msg, sizeof msg)
+                      : ep_sim_run(p->sc, &p->o, &r, msg, sizeof msg);
     if (err) {
         cli_err("maxrate: %s", msg);
         return err;
@@ -165,7 +168,7 @@ cmd_maxrate(int argc, char **argv)
         cli_err("maxrate: --policy is required (see --help)");
         return EXIT_USAGE;
     }
-    if (!ep_policy_find(p.o.policy)) {
+    if (strcmp(p.o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(p.o.policy)) {
         cli_err("--policy: unknown policy '%s' (see 'epara sim --list-policies')", p.o.policy);
         return EXIT_USAGE;
     }
