@@ -7,8 +7,13 @@
 
 extern const ep_policy_ops ep_policy_static;
 extern const ep_policy_ops ep_policy_epara;
+extern const ep_policy_ops ep_policy_adainf;
+extern const ep_policy_ops ep_policy_offload;
+extern const ep_policy_ops ep_policy_alpaserve;
 
-static const ep_policy_ops *const all_[] = {&ep_policy_epara, &ep_policy_static, NULL};
+static const ep_policy_ops *const all_[] = {&ep_policy_epara,     &ep_policy_static,
+                                            &ep_policy_adainf,    &ep_policy_offload,
+                                            &ep_policy_alpaserve, NULL};
 
 const ep_policy_ops *const *
 ep_policy_all(void)

@@ -85,6 +85,56 @@ retire(sim *s, sim_instance *in)
     }
 }
 
+/* KV-cache capacity of every LLM instance: what its devices have left after the weights and
+ * reserves of all instances placed on them, split evenly among the LLM instances sharing a
+ * device; a k-device instance holds 1/k of each token's KV on each device. Instances that
+ * shrink below their use are brought back under by preemption at their next iteration. */
+static int
+share_kv(sim *s)
+{
+    const ep_scenario *sc = s->sc;
+    double *left = calloc((size_t)sc->ndevices + 1, sizeof *left);
+    int *llms = calloc((size_t)sc->ndevices + 1, sizeof *llms);
+    if (!left || !llms) {
+        free(left);
+        free(llms);
+        return EP_ENOMEM;
+    }
+    for (int d = 0; d < sc->ndevices; d++) {
+        const ep_device_spec *ds = &sc->specs[sc->devices[d].spec];
+        left[d] = (double)ds->mem_bytes * (ds->mem_util > 0 ? ds->mem_util : 0.9);
+    }
+    for (int i = 0; i < s->ninst; i++) {
+        const sim_instance *in = s->inst[i];
+        if (in->retired)
+            continue;
+        double mem = (double)ep_cost_instance_mem(sc, in->spec.service, in->spec.ndev);
+        int llm = sc->services[in->spec.service].kind == EP_SVC_LLM;
+        for (int k = 0; k < in->spec.ndev; k++) {
+            left[in->spec.devs[k]] -= mem;
+            llms[in->spec.devs[k]] += llm;
+        }
+    }
+    for (int i = 0; i < s->ninst; i++) {
+        sim_instance *in = s->inst[i];
+        const ep_service *svc = &sc->services[in->spec.service];
+        if (in->retired || svc->kind != EP_SVC_LLM || svc->kv_bytes_per_token <= 0)
+            continue;
+        double share = INFINITY;
+        for (int k = 0; k < in->spec.ndev; k++) {
+            int d = in->spec.devs[k];
+            double sh = left[d] / llms[d];
+            if (sh < share)
+                share = sh;
+        }
+        double tokens = share > 0 ? share * in->spec.ndev / (double)svc->kv_bytes_per_token : 0;
+        in->kv_cap = (int64_t)tokens;
+    }
+    free(left);
+    free(llms);
+    return 0;
+}
+
 static int
 apply_placement(sim *s, ep_placement *p, int initial)
 {
@@ -145,17 +195,6 @@ apply_placement(sim *s, ep_placement *p, int initial)
         ep_list_init(&in->queue);
         ep_list_init(&in->running);
         sim_event_init(&in->ev, sim_instance_event, EV_BATCH_DONE, (uint32_t)in->id);
-        if (sc->services[sp->service].kind == EP_SVC_LLM) {
-            /* The smallest stage device bounds the per-device share of the cache. */
-            int64_t cap = INT64_MAX;
-            for (int d = 0; d < sp->ndev; d++) {
-                int64_t c = ep_cost_kv_capacity_tokens(sc, sp->service,
-                                                       sc->devices[sp->devs[d]].spec, sp->ndev);
-                if (c < cap)
-                    cap = c;
-            }
-            in->kv_cap = cap;
-        }
         s->inst[s->ninst++] = in;
         sim_live_view(s, in, &s->synced[in->id]);
         s->res->instances++;
@@ -174,6 +213,8 @@ apply_placement(sim *s, ep_placement *p, int initial)
     }
     free(keep);
     free(used);
+    if (!err)
+        err = share_kv(s);
     return err;
 }
 
