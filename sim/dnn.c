@@ -92,6 +92,7 @@ sim_dnn_start(sim *s, sim_instance *in)
     ep_queue_view q = {shown, dl, arr};
     int drop = 0;
     s->env.now = s->eng.now;
+    sim_refresh_view(s, in->node);
     int b = s->pol->pick_batch
                     ? s->pol->pick_batch(s->pol_state, &s->env, &s->view, in->id, &q, &drop)
                     : (n < maxb ? n : maxb);

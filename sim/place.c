@@ -67,6 +67,7 @@ grow_instances(sim *s)
         return EP_ENOMEM;
     s->synced = w;
     s->cap_inst = cap;
+    s->view.inst = s->iview; /* never leave the policy's view pointing at the old array */
     return 0;
 }
 
