@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "epara/error.h"
+#include "epara/policy_util.h"
 #include "epara/profile.h"
 #include "sim_internal.h"
 
@@ -167,16 +168,16 @@ sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v)
     if (rest < 0)
         rest = 0;
     const ep_service *svc = &sc->services[in->spec.service];
-    int spec0 = sc->devices[in->spec.devs[0]].spec;
     if (svc->kind == EP_SVC_LLM) {
         v->kv_free = in->kv_cap - in->kv_used;
-        int64_t toks = in->queued_tokens;
-        v->backlog = rest + (toks ? ep_cost_llm_prefill(sc, in->spec.service, spec0, toks) : 0);
+        v->backlog = rest + in->queued_prefill;
     } else {
         v->kv_free = -1;
         int maxb = in->spec.max_batch > 0 ? in->spec.max_batch : svc->max_batch;
         int64_t batches = ((int64_t)in->queue.len + maxb - 1) / maxb;
-        v->backlog = rest + batches * ep_cost_dnn_batch(sc, in->spec.service, spec0, maxb);
+        ep_dur interval;
+        ep_dur one = ep_pol_dnn_batch(&s->view, &in->spec, maxb, &interval);
+        v->backlog = rest + batches * (interval > 0 ? interval : one);
     }
 }
 
@@ -232,7 +233,12 @@ sim_enqueue(sim *s, sim_request *r, sim_instance *in)
     } else {
         ep_list_push_back(&in->queue, &r->qnode);
     }
-    in->queued_tokens += r->rec.input + r->generated;
+    if (svc->kind == EP_SVC_LLM) {
+        int64_t ctx = r->rec.input + r->generated;
+        r->prefill_est =
+                ep_pol_llm_iteration(&s->view, &in->spec, ctx, (double)ctx * (double)ctx, 0, 0);
+        in->queued_prefill += r->prefill_est;
+    }
     sim_instance_kick(s, in);
 }
 

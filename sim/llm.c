@@ -41,7 +41,10 @@ preempt_last(sim *s, sim_instance *in)
     r->rec.preemptions++;
     s->res->preemptions++;
     ep_list_push_front(&in->queue, n);
-    in->queued_tokens += ctx_tokens(r);
+    int64_t ctx = ctx_tokens(r);
+    r->prefill_est =
+            ep_pol_llm_iteration(&s->view, &in->spec, ctx, (double)ctx * (double)ctx, 0, 0);
+    in->queued_prefill += r->prefill_est;
 }
 
 void
@@ -64,7 +67,7 @@ sim_llm_start(sim *s, sim_instance *in)
         if (in->kv_used + need + in->nrunning + 1 > in->kv_cap)
             break;
         ep_list_remove(&in->queue, n);
-        in->queued_tokens -= need;
+        in->queued_prefill -= r->prefill_est;
         ep_list_push_back(&in->running, n);
         in->nrunning++;
         r->kv_held = need;

@@ -77,7 +77,7 @@ retire(sim *s, sim_instance *in)
     in->retired = 1;
     /* Waiting requests go back to the router on the instance's node. */
     ep_list_node *n;
-    in->queued_tokens = 0;
+    in->queued_prefill = 0;
     while ((n = ep_list_pop_front(&in->queue)) != NULL) {
         sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
         r->target = -1;
@@ -330,7 +330,7 @@ fail_instance(sim *s, sim_instance *in)
         sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, "node down");
     in->nrunning = 0;
     in->kv_used = 0;
-    in->queued_tokens = 0;
+    in->queued_prefill = 0;
     in->ready = 0;
 }
 

@@ -89,9 +89,10 @@ typedef struct sim_request {
     int dst_node;
     int delivering; /* the transfer carries the response back to the ingress */
     /* LLM state */
-    int64_t generated; /* output tokens produced */
-    int64_t kv_held;   /* KV tokens held */
-    int prefilled;     /* prompt (+ recompute) processed */
+    int64_t generated;  /* output tokens produced */
+    int64_t kv_held;    /* KV tokens held */
+    int prefilled;      /* prompt (+ recompute) processed */
+    ep_dur prefill_est; /* its prefill estimate while queued (LLM backlog accounting) */
     struct sim_request *pool_next;
 } sim_request;
 
@@ -114,7 +115,7 @@ typedef struct sim_instance {
     ep_time pp_free_at;
     /* LLM */
     int64_t kv_cap, kv_used;
-    int64_t queued_tokens; /* prompt tokens waiting in the queue */
+    ep_dur queued_prefill; /* sum of the queued requests' own prefill estimates */
     int64_t iter_prefill_tokens;
     /* stats */
     int64_t served;
