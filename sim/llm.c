@@ -1,11 +1,12 @@
 /* LLM instances: iteration-level continuous batching (as in Orca and vLLM). Each iteration
  * prefills the newly admitted requests (their prompt, plus the tokens already generated
- * when they are recomputed after preemption) and decodes one token for every other running
- * request. KV cache: a request holds prompt + generated tokens; admission waits while the
- * cache cannot hold a new request; when decoding would overflow it, the most recently
- * admitted requests are preempted (KV freed, recomputed later). A request whose prompt +
- * output exceeds the instance's whole cache is rejected at admission ("exceeds KV
- * capacity"): it could never finish, and is never silently lost. */
+ * when they are recomputed after preemption; with a service's prefill_chunk, at most that
+ * many prompt tokens per iteration, as in chunked prefill) and decodes one token for every
+ * other running request. KV cache: a request holds prompt + generated tokens; admission waits while
+ * the cache cannot hold a new request; when decoding would overflow it, the most recently admitted
+ * requests are preempted (KV freed, recomputed later). A request whose prompt + output exceeds the
+ * instance's whole cache is rejected at admission ("exceeds KV capacity"): it could never finish,
+ * and is never silently lost. */
 #include <math.h>
 
 #include "epara/error.h"
@@ -73,6 +74,7 @@ sim_llm_start(sim *s, sim_instance *in)
         r->kv_held = need;
         in->kv_used += need;
         r->prefilled = 0;
+        r->prefill_done = 0;
         if (r->rec.dispatch == 0 && r->rec.preemptions == 0)
             r->rec.dispatch = s->eng.now;
     }
@@ -81,16 +83,27 @@ sim_llm_start(sim *s, sim_instance *in)
     int64_t pf = 0, ctx = 0;
     double pf_sq = 0;
     int dec = 0;
+    /* Chunked prefill: at most `prefill_chunk` prompt tokens per iteration (0: whole
+     * prompts), taken in admission order, so decodes are not stalled behind long prompts. */
+    int64_t budget = svc->prefill_chunk > 0 ? svc->prefill_chunk : INT64_MAX;
     EP_LIST_FOREACH(&in->running, n)
     {
         sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        r->chunk = 0;
         if (r->prefilled) {
             dec++;
             ctx += r->kv_held;
-        } else {
-            pf += r->kv_held;
-            pf_sq += (double)r->kv_held * (double)r->kv_held;
+            continue;
         }
+        int64_t left = r->kv_held - r->prefill_done;
+        int64_t take = left < budget ? left : budget;
+        if (take <= 0)
+            continue;
+        budget -= take;
+        r->chunk = take;
+        pf += take;
+        /* Causal attention of the new tokens over the whole prefix so far. */
+        pf_sq += (double)take * (double)take + 2.0 * (double)take * (double)r->prefill_done;
     }
     ep_dur t = ep_pol_llm_iteration(&s->view, &in->spec, pf, pf_sq, dec, ctx);
     t = sim_instance_begin(s, in, t);
@@ -109,6 +122,13 @@ sim_llm_iter_done(sim *s, sim_event *ev)
         sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
         if (r->rec.batch < nb)
             r->rec.batch = nb;
+        if (!r->prefilled) {
+            r->prefill_done += r->chunk;
+            if (r->prefill_done < r->kv_held) {
+                n = next; /* prompt not finished: no token yet */
+                continue;
+            }
+        }
         r->prefilled = 1;
         r->generated++;
         r->kv_held++;

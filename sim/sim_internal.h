@@ -89,10 +89,12 @@ typedef struct sim_request {
     int dst_node;
     int delivering; /* the transfer carries the response back to the ingress */
     /* LLM state */
-    int64_t generated;  /* output tokens produced */
-    int64_t kv_held;    /* KV tokens held */
-    int prefilled;      /* prompt (+ recompute) processed */
-    ep_dur prefill_est; /* its prefill estimate while queued (LLM backlog accounting) */
+    int64_t generated;    /* output tokens produced */
+    int64_t kv_held;      /* KV tokens held */
+    int prefilled;        /* prompt (+ recompute) processed */
+    ep_dur prefill_est;   /* its prefill estimate while queued (LLM backlog accounting) */
+    int64_t prefill_done; /* prompt tokens already prefilled (chunked prefill) */
+    int64_t chunk;        /* prompt tokens prefilled in the current iteration */
     struct sim_request *pool_next;
 } sim_request;
 

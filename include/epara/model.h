@@ -87,6 +87,8 @@ typedef struct ep_service {
     ep_sensitivity sensitivity; /* hint; AUTO lets the categorizer infer it */
     double weight;              /* popularity / priority weight */
     int min_devices;            /* 0: decided by memory; >1 forces a multi-device service */
+    int64_t prefill_chunk;      /* LLM: most prompt tokens prefilled per iteration (chunked
+                                   prefill); 0: a whole prompt in one iteration */
     int use_trace_exec;         /* DNN: a request's observed execution time in the trace (on
                                    the fastest device class) replaces the cost model */
 } ep_service;

@@ -79,6 +79,33 @@ test_unloaded_request_ttft_and_tpot_equal_the_estimates(void **state)
 }
 
 static void
+test_chunked_prefill_spreads_the_prompt_over_iterations(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "llmchunk");
+    llm_service(&f);
+    f.svc[0].prefill_chunk = 256;
+    write_rows(&f, "one", 1, 0, 1000, 5);
+    ep_sim_result res;
+    assert_int_equal(fx_run(&f, &res), 0);
+    assert_int_equal(f.nrecs, 1);
+    const ep_record *r = &f.recs[0];
+    assert_int_equal(r->outcome, EP_OUT_COMPLETED);
+    /* Chunks of 256, 256, 256 and 232 tokens, each attending over the prefix so far. */
+    ep_dur ttft = 0;
+    for (int64_t done = 0; done < 1000; done += 256) {
+        int64_t take = 1000 - done < 256 ? 1000 - done : 256;
+        ttft += ep_cost_llm_iteration(
+                &f.sc, 0, 0, take, (double)take * (double)take + 2.0 * (double)take * (double)done,
+                0, 0);
+    }
+    assert_int_equal(r->first_token - r->arrival, ttft);
+    ep_sim_result_fini(&res);
+    fx_fini(&f);
+}
+
+static void
 test_request_larger_than_the_kv_cache_is_rejected_and_recorded(void **state)
 {
     (void)state;
@@ -128,6 +155,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_unloaded_request_ttft_and_tpot_equal_the_estimates),
+            cmocka_unit_test(test_chunked_prefill_spreads_the_prompt_over_iterations),
             cmocka_unit_test(test_request_larger_than_the_kv_cache_is_rejected_and_recorded),
             cmocka_unit_test(test_kv_pressure_preempts_and_still_completes_every_request),
     };
