@@ -109,13 +109,6 @@ on_progress(void *ctx, double frac, ep_time now, uint64_t events)
             ep_dur_to_s(now), (double)events / 1e6);
 }
 
-static void
-log_line(void *ctx, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "epara: %s\n", msg);
-}
-
 static json_t *
 num(double v)
 {
@@ -325,37 +318,24 @@ cmd_sim(int argc, char **argv)
         return EXIT_USAGE;
     }
     ep_scenario sc;
-    ep_parse_error perr;
-    int err;
-    if (scen) {
-        err = ep_scenario_load_file(scen, &sc, &perr);
-    } else {
-        size_t len;
-        const char *text = ep_scenario_default_text(&len);
-        err = ep_scenario_load_text(text, len, "edge-default", ".", &sc, &perr);
-    }
-    if (err) {
-        const char *name = scen ? scen : "edge-default (embedded)";
-        if (perr.line > 0)
-            fprintf(stderr, "%s:%ld: %s\n", name, perr.line, perr.msg);
-        else
-            fprintf(stderr, "%s: %s\n", name, perr.msg[0] ? perr.msg : ep_strerror(err));
-        return err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
-    }
+    ep_store *st = NULL;
+    int err, rc = cli_scenario_open(scen, trace_db, quiet, &sc, &st);
+    if (rc)
+        return rc;
     for (int i = 0; i < nparams; i++)
         if (cli_param_set(&sc, params[i])) {
+            ep_store_close(st);
             ep_scenario_fini(&sc);
             return EXIT_USAGE;
         }
     cli_out dout;
     int dout_open = 0;
-    int rc = EXIT_FAIL;
-    ep_store *st = NULL;
+    rc = EXIT_FAIL;
     ep_results *res = NULL;
     json_t *js = NULL;
     ep_sim_result r;
     memset(&r, 0, sizeof r);
-    const char *tdb = trace_db ? trace_db : sc.run.trace_db;
+    char msg[1024] = "";
     const char *pname = o.policy ? o.policy : sc.policy;
     int bound = strcmp(pname, EP_BOUND_NAME) == 0;
     if (bound && records) {
@@ -363,23 +343,6 @@ cmd_sim(int argc, char **argv)
         rc = EXIT_USAGE;
         goto done;
     }
-    if (!(st = cli_store_open(tdb, 0)))
-        goto done;
-    char msg[1024] = "";
-    err = ep_scenario_prepare_traces(&sc, st, quiet ? NULL : log_line, NULL, msg, sizeof msg);
-    if (err) {
-        cli_err("sim: %s", msg);
-        rc = err == EP_EDB || err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
-        goto done;
-    }
-    int nprof = 0;
-    if ((err = ep_scenario_load_profiles(&sc, st, &nprof, msg, sizeof msg)) != 0) {
-        cli_err("sim: %s: %s", tdb, msg);
-        rc = err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
-        goto done;
-    }
-    if (nprof && !quiet)
-        fprintf(stderr, "epara: %d measured profile tables from %s take precedence\n", nprof, tdb);
     sim_cli cc = {NULL, 0, !quiet && cli_tty(), NULL};
     if (decisions) {
         if (cli_out_open(&dout, decisions))

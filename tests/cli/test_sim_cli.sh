@@ -50,6 +50,20 @@ h2=$(grep -o '"event_hash":"[0-9a-f]*"' "$T/b.json")
 [ -n "$h1" ] && [ "$h1" = "$h2" ] && ok || bad "event hash differs between identical runs ($h1, $h2)"
 "$EPARA" sim --duration 60 --trace-db "$T/tr.db" --rate-scale 2 --json --quiet >"$T/c.json" && ok || bad "--rate-scale"
 
+# Every policy runs; the bound reports in the same fields; parameters and decision logs.
+for p in $("$EPARA" sim --list-policies | awk '{print $1}'); do
+    "$EPARA" sim --policy "$p" --duration 30 --trace-db "$T/tr.db" --json --quiet >"$T/p.json" 2>"$T/p.err" &&
+        grep -q '"goodput_per_s":' "$T/p.json" && ok || { bad "policy $p"; cat "$T/p.err"; }
+done
+"$EPARA" sim --policy epara --param mt=0 --duration 30 --trace-db "$T/tr.db" --quiet \
+    --decisions "$T/dec.jsonl" >/dev/null && ok || bad "--param / --decisions"
+grep -q '"kind":"place"' "$T/dec.jsonl" && grep -q '"kind":"route"' "$T/dec.jsonl" && ok ||
+    bad "decision log lacks place or route lines"
+"$EPARA" sim --param nonsense --quiet >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "malformed --param exits 2"
+"$EPARA" maxrate --policy static --duration 20 --trace-db "$T/tr.db" --tol 0.2 --json --quiet \
+    >"$T/m.json" && grep -q '"max_rate_scale":' "$T/m.json" && ok || bad "maxrate"
+
 # Bad scenarios: FILE:LINE: message, exit 2.
 cat >"$T/bad.yaml" <<'YAML'
 name: broken
