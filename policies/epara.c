@@ -12,8 +12,9 @@
  *    the oracle), supply of running instances discounted by their backlog, hysteresis;
  *  - request router: serve locally if a local instance meets the deadline by its estimate,
  *    else dispatch to the earliest estimated completion including the link delay, reject
- *    early when nothing can meet it; EDF queues for latency tasks, FIFO (per stream) for
- *    frequency tasks; batches as large as the earliest deadline allows.
+ *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
+ *    TPOT SLO; EDF queues for latency tasks, FIFO (per stream) for frequency tasks; batches
+ *    as large as the earliest deadline allows.
  * Every mechanism can be switched off by a policy parameter (see params below). */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 
 #define MAX_SVC  64
 #define MAX_CAND 65536
+#define MAX_INST 8192
 
 typedef struct epara_params {
     int categorize;   /* 0: every service latency x single, default allocation */
@@ -39,6 +41,8 @@ typedef struct epara_params {
     double alpha;    /* EWMA weight of the newest rate */
     double headroom; /* supply target as a multiple of forecast demand */
     double extra;    /* spare capacity handed out up to this multiple of demand */
+    double budget;   /* device time a device may be planned for (> 1: MT co-location) */
+    int tpot_admit;  /* LLM: dispatch only to instances below their TPOT-bound batch */
 } epara_params;
 
 typedef struct epara_state {
@@ -47,6 +51,9 @@ typedef struct epara_state {
     double forecast[MAX_SVC];
     uint32_t rr[MAX_SVC];
     int placed_once;
+    /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
+     * model), by instance id; 0 = not computed yet. */
+    int tpot_batch[MAX_INST];
 } epara_state;
 
 static int
@@ -69,7 +76,10 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
     p->headroom = ep_param_get(params, n, "headroom", 1.25);
     p->extra = ep_param_get(params, n, "extra", 3.0);
-    if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0)
+    p->budget = ep_param_get(params, n, "device_budget", 1.0);
+    p->tpot_admit = ep_param_get(params, n, "tpot_admit", 1) != 0;
+    if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0 ||
+        p->budget <= 0 || p->budget > 8)
         return EP_EINVAL;
     return 0;
 }
@@ -356,7 +366,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
         candidates_for(st, view, s, &cs);
     for (int d = 0; d < sc->ndevices; d++) {
         freem[d] = ep_pol_usable_mem(sc, d);
-        budget[d] = 1.0;
+        budget[d] = st->p.mt ? st->p.budget : 1.0;
     }
     double supply[MAX_SVC] = {0}, demand[MAX_SVC];
     for (int s = 0; s < ns; s++)
@@ -403,6 +413,21 @@ done:
 
 /* --- request router --------------------------------------------------------------------- */
 
+/* Whether LLM instance iv already holds as many requests as it can run within the TPOT
+ * SLO (adding one more would slow every running request past it). */
+static int
+full(epara_state *st, const ep_view *view, const ep_instance_view *iv)
+{
+    if (iv->id < 0 || iv->id >= MAX_INST)
+        return 0;
+    if (st->tpot_batch[iv->id] == 0) {
+        int b = 0;
+        ep_pol_capacity(view, &iv->spec, &b);
+        st->tpot_batch[iv->id] = b > 0 ? b : 1;
+    }
+    return iv->running + iv->queued >= st->tpot_batch[iv->id];
+}
+
 static void
 epara_route(void *state, const ep_env *env, const ep_view *view, const ep_request_info *req,
             ep_route *out)
@@ -411,11 +436,14 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
     int best_local = -1, best_any = -1, n = 0;
     ep_time t_local = EP_TIME_MAX, t_any = EP_TIME_MAX;
     int freq = view->cat[req->service].sensitivity == EP_SENS_FREQUENCY;
+    int llm = view->sc->services[req->service].kind == EP_SVC_LLM;
     for (int i = 0; i < view->ninst; i++) {
         const ep_instance_view *iv = &view->inst[i];
         if (iv->spec.service != req->service || !iv->ready)
             continue;
         n++;
+        if (llm && st->p.tpot_admit && full(st, view, iv))
+            continue;
         ep_time t = ep_pol_estimate(view, env, req, i);
         if (iv->node == req->at_node && t < t_local) {
             t_local = t;
@@ -429,6 +457,11 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
     if (n == 0) {
         out->kind = EP_ROUTE_REJECT;
         out->reason = "no instance of the service";
+        return;
+    }
+    if (best_any < 0) {
+        out->kind = EP_ROUTE_REJECT;
+        out->reason = "every instance is at its TPOT-bound batch";
         return;
     }
     if (best_local >= 0 && (t_local <= req->deadline || !st->p.forward)) {
