@@ -27,6 +27,7 @@ static const char help[] =
         "  --service NAME    use one service's attainment instead of the overall one\n"
         "  --metric M        overall (default: SLO-met / all requests in the window) or\n"
         "                    services (the lowest attainment of any service with requests)\n"
+        "                    or mean (the mean attainment over services with requests)\n"
         "  --duration S      replay only the first S seconds of the workload\n"
         "  --seed N          seed (default: the scenario's)\n"
         "  --param KEY=VALUE set a policy parameter (repeatable)\n"
@@ -41,6 +42,7 @@ typedef struct probe {
     ep_sim_opts o;
     int svc;
     int min_over_services;
+    int mean_over_services;
     int runs;
     int quiet;
     double last_requests_per_s; /* requests per second in the window at the last scale */
@@ -65,6 +67,16 @@ attain_at(probe *p, double scale, double *att)
         for (int i = 0; i < r.nservices; i++)
             if (r.svc[i].requests > 0 && !(r.svc[i].slo_attainment >= *att))
                 *att = r.svc[i].slo_attainment;
+    if (p->mean_over_services) {
+        double sum = 0;
+        int k = 0;
+        for (int i = 0; i < r.nservices; i++)
+            if (r.svc[i].requests > 0) {
+                sum += isfinite(r.svc[i].slo_attainment) ? r.svc[i].slo_attainment : 0;
+                k++;
+            }
+        *att = k ? sum / k : 0;
+    }
     double reqs = p->svc >= 0 ? (double)r.svc[p->svc].requests : (double)r.requests;
     p->last_requests_per_s = r.window_s > 0 ? reqs / r.window_s : 0;
     if (!isfinite(*att))
@@ -143,8 +155,10 @@ cmd_maxrate(int argc, char **argv)
         case 'M':
             if (strcmp(optarg, "services") == 0) {
                 p.min_over_services = 1;
+            } else if (strcmp(optarg, "mean") == 0) {
+                p.mean_over_services = 1;
             } else if (strcmp(optarg, "overall") != 0) {
-                cli_err("--metric: '%s' is not overall or services", optarg);
+                cli_err("--metric: '%s' is not overall, services or mean", optarg);
                 return EXIT_USAGE;
             }
             break;
