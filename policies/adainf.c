@@ -866,12 +866,7 @@ ada_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance
     (void)env;
     const ada_state *st = state;
     *drop_expired = st->drop_expired;
-    const ep_instance_view *iv = &view->inst[instance];
-    int maxb = iv->spec.max_batch > 0 ? iv->spec.max_batch
-                                      : view->sc->services[iv->spec.service].max_batch;
-    if (maxb < 1)
-        maxb = 1;
-    return q->n < maxb ? q->n : maxb;
+    return ep_pol_greedy_batch(view, instance, q);
 }
 
 const ep_policy_ops ep_policy_adainf = {

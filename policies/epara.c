@@ -519,10 +519,7 @@ ep_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance,
 {
     epara_state *st = state;
     const ep_instance_view *iv = &view->inst[instance];
-    int maxb = iv->spec.max_batch > 0 ? iv->spec.max_batch
-                                      : view->sc->services[iv->spec.service].max_batch;
-    if (maxb < 1)
-        maxb = 1;
+    int maxb = ep_pol_max_batch(view, &iv->spec);
     *drop_expired = st->p.early_reject;
     int lim = q->n < maxb ? q->n : maxb, best = 0;
     ep_time earliest = EP_TIME_MAX;

@@ -8,6 +8,7 @@
 
 #include "epara/error.h"
 #include "epara/policy.h"
+#include "epara/policy_util.h"
 #include "epara/profile.h"
 
 #define MAX_SVC 64
@@ -165,10 +166,7 @@ st_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance,
     (void)state;
     (void)env;
     *drop_expired = 0;
-    const ep_instance_view *iv = &view->inst[instance];
-    int maxb = iv->spec.max_batch > 0 ? iv->spec.max_batch
-                                      : view->sc->services[iv->spec.service].max_batch;
-    return q->n < maxb ? q->n : maxb;
+    return ep_pol_greedy_batch(view, instance, q);
 }
 
 const ep_policy_ops ep_policy_static = {

@@ -128,11 +128,18 @@ ep_pol_kv_capacity(const ep_view *v, const ep_instance_spec *sp)
     return cap == INT64_MAX ? 0 : cap;
 }
 
-static int
-max_batch_of(const ep_view *v, const ep_instance_spec *sp)
+int
+ep_pol_max_batch(const ep_view *v, const ep_instance_spec *sp)
 {
     int mb = sp->max_batch > 0 ? sp->max_batch : v->sc->services[sp->service].max_batch;
     return mb > 0 ? mb : 1;
+}
+
+int
+ep_pol_greedy_batch(const ep_view *v, int instance, const ep_queue_view *q)
+{
+    int mb = ep_pol_max_batch(v, &v->inst[instance].spec);
+    return q->n < mb ? q->n : mb;
 }
 
 static double
@@ -140,7 +147,7 @@ dnn_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
 {
     const ep_service *svc = &v->sc->services[sp->service];
     double limit = (double)(svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
-    int mb = max_batch_of(v, sp);
+    int mb = ep_pol_max_batch(v, sp);
     double best = 0;
     int bb = 0;
     for (int b = 1; b <= mb; b++) {
@@ -175,7 +182,7 @@ llm_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
     if (kv <= 0 || p > (double)svc->slo.ttft / 2e9)
         return 0;
     double tpot = (double)svc->slo.tpot / 1e9, best = 0;
-    int bb = 0, mb = max_batch_of(v, sp);
+    int bb = 0, mb = ep_pol_max_batch(v, sp);
     for (int b = 1; b <= mb; b++) {
         if ((double)b * (in + out) > (double)kv)
             break;

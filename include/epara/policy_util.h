@@ -29,6 +29,12 @@ ep_dur ep_pol_dnn_batch(const ep_view *v, const ep_instance_spec *sp, int b, ep_
 ep_dur ep_pol_llm_iteration(const ep_view *v, const ep_instance_spec *sp, int64_t pf_tokens,
                             double pf_sq, int decode_batch, int64_t ctx_tokens);
 
+/* The largest batch of an instance: its spec's max_batch, else its service's, at least 1. */
+int ep_pol_max_batch(const ep_view *v, const ep_instance_spec *sp);
+
+/* Greedy batching: everything queued, up to the instance's max batch. */
+int ep_pol_greedy_batch(const ep_view *v, int instance, const ep_queue_view *q);
+
 /* KV-cache tokens of an LLM instance (the smallest stage device bounds each share). */
 int64_t ep_pol_kv_capacity(const ep_view *v, const ep_instance_spec *sp);
 
