@@ -4,12 +4,17 @@
 #   make         release build at build/epara
 #   make test    Debug + ASan/UBSan build in build-test/, then every CTest test
 #   make demo    build, then run the main job (scripts/demo.sh) into demo-out/
+#   make plots   draw every figure of a results database (PLOTS_DB, default
+#                demo-out/results.db) into PLOTS_OUT (default demo-out/figures)
 #   make format  reformat tracked C files with clang-format
 #   make fuzz    libFuzzer targets with clang in build-fuzz/
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build test demo format format-check fuzz clean bench
+PLOTS_DB ?= demo-out/results.db
+PLOTS_OUT ?= demo-out/figures
+
+.PHONY: all deps build test demo plots format format-check fuzz clean bench
 
 all: build
 
@@ -28,6 +33,9 @@ test: deps
 
 demo: build
 	scripts/demo.sh
+
+plots: build
+	build/epara plot --db $(PLOTS_DB) --out $(PLOTS_OUT)
 
 bench: build
 	build/epara bench trace

@@ -115,8 +115,8 @@ num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *
-summary_json(const ep_scenario *sc, const ep_sim_result *r)
+json_t *
+cli_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r)
 {
     json_t *o = json_object();
     char hash[32];
@@ -411,7 +411,7 @@ cmd_sim(int argc, char **argv)
         ep_results_abort(res);
         goto done;
     }
-    js = summary_json(&sc, &r);
+    js = cli_sim_summary_json(&sc, &r);
     if (res) {
         char *txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
         err = ep_results_commit(res, &sc, &r, txt);

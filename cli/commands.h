@@ -8,6 +8,14 @@ int cmd_bench(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_maxrate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+/* Writes the CSV files of `epara report` for results database db into dir (created when
+ * absent): only scenario's runs when not NULL; utilization and ablation at the swept rate
+ * scale nearest at_rate; lists the files on stdout unless quiet. Returns an exit status. */
+int report_export(const char *db, const char *dir, const char *scenario, double at_rate, int quiet);
 
 /* `epara trace` tools (cmd_trace_tools.c), dispatched by cmd_trace. */
 int trace_info(int argc, char **argv);

@@ -10,6 +10,9 @@ static const cli_cmd commands[] = {
         {"trace", "import, generate, inspect, transform and export request traces", cmd_trace},
         {"sim", "simulate a scenario under a policy: goodput, SLO attainment, latency", cmd_sim},
         {"maxrate", "highest rate scale meeting an SLO attainment target (bisection)", cmd_maxrate},
+        {"sweep", "run policies x a parameter grid in parallel into a results database", cmd_sweep},
+        {"report", "export a results database as CSV files for the plots", cmd_report},
+        {"plot", "draw every figure of a results database with gnuplot (png and svg)", cmd_plot},
         {"bench", "measure epara's own speed (trace import and read-back)", cmd_bench},
         {"version", "print the version and git revision", cmd_version},
 };

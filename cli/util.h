@@ -66,6 +66,12 @@ int cli_scenario_open(const char *path, const char *trace_db, int quiet, ep_scen
  * and returns -1 when the text is malformed or the table is full. */
 int cli_param_set(ep_scenario *sc, const char *kv);
 
+/* The JSON object `epara sim --json` prints (and the results database stores as a run's
+ * summary) for result r of scenario sc; a new reference (jansson), NULL when out of memory. */
+struct json_t;
+struct ep_sim_result;
+struct json_t *cli_sim_summary_json(const ep_scenario *sc, const struct ep_sim_result *r);
+
 /* Whether stderr is a terminal (progress lines are drawn only then). */
 int cli_tty(void);
 

@@ -14,6 +14,7 @@ PKGS=(
     libcyaml-dev libyaml-dev                # scenario files
     libglpk-dev                             # linear programs of the fluid upper bound (bound)
     gnuplot-nox                             # figures
+    mpich libmpich-dev                      # epara sweep --mpi (built when CMake finds MPI)
 )
 
 missing=()

@@ -10,7 +10,9 @@
  *   run_devices(run_id, device, node, spec, busy_s, utilization)
  *   records(run_id, id, service, ingress, outcome, reason, slo_met, in_window, arrival_ns,
  *        dispatch_ns, first_token_ns, done_ns, instance, node, hops, batch, input, output,
- *        preemptions) */
+ *        preemptions)
+ * Added by epara sweep (ep_results_sweep_init, ALTER TABLE, so older databases stay readable
+ * and gain it on first use): runs.sweep_key TEXT (NULL for runs of other commands), indexed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +61,11 @@ ep_results_open(const char *path, ep_results **out, char *err, size_t errlen)
     if (!r)
         return EP_ENOMEM;
     char *msg = NULL;
+    /* The busy timeout comes first: the schema statements write (user_version), and
+     * concurrent writers (epara sweep's workers) must wait for each other, not fail. */
     if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
                 SQLITE_OK ||
+        sqlite3_busy_timeout(r->db, 30000) != SQLITE_OK ||
         sqlite3_exec(r->db, "PRAGMA synchronous=NORMAL", NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(r->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path,
@@ -70,7 +75,6 @@ ep_results_open(const char *path, ep_results **out, char *err, size_t errlen)
         free(r);
         return EP_EDB;
     }
-    sqlite3_busy_timeout(r->db, 30000);
     *out = r;
     return 0;
 }
@@ -286,4 +290,216 @@ ep_results_abort(ep_results *r)
 {
     if (r)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- Sweeps (epara sweep): additive to schema version 1. ---- */
+
+static int
+has_column(sqlite3 *db, const char *schema_name, const char *table, const char *column, int *found)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?1, ?2) WHERE name = ?3", -1,
+                           &s, NULL) != SQLITE_OK)
+        return EP_EDB;
+    sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, schema_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, column, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *found = sqlite3_column_int(s, 0) > 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : EP_EDB;
+}
+
+int
+ep_results_sweep_init(ep_results *r, int busy_ms)
+{
+    int found = 0;
+    sqlite3_busy_timeout(r->db, busy_ms);
+    if (has_column(r->db, "main", "runs", "sweep_key", &found))
+        return EP_EDB;
+    if (!found && sqlite3_exec(r->db, "ALTER TABLE runs ADD COLUMN sweep_key TEXT", NULL, NULL,
+                               NULL) != SQLITE_OK) {
+        /* Another process may have added it between the check and the ALTER. */
+        if (has_column(r->db, "main", "runs", "sweep_key", &found) || !found)
+            return EP_EDB;
+    }
+    if (sqlite3_exec(r->db, "CREATE INDEX IF NOT EXISTS runs_sweep_key ON runs(sweep_key)", NULL,
+                     NULL, NULL) != SQLITE_OK)
+        return EP_EDB;
+    return 0;
+}
+
+int
+ep_results_set_wal(ep_results *r, int on)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db, on ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE", -1,
+                           &s, NULL) != SQLITE_OK)
+        return EP_EDB;
+    int rc = sqlite3_step(s);
+    int ok = rc == SQLITE_ROW &&
+             strcmp((const char *)sqlite3_column_text(s, 0), on ? "wal" : "delete") == 0;
+    sqlite3_finalize(s);
+    return ok ? 0 : EP_EDB;
+}
+
+int
+ep_results_sweep_has(ep_results *r, const char *key, int *found)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT 1 FROM runs WHERE sweep_key = ?1 AND summary IS NOT NULL"
+                           " LIMIT 1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return EP_EDB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return EP_EDB;
+    *found = rc == SQLITE_ROW;
+    return 0;
+}
+
+int
+ep_results_sweep_tag(ep_results *r, const char *key)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db, "UPDATE runs SET sweep_key = ?1 WHERE id = ?2", -1, &s, NULL) !=
+        SQLITE_OK)
+        return EP_EDB;
+    bind_text(s, 1, key);
+    sqlite3_bind_int64(s, 2, r->run);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : EP_EDB;
+}
+
+#define RUN_COLS                                                                             \
+    "started_at, scenario, scenario_text, seed, policy, git_rev, host, options, rate_scale," \
+    " duration_s, goodput_per_s, slo_attainment, requests, completed, rejected, dropped,"    \
+    " unfinished, p50_latency_s, p99_latency_s, events, wall_s, event_hash, summary"
+#define SVC_COLS                                                                         \
+    "service, kind, sensitivity, multi_device, requests, completed, rejected, dropped,"  \
+    " unfinished, slo_met, goodput_per_s, slo_attainment, p50_latency_s, p90_latency_s," \
+    " p99_latency_s, p50_ttft_s, p99_ttft_s, p50_tpot_s, p99_tpot_s"
+#define DEV_COLS "device, node, spec, busy_s, utilization"
+#define REC_COLS                                                                          \
+    "id, service, ingress, outcome, reason, slo_met, in_window, arrival_ns, dispatch_ns," \
+    " first_token_ns, done_ns, instance, node, hops, batch, input, output, preemptions"
+
+int
+ep_results_merge(ep_results *r, const char *src_path, int64_t *added, int64_t *skipped)
+{
+    sqlite3_stmt *att = NULL, *sel = NULL, *has = NULL, *run = NULL, *svc = NULL, *dev = NULL,
+                 *rec = NULL;
+    int64_t nadd = 0, nskip = 0;
+    int src_key = 0, attached = 0, in_tx = 0, err = EP_EDB;
+    if (ep_results_sweep_init(r, 600000))
+        return EP_EDB;
+    if (sqlite3_prepare_v2(r->db, "ATTACH DATABASE ?1 AS src", -1, &att, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(att, 1, src_path, -1, SQLITE_STATIC);
+    if (sqlite3_step(att) != SQLITE_DONE)
+        goto fail;
+    attached = 1;
+    if (has_column(r->db, "src", "runs", "sweep_key", &src_key))
+        goto fail;
+    if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    in_tx = 1;
+    if (sqlite3_prepare_v2(r->db,
+                           src_key ? "SELECT id, sweep_key FROM src.runs WHERE summary IS NOT NULL"
+                                     " ORDER BY id"
+                                   : "SELECT id, NULL FROM src.runs WHERE summary IS NOT NULL"
+                                     " ORDER BY id",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "SELECT 1 FROM main.runs WHERE sweep_key = ?1 AND summary IS NOT NULL"
+                           " LIMIT 1",
+                           -1, &has, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "INSERT INTO main.runs (" RUN_COLS ", sweep_key) SELECT " RUN_COLS
+                           ", ?2 FROM src.runs WHERE id = ?1",
+                           -1, &run, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "INSERT INTO main.run_services (run_id, " SVC_COLS
+                           ") SELECT ?2, " SVC_COLS " FROM src.run_services WHERE run_id = ?1",
+                           -1, &svc, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "INSERT INTO main.run_devices (run_id, " DEV_COLS
+                           ") SELECT ?2, " DEV_COLS " FROM src.run_devices WHERE run_id = ?1",
+                           -1, &dev, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "INSERT INTO main.records (run_id, " REC_COLS ") SELECT ?2, " REC_COLS
+                           " FROM src.records WHERE run_id = ?1 ORDER BY rowid",
+                           -1, &rec, NULL) != SQLITE_OK)
+        goto fail;
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(sel, 0);
+        const unsigned char *key = sqlite3_column_text(sel, 1);
+        if (key) {
+            sqlite3_reset(has);
+            sqlite3_bind_text(has, 1, (const char *)key, -1, SQLITE_TRANSIENT);
+            int hr = sqlite3_step(has);
+            if (hr == SQLITE_ROW) {
+                nskip++;
+                continue;
+            }
+            if (hr != SQLITE_DONE)
+                goto fail;
+        }
+        sqlite3_reset(run);
+        sqlite3_bind_int64(run, 1, id);
+        if (key)
+            sqlite3_bind_text(run, 2, (const char *)key, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(run, 2);
+        if (sqlite3_step(run) != SQLITE_DONE)
+            goto fail;
+        sqlite3_int64 nid = sqlite3_last_insert_rowid(r->db);
+        sqlite3_stmt *child[3] = {svc, dev, rec};
+        for (int i = 0; i < 3; i++) {
+            sqlite3_reset(child[i]);
+            sqlite3_bind_int64(child[i], 1, id);
+            sqlite3_bind_int64(child[i], 2, nid);
+            if (sqlite3_step(child[i]) != SQLITE_DONE)
+                goto fail;
+        }
+        nadd++;
+    }
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_finalize(sel);
+    sqlite3_finalize(has);
+    sqlite3_finalize(run);
+    sqlite3_finalize(svc);
+    sqlite3_finalize(dev);
+    sqlite3_finalize(rec);
+    sel = has = run = svc = dev = rec = NULL;
+    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    in_tx = 0;
+    err = 0;
+fail:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(has);
+    sqlite3_finalize(run);
+    sqlite3_finalize(svc);
+    sqlite3_finalize(dev);
+    sqlite3_finalize(rec);
+    sqlite3_finalize(att);
+    if (in_tx)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    if (attached)
+        sqlite3_exec(r->db, "DETACH DATABASE src", NULL, NULL, NULL);
+    if (!err) {
+        if (added)
+            *added = nadd;
+        if (skipped)
+            *skipped = nskip;
+    }
+    return err;
 }

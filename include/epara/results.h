@@ -38,4 +38,26 @@ int ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_sim_result 
 /* Rolls back the run being written. */
 void ep_results_abort(ep_results *r);
 
+/* Sweeps (epara sweep). A sweep run's identity is its sweep_key (the scenario, policy and
+ * options, as text chosen by the caller): a run whose key already has a completed row is
+ * not run again, which is how interrupted sweeps resume. */
+
+/* Adds the column runs.sweep_key (TEXT, indexed; NULL for runs of other commands) when
+ * absent (ALTER TABLE: older databases stay readable) and waits up to busy_ms for other
+ * writers' locks from now on. 0 or EP_EDB. */
+int ep_results_sweep_init(ep_results *r, int busy_ms);
+/* Switches the journal to WAL (on: concurrent writers and readers, as in a sweep) or back to
+ * a rollback journal (off: one file at rest). Needs no other open connection. 0 or EP_EDB. */
+int ep_results_set_wal(ep_results *r, int on);
+/* *found = 1 when a completed run (one with its summary) has this sweep_key, else 0.
+ * Needs ep_results_sweep_init. 0 or EP_EDB (*found unchanged). */
+int ep_results_sweep_has(ep_results *r, const char *key, int *found);
+/* Sets the sweep_key of the run being written (between ep_results_begin and _commit). */
+int ep_results_sweep_tag(ep_results *r, const char *key);
+/* Copies every completed run of the results database at src_path (with its service, device
+ * and record rows, under new run ids) into r in one transaction, skipping runs whose
+ * sweep_key r already holds completed. *added / *skipped (each may be NULL) receive the
+ * counts on success. Calls ep_results_sweep_init. 0, or EP_EDB (nothing copied). */
+int ep_results_merge(ep_results *r, const char *src_path, int64_t *added, int64_t *skipped);
+
 #endif

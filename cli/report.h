@@ -1,0 +1,59 @@
+/* `epara report` internals shared by cmd_report.c (loading runs, naming series, the per-run
+ * exports) and report_figs.c (the aggregated tables each figure reads). */
+#ifndef EPARA_CLI_REPORT_H
+#define EPARA_CLI_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "util.h"
+
+typedef struct run_row {
+    int64_t id, seed, requests, completed, rejected, dropped, unfinished;
+    double rate, dur, goodput, attain, p50, p99;
+    char *scenario, *policy, *params, *summary;
+    int series;
+} run_row;
+
+typedef struct series {
+    char label[256];   /* policy [params] [duration] [@scenario] */
+    char variant[256]; /* params as "no KEY" / "KEY=V" ("all on" when none) + the same tail */
+    const char *policy;
+} series;
+
+typedef struct report {
+    sqlite3 *db;
+    const char *dir, *scenario;
+    double at_rate;
+    int quiet;
+    run_row *runs;
+    int n;
+    series *ser;
+    int nser;
+    double *rates; /* distinct rate scales, ascending */
+    int nrates;
+} report;
+
+/* Column i as a double, NaN when NULL. */
+double report_col_num(sqlite3_stmt *s, int i);
+/* One CSV field: quoted when it holds a comma, quote or newline; NULL writes nothing. */
+void report_csv_str(FILE *f, const char *s);
+/* A number ("%.10g"), nothing when not finite (an empty CSV field). */
+void report_csv_num(FILE *f, double v);
+int report_cmp_double(const void *a, const void *b);
+/* Index of rate in rp->rates (which holds it). */
+int report_rate_index(const report *rp, double rate);
+/* Opens DIR/name atomically (cli_out); NULL (message printed) on failure. */
+FILE *report_start(report *rp, cli_out *o, const char *name);
+/* Commits the file and lists it with its row count unless quiet. 0 or -1. */
+int report_finish(report *rp, cli_out *o, const char *name, long rows);
+
+/* The figure tables (report_figs.c); each returns 0 or -1 (message printed). */
+int report_vs_rate(report *rp, const char *name, int attainment);
+int report_ablation(report *rp);
+int report_latency_cdf(report *rp);
+int report_utilization(report *rp);
+
+#endif
