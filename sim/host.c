@@ -314,7 +314,9 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
     int k_busy = 0;
     for (int d = 0; d < in->spec.ndev; d++) {
         int dev = in->spec.devs[d];
-        if (++s->dev_busy[dev] > k_busy)
+        if (s->dev_busy[dev]++ == 0)
+            s->dev_since[dev] = s->eng.now; /* the device turns busy */
+        if (s->dev_busy[dev] > k_busy)
             k_busy = s->dev_busy[dev];
     }
     if (k_busy > 1) {
@@ -332,8 +334,8 @@ sim_instance_end(sim *s, sim_instance *in)
 {
     for (int d = 0; d < in->spec.ndev; d++) {
         int dev = in->spec.devs[d];
-        s->dev_busy[dev]--;
-        s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - in->busy_since);
+        if (--s->dev_busy[dev] == 0) /* busy time: at least one instance running on it */
+            s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - s->dev_since[dev]);
     }
     in->busy = 0;
 }

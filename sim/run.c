@@ -110,10 +110,12 @@ drain(sim *s)
         while ((n = ep_list_pop_front(&in->queue)) != NULL)
             sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_UNFINISHED,
                                "still queued when the run ended");
-        if (in->busy)
-            for (int d = 0; d < in->spec.ndev; d++)
-                s->dev_busy_s[in->spec.devs[d]] += ep_dur_to_s(s->eng.now - in->busy_since);
     }
+    for (int d = 0; d < s->sc->ndevices; d++) /* devices still busy when the run ended */
+        if (s->dev_busy && s->dev_since && s->dev_busy[d] > 0) {
+            s->dev_busy_s[d] += ep_dur_to_s(s->eng.now - s->dev_since[d]);
+            s->dev_busy[d] = 0;
+        }
     ep_heap_node *hn;
     while ((hn = ep_heap_pop(&s->eng.heap)) != NULL) {
         sim_event *ev = EP_CONTAINER_OF(hn, sim_event, node);
@@ -150,6 +152,7 @@ sim_free(sim *s)
     free(s->node_up);
     free(s->link_up);
     free(s->dev_busy);
+    free(s->dev_since);
     free(s->cat);
     free(s->arrivals);
     free(s->arrivals_at_place);
@@ -275,6 +278,7 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
     s->node_up = calloc((size_t)sc->nnodes + 1, sizeof *s->node_up);
     s->link_up = calloc((size_t)sc->nlinks + 1, sizeof *s->link_up);
     s->dev_busy = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_busy);
+    s->dev_since = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_since);
     s->cat = calloc((size_t)sc->nservices + 1, sizeof *s->cat);
     size_t ns = (size_t)sc->nservices + 1;
     s->arrivals = calloc(ns, sizeof *s->arrivals);
@@ -289,8 +293,8 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
     s->pol_state = calloc(1, s->pol->state_size ? s->pol->state_size : 1);
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up || !s->down ||
-        !s->node_up || !s->link_up || !s->dev_busy || !s->cat || !s->m || !s->pol_state ||
-        ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
+        !s->node_up || !s->link_up || !s->dev_busy || !s->dev_since || !s->cat || !s->m ||
+        !s->pol_state || ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }

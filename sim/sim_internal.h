@@ -137,7 +137,8 @@ struct sim {
     sim_pipe *up, *down; /* per link: node->switch, switch->node */
     int *node_up, *link_up;
     int *dev_busy;      /* busy instances per device (MT slowdown) */
-    double *dev_busy_s; /* accumulated busy time per device */
+    double *dev_busy_s; /* time with at least one busy instance, per device */
+    ep_time *dev_since; /* when the device last turned busy */
     sim_instance **inst;
     int ninst, cap_inst;
     ep_instance_view *iview;  /* the view handed to the policy */

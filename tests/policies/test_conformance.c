@@ -332,6 +332,9 @@ conformance_sim(const ep_policy_ops *ops, ep_store *st, const char *param)
     assert_int_equal(r1.event_hash, r2.event_hash);
     assert_int_equal(r1.slo_met, r2.slo_met);
     assert_int_equal(r1.requests, r1.completed + r1.rejected + r1.dropped + r1.unfinished);
+    /* A device is busy at most all the time, however many instances share it (MT). */
+    for (int d = 0; d < r1.ndevices; d++)
+        assert_true(r1.device_busy_s[d] <= r1.sim_time_s + 1e-6);
     ep_sim_result_fini(&r1);
     ep_sim_result_fini(&r2);
     ep_scenario_fini(&sc);
