@@ -44,13 +44,24 @@ for t in $(tail -n +2 "$OUT/traces.txt" | awk '{print $1}'); do
     "$EPARA" trace info --db "$DB" --name "$t" --json >"$OUT/info-$t.json"
 done
 echo
-echo "== epara sim: the embedded default edge scenario (experiments/scenarios/edge-default.yaml)"
+echo "== epara sweep: every policy on the embedded default edge scenario"
+echo "   (experiments/scenarios/edge-default.yaml; 600 s of the workload at rate scales"
+echo "    0.25, 0.5, 1 and 2, with per-request records; 2 worker processes)"
 rm -f "$OUT/results.db"
-for policy in $("$EPARA" sim --list-policies | awk '{print $1}'); do
-    EP_SHARED_DIR=${EP_SHARED_DIR:-../shared} "$EPARA" sim --policy "$policy" \
-        --trace-db "$OUT/sim-traces.db" --out "$OUT/results.db" | tee "$OUT/sim-$policy.txt"
-    "$EPARA" sim --policy "$policy" --trace-db "$OUT/sim-traces.db" --json --quiet \
-        >"$OUT/sim-$policy.json"
-done
+EP_SHARED_DIR=${EP_SHARED_DIR:-../shared} "$EPARA" sweep --policies all \
+    --grid 'rate_scale=0.25|0.5|1|2' --duration 600 --records -j 2 \
+    --trace-db "$OUT/sim-traces.db" --out "$OUT/results.db"
 echo
-echo "demo: wrote $DB, per-trace summaries, $OUT/results.db and sim-*.{txt,json} in $OUT/"
+echo "== figures (gnuplot) in $OUT/figures"
+"$EPARA" plot --db "$OUT/results.db" --out "$OUT/figures"
+echo
+echo "== summary at rate scale 1 (600 s; goodput = SLO-met requests per second)"
+"$EPARA" report --db "$OUT/results.db" --csv "$OUT/csv" >/dev/null
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+         $col["rate_scale"] == 1 {
+             printf "%-10s goodput %8.2f req/s   attainment %6.2f%%   p99 latency %s s\n",
+                    $col["policy"], $col["goodput_per_s"], 100 * $col["slo_attainment"],
+                    ($col["p99_latency_s"] == "" ? "n/a" : $col["p99_latency_s"]) }' \
+    "$OUT/csv/runs.csv" | tee "$OUT/summary.txt"
+echo
+echo "demo: wrote $DB, per-trace summaries, $OUT/results.db, $OUT/figures/ and $OUT/summary.txt"
