@@ -11,7 +11,7 @@ PKGS=(
     libgsl-dev                              # random streams, distributions, statistics
     libcmocka-dev                           # unit tests
     libjansson-dev                          # JSON output and the JSONL importer
-    libcyaml-dev libyaml-dev                # scenario files
+    libyaml-dev                             # scenario files (libyaml document API)
     libglpk-dev                             # linear programs of the fluid upper bound (bound)
     gnuplot-nox                             # figures
     mpich libmpich-dev                      # epara sweep --mpi (built when CMake finds MPI)
