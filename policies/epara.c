@@ -38,17 +38,20 @@ typedef struct epara_params {
     int edf;          /* 0: FIFO queues for latency tasks too */
     int hysteresis;   /* 0: re-place from scratch every period */
     int max_hops;
-    double alpha;    /* EWMA weight of the newest rate */
-    double headroom; /* supply target as a multiple of forecast demand */
-    double extra;    /* spare capacity handed out up to this multiple of demand */
-    double budget;   /* device time a device may be planned for (> 1: MT co-location) */
-    int tpot_admit;  /* LLM: dispatch only to instances below their TPOT-bound batch */
+    double alpha;       /* EWMA weight of the newest rate */
+    double headroom;    /* supply target as a multiple of forecast demand */
+    double extra;       /* spare capacity handed out up to this multiple of demand */
+    double budget;      /* device time a device may be planned for (> 1: MT co-location) */
+    int tpot_admit;     /* LLM: dispatch only to instances below their TPOT-bound batch */
+    double peak_weight; /* 0..1: how far the forecast moves toward the recent peak rate */
+    double peak_decay;  /* per placement period */
 } epara_params;
 
 typedef struct epara_state {
     epara_params p;
     int have_forecast;
     double forecast[MAX_SVC];
+    double peak[MAX_SVC];
     uint32_t rr[MAX_SVC];
     int placed_once;
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
@@ -78,6 +81,8 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->extra = ep_param_get(params, n, "extra", 3.0);
     p->budget = ep_param_get(params, n, "device_budget", 1.0);
     p->tpot_admit = ep_param_get(params, n, "tpot_admit", 1) != 0;
+    p->peak_weight = ep_param_get(params, n, "peak_weight", 0.5);
+    p->peak_decay = ep_param_get(params, n, "peak_decay", 0.9);
     if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0 ||
         p->budget <= 0 || p->budget > 8)
         return EP_EINVAL;
@@ -345,11 +350,16 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     epara_state *st = state;
     const ep_scenario *sc = view->sc;
     int ns = sc->nservices;
-    /* Demand forecast. */
+    /* Demand forecast: EWMA of the period rates, raised toward the recent peak for bursty
+     * services (the peak decays by peak_decay per period). */
     for (int s = 0; s < ns; s++) {
         double r = view->oracle_rate ? view->oracle_rate[s] : view->rate[s];
         st->forecast[s] =
                 st->have_forecast ? st->p.alpha * r + (1 - st->p.alpha) * st->forecast[s] : r;
+        st->peak[s] = r > st->peak[s] * st->p.peak_decay ? r : st->peak[s] * st->p.peak_decay;
+        double burst = st->p.peak_weight * st->peak[s] + (1 - st->p.peak_weight) * st->forecast[s];
+        if (burst > st->forecast[s] && !view->oracle_rate)
+            st->forecast[s] = burst;
     }
     st->have_forecast = 1;
     cands cs = {calloc(MAX_CAND, sizeof(cand)), 0, MAX_CAND};
