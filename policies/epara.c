@@ -45,6 +45,7 @@ typedef struct epara_params {
     int tpot_admit;     /* LLM: dispatch only to instances below their TPOT-bound batch */
     double peak_weight; /* 0..1: how far the forecast moves toward the recent peak rate */
     double peak_decay;  /* per placement period */
+    int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
 } epara_params;
 
 typedef struct epara_state {
@@ -83,6 +84,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->tpot_admit = ep_param_get(params, n, "tpot_admit", 1) != 0;
     p->peak_weight = ep_param_get(params, n, "peak_weight", 0.5);
     p->peak_decay = ep_param_get(params, n, "peak_decay", 0.9);
+    p->per_service = ep_param_get(params, n, "per_service", 0) != 0;
     if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0 ||
         p->budget <= 0 || p->budget > 8)
         return EP_EINVAL;
@@ -325,6 +327,8 @@ greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, doubl
             if (!ok || b < 0.05)
                 continue;
             double gain = sc->services[s].weight * (c->cap * b < want ? c->cap * b : want);
+            if (st->p.per_service && demand[s] > 0)
+                gain /= demand[s]; /* the share of the service's demand it covers */
             double memfrac = 0;
             for (int j = 0; j < c->spec.ndev; j++)
                 memfrac += c->mem / ep_pol_usable_mem(sc, c->spec.devs[j]);
