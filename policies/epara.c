@@ -279,7 +279,8 @@ keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen,
     for (int i = 0; i < view->ninst; i++) {
         const ep_instance_view *iv = &view->inst[i];
         int s = iv->spec.service;
-        if (!view->node_up[iv->node] || (supply[s] > 0 && supply[s] >= demand[s] * mult))
+        if (!iv->active || !view->node_up[iv->node] ||
+            (supply[s] > 0 && supply[s] >= demand[s] * mult))
             continue;
         for (int k = 0; k < cs->n; k++) {
             if (chosen[k] || !spec_same(&cs->c[k].spec, &iv->spec))

@@ -21,7 +21,8 @@ ep_pol_free_memory(const ep_view *v, double *freem)
     for (int d = 0; d < sc->ndevices; d++)
         freem[d] = ep_pol_usable_mem(sc, d);
     for (int i = 0; i < v->ninst; i++)
-        ep_pol_take(v, &v->inst[i].spec, freem);
+        if (v->inst[i].active)
+            ep_pol_take(v, &v->inst[i].spec, freem);
 }
 
 int

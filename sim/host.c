@@ -161,6 +161,7 @@ sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v)
     v->id = in->id;
     v->node = in->node;
     v->ready = in->ready && !in->retired && s->node_up[in->node];
+    v->active = !in->retired;
     v->queued = (int)in->queue.len;
     v->running = in->nrunning;
     v->synced_at = s->eng.now;

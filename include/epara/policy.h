@@ -51,6 +51,7 @@ typedef struct ep_instance_view {
     int id;
     int node;          /* node of the first device (where requests are dispatched) */
     int ready;         /* loaded and its node up */
+    int active;        /* part of the current placement (0: retired, draining what it holds) */
     int queued;        /* waiting requests */
     int running;       /* requests in the current batch / iteration */
     ep_dur backlog;    /* host estimate of time to drain the queued + running work */

@@ -194,6 +194,7 @@ bf_add_instance(bf *f, const ep_instance_spec *sp, ep_dur backlog)
     iv->id = i;
     iv->node = f->sc.devices[sp->devs[0]].node;
     iv->ready = 1;
+    iv->active = 1;
     iv->backlog = backlog;
     iv->kv_free = f->sc.services[sp->service].kind == EP_SVC_LLM ? 1000000 : -1;
     iv->synced_at = f->env.now;

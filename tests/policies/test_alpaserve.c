@@ -213,6 +213,7 @@ place(fake *f)
         iv->id = f->view.ninst;
         iv->node = f->sc.devices[sp->devs[0]].node;
         iv->ready = 1;
+        iv->active = 1;
         iv->kv_free = -1;
         f->view.ninst++;
     }

@@ -185,6 +185,7 @@ place_and_install(fake *f, const ep_policy_ops *ops)
         iv->id = f->view.ninst;
         iv->node = f->sc.devices[sp->devs[0]].node;
         iv->ready = 1;
+        iv->active = 1;
         iv->kv_free = f->sc.services[sp->service].kind == EP_SVC_LLM
                               ? ep_pol_kv_capacity(&f->view, sp)
                               : -1;
