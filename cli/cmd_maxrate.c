@@ -31,6 +31,7 @@ static const char help[] =
         "  --duration S      replay only the first S seconds of the workload\n"
         "  --seed N          seed (default: the scenario's)\n"
         "  --param KEY=VALUE set a policy parameter (repeatable)\n"
+        "  --slo-scale X     multiply every service's SLO times by X (default 1)\n"
         "  --tol T           relative bracket width to stop at (default 0.02)\n"
         "  --max-scale X     give up above this scale (default 1024)\n"
         "  --trace-db DB     trace database (default: the scenario's)\n"
@@ -100,6 +101,7 @@ cmd_maxrate(int argc, char **argv)
                                              {"tol", required_argument, NULL, 't'},
                                              {"metric", required_argument, NULL, 'M'},
                                              {"param", required_argument, NULL, 'P'},
+                                             {"slo-scale", required_argument, NULL, 'l'},
                                              {"max-scale", required_argument, NULL, 'm'},
                                              {"trace-db", required_argument, NULL, 'T'},
                                              {"json", no_argument, NULL, 'j'},
@@ -107,7 +109,7 @@ cmd_maxrate(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *scen = NULL, *tdb = NULL, *svcname = NULL;
-    double target = 0.9, dur = 0, tol = 0.02, maxscale = 1024;
+    double target = 0.9, dur = 0, tol = 0.02, maxscale = 1024, slo = 1;
     int as_json = 0, c, nparams = 0;
     const char *params[EP_MAX_PARAMS];
     probe p;
@@ -141,6 +143,9 @@ cmd_maxrate(int argc, char **argv)
             break;
         case 'm':
             bad = cli_double("--max-scale", optarg, 1, 1e6, &maxscale);
+            break;
+        case 'l':
+            bad = cli_double("--slo-scale", optarg, CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX, &slo);
             break;
         case 'T':
             tdb = optarg;
@@ -197,6 +202,7 @@ cmd_maxrate(int argc, char **argv)
             rc = EXIT_USAGE;
             goto done;
         }
+    cli_slo_scale(&sc, slo);
     if (svcname && (p.svc = ep_scenario_find_service(&sc, svcname)) < 0) {
         cli_err("--service: no service '%s' in the scenario", svcname);
         rc = EXIT_USAGE;
@@ -258,9 +264,9 @@ cmd_maxrate(int argc, char **argv)
         printf("{\"policy\":\"%s\",\"scenario\":\"%s\",\"attainment_target\":%g,"
                "\"service\":%s%s%s,\"max_rate_scale\":%.6g,\"attainment\":%.6g,"
                "\"requests_per_s\":%.6g,\"requests_per_s_per_device\":%.6g,\"devices\":%d,"
-               "\"runs\":%d,\"bracket\":[%.6g,%.6g]}\n",
+               "\"slo_scale\":%g,\"runs\":%d,\"bracket\":[%.6g,%.6g]}\n",
                p.o.policy, sc.name, target, svcname ? "\"" : "", svcname ? svcname : "null",
-               svcname ? "\"" : "", lo, att_lo, rps_lo, per_dev, sc.ndevices, p.runs, lo, hi);
+               svcname ? "\"" : "", lo, att_lo, rps_lo, per_dev, sc.ndevices, slo, p.runs, lo, hi);
     else
         printf("%s: max rate scale %.4g at attainment >= %.3g%s%s (%.4g req/s in the window, "
                "%.4g per device over %d devices; %d runs)\n",

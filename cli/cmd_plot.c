@@ -264,7 +264,11 @@ cmd_plot(int argc, char **argv)
             snprintf(in, sizeof in, "%s/%s", out, sc.input[k]);
             if (!has_data(in)) {
                 empty = 1;
-                if (!quiet)
+                if (!quiet && access(in, F_OK) != 0)
+                    printf("plot: skipped %s: epara report writes no %s (a study figure: "
+                           "its experiments/*/run draws it)\n",
+                           names[i], sc.input[k]);
+                else if (!quiet)
                     printf("plot: skipped %s: %s has no data%s\n", names[i], in,
                            strstr(sc.input[k], "latency")
                                    ? " (store records: epara sweep --records)"

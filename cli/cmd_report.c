@@ -23,7 +23,8 @@ static const char help[] =
         "usage: epara report --db RESULTS --csv DIR [options]\n"
         "\n"
         "Writes CSV files (comma-separated, one header line) into DIR:\n"
-        "  runs.csv            one row per run: parameters and summary metrics\n"
+        "  runs.csv            one row per run: parameters (with the SLO scale) and summary\n"
+        "                      metrics\n"
         "  services.csv        one row per run and service\n"
         "  devices.csv         one row per run and device (utilization = busy / simulated time)\n"
         "  placements.csv      per run: placements, instances, forwarding, scheduler time\n"
@@ -109,6 +110,17 @@ params_of(const char *options)
     return strdup(buf);
 }
 
+/* The run's SLO scale (options "slo_scale"; 1 when absent, as in runs stored before it). */
+static double
+slo_of(const char *options)
+{
+    json_t *o = options ? json_loads(options, 0, NULL) : NULL;
+    json_t *v = json_object_get(o, "slo_scale");
+    double x = json_is_number(v) ? json_number_value(v) : 1;
+    json_decref(o);
+    return isfinite(x) && x > 0 ? x : 1;
+}
+
 static int
 load_runs(report *rp)
 {
@@ -155,6 +167,7 @@ load_runs(report *rp)
         r->unfinished = sqlite3_column_int64(s, 14);
         const unsigned char *opt = sqlite3_column_text(s, 15);
         r->params = params_of((const char *)opt);
+        r->slo = slo_of((const char *)opt);
         r->summary = col_str(s, 16);
         if (!r->scenario || !r->policy || !r->params || !r->summary) {
             rc = SQLITE_NOMEM;
@@ -172,13 +185,14 @@ report_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Series labels name only what varies: the duration and scenario only when the database
- * holds more than one. */
+/* Series labels name only what varies: the SLO scale, duration and scenario only when the
+ * database holds more than one. */
 static int
 make_series(report *rp)
 {
-    int dvary = 0, svary = 0;
+    int dvary = 0, svary = 0, lvary = 0;
     for (int i = 1; i < rp->n; i++) {
+        lvary |= rp->runs[i].slo != rp->runs[0].slo;
         dvary |= rp->runs[i].dur != rp->runs[0].dur;
         svary |= strcmp(rp->runs[i].scenario, rp->runs[0].scenario) != 0;
     }
@@ -189,10 +203,12 @@ make_series(report *rp)
     for (int i = 0; i < rp->n; i++) {
         run_row *r = &rp->runs[i];
         char tail[160] = "", params[512] = "", variant[512] = "";
+        if (lvary)
+            snprintf(tail, sizeof tail, " slo x%g", r->slo);
         if (dvary && r->dur > 0)
-            snprintf(tail, sizeof tail, " %gs", r->dur);
+            snprintf(tail + strlen(tail), sizeof tail - strlen(tail), " %gs", r->dur);
         else if (dvary)
-            snprintf(tail, sizeof tail, " full");
+            snprintf(tail + strlen(tail), sizeof tail - strlen(tail), " full");
         if (svary)
             snprintf(tail + strlen(tail), sizeof tail - strlen(tail), " @%s", r->scenario);
         size_t np = 0, nv = 0;
@@ -271,9 +287,9 @@ write_runs(report *rp)
     FILE *f = report_start(rp, &o, "runs.csv");
     if (!f)
         return -1;
-    fputs("run_id,scenario,policy,rate_scale,seed,duration_s,goodput_per_s,slo_attainment,"
-          "p50_latency_s,p99_latency_s,requests,completed,rejected,dropped,unfinished,params,"
-          "series\n",
+    fputs("run_id,scenario,policy,rate_scale,seed,duration_s,slo_scale,goodput_per_s,"
+          "slo_attainment,p50_latency_s,p99_latency_s,requests,completed,rejected,dropped,"
+          "unfinished,params,series\n",
           f);
     for (int i = 0; i < rp->n; i++) {
         const run_row *r = &rp->runs[i];
@@ -281,7 +297,7 @@ write_runs(report *rp)
         report_csv_str(f, r->scenario);
         fputc(',', f);
         report_csv_str(f, r->policy);
-        fprintf(f, ",%.10g,%lld,%.10g,", r->rate, (long long)r->seed, r->dur);
+        fprintf(f, ",%.10g,%lld,%.10g,%.10g,", r->rate, (long long)r->seed, r->dur, r->slo);
         report_csv_num(f, r->goodput);
         fputc(',', f);
         report_csv_num(f, r->attain);

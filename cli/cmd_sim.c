@@ -34,6 +34,8 @@ static const char sim_help[] =
         "  --seed N           seed (default: the scenario's)\n"
         "  --param KEY=VALUE  set a policy parameter (repeatable; overrides the scenario's)\n"
         "  --rate-scale X     multiply every workload's request rate by X (default 1)\n"
+        "  --slo-scale X      multiply every service's SLO times (TTFT, TPOT, deadlines) by X\n"
+        "                     (default 1; frame rates unchanged)\n"
         "  --duration S       replay only the first S seconds of the workload\n"
         "  --trace-db DB      trace database (default: the scenario's run.trace_db); missing\n"
         "                     traces are imported from their file, or generated when the\n"
@@ -107,6 +109,21 @@ on_progress(void *ctx, double frac, ep_time now, uint64_t events)
         return;
     fprintf(stderr, "\rsim: %5.1f%%  t=%.0f s  %.2f M events", frac > 1 ? 100.0 : frac * 100,
             ep_dur_to_s(now), (double)events / 1e6);
+}
+
+/* The --param values as an object (later ones win, as in cli_param_set), for the options a
+ * run records; each "KEY=VALUE" was checked by cli_param_set. */
+static json_t *
+params_json(const char *const *kv, int n)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < n; i++) {
+        const char *eq = strchr(kv[i], '=');
+        char key[EP_NAME_MAX];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+        json_object_set_new(o, key, json_string(eq + 1));
+    }
+    return o;
 }
 
 static json_t *
@@ -226,6 +243,7 @@ cmd_sim(int argc, char **argv)
                                              {"policy", required_argument, NULL, 'p'},
                                              {"seed", required_argument, NULL, 'S'},
                                              {"rate-scale", required_argument, NULL, 'r'},
+                                             {"slo-scale", required_argument, NULL, 'l'},
                                              {"duration", required_argument, NULL, 'd'},
                                              {"trace-db", required_argument, NULL, 't'},
                                              {"out", required_argument, NULL, 'o'},
@@ -240,7 +258,7 @@ cmd_sim(int argc, char **argv)
     const char *scen = NULL, *trace_db = NULL, *outp = NULL;
     ep_sim_opts o;
     memset(&o, 0, sizeof o);
-    double rate = 1, dur = 0;
+    double rate = 1, dur = 0, slo = 1;
     int records = 0, as_json = 0, quiet = 0, c;
     const char *decisions = NULL;
     const char *params[EP_MAX_PARAMS];
@@ -261,6 +279,9 @@ cmd_sim(int argc, char **argv)
             break;
         case 'r':
             bad = cli_double("--rate-scale", optarg, 1e-6, 1e6, &rate);
+            break;
+        case 'l':
+            bad = cli_double("--slo-scale", optarg, CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX, &slo);
             break;
         case 'd':
             bad = cli_double("--duration", optarg, 1e-3, 1e9, &dur);
@@ -328,6 +349,7 @@ cmd_sim(int argc, char **argv)
             ep_scenario_fini(&sc);
             return EXIT_USAGE;
         }
+    cli_slo_scale(&sc, slo);
     cli_out dout;
     int dout_open = 0;
     rc = EXIT_FAIL;
@@ -359,8 +381,9 @@ cmd_sim(int argc, char **argv)
         char host[256] = "unknown";
         gethostname(host, sizeof host - 1);
         json_t *opts =
-                json_pack("{s:s?, s:s?, s:f, s:f, s:b}", "scenario", scen, "policy", o.policy,
-                          "rate_scale", rate, "duration_s", dur, "records", records);
+                json_pack("{s:s?, s:s?, s:f, s:f, s:f, s:b, s:o}", "scenario", scen, "policy",
+                          o.policy, "rate_scale", rate, "slo_scale", slo, "duration_s", dur,
+                          "records", records, "params", params_json(params, nparams));
         char *otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
         json_decref(opts);
         size_t dlen;

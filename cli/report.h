@@ -12,7 +12,7 @@
 
 typedef struct run_row {
     int64_t id, seed, requests, completed, rejected, dropped, unfinished;
-    double rate, dur, goodput, attain, p50, p99;
+    double rate, dur, slo, goodput, attain, p50, p99; /* slo: the SLO scale */
     char *scenario, *policy, *params, *summary;
     int series;
 } run_row;

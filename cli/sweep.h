@@ -19,6 +19,7 @@ typedef enum sweep_dim_kind {
     SWEEP_RATE,     /* rate_scale: multiplies every workload's rate */
     SWEEP_SEED,     /* seed: non-negative integer */
     SWEEP_DURATION, /* duration: seconds of the workload replayed */
+    SWEEP_SLO,      /* slo_scale: multiplies every service's SLO times (cli_slo_scale) */
     SWEEP_PARAM     /* param.KEY: a policy parameter (text) */
 } sweep_dim_kind;
 
@@ -38,8 +39,8 @@ typedef struct sweep_grid {
 } sweep_grid;
 
 /* Parses "name=lo:hi:step,name=a..b,name=v1|v2" (names: rate_scale, seed, duration,
- * param.KEY). 0, or -1 with the problem in err (bad input: the caller exits 2); *g is
- * zeroed first and owned by the caller either way (sweep_grid_fini). */
+ * slo_scale, param.KEY). 0, or -1 with the problem in err (bad input: the caller exits 2);
+ * *g is zeroed first and owned by the caller either way (sweep_grid_fini). */
 int sweep_grid_parse(const char *text, sweep_grid *g, char *err, size_t errlen);
 void sweep_grid_fini(sweep_grid *g);
 
@@ -50,6 +51,7 @@ typedef struct sweep_run {
     double rate_scale;
     uint64_t seed;
     double duration_s; /* 0: the scenario's */
+    double slo_scale;  /* multiplies every SLO time (1: the scenario's SLOs) */
     int nparams;
     const char *pkey[SWEEP_MAX_DIMS];
     const char *pval[SWEEP_MAX_DIMS];
@@ -64,9 +66,9 @@ typedef struct sweep_plan {
 
 /* The cross product policies x grid points, in a fixed order (policy outermost, then the
  * dimensions in the order given, the last varying fastest); at most SWEEP_MAX_RUNS.
- * Dimensions absent from the grid take: rate scale 1, the scenario's seed, duration_s. scen_path
- * (NULL: the embedded default) is recorded in options. 0, or -1 with err (too many runs, out of
- * memory). */
+ * Dimensions absent from the grid take: rate scale 1, the scenario's seed, duration_s, SLO
+ * scale 1. scen_path (NULL: the embedded default) is recorded in options. 0, or -1 with err
+ * (too many runs, out of memory). */
 int sweep_plan_build(const sweep_grid *g, const char *const *policies, int npolicies,
                      const ep_scenario *sc, const char *scen_path, double duration_s, int records,
                      sweep_plan *out, char *err, size_t errlen);

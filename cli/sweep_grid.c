@@ -12,6 +12,7 @@
 
 #include "epara/scenario.h"
 #include "sweep.h"
+#include "util.h"
 
 #define MAX_VALUES 100000
 
@@ -156,6 +157,11 @@ check_values(const sweep_dim *d, const char *name, char *err, size_t errlen)
                 return fail(err, errlen, "--grid: %s: %s is out of range [0.001, 1e+09] s", name,
                             d->text[i]);
             break;
+        case SWEEP_SLO:
+            if (!(v >= CLI_SLO_SCALE_MIN && v <= CLI_SLO_SCALE_MAX))
+                return fail(err, errlen, "--grid: %s: %s is out of range [%g, %g]", name,
+                            d->text[i], CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX);
+            break;
         case SWEEP_SEED:
             if (!(v >= 0 && v <= 9007199254740992.0) || v != floor(v))
                 return fail(err, errlen, "--grid: %s: %s is not a non-negative integer", name,
@@ -198,13 +204,17 @@ sweep_grid_parse(const char *text, sweep_grid *g, char *err, size_t errlen)
             d->kind = SWEEP_SEED;
         } else if (strcmp(item, "duration") == 0) {
             d->kind = SWEEP_DURATION;
+        } else if (strcmp(item, "slo_scale") == 0) {
+            d->kind = SWEEP_SLO;
         } else if (strncmp(item, "param.", 6) == 0 && item[6] != '\0' &&
                    strlen(item + 6) < EP_NAME_MAX) {
             d->kind = SWEEP_PARAM;
             snprintf(d->key, sizeof d->key, "%s", item + 6);
         } else {
             fail(err, errlen,
-                 "--grid: unknown dimension '%s' (rate_scale, seed, duration, param.KEY)", item);
+                 "--grid: unknown dimension '%s' (rate_scale, seed, duration, slo_scale, "
+                 "param.KEY)",
+                 item);
             goto done;
         }
         for (int k = 0; k < g->ndims; k++)
@@ -245,7 +255,9 @@ fnv1a(const char *s)
 }
 
 /* Options JSON (sorted keys) of run r; with_path adds what does not make a run different
- * (the scenario file and whether records are kept). */
+ * (the scenario file and whether records are kept). The key (with_path 0) names the SLO
+ * scale only when it is not 1, so keys of sweeps stored before slo_scale existed still
+ * match; the stored options always name it. */
 static char *
 options_json(const sweep_run *r, const char *scen_path, int records, int with_path)
 {
@@ -254,6 +266,8 @@ options_json(const sweep_run *r, const char *scen_path, int records, int with_pa
     json_object_set_new(o, "rate_scale", json_real(r->rate_scale));
     json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
     json_object_set_new(o, "duration_s", json_real(r->duration_s));
+    if (with_path || r->slo_scale != 1)
+        json_object_set_new(o, "slo_scale", json_real(r->slo_scale));
     for (int i = 0; i < r->nparams; i++)
         json_object_set_new(pa, r->pkey[i], json_string(r->pval[i]));
     json_object_set_new(o, "params", pa);
@@ -294,6 +308,7 @@ sweep_plan_build(const sweep_grid *g, const char *const *policies, int npolicies
             r->rate_scale = 1;
             r->seed = sc->run.seed;
             r->duration_s = duration_s;
+            r->slo_scale = 1;
             for (int d = 0; d < g->ndims; d++) {
                 const sweep_dim *dm = &g->dims[d];
                 double v = dm->num[idx[d]];
@@ -306,6 +321,9 @@ sweep_plan_build(const sweep_grid *g, const char *const *policies, int npolicies
                     break;
                 case SWEEP_DURATION:
                     r->duration_s = v;
+                    break;
+                case SWEEP_SLO:
+                    r->slo_scale = v;
                     break;
                 case SWEEP_PARAM:
                     r->pkey[r->nparams] = dm->key;

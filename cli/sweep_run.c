@@ -1,7 +1,8 @@
-/* `epara sweep`: one run of the plan (policy parameters applied to the shared scenario and
- * restored afterwards, simulator or bound, stored with its identity key in one transaction),
- * and the results-database bookkeeping around a sweep (what is left to run, journal mode).
- * The simulation runs outside any transaction, so concurrent workers only queue to store. */
+/* `epara sweep`: one run of the plan (policy parameters and the SLO scale applied to the shared
+ * scenario and restored afterwards, simulator or bound, stored with its identity key in one
+ * transaction), and the results-database bookkeeping around a sweep (what is left to run,
+ * journal mode). The simulation runs outside any transaction, so concurrent workers only
+ * queue to store. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ sweep_describe(const sweep_run *r, char *buf, size_t len)
                      (unsigned long long)r->seed);
     if (r->duration_s > 0 && n >= 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, " duration %g", r->duration_s);
+    if (r->slo_scale != 1 && n >= 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, " slo x%g", r->slo_scale);
     for (int i = 0; i < r->nparams && n >= 0 && (size_t)n < len; i++)
         n += snprintf(buf + n, len - (size_t)n, " %s=%s", r->pkey[i], r->pval[i]);
 }
@@ -172,13 +175,19 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
     out->run = idx;
     ep_scenario *sc = ctx->sc;
     ep_param *saved = malloc(sizeof sc->params);
+    ep_slo *slos = malloc((size_t)(sc->nservices > 0 ? sc->nservices : 1) * sizeof *slos);
     int nsaved = sc->nparams;
-    if (!saved) {
+    if (!saved || !slos) {
+        free(saved);
+        free(slos);
         out->status = EXIT_FAIL;
         snprintf(out->msg, sizeof out->msg, "out of memory");
         return;
     }
     memcpy(saved, sc->params, sizeof sc->params);
+    for (int i = 0; i < sc->nservices; i++)
+        slos[i] = sc->services[i].slo;
+    cli_slo_scale(sc, r->slo_scale);
     rec_buf rb = {NULL, 0, 0, 0};
     ep_sim_result res;
     memset(&res, 0, sizeof res);
@@ -228,7 +237,10 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
 done:
     memcpy(sc->params, saved, sizeof sc->params);
     sc->nparams = nsaved;
+    for (int i = 0; i < sc->nservices; i++)
+        sc->services[i].slo = slos[i];
     free(saved);
+    free(slos);
     free(rb.v);
     ep_sim_result_fini(&res);
 }

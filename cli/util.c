@@ -238,3 +238,24 @@ cli_param_set(ep_scenario *sc, const char *kv)
     snprintf(sc->params[i].value, sizeof sc->params[i].value, "%s", eq + 1);
     return 0;
 }
+
+static ep_dur
+scale_dur(ep_dur d, double x)
+{
+    if (d <= 0)
+        return d;
+    long long v = llround((double)d * x);
+    return v < 1 ? 1 : (ep_dur)v;
+}
+
+void
+cli_slo_scale(ep_scenario *sc, double x)
+{
+    for (int i = 0; i < sc->nservices; i++) {
+        ep_slo *s = &sc->services[i].slo;
+        s->ttft = scale_dur(s->ttft, x);
+        s->tpot = scale_dur(s->tpot, x);
+        s->deadline = scale_dur(s->deadline, x);
+        s->frame_deadline = scale_dur(s->frame_deadline, x);
+    }
+}

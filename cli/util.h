@@ -66,6 +66,15 @@ int cli_scenario_open(const char *path, const char *trace_db, int quiet, ep_scen
  * and returns -1 when the text is malformed or the table is full. */
 int cli_param_set(ep_scenario *sc, const char *kv);
 
+/* The range of an SLO scale (--slo-scale, sweep grid slo_scale). */
+#define CLI_SLO_SCALE_MIN 1e-3
+#define CLI_SLO_SCALE_MAX 1e3
+
+/* Multiplies every service's SLO times (ttft, tpot, deadline, frame_deadline) by x, in
+ * [CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX] (the caller checks); fps is unchanged. Times that
+ * are set stay at least 1 ns; unset (0) ones stay 0. Applied after loading a scenario. */
+void cli_slo_scale(ep_scenario *sc, double x);
+
 /* The JSON object `epara sim --json` prints (and the results database stores as a run's
  * summary) for result r of scenario sc; a new reference (jansson), NULL when out of memory. */
 struct json_t;

@@ -4,8 +4,12 @@
 # input:  ablation.csv (columns: variant, goodput_per_s, max_rate)
 # output: ablation.png, ablation.svg
 # Usage: gnuplot -e "data='DIR'; out='DIR'" plots/ablation.gp   (epara plot runs it)
+# Optional: max_title and max_ylabel name the right panel when max_rate comes from elsewhere
+# (experiments/ablation/run: epara maxrate at a mean attainment over services >= 80%).
 if (!exists("data")) data = "."
 if (!exists("out")) out = data
+if (!exists("max_title")) max_title = "max rate scale at SLO attainment >= 90%"
+if (!exists("max_ylabel")) max_ylabel = "rate scale (x recorded rate; capped at the largest swept)"
 file = data."/ablation.csv"
 set datafile separator comma
 set datafile columnheaders
@@ -22,20 +26,20 @@ unset key
 
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
-        set terminal pngcairo size 1200,600 font "DejaVu Sans,12" noenhanced
+        set terminal pngcairo size 1400,650 font "DejaVu Sans,12" noenhanced
     } else {
-        set terminal svg size 1200,600 font "DejaVu Sans,12" noenhanced dynamic background rgb "white"
+        set terminal svg size 1400,650 font "DejaVu Sans,12" noenhanced dynamic background rgb "white"
     }
     set output out."/ablation.".fmt
     set multiplot layout 1,2 title "EPARA ablations"
     set title "goodput at the reference rate scale"
     set ylabel "goodput (requests meeting their SLO per s)"
     plot file using (valid(2) ? $2 : 0):xtic(1) lc rgb "#4477aa", \
-         file using 0:(valid(2) ? $2 : 0):(valid(2) ? sprintf("%.4g", $2) : "none") with labels offset 0,0.7 notitle
-    set title "max rate scale at SLO attainment >= 90%"
-    set ylabel "rate scale (x recorded rate; capped at the largest swept)"
+         file using 0:(valid(2) ? $2 : 0):(valid(2) ? sprintf("%.4g", $2) : "none") with labels font ",10" offset 0,0.7 notitle
+    set title max_title
+    set ylabel max_ylabel
     plot file using (valid(3) ? $3 : 0):xtic(1) lc rgb "#ee6677", \
-         file using 0:(valid(3) ? $3 : 0):(valid(3) ? sprintf("%.4g", $3) : "") with labels offset 0,0.7 notitle
+         file using 0:(valid(3) ? $3 : 0):(valid(3) ? sprintf("%.4g", $3) : "") with labels font ",10" offset 0,0.7 notitle
     unset multiplot
     set output
 }

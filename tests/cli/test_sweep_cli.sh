@@ -3,7 +3,8 @@
 # exit 2; a 2 policies x 2 rate scales sweep with -j 2 stores 4 runs with their parameters
 # and provenance; a rerun resumes with nothing to do; report writes every CSV with the
 # expected header and row counts; plot writes every figure non-empty (skipped without
-# gnuplot); --mpi exits 2 when MPI is not built in.
+# gnuplot); --mpi exits 2 when MPI is not built in; the SLO scale (sim, maxrate, sweep grid)
+# tightens attainment and is recorded in the options, keys and report.
 # Usage: test_sweep_cli.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -94,7 +95,7 @@ command -v sqlite3 >/dev/null && { [ "$(sqlite3 "$T/res.db" 'SELECT count(*) FRO
 "$EPARA" report --db "$T/res.db" --csv "$T/csv" >"$T/r.out" 2>&1 && ok || { bad "report"; cat "$T/r.out"; }
 rows() { echo $(($(wc -l <"$T/csv/$1") - 1)); }
 hdr() { head -1 "$T/csv/$1"; }
-hdr runs.csv | grep -q '^run_id,scenario,policy,rate_scale,seed,duration_s,goodput_per_s,slo_attainment,p50_latency_s,p99_latency_s,requests,completed,rejected,dropped,unfinished,params,series$' &&
+hdr runs.csv | grep -q '^run_id,scenario,policy,rate_scale,seed,duration_s,slo_scale,goodput_per_s,slo_attainment,p50_latency_s,p99_latency_s,requests,completed,rejected,dropped,unfinished,params,series$' &&
     ok || bad "runs.csv header: $(hdr runs.csv)"
 [ "$(rows runs.csv)" = 6 ] && ok || bad "runs.csv has 6 rows"
 nsvc=$(grep -o '"name":"[^"]*","kind"' <("$EPARA" sim --duration 5 --trace-db "$T/tr.db" --json --quiet) | wc -l)
@@ -119,6 +120,56 @@ awk -F, 'NR > 2 && $2 < prev { exit 1 } { prev = $2 }' "$T/csv/latency_cdf.csv" 
 [ $? -eq 2 ] && ok || bad "report on a missing database exits 2"
 "$EPARA" report --db "$T/res.db" >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "report without --csv exits 2"
+
+hdr_of() { head -1 "$1"; }
+
+# The SLO scale: --slo-scale for sim and maxrate, grid dimension slo_scale for sweep.
+expect2 "slo_scale out of range" "${base[@]}" --grid 'slo_scale=0'
+expect2 "slo_scale not a number" "${base[@]}" --grid 'slo_scale=tight'
+"$EPARA" sim --slo-scale 0 --quiet >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "sim --slo-scale 0 exits 2"
+"$EPARA" maxrate --policy static --slo-scale 1e9 --quiet >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "maxrate --slo-scale 1e9 exits 2"
+att() { "$EPARA" sim --policy static --duration 20 --trace-db "$T/tr.db" --json --quiet "$@" |
+    grep -o '"slo_attainment":[^,]*' | head -1 | cut -d: -f2; }
+a_tight=$(att --slo-scale 0.25) a_one=$(att) a_loose=$(att --slo-scale 1)
+awk -v t="$a_tight" -v o="$a_one" 'BEGIN { exit !(t < o) }' && ok ||
+    bad "a tighter SLO lowers attainment: x0.25 $a_tight, x1 $a_one"
+[ "$a_loose" = "$a_one" ] && ok || bad "--slo-scale 1 changes nothing: $a_loose vs $a_one"
+"$EPARA" sim --policy static --duration 20 --slo-scale 0.5 --param mt=0 --trace-db "$T/tr.db" \
+    --out "$T/slo-sim.db" --quiet >/dev/null && ok || bad "sim --slo-scale --out"
+"$EPARA" maxrate --policy static --slo-scale 2 --duration 20 --max-scale 8 --tol 0.2 \
+    --trace-db "$T/tr.db" --json --quiet 2>/dev/null | grep -q '"slo_scale":2,' && ok ||
+    bad "maxrate --json names the SLO scale"
+"$EPARA" sweep --policies static --grid 'slo_scale=0.25|1,seed=1' --duration 20 --trace-db "$T/tr.db" \
+    --out "$T/slo.db" --dry-run --quiet >"$T/slo-dry.txt" 2>&1
+grep -q '^todo static x1 seed 1 duration 20 slo x0.25$' "$T/slo-dry.txt" &&
+    grep -q '^todo static x1 seed 1 duration 20$' "$T/slo-dry.txt" && ok ||
+    { bad "dry run names the SLO scale (only when not 1)"; cat "$T/slo-dry.txt"; }
+# slo_scale=1 is the run without the dimension: the sweep above is already stored.
+"$EPARA" sweep --policies static,epara --grid 'rate_scale=1|2,slo_scale=1' --duration 20 \
+    --trace-db "$T/tr.db" --out "$T/res.db" --dry-run --quiet >"$T/slo-dry2.txt" 2>&1
+[ "$(grep -c '^done ' "$T/slo-dry2.txt")" = 4 ] && ok ||
+    { bad "slo_scale=1 runs match runs stored without it"; cat "$T/slo-dry2.txt"; }
+"$EPARA" sweep --policies static --grid 'slo_scale=0.25|1' --duration 20 --trace-db "$T/tr.db" \
+    --out "$T/slo.db" --quiet >/dev/null 2>&1 && ok || bad "slo_scale sweep"
+"$EPARA" sim --policy static --duration 20 --slo-scale 0.5 --trace-db "$T/tr.db" --out "$T/slo.db" \
+    --quiet >/dev/null 2>&1 && ok || bad "sim --slo-scale into the sweep's database"
+"$EPARA" report --db "$T/slo.db" --csv "$T/slocsv" --quiet >/dev/null 2>&1 && ok || bad "report of slo runs"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { a[$c["slo_scale"]] = $c["slo_attainment"]; n++ }
+    END { exit !(n == 3 && (0.25 in a) && (0.5 in a) && (1 in a) && a[0.25] < a[1]) }' \
+    "$T/slocsv/runs.csv" && ok || { bad "runs.csv: slo_scale per run, tighter is lower"; cat "$T/slocsv/runs.csv"; }
+[ "$(hdr_of "$T/slocsv/goodput_vs_rate.csv")" = "rate_scale,static slo x0.25,static slo x1,static slo x0.5" ] &&
+    ok || bad "series name the SLO scale when it varies: $(hdr_of "$T/slocsv/goodput_vs_rate.csv")"
+if command -v sqlite3 >/dev/null; then
+    [ "$(sqlite3 "$T/slo-sim.db" "SELECT count(*) FROM runs WHERE options LIKE '%\"slo_scale\":0.5%' AND options LIKE '%\"params\":{\"mt\":\"0\"}%'")" = 1 ] &&
+        ok || bad "sim records the SLO scale and parameters in options: $(sqlite3 "$T/slo-sim.db" 'SELECT options FROM runs')"
+    [ "$(sqlite3 "$T/slo.db" "SELECT count(*) FROM runs WHERE options LIKE '%\"slo_scale\":0.25%'")" = 1 ] &&
+        [ "$(sqlite3 "$T/slo.db" "SELECT count(*) FROM runs WHERE options LIKE '%\"slo_scale\":1.0%' AND sweep_key NOT LIKE '%slo_scale%'")" = 1 ] &&
+        [ "$(sqlite3 "$T/slo.db" "SELECT count(*) FROM runs WHERE sweep_key LIKE '%\"slo_scale\":0.25%'")" = 1 ] &&
+        ok || bad "sweep options always name the SLO scale, keys only when not 1"
+fi
 
 # An ablation variant through a policy parameter.
 "$EPARA" sweep --policies epara --grid 'rate_scale=1|2,param.forward=0' --duration 20 \
