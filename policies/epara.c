@@ -270,32 +270,76 @@ take(const epara_state *st, const ep_view *v, const cand *c, double *freem, doub
     return supply;
 }
 
-/* Keeps running instances of services whose supply is below mult x demand. */
+/* Value of taking candidate c for a service that still wants `want` requests/s: its
+ * weighted gain per unit of the memory it occupies (fractions of its devices). */
+static double
+cand_score(const epara_state *st, const ep_view *view, const cand *c, double want,
+           const double *demand)
+{
+    const ep_scenario *sc = view->sc;
+    int s = c->spec.service;
+    double gain = sc->services[s].weight * (c->cap < want ? c->cap : want);
+    if (st->p.per_service && demand[s] > 0)
+        gain /= demand[s]; /* the share of the service's demand it covers */
+    double memfrac = 0;
+    for (int j = 0; j < c->spec.ndev; j++)
+        memfrac += c->mem / ep_pol_usable_mem(sc, c->spec.devs[j]);
+    return gain / (memfrac + 1e-9);
+}
+
+typedef struct keep {
+    int inst, cand;
+    double score;
+} keep;
+
+static int
+keep_cmp(const void *a, const void *b)
+{
+    const keep *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->inst - y->inst; /* deterministic among equals */
+}
+
+/* Keeps running instances of services whose supply is below mult x demand, the most
+ * valuable first (as the greedy would order them), so a cheap instance sharing a device
+ * with an expensive one is not crowded out by the order instances happen to be listed. */
 static void
 keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
              double *budget, int *count, const double *demand, double *supply, double mult)
 {
     double horizon = (double)view->placement_period / 1e9;
+    keep *ks = calloc((size_t)view->ninst + 1, sizeof *ks);
+    if (!ks)
+        return; /* nothing kept: the greedy still places what is needed */
+    int nk = 0;
     for (int i = 0; i < view->ninst; i++) {
         const ep_instance_view *iv = &view->inst[i];
-        int s = iv->spec.service;
-        if (!iv->active || !view->node_up[iv->node] ||
-            (supply[s] > 0 && supply[s] >= demand[s] * mult))
+        if (!iv->active || !view->node_up[iv->node])
             continue;
         for (int k = 0; k < cs->n; k++) {
             if (chosen[k] || !spec_same(&cs->c[k].spec, &iv->spec))
                 continue;
-            double add =
-                    take(st, view, &cs->c[k], freem, budget, count, demand[s] * mult - supply[s]);
-            if (add > 0) {
-                double backlog = (double)iv->backlog / 1e9;
-                double discount = horizon > 0 ? 1 - backlog / horizon : 1;
-                chosen[k] = 1;
-                supply[s] += add * (discount > 0.2 ? discount : 0.2);
-            }
+            int s = iv->spec.service;
+            ks[nk++] = (keep){i, k, cand_score(st, view, &cs->c[k], demand[s] * mult, demand)};
             break;
         }
     }
+    qsort(ks, (size_t)nk, sizeof *ks, keep_cmp);
+    for (int j = 0; j < nk; j++) {
+        const ep_instance_view *iv = &view->inst[ks[j].inst];
+        int s = iv->spec.service, k = ks[j].cand;
+        if (chosen[k] || (supply[s] > 0 && supply[s] >= demand[s] * mult))
+            continue;
+        double add = take(st, view, &cs->c[k], freem, budget, count, demand[s] * mult - supply[s]);
+        if (add > 0) {
+            double backlog = (double)iv->backlog / 1e9;
+            double discount = horizon > 0 ? 1 - backlog / horizon : 1;
+            chosen[k] = 1;
+            supply[s] += add * (discount > 0.2 ? discount : 0.2);
+        }
+    }
+    free(ks);
 }
 
 /* Adds the candidate with the largest weighted gain in min(mult x demand, supply) per unit
@@ -305,7 +349,6 @@ static void
 greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
        double *budget, int *count, const double *demand, double *supply, double mult)
 {
-    const ep_scenario *sc = view->sc;
     for (;;) {
         int best = -1;
         double best_score = 0;
@@ -327,13 +370,10 @@ greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, doubl
             }
             if (!ok || b < 0.05)
                 continue;
-            double gain = sc->services[s].weight * (c->cap * b < want ? c->cap * b : want);
-            if (st->p.per_service && demand[s] > 0)
-                gain /= demand[s]; /* the share of the service's demand it covers */
-            double memfrac = 0;
-            for (int j = 0; j < c->spec.ndev; j++)
-                memfrac += c->mem / ep_pol_usable_mem(sc, c->spec.devs[j]);
-            double score = gain / (memfrac + 1e-9);
+            /* A device already partly planned offers only its remaining time. */
+            cand scaled = *c;
+            scaled.cap = c->cap * b;
+            double score = cand_score(st, view, &scaled, want, demand);
             if (score > best_score) {
                 best_score = score;
                 best = k;

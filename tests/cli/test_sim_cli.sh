@@ -64,6 +64,13 @@ grep -q '"kind":"place"' "$T/dec.jsonl" && grep -q '"kind":"route"' "$T/dec.json
 "$EPARA" maxrate --policy static --duration 20 --trace-db "$T/tr.db" --tol 0.2 --json --quiet \
     >"$T/m.json" && grep -q '"max_rate_scale":' "$T/m.json" && ok || bad "maxrate"
 
+# Regression: EPARA keeps its cheap vision instances when kept LLM instances share their
+# devices (a looser SLO, x3, once left video-seg without any instance for most of the run).
+"$EPARA" sim --policy epara --slo-scale 3 --duration 600 --trace-db "$T/tr.db" --json \
+    --quiet >"$T/slo.json"
+att=$(grep -o '"name":"video-seg"[^}]*' "$T/slo.json" | grep -o '"slo_attainment":[0-9.]*' | cut -d: -f2)
+awk -v a="$att" 'BEGIN { exit !(a > 0.95) }' && ok || bad "epara at slo x3: video-seg attainment $att"
+
 # Bad scenarios: FILE:LINE: message, exit 2.
 cat >"$T/bad.yaml" <<'YAML'
 name: broken
