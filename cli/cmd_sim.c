@@ -20,6 +20,7 @@
 #include "epara/scenario.h"
 #include "epara/sim.h"
 #include "util.h"
+#include "gitrev.h"
 
 static const char sim_help[] =
         "usage: epara sim [options]\n"

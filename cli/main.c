@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "epara/log.h"
 #include "util.h"
+#include "gitrev.h"
 
 static const cli_cmd commands[] = {
         {"trace", "import, generate, inspect, transform and export request traces", cmd_trace},

@@ -16,6 +16,7 @@
 #include "epara/sim.h"
 #include "sweep.h"
 #include "util.h"
+#include "gitrev.h"
 
 /* Workers wait this long for another writer's lock (a run with records takes seconds). */
 #define BUSY_MS 600000
