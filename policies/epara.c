@@ -58,6 +58,7 @@ typedef struct epara_state {
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
     int tpot_batch[MAX_INST];
+    double tpot_rate[MAX_INST]; /* the arrival rate tpot_batch was computed for */
 } epara_state;
 
 static int
@@ -469,16 +470,19 @@ done:
 /* --- request router --------------------------------------------------------------------- */
 
 /* Whether LLM instance iv already holds as many requests as it can run within the TPOT
- * SLO (adding one more would slow every running request past it). */
+ * SLO at the rate its service's requests now arrive at each of its `n` instances (adding
+ * one more would slow every running request past it). Cached per instance until that
+ * rate changes. */
 static int
-full(epara_state *st, const ep_view *view, const ep_instance_view *iv)
+full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
 {
     if (iv->id < 0 || iv->id >= MAX_INST)
         return 0;
-    if (st->tpot_batch[iv->id] == 0) {
-        int b = 0;
-        ep_pol_capacity(view, &iv->spec, &b);
-        st->tpot_batch[iv->id] = b > 0 ? b : 1;
+    int s = iv->spec.service;
+    double lambda = n > 0 ? view->rate[s] / n : view->rate[s];
+    if (st->tpot_batch[iv->id] == 0 || st->tpot_rate[iv->id] != lambda) {
+        st->tpot_batch[iv->id] = ep_pol_llm_batch_limit(view, &iv->spec, lambda);
+        st->tpot_rate[iv->id] = lambda;
     }
     return iv->running + iv->queued >= st->tpot_batch[iv->id];
 }
@@ -491,13 +495,15 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
     int best_local = -1, best_any = -1, n = 0;
     ep_time t_local = EP_TIME_MAX, t_any = EP_TIME_MAX;
     int freq = view->cat[req->service].sensitivity == EP_SENS_FREQUENCY;
-    int llm = view->sc->services[req->service].kind == EP_SVC_LLM;
+    int llm = view->sc->services[req->service].kind == EP_SVC_LLM, nready = 0;
+    for (int i = 0; llm && i < view->ninst; i++)
+        nready += view->inst[i].spec.service == req->service && view->inst[i].ready;
     for (int i = 0; i < view->ninst; i++) {
         const ep_instance_view *iv = &view->inst[i];
         if (iv->spec.service != req->service || !iv->ready)
             continue;
         n++;
-        if (llm && st->p.tpot_admit && full(st, view, iv))
+        if (llm && st->p.tpot_admit && full(st, view, iv, nready))
             continue;
         ep_time t = ep_pol_estimate(view, env, req, i);
         if (iv->node == req->at_node && t < t_local) {

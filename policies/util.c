@@ -203,6 +203,32 @@ llm_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
     return best;
 }
 
+int
+ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda)
+{
+    const ep_service *svc = &v->sc->services[sp->service];
+    double in = v->mean_input && v->mean_input[sp->service] >= 1 ? v->mean_input[sp->service] : 512;
+    double out =
+            v->mean_output && v->mean_output[sp->service] >= 1 ? v->mean_output[sp->service] : 128;
+    int64_t kv = ep_pol_kv_capacity(v, sp);
+    double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) / 1e9;
+    double lp = lambda > 0 ? lambda * p : 0;
+    if (lp >= 1)
+        return 1;
+    double tpot = (double)svc->slo.tpot / 1e9;
+    int best = 1, mb = ep_pol_max_batch(v, sp);
+    for (int b = 1; b <= mb; b++) {
+        if ((double)b * (in + out) > (double)kv)
+            break;
+        double d =
+                (double)ep_pol_llm_iteration(v, sp, 0, 0, b, (int64_t)((in + out / 2) * b)) / 1e9;
+        if (d / (1 - lp) > tpot)
+            break; /* decode steps only grow with the batch */
+        best = b;
+    }
+    return best;
+}
+
 double
 ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
 {

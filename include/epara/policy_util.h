@@ -48,6 +48,11 @@ int64_t ep_pol_kv_capacity(const ep_view *v, const ep_instance_spec *sp);
  * such lambda. 0 when nothing meets the SLO. */
 double ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch);
 
+/* LLM: the largest running batch an instance of spec sp can hold while its requests keep
+ * the TPOT SLO, when requests arrive at it at `lambda` per second (prefills of arrivals
+ * stall the decodes: TPOT ~ d(B) / (1 - lambda p)); at least 1. */
+int ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda);
+
 /* Estimated time request req completes (DNN) or gets its first token (LLM) if node
  * req->at_node sends it to instance inst now: transfer + the instance's backlog (as the
  * view knows it, aged by the time since it was synced) + its own service time. */
