@@ -14,7 +14,7 @@ static const cli_cmd commands[] = {
         {"sweep", "run policies x a parameter grid in parallel into a results database", cmd_sweep},
         {"report", "export a results database as CSV files for the plots", cmd_report},
         {"plot", "draw every figure of a results database with gnuplot (png and svg)", cmd_plot},
-        {"bench", "measure epara's own speed (trace import and read-back)", cmd_bench},
+        {"bench", "measure epara's own speed (trace store, simulator)", cmd_bench},
         {"version", "print the version and git revision", cmd_version},
 };
 
@@ -31,8 +31,8 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: epara [--log-level LEVEL] <command> [options]\n\n"
-               "EPARA: categorized parallel AI inference in edge clouds — traces, simulator,\n"
-               "policies and executor.\n\ncommands:\n");
+               "EPARA: categorized parallel AI inference in edge clouds — trace store,\n"
+               "simulator, policies, sweeps and figures.\n\ncommands:\n");
     for (size_t i = 0; i < EP_ARRAY_LEN(commands); i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'epara <command> --help' for the options of a command.\n"
