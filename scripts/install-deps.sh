@@ -12,8 +12,10 @@ PKGS=(
     libcmocka-dev                           # unit tests
     libjansson-dev                          # JSON output and the JSONL importer
     libyaml-dev                             # scenario files (libyaml document API)
+    libopenblas-dev                         # BLAS of the cpu engine (exec/)
     libglpk-dev                             # linear programs of the fluid upper bound (bound)
     gnuplot-nox                             # figures
+    libmsgpack-dev libsodium-dev            # executor wire protocol: payloads, HMAC tags
     mpich libmpich-dev                      # epara sweep --mpi (built when CMake finds MPI)
 )
 

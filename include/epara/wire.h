@@ -1,0 +1,138 @@
+/* The executor's wire protocol (DESIGN.md §8, Transport): one message per frame, a fixed
+ * header ("EPW1", version, type, payload length; big-endian), a msgpack payload and an
+ * HMAC-SHA256 tag over header + payload under a shared secret. A decoded message has passed
+ * the tag check and every field's type and range check; decoding never reads past len. */
+#ifndef EPARA_WIRE_H
+#define EPARA_WIRE_H
+
+#include "epara/common.h"
+#include "epara/policy.h"
+#include "epara/time.h"
+
+#define EP_WIRE_MAGIC         "EPW1"
+#define EP_WIRE_VERSION       1
+#define EP_WIRE_HEADER_BYTES  12
+#define EP_WIRE_TAG_BYTES     32
+#define EP_WIRE_MIN_KEY_BYTES 16
+#define EP_WIRE_MAX_PAYLOAD   (1u << 24)  /* bytes */
+#define EP_WIRE_MAX_INSTANCES 4096        /* per PLACEMENT or STATE message */
+#define EP_WIRE_NAME_MAX      63          /* bytes, excluding the terminating NUL */
+#define EP_WIRE_NEVER         INT64_C(-1) /* RESULT timestamp of a step that did not happen */
+
+typedef enum ep_wire_type {
+    EP_WIRE_HELLO = 1, /* node -> controller: who I am */
+    EP_WIRE_PLACEMENT, /* controller -> node: the instances to host */
+    EP_WIRE_STATE,     /* node -> peers/controller: instance load */
+    EP_WIRE_REQUEST,   /* loadgen -> ingress node */
+    EP_WIRE_RESULT,    /* node -> loadgen: one per request */
+    EP_WIRE_FORWARD,   /* node -> node: a request and where it goes */
+    EP_WIRE_BYE        /* any -> any: leaving */
+} ep_wire_type;
+
+typedef struct ep_wire_hello {
+    char name[EP_WIRE_NAME_MAX + 1]; /* non-empty, NUL-terminated, no inner NUL */
+    int node;                        /* node index >= 0 */
+    int protocol;                    /* protocol version the node speaks, 1..65535 */
+    uint8_t auth[EP_WIRE_TAG_BYTES]; /* opaque credential (e.g. HMAC of a challenge) */
+} ep_wire_hello;
+
+typedef struct ep_wire_placement {
+    int64_t epoch;          /* >= 0 */
+    ep_instance_spec *inst; /* owned (ep_wire_msg_free); n entries */
+    int n;                  /* 0..EP_WIRE_MAX_INSTANCES */
+} ep_wire_placement;
+
+/* One instance's load as its node reports it. */
+typedef struct ep_wire_inst_state {
+    int id;          /* >= 0 */
+    int queued;      /* >= 0 */
+    int running;     /* >= 0 */
+    ep_dur backlog;  /* ns, >= 0 */
+    int64_t kv_free; /* tokens, >= 0; -1 for DNN instances */
+    int ready;       /* 0 or 1 */
+} ep_wire_inst_state;
+
+typedef struct ep_wire_state {
+    int node;                 /* >= 0 */
+    ep_time time;             /* ns, >= 0: when the numbers were taken */
+    ep_wire_inst_state *inst; /* owned (ep_wire_msg_free); n entries */
+    int n;                    /* 0..EP_WIRE_MAX_INSTANCES */
+} ep_wire_state;
+
+typedef struct ep_wire_request {
+    uint64_t id;
+    int service, ingress, hops; /* >= 0 */
+    ep_time arrival, deadline;  /* ns, >= 0 */
+    int64_t input, output;      /* tokens or bytes, >= 0 */
+    int64_t bytes;              /* payload bytes, >= 0 */
+    int64_t stream, frame;      /* >= 0, or -1 (none) */
+    ep_dur trace_exec;          /* ns from the trace, >= 0, or -1 (none) */
+} ep_wire_request;
+
+typedef struct ep_wire_result {
+    uint64_t id;
+    int outcome;                         /* an ep_outcome (sim.h), 0..3 */
+    int reason;                          /* reason code, 0 (none)..65535 */
+    ep_time dispatch, first_token, done; /* ns, >= 0, or EP_WIRE_NEVER */
+    int instance, node;                  /* >= 0, or -1 (none) */
+    int batch, preemptions;              /* >= 0 */
+} ep_wire_result;
+
+typedef enum ep_wire_target { EP_WIRE_TO_INSTANCE, EP_WIRE_TO_NODE } ep_wire_target;
+
+typedef struct ep_wire_forward {
+    ep_wire_request req;
+    ep_wire_target kind;
+    int target; /* instance id or node index, >= 0 */
+} ep_wire_forward;
+
+typedef struct ep_wire_bye {
+    int node;   /* >= 0, or -1 (not a node: controller, loadgen) */
+    int reason; /* reason code, 0..65535 */
+} ep_wire_bye;
+
+typedef struct ep_wire_msg {
+    ep_wire_type type;
+    union {
+        ep_wire_hello hello;
+        ep_wire_placement placement;
+        ep_wire_state state;
+        ep_wire_request request;
+        ep_wire_result result;
+        ep_wire_forward forward;
+        ep_wire_bye bye;
+    } u;
+} ep_wire_msg;
+
+/* Encodes m as one authenticated frame. key: the shared secret, keylen >=
+ * EP_WIRE_MIN_KEY_BYTES (borrowed). On success *out is a malloc'ed frame the caller frees
+ * and *len its size. Errors: EP_EINVAL (m violates a limit of this header, a NULL pointer,
+ * a short key), EP_ENOMEM. Every frame it produces decodes to an equal message. */
+int ep_wire_encode(const ep_wire_msg *m, const uint8_t *key, size_t keylen, uint8_t **out,
+                   size_t *len);
+
+/* Frames a raw payload: header for `type`, the payload bytes as given, the tag. For tests
+ * and tools; ep_wire_encode is the normal way. Same contract and errors as ep_wire_encode
+ * (EP_EINVAL also for plen > EP_WIRE_MAX_PAYLOAD); type is not checked. */
+int ep_wire_seal(unsigned type, const uint8_t *payload, size_t plen, const uint8_t *key,
+                 size_t keylen, uint8_t **out, size_t *len);
+
+/* Decodes the frame buf[0..len) (borrowed; nothing past len is read). On success fills *out
+ * (release with ep_wire_msg_free). Errors, with a message naming the field in err (may be
+ * NULL; errlen bytes, always NUL-terminated when errlen > 0): EP_EINVAL "authentication
+ * failed" for a bad tag or a short key; EP_EPARSE for a wrong magic or version, a length
+ * mismatch, trailing bytes, an unknown type, a wrong msgpack type, an out-of-range value;
+ * EP_ENOMEM. *out is written only on success. */
+int ep_wire_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen,
+                   ep_wire_msg *out, char *err, size_t errlen);
+
+/* Frees the arrays a decoded message owns and clears them; NULL is a no-op. */
+void ep_wire_msg_free(ep_wire_msg *m);
+
+/* 1 when a and b carry the same type and the same field values, else 0. */
+int ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b);
+
+/* Static name of a message type ("hello", ...), "unknown" for other values. */
+const char *ep_wire_type_name(unsigned type);
+
+#endif
