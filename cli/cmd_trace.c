@@ -55,6 +55,13 @@ report_skip(void *ctx, long line, const char *reason)
     s->count++;
 }
 
+static void
+report_progress(void *ctx, long rows)
+{
+    (void)ctx;
+    fprintf(stderr, "\rimport: %.1f M rows stored", (double)rows / 1e6);
+}
+
 static const char *
 default_license(ep_trace_format f)
 {
@@ -213,11 +220,15 @@ trace_import(int argc, char **argv)
     skip_report sr = {path, 0};
     opts.on_skip = report_skip;
     opts.ctx = &sr;
+    if (!quiet && cli_tty())
+        opts.on_progress = report_progress;
     ep_parse_error perr;
     ep_parse_stats pst;
     memset(&pst, 0, sizeof pst);
     ep_trace_meta out;
     int err = ep_trace_import_file(st, path, &opts, &meta, replace, &perr, &pst, &out);
+    if (opts.on_progress && pst.rows >= (1L << 20))
+        fputc('\n', stderr); /* end the progress line */
     int rc = EXIT_OK;
     if (err == EP_EPARSE) {
         if (perr.line > 0)

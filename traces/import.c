@@ -104,13 +104,17 @@ input_close(input *in)
 typedef struct import_ctx {
     ep_trace_writer *w;
     const ep_parse_opts *user;
+    long rows;
 } import_ctx;
 
 static int
 import_sink(void *ctx, const ep_trace_row *row, long line)
 {
     import_ctx *ic = ctx;
-    return ep_trace_writer_sink(ic->w, row, line);
+    int rc = ep_trace_writer_sink(ic->w, row, line);
+    if (rc == 0 && ic->user->on_progress && (++ic->rows & 0xfffff) == 0)
+        ic->user->on_progress(ic->user->ctx, ic->rows);
+    return rc;
 }
 
 static void

@@ -122,7 +122,9 @@ typedef struct ep_parse_opts {
     uint64_t seed;         /* azure-functions expansion */
     ep_expand_rule expand; /* azure-functions expansion */
     ep_skip_fn on_skip;    /* may be NULL */
-    void *ctx;             /* passed to on_skip and to the sink */
+    void *ctx;             /* passed to on_skip, on_progress and to the sink */
+    /* Called by ep_trace_import_file every 2^20 rows stored (may be NULL). */
+    void (*on_progress)(void *ctx, long rows);
 } ep_parse_opts;
 
 /* Parses buf[0..len) (need not be NUL-terminated) in the given format. Accepts LF and CRLF
