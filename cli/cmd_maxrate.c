@@ -110,8 +110,8 @@ cmd_maxrate(int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
     const char *scen = NULL, *tdb = NULL, *svcname = NULL;
     double target = 0.9, dur = 0, tol = 0.02, maxscale = 1024, slo = 1;
-    int as_json = 0, c, nparams = 0;
-    const char *params[EP_MAX_PARAMS];
+    int as_json = 0, c;
+    cli_params params = {{NULL}, 0};
     probe p;
     memset(&p, 0, sizeof p);
     p.svc = -1;
@@ -151,11 +151,8 @@ cmd_maxrate(int argc, char **argv)
             tdb = optarg;
             break;
         case 'P':
-            if (nparams == EP_MAX_PARAMS) {
-                cli_err("--param: at most %d", EP_MAX_PARAMS);
+            if (cli_params_add(&params, optarg))
                 return EXIT_USAGE;
-            }
-            params[nparams++] = optarg;
             break;
         case 'M':
             if (strcmp(optarg, "services") == 0) {
@@ -197,11 +194,10 @@ cmd_maxrate(int argc, char **argv)
     if (rc)
         return rc;
     rc = EXIT_FAIL;
-    for (int i = 0; i < nparams; i++)
-        if (cli_param_set(&sc, params[i])) {
-            rc = EXIT_USAGE;
-            goto done;
-        }
+    if (cli_params_apply(&params, &sc)) {
+        rc = EXIT_USAGE;
+        goto done;
+    }
     cli_slo_scale(&sc, slo);
     if (svcname && (p.svc = ep_scenario_find_service(&sc, svcname)) < 0) {
         cli_err("--service: no service '%s' in the scenario", svcname);

@@ -62,24 +62,6 @@ report_col_num(sqlite3_stmt *s, int i)
 }
 
 void
-report_csv_str(FILE *f, const char *s)
-{
-    if (!s)
-        return;
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-void
 report_csv_num(FILE *f, double v)
 {
     if (isfinite(v))
@@ -294,9 +276,9 @@ write_runs(report *rp)
     for (int i = 0; i < rp->n; i++) {
         const run_row *r = &rp->runs[i];
         fprintf(f, "%lld,", (long long)r->id);
-        report_csv_str(f, r->scenario);
+        cli_csv_field(f, r->scenario);
         fputc(',', f);
-        report_csv_str(f, r->policy);
+        cli_csv_field(f, r->policy);
         fprintf(f, ",%.10g,%lld,%.10g,%.10g,", r->rate, (long long)r->seed, r->dur, r->slo);
         report_csv_num(f, r->goodput);
         fputc(',', f);
@@ -307,9 +289,9 @@ write_runs(report *rp)
         report_csv_num(f, r->p99);
         fprintf(f, ",%lld,%lld,%lld,%lld,%lld,", (long long)r->requests, (long long)r->completed,
                 (long long)r->rejected, (long long)r->dropped, (long long)r->unfinished);
-        report_csv_str(f, r->params);
+        cli_csv_field(f, r->params);
         fputc(',', f);
-        report_csv_str(f, rp->ser[r->series].label);
+        cli_csv_field(f, rp->ser[r->series].label);
         fputc('\n', f);
     }
     return report_finish(rp, &o, "runs.csv", rp->n);
@@ -351,7 +333,7 @@ write_query(report *rp, const char *name, const char *sql)
             case SQLITE_NULL:
                 break;
             default:
-                report_csv_str(f, (const char *)sqlite3_column_text(s, c));
+                cli_csv_field(f, (const char *)sqlite3_column_text(s, c));
             }
         }
         fputc('\n', f);
@@ -384,7 +366,7 @@ write_placements(report *rp)
         const run_row *r = &rp->runs[i];
         json_t *js = json_loads(r->summary, 0, NULL);
         fprintf(f, "%lld,", (long long)r->id);
-        report_csv_str(f, r->policy);
+        cli_csv_field(f, r->policy);
         fprintf(f, ",%.10g,%lld", r->rate, (long long)r->seed);
         for (size_t k = 0; k < EP_ARRAY_LEN(keys); k++) {
             json_t *v = json_object_get(js, keys[k]);

@@ -262,8 +262,7 @@ cmd_sim(int argc, char **argv)
     double rate = 1, dur = 0, slo = 1;
     int records = 0, as_json = 0, quiet = 0, c;
     const char *decisions = NULL;
-    const char *params[EP_MAX_PARAMS];
-    int nparams = 0;
+    cli_params params = {{NULL}, 0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
@@ -297,11 +296,8 @@ cmd_sim(int argc, char **argv)
             decisions = optarg;
             break;
         case 'P':
-            if (nparams == EP_MAX_PARAMS) {
-                cli_err("--param: at most %d", EP_MAX_PARAMS);
+            if (cli_params_add(&params, optarg))
                 return EXIT_USAGE;
-            }
-            params[nparams++] = optarg;
             break;
         case 'R':
             records = 1;
@@ -344,12 +340,11 @@ cmd_sim(int argc, char **argv)
     int err, rc = cli_scenario_open(scen, trace_db, quiet, &sc, &st);
     if (rc)
         return rc;
-    for (int i = 0; i < nparams; i++)
-        if (cli_param_set(&sc, params[i])) {
-            ep_store_close(st);
-            ep_scenario_fini(&sc);
-            return EXIT_USAGE;
-        }
+    if (cli_params_apply(&params, &sc)) {
+        ep_store_close(st);
+        ep_scenario_fini(&sc);
+        return EXIT_USAGE;
+    }
     cli_slo_scale(&sc, slo);
     cli_out dout;
     int dout_open = 0;
@@ -384,7 +379,7 @@ cmd_sim(int argc, char **argv)
         json_t *opts =
                 json_pack("{s:s?, s:s?, s:f, s:f, s:f, s:b, s:o}", "scenario", scen, "policy",
                           o.policy, "rate_scale", rate, "slo_scale", slo, "duration_s", dur,
-                          "records", records, "params", params_json(params, nparams));
+                          "records", records, "params", params_json(params.kv, params.n));
         char *otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
         json_decref(opts);
         size_t dlen;

@@ -234,24 +234,6 @@ static const char export_help[] =
         "--out defaults to stdout; a file is written whole or not at all.\n";
 
 static void
-csv_text(FILE *f, const char *s)
-{
-    if (!s)
-        return;
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void
 csv_int(FILE *f, int64_t v)
 {
     if (v != EP_TRACE_NONE)
@@ -358,11 +340,11 @@ trace_export(int argc, char **argv)
         fputc(',', f);
         csv_int(f, row.exec);
         fputc(',', f);
-        csv_text(f, row.kind);
+        cli_csv_field(f, row.kind);
         fputc(',', f);
-        csv_text(f, row.service);
+        cli_csv_field(f, row.service);
         fputc(',', f);
-        csv_text(f, row.attrs);
+        cli_csv_field(f, row.attrs);
         fputc('\n', f);
     }
     ep_trace_reader_close(r);

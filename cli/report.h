@@ -38,8 +38,6 @@ typedef struct report {
 
 /* Column i as a double, NaN when NULL. */
 double report_col_num(sqlite3_stmt *s, int i);
-/* One CSV field: quoted when it holds a comma, quote or newline; NULL writes nothing. */
-void report_csv_str(FILE *f, const char *s);
 /* A number ("%.10g"), nothing when not finite (an empty CSV field). */
 void report_csv_num(FILE *f, double v);
 int report_cmp_double(const void *a, const void *b);

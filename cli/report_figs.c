@@ -13,7 +13,7 @@ header(FILE *f, const char *first, const report *rp, int use_variant)
     fputs(first, f);
     for (int k = 0; k < rp->nser; k++) {
         fputc(',', f);
-        report_csv_str(f, use_variant ? rp->ser[k].variant : rp->ser[k].label);
+        cli_csv_field(f, use_variant ? rp->ser[k].variant : rp->ser[k].label);
     }
     fputc('\n', f);
 }
@@ -115,7 +115,7 @@ report_ablation(report *rp)
                 break;
             maxr = rp->rates[q];
         }
-        report_csv_str(f, rp->ser[k].variant);
+        cli_csv_field(f, rp->ser[k].variant);
         fputc(',', f);
         if (ng)
             report_csv_num(f, g / ng);
@@ -205,7 +205,7 @@ report_latency_cdf(report *rp)
     for (int k = 0; k < rp->nser; k++)
         if (q[k]) {
             fputc(',', f);
-            report_csv_str(f, rp->ser[k].label);
+            cli_csv_field(f, rp->ser[k].label);
         }
     fputc('\n', f);
     for (int p = 1; any && p <= 99; p++) {
@@ -297,7 +297,7 @@ report_utilization(report *rp)
         goto done;
     header(f, "device", rp, 0);
     for (int d = 0; d < ndev; d++) {
-        report_csv_str(f, dev[d]);
+        cli_csv_field(f, dev[d]);
         for (int k = 0; k < rp->nser; k++) {
             size_t c = (size_t)d * (size_t)rp->nser + (size_t)k;
             fputc(',', f);

@@ -113,23 +113,6 @@ on_record(void *ctx, const ep_record *rec)
 }
 
 static int
-set_param(ep_scenario *sc, const char *key, const char *value)
-{
-    int i;
-    for (i = 0; i < sc->nparams; i++)
-        if (strcmp(sc->params[i].key, key) == 0)
-            break;
-    if (i == sc->nparams) {
-        if (sc->nparams == EP_MAX_PARAMS)
-            return -1;
-        sc->nparams++;
-        snprintf(sc->params[i].key, sizeof sc->params[i].key, "%s", key);
-    }
-    snprintf(sc->params[i].value, sizeof sc->params[i].value, "%s", value);
-    return 0;
-}
-
-static int
 store(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, const ep_sim_result *res,
       const rec_buf *rb)
 {
@@ -193,7 +176,7 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
     ep_sim_result res;
     memset(&res, 0, sizeof res);
     for (int i = 0; i < r->nparams; i++)
-        if (set_param(sc, r->pkey[i], r->pval[i])) {
+        if (cli_param_put(sc, r->pkey[i], r->pval[i])) {
             out->status = EXIT_USAGE;
             snprintf(out->msg, sizeof out->msg, "more than %d policy parameters", EP_MAX_PARAMS);
             goto done;

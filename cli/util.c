@@ -212,6 +212,25 @@ cli_print_written(const ep_trace_meta *m, const char *verb)
 }
 
 int
+cli_param_put(ep_scenario *sc, const char *key, const char *value)
+{
+    if (strlen(key) >= EP_NAME_MAX || strlen(value) >= EP_NAME_MAX)
+        return -1;
+    int i;
+    for (i = 0; i < sc->nparams; i++)
+        if (strcmp(sc->params[i].key, key) == 0)
+            break;
+    if (i == sc->nparams) {
+        if (sc->nparams == EP_MAX_PARAMS)
+            return -1;
+        sc->nparams++;
+        snprintf(sc->params[i].key, sizeof sc->params[i].key, "%s", key);
+    }
+    snprintf(sc->params[i].value, sizeof sc->params[i].value, "%s", value);
+    return 0;
+}
+
+int
 cli_param_set(ep_scenario *sc, const char *kv)
 {
     const char *eq = strchr(kv, '=');
@@ -222,20 +241,13 @@ cli_param_set(ep_scenario *sc, const char *kv)
                 EP_NAME_MAX - 1, kv);
         return -1;
     }
-    int i;
-    for (i = 0; i < sc->nparams; i++)
-        if (strlen(sc->params[i].key) == kl && strncmp(sc->params[i].key, kv, kl) == 0)
-            break;
-    if (i == sc->nparams) {
-        if (sc->nparams == EP_MAX_PARAMS) {
-            cli_err("--param: too many policy parameters (at most %d)", EP_MAX_PARAMS);
-            return -1;
-        }
-        sc->nparams++;
-        memcpy(sc->params[i].key, kv, kl);
-        sc->params[i].key[kl] = '\0';
+    char key[EP_NAME_MAX];
+    memcpy(key, kv, kl);
+    key[kl] = '\0';
+    if (cli_param_put(sc, key, eq + 1)) {
+        cli_err("--param: too many policy parameters (at most %d)", EP_MAX_PARAMS);
+        return -1;
     }
-    snprintf(sc->params[i].value, sizeof sc->params[i].value, "%s", eq + 1);
     return 0;
 }
 
@@ -258,4 +270,42 @@ cli_slo_scale(ep_scenario *sc, double x)
         s->deadline = scale_dur(s->deadline, x);
         s->frame_deadline = scale_dur(s->frame_deadline, x);
     }
+}
+
+void
+cli_csv_field(FILE *f, const char *s)
+{
+    if (!s)
+        return;
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int
+cli_params_add(cli_params *p, const char *kv)
+{
+    if (p->n == EP_MAX_PARAMS) {
+        cli_err("--param: at most %d", EP_MAX_PARAMS);
+        return -1;
+    }
+    p->kv[p->n++] = kv;
+    return 0;
+}
+
+int
+cli_params_apply(const cli_params *p, ep_scenario *sc)
+{
+    for (int i = 0; i < p->n; i++)
+        if (cli_param_set(sc, p->kv[i]))
+            return -1;
+    return 0;
 }

@@ -65,6 +65,9 @@ int cli_scenario_open(const char *path, const char *trace_db, int quiet, ep_scen
 /* Adds or replaces policy parameter "KEY=VALUE" in sc (for --param). Prints the problem
  * and returns -1 when the text is malformed or the table is full. */
 int cli_param_set(ep_scenario *sc, const char *kv);
+/* Adds or replaces policy parameter key = value in sc, silently; -1 when either is
+ * EP_NAME_MAX bytes or longer or the table is full. */
+int cli_param_put(ep_scenario *sc, const char *key, const char *value);
 
 /* The range of an SLO scale (--slo-scale, sweep grid slo_scale). */
 #define CLI_SLO_SCALE_MIN 1e-3
@@ -80,6 +83,20 @@ void cli_slo_scale(ep_scenario *sc, double x);
 struct json_t;
 struct ep_sim_result;
 struct json_t *cli_sim_summary_json(const ep_scenario *sc, const struct ep_sim_result *r);
+
+/* Writes s (NULL: nothing) as one CSV field, quoted (RFC 4180) when it holds a comma, a
+ * quote or a line break. */
+void cli_csv_field(FILE *f, const char *s);
+
+/* The --param KEY=VALUE options of a command, applied to the scenario once it is loaded. */
+typedef struct cli_params {
+    const char *kv[EP_MAX_PARAMS];
+    int n;
+} cli_params;
+/* Records one --param (prints the problem and returns -1 when there are too many). */
+int cli_params_add(cli_params *p, const char *kv);
+/* Applies every recorded --param with cli_param_set; -1 on the first malformed one. */
+int cli_params_apply(const cli_params *p, ep_scenario *sc);
 
 /* Whether stderr is a terminal (progress lines are drawn only then). */
 int cli_tty(void);
