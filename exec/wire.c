@@ -20,11 +20,11 @@ enum {
     NF_HELLO = 4,
     NF_PLACEMENT = 2,
     NF_SPEC = 5,
-    NF_STATE = 3,
+    NF_STATE = 4,
     NF_INST = 6,
     NF_REQUEST = 12,
-    NF_RESULT = 10,
-    NF_FORWARD = 3,
+    NF_RESULT = 11,
+    NF_FORWARD = 4,
     NF_BYE = 2
 };
 
@@ -296,9 +296,9 @@ rd_u64(rd *r, const char *field, uint64_t *out)
     return 0;
 }
 
-/* Reads a string of 1..max bytes with no NUL into buf[max + 1]. */
+/* Reads a string of 1..max bytes (0..max when empty_ok) with no NUL into buf[max + 1]. */
 static int
-rd_name(rd *r, const char *field, char *buf, size_t max)
+rd_str(rd *r, const char *field, char *buf, size_t max, int empty_ok)
 {
     if (r->p >= r->end)
         return rd_truncated(r, field);
@@ -315,7 +315,7 @@ rd_name(rd *r, const char *field, char *buf, size_t max)
     } else {
         return fail(r, field, "expected string, got %s", kind_of(b));
     }
-    if (n == 0)
+    if (n == 0 && !empty_ok)
         return fail(r, field, "empty");
     if (n > max)
         return fail(r, field, "%" PRIu64 " bytes, at most %zu", n, max);
@@ -349,6 +349,12 @@ rd_bin(rd *r, const char *field, uint8_t *buf, size_t want)
         return rd_truncated(r, field);
     memcpy(buf, q, want);
     return 0;
+}
+
+static int
+rd_name(rd *r, const char *field, char *buf, size_t max)
+{
+    return rd_str(r, field, buf, max, 0);
 }
 
 /* ---- payload decoders: one per message type ---- */
@@ -452,6 +458,25 @@ dec_state(rd *r, ep_wire_state *st)
         TRY(rd_int(r, "kv_free", -1, INT64_MAX, &v->kv_free));
         TRY(rd_i(r, "ready", 0, 1, &v->ready));
     }
+    r->idx = -1;
+    int64_t k;
+    TRY(rd_array(r, "demand", -1, &k));
+    if (k > EP_WIRE_MAX_SERVICES)
+        return fail(r, "demand", "%" PRId64 " services, at most %d", k, EP_WIRE_MAX_SERVICES);
+    if (k) {
+        st->demand = calloc((size_t)k, sizeof *st->demand);
+        if (!st->demand)
+            return EP_ENOMEM;
+    }
+    st->nsvc = (int)k;
+    for (int i = 0; i < st->nsvc; i++) {
+        ep_wire_demand *d = &st->demand[i];
+        r->idx = i;
+        TRY(rd_array(r, "demand", 3, NULL));
+        TRY(rd_int(r, "arrivals", 0, INT64_MAX, &d->arrivals));
+        TRY(rd_int(r, "sum_in", 0, INT64_MAX, &d->sum_in));
+        TRY(rd_int(r, "sum_out", 0, INT64_MAX, &d->sum_out));
+    }
     return 0;
 }
 
@@ -480,14 +505,15 @@ dec_result(rd *r, ep_wire_result *q)
     TRY(rd_array(r, "fields", NF_RESULT, NULL));
     TRY(rd_u64(r, "id", &q->id));
     TRY(rd_i(r, "outcome", 0, 3, &q->outcome));
-    TRY(rd_i(r, "reason", 0, 65535, &q->reason));
+    TRY(rd_str(r, "reason", q->reason, EP_WIRE_REASON_MAX, 1));
     TRY(rd_int(r, "dispatch", EP_WIRE_NEVER, INT64_MAX, &q->dispatch));
     TRY(rd_int(r, "first_token", EP_WIRE_NEVER, INT64_MAX, &q->first_token));
     TRY(rd_int(r, "done", EP_WIRE_NEVER, INT64_MAX, &q->done));
     TRY(rd_i(r, "instance", -1, INT32_MAX, &q->instance));
     TRY(rd_i(r, "node", -1, INT32_MAX, &q->node));
     TRY(rd_i(r, "batch", 0, INT32_MAX, &q->batch));
-    return rd_i(r, "preemptions", 0, INT32_MAX, &q->preemptions);
+    TRY(rd_i(r, "preemptions", 0, INT32_MAX, &q->preemptions));
+    return rd_i(r, "hops", 0, INT32_MAX, &q->hops);
 }
 
 static int
@@ -501,7 +527,8 @@ dec_forward(rd *r, ep_wire_forward *f)
     int kind;
     TRY(rd_i(r, "kind", EP_WIRE_TO_INSTANCE, EP_WIRE_TO_NODE, &kind));
     f->kind = (ep_wire_target)kind;
-    return rd_i(r, "target", 0, INT32_MAX, &f->target);
+    TRY(rd_i(r, "target", 0, INT32_MAX, &f->target));
+    return rd_int(r, "deliver_at", -1, INT64_MAX, &f->deliver_at);
 }
 
 static int
@@ -677,6 +704,14 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
             bad |= pk_i(pk, v->running) | pk_i(pk, v->backlog) | pk_i(pk, v->kv_free);
             bad |= pk_i(pk, v->ready);
         }
+        if (st->nsvc < 0 || st->nsvc > EP_WIRE_MAX_SERVICES || (st->nsvc && !st->demand))
+            return EP_EINVAL;
+        bad |= msgpack_pack_array(pk, (size_t)st->nsvc);
+        for (int i = 0; i < st->nsvc; i++) {
+            const ep_wire_demand *d = &st->demand[i];
+            bad |= msgpack_pack_array(pk, 3) | pk_i(pk, d->arrivals) | pk_i(pk, d->sum_in);
+            bad |= pk_i(pk, d->sum_out);
+        }
         break;
     }
     case EP_WIRE_REQUEST:
@@ -685,16 +720,20 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
     case EP_WIRE_RESULT: {
         const ep_wire_result *q = &m->u.result;
         bad |= msgpack_pack_array(pk, NF_RESULT) | msgpack_pack_uint64(pk, q->id);
-        bad |= pk_i(pk, q->outcome) | pk_i(pk, q->reason);
+        size_t rn = strnlen(q->reason, sizeof q->reason);
+        if (rn == sizeof q->reason)
+            return EP_EINVAL;
+        bad |= pk_i(pk, q->outcome) | msgpack_pack_str(pk, rn) |
+               msgpack_pack_str_body(pk, q->reason, rn);
         bad |= pk_i(pk, q->dispatch) | pk_i(pk, q->first_token) | pk_i(pk, q->done);
         bad |= pk_i(pk, q->instance) | pk_i(pk, q->node);
-        bad |= pk_i(pk, q->batch) | pk_i(pk, q->preemptions);
+        bad |= pk_i(pk, q->batch) | pk_i(pk, q->preemptions) | pk_i(pk, q->hops);
         break;
     }
     case EP_WIRE_FORWARD: {
         const ep_wire_forward *f = &m->u.forward;
         bad |= msgpack_pack_array(pk, NF_FORWARD) | enc_request(pk, &f->req);
-        bad |= pk_i(pk, f->kind) | pk_i(pk, f->target);
+        bad |= pk_i(pk, f->kind) | pk_i(pk, f->target) | pk_i(pk, f->deliver_at);
         break;
     }
     case EP_WIRE_BYE:
@@ -755,6 +794,9 @@ ep_wire_msg_free(ep_wire_msg *m)
         free(m->u.state.inst);
         m->u.state.inst = NULL;
         m->u.state.n = 0;
+        free(m->u.state.demand);
+        m->u.state.demand = NULL;
+        m->u.state.nsvc = 0;
     }
 }
 
@@ -802,8 +844,13 @@ ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b)
     }
     case EP_WIRE_STATE: {
         const ep_wire_state *x = &a->u.state, *y = &b->u.state;
-        if (x->node != y->node || x->time != y->time || x->n != y->n)
+        if (x->node != y->node || x->time != y->time || x->n != y->n || x->nsvc != y->nsvc)
             return 0;
+        for (int i = 0; i < x->nsvc; i++)
+            if (x->demand[i].arrivals != y->demand[i].arrivals ||
+                x->demand[i].sum_in != y->demand[i].sum_in ||
+                x->demand[i].sum_out != y->demand[i].sum_out)
+                return 0;
         for (int i = 0; i < x->n; i++) {
             const ep_wire_inst_state *p = &x->inst[i], *q = &y->inst[i];
             if (p->id != q->id || p->queued != q->queued || p->running != q->running ||
@@ -816,14 +863,17 @@ ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b)
         return request_equal(&a->u.request, &b->u.request);
     case EP_WIRE_RESULT: {
         const ep_wire_result *x = &a->u.result, *y = &b->u.result;
-        return x->id == y->id && x->outcome == y->outcome && x->reason == y->reason &&
+        return x->id == y->id && x->outcome == y->outcome &&
+               strncmp(x->reason, y->reason, sizeof x->reason) == 0 && x->hops == y->hops &&
                x->dispatch == y->dispatch && x->first_token == y->first_token &&
                x->done == y->done && x->instance == y->instance && x->node == y->node &&
                x->batch == y->batch && x->preemptions == y->preemptions;
     }
     case EP_WIRE_FORWARD:
         return request_equal(&a->u.forward.req, &b->u.forward.req) &&
-               a->u.forward.kind == b->u.forward.kind && a->u.forward.target == b->u.forward.target;
+               a->u.forward.kind == b->u.forward.kind &&
+               a->u.forward.target == b->u.forward.target &&
+               a->u.forward.deliver_at == b->u.forward.deliver_at;
     case EP_WIRE_BYE:
         return a->u.bye.node == b->u.bye.node && a->u.bye.reason == b->u.bye.reason;
     }

@@ -44,6 +44,10 @@ sim_send(sim *s, sim_request *r, int dst)
         sim_transfer_hop(s, &r->ev); /* arrives at once */
         return;
     }
+    if (s->role == SIM_ROLE_NODE) {
+        sim_live_send(s, r, dst);
+        return;
+    }
     int lu = s->sc->nodes[r->at_node].link;
     if (!s->link_up[lu] || !s->link_up[s->sc->nodes[dst].link]) {
         sim_request_finish(s, r, EP_OUT_DROPPED, "link down");
@@ -79,7 +83,7 @@ sim_transfer_hop(sim *s, sim_event *ev)
     }
     if (r->target >= 0) {
         sim_instance *in = s->inst[r->target];
-        if (!in->retired && s->node_up[in->node]) {
+        if (!in->retired && s->node_up[in->node] && sim_is_local(s, in->node)) {
             sim_enqueue(s, r, in);
             return;
         }
@@ -140,6 +144,11 @@ sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason)
     rec->in_window = rec->arrival >= s->window_lo && rec->arrival < s->window_hi;
     if (rec->instance < 0 && r->target >= 0)
         rec->instance = r->target;
+    if (s->role == SIM_ROLE_LOADGEN && rec->id < (uint64_t)s->pending_cap &&
+        s->pending[rec->id] == r) {
+        s->pending[rec->id] = NULL;
+        s->npending--;
+    }
     if (!s->quiet) { /* a failed run reports nothing */
         sim_metrics_add(s->m, s->sc, rec);
         if (s->opts.on_record)
@@ -186,7 +195,9 @@ void
 sim_refresh_view(sim *s, int at_node)
 {
     for (int i = 0; i < s->ninst; i++) {
-        if (at_node < 0 || s->inst[i]->node == at_node)
+        int node = s->inst[i]->node;
+        int live = s->role == SIM_ROLE_SIM ? at_node < 0 || node == at_node : sim_is_local(s, node);
+        if (live)
             sim_live_view(s, s->inst[i], &s->iview[i]);
         else
             s->iview[i] = s->synced[i];
@@ -198,7 +209,9 @@ sim_refresh_view(sim *s, int at_node)
 void
 sim_sync_tick(sim *s, sim_event *ev)
 {
-    if (!s->sync_loss)
+    if (s->role == SIM_ROLE_NODE)
+        sim_live_sync(s);
+    else if (!s->sync_loss)
         for (int i = 0; i < s->ninst; i++)
             sim_live_view(s, s->inst[i], &s->synced[i]);
     sim_schedule(&s->eng, ev, s->eng.now + s->sc->run.sync_period);
@@ -344,7 +357,7 @@ sim_instance_end(sim *s, sim_instance *in)
 void
 sim_instance_kick(sim *s, sim_instance *in)
 {
-    if (!in->ready || in->busy || !s->node_up[in->node])
+    if (!in->ready || in->busy || !s->node_up[in->node] || !sim_is_local(s, in->node))
         return;
     if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
         /* Iterations continue while requests run, even with an empty queue. */

@@ -136,8 +136,8 @@ share_kv(sim *s)
     return 0;
 }
 
-static int
-apply_placement(sim *s, ep_placement *p, int initial)
+int
+sim_apply_placement(sim *s, ep_placement *p, int initial)
 {
     const ep_scenario *sc = s->sc;
     int *keep = calloc((size_t)p->n + 1, sizeof *keep);
@@ -199,8 +199,8 @@ apply_placement(sim *s, ep_placement *p, int initial)
         s->inst[s->ninst++] = in;
         sim_live_view(s, in, &s->synced[in->id]);
         s->res->instances++;
-        if (initial) {
-            in->ready = 1;
+        if (initial || !sim_is_local(s, in->node)) {
+            in->ready = 1; /* remote instances: their node's reports say when they are */
         } else {
             ep_dur load = 0;
             for (int d = 0; d < sp->ndev; d++) {
@@ -221,8 +221,8 @@ apply_placement(sim *s, ep_placement *p, int initial)
 
 /* Demand as of now: the rate over the period since the last placement, and the oracle's
  * rate for the coming period. */
-static void
-update_demand(sim *s)
+void
+sim_update_demand(sim *s)
 {
     const ep_scenario *sc = s->sc;
     ep_dur span = s->eng.now - s->last_place;
@@ -245,7 +245,9 @@ update_demand(sim *s)
 int
 sim_do_place(sim *s, int initial)
 {
-    update_demand(s);
+    if (s->role != SIM_ROLE_SIM)
+        sim_live_demand(s);
+    sim_update_demand(s);
     ep_placement p = {NULL, 0, 0, 0};
     p.cap = 1024;
     p.inst = calloc((size_t)p.cap, sizeof *p.inst);
@@ -266,7 +268,10 @@ sim_do_place(sim *s, int initial)
                     .kind = EP_DECIDE_PLACE, .at = s->eng.now, .inst = p.inst, .ninst = p.n};
             s->opts.on_decision(s->opts.ctx, &dec);
         }
-        err = apply_placement(s, &p, initial);
+        err = sim_apply_placement(s, &p, initial);
+        s->epoch++;
+        if (!err && s->role == SIM_ROLE_CONTROLLER && s->hooks.on_placement)
+            s->hooks.on_placement(s->hooks.ctx, s->epoch, p.inst, p.n);
     }
     free(p.inst);
     return err;

@@ -13,8 +13,6 @@
 
 /* --- workload ------------------------------------------------------------------------- */
 
-static void arrival(sim *s, sim_event *ev);
-
 static int
 source_advance(sim *s, sim_source *src)
 {
@@ -35,8 +33,8 @@ source_advance(sim *s, sim_source *src)
     return sim_schedule(&s->eng, &src->ev, src->next_at);
 }
 
-static void
-arrival(sim *s, sim_event *ev)
+void
+sim_arrival(sim *s, sim_event *ev)
 {
     sim_source *src = EP_CONTAINER_OF(ev, sim_source, ev);
     const ep_workload *w = src->w;
@@ -80,6 +78,10 @@ arrival(sim *s, sim_event *ev)
     int err = source_advance(s, src);
     if (err && !s->failed)
         s->failed = err;
+    if (s->role == SIM_ROLE_LOADGEN) {
+        sim_loadgen_send(s, r);
+        return;
+    }
     if (!s->node_up[rec->ingress]) {
         sim_request_finish(s, r, EP_OUT_DROPPED, "ingress node down");
         return;
@@ -98,9 +100,12 @@ setup_err(char *err, size_t len, int code, const char *msg, const char *arg)
 }
 
 /* Finishes every request still in the system as unfinished and frees what events own. */
-static void
-drain(sim *s)
+void
+sim_drain(sim *s)
 {
+    for (int64_t i = 0; i < s->pending_cap; i++) /* loadgen: sent, no outcome came back */
+        if (s->pending[i])
+            sim_request_finish(s, s->pending[i], EP_OUT_DROPPED, "no result from the testbed");
     for (int i = 0; i < s->ninst; i++) {
         sim_instance *in = s->inst[i];
         ep_list_node *n;
@@ -127,9 +132,14 @@ drain(sim *s)
     }
 }
 
-static void
+void
 sim_free(sim *s)
 {
+    free(s->pending);
+    for (int i = 0; i < s->nreasons; i++)
+        free(s->reasons[i]);
+    free(s->reasons);
+    free(s->demand);
     for (int i = 0; i < s->nsrc; i++)
         ep_trace_reader_close(s->src[i].r);
     free(s->src);
@@ -243,17 +253,19 @@ demand_priors(sim *s)
 }
 
 int
-ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
-           size_t errlen)
+sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, sim_role role,
+          int local, const ep_live_hooks *hooks, char *err, size_t errlen)
 {
-    struct timespec w0, w1;
-    clock_gettime(CLOCK_MONOTONIC, &w0);
     memset(out, 0, sizeof *out);
-    sim S, *s = &S;
     memset(s, 0, sizeof *s);
     s->sc = sc;
     s->opts = *opts;
     s->res = out;
+    s->role = role;
+    s->local = local;
+    s->epoch = -1;
+    if (hooks)
+        s->hooks = *hooks;
     sim_engine_init(&s->eng);
     int rc = 0;
     const char *pname = opts->policy ? opts->policy : sc->policy;
@@ -291,6 +303,13 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
     s->oracle_rate = calloc(ns, sizeof *s->oracle_rate);
     s->m = sim_metrics_new(sc->nservices);
     s->pol_state = calloc(1, s->pol->state_size ? s->pol->state_size : 1);
+    if (role != SIM_ROLE_SIM) {
+        s->demand = calloc((size_t)sc->nnodes * ns + 1, sizeof *s->demand);
+        if (!s->demand) {
+            rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
+            goto done;
+        }
+    }
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up || !s->down ||
         !s->node_up || !s->link_up || !s->dev_busy || !s->dev_since || !s->cat || !s->m ||
@@ -350,7 +369,7 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
         double l = (double)w->offset + (double)(t0 + m.span) * src->scale;
         if (l > (double)last)
             last = (ep_time)llround(l < 9e18 ? l : 9e18);
-        sim_event_init(&src->ev, arrival, EV_ARRIVAL, (uint32_t)i);
+        sim_event_init(&src->ev, sim_arrival, EV_ARRIVAL, (uint32_t)i);
     }
     s->end = last < s->cutoff ? last : s->cutoff;
     if ((rc = demand_priors(s)) != 0) {
@@ -382,7 +401,7 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
     s->view.placement_period = sc->run.placement_period;
     s->view.sync_period = sc->run.sync_period;
     s->view.host_ = s;
-    if (s->pol->init &&
+    if (role != SIM_ROLE_LOADGEN && s->pol->init &&
         (rc = s->pol->init(s->pol_state, &s->env, &s->view, sc->params, sc->nparams)) != 0) {
         rc = setup_err(err, errlen, rc, "policy refused the scenario's parameters", s->pol->name);
         goto done;
@@ -394,30 +413,55 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
             ep_category_default(&s->view, i, &s->cat[i]);
         out->svc[i].category = s->cat[i];
     }
-    if ((rc = sim_do_place(s, 1)) != 0) {
+    if ((role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER) && (rc = sim_do_place(s, 1)) != 0) {
         rc = setup_err(err, errlen, rc, "initial placement failed", s->pol->name);
         goto done;
     }
-    for (int i = 0; i < s->nsrc; i++)
+    for (int i = 0; i < s->nsrc && (role == SIM_ROLE_SIM || role == SIM_ROLE_LOADGEN); i++)
         if ((rc = source_advance(s, &s->src[i])) != 0) {
             rc = setup_err(err, errlen, rc, "cannot read workload trace", s->src[i].w->trace);
             goto done;
         }
     sim_event_init(&s->sync_ev, sim_sync_tick, EV_SYNC, 0);
     sim_event_init(&s->place_ev, sim_place_tick, EV_PLACE, 0);
-    if (sc->run.sync_period > 0)
+    if (sc->run.sync_period > 0 && (role == SIM_ROLE_SIM || role == SIM_ROLE_NODE))
         sim_schedule(&s->eng, &s->sync_ev, sc->run.sync_period);
-    if (sc->run.placement_period > 0 && sc->run.placement_period < s->end)
+    if (sc->run.placement_period > 0 && sc->run.placement_period < s->end &&
+        (role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER))
         sim_schedule(&s->eng, &s->place_ev, sc->run.placement_period);
     s->faults = calloc((size_t)sc->nfaults + 1, sizeof *s->faults);
     if (!s->faults) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
-    for (int i = 0; i < sc->nfaults; i++) {
+    /* Scenario faults are simulated; a live testbed gets real ones (killed processes). */
+    for (int i = 0; i < sc->nfaults && role == SIM_ROLE_SIM; i++) {
         s->faults[i].f = &sc->faults[i];
         sim_event_init(&s->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
         sim_schedule(&s->eng, &s->faults[i].ev, sc->faults[i].at);
+    }
+    return 0;
+done:
+    s->quiet = 1;
+    sim_drain(s);
+    sim_free(s);
+    free(out->device_busy_s);
+    out->device_busy_s = NULL;
+    return rc;
+}
+
+int
+ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+           size_t errlen)
+{
+    struct timespec w0, w1;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    sim S, *s = &S;
+    int rc = sim_setup(s, sc, opts, out, SIM_ROLE_SIM, -1, NULL, err, errlen);
+    if (rc) {
+        clock_gettime(CLOCK_MONOTONIC, &w1);
+        out->wall_s = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
+        return rc;
     }
 
     /* The loop. Requests still in the system this long after the last arrival are
@@ -440,7 +484,7 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
         rc = setup_err(err, errlen, s->failed, "simulation failed", ep_strerror(s->failed));
         goto done;
     }
-    drain(s);
+    sim_drain(s);
     out->sim_time_s = ep_dur_to_s(s->eng.now);
     out->events = s->eng.events;
     out->event_hash = s->eng.hash;
@@ -449,7 +493,7 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
 done:
     if (rc) {
         s->quiet = 1;
-        drain(s);
+        sim_drain(s);
     }
     sim_free(s);
     clock_gettime(CLOCK_MONOTONIC, &w1);

@@ -7,6 +7,7 @@
 
 #include "epara/heap.h"
 #include "epara/list.h"
+#include "epara/live.h"
 #include "epara/policy.h"
 #include "epara/sim.h"
 #include "epara/store.h"
@@ -123,9 +124,27 @@ typedef struct sim_instance {
     int64_t served;
 } sim_instance;
 
+/* Who drives the host: the simulator (every node local, time from the event heap) or one
+ * process of a live testbed (include/epara/live.h). */
+typedef enum sim_role {
+    SIM_ROLE_SIM,
+    SIM_ROLE_CONTROLLER,
+    SIM_ROLE_NODE,
+    SIM_ROLE_LOADGEN
+} sim_role;
+
 struct sim {
     const ep_scenario *sc;
     ep_sim_opts opts;
+    sim_role role;
+    int local;                    /* SIM_ROLE_NODE: the node this process hosts */
+    ep_live_hooks hooks;          /* live roles */
+    int64_t epoch;                /* live: last placement epoch applied or sent (-1: none) */
+    ep_wire_demand *demand;       /* live: demand per (node, service) as reported (nnodes x ns) */
+    struct sim_request **pending; /* loadgen: requests awaiting an outcome, by id */
+    int64_t pending_cap, npending;
+    char **reasons; /* loadgen: interned reason strings of outcomes received */
+    int nreasons;
     sim_engine eng;
     const ep_policy_ops *pol;
     void *pol_state;
@@ -171,6 +190,13 @@ struct sim {
     int qcap;
     int quiet; /* records are not reported (tear-down after a failure) */
 };
+
+/* 1 when node's instances are hosted by this process. */
+static inline int
+sim_is_local(const sim *s, int node)
+{
+    return s->role == SIM_ROLE_SIM || (s->role == SIM_ROLE_NODE && node == s->local);
+}
 
 /* Host helpers used by dnn.c / llm.c. */
 void sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason);
@@ -229,6 +255,24 @@ void sim_place_tick(sim *s, sim_event *ev);
 void sim_timer_fire(sim *s, sim_event *ev);
 void sim_timer_arm(void *host, ep_dur after, uint64_t cookie);
 void sim_fault_fire(sim *s, sim_event *ev);
+/* Applies a desired placement (place.c); initial: instances ready at once. */
+int sim_apply_placement(sim *s, ep_placement *p, int initial);
+/* Rates over the period since the last placement (place.c). */
+void sim_update_demand(sim *s);
+/* Recomputes the demand the policy sees from the live reports (live roles). */
+void sim_live_demand(sim *s);
+/* run.c: set-up for a role (everything before the loop) and tear-down. */
+int sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
+              sim_role role, int local, const ep_live_hooks *hooks, char *err, size_t errlen);
+void sim_drain(sim *s);
+void sim_free(sim *s);
+void sim_arrival(sim *s, sim_event *ev);
+/* live.c: the loadgen hands a new request to its ingress node. */
+void sim_loadgen_send(sim *s, sim_request *r);
+/* live.c: a node hands request r to node dst (r leaves this process). */
+void sim_live_send(sim *s, sim_request *r, int dst);
+/* live.c: a node reports its state (sync tick). */
+void sim_live_sync(sim *s);
 
 /* metrics.c */
 struct sim_metrics *sim_metrics_new(int nservices);

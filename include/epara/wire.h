@@ -18,6 +18,8 @@
 #define EP_WIRE_MAX_INSTANCES 4096        /* per PLACEMENT or STATE message */
 #define EP_WIRE_NAME_MAX      63          /* bytes, excluding the terminating NUL */
 #define EP_WIRE_NEVER         INT64_C(-1) /* RESULT timestamp of a step that did not happen */
+#define EP_WIRE_MAX_SERVICES  64          /* per STATE message */
+#define EP_WIRE_REASON_MAX    127         /* bytes of a RESULT reason, excluding the NUL */
 
 typedef enum ep_wire_type {
     EP_WIRE_HELLO = 1, /* node -> controller: who I am */
@@ -52,11 +54,20 @@ typedef struct ep_wire_inst_state {
     int ready;       /* 0 or 1 */
 } ep_wire_inst_state;
 
+/* Demand a node has seen as ingress for one service since it started (cumulative). */
+typedef struct ep_wire_demand {
+    int64_t arrivals; /* >= 0 */
+    int64_t sum_in;   /* sum of request inputs (tokens or bytes), >= 0 */
+    int64_t sum_out;  /* sum of request outputs (tokens), >= 0 */
+} ep_wire_demand;
+
 typedef struct ep_wire_state {
     int node;                 /* >= 0 */
     ep_time time;             /* ns, >= 0: when the numbers were taken */
     ep_wire_inst_state *inst; /* owned (ep_wire_msg_free); n entries */
     int n;                    /* 0..EP_WIRE_MAX_INSTANCES */
+    ep_wire_demand *demand;   /* owned; nsvc entries, one per service in scenario order */
+    int nsvc;                 /* 0..EP_WIRE_MAX_SERVICES */
 } ep_wire_state;
 
 typedef struct ep_wire_request {
@@ -72,10 +83,10 @@ typedef struct ep_wire_request {
 typedef struct ep_wire_result {
     uint64_t id;
     int outcome;                         /* an ep_outcome (sim.h), 0..3 */
-    int reason;                          /* reason code, 0 (none)..65535 */
+    char reason[EP_WIRE_REASON_MAX + 1]; /* why, when not completed; "" when none; no NUL */
     ep_time dispatch, first_token, done; /* ns, >= 0, or EP_WIRE_NEVER */
     int instance, node;                  /* >= 0, or -1 (none) */
-    int batch, preemptions;              /* >= 0 */
+    int batch, preemptions, hops;        /* >= 0 */
 } ep_wire_result;
 
 typedef enum ep_wire_target { EP_WIRE_TO_INSTANCE, EP_WIRE_TO_NODE } ep_wire_target;
@@ -83,7 +94,8 @@ typedef enum ep_wire_target { EP_WIRE_TO_INSTANCE, EP_WIRE_TO_NODE } ep_wire_tar
 typedef struct ep_wire_forward {
     ep_wire_request req;
     ep_wire_target kind;
-    int target; /* instance id or node index, >= 0 */
+    int target;         /* instance id or node index, >= 0 */
+    ep_time deliver_at; /* ns: when an emulated link delivers it, >= 0; -1: on receipt */
 } ep_wire_forward;
 
 typedef struct ep_wire_bye {

@@ -30,6 +30,9 @@ static ep_wire_inst_state views[2] = {
         {.id = 0, .queued = 3, .running = 1, .backlog = 12345678901LL, .kv_free = -1, .ready = 1},
         {.id = 77, .queued = 0, .running = 0, .backlog = 0, .kv_free = 1 << 20, .ready = 0}};
 
+static ep_wire_demand demand[2] = {{.arrivals = 1000, .sum_in = 512000, .sum_out = 128000},
+                                   {.arrivals = 0, .sum_in = 0, .sum_out = 0}};
+
 static ep_wire_request
 sample_request(void)
 {
@@ -73,6 +76,8 @@ sample(int type)
         m.u.state.time = 5000000000LL;
         m.u.state.inst = views;
         m.u.state.n = 2;
+        m.u.state.demand = demand;
+        m.u.state.nsvc = 2;
         break;
     case EP_WIRE_REQUEST:
         m.u.request = sample_request();
@@ -80,19 +85,21 @@ sample(int type)
     case EP_WIRE_RESULT:
         m.u.result = (ep_wire_result){.id = 99,
                                       .outcome = 2,
-                                      .reason = 17,
+                                      .reason = "deadline passed in queue",
                                       .dispatch = 10,
                                       .first_token = EP_WIRE_NEVER,
                                       .done = 300,
                                       .instance = -1,
                                       .node = 5,
                                       .batch = 4,
-                                      .preemptions = 1};
+                                      .preemptions = 1,
+                                      .hops = 2};
         break;
     case EP_WIRE_FORWARD:
         m.u.forward.req = sample_request();
         m.u.forward.kind = EP_WIRE_TO_NODE;
         m.u.forward.target = 11;
+        m.u.forward.deliver_at = 123456789;
         break;
     case EP_WIRE_BYE:
         m.u.bye.node = -1;
@@ -169,6 +176,12 @@ test_every_message_type_round_trips_field_by_field(void **state)
                 assert_int_equal(a->kv_free, b->kv_free);
                 assert_int_equal(a->ready, b->ready);
             }
+            assert_int_equal(d.u.state.nsvc, 2);
+            for (int i = 0; i < 2; i++) {
+                assert_int_equal(d.u.state.demand[i].arrivals, demand[i].arrivals);
+                assert_int_equal(d.u.state.demand[i].sum_in, demand[i].sum_in);
+                assert_int_equal(d.u.state.demand[i].sum_out, demand[i].sum_out);
+            }
             break;
         case EP_WIRE_REQUEST:
         case EP_WIRE_FORWARD: {
@@ -188,13 +201,15 @@ test_every_message_type_round_trips_field_by_field(void **state)
             if (t == EP_WIRE_FORWARD) {
                 assert_int_equal(d.u.forward.kind, EP_WIRE_TO_NODE);
                 assert_int_equal(d.u.forward.target, 11);
+                assert_int_equal(d.u.forward.deliver_at, 123456789);
             }
             break;
         }
         case EP_WIRE_RESULT:
             assert_int_equal(d.u.result.id, 99);
             assert_int_equal(d.u.result.outcome, 2);
-            assert_int_equal(d.u.result.reason, 17);
+            assert_string_equal(d.u.result.reason, "deadline passed in queue");
+            assert_int_equal(d.u.result.hops, 2);
             assert_int_equal(d.u.result.dispatch, 10);
             assert_int_equal(d.u.result.first_token, EP_WIRE_NEVER);
             assert_int_equal(d.u.result.done, 300);
@@ -363,15 +378,15 @@ static const bad_payload bad[] = {
          7,
          "instances, at most 4096"},
         {EP_WIRE_STATE,
-         {0x93, 0x01, 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x90},
+         {0x94, 0x01, 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x90},
          12,
          "state.time: -9223372036854775808 out of range"},
         {EP_WIRE_STATE,
-         {0x93, 0x01, 0x02, 0x91, 0x96, 0x00, 0x00, 0x00, 0x00, 0xfe, 0x01},
+         {0x94, 0x01, 0x02, 0x91, 0x96, 0x00, 0x00, 0x00, 0x00, 0xfe, 0x01},
          11,
          "state[0].kv_free: -2 out of range"},
         {EP_WIRE_STATE,
-         {0x93, 0x01, 0x02, 0x91, 0x96, 0x00, 0x00, 0x00, 0x00, 0xff, 0xc3},
+         {0x94, 0x01, 0x02, 0x91, 0x96, 0x00, 0x00, 0x00, 0x00, 0xff, 0xc3},
          11,
          "state[0].ready: expected integer, got boolean"},
         {EP_WIRE_HELLO, {0x94, 0xa0, 0x00, 0x01, 0xc4, 0x00}, 6, "hello.name: empty"},
@@ -397,14 +412,26 @@ static const bad_payload bad[] = {
          {0x9c, 0x01, 0xce, 0x80, 0x00, 0x00, 0x00},
          7,
          "request.service: 2147483648 out of range"},
-        {EP_WIRE_RESULT, {0x9a, 0x01, 0x04}, 3, "result.outcome: 4 out of range"},
-        {EP_WIRE_RESULT, {0x9a, 0x01, 0x00, 0x00, 0xfe}, 5, "result.dispatch: -2 out of range"},
+        {EP_WIRE_RESULT, {0x9b, 0x01, 0x04}, 3, "result.outcome: 4 out of range"},
+        {EP_WIRE_RESULT, {0x9b, 0x01, 0x00, 0xa0, 0xfe}, 5, "result.dispatch: -2 out of range"},
+        {EP_WIRE_RESULT,
+         {0x9b, 0x01, 0x00, 0x00},
+         4,
+         "result.reason: expected string, got integer"},
+        {EP_WIRE_STATE,
+         {0x94, 0x01, 0x02, 0x90, 0x91, 0x93, 0x00, 0x00, 0xff},
+         9,
+         "state[0].sum_out: -1 out of range"},
+        {EP_WIRE_STATE,
+         {0x94, 0x01, 0x02, 0x90, 0xdc, 0x00, 0x41},
+         7,
+         "state.demand: 65 services, at most 64"},
         {EP_WIRE_FORWARD,
-         {0x93, 0x9c, 0x01, 0x00, 0x00, 0x00, 0xff},
+         {0x94, 0x9c, 0x01, 0x00, 0x00, 0x00, 0xff},
          7,
          "forward.request.arrival: -1 out of range"},
         {EP_WIRE_FORWARD,
-         {0x93, 0x9c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02},
+         {0x94, 0x9c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02},
          15,
          "forward.kind: 2 out of range"},
         {EP_WIRE_BYE, {0x92, 0x00, 0x00, 0xc0}, 4, "bye: 1 trailing payload bytes"},

@@ -1,0 +1,418 @@
+/* The host in real time (include/epara/live.h): one role of a live testbed over the same
+ * host code as the simulator. The differences are confined here and to a few role checks:
+ * a node hosts only its own instances and hands requests leaving it to the transport, the
+ * views of other nodes' instances and the cluster's demand come from state reports, the
+ * loadgen sends the workload out and turns outcomes into records. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "epara/error.h"
+#include "sim_internal.h"
+
+struct ep_live {
+    sim s;
+    ep_sim_result res;
+};
+
+/* --- requests on the wire ----------------------------------------------------------------- */
+
+static ep_wire_request
+to_wire(const sim_request *r)
+{
+    ep_wire_request q = {
+            .id = r->rec.id,
+            .service = r->rec.service,
+            .ingress = r->rec.ingress,
+            .hops = r->rec.hops,
+            .arrival = r->rec.arrival,
+            .deadline = r->deadline,
+            .input = r->rec.input,
+            .output = r->rec.output,
+            .bytes = r->bytes,
+            .stream = r->stream < 0 ? -1 : r->stream,
+            .frame = r->frame < 0 ? -1 : r->frame,
+            .trace_exec = r->exec < 0 ? -1 : r->exec,
+    };
+    return q;
+}
+
+static int
+wire_valid(const sim *s, const ep_wire_request *q)
+{
+    return q->service >= 0 && q->service < s->sc->nservices && q->ingress >= 0 &&
+           q->ingress < s->sc->nnodes;
+}
+
+static sim_request *
+from_wire(sim *s, const ep_wire_request *q)
+{
+    sim_request *r = sim_request_alloc(s);
+    if (!r) {
+        s->failed = EP_ENOMEM;
+        return NULL;
+    }
+    ep_record *rec = &r->rec;
+    rec->id = q->id;
+    rec->service = q->service;
+    rec->ingress = q->ingress;
+    rec->hops = q->hops;
+    rec->arrival = q->arrival;
+    rec->input = q->input;
+    rec->output = q->output;
+    rec->instance = -1;
+    rec->node = -1;
+    r->deadline = q->deadline;
+    r->bytes = q->bytes;
+    r->stream = q->stream;
+    r->frame = q->frame;
+    r->exec = q->trace_exec < 0 ? EP_TRACE_NONE : q->trace_exec;
+    r->target = -1;
+    r->at_node = s->local;
+    r->dst_node = s->local;
+    return r;
+}
+
+/* Returns r to the pool without a record: it left this process, its record is made
+ * where it ends. */
+static void
+release(sim *s, sim_request *r)
+{
+    s->in_flight--;
+    r->pool_next = s->pool;
+    s->pool = r;
+}
+
+void
+sim_live_send(sim *s, sim_request *r, int dst)
+{
+    const ep_scenario *sc = s->sc;
+    /* The emulated link: up this node's link (FIFO), down the destination's. With real
+     * shaped links (netns) the receiver ignores it and takes the message as it comes. */
+    int lu = sc->nodes[r->at_node].link, ld = sc->nodes[dst].link;
+    ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
+    at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
+    ep_wire_request q = to_wire(r);
+    if (s->hooks.send(s->hooks.ctx, &q, dst, r->target, at) != 0) {
+        sim_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
+        return;
+    }
+    release(s, r);
+}
+
+void
+sim_loadgen_send(sim *s, sim_request *r)
+{
+    uint64_t id = r->rec.id;
+    if (id >= (uint64_t)s->pending_cap) {
+        int64_t cap = s->pending_cap ? s->pending_cap : 4096;
+        while ((uint64_t)cap <= id)
+            cap *= 2;
+        sim_request **p = realloc(s->pending, (size_t)cap * sizeof *p);
+        if (!p) {
+            s->failed = EP_ENOMEM;
+            sim_request_finish(s, r, EP_OUT_DROPPED, "out of memory in the loadgen");
+            return;
+        }
+        memset(p + s->pending_cap, 0, (size_t)(cap - s->pending_cap) * sizeof *p);
+        s->pending = p;
+        s->pending_cap = cap;
+    }
+    s->pending[id] = r;
+    s->npending++;
+    ep_wire_request q = to_wire(r);
+    if (s->hooks.send(s->hooks.ctx, &q, r->rec.ingress, -1, s->eng.now) != 0)
+        sim_request_finish(s, r, EP_OUT_DROPPED, "ingress node unreachable");
+}
+
+/* --- state and demand --------------------------------------------------------------------- */
+
+void
+sim_live_demand(sim *s)
+{
+    const ep_scenario *sc = s->sc;
+    int ns = sc->nservices;
+    for (int k = 0; k < ns; k++) {
+        int64_t arr = 0;
+        double in = 0, out = 0;
+        for (int n = 0; n < sc->nnodes; n++) {
+            const ep_wire_demand *d = &s->demand[n * ns + k];
+            arr += d->arrivals;
+            in += (double)d->sum_in;
+            out += (double)d->sum_out;
+        }
+        s->arrivals[k] = arr;
+        if (arr > 0) { /* running means replace the priors from the first arrival on */
+            s->mean_in[k] = in / (double)arr;
+            s->mean_out[k] = out / (double)arr;
+        }
+    }
+}
+
+void
+sim_live_sync(sim *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->ninst; i++)
+        n += s->inst[i]->node == s->local;
+    int skip = n > EP_WIRE_MAX_INSTANCES ? n - EP_WIRE_MAX_INSTANCES : 0; /* oldest first */
+    ep_wire_inst_state *v = calloc((size_t)n + 1, sizeof *v);
+    if (!v) {
+        s->failed = EP_ENOMEM;
+        return;
+    }
+    int k = 0;
+    for (int i = 0; i < s->ninst; i++) {
+        if (s->inst[i]->node != s->local)
+            continue;
+        ep_instance_view *iv = &s->synced[i];
+        sim_live_view(s, s->inst[i], iv);
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        v[k++] = (ep_wire_inst_state){iv->id,      iv->queued,  iv->running,
+                                      iv->backlog, iv->kv_free, iv->ready};
+    }
+    ep_wire_state st = {.node = s->local,
+                        .time = s->eng.now,
+                        .inst = v,
+                        .n = k,
+                        .demand = &s->demand[s->local * s->sc->nservices],
+                        .nsvc = s->sc->nservices};
+    if (s->hooks.on_sync)
+        s->hooks.on_sync(s->hooks.ctx, &st);
+    free(v);
+}
+
+/* --- the public API ----------------------------------------------------------------------- */
+
+int
+ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *err,
+            size_t errlen)
+{
+    *out = NULL;
+    static const sim_role roles[] = {SIM_ROLE_CONTROLLER, SIM_ROLE_NODE, SIM_ROLE_LOADGEN};
+    const char *why = NULL;
+    if ((unsigned)o->role > EP_LIVE_LOADGEN)
+        why = "unknown role";
+    else if (o->role == EP_LIVE_NODE && (o->node < 0 || o->node >= sc->nnodes))
+        why = "node index outside the scenario's nodes";
+    else if (o->role != EP_LIVE_CONTROLLER && !o->hooks.send)
+        why = "no send hook";
+    if (why) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", why);
+        return EP_EINVAL;
+    }
+    ep_live *l = calloc(1, sizeof *l);
+    if (!l)
+        return EP_ENOMEM;
+    int rc = sim_setup(&l->s, sc, &o->sim, &l->res, roles[o->role],
+                       o->role == EP_LIVE_NODE ? o->node : -1, &o->hooks, err, errlen);
+    if (rc) {
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+ep_time
+ep_live_next(const ep_live *l)
+{
+    int64_t at;
+    return ep_heap_min_key(&l->s.eng.heap, &at, NULL) ? at : EP_TIME_MAX;
+}
+
+int
+ep_live_advance(ep_live *l, ep_time now)
+{
+    sim *s = &l->s;
+    sim_event *ev;
+    while (!s->failed && (ev = sim_engine_next(&s->eng, now)) != NULL)
+        ev->fn(s, ev);
+    if (s->eng.now < now)
+        s->eng.now = now;
+    return s->failed;
+}
+
+ep_time
+ep_live_now(const ep_live *l)
+{
+    return l->s.eng.now;
+}
+
+int
+ep_live_arrival(ep_live *l, const ep_wire_request *q)
+{
+    sim *s = &l->s;
+    if (s->role != SIM_ROLE_NODE || !wire_valid(s, q) || q->ingress != s->local)
+        return EP_EINVAL;
+    sim_request *r = from_wire(s, q);
+    if (!r)
+        return EP_ENOMEM;
+    ep_wire_demand *d = &s->demand[s->local * s->sc->nservices + q->service];
+    d->arrivals++;
+    d->sum_in += q->input;
+    d->sum_out += q->output;
+    sim_live_demand(s);
+    sim_route(s, r);
+    return s->failed;
+}
+
+int
+ep_live_forward_in(ep_live *l, const ep_wire_forward *f)
+{
+    sim *s = &l->s;
+    if (s->role != SIM_ROLE_NODE || !wire_valid(s, &f->req))
+        return EP_EINVAL;
+    sim_request *r = from_wire(s, &f->req);
+    if (!r)
+        return EP_ENOMEM;
+    if (f->kind == EP_WIRE_TO_INSTANCE && f->target < s->ninst)
+        r->target = f->target; /* else (a placement not applied here yet): routed again */
+    ep_time at = f->deliver_at > s->eng.now ? f->deliver_at : s->eng.now;
+    sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
+    return sim_schedule(&s->eng, &r->ev, at);
+}
+
+int
+ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n)
+{
+    sim *s = &l->s;
+    if (s->role != SIM_ROLE_NODE || n < 0)
+        return EP_EINVAL;
+    if (epoch <= s->epoch)
+        return 0;
+    ep_placement p = {calloc((size_t)n + 1, sizeof *p.inst), n, n, 0};
+    if (!p.inst)
+        return EP_ENOMEM;
+    if (n)
+        memcpy(p.inst, inst, (size_t)n * sizeof *inst);
+    s->epoch = epoch;
+    sim_live_demand(s);
+    sim_update_demand(s);
+    s->res->placements++;
+    int rc = sim_apply_placement(s, &p, epoch == 0);
+    free(p.inst);
+    return rc;
+}
+
+void
+ep_live_state_in(ep_live *l, const ep_wire_state *st)
+{
+    sim *s = &l->s;
+    if (s->role == SIM_ROLE_LOADGEN || st->node < 0 || st->node >= s->sc->nnodes ||
+        sim_is_local(s, st->node))
+        return;
+    for (int i = 0; i < st->n; i++) {
+        const ep_wire_inst_state *w = &st->inst[i];
+        if (w->id < 0 || w->id >= s->ninst || s->inst[w->id]->node != st->node)
+            continue; /* an instance of a placement not applied here yet */
+        ep_instance_view *v = &s->synced[w->id];
+        v->queued = w->queued;
+        v->running = w->running;
+        v->backlog = w->backlog;
+        v->kv_free = w->kv_free;
+        v->ready = w->ready && !s->inst[w->id]->retired;
+        v->active = !s->inst[w->id]->retired;
+        v->synced_at = st->time;
+    }
+    if (st->nsvc == s->sc->nservices) {
+        memcpy(&s->demand[st->node * s->sc->nservices], st->demand,
+               (size_t)st->nsvc * sizeof *st->demand);
+        sim_live_demand(s);
+    }
+}
+
+void
+ep_live_node_up(ep_live *l, int node, int up)
+{
+    sim *s = &l->s;
+    if (node >= 0 && node < s->sc->nnodes && !sim_is_local(s, node))
+        s->node_up[node] = up != 0;
+}
+
+static const char *
+intern(sim *s, const char *reason)
+{
+    if (!reason || !reason[0])
+        return NULL;
+    for (int i = 0; i < s->nreasons; i++)
+        if (strcmp(s->reasons[i], reason) == 0)
+            return s->reasons[i];
+    char **a = realloc(s->reasons, (size_t)(s->nreasons + 1) * sizeof *a);
+    char *c = a ? strdup(reason) : NULL;
+    if (a)
+        s->reasons = a;
+    if (!c)
+        return "reason not kept: out of memory";
+    s->reasons[s->nreasons++] = c;
+    return c;
+}
+
+int
+ep_live_result(ep_live *l, const ep_wire_result *res)
+{
+    sim *s = &l->s;
+    if (s->role != SIM_ROLE_LOADGEN || res->id >= (uint64_t)s->pending_cap ||
+        !s->pending[res->id] || res->outcome < 0 || res->outcome > EP_OUT_UNFINISHED)
+        return 0;
+    sim_request *r = s->pending[res->id];
+    ep_record *rec = &r->rec;
+    rec->dispatch = res->dispatch == EP_WIRE_NEVER ? 0 : res->dispatch;
+    rec->first_token = res->first_token == EP_WIRE_NEVER ? 0 : res->first_token;
+    rec->done = res->done == EP_WIRE_NEVER ? 0 : res->done;
+    rec->instance = res->instance;
+    rec->node = res->node;
+    rec->batch = res->batch;
+    rec->preemptions = res->preemptions;
+    rec->hops = res->hops;
+    if (res->hops > 0 && res->node != rec->ingress)
+        s->res->forwarded++;
+    s->res->preemptions += res->preemptions;
+    sim_request_finish(s, r, (ep_outcome)res->outcome, intern(s, res->reason));
+    return 1;
+}
+
+int64_t
+ep_live_pending(const ep_live *l)
+{
+    return l->s.npending;
+}
+
+int
+ep_live_sources_done(const ep_live *l)
+{
+    for (int i = 0; i < l->s.nsrc; i++)
+        if (l->s.src[i].has_row)
+            return 0;
+    return 1;
+}
+
+ep_time
+ep_live_end(const ep_live *l)
+{
+    return l->s.end;
+}
+
+int
+ep_live_finish(ep_live *l, ep_sim_result *out)
+{
+    if (!l)
+        return 0;
+    sim *s = &l->s;
+    sim_drain(s);
+    s->res->sim_time_s = ep_dur_to_s(s->eng.now);
+    s->res->events = s->eng.events;
+    s->res->event_hash = s->eng.hash;
+    int rc = sim_metrics_finish(s->m, s->sc, s->res);
+    sim_free(s);
+    if (out)
+        *out = l->res;
+    else
+        ep_sim_result_fini(&l->res);
+    free(l);
+    return rc;
+}
