@@ -11,6 +11,7 @@ int cmd_version(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 /* Writes the CSV files of `epara report` for results database db into dir (created when
  * absent): only scenario's runs when not NULL; utilization and ablation at the swept rate

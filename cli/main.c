@@ -14,6 +14,8 @@ static const cli_cmd commands[] = {
         {"sweep", "run policies x a parameter grid in parallel into a results database", cmd_sweep},
         {"report", "export a results database as CSV files for the plots", cmd_report},
         {"plot", "draw every figure of a results database with gnuplot (png and svg)", cmd_plot},
+        {"profile", "measure a service with an engine; write a profile table the sim reads",
+         cmd_profile},
         {"bench", "measure epara's own speed (trace store, simulator)", cmd_bench},
         {"version", "print the version and git revision", cmd_version},
 };

@@ -69,6 +69,12 @@ config_problem(const ep_llm_config *c)
     return NULL;
 }
 
+const char *
+ep_llm_config_problem(const ep_llm_config *cfg)
+{
+    return cfg ? config_problem(cfg) : "no config";
+}
+
 /* Floats in the block (llama2.c tensors without the RoPE tables). Bounded by the limits of
  * config_problem, so no overflow. */
 static uint64_t
@@ -325,6 +331,13 @@ void
 ep_llm_seq_reset(ep_llm_seq *s)
 {
     s->pos = 0;
+}
+
+void
+ep_llm_seq_truncate(ep_llm_seq *s, int pos)
+{
+    if (pos >= 0 && pos < s->pos)
+        s->pos = pos;
 }
 
 void

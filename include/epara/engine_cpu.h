@@ -44,6 +44,9 @@ typedef struct ep_llm_weights {
 typedef struct ep_llm ep_llm;
 typedef struct ep_llm_seq ep_llm_seq;
 
+/* NULL when cfg is a shape ep_llm_new accepts, else static text naming the problem. */
+const char *ep_llm_config_problem(const ep_llm_config *cfg);
+
 /* RMSNorm epsilon (as llama2.c). */
 #define EP_LLM_RMS_EPS 1e-5f
 
@@ -78,6 +81,9 @@ void ep_llm_seq_free(ep_llm_seq *s);
 int ep_llm_seq_pos(const ep_llm_seq *s);
 /* Empties the cache (position 0). */
 void ep_llm_seq_reset(ep_llm_seq *s);
+/* Keeps only the first min(pos, current position) tokens of the cache (pos >= 0), so the
+ * next token goes to position pos: a full cache makes room this way. */
+void ep_llm_seq_truncate(ep_llm_seq *s, int pos);
 /* The cache (borrowed, read-only): *k and *v are [n_layers][max_seq_len][kv_dim]; only
  * positions below ep_llm_seq_pos hold data. */
 void ep_llm_seq_cache(const ep_llm_seq *s, const float **k, const float **v);

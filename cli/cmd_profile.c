@@ -1,0 +1,561 @@
+/* `epara profile`: measures one service with an engine on this machine (DNN batch latency by
+ * batch size; LLM prefill latency by prompt length and decode step latency by batch at a
+ * reference context) and writes the medians into the `profiles` table of a database, which
+ * the simulator reads ahead of the scenario's tables when given that database as --trace-db.
+ * Rows of one (service, device) are replaced in one transaction: a table is whole or absent. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "commands.h"
+#include "epara/engine.h"
+#include "epara/error.h"
+#include "epara/profile.h"
+#include "epara/scenario.h"
+#include "epara/store.h"
+#include "util.h"
+
+static const char help[] =
+        "usage: epara profile --engine KIND --service NAME [options]\n"
+        "\n"
+        "Measures one service of a scenario with an engine on this machine and writes its\n"
+        "profile table into the `profiles` table of --out. DNN services: the latency of one\n"
+        "batch per --batches size. LLM services: a lone prefill per --tokens prompt length,\n"
+        "and one decode step per --batches size with each sequence holding --ctx-ref tokens\n"
+        "of context. Each point is the median of --repeat timed runs after one warm-up run.\n"
+        "\n"
+        "The simulator uses the table when it opens that database as its trace database:\n"
+        "  epara profile --engine cpu --scenario S.yaml --service llama-1b --out prof.db\n"
+        "  epara sim --scenario S.yaml --trace-db prof.db   # 'N measured profile tables ...'\n"
+        "(or write into the scenario's own run.trace_db with --out). Measured tables take\n"
+        "precedence over the scenario's tables and the roofline for that (service, device).\n"
+        "\n"
+        "  --engine KIND      emulated (sleeps the scenario's cost-model estimate: checks the\n"
+        "                     timing loop), cpu (real FP32 compute on a small stand-in model,\n"
+        "                     see --llm-shape and --dnn-shape) or cuda (when built) (required)\n"
+        "  --scenario FILE    scenario YAML (default: the embedded edge-default scenario)\n"
+        "  --service NAME     the service to measure (required)\n"
+        "  --device SPEC      device class the rows are stored under (default: the class of\n"
+        "                     the scenario's first device)\n"
+        "  --batches LIST     DNN batch sizes, or LLM decode batch sizes, e.g. 1,2,4,8\n"
+        "                     (default: powers of 2 up to the service's max_batch; LLM: to 64)\n"
+        "  --tokens LIST      LLM prompt lengths (default: 16,32,...,1024, below the shape's\n"
+        "                     max_seq_len)\n"
+        "  --ctx-ref N        LLM context tokens per sequence of a decode step (default 256)\n"
+        "  --repeat N         timed runs per point, 1..1000 (default 5)\n"
+        "  --seed N           weights, prompt tokens and images (default 1)\n"
+        "  --threads N        cpu: BLAS threads (default: OpenBLAS's choice)\n"
+        "  --llm-shape SHAPE  cpu: the stand-in decoder of LLM services, KEY=VALUE,... of dim,\n"
+        "                     hidden, layers, heads, kv_heads, vocab, seq, theta, tied\n"
+        "                     (default dim=256,hidden=768,layers=4,heads=8,kv_heads=4,\n"
+        "                     vocab=512,seq=2048)\n"
+        "  --dnn-shape SHAPE  cpu: the segmentation net of DNN services, KEY=VALUE,... of\n"
+        "                     channels, width, classes, side (default channels=3,width=16,\n"
+        "                     classes=21,side=128)\n"
+        "  --checkpoint FILE  cpu: run this llama2.c checkpoint instead of the stand-in\n"
+        "  --out DB           database to write (default profiles.db; created with the trace\n"
+        "                     store's schema); earlier rows of this service and device go\n"
+        "  --dry-run          measure and print, write nothing\n"
+        "  --quiet            no progress line on stderr\n"
+        "\n"
+        "Lists are comma-separated positive integers, at most 32 each (sorted, duplicates\n"
+        "dropped). A cpu engine clamps prompts longer than its shape's max_seq_len (it\n"
+        "computes their last max_seq_len tokens).\n";
+
+#define MAX_POINTS EP_PROFILE_POINTS
+
+typedef struct point {
+    const char *kind; /* "dnn", "prefill", "decode" */
+    int64_t x;
+    int64_t ctx_ref; /* decode only, else 0 */
+    ep_dur median, lo, hi, model;
+} point;
+
+typedef struct prof {
+    const ep_scenario *sc;
+    ep_engine_inst *inst;
+    int svc, spec, repeat, progress, done, total;
+    ep_dur *runs;
+} prof;
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Parses "a,b,c" into sorted distinct values in [1, hi]; returns the count or -1. */
+static int
+parse_list(const char *opt, const char *text, int64_t hi, int64_t *out)
+{
+    int n = 0;
+    const char *p = text;
+    while (1) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        if (len == 0 || len >= sizeof item) {
+            cli_err("%s: '%s' is not a comma-separated list of integers", opt, text);
+            return -1;
+        }
+        if (n == MAX_POINTS) {
+            cli_err("%s: more than %d values (the profile table's limit)", opt, MAX_POINTS);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (cli_i64(opt, item, 1, hi, &out[n]))
+            return -1;
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    qsort(out, (size_t)n, sizeof *out, cmp_i64);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (m == 0 || out[i] != out[m - 1])
+            out[m++] = out[i];
+    return m;
+}
+
+/* Powers of two from 1 to hi (at least {1}). */
+static int
+powers_to(int64_t lo, int64_t hi, int64_t *out)
+{
+    int n = 0;
+    for (int64_t v = lo; v <= hi && n < MAX_POINTS; v *= 2)
+        out[n++] = v;
+    if (n == 0)
+        out[n++] = hi > 0 ? hi : 1;
+    return n;
+}
+
+static int
+cmp_dur(const void *a, const void *b)
+{
+    ep_dur x = *(const ep_dur *)a, y = *(const ep_dur *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median (mean of the middle two for even counts), min and max of runs[0..n). */
+static void
+summarize(ep_dur *runs, int n, point *pt)
+{
+    qsort(runs, (size_t)n, sizeof *runs, cmp_dur);
+    pt->median = n % 2 ? runs[n / 2] : runs[n / 2 - 1] + (runs[n / 2] - runs[n / 2 - 1]) / 2;
+    pt->lo = runs[0];
+    pt->hi = runs[n - 1];
+}
+
+static void
+progress(prof *p, const char *what, int64_t x)
+{
+    p->done++;
+    if (p->progress)
+        fprintf(stderr, "\rprofile: %s %lld (%d/%d)   ", what, (long long)x, p->done, p->total);
+}
+
+static int
+engine_fail(const char *what, int err)
+{
+    cli_err("profile: %s: %s", what, ep_strerror(err));
+    return -1;
+}
+
+static int
+measure_dnn(prof *p, int64_t batch, point *pt)
+{
+    ep_dur est = ep_cost_dnn_batch(p->sc, p->svc, p->spec, (int)batch), took;
+    for (int r = -1; r < p->repeat; r++) {
+        int err = ep_engine_dnn_batch(p->inst, (int)batch, est, &took);
+        if (err)
+            return engine_fail("DNN batch", err);
+        if (r >= 0)
+            p->runs[r] = took;
+    }
+    *pt = (point){.kind = "dnn", .x = batch, .model = est};
+    summarize(p->runs, p->repeat, pt);
+    progress(p, "dnn batch", batch);
+    return 0;
+}
+
+static int
+measure_prefill(prof *p, int64_t tokens, point *pt)
+{
+    ep_dur est = ep_cost_llm_prefill(p->sc, p->svc, p->spec, tokens), took;
+    ep_engine_work w = {.slot = 0, .tokens = (int)tokens, .decode = 0};
+    for (int r = -1; r < p->repeat; r++) {
+        ep_engine_llm_release(p->inst, 0);
+        int err = ep_engine_llm_iter(p->inst, &w, 1, est, &took);
+        if (err)
+            return engine_fail("prefill", err);
+        if (r >= 0)
+            p->runs[r] = took;
+    }
+    ep_engine_llm_release(p->inst, 0);
+    *pt = (point){.kind = "prefill", .x = tokens, .model = est};
+    summarize(p->runs, p->repeat, pt);
+    progress(p, "prefill tokens", tokens);
+    return 0;
+}
+
+/* Decode steps of `batch` sequences, each prefilled (untimed, unslept) to ctx_ref tokens;
+ * the context grows by one token per step, from ctx_ref to ctx_ref + repeat. */
+static int
+measure_decode(prof *p, int64_t batch, int64_t ctx_ref, ep_engine_work *w, point *pt)
+{
+    ep_dur est = ep_cost_llm_decode(p->sc, p->svc, p->spec, (int)batch, batch * ctx_ref), took;
+    int err = 0;
+    for (int s = 0; s < (int)batch && !err; s++) {
+        ep_engine_llm_release(p->inst, s);
+        ep_engine_work pre = {.slot = s, .tokens = (int)ctx_ref, .decode = 0};
+        err = ep_engine_llm_iter(p->inst, &pre, 1, 0, &took);
+        w[s] = (ep_engine_work){.slot = s, .tokens = 1, .decode = 1};
+    }
+    for (int r = -1; r < p->repeat && !err; r++) {
+        err = ep_engine_llm_iter(p->inst, w, (int)batch, est, &took);
+        if (!err && r >= 0)
+            p->runs[r] = took;
+    }
+    for (int s = 0; s < (int)batch; s++)
+        ep_engine_llm_release(p->inst, s);
+    if (err)
+        return engine_fail("decode", err);
+    *pt = (point){.kind = "decode", .x = batch, .ctx_ref = ctx_ref, .model = est};
+    summarize(p->runs, p->repeat, pt);
+    progress(p, "decode batch", batch);
+    return 0;
+}
+
+/* Replaces the rows of (service, device) with pts in one transaction. */
+static int
+store_points(const char *path, const char *svc, const char *dev, const char *source,
+             const point *pts, int n)
+{
+    ep_store *st = cli_store_open(path, 0);
+    if (!st)
+        return -1;
+    sqlite3 *db = ep_store_db(st);
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db, "DELETE FROM profiles WHERE service = ? AND device = ?", -1,
+                                &del, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db,
+                                "INSERT INTO profiles (service, device, kind, x, latency_ns,"
+                                " ctx_ref, source, measured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                -1, &ins, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(del, 1, svc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(del, 2, dev, -1, SQLITE_STATIC);
+        ok = sqlite3_step(del) == SQLITE_DONE;
+    }
+    for (int i = 0; ok && i < n; i++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, svc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, dev, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, pts[i].kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, pts[i].x);
+        sqlite3_bind_int64(ins, 5, pts[i].median);
+        if (pts[i].ctx_ref > 0)
+            sqlite3_bind_int64(ins, 6, pts[i].ctx_ref);
+        else
+            sqlite3_bind_null(ins, 6);
+        sqlite3_bind_text(ins, 7, source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 8, when, -1, SQLITE_STATIC);
+        ok = sqlite3_step(ins) == SQLITE_DONE;
+    }
+    if (!ok)
+        cli_err("profile: %s: cannot write profiles: %s", path, sqlite3_errmsg(db));
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    if (sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK && ok) {
+        cli_err("profile: %s: commit failed: %s", path, sqlite3_errmsg(db));
+        ok = 0;
+    }
+    ep_store_close(st);
+    return ok ? 0 : -1;
+}
+
+static int
+load_scenario(const char *path, ep_scenario *sc)
+{
+    ep_parse_error perr;
+    int err;
+    if (path) {
+        err = ep_scenario_load_file(path, sc, &perr);
+    } else {
+        size_t len;
+        const char *text = ep_scenario_default_text(&len);
+        err = ep_scenario_load_text(text, len, "edge-default", ".", sc, &perr);
+    }
+    if (!err)
+        return EXIT_OK;
+    const char *name = path ? path : "edge-default (embedded)";
+    if (perr.line > 0)
+        fprintf(stderr, "%s:%ld: %s\n", name, perr.line, perr.msg);
+    else
+        fprintf(stderr, "%s: %s\n", name, perr.msg[0] ? perr.msg : ep_strerror(err));
+    return err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+}
+
+int
+cmd_profile(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"engine", required_argument, NULL, 'e'},
+                                             {"scenario", required_argument, NULL, 's'},
+                                             {"service", required_argument, NULL, 'v'},
+                                             {"device", required_argument, NULL, 'd'},
+                                             {"batches", required_argument, NULL, 'b'},
+                                             {"tokens", required_argument, NULL, 't'},
+                                             {"ctx-ref", required_argument, NULL, 'c'},
+                                             {"repeat", required_argument, NULL, 'r'},
+                                             {"seed", required_argument, NULL, 'S'},
+                                             {"threads", required_argument, NULL, 'j'},
+                                             {"llm-shape", required_argument, NULL, 'L'},
+                                             {"dnn-shape", required_argument, NULL, 'D'},
+                                             {"checkpoint", required_argument, NULL, 'k'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"dry-run", no_argument, NULL, 'n'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *scen = NULL, *svcname = NULL, *devname = NULL, *outp = "profiles.db";
+    const char *batches_txt = NULL, *tokens_txt = NULL, *engine_txt = NULL;
+    int64_t repeat = 5, ctx_ref = 256, threads = 0;
+    int dry = 0, quiet = 0, ctx_set = 0, c;
+    char msg[512];
+    ep_engine_opts eo;
+    ep_engine_opts_default(&eo);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'e':
+            engine_txt = optarg;
+            if (ep_engine_kind_parse(optarg, &eo.kind)) {
+                cli_err("--engine: '%s' is not one of emulated, cpu, cuda", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            scen = optarg;
+            break;
+        case 'v':
+            svcname = optarg;
+            break;
+        case 'd':
+            devname = optarg;
+            break;
+        case 'b':
+            batches_txt = optarg;
+            break;
+        case 't':
+            tokens_txt = optarg;
+            break;
+        case 'c':
+            bad = cli_i64("--ctx-ref", optarg, 1, EP_ENGINE_TOKENS_MAX, &ctx_ref);
+            ctx_set = 1;
+            break;
+        case 'r':
+            bad = cli_i64("--repeat", optarg, 1, 1000, &repeat);
+            break;
+        case 'S':
+            bad = cli_u64("--seed", optarg, &eo.seed);
+            break;
+        case 'j':
+            bad = cli_i64("--threads", optarg, 1, 1024, &threads);
+            eo.threads = (int)threads;
+            break;
+        case 'L':
+            if (ep_engine_llm_shape_parse(optarg, &eo.llm, msg, sizeof msg)) {
+                cli_err("--llm-shape: %s", msg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'D':
+            if (ep_engine_dnn_shape_parse(optarg, &eo.seg, &eo.seg_side, msg, sizeof msg)) {
+                cli_err("--dnn-shape: %s", msg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'k':
+            eo.checkpoint = optarg;
+            break;
+        case 'o':
+            outp = optarg;
+            break;
+        case 'n':
+            dry = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return EXIT_OK;
+        default:
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    if (optind != argc) {
+        cli_err("profile: unexpected argument '%s' (see --help)", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!engine_txt || !svcname) {
+        cli_err("profile: --engine and --service are required (see --help)");
+        return EXIT_USAGE;
+    }
+    if (!ep_engine_kind_available(eo.kind)) {
+        cli_err("--engine: %s engine not built into this epara", engine_txt);
+        return EXIT_USAGE;
+    }
+
+    ep_scenario sc;
+    int rc = load_scenario(scen, &sc);
+    if (rc)
+        return rc;
+    ep_engine *eng = NULL;
+    ep_engine_inst *inst = NULL;
+    ep_engine_work *work = NULL;
+    point *pts = NULL;
+    prof p;
+    memset(&p, 0, sizeof p);
+    rc = EXIT_USAGE;
+    int svc = ep_scenario_find_service(&sc, svcname);
+    if (svc < 0) {
+        cli_err("--service: no service '%s' in %s", svcname, sc.name);
+        goto done;
+    }
+    int spec = -1;
+    if (devname)
+        spec = ep_scenario_find_spec(&sc, devname);
+    else if (sc.ndevices > 0)
+        spec = sc.devices[0].spec;
+    if (spec < 0) {
+        cli_err("--device: no device class '%s' in %s", devname ? devname : "(any)", sc.name);
+        goto done;
+    }
+    const ep_service *sv = &sc.services[svc];
+    int llm = sv->kind == EP_SVC_LLM;
+    int64_t batches[MAX_POINTS], tokens[MAX_POINTS];
+    int nb, nt = 0;
+    if (batches_txt)
+        nb = parse_list("--batches", batches_txt, llm ? EP_ENGINE_SLOTS_MAX : EP_ENGINE_BATCH_MAX,
+                        batches);
+    else
+        nb = powers_to(1, llm ? (sv->max_batch < 64 ? sv->max_batch : 64) : sv->max_batch, batches);
+    if (nb < 0)
+        goto done;
+    if (!llm && (tokens_txt || ctx_set)) {
+        cli_err("%s: %s is a DNN service (no prompts)", tokens_txt ? "--tokens" : "--ctx-ref",
+                svcname);
+        goto done;
+    }
+    if (llm && batches[nb - 1] > eo.llm_slots)
+        eo.llm_slots = (int)batches[nb - 1];
+
+    rc = EXIT_FAIL;
+    int err = ep_engine_open(&sc, &eo, &eng, msg, sizeof msg);
+    if (err) {
+        cli_err("profile: %s", msg);
+        rc = err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+        goto done;
+    }
+    err = ep_engine_load(eng, svc, spec, &inst, msg, sizeof msg);
+    if (err) {
+        cli_err("profile: %s", msg);
+        rc = err == EP_ENOMEM || err == EP_EIO ? EXIT_FAIL : EXIT_USAGE;
+        goto done;
+    }
+    int maxtok = llm ? ep_engine_llm_max_tokens(inst) : 0;
+    if (llm) {
+        if (tokens_txt) {
+            nt = parse_list("--tokens", tokens_txt, EP_ENGINE_TOKENS_MAX, tokens);
+        } else {
+            nt = powers_to(16, maxtok > 0 && maxtok <= 1024 ? maxtok / 2 : 1024, tokens);
+        }
+        if (nt < 0 || (maxtok > 0 && ctx_ref >= maxtok)) {
+            if (nt >= 0)
+                cli_err("--ctx-ref: %lld must be below the model's max_seq_len %d",
+                        (long long)ctx_ref, maxtok);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+    }
+    pts = calloc((size_t)(nb + nt), sizeof *pts);
+    p.runs = calloc((size_t)repeat, sizeof *p.runs);
+    work = llm ? calloc((size_t)batches[nb - 1], sizeof *work) : NULL;
+    if (!pts || !p.runs || (llm && !work)) {
+        cli_err("profile: out of memory");
+        goto done;
+    }
+    p.sc = &sc;
+    p.inst = inst;
+    p.svc = svc;
+    p.spec = spec;
+    p.repeat = (int)repeat;
+    p.progress = !quiet && cli_tty();
+    p.total = nb + nt;
+    char what[EP_ENGINE_SHAPE_MAX];
+    ep_engine_inst_describe(inst, what, sizeof what);
+    int np = 0;
+    for (int i = 0; i < nt; i++)
+        if (measure_prefill(&p, tokens[i], &pts[np++]))
+            goto done;
+    for (int i = 0; i < nb; i++)
+        if (llm ? measure_decode(&p, batches[i], ctx_ref, work, &pts[np++])
+                : measure_dnn(&p, batches[i], &pts[np++]))
+            goto done;
+    if (p.progress)
+        fputs("\r\033[K", stderr);
+
+    printf("profile: %s on %s, engine %s (median of %d runs)\n", sv->name, sc.specs[spec].name,
+           what, p.repeat);
+    printf("%-8s %8s %8s %12s %12s %12s %12s\n", "kind", "x", "ctx_ref", "median_ms", "min_ms",
+           "max_ms", "model_ms");
+    for (int i = 0; i < np; i++) {
+        char ctx[24] = "-";
+        if (pts[i].ctx_ref > 0)
+            snprintf(ctx, sizeof ctx, "%lld", (long long)pts[i].ctx_ref);
+        printf("%-8s %8lld %8s %12.4f %12.4f %12.4f %12.4f\n", pts[i].kind, (long long)pts[i].x,
+               ctx, ep_dur_to_s(pts[i].median) * 1e3, ep_dur_to_s(pts[i].lo) * 1e3,
+               ep_dur_to_s(pts[i].hi) * 1e3, ep_dur_to_s(pts[i].model) * 1e3);
+    }
+    if (dry) {
+        printf("dry run: nothing written\n");
+        rc = EXIT_OK;
+        goto done;
+    }
+    char source[EP_ENGINE_SHAPE_MAX + 32];
+    snprintf(source, sizeof source, "epara profile: %s", what);
+    if (store_points(outp, sv->name, sc.specs[spec].name, source, pts, np))
+        goto done;
+    printf("wrote %d rows into %s (service %s, device %s); use them with "
+           "'epara sim --trace-db %s'\n",
+           np, outp, sv->name, sc.specs[spec].name, outp);
+    rc = EXIT_OK;
+done:
+    if (p.progress && rc != EXIT_OK)
+        fputc('\n', stderr);
+    free(work);
+    free(p.runs);
+    free(pts);
+    ep_engine_unload(inst);
+    ep_engine_close(eng);
+    ep_scenario_fini(&sc);
+    return rc;
+}

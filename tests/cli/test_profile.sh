@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# End-to-end tests of `epara profile`: the cpu engine on a tiny shape writes the rows the
+# simulator reads (prefill, decode with ctx_ref, dnn), a rerun replaces a service's rows,
+# `epara sim --trace-db` takes the measured tables (says so, and the run changes), the
+# emulated engine sleeps the cost model's estimate, and bad arguments exit 2 with a message.
+# Usage: test_profile.sh EPARA [SHARED_DIR]
+set -u
+EPARA=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+SHAPE=dim=32,hidden=64,layers=1,heads=2,kv_heads=1,vocab=64,seq=128
+"$EPARA" profile --engine cpu --service llama-1b --llm-shape $SHAPE --tokens 4,16,64 \
+    --batches 1,2,4 --ctx-ref 16 --repeat 3 --threads 1 --out "$T/p.db" >"$T/a.out" 2>"$T/a.err"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "profile llm exit $rc"; cat "$T/a.err"; }
+grep -q "wrote 6 rows into $T/p.db (service llama-1b, device rtx4090)" "$T/a.out" && ok ||
+    { bad "llm summary"; cat "$T/a.out"; }
+[ "$(grep -c '^prefill ' "$T/a.out")" = 3 ] && [ "$(grep -c '^decode ' "$T/a.out")" = 3 ] && ok ||
+    bad "llm table lacks prefill or decode lines"
+"$EPARA" profile --engine cpu --service video-seg --dnn-shape width=4,side=16 --batches 4,1,2,2 \
+    --repeat 3 --threads 1 --out "$T/p.db" >"$T/b.out" 2>"$T/b.err" && ok ||
+    { bad "profile dnn"; cat "$T/b.err"; }
+grep -q "wrote 3 rows" "$T/b.out" && ok || bad "dnn: sorted, distinct batches 1,2,4"
+
+if command -v sqlite3 >/dev/null; then
+    q() { sqlite3 "$T/p.db" "$1"; }
+    [ "$(q "SELECT group_concat(x) FROM (SELECT x FROM profiles WHERE service = 'llama-1b'
+            AND device = 'rtx4090' AND kind = 'prefill' ORDER BY x)")" = "4,16,64" ] && ok ||
+        bad "prefill rows"
+    [ "$(q "SELECT count(*) FROM profiles WHERE kind = 'decode' AND ctx_ref = 16")" = 3 ] && ok ||
+        bad "decode rows carry ctx_ref 16"
+    [ "$(q "SELECT count(*) FROM profiles WHERE kind = 'prefill' AND ctx_ref IS NOT NULL")" = 0 ] &&
+        ok || bad "prefill rows have no ctx_ref"
+    [ "$(q "SELECT group_concat(x) FROM (SELECT x FROM profiles WHERE service = 'video-seg'
+            AND kind = 'dnn' ORDER BY x)")" = "1,2,4" ] && ok || bad "dnn rows"
+    [ "$(q "SELECT count(*) FROM profiles WHERE latency_ns <= 0 OR source NOT LIKE
+            'epara profile: cpu %' OR measured_at IS NULL")" = 0 ] && ok || bad "latency/source"
+    # Larger batches take longer (medians of real compute; 4 vs 1 is a wide margin).
+    [ "$(q "SELECT (SELECT latency_ns FROM profiles WHERE service = 'video-seg' AND x = 4) >
+            (SELECT latency_ns FROM profiles WHERE service = 'video-seg' AND x = 1)")" = 1 ] &&
+        ok || bad "dnn batch 4 not slower than batch 1"
+fi
+
+# A rerun replaces that service's rows on that device and leaves the others.
+"$EPARA" profile --engine cpu --service llama-1b --llm-shape $SHAPE --tokens 8 --batches 1 \
+    --ctx-ref 8 --repeat 1 --quiet --out "$T/p.db" >"$T/c.out" 2>&1 && ok || bad "rerun"
+if command -v sqlite3 >/dev/null; then
+    [ "$(sqlite3 "$T/p.db" "SELECT count(*) FROM profiles WHERE service = 'llama-1b'")" = 2 ] &&
+        [ "$(sqlite3 "$T/p.db" "SELECT count(*) FROM profiles WHERE service = 'video-seg'")" = 3 ] &&
+        ok || bad "rerun did not replace only llama-1b's rows"
+fi
+
+# The simulator takes the measured tables from its trace database, says so, and they
+# change the run (compared with the same database without them).
+cp "$T/p.db" "$T/none.db"
+if command -v sqlite3 >/dev/null; then
+    sqlite3 "$T/none.db" "DELETE FROM profiles"
+    EP_SHARED_DIR=$T/nothing "$EPARA" sim --duration 30 --trace-db "$T/none.db" --json \
+        >"$T/none.json" 2>"$T/none.err" && ok || { bad "sim without profiles"; cat "$T/none.err"; }
+fi
+EP_SHARED_DIR=$T/nothing "$EPARA" sim --duration 30 --trace-db "$T/p.db" --json \
+    >"$T/s.json" 2>"$T/s.err"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "sim --trace-db exit $rc"; cat "$T/s.err"; }
+grep -q "epara: 2 measured profile tables from $T/p.db take precedence" "$T/s.err" && ok ||
+    { bad "sim does not report the measured tables"; cat "$T/s.err"; }
+if [ -f "$T/none.json" ]; then
+    h1=$(grep -o '"event_hash":"[0-9a-f]*"' "$T/none.json")
+    h2=$(grep -o '"event_hash":"[0-9a-f]*"' "$T/s.json")
+    [ -n "$h1" ] && [ "$h1" != "$h2" ] && ok || bad "measured tables did not change the run"
+fi
+
+# emulated: each point sleeps the scenario's estimate (model_ms), so the median is at least
+# that and not far above it.
+"$EPARA" profile --engine emulated --service video-seg --batches 1,8 --repeat 3 --dry-run \
+    >"$T/e.out" 2>"$T/e.err" && ok || { bad "emulated"; cat "$T/e.err"; }
+awk '$1 == "dnn" { n++; if ($4 < $7 || $4 > $7 + 50) bad = 1 }
+     END { exit !(n == 2 && !bad) }' "$T/e.out" && ok || { bad "emulated medians"; cat "$T/e.out"; }
+grep -q "dry run: nothing written" "$T/e.out" && ok || bad "dry run"
+
+# Bad arguments: exit 2 and a message naming the problem.
+expect2() {
+    local want=$1
+    shift
+    "$EPARA" profile "$@" --out "$T/bad.db" >/dev/null 2>"$T/x.err"
+    local rc=$?
+    [ $rc -eq 2 ] && grep -q -- "$want" "$T/x.err" && ok ||
+        { bad "profile $* -> exit $rc, want 2 and '$want'"; cat "$T/x.err"; }
+}
+expect2 "--engine: 'gpu' is not one of emulated, cpu, cuda" --engine gpu --service llama-1b
+expect2 "--engine and --service are required" --service llama-1b
+expect2 "--service: no service 'nope'" --engine emulated --service nope
+expect2 "--device: no device class 'tpu'" --engine emulated --service llama-1b --device tpu
+expect2 "--tokens: video-seg is a DNN service" --engine cpu --service video-seg --tokens 8
+expect2 "--batches: 0 is out of range" --engine cpu --service video-seg --batches 0,1
+expect2 "--batches: 'x' is not an integer" --engine cpu --service video-seg --batches 1,x
+expect2 "--llm-shape: n_heads must be a multiple of n_kv_heads" --engine cpu --service llama-1b \
+    --llm-shape heads=8,kv_heads=3
+expect2 "--ctx-ref: 128 must be below the model's max_seq_len 128" --engine cpu \
+    --service llama-1b --llm-shape $SHAPE --ctx-ref 128
+if ! "$EPARA" profile --engine cuda --service llama-1b --dry-run --repeat 1 --tokens 4 \
+    --batches 1 >/dev/null 2>&1; then
+    expect2 "cuda engine not built" --engine cuda --service llama-1b
+fi
+[ ! -e "$T/bad.db" ] && ok || bad "a refused run created its database"
+"$EPARA" profile --help | grep -q 'usage: epara profile' && ok || bad "profile --help"
+"$EPARA" --help | grep -q 'profile' && ok || bad "epara --help lists profile"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

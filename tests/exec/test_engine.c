@@ -1,0 +1,479 @@
+/* Tests of the engine interface: kind parsing, the emulated engine's sleeps, LLM slot rules
+ * shared by every kind, and the cpu engine against the cpu kernels run directly (same
+ * weights, prompt tokens, greedy decode, clamping at max_seq_len). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "epara/engine.h"
+#include "epara/error.h"
+
+#define SEED 7
+#define LLM  0 /* service indexes of the test scenario */
+#define DNN  1
+
+static const ep_llm_config tiny = {
+        .dim = 32,
+        .hidden_dim = 64,
+        .n_layers = 2,
+        .n_heads = 4,
+        .n_kv_heads = 2,
+        .vocab_size = 61,
+        .max_seq_len = 16,
+        .rope_theta = 10000.0f,
+        .shared_classifier = 0, /* tied, a random model's greedy token mostly echoes its input,
+                                   which would hide a wrong context */
+};
+
+typedef struct fixture {
+    ep_scenario sc;
+    ep_service svc[2];
+    ep_device_spec spec[1];
+} fixture;
+
+static int
+setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->svc[LLM].name, sizeof f->svc[LLM].name, "llm");
+    f->svc[LLM].kind = EP_SVC_LLM;
+    snprintf(f->svc[DNN].name, sizeof f->svc[DNN].name, "seg");
+    f->svc[DNN].kind = EP_SVC_DNN;
+    snprintf(f->spec[0].name, sizeof f->spec[0].name, "box");
+    f->sc.services = f->svc;
+    f->sc.nservices = 2;
+    f->sc.specs = f->spec;
+    f->sc.nspecs = 1;
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    free(*state);
+    return 0;
+}
+
+static ep_engine *
+open_kind(const fixture *f, ep_engine_kind kind, int slots)
+{
+    ep_engine_opts o;
+    ep_engine *e = NULL;
+    char err[256] = "";
+
+    ep_engine_opts_default(&o);
+    o.kind = kind;
+    o.seed = SEED;
+    o.threads = 1;
+    o.llm = tiny;
+    o.seg = (ep_seg_config){.in_channels = 3, .width = 4, .n_classes = 5};
+    o.seg_side = 8;
+    o.llm_slots = slots;
+    int rc = ep_engine_open(&f->sc, &o, &e, err, sizeof err);
+    if (rc)
+        fail_msg("ep_engine_open: %s", err);
+    return e;
+}
+
+static ep_engine_inst *
+load(ep_engine *e, int svc)
+{
+    ep_engine_inst *i = NULL;
+    char err[256] = "";
+    if (ep_engine_load(e, svc, 0, &i, err, sizeof err))
+        fail_msg("ep_engine_load: %s", err);
+    return i;
+}
+
+static int
+iter1(ep_engine_inst *i, int slot, int tokens, int decode)
+{
+    ep_engine_work w = {.slot = slot, .tokens = tokens, .decode = decode};
+    ep_dur took;
+    return ep_engine_llm_iter(i, &w, 1, 0, &took);
+}
+
+static int
+argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int k = 1; k < n; k++)
+        if (x[k] > x[best])
+            best = k;
+    return best;
+}
+
+/* ---- kinds and options ---- */
+
+static void
+test_kind_parse_accepts_the_three_names_only(void **state)
+{
+    (void)state;
+    ep_engine_kind k = EP_ENGINE_CUDA;
+    assert_int_equal(ep_engine_kind_parse("emulated", &k), 0);
+    assert_int_equal(k, EP_ENGINE_EMULATED);
+    assert_int_equal(ep_engine_kind_parse("cpu", &k), 0);
+    assert_int_equal(k, EP_ENGINE_CPU);
+    assert_int_equal(ep_engine_kind_parse("cuda", &k), 0);
+    assert_int_equal(k, EP_ENGINE_CUDA);
+    k = EP_ENGINE_CPU;
+    assert_int_equal(ep_engine_kind_parse("CPU", &k), EP_EINVAL);
+    assert_int_equal(ep_engine_kind_parse("gpu", &k), EP_EINVAL);
+    assert_int_equal(ep_engine_kind_parse("", &k), EP_EINVAL);
+    assert_int_equal(ep_engine_kind_parse(NULL, &k), EP_EINVAL);
+    assert_int_equal(k, EP_ENGINE_CPU);
+    assert_string_equal(ep_engine_kind_name(EP_ENGINE_EMULATED), "emulated");
+    assert_string_equal(ep_engine_kind_name(EP_ENGINE_CUDA), "cuda");
+    assert_true(ep_engine_kind_available(EP_ENGINE_EMULATED));
+    assert_true(ep_engine_kind_available(EP_ENGINE_CPU));
+}
+
+static void
+test_cuda_open_says_not_built_when_absent(void **state)
+{
+    fixture *f = *state;
+    if (ep_engine_kind_available(EP_ENGINE_CUDA))
+        skip();
+    ep_engine_opts o;
+    ep_engine_opts_default(&o);
+    o.kind = EP_ENGINE_CUDA;
+    ep_engine *e = NULL;
+    char err[128] = "";
+    assert_int_equal(ep_engine_open(&f->sc, &o, &e, err, sizeof err), EP_EINVAL);
+    assert_null(e);
+    assert_string_equal(err, "cuda engine not built");
+}
+
+static void
+test_shapes_parse_named_keys_and_refuse_bad_ones(void **state)
+{
+    (void)state;
+    ep_llm_config c = tiny;
+    char err[128];
+    assert_int_equal(ep_engine_llm_shape_parse("dim=64,layers=3,seq=100", &c, err, sizeof err), 0);
+    assert_int_equal(c.dim, 64);
+    assert_int_equal(c.n_layers, 3);
+    assert_int_equal(c.max_seq_len, 100);
+    assert_int_equal(c.hidden_dim, tiny.hidden_dim);
+    ep_llm_config before = c;
+    assert_int_equal(ep_engine_llm_shape_parse("depth=3", &c, err, sizeof err), EP_EINVAL);
+    assert_non_null(strstr(err, "unknown key 'depth'"));
+    assert_int_equal(ep_engine_llm_shape_parse("dim=63", &c, err, sizeof err), EP_EINVAL);
+    assert_int_equal(ep_engine_llm_shape_parse("heads=3", &c, err, sizeof err), EP_EINVAL);
+    assert_int_equal(ep_engine_llm_shape_parse("dim=", &c, err, sizeof err), EP_EINVAL);
+    assert_int_equal(ep_engine_llm_shape_parse("dim=12x", &c, err, sizeof err), EP_EINVAL);
+    assert_int_equal(ep_engine_llm_shape_parse("", &c, err, sizeof err), EP_EINVAL);
+    assert_memory_equal(&c, &before, sizeof c);
+
+    ep_seg_config s = {.in_channels = 3, .width = 4, .n_classes = 5};
+    int side = 8;
+    assert_int_equal(ep_engine_dnn_shape_parse("width=8,side=32", &s, &side, err, sizeof err), 0);
+    assert_int_equal(s.width, 8);
+    assert_int_equal(side, 32);
+    assert_int_equal(ep_engine_dnn_shape_parse("side=31", &s, &side, err, sizeof err), EP_EINVAL);
+    assert_int_equal(side, 32);
+}
+
+static void
+test_open_refuses_bad_options(void **state)
+{
+    fixture *f = *state;
+    ep_engine_opts o;
+    ep_engine *e = NULL;
+    char err[128] = "";
+    ep_engine_opts_default(&o);
+    o.kind = EP_ENGINE_CPU;
+    o.llm.n_heads = 3;
+    assert_int_equal(ep_engine_open(&f->sc, &o, &e, err, sizeof err), EP_EINVAL);
+    assert_non_null(strstr(err, "LLM shape"));
+    ep_engine_opts_default(&o);
+    o.llm_slots = 0;
+    assert_int_equal(ep_engine_open(&f->sc, &o, &e, err, sizeof err), EP_EINVAL);
+    assert_null(e);
+}
+
+static void
+test_load_refuses_unknown_service_or_device(void **state)
+{
+    fixture *f = *state;
+    ep_engine *e = open_kind(f, EP_ENGINE_EMULATED, 4);
+    ep_engine_inst *i = NULL;
+    char err[128] = "";
+    assert_int_equal(ep_engine_load(e, 2, 0, &i, err, sizeof err), EP_EINVAL);
+    assert_int_equal(ep_engine_load(e, -1, 0, &i, err, sizeof err), EP_EINVAL);
+    assert_int_equal(ep_engine_load(e, LLM, 1, &i, err, sizeof err), EP_EINVAL);
+    assert_null(i);
+    ep_engine_close(e);
+}
+
+/* ---- emulated ---- */
+
+static void
+test_emulated_sleeps_about_the_estimate(void **state)
+{
+    fixture *f = *state;
+    ep_engine *e = open_kind(f, EP_ENGINE_EMULATED, 4);
+    ep_engine_inst *d = load(e, DNN), *l = load(e, LLM);
+    const ep_dur slack = 50 * EP_NS_PER_MS, est = 20 * EP_NS_PER_MS;
+    ep_dur took = -1;
+
+    assert_int_equal(ep_engine_dnn_batch(d, 4, est, &took), 0);
+    assert_true(took >= est && took < est + slack);
+    assert_int_equal(ep_engine_dnn_batch(d, 1, 0, &took), 0);
+    assert_true(took >= 0 && took < slack);
+    ep_engine_work w[2] = {{.slot = 0, .tokens = 9}, {.slot = 1, .tokens = 3}};
+    assert_int_equal(ep_engine_llm_iter(l, w, 2, est / 4, &took), 0);
+    assert_true(took >= est / 4 && took < est / 4 + slack);
+    assert_int_equal(ep_engine_llm_pos(l, 0), 9);
+    assert_int_equal(ep_engine_llm_next_token(l, 0), EP_ENOTSUP);
+    assert_int_equal(ep_engine_llm_max_tokens(l), 0);
+    char what[EP_ENGINE_SHAPE_MAX];
+    ep_engine_inst_describe(l, what, sizeof what);
+    assert_string_equal(what, "emulated");
+    ep_engine_unload(d);
+    ep_engine_unload(l);
+    ep_engine_close(e);
+}
+
+/* Slot rules live in the interface, so every kind enforces them the same way. */
+static void
+test_llm_iteration_refuses_bad_work_and_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    ep_engine_kind kinds[] = {EP_ENGINE_EMULATED, EP_ENGINE_CPU};
+    for (size_t k = 0; k < EP_ARRAY_LEN(kinds); k++) {
+        ep_engine *e = open_kind(f, kinds[k], 4);
+        ep_engine_inst *l = load(e, LLM), *d = load(e, DNN);
+        ep_dur took = -1;
+        assert_int_equal(ep_engine_llm_slots(l), 4);
+        assert_int_equal(ep_engine_llm_slots(d), 0);
+        assert_int_equal(iter1(l, 0, 1, 1), EP_EINVAL);  /* decode on an empty slot */
+        assert_int_equal(iter1(l, 4, 3, 0), EP_EINVAL);  /* slot out of range */
+        assert_int_equal(iter1(l, -1, 3, 0), EP_EINVAL); /* slot out of range */
+        assert_int_equal(iter1(l, 0, 0, 0), EP_EINVAL);  /* no tokens */
+        assert_int_equal(iter1(l, 0, 5, 0), 0);
+        assert_int_equal(iter1(l, 0, 2, 1), EP_EINVAL); /* decode of two tokens */
+        ep_engine_work dup[2] = {{.slot = 0, .tokens = 1, .decode = 1}, {.slot = 0, .tokens = 2}};
+        assert_int_equal(ep_engine_llm_iter(l, dup, 2, 0, &took), EP_EINVAL);
+        assert_int_equal(ep_engine_llm_iter(l, dup, 0, 0, &took), EP_EINVAL);
+        assert_int_equal(took, -1);
+        assert_int_equal(ep_engine_llm_pos(l, 0), 5);
+        assert_int_equal(ep_engine_llm_pos(l, 9), EP_EINVAL);
+        assert_int_equal(ep_engine_dnn_batch(l, 1, 0, &took), EP_EINVAL);
+        assert_int_equal(ep_engine_llm_iter(d, dup, 1, 0, &took), EP_EINVAL);
+        assert_int_equal(ep_engine_dnn_batch(d, 0, 0, &took), EP_EINVAL);
+        assert_int_equal(ep_engine_dnn_batch(d, EP_ENGINE_BATCH_MAX + 1, 0, &took), EP_EINVAL);
+        assert_int_equal(ep_engine_llm_pos(d, 0), EP_EINVAL);
+        assert_int_equal(iter1(l, 0, 1, 1), 0);
+        assert_int_equal(ep_engine_llm_pos(l, 0), 6);
+        ep_engine_llm_release(l, 0);
+        ep_engine_llm_release(l, 99); /* out of range: ignored */
+        assert_int_equal(ep_engine_llm_pos(l, 0), 0);
+        assert_int_equal(ep_engine_llm_next_token(l, 0), EP_EINVAL);
+        assert_int_equal(iter1(l, 0, 1, 1), EP_EINVAL);
+        ep_engine_unload(l);
+        ep_engine_unload(d);
+        ep_engine_close(e);
+    }
+}
+
+/* ---- cpu against the kernels ---- */
+
+typedef struct refseq {
+    ep_llm_seq *s;
+    int slot;
+    int64_t logical; /* tokens taken in */
+    int next;
+} refseq;
+
+static void
+ref_prefill(const ep_llm *m, refseq *r, int tokens)
+{
+    int max = tiny.max_seq_len, n = tokens < max ? tokens : max;
+    int toks[64];
+    float logits[64];
+    assert_true(n <= 64 && tiny.vocab_size <= 64);
+    if (ep_llm_seq_pos(r->s) > max - n)
+        ep_llm_seq_truncate(r->s, max - n);
+    for (int k = 0; k < n; k++)
+        toks[k] =
+                ep_engine_prompt_token(SEED, r->slot, r->logical + tokens - n + k, tiny.vocab_size);
+    assert_int_equal(ep_llm_prefill(m, r->s, toks, n, logits), 0);
+    r->next = argmax(logits, tiny.vocab_size);
+    r->logical += tokens;
+}
+
+static void
+ref_decode(const ep_llm *m, refseq **rs, int n)
+{
+    ep_llm_seq *seqs[8];
+    int toks[8];
+    float logits[8 * 64];
+    for (int k = 0; k < n; k++) {
+        if (ep_llm_seq_pos(rs[k]->s) >= tiny.max_seq_len)
+            ep_llm_seq_truncate(rs[k]->s, tiny.max_seq_len - 1);
+        seqs[k] = rs[k]->s;
+        toks[k] = rs[k]->next;
+    }
+    assert_int_equal(ep_llm_decode_batch(m, seqs, toks, n, logits), 0);
+    for (int k = 0; k < n; k++) {
+        rs[k]->next = argmax(logits + k * tiny.vocab_size, tiny.vocab_size);
+        rs[k]->logical++;
+    }
+}
+
+static void
+test_cpu_llm_matches_the_kernels_run_directly(void **state)
+{
+    fixture *f = *state;
+    ep_engine *e = open_kind(f, EP_ENGINE_CPU, 8);
+    ep_engine_inst *l = load(e, LLM);
+    ep_llm *m;
+    assert_int_equal(ep_llm_new(&tiny, ep_engine_model_seed(SEED, LLM), &m), 0);
+    refseq a = {.slot = 3}, b = {.slot = 5}, c = {.slot = 6};
+    assert_int_equal(ep_llm_seq_new(m, &a.s), 0);
+    assert_int_equal(ep_llm_seq_new(m, &b.s), 0);
+    assert_int_equal(ep_llm_seq_new(m, &c.s), 0);
+    assert_int_equal(ep_engine_llm_max_tokens(l), tiny.max_seq_len);
+    char what[EP_ENGINE_SHAPE_MAX];
+    ep_engine_inst_describe(l, what, sizeof what);
+    assert_string_equal(what, "cpu llm dim=32,hidden=64,layers=2,heads=4,kv_heads=2,vocab=61,"
+                              "seq=16");
+
+    /* One iteration: a 7-token prompt on slot 3, the first 4-token chunk of slot 5. */
+    ep_engine_work w1[2] = {{.slot = 3, .tokens = 7}, {.slot = 5, .tokens = 4}};
+    ep_dur took = -1;
+    assert_int_equal(ep_engine_llm_iter(l, w1, 2, 0, &took), 0);
+    assert_true(took > 0);
+    ref_prefill(m, &a, 7);
+    ref_prefill(m, &b, 4);
+    assert_int_equal(ep_engine_llm_next_token(l, 3), a.next);
+    assert_int_equal(ep_engine_llm_next_token(l, 5), b.next);
+
+    /* Mixed: slot 5's second chunk, a new prompt on slot 6 and a decode of slot 3. */
+    ep_engine_work w2[3] = {{.slot = 3, .tokens = 1, .decode = 1},
+                            {.slot = 5, .tokens = 3},
+                            {.slot = 6, .tokens = 2}};
+    assert_int_equal(ep_engine_llm_iter(l, w2, 3, 0, &took), 0);
+    ref_prefill(m, &b, 3);
+    ref_prefill(m, &c, 2);
+    refseq *d1[1] = {&a};
+    ref_decode(m, d1, 1);
+    assert_int_equal(ep_engine_llm_next_token(l, 3), a.next);
+    assert_int_equal(ep_engine_llm_next_token(l, 5), b.next);
+    assert_int_equal(ep_engine_llm_next_token(l, 6), c.next);
+
+    /* Decode steps of all three as one batch, past max_seq_len (16): the engine clamps. */
+    ep_engine_work w3[3] = {{.slot = 6, .tokens = 1, .decode = 1},
+                            {.slot = 3, .tokens = 1, .decode = 1},
+                            {.slot = 5, .tokens = 1, .decode = 1}};
+    refseq *d3[3] = {&c, &a, &b};
+    int changes = 0;
+    for (int step = 0; step < 12; step++) {
+        int prev = a.next;
+        assert_int_equal(ep_engine_llm_iter(l, w3, 3, 0, &took), 0);
+        ref_decode(m, d3, 3);
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(ep_engine_llm_next_token(l, d3[k]->slot), d3[k]->next);
+        changes += a.next != prev;
+    }
+    assert_true(changes > 0); /* the tokens compared are not one repeated token */
+    assert_int_equal(ep_engine_llm_pos(l, 3), 7 + 1 + 12);
+    assert_int_equal(a.logical, 20);
+
+    /* A prompt longer than max_seq_len computes its last 16 tokens. */
+    refseq g = {.slot = 0};
+    assert_int_equal(ep_llm_seq_new(m, &g.s), 0);
+    assert_int_equal(iter1(l, 0, 21, 0), 0);
+    ref_prefill(m, &g, 21);
+    assert_int_equal(ep_engine_llm_pos(l, 0), 21);
+    assert_int_equal(ep_engine_llm_next_token(l, 0), g.next);
+
+    /* Released and refilled: the same prompt gives the same token again. */
+    ep_engine_llm_release(l, 3);
+    assert_int_equal(iter1(l, 3, 7, 0), 0);
+    refseq a2 = {.slot = 3};
+    assert_int_equal(ep_llm_seq_new(m, &a2.s), 0);
+    ref_prefill(m, &a2, 7);
+    assert_int_equal(ep_engine_llm_next_token(l, 3), a2.next);
+
+    ep_llm_seq_free(a.s);
+    ep_llm_seq_free(a2.s);
+    ep_llm_seq_free(b.s);
+    ep_llm_seq_free(c.s);
+    ep_llm_seq_free(g.s);
+    ep_llm_free(m);
+    ep_engine_unload(l);
+    ep_engine_close(e);
+}
+
+static void
+test_cpu_dnn_runs_batches(void **state)
+{
+    fixture *f = *state;
+    ep_engine *e = open_kind(f, EP_ENGINE_CPU, 4);
+    ep_engine_inst *d = load(e, DNN);
+    ep_dur took = -1;
+    assert_int_equal(ep_engine_dnn_batch(d, 1, 0, &took), 0);
+    assert_true(took > 0);
+    took = -1;
+    assert_int_equal(ep_engine_dnn_batch(d, 3, 0, &took), 0);
+    assert_true(took > 0);
+    assert_int_equal(ep_engine_dnn_batch(d, 2, 0, &took), 0);
+    assert_int_equal(ep_engine_inst_kind(d), EP_SVC_DNN);
+    assert_int_equal(ep_engine_inst_service(d), DNN);
+    assert_int_equal(ep_engine_inst_spec(d), 0);
+    char what[EP_ENGINE_SHAPE_MAX];
+    ep_engine_inst_describe(d, what, sizeof what);
+    assert_string_equal(what, "cpu dnn channels=3,width=4,classes=5,side=8");
+    ep_engine_unload(d);
+    ep_engine_close(e);
+}
+
+static void
+test_prompt_tokens_are_deterministic_and_in_range(void **state)
+{
+    (void)state;
+    int differ = 0;
+    for (int p = 0; p < 200; p++) {
+        int t = ep_engine_prompt_token(SEED, 2, p, 50);
+        assert_true(t >= 0 && t < 50);
+        assert_int_equal(t, ep_engine_prompt_token(SEED, 2, p, 50));
+        differ += t != ep_engine_prompt_token(SEED, 3, p, 50);
+    }
+    assert_true(differ > 150);
+    assert_true(ep_engine_model_seed(SEED, 0) != ep_engine_model_seed(SEED, 1));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_kind_parse_accepts_the_three_names_only),
+            cmocka_unit_test_setup_teardown(test_cuda_open_says_not_built_when_absent, setup,
+                                            teardown),
+            cmocka_unit_test(test_shapes_parse_named_keys_and_refuse_bad_ones),
+            cmocka_unit_test_setup_teardown(test_open_refuses_bad_options, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_load_refuses_unknown_service_or_device, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_emulated_sleeps_about_the_estimate, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_llm_iteration_refuses_bad_work_and_changes_nothing,
+                                            setup, teardown),
+            cmocka_unit_test_setup_teardown(test_cpu_llm_matches_the_kernels_run_directly, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_cpu_dnn_runs_batches, setup, teardown),
+            cmocka_unit_test(test_prompt_tokens_are_deterministic_and_in_range),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
