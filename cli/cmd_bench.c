@@ -469,6 +469,8 @@ bench_sim(int argc, char **argv)
 static const cli_cmd bench_cmds[] = {
         {"trace", "trace import and streamed read-back throughput", bench_trace},
         {"sim", "simulator speed: event engine, 1M-request replay, default scenario", bench_sim},
+        {"exec", "executor: dispatch overhead and sustained requests/s of a live testbed",
+         bench_exec},
 };
 
 int

@@ -210,8 +210,8 @@ cli_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r)
     return o;
 }
 
-static void
-print_table(const ep_scenario *sc, const ep_sim_result *r)
+void
+cli_sim_print_table(const ep_scenario *sc, const ep_sim_result *r)
 {
     printf("scenario %s, policy %s, seed %llu: %.1f s measured window\n", sc->name, r->policy,
            (unsigned long long)r->seed, r->window_s);
@@ -444,7 +444,7 @@ cmd_sim(int argc, char **argv)
         json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         putchar('\n');
     } else {
-        print_table(&sc, &r);
+        cli_sim_print_table(&sc, &r);
     }
     rc = EXIT_OK;
 done:

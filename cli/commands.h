@@ -12,6 +12,12 @@ int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_controller(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+int cmd_loadgen(int argc, char **argv);
+int cmd_testbed(int argc, char **argv);
+/* `epara bench exec` (bench_exec.c), dispatched by cmd_bench. */
+int bench_exec(int argc, char **argv);
 
 /* Writes the CSV files of `epara report` for results database db into dir (created when
  * absent): only scenario's runs when not NULL; utilization and ablation at the swept rate

@@ -16,6 +16,12 @@ static const cli_cmd commands[] = {
         {"plot", "draw every figure of a results database with gnuplot (png and svg)", cmd_plot},
         {"profile", "measure a service with an engine; write a profile table the sim reads",
          cmd_profile},
+        {"testbed", "run a live local testbed of a scenario: controller, nodes, loadgen",
+         cmd_testbed},
+        {"controller", "executor: the placement controller of a live testbed", cmd_controller},
+        {"node", "executor: a node agent of a live testbed", cmd_node},
+        {"loadgen", "executor: replay a workload against a live testbed, record outcomes",
+         cmd_loadgen},
         {"bench", "measure epara's own speed (trace store, simulator)", cmd_bench},
         {"version", "print the version and git revision", cmd_version},
 };
@@ -36,7 +42,7 @@ usage(FILE *f)
                "EPARA: categorized parallel AI inference in edge clouds — trace store,\n"
                "simulator, policies, sweeps and figures.\n\ncommands:\n");
     for (size_t i = 0; i < EP_ARRAY_LEN(commands); i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'epara <command> --help' for the options of a command.\n"
                "Exit status: 0 success, 1 runtime failure, 2 bad input or usage.\n");
 }

@@ -83,6 +83,8 @@ void cli_slo_scale(ep_scenario *sc, double x);
 struct json_t;
 struct ep_sim_result;
 struct json_t *cli_sim_summary_json(const ep_scenario *sc, const struct ep_sim_result *r);
+/* The per-service table `epara sim` prints without --json. */
+void cli_sim_print_table(const ep_scenario *sc, const struct ep_sim_result *r);
 
 /* Writes s (NULL: nothing) as one CSV field, quoted (RFC 4180) when it holds a comma, a
  * quote or a line break. */

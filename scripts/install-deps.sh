@@ -16,6 +16,7 @@ PKGS=(
     libglpk-dev                             # linear programs of the fluid upper bound (bound)
     gnuplot-nox                             # figures
     libmsgpack-dev libsodium-dev            # executor wire protocol: payloads, HMAC tags
+    libnng-dev                              # executor transport (nng over TCP)
     mpich libmpich-dev                      # epara sweep --mpi (built when CMake finds MPI)
 )
 

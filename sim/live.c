@@ -188,8 +188,7 @@ sim_live_sync(sim *s)
 /* --- the public API ----------------------------------------------------------------------- */
 
 int
-ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *err,
-            size_t errlen)
+ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *err, size_t errlen)
 {
     *out = NULL;
     static const sim_role roles[] = {SIM_ROLE_CONTROLLER, SIM_ROLE_NODE, SIM_ROLE_LOADGEN};

@@ -197,6 +197,9 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
         ep_list_init(&in->running);
         sim_event_init(&in->ev, sim_instance_event, EV_BATCH_DONE, (uint32_t)in->id);
         s->inst[s->ninst++] = in;
+        /* Every node knows the initial placement, ready at once; later instances are seen
+         * loading until their node reports them ready. */
+        in->ready = initial;
         sim_live_view(s, in, &s->synced[in->id]);
         s->res->instances++;
         if (initial || !sim_is_local(s, in->node)) {

@@ -1,0 +1,496 @@
+/* `epara controller`, `epara node`, `epara loadgen`: the executor's processes
+ * (include/epara/exec.h). One option parser for the three; the loadgen reports like
+ * `epara sim` (table or --json, results database with --out). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "epara/error.h"
+#include "epara/exec.h"
+#include "epara/results.h"
+#include "epara/scenario.h"
+#include "exec_cli.h"
+#include "gitrev.h"
+#include "util.h"
+
+static const char exec_help[] =
+        "usage: epara controller|node|loadgen [options]\n"
+        "\n"
+        "The processes of a live testbed (`epara testbed` starts them all on this machine).\n"
+        "The controller runs the policy's placement every placement period and pushes it to\n"
+        "the nodes; a node hosts the instances placed on it (emulated engines: a batch ends\n"
+        "when its profiled time has passed), routes the requests reaching it through the\n"
+        "same policy code as `epara sim`, and reports its state every sync period; the\n"
+        "loadgen replays the scenario's workload in real time and records one outcome per\n"
+        "request, reporting like `epara sim`.\n"
+        "\n"
+        "Every process of one testbed needs the same --scenario, --trace-db, --policy,\n"
+        "--param, --seed, --rate-scale, --duration, --slo-scale, --host, --base-port,\n"
+        "--key-file, --epoch and --time-scale.\n"
+        "\n"
+        "options:\n"
+        "  --scenario FILE     scenario (default: the embedded edge-default)\n"
+        "  --trace-db DB       trace database (default: the scenario's)\n"
+        "  --policy NAME       policy (default: the scenario's)\n"
+        "  --param KEY=VALUE   policy parameter (repeatable)\n"
+        "  --seed N            seed (default: the scenario's)\n"
+        "  --rate-scale X      multiply every workload's rate (default 1)\n"
+        "  --duration S        replay the first S seconds of the workload\n"
+        "  --slo-scale X       multiply every SLO time (default 1)\n"
+        "  --node K            node: the scenario node index this process hosts\n"
+        "  --host ADDR         address every process listens on (default 127.0.0.1)\n"
+        "  --base-port P       controller P, loadgen P+1, node k P+2+k (default 47600)\n"
+        "  --key-file F        shared secret (>= 16 bytes) authenticating every message\n"
+        "                      (default: $EPARA_KEY)\n"
+        "  --epoch NS|+S       wall time (Unix ns) of trace time 0, or S seconds from now\n"
+        "                      (default: the next multiple of 10 s at least 3 s away)\n"
+        "  --time-scale X      trace seconds per wall second (default 1: real time)\n"
+        "  --real-links        links are shaped for real (netns): no link emulation\n"
+        "  --run-for S         controller, node: stop at trace time S (default: on SIGTERM)\n"
+        "  --grace S           loadgen: wait S trace seconds after the last arrival for\n"
+        "                      outstanding results (default 60)\n"
+        "  --out DB            loadgen: store the run in results database DB\n"
+        "  --records           loadgen: store every request's record (needs --out)\n"
+        "  --json              loadgen: print the summary as JSON\n"
+        "  --verbose           log peers lost and dropped messages to stderr\n"
+        "  -h, --help          this help\n"
+        "\n"
+        "exit status: 0 done, 1 runtime failure, 2 bad arguments\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int
+exec_read_key(const char *path, uint8_t *key, size_t cap, size_t *len)
+{
+    const char *env = getenv("EPARA_KEY");
+    if (!path && !env) {
+        cli_err("no shared key: give --key-file F or set EPARA_KEY (>= 16 bytes)");
+        return -1;
+    }
+    size_t n = 0;
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            cli_err("--key-file %s: cannot open", path);
+            return -1;
+        }
+        n = fread(key, 1, cap, f);
+        int more = fgetc(f) != EOF;
+        fclose(f);
+        if (more) {
+            cli_err("--key-file %s: longer than %zu bytes", path, cap);
+            return -1;
+        }
+        while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r'))
+            n--;
+    } else {
+        n = strlen(env);
+        if (n > cap)
+            n = cap;
+        memcpy(key, env, n);
+    }
+    if (n < EP_WIRE_MIN_KEY_BYTES) {
+        cli_err("%s%s: the shared key has %zu bytes, at least %d are needed",
+                path ? "--key-file " : "EPARA_KEY", path ? path : "", n, EP_WIRE_MIN_KEY_BYTES);
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
+static int
+parse_epoch(const char *text, int64_t *out)
+{
+    if (text && text[0] == '+') {
+        double s;
+        if (cli_double("--epoch", text + 1, 0, 86400, &s))
+            return -1;
+        *out = ep_exec_wall_ns() + (int64_t)(s * 1e9);
+        return 0;
+    }
+    if (text)
+        return cli_i64("--epoch", text, 0, INT64_MAX / 2, out);
+    int64_t now = ep_exec_wall_ns(), ten = INT64_C(10000000000);
+    *out = (now + INT64_C(3000000000) + ten - 1) / ten * ten;
+    return 0;
+}
+
+int
+exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed)
+{
+    static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
+                                             {"trace-db", required_argument, NULL, 't'},
+                                             {"policy", required_argument, NULL, 'p'},
+                                             {"param", required_argument, NULL, 'P'},
+                                             {"seed", required_argument, NULL, 'S'},
+                                             {"rate-scale", required_argument, NULL, 'r'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"slo-scale", required_argument, NULL, 'l'},
+                                             {"node", required_argument, NULL, 'n'},
+                                             {"host", required_argument, NULL, 'H'},
+                                             {"base-port", required_argument, NULL, 'B'},
+                                             {"key-file", required_argument, NULL, 'k'},
+                                             {"epoch", required_argument, NULL, 'e'},
+                                             {"time-scale", required_argument, NULL, 'T'},
+                                             {"real-links", no_argument, NULL, 'L'},
+                                             {"run-for", required_argument, NULL, 'F'},
+                                             {"grace", required_argument, NULL, 'g'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"records", no_argument, NULL, 'R'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"engine", required_argument, NULL, 'E'},
+                                             {"netns", no_argument, NULL, 'N'},
+                                             {"keep-logs", required_argument, NULL, 'K'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    memset(c, 0, sizeof *c);
+    c->rate = 1;
+    c->slo = 1;
+    c->time_scale = 1;
+    c->node = -1;
+    c->engine = "emulated";
+    const char *epoch = NULL;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        int64_t v;
+        switch (ch) {
+        case 's':
+            c->scenario = optarg;
+            break;
+        case 't':
+            c->trace_db = optarg;
+            break;
+        case 'p':
+            c->policy = optarg;
+            break;
+        case 'P':
+            if (cli_params_add(&c->params, optarg))
+                return EXIT_USAGE;
+            break;
+        case 'S':
+            bad = cli_u64("--seed", optarg, &c->seed);
+            c->seed_set = 1;
+            break;
+        case 'r':
+            bad = cli_double("--rate-scale", optarg, 1e-6, 1e6, &c->rate);
+            break;
+        case 'd':
+            bad = cli_double("--duration", optarg, 1e-3, 1e9, &c->duration);
+            break;
+        case 'l':
+            bad = cli_double("--slo-scale", optarg, CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX, &c->slo);
+            break;
+        case 'n':
+            bad = cli_i64("--node", optarg, 0, EP_EXEC_MAX_NODES - 1, &v);
+            c->node = (int)v;
+            break;
+        case 'H':
+            c->host = optarg;
+            break;
+        case 'B':
+            bad = cli_i64("--base-port", optarg, 1024, 65535 - EP_EXEC_MAX_NODES - 2, &v);
+            c->base_port = (int)v;
+            break;
+        case 'k':
+            c->key_file = optarg;
+            break;
+        case 'e':
+            epoch = optarg;
+            break;
+        case 'T':
+            bad = cli_double("--time-scale", optarg, 1e-3, 1e3, &c->time_scale);
+            break;
+        case 'L':
+            c->real_links = 1;
+            break;
+        case 'F':
+            bad = cli_double("--run-for", optarg, 1e-3, 1e9, &c->run_for);
+            break;
+        case 'g':
+            bad = cli_double("--grace", optarg, 0, 1e6, &c->grace);
+            break;
+        case 'o':
+            c->out = optarg;
+            break;
+        case 'R':
+            c->records = 1;
+            break;
+        case 'j':
+            c->json = 1;
+            break;
+        case 'v':
+            c->verbose = 1;
+            break;
+        case 'q':
+            c->quiet = 1;
+            break;
+        case 'E':
+        case 'N':
+        case 'K':
+            if (!testbed) {
+                cli_err("--%s: an option of `epara testbed`", ch == 'E'   ? "engine"
+                                                              : ch == 'N' ? "netns"
+                                                                          : "keep-logs");
+                return EXIT_USAGE;
+            }
+            if (ch == 'E')
+                c->engine = optarg;
+            else if (ch == 'N')
+                c->netns = 1;
+            else
+                c->logs = optarg;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
+        default:
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    if (optind != argc) {
+        cli_err("unexpected argument '%s' (see --help)", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (c->records && !c->out) {
+        cli_err("--records needs --out DB");
+        return EXIT_USAGE;
+    }
+    if (c->policy && !ep_policy_find(c->policy)) {
+        cli_err("--policy: unknown policy '%s' (`bound` is not a live policy; see "
+                "`epara sim --list-policies`)",
+                c->policy);
+        return EXIT_USAGE;
+    }
+    if (parse_epoch(epoch, &c->epoch))
+        return EXIT_USAGE;
+    return 0;
+}
+
+/* Records into the results database, as `epara sim --records` does. */
+typedef struct rec_sink {
+    ep_results *res;
+    int err;
+} rec_sink;
+
+static void
+sink_record(void *ctx, const ep_record *rec)
+{
+    rec_sink *k = ctx;
+    if (k->res && !k->err && ep_results_add_record(k->res, rec) != 0)
+        k->err = 1;
+}
+
+int
+exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **summary)
+{
+    if (role == EP_LIVE_NODE && c->node < 0) {
+        cli_err("node: --node K is required");
+        return EXIT_USAGE;
+    }
+    uint8_t key[256];
+    size_t keylen;
+    if (exec_read_key(c->key_file, key, sizeof key, &keylen))
+        return EXIT_USAGE;
+    ep_scenario sc;
+    ep_store *st = NULL;
+    int rc = cli_scenario_open(c->scenario, c->trace_db, 1, &sc, &st);
+    if (rc)
+        return rc;
+    if (cli_params_apply(&c->params, &sc)) {
+        ep_store_close(st);
+        ep_scenario_fini(&sc);
+        return EXIT_USAGE;
+    }
+    cli_slo_scale(&sc, c->slo);
+    if (role == EP_LIVE_NODE && c->node >= sc.nnodes) {
+        cli_err("node: --node %d: the scenario has %d nodes", c->node, sc.nnodes);
+        ep_store_close(st);
+        ep_scenario_fini(&sc);
+        return EXIT_USAGE;
+    }
+    rc = EXIT_FAIL;
+    ep_results *res = NULL;
+    rec_sink sink = {NULL, 0};
+    char msg[1024] = "";
+    ep_exec_opts o;
+    memset(&o, 0, sizeof o);
+    o.sc = &sc;
+    o.role = role;
+    o.node = c->node;
+    o.sim.policy = c->policy;
+    o.sim.seed = c->seed;
+    o.sim.seed_set = c->seed_set;
+    o.sim.rate_scale = c->rate;
+    if (c->duration > 0 && ep_dur_from_s(c->duration, &o.sim.duration)) {
+        cli_err("--duration: out of range");
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    o.sim.traces = st;
+    o.host = c->host;
+    o.base_port = c->base_port;
+    o.key = key;
+    o.keylen = keylen;
+    o.epoch_ns = c->epoch;
+    o.time_scale = c->time_scale;
+    o.real_links = c->real_links;
+    o.grace = (ep_dur)(c->grace * 1e9);
+    o.run_for = (ep_dur)(c->run_for * 1e9);
+    o.stop = &stop_flag;
+    o.verbose = c->verbose;
+    if (role == EP_LIVE_LOADGEN && c->out) {
+        if (ep_results_open(c->out, &res, msg, sizeof msg)) {
+            cli_err("loadgen: %s", msg);
+            goto done;
+        }
+        char host[256] = "unknown";
+        gethostname(host, sizeof host - 1);
+        size_t dlen;
+        ep_run_info info = {
+                .sc = &sc,
+                .scenario_name = sc.name,
+                .scenario_text = sc.text ? sc.text : ep_scenario_default_text(&dlen),
+                .git_rev = EP_GIT_REV,
+                .host = host,
+                .options_json = "{\"executor\":\"testbed\"}",
+                .rate_scale = c->rate,
+                .duration_s = c->duration,
+                .seed = c->seed_set ? c->seed : sc.run.seed,
+                .policy = c->policy ? c->policy : sc.policy,
+        };
+        int64_t run_id;
+        if (ep_results_begin(res, &info, &run_id)) {
+            cli_err("loadgen: %s: %s", c->out, ep_results_errmsg(res));
+            goto done;
+        }
+        if (c->records) {
+            sink.res = res;
+            o.sim.on_record = sink_record;
+            o.sim.ctx = &sink;
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    ep_sim_result r;
+    memset(&r, 0, sizeof r);
+    int err = ep_exec_run(&o, role == EP_LIVE_LOADGEN ? &r : NULL, stats, msg, sizeof msg);
+    if (err) {
+        cli_err("%s: %s",
+                role == EP_LIVE_CONTROLLER ? "controller"
+                : role == EP_LIVE_NODE     ? "node"
+                                           : "loadgen",
+                msg);
+        ep_results_abort(res);
+        rc = err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+        goto done;
+    }
+    if (role == EP_LIVE_LOADGEN) {
+        json_t *js = cli_sim_summary_json(&sc, &r);
+        if (js) {
+            json_object_set_new(js, "testbed",
+                                json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}",
+                                          "messages_in", (json_int_t)stats->msgs_in, "messages_out",
+                                          (json_int_t)stats->msgs_out, "bad_frames",
+                                          (json_int_t)stats->bad_frames, "send_failed",
+                                          (json_int_t)stats->send_failed, "late_results",
+                                          (json_int_t)stats->late_results, "overhead_p50_ms",
+                                          stats->overhead_p50_s * 1e3, "overhead_p99_ms",
+                                          stats->overhead_p99_s * 1e3, "overhead_n",
+                                          (json_int_t)stats->overhead_n, "wall_s", stats->wall_s));
+        }
+        if (res) {
+            if (sink.err) {
+                cli_err("loadgen: %s: cannot store records: %s", c->out, ep_results_errmsg(res));
+                ep_results_abort(res);
+                json_decref(js);
+                ep_sim_result_fini(&r);
+                goto done;
+            }
+            char *txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            err = ep_results_commit(res, &sc, &r, txt);
+            free(txt);
+            if (err) {
+                cli_err("loadgen: %s: cannot store the run: %s", c->out, ep_results_errmsg(res));
+                json_decref(js);
+                ep_sim_result_fini(&r);
+                goto done;
+            }
+        }
+        if (!c->json) {
+            cli_sim_print_table(&sc, &r);
+            printf("testbed: %lld messages in, %lld out, %lld bad frames, %lld sends refused; "
+                   "dispatch overhead p50 %.3f ms, p99 %.3f ms over %lld requests; %.1f s\n",
+                   (long long)stats->msgs_in, (long long)stats->msgs_out,
+                   (long long)stats->bad_frames, (long long)stats->send_failed,
+                   stats->overhead_p50_s * 1e3, stats->overhead_p99_s * 1e3,
+                   (long long)stats->overhead_n, stats->wall_s);
+        }
+        if (c->json && !summary) {
+            json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+            putchar('\n');
+        }
+        if (summary)
+            *summary = js;
+        else
+            json_decref(js);
+        ep_sim_result_fini(&r);
+    }
+    rc = EXIT_OK;
+done:
+    ep_results_close(res);
+    ep_store_close(st);
+    ep_scenario_fini(&sc);
+    return rc;
+}
+
+static int
+run_role(int argc, char **argv, ep_live_role role)
+{
+    exec_cli c;
+    int rc = exec_cli_parse(&c, argc, argv, exec_help, 0);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    ep_exec_stats stats;
+    return exec_cli_role(&c, role, &stats, NULL);
+}
+
+int
+cmd_controller(int argc, char **argv)
+{
+    return run_role(argc, argv, EP_LIVE_CONTROLLER);
+}
+
+int
+cmd_node(int argc, char **argv)
+{
+    return run_role(argc, argv, EP_LIVE_NODE);
+}
+
+int
+cmd_loadgen(int argc, char **argv)
+{
+    return run_role(argc, argv, EP_LIVE_LOADGEN);
+}

@@ -1,0 +1,502 @@
+/* `epara testbed`: a live testbed of a scenario on this machine. Starts the controller, one
+ * node agent per scenario node and the loadgen as child processes of this epara binary
+ * (same scenario, trace database, key, epoch and time scale), optionally kills some of
+ * them mid-run (--kill), waits for the loadgen, tears the rest down and prints the
+ * loadgen's summary: the same table or JSON as `epara sim`, plus a "testbed" object. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "epara/exec.h"
+#include "epara/scenario.h"
+#include "exec_cli.h"
+#include "util.h"
+
+static const char testbed_help[] =
+        "usage: epara testbed [--scenario FILE] [--engine emulated] [--seed N] [--duration S]\n"
+        "                     [--time-scale X] [--json] [options]\n"
+        "\n"
+        "Runs a live testbed of the scenario on this machine: `epara controller`, one\n"
+        "`epara node` per scenario node and `epara loadgen`, as processes talking over nng\n"
+        "on loopback TCP with authenticated messages, the same policy code as `epara sim`.\n"
+        "Prints the same summary as `epara sim` (same --seed and --duration meaning), with\n"
+        "a \"testbed\" object (messages, dispatch overhead, processes) in the JSON.\n"
+        "\n"
+        "options (and those of `epara loadgen --help`):\n"
+        "  --engine KIND       emulated (default): a batch ends when its profiled time has\n"
+        "                      passed, so a 20-node testbed runs on one small machine\n"
+        "  --kill WHAT@S       kill -9 a process S trace seconds into the run; WHAT is\n"
+        "                      node:K or controller (repeatable)\n"
+        "  --keep-logs DIR     keep each process's stderr in DIR/<role>.log\n"
+        "  --quiet             no progress lines\n"
+        "\n"
+        "exit status: 0 done, 1 runtime failure, 2 bad arguments\n";
+
+#define MAX_KILLS 16
+
+typedef struct kill_at {
+    int node; /* -1: the controller */
+    double at_s;
+    int done;
+} kill_at;
+
+/* Picks a base port whose controller, loadgen and node ports are all free on 127.0.0.1. */
+static int
+free_base_port(int nnodes)
+{
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int attempt = 0; attempt < 50; attempt++) {
+        seed = seed * 1103515245u + 12345u;
+        int base = 20000 + (int)((seed >> 8) % 30000);
+        int ok = 1;
+        for (int p = base; ok && p < base + 2 + nnodes; p++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            if (fd < 0)
+                return -1;
+            struct sockaddr_in sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sin_family = AF_INET;
+            sa.sin_port = htons((uint16_t)p);
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+            close(fd);
+        }
+        if (ok)
+            return base;
+    }
+    return -1;
+}
+
+static int
+write_key(char *path, size_t len)
+{
+    snprintf(path, len, "/tmp/epara-key-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    unsigned char raw[32];
+    int ok = 0;
+    int rnd = open("/dev/urandom", O_RDONLY);
+    if (rnd >= 0) {
+        ok = read(rnd, raw, sizeof raw) == (ssize_t)sizeof raw;
+        close(rnd);
+    }
+    char hex[65];
+    for (int i = 0; ok && i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    ok = ok && write(fd, hex, 64) == 64;
+    close(fd);
+    if (!ok) {
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct argv_b {
+    char *v[96 + 2 * EP_MAX_PARAMS];
+    int n;
+    char num[24][64];
+    int nnum;
+} argv_b;
+
+static char role_controller[] = "controller", role_node[] = "node", role_loadgen[] = "loadgen";
+
+static void
+add(argv_b *b, const char *s)
+{
+    if (b->n < (int)EP_ARRAY_LEN(b->v) - 1)
+        b->v[b->n++] = (char *)s;
+    b->v[b->n] = NULL;
+}
+
+/* A number as an argument: integral (%.0f) or exact (%.17g). */
+static const char *
+fmt(argv_b *b, int integral, double x)
+{
+    char *s = b->num[b->nnum < 23 ? b->nnum++ : 23];
+    if (integral)
+        snprintf(s, 64, "%.0f", x);
+    else
+        snprintf(s, 64, "%.17g", x);
+    return s;
+}
+
+static pid_t
+spawn(const char *self, argv_b *b, const char *logdir, const char *name, int out_fd)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    if (out_fd >= 0) {
+        dup2(out_fd, 1);
+        close(out_fd);
+    } else {
+        int dn = open("/dev/null", O_WRONLY);
+        if (dn >= 0) {
+            dup2(dn, 1);
+            close(dn);
+        }
+    }
+    if (logdir) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s.log", logdir, name);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+    }
+    execv(self, b->v);
+    fprintf(stderr, "epara: testbed: cannot start %s: %s\n", self, strerror(errno));
+    _exit(127);
+}
+
+static volatile sig_atomic_t tb_stop;
+
+static void
+tb_signal(int sig)
+{
+    (void)sig;
+    tb_stop = 1;
+}
+
+static void
+reap(pid_t *pids, int *status, int n, double wait_s)
+{
+    struct timespec ts = {0, 20000000};
+    for (int waited = 0; waited <= (int)(wait_s * 50); waited++) {
+        int left = 0;
+        for (int i = 0; i < n; i++) {
+            if (pids[i] <= 0)
+                continue;
+            int st;
+            pid_t r = waitpid(pids[i], &st, WNOHANG);
+            if (r == pids[i]) {
+                status[i] = st;
+                pids[i] = 0;
+            } else {
+                left++;
+            }
+        }
+        if (!left)
+            return;
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], &status[i], 0);
+            pids[i] = 0;
+        }
+}
+
+static json_t *
+status_json(int st)
+{
+    if (WIFEXITED(st))
+        return json_pack("{s:s, s:i}", "how", "exited", "code", WEXITSTATUS(st));
+    if (WIFSIGNALED(st))
+        return json_pack("{s:s, s:i}", "how", "killed", "signal", WTERMSIG(st));
+    return json_pack("{s:s}", "how", "unknown");
+}
+
+int
+cmd_testbed(int argc, char **argv)
+{
+    /* --kill is the testbed's own: take it out before the shared parser. */
+    kill_at kills[MAX_KILLS];
+    int nkills = 0;
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args)
+        return EXIT_FAIL;
+    int nargs = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--kill") == 0 && i + 1 < argc)
+            v = argv[++i];
+        else if (strncmp(argv[i], "--kill=", 7) == 0)
+            v = argv[i] + 7;
+        if (!v) {
+            args[nargs++] = argv[i];
+            continue;
+        }
+        const char *at = strchr(v, '@');
+        kill_at k = {-1, 0, 0};
+        int ok = at && nkills < MAX_KILLS;
+        if (ok && strncmp(v, "node:", 5) == 0) {
+            int64_t n;
+            char nb[32];
+            size_t l = (size_t)(at - v - 5);
+            ok = l > 0 && l < sizeof nb;
+            if (ok) {
+                memcpy(nb, v + 5, l);
+                nb[l] = '\0';
+                ok = cli_i64("--kill node", nb, 0, EP_EXEC_MAX_NODES - 1, &n) == 0;
+                k.node = (int)n;
+            }
+        } else if (ok) {
+            ok = (size_t)(at - v) == strlen("controller") && strncmp(v, "controller", 10) == 0;
+        }
+        if (ok)
+            ok = cli_double("--kill time", at + 1, 0, 1e9, &k.at_s) == 0;
+        if (!ok) {
+            cli_err("--kill %s: expected node:K@SECONDS or controller@SECONDS (at most %d)", v,
+                    MAX_KILLS);
+            free(args);
+            return EXIT_USAGE;
+        }
+        kills[nkills++] = k;
+    }
+    exec_cli c;
+    int rc = exec_cli_parse(&c, nargs, args, testbed_help, 1);
+    free(args);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (strcmp(c.engine, "emulated") != 0) {
+        cli_err("testbed: --engine %s: the node agent drives emulated engines only so far "
+                "(profile the cpu engine with `epara profile` and run emulated with that "
+                "profile)",
+                c.engine);
+        return EXIT_USAGE;
+    }
+    if (c.netns) {
+        cli_err("testbed: --netns is not available yet: links are emulated from the "
+                "scenario's bandwidth and latency");
+        return EXIT_USAGE;
+    }
+    /* Prepare the traces once, before the processes open the database. */
+    ep_scenario sc;
+    ep_store *st = NULL;
+    rc = cli_scenario_open(c.scenario, c.trace_db, c.quiet || c.json, &sc, &st);
+    if (rc)
+        return rc;
+    int nnodes = sc.nnodes;
+    ep_store_close(st);
+    ep_scenario_fini(&sc);
+    for (int i = 0; i < nkills; i++)
+        if (kills[i].node >= nnodes) {
+            cli_err("--kill node:%d: the scenario has %d nodes", kills[i].node, nnodes);
+            return EXIT_USAGE;
+        }
+
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) {
+        cli_err("testbed: cannot find the epara binary (/proc/self/exe)");
+        return EXIT_FAIL;
+    }
+    self[sl] = '\0';
+    char keyfile[64];
+    int own_key = !c.key_file;
+    if (own_key) {
+        if (write_key(keyfile, sizeof keyfile)) {
+            cli_err("testbed: cannot write a key file in /tmp");
+            return EXIT_FAIL;
+        }
+        c.key_file = keyfile;
+    }
+    if (!c.base_port && (c.base_port = free_base_port(nnodes)) < 0) {
+        cli_err("testbed: no free range of %d TCP ports on 127.0.0.1", nnodes + 2);
+        if (own_key)
+            unlink(keyfile);
+        return EXIT_FAIL;
+    }
+    /* Trace time 0 once every process has had time to start and connect. */
+    c.epoch = ep_exec_wall_ns() + INT64_C(1000000000) + (int64_t)nnodes * INT64_C(50000000);
+
+    argv_b common;
+    memset(&common, 0, sizeof common);
+    add(&common, self);
+    add(&common, "ROLE");
+    if (c.scenario) {
+        add(&common, "--scenario");
+        add(&common, c.scenario);
+    }
+    if (c.trace_db) {
+        add(&common, "--trace-db");
+        add(&common, c.trace_db);
+    }
+    if (c.policy) {
+        add(&common, "--policy");
+        add(&common, c.policy);
+    }
+    for (int i = 0; i < c.params.n; i++) {
+        add(&common, "--param");
+        add(&common, c.params.kv[i]);
+    }
+    if (c.seed_set) {
+        add(&common, "--seed");
+        add(&common, fmt(&common, 1, (double)c.seed));
+    }
+    add(&common, "--rate-scale");
+    add(&common, fmt(&common, 0, c.rate));
+    if (c.duration > 0) {
+        add(&common, "--duration");
+        add(&common, fmt(&common, 0, c.duration));
+    }
+    add(&common, "--slo-scale");
+    add(&common, fmt(&common, 0, c.slo));
+    if (c.host) {
+        add(&common, "--host");
+        add(&common, c.host);
+    }
+    add(&common, "--base-port");
+    add(&common, fmt(&common, 1, c.base_port));
+    add(&common, "--key-file");
+    add(&common, c.key_file);
+    add(&common, "--epoch");
+    add(&common, fmt(&common, 1, (double)c.epoch));
+    add(&common, "--time-scale");
+    add(&common, fmt(&common, 0, c.time_scale));
+    if (c.verbose)
+        add(&common, "--verbose");
+
+    int nproc = nnodes + 2; /* controller, nodes, loadgen last */
+    pid_t *pids = calloc((size_t)nproc, sizeof *pids);
+    int *status = calloc((size_t)nproc, sizeof *status);
+    char outpath[] = "/tmp/epara-loadgen-XXXXXX";
+    int outfd = mkstemp(outpath);
+    if (!pids || !status || outfd < 0) {
+        cli_err("testbed: out of memory or cannot create a temporary file");
+        free(pids);
+        free(status);
+        if (outfd >= 0)
+            unlink(outpath);
+        if (own_key)
+            unlink(keyfile);
+        return EXIT_FAIL;
+    }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = tb_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    argv_b b = common;
+    b.v[1] = role_controller;
+    pids[0] = spawn(self, &b, c.logs, "controller", -1);
+    for (int k = 0; k < nnodes; k++) {
+        b = common;
+        b.v[1] = role_node;
+        add(&b, "--node");
+        add(&b, fmt(&b, 1, k));
+        char name[32];
+        snprintf(name, sizeof name, "node-%d", k);
+        pids[1 + k] = spawn(self, &b, c.logs, name, -1);
+    }
+    b = common;
+    b.v[1] = role_loadgen;
+    if (c.grace > 0) {
+        add(&b, "--grace");
+        add(&b, fmt(&b, 0, c.grace));
+    }
+    if (c.out) {
+        add(&b, "--out");
+        add(&b, c.out);
+    }
+    if (c.records)
+        add(&b, "--records");
+    if (c.json)
+        add(&b, "--json");
+    pid_t lg = pids[nproc - 1] = spawn(self, &b, c.logs, "loadgen", outfd);
+    close(outfd);
+    if (!c.quiet && !c.json && cli_tty())
+        fprintf(stderr, "testbed: %d nodes, ports %d-%d, engine %s, time scale %g\n", nnodes,
+                c.base_port, c.base_port + nnodes + 1, c.engine, c.time_scale);
+
+    /* Supervise: kills at their times, until the loadgen ends (or a signal). */
+    int lg_status = 0, lg_done = 0;
+    struct timespec tick = {0, 20000000};
+    while (!lg_done && !tb_stop) {
+        double t = (double)(ep_exec_wall_ns() - c.epoch) / 1e9 * c.time_scale;
+        for (int i = 0; i < nkills; i++) {
+            int idx = kills[i].node < 0 ? 0 : 1 + kills[i].node;
+            if (!kills[i].done && t >= kills[i].at_s && pids[idx] > 0) {
+                kill(pids[idx], SIGKILL);
+                kills[i].done = 1;
+            }
+        }
+        pid_t r = waitpid(lg, &lg_status, WNOHANG);
+        if (r == lg) {
+            lg_done = 1;
+            pids[nproc - 1] = 0;
+            status[nproc - 1] = lg_status;
+        } else {
+            nanosleep(&tick, NULL);
+        }
+    }
+    if (!lg_done) /* interrupted: the loadgen records what it has and reports */
+        kill(lg, SIGTERM);
+    for (int i = 0; i < nproc; i++)
+        if (pids[i] > 0 && i != nproc - 1)
+            kill(pids[i], SIGTERM);
+    reap(pids, status, nproc, 10);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (own_key)
+        unlink(keyfile);
+
+    rc = WIFEXITED(status[nproc - 1]) ? WEXITSTATUS(status[nproc - 1]) : EXIT_FAIL;
+    FILE *f = fopen(outpath, "r");
+    if (c.json && f && rc == EXIT_OK) {
+        json_error_t je;
+        json_t *js = json_loadf(f, 0, &je);
+        if (!js) {
+            cli_err("testbed: the loadgen's summary is not JSON: %s", je.text);
+            rc = EXIT_FAIL;
+        } else {
+            json_t *tb = json_object_get(js, "testbed");
+            if (!tb) {
+                tb = json_object();
+                json_object_set_new(js, "testbed", tb);
+            }
+            json_object_set_new(tb, "engine", json_string(c.engine));
+            json_object_set_new(tb, "nodes", json_integer(nnodes));
+            json_object_set_new(tb, "time_scale", json_real(c.time_scale));
+            json_t *procs = json_object();
+            json_object_set_new(procs, "controller", status_json(status[0]));
+            for (int k = 0; k < nnodes; k++) {
+                char name[32];
+                snprintf(name, sizeof name, "node-%d", k);
+                json_object_set_new(procs, name, status_json(status[1 + k]));
+            }
+            json_object_set_new(tb, "processes", procs);
+            json_t *kl = json_array();
+            for (int i = 0; i < nkills; i++)
+                json_array_append_new(kl, json_pack("{s:s, s:i, s:f, s:b}", "what",
+                                                    kills[i].node < 0 ? "controller" : "node",
+                                                    "node", kills[i].node, "at_s", kills[i].at_s,
+                                                    "done", kills[i].done));
+            json_object_set_new(tb, "kills", kl);
+            json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+            putchar('\n');
+            json_decref(js);
+        }
+    } else if (f) {
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, n, stdout);
+    }
+    if (f)
+        fclose(f);
+    unlink(outpath);
+    if (rc != EXIT_OK)
+        cli_err("testbed: the loadgen failed (exit %d)%s", rc,
+                c.logs ? "; see the logs" : "; rerun with --keep-logs DIR for the logs");
+    free(pids);
+    free(status);
+    return rc;
+}

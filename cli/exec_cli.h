@@ -1,0 +1,36 @@
+/* Options shared by `epara controller|node|loadgen` and `epara testbed` (cmd_exec.c). */
+#ifndef EPARA_CLI_EXEC_CLI_H
+#define EPARA_CLI_EXEC_CLI_H
+
+#include <stdint.h>
+
+#include "epara/exec.h"
+#include "util.h"
+
+typedef struct exec_cli {
+    const char *scenario, *trace_db, *policy, *host, *key_file, *out, *engine, *logs;
+    cli_params params;
+    uint64_t seed;
+    int seed_set;
+    double rate, duration, slo, time_scale, run_for, grace;
+    int node, base_port, real_links, records, json, verbose, netns, quiet;
+    int64_t epoch;
+} exec_cli;
+
+/* Parses the options (testbed: also --engine, --netns, --keep-logs). Returns 0, -1 after
+ * printing --help, or an exit status after printing the problem. */
+int exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed);
+
+/* Runs one role in this process with the parsed options. The loadgen prints its table
+ * (without --json) and, with --json, its JSON summary, unless summary is given: then the
+ * summary is returned there for the caller to print (a new reference). Returns an exit
+ * status. */
+struct json_t;
+int exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, struct json_t **summary);
+
+/* Reads the shared key from path (or $EPARA_KEY when path is NULL) into key[cap]; trailing
+ * newlines are not part of it. Prints the problem and returns -1 when it is missing or
+ * shorter than EP_WIRE_MIN_KEY_BYTES. */
+int exec_read_key(const char *path, uint8_t *key, size_t cap, size_t *len);
+
+#endif

@@ -1,0 +1,689 @@
+/* One executor process (include/epara/exec.h): a loop that keeps an ep_live host in step
+ * with the wall clock and feeds it the messages that arrive. Sockets: one nng pull socket
+ * listening on this process's address, one push socket dialing each peer it sends to
+ * (nng reconnects by itself; sends never block: a refused send is counted and handled).
+ * Frames that fail authentication or validation are dropped and counted. */
+#include "epara/exec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include "epara/error.h"
+#include "epara/heap.h"
+
+#define MS                 INT64_C(1000000)
+#define MAX_WAIT           (50 * MS)  /* wall ns between looks at the clock and flags */
+#define HELLO_EVERY        (200 * MS) /* wall ns between a node's HELLOs until it is placed */
+#define FIRST_HEARD_WITHIN (5000 * MS)
+
+typedef struct agent {
+    const ep_exec_opts *o;
+    const ep_scenario *sc;
+    ep_live *live;
+    ep_exec_stats *st;
+    nng_socket in;
+    nng_socket *out; /* per node (controller, loadgen, nodes' peers); id 0: not open */
+    nng_socket ctl, lg;
+    int nnodes;
+    int64_t epoch;
+    double scale;
+    int64_t *heard; /* wall ns of the last message from each node (0: never) */
+    int *up;        /* what this process last told its host about each node */
+    int placed;     /* node: a placement arrived */
+    int64_t next_hello;
+    /* controller: the latest placement, re-sent to nodes that say HELLO */
+    ep_wire_msg last_place;
+    int have_place;
+    /* loadgen: by request id, how late it was sent (wall ns after its arrival time;
+     * INT64_MIN: no pending request), and the overheads measured */
+    int64_t *sent_at;
+    int64_t sent_cap;
+    double *ovh;
+    int64_t novh, ovh_cap;
+    /* node: RESULTs held until the response reaches the client over the emulated link */
+    ep_heap held;
+    uint64_t held_seq;
+    int stopping; /* tearing down: records go out at once */
+    int failed;
+    char *err;
+    size_t errlen;
+} agent;
+
+int64_t
+ep_exec_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+ep_exec_addr(const char *host, int base_port, ep_live_role role, int node, char *buf, size_t len)
+{
+    int port = base_port > 0 ? base_port : EP_EXEC_DEFAULT_PORT;
+    port += role == EP_LIVE_CONTROLLER ? 0 : role == EP_LIVE_LOADGEN ? 1 : 2 + node;
+    snprintf(buf, len, "tcp://%s:%d", host ? host : "127.0.0.1", port);
+}
+
+static ep_time
+trace_at(const agent *a, int64_t wall)
+{
+    double t = (double)(wall - a->epoch) * a->scale;
+    return t < -9e18 ? INT64_MIN / 2 : (ep_time)t;
+}
+
+static int64_t
+wall_at(const agent *a, ep_time t)
+{
+    double w = (double)t / a->scale;
+    return w > 9e18 ? INT64_MAX / 2 : a->epoch + (int64_t)w;
+}
+
+static int
+fail(agent *a, int code, const char *what, const char *addr, int nrv)
+{
+    if (a->err && a->errlen)
+        snprintf(a->err, a->errlen, "%s %s: %s", what, addr, nng_strerror(nrv));
+    return code;
+}
+
+/* --- sending -------------------------------------------------------------------------- */
+
+static int
+send_frame(agent *a, nng_socket s, const uint8_t *f, size_t n)
+{
+    if (nng_socket_id(s) <= 0)
+        return -1;
+    int rv = nng_send(s, (void *)f, n, NNG_FLAG_NONBLOCK);
+    if (rv) {
+        a->st->send_failed++;
+        return -1;
+    }
+    a->st->msgs_out++;
+    return 0;
+}
+
+static int
+send_msg(agent *a, nng_socket s, const ep_wire_msg *m)
+{
+    uint8_t *f;
+    size_t n;
+    int rc = ep_wire_encode(m, a->o->key, a->o->keylen, &f, &n);
+    if (rc) {
+        a->st->send_failed++;
+        return -1;
+    }
+    rc = send_frame(a, s, f, n);
+    free(f);
+    return rc;
+}
+
+static int
+hook_send(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time deliver_at)
+{
+    agent *a = ctx;
+    if (dst < 0 || dst >= a->nnodes)
+        return -1;
+    ep_wire_msg m;
+    memset(&m, 0, sizeof m);
+    if (a->o->role == EP_LIVE_LOADGEN) {
+        m.type = EP_WIRE_REQUEST;
+        m.u.request = *req;
+        if (req->id >= (uint64_t)a->sent_cap) {
+            int64_t cap = a->sent_cap ? a->sent_cap : 4096;
+            while ((uint64_t)cap <= req->id)
+                cap *= 2;
+            int64_t *p = realloc(a->sent_at, (size_t)cap * sizeof *p);
+            if (!p)
+                return -1;
+            for (int64_t i = a->sent_cap; i < cap; i++)
+                p[i] = INT64_MIN;
+            a->sent_at = p;
+            a->sent_cap = cap;
+        }
+        a->sent_at[req->id] = ep_exec_wall_ns() - wall_at(a, req->arrival);
+    } else {
+        m.type = EP_WIRE_FORWARD;
+        m.u.forward.req = *req;
+        m.u.forward.kind = instance >= 0 ? EP_WIRE_TO_INSTANCE : EP_WIRE_TO_NODE;
+        m.u.forward.target = instance >= 0 ? instance : dst;
+        m.u.forward.deliver_at = deliver_at;
+    }
+    return send_msg(a, a->out[dst], &m);
+}
+
+static void
+hook_placement(void *ctx, int64_t epoch, const ep_instance_spec *inst, int n)
+{
+    agent *a = ctx;
+    ep_wire_msg_free(&a->last_place);
+    memset(&a->last_place, 0, sizeof a->last_place);
+    a->last_place.type = EP_WIRE_PLACEMENT;
+    a->last_place.u.placement.epoch = epoch;
+    a->have_place = 0;
+    if (n > EP_WIRE_MAX_INSTANCES)
+        n = EP_WIRE_MAX_INSTANCES;
+    a->last_place.u.placement.inst = calloc((size_t)n + 1, sizeof *inst);
+    if (!a->last_place.u.placement.inst) {
+        a->failed = EP_ENOMEM;
+        return;
+    }
+    if (n)
+        memcpy(a->last_place.u.placement.inst, inst, (size_t)n * sizeof *inst);
+    a->last_place.u.placement.n = n;
+    a->have_place = 1;
+    uint8_t *f;
+    size_t len;
+    if (ep_wire_encode(&a->last_place, a->o->key, a->o->keylen, &f, &len)) {
+        a->st->send_failed++;
+        return;
+    }
+    for (int k = 0; k < a->nnodes; k++)
+        send_frame(a, a->out[k], f, len);
+    free(f);
+}
+
+static void
+hook_sync(void *ctx, const ep_wire_state *st)
+{
+    agent *a = ctx;
+    ep_wire_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = EP_WIRE_STATE;
+    m.u.state = *st;
+    uint8_t *f;
+    size_t len;
+    if (ep_wire_encode(&m, a->o->key, a->o->keylen, &f, &len)) {
+        a->st->send_failed++;
+        return;
+    }
+    send_frame(a, a->ctl, f, len);
+    for (int k = 0; k < a->nnodes; k++)
+        if (k != a->o->node)
+            send_frame(a, a->out[k], f, len);
+    free(f);
+}
+
+/* A frame held for sending at trace time `at`. */
+typedef struct held_frame {
+    ep_heap_node node;
+    size_t len;
+    uint8_t frame[];
+} held_frame;
+
+static void
+send_held(agent *a, ep_time now)
+{
+    int64_t at;
+    while (ep_heap_min_key(&a->held, &at, NULL) && at <= now) {
+        held_frame *h = EP_CONTAINER_OF(ep_heap_pop(&a->held), held_frame, node);
+        send_frame(a, a->lg, h->frame, h->len);
+        free(h);
+    }
+}
+
+static ep_time
+next_held(const agent *a)
+{
+    int64_t at;
+    return ep_heap_min_key(&a->held, &at, NULL) ? at : EP_TIME_MAX;
+}
+
+/* Node: every record made here goes back to the loadgen as a RESULT, when the response
+ * reaches the client (rec->done includes the emulated response link). */
+static void
+node_record(void *ctx, const ep_record *rec)
+{
+    agent *a = ctx;
+    ep_wire_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = EP_WIRE_RESULT;
+    ep_wire_result *q = &m.u.result;
+    q->id = rec->id;
+    q->outcome = (int)rec->outcome;
+    if (rec->reason)
+        snprintf(q->reason, sizeof q->reason, "%s", rec->reason);
+    q->dispatch = rec->dispatch > 0 ? rec->dispatch : EP_WIRE_NEVER;
+    q->first_token = rec->first_token > 0 ? rec->first_token : EP_WIRE_NEVER;
+    q->done = rec->done > 0 ? rec->done : EP_WIRE_NEVER;
+    q->instance = rec->instance >= 0 ? rec->instance : -1;
+    q->node = rec->node >= 0 ? rec->node : -1;
+    q->batch = rec->batch > 0 ? rec->batch : 0;
+    q->preemptions = rec->preemptions;
+    q->hops = rec->hops;
+    ep_time now = ep_live_now(a->live);
+    if (a->o->real_links || rec->done <= now || a->stopping) {
+        send_msg(a, a->lg, &m);
+    } else {
+        uint8_t *f;
+        size_t n;
+        held_frame *h = NULL;
+        if (ep_wire_encode(&m, a->o->key, a->o->keylen, &f, &n) == 0) {
+            h = malloc(sizeof *h + n);
+            if (h) {
+                ep_heap_node_init(&h->node);
+                memcpy(h->frame, f, n);
+                h->len = n;
+                if (ep_heap_push(&a->held, &h->node, rec->done, a->held_seq++) != 0) {
+                    free(h);
+                    h = NULL;
+                }
+            }
+            if (!h)
+                send_frame(a, a->lg, f, n);
+            free(f);
+        } else {
+            a->st->send_failed++;
+        }
+    }
+    if (a->o->sim.on_record)
+        a->o->sim.on_record(a->o->sim.ctx, rec);
+}
+
+/* --- receiving ----------------------------------------------------------------------------- */
+
+static void
+heard_from(agent *a, int node, int64_t wall)
+{
+    if (node >= 0 && node < a->nnodes)
+        a->heard[node] = wall;
+}
+
+/* Marks nodes silent for three sync periods (at least 1.5 s) down, and back up when they
+ * report again. Nodes never heard from count as up for the first seconds. */
+static void
+liveness(agent *a, int64_t wall)
+{
+    double sync_wall = (double)a->sc->run.sync_period / a->scale;
+    int64_t quiet = (int64_t)fmax(3 * sync_wall, 1500.0 * (double)MS);
+    for (int k = 0; k < a->nnodes; k++) {
+        if (a->o->role == EP_LIVE_NODE && k == a->o->node)
+            continue;
+        int up = (a->heard[k] && wall - a->heard[k] <= quiet) ||
+                 wall - a->epoch <= FIRST_HEARD_WITHIN;
+        if (up != a->up[k]) {
+            a->up[k] = up;
+            ep_live_node_up(a->live, k, up);
+            if (a->o->verbose)
+                fprintf(stderr, "%s: node %d %s\n",
+                        a->o->role == EP_LIVE_CONTROLLER ? "controller" : "node", k,
+                        up ? "reachable" : "lost (no state reports)");
+        }
+    }
+}
+
+static void
+record_overhead(agent *a, const ep_wire_result *q, int64_t wall)
+{
+    if (q->id >= (uint64_t)a->sent_cap || a->sent_at[q->id] == INT64_MIN ||
+        q->outcome != EP_OUT_COMPLETED || q->done == EP_WIRE_NEVER)
+        return;
+    int64_t late_send = a->sent_at[q->id];
+    a->sent_at[q->id] = INT64_MIN;
+    if (a->novh == a->ovh_cap) {
+        int64_t cap = a->ovh_cap ? a->ovh_cap * 2 : 4096;
+        double *p = realloc(a->ovh, (size_t)cap * sizeof *p);
+        if (!p)
+            return;
+        a->ovh = p;
+        a->ovh_cap = cap;
+    }
+    /* Real time beyond the modelled service: late sending plus late delivery of the result
+     * (after the completion time the node computed, response link included). */
+    a->ovh[a->novh++] = (double)(late_send + (wall - wall_at(a, q->done))) / 1e9;
+}
+
+static void
+handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
+{
+    ep_wire_msg m;
+    char why[256];
+    if (ep_wire_decode(buf, len, a->o->key, a->o->keylen, &m, why, sizeof why) != 0) {
+        if (a->o->verbose && a->st->bad_frames < 10)
+            fprintf(stderr, "dropped a message: %s\n", why);
+        a->st->bad_frames++;
+        return;
+    }
+    a->st->msgs_in++;
+    ep_live_role role = a->o->role;
+    int rc = 0;
+    switch (m.type) {
+    case EP_WIRE_HELLO:
+        if (role == EP_LIVE_CONTROLLER && m.u.hello.node < a->nnodes) {
+            heard_from(a, m.u.hello.node, wall);
+            if (a->have_place)
+                send_msg(a, a->out[m.u.hello.node], &a->last_place);
+        }
+        break;
+    case EP_WIRE_PLACEMENT:
+        if (role == EP_LIVE_NODE) {
+            rc = ep_live_apply(a->live, m.u.placement.epoch, m.u.placement.inst, m.u.placement.n);
+            a->placed = 1;
+        }
+        break;
+    case EP_WIRE_STATE:
+        if (role != EP_LIVE_LOADGEN) {
+            heard_from(a, m.u.state.node, wall);
+            ep_live_state_in(a->live, &m.u.state);
+        }
+        break;
+    case EP_WIRE_REQUEST:
+        if (role == EP_LIVE_NODE) {
+            rc = ep_live_arrival(a->live, &m.u.request);
+            if (rc == EP_EINVAL) { /* not ours to serve: say so, so it is not lost */
+                ep_wire_msg r;
+                memset(&r, 0, sizeof r);
+                r.type = EP_WIRE_RESULT;
+                r.u.result = (ep_wire_result){.id = m.u.request.id,
+                                              .outcome = EP_OUT_REJECTED,
+                                              .reason = "invalid request for this node",
+                                              .dispatch = EP_WIRE_NEVER,
+                                              .first_token = EP_WIRE_NEVER,
+                                              .done = EP_WIRE_NEVER,
+                                              .instance = -1,
+                                              .node = a->o->node};
+                send_msg(a, a->lg, &r);
+                rc = 0;
+            }
+        }
+        break;
+    case EP_WIRE_FORWARD:
+        if (role == EP_LIVE_NODE) {
+            if (a->o->real_links)
+                m.u.forward.deliver_at = -1;
+            rc = ep_live_forward_in(a->live, &m.u.forward);
+            if (rc == EP_EINVAL)
+                rc = 0; /* validated at the sender; a bad one is counted and dropped */
+        }
+        break;
+    case EP_WIRE_RESULT:
+        if (role == EP_LIVE_LOADGEN) {
+            if (ep_live_result(a->live, &m.u.result))
+                record_overhead(a, &m.u.result, wall);
+            else
+                a->st->late_results++;
+        }
+        break;
+    case EP_WIRE_BYE:
+        if (m.u.bye.node >= 0 && m.u.bye.node < a->nnodes && role != EP_LIVE_LOADGEN) {
+            a->heard[m.u.bye.node] = 1; /* long ago: down at the next look */
+        }
+        break;
+    }
+    ep_wire_msg_free(&m);
+    if (rc && !a->failed)
+        a->failed = rc;
+}
+
+/* --- sockets ---------------------------------------------------------------------------- */
+
+static int
+open_out(agent *a, nng_socket *s, ep_live_role role, int node)
+{
+    char addr[128];
+    ep_exec_addr(a->o->host, a->o->base_port, role, node, addr, sizeof addr);
+    int rv = nng_push0_open(s);
+    if (!rv)
+        rv = nng_socket_set_int(*s, NNG_OPT_SENDBUF, EP_EXEC_SEND_BUFFER);
+    if (!rv)
+        rv = nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 20);
+    if (!rv)
+        rv = nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, 500);
+    if (!rv)
+        rv = nng_dial(*s, addr, NULL, NNG_FLAG_NONBLOCK);
+    return rv ? fail(a, EP_EIO, "cannot dial", addr, rv) : 0;
+}
+
+static int
+open_sockets(agent *a)
+{
+    const ep_exec_opts *o = a->o;
+    char addr[128];
+    ep_exec_addr(o->host, o->base_port, o->role, o->node, addr, sizeof addr);
+    int rv = nng_pull0_open(&a->in);
+    if (!rv)
+        rv = nng_socket_set_size(a->in, NNG_OPT_RECVMAXSZ, EP_EXEC_MAX_FRAME);
+    if (!rv)
+        rv = nng_listen(a->in, addr, NULL, 0);
+    if (rv)
+        return fail(a, EP_EIO, "cannot listen on", addr, rv);
+    int rc;
+    if (o->role == EP_LIVE_NODE) {
+        if ((rc = open_out(a, &a->ctl, EP_LIVE_CONTROLLER, 0)) != 0 ||
+            (rc = open_out(a, &a->lg, EP_LIVE_LOADGEN, 0)) != 0)
+            return rc;
+    }
+    for (int k = 0; k < a->nnodes; k++)
+        if (!(o->role == EP_LIVE_NODE && k == o->node) &&
+            (rc = open_out(a, &a->out[k], EP_LIVE_NODE, k)) != 0)
+            return rc;
+    return 0;
+}
+
+static void
+close_sockets(agent *a)
+{
+    if (nng_socket_id(a->in) > 0)
+        nng_close(a->in);
+    if (nng_socket_id(a->ctl) > 0)
+        nng_close(a->ctl);
+    if (nng_socket_id(a->lg) > 0)
+        nng_close(a->lg);
+    for (int k = 0; a->out && k < a->nnodes; k++)
+        if (nng_socket_id(a->out[k]) > 0)
+            nng_close(a->out[k]);
+}
+
+static int
+cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* --- the loop --------------------------------------------------------------------------- */
+
+static int
+done_yet(agent *a, ep_time now)
+{
+    const ep_exec_opts *o = a->o;
+    if (o->stop && *o->stop)
+        return 1;
+    if (o->role == EP_LIVE_LOADGEN) {
+        if (!ep_live_sources_done(a->live))
+            return 0;
+        ep_dur grace = o->grace;
+        if (grace <= 0) { /* long enough for any request to still meet its SLO */
+            grace = 60 * EP_NS_PER_S;
+            for (int i = 0; i < a->sc->nservices; i++) {
+                const ep_slo *slo = &a->sc->services[i].slo;
+                ep_dur t = slo->ttft > slo->deadline ? slo->ttft : slo->deadline;
+                if (slo->frame_deadline > t)
+                    t = slo->frame_deadline;
+                if (t < EP_TIME_MAX / 4 && 2 * t > grace)
+                    grace = 2 * t;
+            }
+        }
+        return ep_live_pending(a->live) == 0 || now > ep_live_end(a->live) + grace;
+    }
+    return o->run_for > 0 && now >= o->run_for;
+}
+
+int
+ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, char *err,
+            size_t errlen)
+{
+    ep_exec_stats local_stats;
+    if (!stats)
+        stats = &local_stats;
+    memset(stats, 0, sizeof *stats);
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!o->sc || !o->key || o->keylen < EP_WIRE_MIN_KEY_BYTES || !(o->time_scale > 0) ||
+        o->sc->nnodes > EP_EXEC_MAX_NODES) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s",
+                     !o->key || o->keylen < EP_WIRE_MIN_KEY_BYTES
+                             ? "a shared key of at least 16 bytes is needed"
+                     : !(o->time_scale > 0) ? "time scale must be > 0"
+                                            : "bad options");
+        return EP_EINVAL;
+    }
+    int64_t w0 = ep_exec_wall_ns();
+    agent A, *a = &A;
+    memset(a, 0, sizeof *a);
+    a->o = o;
+    a->sc = o->sc;
+    a->st = stats;
+    a->nnodes = o->sc->nnodes;
+    a->epoch = o->epoch_ns;
+    a->scale = o->time_scale;
+    a->err = err;
+    a->errlen = errlen;
+    ep_heap_init(&a->held);
+    a->out = calloc((size_t)a->nnodes + 1, sizeof *a->out);
+    a->heard = calloc((size_t)a->nnodes + 1, sizeof *a->heard);
+    a->up = calloc((size_t)a->nnodes + 1, sizeof *a->up);
+    int rc = 0;
+    if (!a->out || !a->heard || !a->up) {
+        rc = EP_ENOMEM;
+        goto done;
+    }
+    for (int k = 0; k < a->nnodes; k++)
+        a->up[k] = 1;
+    if ((rc = open_sockets(a)) != 0)
+        goto done;
+
+    ep_live_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.role = o->role;
+    lo.node = o->node;
+    lo.sim = o->sim;
+    if (o->role == EP_LIVE_NODE) {
+        lo.sim.on_record = node_record;
+        lo.sim.ctx = a;
+    }
+    lo.hooks.ctx = a;
+    lo.hooks.send = hook_send;
+    lo.hooks.on_placement = hook_placement;
+    lo.hooks.on_sync = hook_sync;
+    if ((rc = ep_live_new(o->sc, &lo, &a->live, err, errlen)) != 0)
+        goto done;
+
+    nng_msg *msg = NULL;
+    for (;;) {
+        int64_t w = ep_exec_wall_ns();
+        ep_time now = trace_at(a, w);
+        if (now >= 0 && (rc = ep_live_advance(a->live, now)) != 0)
+            break;
+        send_held(a, now);
+        if (a->failed) {
+            rc = a->failed;
+            break;
+        }
+        if (done_yet(a, now))
+            break;
+        if (o->role != EP_LIVE_LOADGEN && now >= 0)
+            liveness(a, w);
+        if (o->role == EP_LIVE_NODE && !a->placed && w >= a->next_hello) {
+            ep_wire_msg h;
+            memset(&h, 0, sizeof h);
+            h.type = EP_WIRE_HELLO;
+            snprintf(h.u.hello.name, sizeof h.u.hello.name, "%s", o->sc->nodes[o->node].name);
+            h.u.hello.node = o->node;
+            h.u.hello.protocol = EP_WIRE_VERSION;
+            send_msg(a, a->ctl, &h);
+            a->next_hello = w + HELLO_EVERY;
+        }
+        ep_time next = ep_live_next(a->live);
+        if (next_held(a) < next)
+            next = next_held(a);
+        int64_t wnext = next == EP_TIME_MAX ? w + MAX_WAIT : wall_at(a, next);
+        if (now < 0 && wnext > a->epoch)
+            wnext = a->epoch;
+        int64_t wait = wnext - w;
+        if (wait > MAX_WAIT)
+            wait = MAX_WAIT;
+        int rv;
+        if (wait >= MS) {
+            nng_socket_set_ms(a->in, NNG_OPT_RECVTIMEO, (nng_duration)(wait / MS));
+            rv = nng_recvmsg(a->in, &msg, 0);
+        } else {
+            rv = nng_recvmsg(a->in, &msg, NNG_FLAG_NONBLOCK);
+            if (rv == NNG_EAGAIN && wait > 0) {
+                struct timespec ts = {(time_t)(wnext / 1000000000), (long)(wnext % 1000000000)};
+                while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                    if (o->stop && *o->stop)
+                        break;
+            }
+        }
+        if (rv == 0) {
+            int64_t wr = ep_exec_wall_ns();
+            ep_time tr = trace_at(a, wr);
+            if (tr >= 0 && (rc = ep_live_advance(a->live, tr)) != 0) {
+                nng_msg_free(msg);
+                break;
+            }
+            handle(a, nng_msg_body(msg), nng_msg_len(msg), wr);
+            nng_msg_free(msg);
+        } else if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN && rv != NNG_EINTR) {
+            rc = fail(a, EP_EIO, "receive failed on", "this process's socket", rv);
+            break;
+        }
+    }
+    if (o->role == EP_LIVE_NODE || o->role == EP_LIVE_CONTROLLER) {
+        ep_wire_msg b;
+        memset(&b, 0, sizeof b);
+        b.type = EP_WIRE_BYE;
+        b.u.bye.node = o->role == EP_LIVE_NODE ? o->node : -1;
+        for (int k = 0; k < a->nnodes; k++)
+            if (!(o->role == EP_LIVE_NODE && k == o->node))
+                send_msg(a, a->out[k], &b);
+        if (o->role == EP_LIVE_NODE)
+            send_msg(a, a->ctl, &b);
+    }
+    if (a->novh > 0) {
+        qsort(a->ovh, (size_t)a->novh, sizeof *a->ovh, cmp_double);
+        stats->overhead_n = a->novh;
+        stats->overhead_p50_s = a->ovh[(a->novh - 1) / 2];
+        stats->overhead_p99_s = a->ovh[(int64_t)((double)(a->novh - 1) * 0.99)];
+    }
+    a->stopping = 1;
+    send_held(a, EP_TIME_MAX);
+    {
+        ep_sim_result r;
+        int frc = ep_live_finish(a->live, &r);
+        a->live = NULL;
+        if (!rc)
+            rc = frc;
+        if (out && !rc)
+            *out = r;
+        else
+            ep_sim_result_fini(&r);
+        if (rc && err && errlen && !err[0])
+            snprintf(err, errlen, "%s", ep_strerror(rc));
+    }
+done:
+    ep_live_finish(a->live, NULL);
+    close_sockets(a);
+    ep_wire_msg_free(&a->last_place);
+    ep_heap_node *hn;
+    while ((hn = ep_heap_pop(&a->held)) != NULL)
+        free(EP_CONTAINER_OF(hn, held_frame, node));
+    ep_heap_fini(&a->held);
+    free(a->out);
+    free(a->heard);
+    free(a->up);
+    free(a->sent_at);
+    free(a->ovh);
+    stats->wall_s = (double)(ep_exec_wall_ns() - w0) / 1e9;
+    return rc;
+}

@@ -1,0 +1,7 @@
+# ep_agent: the executor's processes (exec/agent.c, include/epara/exec.h): the live host of
+# ep_sim driven by the wall clock, over nng (libnng-dev) with ep_wire frames.
+find_package(nng CONFIG REQUIRED)
+add_library(ep_agent STATIC ${CMAKE_CURRENT_LIST_DIR}/agent.c)
+target_include_directories(ep_agent PUBLIC ${CMAKE_SOURCE_DIR}/include)
+target_link_libraries(ep_agent PUBLIC ep_sim ep_wire ep_core PRIVATE nng::nng ${LIBM}
+                      ep_warnings)
