@@ -59,6 +59,16 @@ static const char exec_help[] =
         "  --records           loadgen: store every request's record (needs --out)\n"
         "  --json              loadgen: print the summary as JSON\n"
         "  --verbose           log peers lost and dropped messages to stderr\n"
+        "  --engine KIND       node: emulated (default: a batch takes its profiled time),\n"
+        "                      cpu (real FP32 compute on OpenBLAS: the batch takes what\n"
+        "                      it takes) or cuda (when built)\n"
+        "  --llm-shape SHAPE   cpu: the stand-in decoder of LLM services (as `epara\n"
+        "                      profile`: dim=256,hidden=768,layers=4,...)\n"
+        "  --dnn-shape SHAPE   cpu: the segmentation net of DNN services\n"
+        "  --checkpoint FILE   cpu: a llama2.c checkpoint for every LLM service\n"
+        "  --threads N         cpu: BLAS threads per node process\n"
+        "  --policy-log FILE   controller, node: log every call into the policy (for\n"
+        "                      `epara replay`; testbed: a directory, one log per process)\n"
         "  -h, --help          this help\n"
         "\n"
         "exit status: 0 done, 1 runtime failure, 2 bad arguments\n";
@@ -153,6 +163,11 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
                                              {"json", no_argument, NULL, 'j'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"engine", required_argument, NULL, 'E'},
+                                             {"llm-shape", required_argument, NULL, 1001},
+                                             {"dnn-shape", required_argument, NULL, 1002},
+                                             {"checkpoint", required_argument, NULL, 1003},
+                                             {"threads", required_argument, NULL, 1004},
+                                             {"policy-log", required_argument, NULL, 1005},
                                              {"netns", no_argument, NULL, 'N'},
                                              {"keep-logs", required_argument, NULL, 'K'},
                                              {"quiet", no_argument, NULL, 'q'},
@@ -164,6 +179,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
     c->time_scale = 1;
     c->node = -1;
     c->engine = "emulated";
+    ep_engine_opts_default(&c->eng);
     const char *epoch = NULL;
     int ch;
     optind = 1;
@@ -242,17 +258,45 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             c->quiet = 1;
             break;
         case 'E':
+            c->engine = optarg;
+            if (ep_engine_kind_parse(optarg, &c->eng.kind) != 0) {
+                cli_err("--engine: '%s' is not emulated, cpu or cuda", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 1001:
+        case 1002: {
+            char msg[256];
+            int r = ch == 1001 ? ep_engine_llm_shape_parse(optarg, &c->eng.llm, msg, sizeof msg)
+                               : ep_engine_dnn_shape_parse(optarg, &c->eng.seg, &c->eng.seg_side,
+                                                           msg, sizeof msg);
+            if (r) {
+                cli_err("--%s: %s", ch == 1001 ? "llm-shape" : "dnn-shape", msg);
+                return EXIT_USAGE;
+            }
+            if (ch == 1001)
+                c->llm_shape = optarg;
+            else
+                c->dnn_shape = optarg;
+            break;
+        }
+        case 1003:
+            c->checkpoint = c->eng.checkpoint = optarg;
+            break;
+        case 1005:
+            c->policy_log = optarg;
+            break;
+        case 1004:
+            bad = cli_i64("--threads", optarg, 1, 1024, &c->threads);
+            c->eng.threads = (int)c->threads;
+            break;
         case 'N':
         case 'K':
             if (!testbed) {
-                cli_err("--%s: an option of `epara testbed`", ch == 'E'   ? "engine"
-                                                              : ch == 'N' ? "netns"
-                                                                          : "keep-logs");
+                cli_err("--%s: an option of `epara testbed`", ch == 'N' ? "netns" : "keep-logs");
                 return EXIT_USAGE;
             }
-            if (ch == 'E')
-                c->engine = optarg;
-            else if (ch == 'N')
+            if (ch == 'N')
                 c->netns = 1;
             else
                 c->logs = optarg;
@@ -358,6 +402,18 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     o.run_for = (ep_dur)(c->run_for * 1e9);
     o.stop = &stop_flag;
     o.verbose = c->verbose;
+    c->eng.seed = c->seed_set ? c->seed : sc.run.seed;
+    o.engine = &c->eng;
+    if (c->policy_log && role != EP_LIVE_LOADGEN &&
+        !(o.sim.policy_log = fopen(c->policy_log, "wb"))) {
+        cli_err("--policy-log %s: cannot create", c->policy_log);
+        goto done;
+    }
+    if (c->eng.kind != EP_ENGINE_EMULATED && c->time_scale != 1 && role == EP_LIVE_NODE)
+        fprintf(stderr,
+                "epara: node: --time-scale %g with a real engine: its measured times "
+                "are scaled too\n",
+                c->time_scale);
     if (role == EP_LIVE_LOADGEN && c->out) {
         if (ep_results_open(c->out, &res, msg, sizeof msg)) {
             cli_err("loadgen: %s", msg);
@@ -408,6 +464,8 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         goto done;
     }
     if (role == EP_LIVE_LOADGEN) {
+        if (c->eng.kind != EP_ENGINE_EMULATED && !c->json)
+            printf("engine %s on the nodes\n", ep_engine_kind_name(c->eng.kind));
         json_t *js = cli_sim_summary_json(&sc, &r);
         if (js) {
             json_object_set_new(js, "testbed",
@@ -460,6 +518,10 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     }
     rc = EXIT_OK;
 done:
+    if (o.sim.policy_log && fclose(o.sim.policy_log) != 0 && rc == EXIT_OK) {
+        cli_err("--policy-log %s: write failed", c->policy_log);
+        rc = EXIT_FAIL;
+    }
     ep_results_close(res);
     ep_store_close(st);
     ep_scenario_fini(&sc);

@@ -44,6 +44,8 @@ static const char sim_help[] =
         "  --out DB           store the run in this results database\n"
         "  --records          also store one record per request (with --out; not with\n"
         "                     the bound, which has no requests)\n"
+        "  --policy-log FILE  write every call into the policy with its inputs and outputs\n"
+        "                     (binary; `epara replay` checks them against the policy)\n"
         "  --decisions FILE   write every placement, route and batch decision as JSON lines\n"
         "  --json             print one JSON object on stdout\n"
         "  --quiet            no progress or trace messages on stderr\n"
@@ -250,6 +252,7 @@ cmd_sim(int argc, char **argv)
                                              {"out", required_argument, NULL, 'o'},
                                              {"records", no_argument, NULL, 'R'},
                                              {"decisions", required_argument, NULL, 'D'},
+                                             {"policy-log", required_argument, NULL, 'G'},
                                              {"param", required_argument, NULL, 'P'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
@@ -261,7 +264,7 @@ cmd_sim(int argc, char **argv)
     memset(&o, 0, sizeof o);
     double rate = 1, dur = 0, slo = 1;
     int records = 0, as_json = 0, quiet = 0, c;
-    const char *decisions = NULL;
+    const char *decisions = NULL, *plog = NULL;
     cli_params params = {{NULL}, 0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -294,6 +297,9 @@ cmd_sim(int argc, char **argv)
             break;
         case 'D':
             decisions = optarg;
+            break;
+        case 'G':
+            plog = optarg;
             break;
         case 'P':
             if (cli_params_add(&params, optarg))
@@ -412,6 +418,10 @@ cmd_sim(int argc, char **argv)
         goto done;
     }
     o.traces = st;
+    if (plog && !bound && !(o.policy_log = fopen(plog, "wb"))) {
+        cli_err("sim: --policy-log %s: cannot create", plog);
+        goto done;
+    }
     o.on_record = on_record;
     o.on_progress = on_progress;
     o.ctx = &cc;
@@ -451,6 +461,10 @@ done:
     if (dout_open && cli_out_close(&dout, rc == EXIT_OK) != 0 && rc == EXIT_OK)
         rc = EXIT_FAIL;
     json_decref(js);
+    if (o.policy_log && fclose(o.policy_log) != 0 && rc == EXIT_OK) {
+        cli_err("sim: --policy-log %s: write failed", plog);
+        rc = EXIT_FAIL;
+    }
     ep_sim_result_fini(&r);
     ep_results_close(res);
     ep_store_close(st);

@@ -35,7 +35,9 @@ static const char testbed_help[] =
         "\n"
         "options (and those of `epara loadgen --help`):\n"
         "  --engine KIND       emulated (default): a batch ends when its profiled time has\n"
-        "                      passed, so a 20-node testbed runs on one small machine\n"
+        "                      passed, so a 20-node testbed runs on one small machine;\n"
+        "                      cpu: real compute (see --llm-shape, --dnn-shape; measure\n"
+        "                      it first with `epara profile` so `epara sim` can compare)\n"
         "  --kill WHAT@S       kill -9 a process S trace seconds into the run; WHAT is\n"
         "                      node:K or controller (repeatable)\n"
         "  --keep-logs DIR     keep each process's stderr in DIR/<role>.log\n"
@@ -264,11 +266,8 @@ cmd_testbed(int argc, char **argv)
     free(args);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    if (strcmp(c.engine, "emulated") != 0) {
-        cli_err("testbed: --engine %s: the node agent drives emulated engines only so far "
-                "(profile the cpu engine with `epara profile` and run emulated with that "
-                "profile)",
-                c.engine);
+    if (!ep_engine_kind_available(c.eng.kind)) {
+        cli_err("testbed: --engine %s is not built into this epara", c.engine);
         return EXIT_USAGE;
     }
     if (c.netns) {
@@ -362,6 +361,24 @@ cmd_testbed(int argc, char **argv)
     add(&common, fmt(&common, 0, c.time_scale));
     if (c.verbose)
         add(&common, "--verbose");
+    add(&common, "--engine");
+    add(&common, c.engine);
+    if (c.llm_shape) {
+        add(&common, "--llm-shape");
+        add(&common, c.llm_shape);
+    }
+    if (c.dnn_shape) {
+        add(&common, "--dnn-shape");
+        add(&common, c.dnn_shape);
+    }
+    if (c.checkpoint) {
+        add(&common, "--checkpoint");
+        add(&common, c.checkpoint);
+    }
+    if (c.threads > 0) {
+        add(&common, "--threads");
+        add(&common, fmt(&common, 1, (double)c.threads));
+    }
 
     int nproc = nnodes + 2; /* controller, nodes, loadgen last */
     pid_t *pids = calloc((size_t)nproc, sizeof *pids);
@@ -386,6 +403,12 @@ cmd_testbed(int argc, char **argv)
 
     argv_b b = common;
     b.v[1] = role_controller;
+    char plog[4200];
+    if (c.policy_log) {
+        snprintf(plog, sizeof plog, "%s/controller.plog", c.policy_log);
+        add(&b, "--policy-log");
+        add(&b, plog);
+    }
     pids[0] = spawn(self, &b, c.logs, "controller", -1);
     for (int k = 0; k < nnodes; k++) {
         b = common;
@@ -394,6 +417,11 @@ cmd_testbed(int argc, char **argv)
         add(&b, fmt(&b, 1, k));
         char name[32];
         snprintf(name, sizeof name, "node-%d", k);
+        if (c.policy_log) {
+            snprintf(plog, sizeof plog, "%s/%s.plog", c.policy_log, name);
+            add(&b, "--policy-log");
+            add(&b, plog);
+        }
         pids[1 + k] = spawn(self, &b, c.logs, name, -1);
     }
     b = common;

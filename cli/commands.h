@@ -16,6 +16,7 @@ int cmd_controller(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
 int cmd_testbed(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 /* `epara bench exec` (bench_exec.c), dispatched by cmd_bench. */
 int bench_exec(int argc, char **argv);
 

@@ -15,9 +15,14 @@ typedef struct exec_cli {
     double rate, duration, slo, time_scale, run_for, grace;
     int node, base_port, real_links, records, json, verbose, netns, quiet;
     int64_t epoch;
+    /* --engine, --llm-shape, --dnn-shape, --threads, --checkpoint (node, testbed) */
+    ep_engine_opts eng;
+    const char *llm_shape, *dnn_shape, *checkpoint;
+    const char *policy_log; /* roles: a file; testbed: a directory of <role>.plog */
+    int64_t threads;
 } exec_cli;
 
-/* Parses the options (testbed: also --engine, --netns, --keep-logs). Returns 0, -1 after
+/* Parses the options (testbed: also --netns, --keep-logs). Returns 0, -1 after
  * printing --help, or an exit status after printing the problem. */
 int exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed);
 

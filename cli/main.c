@@ -22,6 +22,7 @@ static const cli_cmd commands[] = {
         {"node", "executor: a node agent of a live testbed", cmd_node},
         {"loadgen", "executor: replay a workload against a live testbed, record outcomes",
          cmd_loadgen},
+        {"replay", "replay a policy call log: check every decision is identical", cmd_replay},
         {"bench", "measure epara's own speed (trace store, simulator)", cmd_bench},
         {"version", "print the version and git revision", cmd_version},
 };

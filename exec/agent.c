@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,17 @@ typedef struct agent {
     int64_t sent_cap;
     double *ovh;
     int64_t novh, ovh_cap;
+    /* node with a real engine: its instances by host instance id, with the request held
+     * in each LLM sequence slot (UINT64_MAX: free) */
+    ep_engine *eng;
+    struct eng_inst {
+        ep_engine_inst *ei;
+        uint64_t *slot_req;
+        int nslots, next_evict;
+    } * einst;
+    int neinst;
+    ep_engine_work *work;
+    int work_cap;
     /* node: RESULTs held until the response reaches the client over the emulated link */
     ep_heap held;
     uint64_t held_seq;
@@ -212,6 +225,8 @@ hook_sync(void *ctx, const ep_wire_state *st)
     free(f);
 }
 
+static void engine_release(agent *a, const ep_record *rec);
+
 /* A frame held for sending at trace time `at`. */
 typedef struct held_frame {
     ep_heap_node node;
@@ -259,6 +274,7 @@ node_record(void *ctx, const ep_record *rec)
     q->batch = rec->batch > 0 ? rec->batch : 0;
     q->preemptions = rec->preemptions;
     q->hops = rec->hops;
+    engine_release(a, rec);
     ep_time now = ep_live_now(a->live);
     if (a->o->real_links || rec->done <= now || a->stopping) {
         send_msg(a, a->lg, &m);
@@ -286,6 +302,134 @@ node_record(void *ctx, const ep_record *rec)
     }
     if (a->o->sim.on_record)
         a->o->sim.on_record(a->o->sim.ctx, rec);
+}
+
+/* --- real engines ------------------------------------------------------------------------ */
+
+static struct eng_inst *
+engine_inst(agent *a, int instance, const ep_instance_spec *spec)
+{
+    if (instance >= a->neinst) {
+        int n = instance + 16;
+        struct eng_inst *p = realloc(a->einst, (size_t)n * sizeof *p);
+        if (!p)
+            return NULL;
+        memset(p + a->neinst, 0, (size_t)(n - a->neinst) * sizeof *p);
+        a->einst = p;
+        a->neinst = n;
+    }
+    struct eng_inst *e = &a->einst[instance];
+    if (!e->ei) {
+        char why[256];
+        int spec_class = a->sc->devices[spec->devs[0]].spec;
+        if (ep_engine_load(a->eng, spec->service, spec_class, &e->ei, why, sizeof why) != 0) {
+            if (a->o->verbose)
+                fprintf(stderr, "node %d: cannot load instance %d: %s\n", a->o->node, instance,
+                        why);
+            return NULL;
+        }
+        e->nslots = ep_engine_llm_slots(e->ei);
+        if (e->nslots > 0) {
+            e->slot_req = malloc((size_t)e->nslots * sizeof *e->slot_req);
+            if (!e->slot_req) {
+                ep_engine_unload(e->ei);
+                e->ei = NULL;
+                return NULL;
+            }
+            for (int k = 0; k < e->nslots; k++)
+                e->slot_req[k] = UINT64_MAX;
+        }
+    }
+    return e;
+}
+
+static int
+slot_of(struct eng_inst *e, uint64_t req)
+{
+    for (int k = 0; k < e->nslots; k++)
+        if (e->slot_req[k] == req)
+            return k;
+    return -1;
+}
+
+/* A slot for a request starting its sequence: its own (reset), a free one, or one taken
+ * back from a request not in this iteration (it left the instance without ending here). */
+static int
+slot_fresh(struct eng_inst *e, uint64_t req, const ep_live_item *items, int n)
+{
+    int k = slot_of(e, req);
+    if (k < 0)
+        k = slot_of(e, UINT64_MAX);
+    for (int tries = 0; k < 0 && tries < e->nslots; tries++) {
+        int c = e->next_evict++ % e->nslots;
+        int busy = 0;
+        for (int i = 0; i < n && !busy; i++)
+            busy = items[i].request == e->slot_req[c];
+        if (!busy)
+            k = c;
+    }
+    if (k >= 0) {
+        ep_engine_llm_release(e->ei, k);
+        e->slot_req[k] = req;
+    }
+    return k;
+}
+
+static ep_dur
+hook_run(void *ctx, int instance, const ep_instance_spec *spec, int batch,
+         const ep_live_item *items, int n, ep_dur est)
+{
+    agent *a = ctx;
+    struct eng_inst *e = engine_inst(a, instance, spec);
+    ep_dur took = -1;
+    ep_dur est_wall = (ep_dur)((double)est / a->scale);
+    int rc = EP_EINVAL;
+    if (e && e->nslots == 0) {
+        rc = ep_engine_dnn_batch(e->ei, batch < EP_ENGINE_BATCH_MAX ? batch : EP_ENGINE_BATCH_MAX,
+                                 est_wall, &took);
+    } else if (e && n > 0) {
+        if (n > a->work_cap) {
+            ep_engine_work *w = realloc(a->work, (size_t)n * 2 * sizeof *w);
+            if (!w)
+                return -1;
+            a->work = w;
+            a->work_cap = n * 2;
+        }
+        int ok = 1;
+        for (int i = 0; i < n && ok; i++) {
+            int k = items[i].fresh ? slot_fresh(e, items[i].request, items, n)
+                                   : slot_of(e, items[i].request);
+            if (k < 0 && !items[i].fresh) /* its sequence was taken back: start over */
+                k = slot_fresh(e, items[i].request, items, n);
+            ok = k >= 0;
+            int tok =
+                    items[i].tokens < EP_ENGINE_TOKENS_MAX ? items[i].tokens : EP_ENGINE_TOKENS_MAX;
+            int decode = items[i].decode && ep_engine_llm_pos(e->ei, k) > 0;
+            a->work[i] = (ep_engine_work){k, decode ? 1 : tok, decode};
+        }
+        if (ok)
+            rc = ep_engine_llm_iter(e->ei, a->work, n, est_wall, &took);
+    }
+    if (rc != 0) {
+        a->st->engine_failures++;
+        return -1;
+    }
+    a->st->engine_runs++;
+    return (ep_dur)((double)took * a->scale);
+}
+
+/* A request ended on this node: its sequence slot is free again. */
+static void
+engine_release(agent *a, const ep_record *rec)
+{
+    if (!a->eng || rec->instance < 0 || rec->instance >= a->neinst)
+        return;
+    struct eng_inst *e = &a->einst[rec->instance];
+    int k = e->ei ? slot_of(e, rec->id) : -1;
+    if (k >= 0) {
+        ep_engine_llm_release(e->ei, k);
+        e->slot_req[k] = UINT64_MAX;
+    }
 }
 
 /* --- receiving ----------------------------------------------------------------------------- */
@@ -468,18 +612,64 @@ open_sockets(agent *a)
     return 0;
 }
 
+/* The sockets to close, handed to a closer thread. */
+typedef struct closer {
+    nng_socket *s;
+    int n;
+    atomic_int done;
+} closer;
+
+static void *
+close_all(void *arg)
+{
+    closer *c = arg;
+    for (int i = 0; i < c->n; i++)
+        nng_close(c->s[i]);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* Closes every socket, waiting at most two seconds: nng_close can wait indefinitely for a
+ * dialer whose peer has gone away, and a process tearing down must not hang on that. The
+ * closer thread (and what it holds) is left behind only in that case. */
 static void
 close_sockets(agent *a)
 {
+    closer *c = calloc(1, sizeof *c);
+    nng_socket *s = calloc((size_t)a->nnodes + 3, sizeof *s);
+    if (!c || !s) {
+        free(c);
+        free(s);
+        return;
+    }
+    int n = 0;
     if (nng_socket_id(a->in) > 0)
-        nng_close(a->in);
+        s[n++] = a->in;
     if (nng_socket_id(a->ctl) > 0)
-        nng_close(a->ctl);
+        s[n++] = a->ctl;
     if (nng_socket_id(a->lg) > 0)
-        nng_close(a->lg);
+        s[n++] = a->lg;
     for (int k = 0; a->out && k < a->nnodes; k++)
         if (nng_socket_id(a->out[k]) > 0)
-            nng_close(a->out[k]);
+            s[n++] = a->out[k];
+    c->s = s;
+    c->n = n;
+    pthread_t t;
+    if (pthread_create(&t, NULL, close_all, c) != 0) {
+        free(c);
+        free(s);
+        return;
+    }
+    struct timespec tick = {0, 10000000};
+    for (int i = 0; i < 200 && !atomic_load(&c->done); i++)
+        nanosleep(&tick, NULL);
+    if (atomic_load(&c->done)) {
+        pthread_join(t, NULL);
+        free(c);
+        free(s);
+    } else {
+        pthread_detach(t);
+    }
 }
 
 static int
@@ -575,6 +765,11 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
     lo.hooks.send = hook_send;
     lo.hooks.on_placement = hook_placement;
     lo.hooks.on_sync = hook_sync;
+    if (o->role == EP_LIVE_NODE && o->engine && o->engine->kind != EP_ENGINE_EMULATED) {
+        if ((rc = ep_engine_open(o->sc, o->engine, &a->eng, err, errlen)) != 0)
+            goto done;
+        lo.hooks.run = hook_run;
+    }
     if ((rc = ep_live_new(o->sc, &lo, &a->live, err, errlen)) != 0)
         goto done;
 
@@ -684,6 +879,13 @@ done:
     free(a->up);
     free(a->sent_at);
     free(a->ovh);
+    for (int i = 0; i < a->neinst; i++) {
+        ep_engine_unload(a->einst[i].ei);
+        free(a->einst[i].slot_req);
+    }
+    free(a->einst);
+    free(a->work);
+    ep_engine_close(a->eng);
     stats->wall_s = (double)(ep_exec_wall_ns() - w0) / 1e9;
     return rc;
 }

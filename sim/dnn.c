@@ -93,9 +93,21 @@ sim_dnn_start(sim *s, sim_instance *in)
     int drop = 0;
     s->env.now = s->eng.now;
     sim_refresh_view(s, in->node);
-    int b = s->pol->pick_batch
-                    ? s->pol->pick_batch(s->pol_state, &s->env, &s->view, in->id, &q, &drop)
-                    : (n < maxb ? n : maxb);
+    int b;
+    if (s->pol->pick_batch) {
+        sim_plog_begin(s, SIM_PL_BATCH);
+        b = s->pol->pick_batch(s->pol_state, &s->env, &s->view, in->id, &q, &drop);
+        if (s->opts.policy_log) {
+            int32_t hdr[2] = {in->id, shown}, o[2] = {b, drop};
+            sim_plog_data(s, hdr, sizeof hdr);
+            sim_plog_data(s, dl, (size_t)shown * sizeof *dl);
+            sim_plog_data(s, arr, (size_t)shown * sizeof *arr);
+            sim_plog_data(s, o, sizeof o);
+            sim_plog_end(s);
+        }
+    } else {
+        b = n < maxb ? n : maxb;
+    }
     if (drop) {
         drop_expired(s, in);
         n = (int)in->queue.len;
@@ -123,6 +135,11 @@ sim_dnn_start(sim *s, sim_instance *in)
     }
     ep_dur interval;
     ep_dur t = batch_cost(s, in, b, &in->running, &interval);
+    ep_dur real = sim_live_run(s, in, b, t);
+    if (real >= 0) { /* a real engine ran it whole (no pipelining of its stages) */
+        t = real;
+        interval = 0;
+    }
     t = sim_instance_begin(s, in, t);
     if (in->spec.mode == EP_MODE_PP && interval > 0 && interval < t) {
         /* Pipelined: the batch leaves stage 1 after the slowest stage's time, when the next

@@ -276,7 +276,14 @@ sim_route(sim *s, sim_request *r)
     sim_refresh_view(s, r->at_node);
     s->env.now = s->eng.now;
     ep_route d = {EP_ROUTE_REJECT, -1, -1, "no sim_route"};
+    sim_plog_begin(s, SIM_PL_ROUTE);
     s->pol->route(s->pol_state, &s->env, &s->view, &ri, &d);
+    if (s->opts.policy_log) {
+        int32_t o[3] = {(int32_t)d.kind, d.instance, d.node};
+        sim_plog_data(s, &ri, sizeof ri);
+        sim_plog_data(s, o, sizeof o);
+        sim_plog_end(s);
+    }
     if (s->opts.on_decision) {
         ep_decision dec = {.kind = EP_DECIDE_ROUTE,
                            .at = s->eng.now,
@@ -322,6 +329,37 @@ sim_route(sim *s, sim_request *r)
 }
 
 ep_dur
+sim_live_run(sim *s, sim_instance *in, int batch, ep_dur t)
+{
+    if (s->role != SIM_ROLE_NODE || !s->hooks.run)
+        return -1;
+    int n = 0;
+    if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
+        if (in->nrunning > s->items_cap) {
+            ep_live_item *a = realloc(s->items, (size_t)in->nrunning * 2 * sizeof *a);
+            if (!a) {
+                s->failed = EP_ENOMEM;
+                return -1;
+            }
+            s->items = a;
+            s->items_cap = in->nrunning * 2;
+        }
+        EP_LIST_FOREACH(&in->running, ln)
+        {
+            sim_request *r = EP_CONTAINER_OF(ln, sim_request, qnode);
+            if (r->prefilled)
+                s->items[n++] = (ep_live_item){r->rec.id, 1, 1, 0};
+            else if (r->chunk > 0)
+                s->items[n++] = (ep_live_item){r->rec.id,
+                                               (int)(r->chunk < INT32_MAX ? r->chunk : INT32_MAX),
+                                               0, r->prefill_done == 0};
+        }
+    }
+    ep_dur m = s->hooks.run(s->hooks.ctx, in->id, &in->spec, batch, n ? s->items : NULL, n, t);
+    return m >= 0 ? m : -1;
+}
+
+ep_dur
 sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
 {
     /* MT: instances busy on the same device at the same time slow each other down. */
@@ -333,7 +371,7 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
         if (s->dev_busy[dev] > k_busy)
             k_busy = s->dev_busy[dev];
     }
-    if (k_busy > 1) {
+    if (k_busy > 1 && !(s->role == SIM_ROLE_NODE && s->hooks.run)) {
         double scaled = (double)t * ep_cost_mt_slowdown(s->sc, k_busy);
         t = scaled < 4e18 ? (ep_dur)llround(scaled) : (ep_dur)4e18;
     }

@@ -260,8 +260,15 @@ sim_do_place(sim *s, int initial)
     s->env.now = s->eng.now;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
+    sim_plog_begin(s, SIM_PL_PLACE);
     int err = s->pol->place ? s->pol->place(s->pol_state, &s->env, &s->view, &p) : 0;
     clock_gettime(CLOCK_MONOTONIC, &b);
+    if (s->opts.policy_log) {
+        int32_t hdr[3] = {err, p.unchanged, p.n};
+        sim_plog_data(s, hdr, sizeof hdr);
+        sim_plog_data(s, p.inst, (size_t)p.n * sizeof *p.inst);
+        sim_plog_end(s);
+    }
     s->res->placement_rounds++;
     s->res->place_time_s += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     if (!err && !p.unchanged) {
@@ -301,7 +308,10 @@ sim_timer_fire(sim *s, sim_event *ev)
     if (s->pol->on_timer) {
         sim_refresh_view(s, -1);
         s->env.now = s->eng.now;
+        sim_plog_begin(s, SIM_PL_TIMER);
+        sim_plog_data(s, &cookie, sizeof cookie);
         s->pol->on_timer(s->pol_state, &s->env, &s->view, cookie);
+        sim_plog_end(s);
     }
     /* A policy that waited in pick_batch gets another look at idle instances. */
     for (int i = 0; i < s->ninst; i++)
@@ -312,6 +322,7 @@ void
 sim_timer_arm(void *host, ep_dur after, uint64_t cookie)
 {
     sim *s = host;
+    sim_plog_timer(s, after, cookie);
     sim_timer *t = malloc(sizeof *t);
     if (!t) {
         s->failed = EP_ENOMEM;

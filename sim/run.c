@@ -136,6 +136,7 @@ void
 sim_free(sim *s)
 {
     free(s->pending);
+    free(s->items);
     for (int i = 0; i < s->nreasons; i++)
         free(s->reasons[i]);
     free(s->reasons);
@@ -406,11 +407,18 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         rc = setup_err(err, errlen, rc, "policy refused the scenario's parameters", s->pol->name);
         goto done;
     }
+    if (role != SIM_ROLE_LOADGEN)
+        sim_plog_header(s, seed);
     for (int i = 0; i < sc->nservices; i++) {
+        sim_plog_begin(s, SIM_PL_CATEGORIZE);
         if (s->pol->categorize)
             s->pol->categorize(s->pol_state, &s->view, i, &s->cat[i]);
         else
             ep_category_default(&s->view, i, &s->cat[i]);
+        int32_t svc = i;
+        sim_plog_data(s, &svc, sizeof svc);
+        sim_plog_data(s, &s->cat[i], sizeof s->cat[i]);
+        sim_plog_end(s);
         out->svc[i].category = s->cat[i];
     }
     if ((role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER) && (rc = sim_do_place(s, 1)) != 0) {

@@ -124,6 +124,8 @@ typedef struct sim_instance {
     int64_t served;
 } sim_instance;
 
+#define SIM_PLOG_TIMERS 16 /* timers one policy call may arm that a log keeps */
+
 /* Who drives the host: the simulator (every node local, time from the event heap) or one
  * process of a live testbed (include/epara/live.h). */
 typedef enum sim_role {
@@ -145,6 +147,14 @@ struct sim {
     int64_t pending_cap, npending;
     char **reasons; /* loadgen: interned reason strings of outcomes received */
     int nreasons;
+    ep_live_item *items; /* node with real engines: scratch for LLM iterations */
+    int items_cap;
+    /* policy call log (opts.policy_log): timers armed by the call being logged */
+    struct sim_plog_timer {
+        ep_dur after;
+        uint64_t cookie;
+    } plog_timers[SIM_PLOG_TIMERS];
+    int plog_ntimers, plog_active;
     sim_engine eng;
     const ep_policy_ops *pol;
     void *pol_state;
@@ -204,6 +214,9 @@ void sim_instance_kick(sim *s, sim_instance *in);
 /* Marks the instance's devices busy from now; returns t stretched by the MT slowdown of
  * the devices' concurrently busy instances. The caller schedules the instance's event. */
 ep_dur sim_instance_begin(sim *s, sim_instance *in, ep_dur t);
+/* A node with real engines: runs the batch or iteration (ep_live_hooks.run) and returns
+ * its measured duration, or -1 when the cost model's t stands (no engine, or it failed). */
+ep_dur sim_live_run(sim *s, sim_instance *in, int batch, ep_dur t);
 /* Ends the busy period: devices freed, busy time accounted, in->busy = 0. */
 void sim_instance_end(sim *s, sim_instance *in);
 void sim_dnn_start(sim *s, sim_instance *in);
@@ -273,6 +286,16 @@ void sim_loadgen_send(sim *s, sim_request *r);
 void sim_live_send(sim *s, sim_request *r, int dst);
 /* live.c: a node reports its state (sync tick). */
 void sim_live_sync(sim *s);
+
+/* plog.c: the policy call log. Each call: begin (kind, time, view), inputs and outputs as
+ * data, end (timers armed). All no-ops without opts.policy_log. */
+enum { SIM_PL_CATEGORIZE = 1, SIM_PL_PLACE, SIM_PL_ROUTE, SIM_PL_BATCH, SIM_PL_TIMER };
+void sim_plog_header(sim *s, uint64_t seed);
+void sim_plog_begin(sim *s, int kind);
+void sim_plog_data(sim *s, const void *p, size_t n);
+void sim_plog_end(sim *s);
+void sim_plog_timer(sim *s, ep_dur after, uint64_t cookie);
+const char *sim_plog_kind_name(int kind);
 
 /* metrics.c */
 struct sim_metrics *sim_metrics_new(int nservices);

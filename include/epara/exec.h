@@ -16,6 +16,7 @@
 
 #include <signal.h>
 
+#include "epara/engine.h"
 #include "epara/live.h"
 
 #define EP_EXEC_DEFAULT_PORT 47600
@@ -29,6 +30,7 @@ typedef struct ep_exec_stats {
     int64_t bad_frames;   /* failed authentication or validation (dropped, counted) */
     int64_t send_failed;  /* sends refused: peer not connected or its buffer full */
     int64_t late_results; /* loadgen: results for requests already recorded */
+    int64_t engine_runs, engine_failures; /* node with a real engine */
     double wall_s;
     /* loadgen: wall round trip of each completed request minus its served time in the
      * testbed (done - arrival in trace time, over time_scale): the dispatch overhead */
@@ -53,6 +55,9 @@ typedef struct ep_exec_opts {
     ep_dur run_for;              /* controller, node: stop at this trace time (0: on signal) */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop now (may be NULL) */
     int verbose;                 /* log connections and peers lost to stderr */
+    /* node: the engine (NULL or kind emulated: batches take the cost model's time; cpu,
+     * cuda: each batch and iteration runs on the engine, which times it) */
+    const ep_engine_opts *engine;
 } ep_exec_opts;
 
 /* Runs one process of a testbed until it is done (loadgen: every request has a record;

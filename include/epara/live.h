@@ -28,6 +28,15 @@ typedef struct ep_live ep_live;
 
 typedef enum ep_live_role { EP_LIVE_CONTROLLER, EP_LIVE_NODE, EP_LIVE_LOADGEN } ep_live_role;
 
+/* One request's share of an LLM iteration a real engine runs (ep_live_hooks.run). */
+typedef struct ep_live_item {
+    uint64_t request;
+    int tokens; /* prompt tokens prefilled in this iteration, or 1 for a decode */
+    int decode; /* 1: decodes one token; 0: prefills `tokens` */
+    int fresh;  /* 1: the request's sequence starts over (first prefill, or recompute after
+                   preemption): its engine state must be reset first */
+} ep_live_item;
+
 typedef struct ep_live_hooks {
     void *ctx;
     /* A request leaves this process. Node: to node `dst`, for instance `instance` there (or
@@ -41,6 +50,14 @@ typedef struct ep_live_hooks {
     void (*on_placement)(void *ctx, int64_t epoch, const ep_instance_spec *inst, int n);
     /* Node: the state to report to peers and the controller (borrowed; see ep_wire_state). */
     void (*on_sync)(void *ctx, const ep_wire_state *st);
+    /* Node with real engines (may be NULL: emulated, a batch takes the cost model's time):
+     * runs the batch (DNN: `batch` items; items NULL) or LLM iteration (items[0..n)) that
+     * instance `instance` starts now, blocking, and returns how long it took in trace ns
+     * (< 0: the engine failed; the cost model's `est` is used and the failure counted).
+     * The batch then ends that long after it started, without co-location slowdown (the
+     * real engine's time has it). */
+    ep_dur (*run)(void *ctx, int instance, const ep_instance_spec *spec, int batch,
+                  const ep_live_item *items, int n, ep_dur est);
 } ep_live_hooks;
 
 typedef struct ep_live_opts {

@@ -5,6 +5,8 @@
 #ifndef EPARA_SIM_H
 #define EPARA_SIM_H
 
+#include <stdio.h>
+
 #include "epara/model.h"
 #include "epara/policy.h"
 #include "epara/store.h"
@@ -64,6 +66,9 @@ typedef struct ep_sim_opts {
     void (*on_decision)(void *ctx, const ep_decision *d);
     /* Called about every 2^20 events with progress in [0, 1] (may be NULL). */
     void (*on_progress)(void *ctx, double frac, ep_time now, uint64_t events);
+    /* When set, every call into the policy is written here with its inputs and outputs,
+     * for ep_policy_replay (may be NULL). */
+    FILE *policy_log;
 } ep_sim_opts;
 
 #define EP_SIM_MAX_SERVICES 64
@@ -104,6 +109,23 @@ int ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *ou
 void ep_sim_result_fini(ep_sim_result *r);
 
 const char *ep_outcome_name(ep_outcome o);
+
+/* What ep_policy_replay went through. */
+typedef struct ep_replay_result {
+    char policy[EP_NAME_MAX];
+    uint64_t seed;
+    int role, node; /* of the host that wrote the log (0 simulator, 1 controller, 2 node) */
+    int64_t calls, routes, batches, places, timers;
+} ep_replay_result;
+
+/* Replays a policy call log (ep_sim_opts.policy_log, written by the simulator or by any
+ * process of a live testbed) through a fresh instance of the same policy on scenario sc
+ * (the one the writer ran, with the same options) and checks that every decision and every
+ * timer armed is identical. Returns 0 when all are; EP_ERANGE at the first difference,
+ * EP_EINVAL (another scenario, options or policy), EP_EPARSE (not a log of this build,
+ * truncated), EP_ENOMEM; the message (path, call number, what differed) goes to err. */
+int ep_policy_replay(const ep_scenario *sc, FILE *log, const char *path, ep_replay_result *out,
+                     char *err, size_t errlen);
 
 /* Engine benchmark (hold model): `pending` events in the heap, `events` pops each
  * rescheduling one event. Reports events per second and the event-log hash. */

@@ -3,6 +3,8 @@
 #  - fidelity: on a short slice of the default scenario, its SLO attainment agrees with
 #    `epara sim` (same policy, --seed, --duration) within 2 percentage points overall;
 #  - every request the loadgen sent has exactly one record;
+#  - the policy call logs of the controller and every node replay through the policy
+#    library with identical decisions (`epara replay`);
 #  - a node agent killed mid-run: none of its requests is missing (each is recorded, the
 #    lost ones as dropped with a reason); the controller killed: serving goes on;
 #  - bad arguments exit 2 with a message.
@@ -25,7 +27,8 @@ field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 "$EPARA" sim --policy epara --seed 3 --duration "$DUR" --trace-db "$DB" --json --quiet \
     >"$T/sim.json" 2>"$T/sim.err" || { bad "sim failed"; cat "$T/sim.err"; }
 "$EPARA" testbed --policy epara --seed 3 --duration "$DUR" --trace-db "$DB" --grace 30 \
-    --json --quiet --out "$T/tb.db" --records --keep-logs "$T" >"$T/tb.json" 2>"$T/tb.err"
+    --json --quiet --out "$T/tb.db" --records --keep-logs "$T" --policy-log "$T" \
+    >"$T/tb.json" 2>"$T/tb.err"
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "testbed exit $rc"; cat "$T/tb.err" "$T"/*.log; }
 if [ -s "$T/tb.json" ] && [ -s "$T/sim.json" ]; then
@@ -48,6 +51,16 @@ EOF
         [ "$r" = "$n|$n" ] && ok || bad "records: $r for $n requests"
     fi
 fi
+
+# Decisions of the live processes replay identically through the policy library.
+nlogs=0
+for f in "$T"/controller.plog "$T"/node-*.plog; do
+    [ -s "$f" ] || continue
+    nlogs=$((nlogs + 1))
+    "$EPARA" replay --log "$f" --quiet 2>"$T/rp.err" && ok ||
+        { bad "replay of $(basename "$f")"; cat "$T/rp.err"; }
+done
+[ $nlogs -ge 2 ] && ok || bad "only $nlogs policy logs written"
 
 # A node agent killed mid-run (node 0: a GPU server) and then the controller.
 "$EPARA" testbed --policy epara --seed 3 --duration "$DUR" --trace-db "$DB" --grace 10 \
