@@ -67,6 +67,8 @@ static const char exec_help[] =
         "  --dnn-shape SHAPE   cpu: the segmentation net of DNN services\n"
         "  --checkpoint FILE   cpu: a llama2.c checkpoint for every LLM service\n"
         "  --threads N         cpu: BLAS threads per node process\n"
+        "  --max-held N        node: most requests held at once (queued, running, in\n"
+        "                      transit); beyond, arrivals are rejected (default 65536)\n"
         "  --policy-log FILE   controller, node: log every call into the policy (for\n"
         "                      `epara replay`; testbed: a directory, one log per process)\n"
         "  -h, --help          this help\n"
@@ -168,6 +170,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
                                              {"checkpoint", required_argument, NULL, 1003},
                                              {"threads", required_argument, NULL, 1004},
                                              {"policy-log", required_argument, NULL, 1005},
+                                             {"max-held", required_argument, NULL, 1006},
                                              {"netns", no_argument, NULL, 'N'},
                                              {"keep-logs", required_argument, NULL, 'K'},
                                              {"quiet", no_argument, NULL, 'q'},
@@ -285,6 +288,9 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             break;
         case 1005:
             c->policy_log = optarg;
+            break;
+        case 1006:
+            bad = cli_i64("--max-held", optarg, 1, INT64_C(1) << 32, &c->max_held);
             break;
         case 1004:
             bad = cli_i64("--threads", optarg, 1, 1024, &c->threads);
@@ -404,6 +410,7 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     o.verbose = c->verbose;
     c->eng.seed = c->seed_set ? c->seed : sc.run.seed;
     o.engine = &c->eng;
+    o.max_held = c->max_held;
     if (c->policy_log && role != EP_LIVE_LOADGEN &&
         !(o.sim.policy_log = fopen(c->policy_log, "wb"))) {
         cli_err("--policy-log %s: cannot create", c->policy_log);

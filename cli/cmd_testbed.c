@@ -363,6 +363,10 @@ cmd_testbed(int argc, char **argv)
         add(&common, "--verbose");
     add(&common, "--engine");
     add(&common, c.engine);
+    if (c.max_held > 0) {
+        add(&common, "--max-held");
+        add(&common, fmt(&common, 1, (double)c.max_held));
+    }
     if (c.llm_shape) {
         add(&common, "--llm-shape");
         add(&common, c.llm_shape);

@@ -20,6 +20,7 @@ typedef struct exec_cli {
     const char *llm_shape, *dnn_shape, *checkpoint;
     const char *policy_log; /* roles: a file; testbed: a directory of <role>.plog */
     int64_t threads;
+    int64_t max_held; /* --max-held (node, testbed) */
 } exec_cli;
 
 /* Parses the options (testbed: also --netns, --keep-logs). Returns 0, -1 after

@@ -86,6 +86,16 @@ ep_exec_addr(const char *host, int base_port, ep_live_role role, int node, char 
     snprintf(buf, len, "tcp://%s:%d", host ? host : "127.0.0.1", port);
 }
 
+/* The loop's clock: CLOCK_MONOTONIC (the epoch, given on the wall clock, is converted once
+ * at start), so the hosts' time never jumps with the wall clock. */
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static ep_time
 trace_at(const agent *a, int64_t wall)
 {
@@ -162,7 +172,7 @@ hook_send(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time 
             a->sent_at = p;
             a->sent_cap = cap;
         }
-        a->sent_at[req->id] = ep_exec_wall_ns() - wall_at(a, req->arrival);
+        a->sent_at[req->id] = mono_ns() - wall_at(a, req->arrival);
     } else {
         m.type = EP_WIRE_FORWARD;
         m.u.forward.req = *req;
@@ -727,14 +737,14 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
                                             : "bad options");
         return EP_EINVAL;
     }
-    int64_t w0 = ep_exec_wall_ns();
+    int64_t w0 = mono_ns();
     agent A, *a = &A;
     memset(a, 0, sizeof *a);
     a->o = o;
     a->sc = o->sc;
     a->st = stats;
     a->nnodes = o->sc->nnodes;
-    a->epoch = o->epoch_ns;
+    a->epoch = o->epoch_ns - (ep_exec_wall_ns() - mono_ns()); /* on CLOCK_MONOTONIC */
     a->scale = o->time_scale;
     a->err = err;
     a->errlen = errlen;
@@ -757,6 +767,7 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
     lo.role = o->role;
     lo.node = o->node;
     lo.sim = o->sim;
+    lo.max_held = o->max_held;
     if (o->role == EP_LIVE_NODE) {
         lo.sim.on_record = node_record;
         lo.sim.ctx = a;
@@ -775,7 +786,7 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
 
     nng_msg *msg = NULL;
     for (;;) {
-        int64_t w = ep_exec_wall_ns();
+        int64_t w = mono_ns();
         ep_time now = trace_at(a, w);
         if (now >= 0 && (rc = ep_live_advance(a->live, now)) != 0)
             break;
@@ -815,13 +826,13 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
             rv = nng_recvmsg(a->in, &msg, NNG_FLAG_NONBLOCK);
             if (rv == NNG_EAGAIN && wait > 0) {
                 struct timespec ts = {(time_t)(wnext / 1000000000), (long)(wnext % 1000000000)};
-                while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
                     if (o->stop && *o->stop)
                         break;
             }
         }
         if (rv == 0) {
-            int64_t wr = ep_exec_wall_ns();
+            int64_t wr = mono_ns();
             ep_time tr = trace_at(a, wr);
             if (tr >= 0 && (rc = ep_live_advance(a->live, tr)) != 0) {
                 nng_msg_free(msg);
@@ -886,6 +897,6 @@ done:
     free(a->einst);
     free(a->work);
     ep_engine_close(a->eng);
-    stats->wall_s = (double)(ep_exec_wall_ns() - w0) / 1e9;
+    stats->wall_s = (double)(mono_ns() - w0) / 1e9;
     return rc;
 }

@@ -213,6 +213,7 @@ ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *e
         free(l);
         return rc;
     }
+    l->s.max_held = o->max_held > 0 ? o->max_held : 65536;
     *out = l;
     return 0;
 }
@@ -256,6 +257,10 @@ ep_live_arrival(ep_live *l, const ep_wire_request *q)
     d->sum_in += q->input;
     d->sum_out += q->output;
     sim_live_demand(s);
+    if (s->in_flight > s->max_held) { /* shed overload explicitly, memory stays bounded */
+        sim_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
+        return s->failed;
+    }
     sim_route(s, r);
     return s->failed;
 }
@@ -269,6 +274,10 @@ ep_live_forward_in(ep_live *l, const ep_wire_forward *f)
     sim_request *r = from_wire(s, &f->req);
     if (!r)
         return EP_ENOMEM;
+    if (s->in_flight > s->max_held) {
+        sim_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
+        return s->failed;
+    }
     if (f->kind == EP_WIRE_TO_INSTANCE && f->target < s->ninst)
         r->target = f->target; /* else (a placement not applied here yet): routed again */
     ep_time at = f->deliver_at > s->eng.now ? f->deliver_at : s->eng.now;

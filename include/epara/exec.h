@@ -6,11 +6,12 @@
  * listens on base, the loadgen on base + 1, node k on base + 2 + k. Nothing listens beyond
  * the host given (loopback by default).
  *
- * Time: trace time t is wall time epoch + t / time_scale (CLOCK_REALTIME, ns): every process
- * of a testbed gets the same epoch, so their clocks agree on one machine (and on several
- * with synchronized clocks). Engines: emulated (a batch or iteration ends when its profiled
- * time has passed); links: emulated from the scenario's (a forwarded request is handed over
- * at its modelled arrival time) unless real_links is set (netns with tc shaping). */
+ * Time: trace time t is wall time epoch + t / time_scale: every process of a testbed gets the
+ * same epoch on the wall clock (CLOCK_REALTIME ns; agreed on one machine, and on several
+ * with synchronized clocks), converts it once to CLOCK_MONOTONIC and keeps time on that,
+ * so the policies' ep_env never sees the wall clock jump. Engines: emulated (a batch or iteration
+ * ends when its profiled time has passed); links: emulated from the scenario's (a forwarded request
+ * is handed over at its modelled arrival time) unless real_links is set (netns with tc shaping). */
 #ifndef EPARA_EXEC_H
 #define EPARA_EXEC_H
 
@@ -58,6 +59,7 @@ typedef struct ep_exec_opts {
     /* node: the engine (NULL or kind emulated: batches take the cost model's time; cpu,
      * cuda: each batch and iteration runs on the engine, which times it) */
     const ep_engine_opts *engine;
+    int64_t max_held; /* node: most requests held at once (ep_live_opts.max_held; 0: 65536) */
 } ep_exec_opts;
 
 /* Runs one process of a testbed until it is done (loadgen: every request has a record;

@@ -69,6 +69,9 @@ typedef struct ep_live_opts {
      * record), on_decision. on_progress is not used. */
     ep_sim_opts sim;
     ep_live_hooks hooks;
+    /* Node: most requests held at once (queued, running, held for a link); a request that
+     * would exceed it is rejected at once, "node at its request limit" (0: 65536). */
+    int64_t max_held;
 } ep_live_opts;
 
 /* Sets up a role. The controller computes the initial placement (epoch 0) at once and

@@ -7,6 +7,7 @@
 #    library with identical decisions (`epara replay`);
 #  - a node agent killed mid-run: none of its requests is missing (each is recorded, the
 #    lost ones as dropped with a reason); the controller killed: serving goes on;
+#  - nodes at their request limit (--max-held) reject with that reason;
 #  - bad arguments exit 2 with a message.
 # Usage: test_testbed.sh EPARA [SHARED_DIR]
 set -u
@@ -85,6 +86,20 @@ t = json.load(open(sys.argv[1]))['testbed']
 assert t['processes']['node-0']['how'] == 'killed', t['processes']['node-0']
 assert t['processes']['controller']['how'] == 'killed', t['processes']['controller']
 EOF
+fi
+
+# Overload is shed explicitly: nodes holding at most 3 requests reject the rest, recorded.
+"$EPARA" testbed --policy static --duration 8 --trace-db "$DB" --grace 5 --max-held 3 \
+    --json --quiet --out "$T/m.db" --records >"$T/m.json" 2>"$T/m.err"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "testbed --max-held exit $rc"; cat "$T/m.err"; }
+if [ -s "$T/m.json" ] && command -v sqlite3 >/dev/null; then
+    n=$(field "$T/m.json" requests)
+    r=$(sqlite3 "$T/m.db" "SELECT COUNT(*), COUNT(DISTINCT id) FROM records")
+    [ "$r" = "$n|$n" ] && ok || bad "max-held: records $r for $n requests"
+    shed=$(sqlite3 "$T/m.db" "SELECT COUNT(*) FROM records WHERE outcome='rejected' AND
+        reason='node at its request limit'")
+    [ "${shed:-0}" -gt 0 ] && ok || bad "max-held: nothing shed"
 fi
 
 # Bad arguments.
