@@ -52,6 +52,8 @@ static const char exec_help[] =
         "                      (default: the next multiple of 10 s at least 3 s away)\n"
         "  --time-scale X      trace seconds per wall second (default 1: real time)\n"
         "  --real-links        links are shaped for real (netns): no link emulation\n"
+        "  --real-bandwidth    only the bandwidth is shaped for real: latency emulated\n"
+        "  --node-ip A.B.C.D   node k listens on A.B.C.D + k instead of --host\n"
         "  --run-for S         controller, node: stop at trace time S (default: on SIGTERM)\n"
         "  --grace S           loadgen: wait S trace seconds after the last arrival for\n"
         "                      outstanding results (default 60)\n"
@@ -171,6 +173,8 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
                                              {"threads", required_argument, NULL, 1004},
                                              {"policy-log", required_argument, NULL, 1005},
                                              {"max-held", required_argument, NULL, 1006},
+                                             {"node-ip", required_argument, NULL, 1007},
+                                             {"real-bandwidth", no_argument, NULL, 1008},
                                              {"netns", no_argument, NULL, 'N'},
                                              {"keep-logs", required_argument, NULL, 'K'},
                                              {"quiet", no_argument, NULL, 'q'},
@@ -289,6 +293,20 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
         case 1005:
             c->policy_log = optarg;
             break;
+        case 1007: {
+            unsigned b[4];
+            char tail;
+            if (sscanf(optarg, "%u.%u.%u.%u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 ||
+                b[0] > 255 || b[1] > 255 || b[2] > 255 || b[3] > 255) {
+                cli_err("--node-ip: '%s' is not an IPv4 address", optarg);
+                return EXIT_USAGE;
+            }
+            c->node_ip = optarg;
+            break;
+        }
+        case 1008:
+            c->real_links = 2;
+            break;
         case 1006:
             bad = cli_i64("--max-held", optarg, 1, INT64_C(1) << 32, &c->max_held);
             break;
@@ -398,6 +416,7 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     }
     o.sim.traces = st;
     o.host = c->host;
+    o.node_ip = c->node_ip;
     o.base_port = c->base_port;
     o.key = key;
     o.keylen = keylen;

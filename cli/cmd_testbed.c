@@ -21,6 +21,7 @@
 #include "epara/exec.h"
 #include "epara/scenario.h"
 #include "exec_cli.h"
+#include "netns.h"
 #include "util.h"
 
 static const char testbed_help[] =
@@ -38,6 +39,10 @@ static const char testbed_help[] =
         "                      passed, so a 20-node testbed runs on one small machine;\n"
         "                      cpu: real compute (see --llm-shape, --dnn-shape; measure\n"
         "                      it first with `epara profile` so `epara sim` can compare)\n"
+        "  --netns             (root) each node in its own network namespace, joined by veth\n"
+        "                      pairs on a bridge, its link shaped with tc from the scenario:\n"
+        "                      netem (rate, delay, loss), or tbf (rate) with the latency\n"
+        "                      emulated where the kernel has no netem\n"
         "  --kill WHAT@S       kill -9 a process S trace seconds into the run; WHAT is\n"
         "                      node:K or controller (repeatable)\n"
         "  --keep-logs DIR     keep each process's stderr in DIR/<role>.log\n"
@@ -136,7 +141,8 @@ fmt(argv_b *b, int integral, double x)
 }
 
 static pid_t
-spawn(const char *self, argv_b *b, const char *logdir, const char *name, int out_fd)
+spawn(const char *self, argv_b *b, const char *logdir, const char *name, int out_fd,
+      const char *netns)
 {
     pid_t pid = fork();
     if (pid != 0)
@@ -160,7 +166,23 @@ spawn(const char *self, argv_b *b, const char *logdir, const char *name, int out
             close(fd);
         }
     }
-    execv(self, b->v);
+    if (netns) { /* ip netns exec NS SELF ARGS... */
+        char *v[EP_ARRAY_LEN(b->v) + 4];
+        static char ip[] = "ip", nsw[] = "netns", ex[] = "exec";
+        char nsname[64];
+        snprintf(nsname, sizeof nsname, "%s", netns);
+        v[0] = ip;
+        v[1] = nsw;
+        v[2] = ex;
+        v[3] = nsname;
+        int i = 0;
+        for (; b->v[i]; i++)
+            v[4 + i] = b->v[i];
+        v[4 + i] = NULL;
+        execvp("ip", v);
+    } else {
+        execv(self, b->v);
+    }
     fprintf(stderr, "epara: testbed: cannot start %s: %s\n", self, strerror(errno));
     _exit(127);
 }
@@ -270,11 +292,6 @@ cmd_testbed(int argc, char **argv)
         cli_err("testbed: --engine %s is not built into this epara", c.engine);
         return EXIT_USAGE;
     }
-    if (c.netns) {
-        cli_err("testbed: --netns is not available yet: links are emulated from the "
-                "scenario's bandwidth and latency");
-        return EXIT_USAGE;
-    }
     /* Prepare the traces once, before the processes open the database. */
     ep_scenario sc;
     ep_store *st = NULL;
@@ -283,10 +300,10 @@ cmd_testbed(int argc, char **argv)
         return rc;
     int nnodes = sc.nnodes;
     ep_store_close(st);
-    ep_scenario_fini(&sc);
     for (int i = 0; i < nkills; i++)
         if (kills[i].node >= nnodes) {
             cli_err("--kill node:%d: the scenario has %d nodes", kills[i].node, nnodes);
+            ep_scenario_fini(&sc);
             return EXIT_USAGE;
         }
 
@@ -294,6 +311,7 @@ cmd_testbed(int argc, char **argv)
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     if (sl <= 0) {
         cli_err("testbed: cannot find the epara binary (/proc/self/exe)");
+        ep_scenario_fini(&sc);
         return EXIT_FAIL;
     }
     self[sl] = '\0';
@@ -302,6 +320,7 @@ cmd_testbed(int argc, char **argv)
     if (own_key) {
         if (write_key(keyfile, sizeof keyfile)) {
             cli_err("testbed: cannot write a key file in /tmp");
+            ep_scenario_fini(&sc);
             return EXIT_FAIL;
         }
         c.key_file = keyfile;
@@ -310,8 +329,28 @@ cmd_testbed(int argc, char **argv)
         cli_err("testbed: no free range of %d TCP ports on 127.0.0.1", nnodes + 2);
         if (own_key)
             unlink(keyfile);
+        ep_scenario_fini(&sc);
         return EXIT_FAIL;
     }
+    tb_netns net;
+    memset(&net, 0, sizeof net);
+    if (c.netns) {
+        if (tb_netns_setup(&net, &sc) != 0) {
+            cli_err("testbed: --netns: %s", net.failed);
+            ep_scenario_fini(&sc);
+            if (own_key)
+                unlink(keyfile);
+            return EXIT_FAIL;
+        }
+        c.host = net.host;
+        c.node_ip = net.node_ip;
+        c.real_links = net.netem ? 1 : 2;
+        if (!c.quiet && !c.json)
+            fprintf(stderr, "testbed: %d network namespaces, links shaped by tc %s\n", nnodes,
+                    net.netem ? "netem (rate, delay, loss)"
+                              : "tbf (rate; no netem in this kernel: latency emulated)");
+    }
+    ep_scenario_fini(&sc);
     /* Trace time 0 once every process has had time to start and connect. */
     c.epoch = ep_exec_wall_ns() + INT64_C(1000000000) + (int64_t)nnodes * INT64_C(50000000);
 
@@ -351,6 +390,14 @@ cmd_testbed(int argc, char **argv)
         add(&common, "--host");
         add(&common, c.host);
     }
+    if (c.node_ip) {
+        add(&common, "--node-ip");
+        add(&common, c.node_ip);
+    }
+    if (c.real_links == 1)
+        add(&common, "--real-links");
+    else if (c.real_links == 2)
+        add(&common, "--real-bandwidth");
     add(&common, "--base-port");
     add(&common, fmt(&common, 1, c.base_port));
     add(&common, "--key-file");
@@ -391,6 +438,8 @@ cmd_testbed(int argc, char **argv)
     int outfd = mkstemp(outpath);
     if (!pids || !status || outfd < 0) {
         cli_err("testbed: out of memory or cannot create a temporary file");
+        if (c.netns)
+            tb_netns_teardown(&net);
         free(pids);
         free(status);
         if (outfd >= 0)
@@ -413,7 +462,7 @@ cmd_testbed(int argc, char **argv)
         add(&b, "--policy-log");
         add(&b, plog);
     }
-    pids[0] = spawn(self, &b, c.logs, "controller", -1);
+    pids[0] = spawn(self, &b, c.logs, "controller", -1, NULL);
     for (int k = 0; k < nnodes; k++) {
         b = common;
         b.v[1] = role_node;
@@ -426,7 +475,10 @@ cmd_testbed(int argc, char **argv)
             add(&b, "--policy-log");
             add(&b, plog);
         }
-        pids[1 + k] = spawn(self, &b, c.logs, name, -1);
+        char nsname[32];
+        if (c.netns)
+            tb_netns_name(&net, k, nsname, sizeof nsname);
+        pids[1 + k] = spawn(self, &b, c.logs, name, -1, c.netns ? nsname : NULL);
     }
     b = common;
     b.v[1] = role_loadgen;
@@ -442,7 +494,7 @@ cmd_testbed(int argc, char **argv)
         add(&b, "--records");
     if (c.json)
         add(&b, "--json");
-    pid_t lg = pids[nproc - 1] = spawn(self, &b, c.logs, "loadgen", outfd);
+    pid_t lg = pids[nproc - 1] = spawn(self, &b, c.logs, "loadgen", outfd, NULL);
     close(outfd);
     if (!c.quiet && !c.json && cli_tty())
         fprintf(stderr, "testbed: %d nodes, ports %d-%d, engine %s, time scale %g\n", nnodes,
@@ -475,6 +527,8 @@ cmd_testbed(int argc, char **argv)
         if (pids[i] > 0 && i != nproc - 1)
             kill(pids[i], SIGTERM);
     reap(pids, status, nproc, 10);
+    if (c.netns)
+        tb_netns_teardown(&net);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (own_key)
@@ -497,6 +551,10 @@ cmd_testbed(int argc, char **argv)
             json_object_set_new(tb, "engine", json_string(c.engine));
             json_object_set_new(tb, "nodes", json_integer(nnodes));
             json_object_set_new(tb, "time_scale", json_real(c.time_scale));
+            json_object_set_new(tb, "links",
+                                json_string(!c.netns    ? "emulated"
+                                            : net.netem ? "netns, tc netem"
+                                                        : "netns, tc tbf + emulated latency"));
             json_t *procs = json_object();
             json_object_set_new(procs, "controller", status_json(status[0]));
             for (int k = 0; k < nnodes; k++) {

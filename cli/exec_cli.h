@@ -20,7 +20,8 @@ typedef struct exec_cli {
     const char *llm_shape, *dnn_shape, *checkpoint;
     const char *policy_log; /* roles: a file; testbed: a directory of <role>.plog */
     int64_t threads;
-    int64_t max_held; /* --max-held (node, testbed) */
+    int64_t max_held;    /* --max-held (node, testbed) */
+    const char *node_ip; /* --node-ip: node k listens on this IPv4 address + k */
 } exec_cli;
 
 /* Parses the options (testbed: also --netns, --keep-logs). Returns 0, -1 after

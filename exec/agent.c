@@ -79,11 +79,19 @@ ep_exec_wall_ns(void)
 }
 
 void
-ep_exec_addr(const char *host, int base_port, ep_live_role role, int node, char *buf, size_t len)
+ep_exec_addr(const ep_exec_opts *o, ep_live_role role, int node, char *buf, size_t len)
 {
-    int port = base_port > 0 ? base_port : EP_EXEC_DEFAULT_PORT;
+    int port = o->base_port > 0 ? o->base_port : EP_EXEC_DEFAULT_PORT;
     port += role == EP_LIVE_CONTROLLER ? 0 : role == EP_LIVE_LOADGEN ? 1 : 2 + node;
-    snprintf(buf, len, "tcp://%s:%d", host ? host : "127.0.0.1", port);
+    unsigned b[4];
+    if (role == EP_LIVE_NODE && o->node_ip &&
+        sscanf(o->node_ip, "%u.%u.%u.%u", &b[0], &b[1], &b[2], &b[3]) == 4) {
+        uint32_t ip = (b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) + (uint32_t)node;
+        snprintf(buf, len, "tcp://%u.%u.%u.%u:%d", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
+                 ip & 255, port);
+        return;
+    }
+    snprintf(buf, len, "tcp://%s:%d", o->host ? o->host : "127.0.0.1", port);
 }
 
 /* The loop's clock: CLOCK_MONOTONIC (the epoch, given on the wall clock, is converted once
@@ -286,7 +294,7 @@ node_record(void *ctx, const ep_record *rec)
     q->hops = rec->hops;
     engine_release(a, rec);
     ep_time now = ep_live_now(a->live);
-    if (a->o->real_links || rec->done <= now || a->stopping) {
+    if (a->o->real_links == 1 || rec->done <= now || a->stopping) {
         send_msg(a, a->lg, &m);
     } else {
         uint8_t *f;
@@ -551,7 +559,7 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
         break;
     case EP_WIRE_FORWARD:
         if (role == EP_LIVE_NODE) {
-            if (a->o->real_links)
+            if (a->o->real_links == 1) /* 2: the sender set the links' latency only */
                 m.u.forward.deliver_at = -1;
             rc = ep_live_forward_in(a->live, &m.u.forward);
             if (rc == EP_EINVAL)
@@ -583,7 +591,7 @@ static int
 open_out(agent *a, nng_socket *s, ep_live_role role, int node)
 {
     char addr[128];
-    ep_exec_addr(a->o->host, a->o->base_port, role, node, addr, sizeof addr);
+    ep_exec_addr(a->o, role, node, addr, sizeof addr);
     int rv = nng_push0_open(s);
     if (!rv)
         rv = nng_socket_set_int(*s, NNG_OPT_SENDBUF, EP_EXEC_SEND_BUFFER);
@@ -601,7 +609,7 @@ open_sockets(agent *a)
 {
     const ep_exec_opts *o = a->o;
     char addr[128];
-    ep_exec_addr(o->host, o->base_port, o->role, o->node, addr, sizeof addr);
+    ep_exec_addr(o, o->role, o->node, addr, sizeof addr);
     int rv = nng_pull0_open(&a->in);
     if (!rv)
         rv = nng_socket_set_size(a->in, NNG_OPT_RECVMAXSZ, EP_EXEC_MAX_FRAME);
@@ -768,6 +776,7 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
     lo.node = o->node;
     lo.sim = o->sim;
     lo.max_held = o->max_held;
+    lo.link_mode = o->real_links;
     if (o->role == EP_LIVE_NODE) {
         lo.sim.on_record = node_record;
         lo.sim.ctx = a;

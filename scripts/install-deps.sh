@@ -17,6 +17,7 @@ PKGS=(
     gnuplot-nox                             # figures
     libmsgpack-dev libsodium-dev            # executor wire protocol: payloads, HMAC tags
     libnng-dev                              # executor transport (nng over TCP)
+    iproute2                                # epara testbed --netns: ip netns, veth, tc
     mpich libmpich-dev                      # epara sweep --mpi (built when CMake finds MPI)
 )
 

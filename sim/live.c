@@ -90,8 +90,13 @@ sim_live_send(sim *s, sim_request *r, int dst)
     /* The emulated link: up this node's link (FIFO), down the destination's. With real
      * shaped links (netns) the receiver ignores it and takes the message as it comes. */
     int lu = sc->nodes[r->at_node].link, ld = sc->nodes[dst].link;
-    ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
-    at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
+    ep_time at;
+    if (s->link_mode == 2) { /* bandwidth shaped for real: only the latency is modelled */
+        at = s->eng.now + s->up[lu].latency + s->down[ld].latency;
+    } else {
+        at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
+        at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
+    }
     ep_wire_request q = to_wire(r);
     if (s->hooks.send(s->hooks.ctx, &q, dst, r->target, at) != 0) {
         sim_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
@@ -214,6 +219,7 @@ ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *e
         return rc;
     }
     l->s.max_held = o->max_held > 0 ? o->max_held : 65536;
+    l->s.link_mode = o->link_mode;
     *out = l;
     return 0;
 }

@@ -143,6 +143,7 @@ struct sim {
     ep_live_hooks hooks;          /* live roles */
     int64_t epoch;                /* live: last placement epoch applied or sent (-1: none) */
     int64_t max_held;             /* live node: most requests held at once */
+    int link_mode;                /* live node: ep_live_opts.link_mode */
     ep_wire_demand *demand;       /* live: demand per (node, service) as reported (nnodes x ns) */
     struct sim_request **pending; /* loadgen: requests awaiting an outcome, by id */
     int64_t pending_cap, npending;

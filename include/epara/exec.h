@@ -42,18 +42,21 @@ typedef struct ep_exec_stats {
 typedef struct ep_exec_opts {
     const ep_scenario *sc;
     ep_live_role role;
-    int node;           /* EP_LIVE_NODE */
-    ep_sim_opts sim;    /* policy, seed, rate_scale, duration, traces, on_record, ... */
-    const char *host;   /* NULL: 127.0.0.1 */
-    int base_port;      /* 0: EP_EXEC_DEFAULT_PORT */
-    const uint8_t *key; /* shared secret, keylen >= EP_WIRE_MIN_KEY_BYTES */
+    int node;            /* EP_LIVE_NODE */
+    ep_sim_opts sim;     /* policy, seed, rate_scale, duration, traces, on_record, ... */
+    const char *host;    /* NULL: 127.0.0.1 */
+    const char *node_ip; /* NULL: nodes listen on host; else node k on node_ip + k */
+    int base_port;       /* 0: EP_EXEC_DEFAULT_PORT */
+    const uint8_t *key;  /* shared secret, keylen >= EP_WIRE_MIN_KEY_BYTES */
     size_t keylen;
-    int64_t epoch_ns;            /* CLOCK_REALTIME ns of trace time 0 */
-    double time_scale;           /* trace seconds per wall second (> 0; 1: real time) */
-    int real_links;              /* 1: take forwarded requests as they come (shaped links) */
-    ep_dur grace;                /* loadgen: wait this long (trace time) after the last arrival
-                                    for outstanding results; 0: 60 s */
-    ep_dur run_for;              /* controller, node: stop at this trace time (0: on signal) */
+    int64_t epoch_ns;  /* CLOCK_REALTIME ns of trace time 0 */
+    double time_scale; /* trace seconds per wall second (> 0; 1: real time) */
+    int real_links;    /* 1: links shaped for real (bandwidth and latency): forwarded requests
+                          are taken as they come; 2: only the bandwidth is (no netem): they are
+                          held for the links' latency */
+    ep_dur grace;      /* loadgen: wait this long (trace time) after the last arrival
+                          for outstanding results; 0: 60 s */
+    ep_dur run_for;    /* controller, node: stop at this trace time (0: on signal) */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop now (may be NULL) */
     int verbose;                 /* log connections and peers lost to stderr */
     /* node: the engine (NULL or kind emulated: batches take the cost model's time; cpu,
@@ -69,9 +72,10 @@ typedef struct ep_exec_opts {
 int ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, char *err,
                 size_t errlen);
 
-/* The address of a role: "tcp://host:port" into buf. node: index for EP_LIVE_NODE. */
-void ep_exec_addr(const char *host, int base_port, ep_live_role role, int node, char *buf,
-                  size_t len);
+/* The address of a role: "tcp://host:port" into buf. node: index for EP_LIVE_NODE, which
+ * listens on node_ip + node (IPv4, counted as a 32-bit number) when node_ip is given (each
+ * node in its own network namespace), else on host. */
+void ep_exec_addr(const ep_exec_opts *o, ep_live_role role, int node, char *buf, size_t len);
 
 /* CLOCK_REALTIME in ns. */
 int64_t ep_exec_wall_ns(void);

@@ -72,6 +72,11 @@ typedef struct ep_live_opts {
     /* Node: most requests held at once (queued, running, held for a link); a request that
      * would exceed it is rejected at once, "node at its request limit" (0: 65536). */
     int64_t max_held;
+    /* Node: what the links between nodes are. 0: emulated from the scenario (a forwarded
+     * request's deliver_at is its modelled arrival over both links, FIFO); 1: real (shaped
+     * bandwidth and latency; deliver_at is ignored by the receiver); 2: real bandwidth only
+     * (deliver_at carries just the two links' latency). */
+    int link_mode;
 } ep_live_opts;
 
 /* Sets up a role. The controller computes the initial placement (epoch 0) at once and

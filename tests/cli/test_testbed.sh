@@ -8,6 +8,8 @@
 #  - a node agent killed mid-run: none of its requests is missing (each is recorded, the
 #    lost ones as dropped with a reason); the controller killed: serving goes on;
 #  - nodes at their request limit (--max-held) reject with that reason;
+#  - with --netns (root): nodes in network namespaces, links shaped by tc, nothing lost,
+#    nothing left behind;
 #  - bad arguments exit 2 with a message.
 # Usage: test_testbed.sh EPARA [SHARED_DIR]
 set -u
@@ -100,6 +102,29 @@ if [ -s "$T/m.json" ] && command -v sqlite3 >/dev/null; then
     shed=$(sqlite3 "$T/m.db" "SELECT COUNT(*) FROM records WHERE outcome='rejected' AND
         reason='node at its request limit'")
     [ "${shed:-0}" -gt 0 ] && ok || bad "max-held: nothing shed"
+fi
+
+# Network namespaces with tc shaping (root with ip and tc; skipped otherwise).
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null; then
+    "$EPARA" testbed --netns --policy epara --duration 10 --trace-db "$DB" --grace 10 \
+        --json --quiet --out "$T/n.db" --records >"$T/n.json" 2>"$T/n.err"
+    rc=$?
+    [ $rc -eq 0 ] && ok || { bad "testbed --netns exit $rc"; cat "$T/n.err"; }
+    if [ -s "$T/n.json" ] && command -v sqlite3 >/dev/null; then
+        n=$(field "$T/n.json" requests)
+        r=$(sqlite3 "$T/n.db" "SELECT COUNT(*), COUNT(DISTINCT id) FROM records")
+        [ "$r" = "$n|$n" ] && ok || bad "netns: records $r for $n requests"
+        python3 - "$T/n.json" <<'PY' && ok || bad "netns: links not shaped, or low attainment"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j['testbed']['links'].startswith('netns'), j['testbed']['links']
+assert j['slo_attainment'] > 0.9, j['slo_attainment']
+PY
+    fi
+    left=$(ip netns list | grep -c '^ep[0-9]*n' || true)
+    [ "$left" = 0 ] && ok || bad "netns: $left namespaces left behind"
+else
+    echo "netns part skipped: needs root, ip and tc"
 fi
 
 # Bad arguments.

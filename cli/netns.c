@@ -1,0 +1,136 @@
+/* `epara testbed --netns`: each node in its own network namespace, joined to the root
+ * namespace (controller, loadgen) by a veth pair on one bridge, the scenario's link of the
+ * node shaped with `tc` in both directions: netem (delay, rate, loss) where the kernel has
+ * it, else tbf (rate only; the nodes then emulate the latency). Uses ip(8) and tc(8);
+ * needs root. Everything created is named after this process and removed at the end. */
+#include "netns.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define BRIDGE_IP "10.201.0.1"
+#define NODE_IP0  10 /* node k: 10.201.0.(10 + k), spilling into the next octets */
+
+EP_PRINTF(2, 3)
+static int
+sh(tb_netns *t, const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[1100];
+    snprintf(full, sizeof full, "%s >/dev/null 2>&1", cmd);
+    int rc = system(full);
+    if (rc != 0)
+        snprintf(t->failed, sizeof t->failed, "%s", cmd);
+    return rc;
+}
+
+void
+tb_netns_name(const tb_netns *t, int k, char *buf, size_t len)
+{
+    snprintf(buf, len, "ep%dn%d", t->id, k);
+}
+
+static void
+node_ip(int k, char *buf, size_t len)
+{
+    unsigned v = (10u << 24 | 201u << 16) + NODE_IP0 + (unsigned)k;
+    snprintf(buf, len, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+}
+
+/* The qdisc of one direction of a link. */
+static int
+shape(tb_netns *t, const char *ns, const char *dev, const ep_link *l)
+{
+    double bits = l->bw_bytes_per_s * 8;
+    char pre[64] = "";
+    if (ns)
+        snprintf(pre, sizeof pre, "ip netns exec %s ", ns);
+    if (t->netem)
+        return sh(t, "%stc qdisc add dev %s root netem delay %.0fus rate %.0fbit loss %.4f%%", pre,
+                  dev, (double)l->latency / 1e3, bits, 100 * l->loss);
+    double burst = fmax(l->bw_bytes_per_s / 100, 32768);
+    return sh(t, "%stc qdisc add dev %s root tbf rate %.0fbit burst %.0f latency 1s", pre, dev,
+              bits, burst);
+}
+
+int
+tb_netns_setup(tb_netns *t, const ep_scenario *sc)
+{
+    memset(t, 0, sizeof t->failed);
+    t->id = (int)(getpid() % 100000);
+    t->n = 0;
+    snprintf(t->bridge, sizeof t->bridge, "ep%db", t->id);
+    snprintf(t->host, sizeof t->host, BRIDGE_IP);
+    node_ip(0, t->node_ip, sizeof t->node_ip);
+    if (geteuid() != 0) {
+        snprintf(t->failed, sizeof t->failed, "--netns needs root");
+        return -1;
+    }
+    if (sh(t, "ip -V") != 0 || sh(t, "tc -V") != 0) {
+        snprintf(t->failed, sizeof t->failed, "--netns needs ip(8) and tc(8) (iproute2)");
+        return -1;
+    }
+    if (sh(t, "ip link add %s type bridge", t->bridge) ||
+        sh(t, "ip addr add %s/16 dev %s", BRIDGE_IP, t->bridge) ||
+        sh(t, "ip link set %s up", t->bridge))
+        goto fail;
+    t->bridge_up = 1;
+    /* netem where the kernel has it: try it on the bridge, then take it off again. */
+    t->netem = sh(t, "tc qdisc add dev %s root netem delay 1ms", t->bridge) == 0;
+    if (t->netem)
+        sh(t, "tc qdisc del dev %s root", t->bridge);
+    t->failed[0] = '\0';
+    for (int k = 0; k < sc->nnodes; k++) {
+        char ns[32], ip[32], hv[32], cv[32];
+        tb_netns_name(t, k, ns, sizeof ns);
+        node_ip(k, ip, sizeof ip);
+        snprintf(hv, sizeof hv, "ep%dh%d", t->id, k);
+        snprintf(cv, sizeof cv, "ep%dc%d", t->id, k);
+        if (sh(t, "ip netns add %s", ns))
+            goto fail;
+        t->n = k + 1;
+        const ep_link *l = &sc->links[sc->nodes[k].link];
+        if (sh(t, "ip link add %s type veth peer name %s", hv, cv) ||
+            sh(t, "ip link set %s netns %s", cv, ns) ||
+            sh(t, "ip link set %s master %s up", hv, t->bridge) ||
+            sh(t, "ip -n %s addr add %s/16 dev %s", ns, ip, cv) ||
+            sh(t, "ip -n %s link set %s up", ns, cv) || sh(t, "ip -n %s link set lo up", ns) ||
+            shape(t, ns, cv, l) || shape(t, NULL, hv, l))
+            goto fail;
+    }
+    return 0;
+fail : {
+    char why[sizeof t->failed];
+    memcpy(why, t->failed, sizeof why);
+    tb_netns_teardown(t);
+    size_t k = strlen("command failed: ");
+    memcpy(t->failed, "command failed: ", k);
+    memcpy(t->failed + k, why, sizeof t->failed - k - 1);
+    t->failed[sizeof t->failed - 1] = '\0';
+}
+    return -1;
+}
+
+void
+tb_netns_teardown(tb_netns *t)
+{
+    for (int k = 0; k < t->n; k++) {
+        char ns[32];
+        tb_netns_name(t, k, ns, sizeof ns);
+        sh(t, "ip netns del %s", ns); /* its veth end goes with it, and so the pair */
+    }
+    t->n = 0;
+    if (t->bridge_up)
+        sh(t, "ip link del %s", t->bridge);
+    t->bridge_up = 0;
+}

@@ -1,0 +1,28 @@
+/* Network namespaces and tc shaping for `epara testbed --netns` (netns.c). */
+#ifndef EPARA_CLI_NETNS_H
+#define EPARA_CLI_NETNS_H
+
+#include <stddef.h>
+
+#include "epara/model.h"
+
+typedef struct tb_netns {
+    int id; /* names: ep<id>b (bridge), ep<id>n<k> (namespaces), ep<id>h/c<k> */
+    int n;  /* namespaces created */
+    int bridge_up;
+    int netem; /* 1: links shaped by netem (rate, delay, loss); 0: tbf (rate only) */
+    char bridge[16];
+    char host[32];     /* the bridge's address: the controller and the loadgen listen there */
+    char node_ip[32];  /* node 0's address; node k's is k above */
+    char failed[1024]; /* what went wrong */
+} tb_netns;
+
+/* Creates the bridge, one namespace per node of sc with its veth pair and shaping. On
+ * failure removes what it made, leaves the reason in t->failed and returns -1. */
+int tb_netns_setup(tb_netns *t, const ep_scenario *sc);
+/* Removes everything setup made. */
+void tb_netns_teardown(tb_netns *t);
+/* The namespace of node k. */
+void tb_netns_name(const tb_netns *t, int k, char *buf, size_t len);
+
+#endif
