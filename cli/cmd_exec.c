@@ -495,10 +495,11 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         json_t *js = cli_sim_summary_json(&sc, &r);
         if (js) {
             json_object_set_new(js, "testbed",
-                                json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}",
+                                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}",
                                           "messages_in", (json_int_t)stats->msgs_in, "messages_out",
                                           (json_int_t)stats->msgs_out, "bad_frames",
-                                          (json_int_t)stats->bad_frames, "send_failed",
+                                          (json_int_t)stats->bad_frames, "replayed_frames",
+                                          (json_int_t)stats->replayed, "send_failed",
                                           (json_int_t)stats->send_failed, "late_results",
                                           (json_int_t)stats->late_results, "overhead_p50_ms",
                                           stats->overhead_p50_s * 1e3, "overhead_p99_ms",

@@ -50,6 +50,11 @@ typedef struct agent {
     int64_t sent_cap;
     double *ovh;
     int64_t novh, ovh_cap;
+    /* the envelope of what this process sends, and what it has seen of each sender
+     * (nodes, then the controller, then the loadgen) */
+    uint32_t self_id;
+    uint64_t session, seq;
+    ep_wire_replay *replay;
     /* node with a real engine: its instances by host instance id, with the request held
      * in each LLM sequence slot (UINT64_MAX: free) */
     ep_engine *eng;
@@ -128,6 +133,14 @@ fail(agent *a, int code, const char *what, const char *addr, int nrv)
 
 /* --- sending -------------------------------------------------------------------------- */
 
+/* Encodes m with this process's envelope (sender, session, next sequence number). */
+static int
+encode(agent *a, const ep_wire_msg *m, uint8_t **f, size_t *n)
+{
+    ep_wire_env env = {a->self_id, a->session, ++a->seq};
+    return ep_wire_encode_env(m, &env, a->o->key, a->o->keylen, f, n);
+}
+
 static int
 send_frame(agent *a, nng_socket s, const uint8_t *f, size_t n)
 {
@@ -147,7 +160,7 @@ send_msg(agent *a, nng_socket s, const ep_wire_msg *m)
 {
     uint8_t *f;
     size_t n;
-    int rc = ep_wire_encode(m, a->o->key, a->o->keylen, &f, &n);
+    int rc = encode(a, m, &f, &n);
     if (rc) {
         a->st->send_failed++;
         return -1;
@@ -213,7 +226,7 @@ hook_placement(void *ctx, int64_t epoch, const ep_instance_spec *inst, int n)
     a->have_place = 1;
     uint8_t *f;
     size_t len;
-    if (ep_wire_encode(&a->last_place, a->o->key, a->o->keylen, &f, &len)) {
+    if (encode(a, &a->last_place, &f, &len)) {
         a->st->send_failed++;
         return;
     }
@@ -232,7 +245,7 @@ hook_sync(void *ctx, const ep_wire_state *st)
     m.u.state = *st;
     uint8_t *f;
     size_t len;
-    if (ep_wire_encode(&m, a->o->key, a->o->keylen, &f, &len)) {
+    if (encode(a, &m, &f, &len)) {
         a->st->send_failed++;
         return;
     }
@@ -248,8 +261,8 @@ static void engine_release(agent *a, const ep_record *rec);
 /* A frame held for sending at trace time `at`. */
 typedef struct held_frame {
     ep_heap_node node;
-    size_t len;
-    uint8_t frame[];
+    ep_wire_msg m; /* a RESULT (owns nothing); encoded when sent, so sequence numbers stay in
+                      sending order */
 } held_frame;
 
 static void
@@ -258,7 +271,7 @@ send_held(agent *a, ep_time now)
     int64_t at;
     while (ep_heap_min_key(&a->held, &at, NULL) && at <= now) {
         held_frame *h = EP_CONTAINER_OF(ep_heap_pop(&a->held), held_frame, node);
-        send_frame(a, a->lg, h->frame, h->len);
+        send_msg(a, a->lg, &h->m);
         free(h);
     }
 }
@@ -297,26 +310,17 @@ node_record(void *ctx, const ep_record *rec)
     if (a->o->real_links == 1 || rec->done <= now || a->stopping) {
         send_msg(a, a->lg, &m);
     } else {
-        uint8_t *f;
-        size_t n;
-        held_frame *h = NULL;
-        if (ep_wire_encode(&m, a->o->key, a->o->keylen, &f, &n) == 0) {
-            h = malloc(sizeof *h + n);
-            if (h) {
-                ep_heap_node_init(&h->node);
-                memcpy(h->frame, f, n);
-                h->len = n;
-                if (ep_heap_push(&a->held, &h->node, rec->done, a->held_seq++) != 0) {
-                    free(h);
-                    h = NULL;
-                }
+        held_frame *h = malloc(sizeof *h);
+        if (h) {
+            ep_heap_node_init(&h->node);
+            h->m = m;
+            if (ep_heap_push(&a->held, &h->node, rec->done, a->held_seq++) != 0) {
+                free(h);
+                h = NULL;
             }
-            if (!h)
-                send_frame(a, a->lg, f, n);
-            free(f);
-        } else {
-            a->st->send_failed++;
         }
+        if (!h)
+            send_msg(a, a->lg, &m);
     }
     if (a->o->sim.on_record)
         a->o->sim.on_record(a->o->sim.ctx, rec);
@@ -508,10 +512,32 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
 {
     ep_wire_msg m;
     char why[256];
-    if (ep_wire_decode(buf, len, a->o->key, a->o->keylen, &m, why, sizeof why) != 0) {
+    ep_wire_env env;
+    if (ep_wire_decode_env(buf, len, a->o->key, a->o->keylen, &m, &env, why, sizeof why) != 0) {
         if (a->o->verbose && a->st->bad_frames < 10)
             fprintf(stderr, "dropped a message: %s\n", why);
         a->st->bad_frames++;
+        return;
+    }
+    /* Who may send what, and each sender's frames once, in order. */
+    int from = env.sender == EP_WIRE_CONTROLLER   ? a->nnodes
+               : env.sender == EP_WIRE_LOADGEN    ? a->nnodes + 1
+               : env.sender < (uint32_t)a->nnodes ? (int)env.sender
+                                                  : -1;
+    int node_msg = m.type == EP_WIRE_HELLO || m.type == EP_WIRE_STATE || m.type == EP_WIRE_RESULT ||
+                   m.type == EP_WIRE_FORWARD;
+    int allowed = from >= 0 &&
+                  (m.type == EP_WIRE_BYE || (from < a->nnodes    ? node_msg
+                                             : from == a->nnodes ? m.type == EP_WIRE_PLACEMENT
+                                                                 : m.type == EP_WIRE_REQUEST));
+    if (!allowed || ep_wire_replay_check(&a->replay[from], &env) != 0) {
+        if (a->o->verbose && a->st->bad_frames < 10)
+            fprintf(stderr, "dropped a message: %s\n",
+                    !allowed ? "unexpected sender for its type" : "replayed or stale frame");
+        if (allowed)
+            a->st->replayed++;
+        a->st->bad_frames++;
+        ep_wire_msg_free(&m);
         return;
     }
     a->st->msgs_in++;
@@ -759,9 +785,14 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
     ep_heap_init(&a->held);
     a->out = calloc((size_t)a->nnodes + 1, sizeof *a->out);
     a->heard = calloc((size_t)a->nnodes + 1, sizeof *a->heard);
+    a->replay = calloc((size_t)a->nnodes + 2, sizeof *a->replay);
+    a->self_id = o->role == EP_LIVE_CONTROLLER ? EP_WIRE_CONTROLLER
+                 : o->role == EP_LIVE_LOADGEN  ? EP_WIRE_LOADGEN
+                                               : (uint32_t)o->node;
+    a->session = (uint64_t)ep_exec_wall_ns();
     a->up = calloc((size_t)a->nnodes + 1, sizeof *a->up);
     int rc = 0;
-    if (!a->out || !a->heard || !a->up) {
+    if (!a->out || !a->heard || !a->up || !a->replay) {
         rc = EP_ENOMEM;
         goto done;
     }
@@ -897,6 +928,7 @@ done:
     free(a->out);
     free(a->heard);
     free(a->up);
+    free(a->replay);
     free(a->sent_at);
     free(a->ovh);
     for (int i = 0; i < a->neinst; i++) {

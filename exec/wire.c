@@ -82,9 +82,9 @@ get_be(const uint8_t *p, int n)
     return v;
 }
 
-int
-ep_wire_seal(unsigned type, const uint8_t *payload, size_t plen, const uint8_t *key, size_t keylen,
-             uint8_t **out, size_t *len)
+static int
+seal(unsigned type, const ep_wire_env *env, const uint8_t *payload, size_t plen, const uint8_t *key,
+     size_t keylen, uint8_t **out, size_t *len)
 {
     if ((!payload && plen) || !key || keylen < EP_WIRE_MIN_KEY_BYTES || !out || !len ||
         plen > EP_WIRE_MAX_PAYLOAD || type > 0xffff)
@@ -97,11 +97,33 @@ ep_wire_seal(unsigned type, const uint8_t *payload, size_t plen, const uint8_t *
     put_be(f + 4, EP_WIRE_VERSION, 2);
     put_be(f + 6, type, 2);
     put_be(f + 8, plen, 4);
+    put_be(f + 12, env->sender, 4);
+    put_be(f + 16, env->session, 8);
+    put_be(f + 24, env->seq, 8);
     if (plen)
         memcpy(f + EP_WIRE_HEADER_BYTES, payload, plen);
     tag_compute(f, EP_WIRE_HEADER_BYTES + plen, key, keylen, f + EP_WIRE_HEADER_BYTES + plen);
     *out = f;
     *len = n;
+    return 0;
+}
+
+static const ep_wire_env anon = {EP_WIRE_ANON, 0, 0};
+
+int
+ep_wire_seal(unsigned type, const uint8_t *payload, size_t plen, const uint8_t *key, size_t keylen,
+             uint8_t **out, size_t *len)
+{
+    return seal(type, &anon, payload, plen, key, keylen, out, len);
+}
+
+int
+ep_wire_replay_check(ep_wire_replay *r, const ep_wire_env *env)
+{
+    if (env->session < r->session || (env->session == r->session && env->seq <= r->seq))
+        return EP_ERANGE;
+    r->session = env->session;
+    r->seq = env->seq;
     return 0;
 }
 
@@ -580,6 +602,13 @@ int
 ep_wire_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen, ep_wire_msg *out,
                char *err, size_t errlen)
 {
+    return ep_wire_decode_env(buf, len, key, keylen, out, NULL, err, errlen);
+}
+
+int
+ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen,
+                   ep_wire_msg *out, ep_wire_env *env, char *err, size_t errlen)
+{
     if (err && errlen)
         err[0] = '\0';
     if (!out || (!buf && len))
@@ -634,6 +663,11 @@ ep_wire_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen
         return rc;
     }
     *out = m;
+    if (env) {
+        env->sender = (uint32_t)get_be(buf + 12, 4);
+        env->session = get_be(buf + 16, 8);
+        env->seq = get_be(buf + 24, 8);
+    }
     return 0;
 }
 
@@ -749,7 +783,14 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
 int
 ep_wire_encode(const ep_wire_msg *m, const uint8_t *key, size_t keylen, uint8_t **out, size_t *len)
 {
-    if (!m || !key || keylen < EP_WIRE_MIN_KEY_BYTES || !out || !len)
+    return ep_wire_encode_env(m, &anon, key, keylen, out, len);
+}
+
+int
+ep_wire_encode_env(const ep_wire_msg *m, const ep_wire_env *env, const uint8_t *key, size_t keylen,
+                   uint8_t **out, size_t *len)
+{
+    if (!m || !env || !key || keylen < EP_WIRE_MIN_KEY_BYTES || !out || !len)
         return EP_EINVAL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -760,7 +801,7 @@ ep_wire_encode(const ep_wire_msg *m, const uint8_t *key, size_t keylen, uint8_t 
     int rc = enc_payload(&pk, m);
     if (rc)
         goto fail;
-    rc = ep_wire_seal((unsigned)m->type, (const uint8_t *)sb.data, sb.size, key, keylen, &f, &n);
+    rc = seal((unsigned)m->type, env, (const uint8_t *)sb.data, sb.size, key, keylen, &f, &n);
     if (rc)
         goto fail;
     /* Validate by decoding: a message that breaks a limit is refused here, not by the peer. */

@@ -28,7 +28,9 @@
 
 typedef struct ep_exec_stats {
     int64_t msgs_in, msgs_out;
-    int64_t bad_frames;   /* failed authentication or validation (dropped, counted) */
+    int64_t bad_frames;   /* failed authentication or validation, replayed, or from a sender
+                             that may not send that type (dropped, counted) */
+    int64_t replayed;     /* of those: replayed or stale (a sender's earlier frame) */
     int64_t send_failed;  /* sends refused: peer not connected or its buffer full */
     int64_t late_results; /* loadgen: results for requests already recorded */
     int64_t engine_runs, engine_failures; /* node with a real engine */

@@ -1,7 +1,10 @@
 /* The executor's wire protocol (DESIGN.md §8, Transport): one message per frame, a fixed
- * header ("EPW1", version, type, payload length; big-endian), a msgpack payload and an
- * HMAC-SHA256 tag over header + payload under a shared secret. A decoded message has passed
- * the tag check and every field's type and range check; decoding never reads past len. */
+ * header ("EPW1", version, type, payload length, then the envelope: sender, session and
+ * sequence number; big-endian), a msgpack payload and an HMAC-SHA256 tag over header +
+ * payload under a shared secret. A decoded message has passed the tag check and every
+ * field's type and range check; decoding never reads past len. The envelope lets a
+ * receiver refuse replayed frames (ep_wire_replay_check): a sender numbers its frames
+ * 1, 2, ... within a session (its start time), so a copy of an earlier frame is stale. */
 #ifndef EPARA_WIRE_H
 #define EPARA_WIRE_H
 
@@ -10,8 +13,8 @@
 #include "epara/time.h"
 
 #define EP_WIRE_MAGIC         "EPW1"
-#define EP_WIRE_VERSION       1
-#define EP_WIRE_HEADER_BYTES  12
+#define EP_WIRE_VERSION       2
+#define EP_WIRE_HEADER_BYTES  32 /* magic 4, version 2, type 2, length 4, envelope 20 */
 #define EP_WIRE_TAG_BYTES     32
 #define EP_WIRE_MIN_KEY_BYTES 16
 #define EP_WIRE_MAX_PAYLOAD   (1u << 24)  /* bytes */
@@ -116,10 +119,39 @@ typedef struct ep_wire_msg {
     } u;
 } ep_wire_msg;
 
-/* Encodes m as one authenticated frame. key: the shared secret, keylen >=
- * EP_WIRE_MIN_KEY_BYTES (borrowed). On success *out is a malloc'ed frame the caller frees
- * and *len its size. Errors: EP_EINVAL (m violates a limit of this header, a NULL pointer,
- * a short key), EP_ENOMEM. Every frame it produces decodes to an equal message. */
+/* Who sent a frame and where it stands in that sender's stream (authenticated with it). */
+typedef struct ep_wire_env {
+    uint32_t sender;  /* node index, or EP_WIRE_CONTROLLER / EP_WIRE_LOADGEN / EP_WIRE_ANON */
+    uint64_t session; /* the sender's incarnation (e.g. its start time in ns); larger = newer */
+    uint64_t seq;     /* 1, 2, ... within the session */
+} ep_wire_env;
+
+#define EP_WIRE_CONTROLLER UINT32_C(0xfffffff0)
+#define EP_WIRE_LOADGEN    UINT32_C(0xfffffff1)
+#define EP_WIRE_ANON       UINT32_C(0xffffffff) /* ep_wire_encode: no envelope to check */
+
+/* What a receiver remembers of one sender, to refuse replays (zero-initialize). */
+typedef struct ep_wire_replay {
+    uint64_t session, seq;
+} ep_wire_replay;
+
+/* 0 when env is newer than anything seen from this sender (a later session, or a later
+ * seq in the current one) and records it; EP_ERANGE for a replayed or stale frame (nothing
+ * recorded). */
+int ep_wire_replay_check(ep_wire_replay *r, const ep_wire_env *env);
+
+/* As ep_wire_encode, with the envelope env in the header. */
+int ep_wire_encode_env(const ep_wire_msg *m, const ep_wire_env *env, const uint8_t *key,
+                       size_t keylen, uint8_t **out, size_t *len);
+
+/* As ep_wire_decode; the authenticated envelope goes to *env (may be NULL) on success. */
+int ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen,
+                       ep_wire_msg *out, ep_wire_env *env, char *err, size_t errlen);
+
+/* Encodes m as one authenticated frame (envelope: EP_WIRE_ANON, session 0, seq 0). key: the shared
+ * secret, keylen >= EP_WIRE_MIN_KEY_BYTES (borrowed). On success *out is a malloc'ed frame the
+ * caller frees and *len its size. Errors: EP_EINVAL (m violates a limit of this header, a NULL
+ * pointer, a short key), EP_ENOMEM. Every frame it produces decodes to an equal message. */
 int ep_wire_encode(const ep_wire_msg *m, const uint8_t *key, size_t keylen, uint8_t **out,
                    size_t *len);
 
