@@ -1,10 +1,20 @@
 /* cuda engine: device discovery and the error bookkeeping of every CUDA and cuBLAS call
  * (cuda_common.cuh). A failure never exits; it becomes an EP_E* code and a message. */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "cuda_common.cuh"
 
-static thread_local char last_error[256];
+#define EXEC_STR_(x) #x
+#define EXEC_STR(x)  EXEC_STR_(x) /* expands x first: cublasCreate -> "cublasCreate_v2" */
+
+static thread_local char last_error[640]; /* room for "cuBLAS: " + cublas_why */
+
+exec_cublas_api exec_cublas;
+static pthread_once_t cublas_once = PTHREAD_ONCE_INIT;
+static int cublas_rc;
+static char cublas_why[512];
 
 static void
 record(const char *what, const char *why)
@@ -37,10 +47,67 @@ exec_cuda_check(cudaError_t e, const char *what)
 int
 exec_cublas_check(cublasStatus_t s, const char *what)
 {
+    char code[32];
+
     if (s == CUBLAS_STATUS_SUCCESS)
         return 0;
-    record(what, cublasGetStatusString(s));
+    snprintf(code, sizeof(code), "cuBLAS status %d", (int)s);
+    record(what, exec_cublas.status_string ? exec_cublas.status_string(s) : code);
     return s == CUBLAS_STATUS_ALLOC_FAILED ? EP_ENOMEM : EP_EIO;
+}
+
+/* Fills exec_cublas from the library (cublas_rc and cublas_why say how it went). */
+static void
+cublas_open(void)
+{
+    static const char *const names[] = {"libcublas.so." EXEC_STR(CUBLAS_VER_MAJOR),
+                                        EXEC_CUBLAS_PATH};
+    void *lib = NULL;
+    exec_cublas_api api;
+
+    for (size_t i = 0, len = 0; !lib && i < EP_ARRAY_LEN(names); i++) {
+        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!lib && len < sizeof(cublas_why)) {
+            const char *why = dlerror();
+            int w = snprintf(cublas_why + len, sizeof(cublas_why) - len, "%sdlopen %s",
+                             i ? "; " : "", why ? why : names[i]);
+            len += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (!lib) {
+        cublas_rc = EP_ENOTSUP;
+        return;
+    }
+#define EXEC_LOAD(field, fn)                                                                   \
+    do {                                                                                       \
+        api.field = reinterpret_cast<decltype(api.field)>(dlsym(lib, EXEC_STR(fn)));           \
+        if (!api.field) {                                                                      \
+            snprintf(cublas_why, sizeof(cublas_why), "dlsym %s: not in cuBLAS", EXEC_STR(fn)); \
+            cublas_rc = EP_ENOTSUP;                                                            \
+            return; /* the library stays loaded, unused */                                     \
+        }                                                                                      \
+    } while (0)
+    EXEC_LOAD(create, cublasCreate);
+    EXEC_LOAD(destroy, cublasDestroy);
+    EXEC_LOAD(set_stream, cublasSetStream);
+    EXEC_LOAD(set_math_mode, cublasSetMathMode);
+    EXEC_LOAD(sgemm, cublasSgemm);
+    EXEC_LOAD(sgemm_strided_batched, cublasSgemmStridedBatched);
+    EXEC_LOAD(status_string, cublasGetStatusString);
+#undef EXEC_LOAD
+    exec_cublas = api;
+}
+
+int
+exec_cublas_load(void)
+{
+    if (pthread_once(&cublas_once, cublas_open) != 0) {
+        record("cuBLAS", "pthread_once failed");
+        return EP_EIO;
+    }
+    if (cublas_rc < 0)
+        record("cuBLAS", cublas_why);
+    return cublas_rc;
 }
 
 int

@@ -1,6 +1,7 @@
 /* cuda engine internals shared by cuda_llm.cu and cuda_seg.cu: CUDA/cuBLAS status checks
- * that map to EP_E* codes and record a message for ep_cuda_last_error(), launch helpers
- * and block reductions. Every CUDA or cuBLAS call of the engine goes through a check. */
+ * that map to EP_E* codes and record a message for ep_cuda_last_error(), cuBLAS loaded on
+ * first use, launch helpers and block reductions. Every CUDA or cuBLAS call of the engine
+ * goes through a check. */
 #ifndef EPARA_EXEC_CUDA_COMMON_CUH
 #define EPARA_EXEC_CUDA_COMMON_CUH
 
@@ -25,6 +26,25 @@ extern "C" { /* C headers without C++ guards */
 int exec_cuda_check(cudaError_t e, const char *what);
 /* As exec_cuda_check for cuBLAS statuses (EP_ENOMEM for ALLOC_FAILED, else EP_EIO). */
 int exec_cublas_check(cublasStatus_t s, const char *what);
+/* The cuBLAS functions the engine calls. cuBLAS is opened with dlopen on first use rather
+ * than linked: everything that links ep_exec links the cuda engine, and loading cuBLAS costs
+ * every process about 0.1 s and 100 MB of private memory, which only processes that run
+ * the cuda engine should pay. Valid after exec_cublas_load() returned 0. */
+struct exec_cublas_api {
+    decltype(&cublasCreate) create;
+    decltype(&cublasDestroy) destroy;
+    decltype(&cublasSetStream) set_stream;
+    decltype(&cublasSetMathMode) set_math_mode;
+    decltype(&cublasSgemm) sgemm;
+    decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
+    decltype(&cublasGetStatusString) status_string;
+};
+extern exec_cublas_api exec_cublas;
+/* Loads cuBLAS once per process (libcublas.so.<major> from the loader's path, else the
+ * toolkit's library the build found); thread-safe. 0, or EP_ENOTSUP with the reason recorded
+ * for ep_cuda_last_error() (every call after a failure fails the same way). */
+int exec_cublas_load(void);
+
 /* Checks the launch of the kernel just queued (a bad configuration or a missing device
  * image); errors of the running kernel surface at the next synchronization. */
 int exec_cuda_launched(const char *kernel);

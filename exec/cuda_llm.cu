@@ -196,8 +196,8 @@ gemm(ep_cuda_llm *m, float *out, int ldo, const float *in, int ldi, const float 
 {
     const float one = 1.0f;
 
-    return exec_cublas_check(cublasSgemm(m->blas, CUBLAS_OP_T, CUBLAS_OP_N, n_out, rows, n_in, &one,
-                                         w, n_in, in, ldi, &beta, out, ldo),
+    return exec_cublas_check(exec_cublas.sgemm(m->blas, CUBLAS_OP_T, CUBLAS_OP_N, n_out, rows, n_in,
+                                               &one, w, n_in, in, ldi, &beta, out, ldo),
                              "cublasSgemm");
 }
 
@@ -253,10 +253,11 @@ llm_init(ep_cuda_llm *m, const ep_llm *host)
 
     EXEC_TRY(exec_cuda_check(cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking),
                              "cudaStreamCreate"));
-    EXEC_TRY(exec_cublas_check(cublasCreate(&m->blas), "cublasCreate"));
-    EXEC_TRY(exec_cublas_check(cublasSetStream(m->blas, m->stream), "cublasSetStream"));
+    EXEC_TRY(exec_cublas_load());
+    EXEC_TRY(exec_cublas_check(exec_cublas.create(&m->blas), "cublasCreate"));
+    EXEC_TRY(exec_cublas_check(exec_cublas.set_stream(m->blas, m->stream), "cublasSetStream"));
     /* Plain FP32 (no TF32 tensor cores), to stay comparable with the cpu engine. */
-    EXEC_TRY(exec_cublas_check(cublasSetMathMode(m->blas, CUBLAS_DEFAULT_MATH),
+    EXEC_TRY(exec_cublas_check(exec_cublas.set_math_mode(m->blas, CUBLAS_DEFAULT_MATH),
                                "cublasSetMathMode"));
     EXEC_TRY(exec_cuda_check(cudaMalloc((void **)&m->weights, total * sizeof(float)),
                              "cudaMalloc (weights)"));
@@ -340,7 +341,7 @@ ep_cuda_llm_free(ep_cuda_llm *m)
     scratch_free(m);
     (void)cudaFree(m->weights);
     if (m->blas)
-        (void)cublasDestroy(m->blas);
+        (void)exec_cublas.destroy(m->blas);
     if (m->stream)
         (void)cudaStreamDestroy(m->stream);
     free(m);
@@ -534,6 +535,14 @@ extern "C" void
 ep_cuda_llm_seq_reset(ep_cuda_llm_seq *s)
 {
     s->pos = 0;
+}
+
+extern "C" void
+ep_cuda_llm_seq_truncate(ep_cuda_llm_seq *s, int pos)
+{
+    /* Attention reads positions [0, pos] only, so stale cache rows need no clearing. */
+    if (pos >= 0 && pos < s->pos)
+        s->pos = pos;
 }
 
 extern "C" int

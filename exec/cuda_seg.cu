@@ -92,11 +92,11 @@ gemm_batched(ep_cuda_seg *n, float *out, const float *wt, const float *in, int k
 {
     const float one = 1.0f, zero = 0.0f;
 
-    return exec_cublas_check(
-            cublasSgemmStridedBatched(n->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)hw, co, k, &one, in,
-                                      (int)hw, (long long)k * (long long)hw, wt, k, 0, &zero, out,
-                                      (int)hw, (long long)co * (long long)hw, nb),
-            "cublasSgemmStridedBatched");
+    return exec_cublas_check(exec_cublas.sgemm_strided_batched(
+                                     n->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)hw, co, k, &one, in,
+                                     (int)hw, (long long)k * (long long)hw, wt, k, 0, &zero, out,
+                                     (int)hw, (long long)co * (long long)hw, nb),
+                             "cublasSgemmStridedBatched");
 }
 
 /* 3x3 convolution, zero padding 1, bias, ReLU, then + skip when skip is not NULL. */
@@ -148,9 +148,10 @@ seg_init(ep_cuda_seg *n, const ep_seg *host)
         total += t[i].n;
     EXEC_TRY(exec_cuda_check(cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking),
                              "cudaStreamCreate"));
-    EXEC_TRY(exec_cublas_check(cublasCreate(&n->blas), "cublasCreate"));
-    EXEC_TRY(exec_cublas_check(cublasSetStream(n->blas, n->stream), "cublasSetStream"));
-    EXEC_TRY(exec_cublas_check(cublasSetMathMode(n->blas, CUBLAS_DEFAULT_MATH),
+    EXEC_TRY(exec_cublas_load());
+    EXEC_TRY(exec_cublas_check(exec_cublas.create(&n->blas), "cublasCreate"));
+    EXEC_TRY(exec_cublas_check(exec_cublas.set_stream(n->blas, n->stream), "cublasSetStream"));
+    EXEC_TRY(exec_cublas_check(exec_cublas.set_math_mode(n->blas, CUBLAS_DEFAULT_MATH),
                                "cublasSetMathMode"));
     EXEC_TRY(exec_cuda_check(cudaMalloc((void **)&n->weights, total * sizeof(float)),
                              "cudaMalloc (weights)"));
@@ -193,7 +194,7 @@ ep_cuda_seg_free(ep_cuda_seg *n)
     (void)cudaFree(n->scratch);
     (void)cudaFree(n->weights);
     if (n->blas)
-        (void)cublasDestroy(n->blas);
+        (void)exec_cublas.destroy(n->blas);
     if (n->stream)
         (void)cudaStreamDestroy(n->stream);
     free(n);

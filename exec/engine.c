@@ -92,7 +92,8 @@ kind_ops(ep_engine_kind k)
 int
 ep_engine_kind_available(ep_engine_kind k)
 {
-    return kind_ops(k) != NULL;
+    const exec_engine_ops *ops = kind_ops(k);
+    return ops && (!ops->available || ops->available());
 }
 
 void
@@ -217,6 +218,43 @@ exec_engine_seg_problem(const ep_seg_config *c, int side)
     if (side < 2 || side > SEG_SIDE_MAX || side % 2)
         return "side must be even and in [2, 4096]";
     return NULL;
+}
+
+int
+exec_engine_check_shapes(const ep_engine *e, char *err, size_t errlen)
+{
+    const char *why = e->o.checkpoint ? NULL : ep_llm_config_problem(&e->o.llm);
+    const char *what = "LLM shape";
+
+    if (!why) {
+        why = exec_engine_seg_problem(&e->o.seg, e->o.seg_side);
+        what = "DNN shape";
+    }
+    if (why) {
+        seterr(err, errlen, "%s: %s", what, why);
+        return EP_EINVAL;
+    }
+    return 0;
+}
+
+void
+exec_engine_images(uint64_t seed, float *img, size_t from, size_t to)
+{
+    uint64_t base = ep_splitmix64(seed ^ UINT64_C(0x696d616765));
+
+    for (size_t k = from; k < to; k++)
+        img[k] = (float)(ep_splitmix64(base + k) >> 40) * (1.0f / 16777216.0f);
+}
+
+int
+exec_engine_argmax(const float *x, int n)
+{
+    int best = 0;
+
+    for (int k = 1; k < n; k++)
+        if (x[k] > x[best])
+            best = k;
+    return best;
 }
 
 int

@@ -9,7 +9,6 @@
 
 #include "engine_impl.h"
 #include "epara/error.h"
-#include "epara/rng.h"
 
 typedef struct cpu_inst {
     /* LLM */
@@ -39,18 +38,10 @@ cpu_seterr(char *err, size_t errlen, const char *what, int rc)
 static int
 cpu_open(ep_engine *e, char *err, size_t errlen)
 {
-    const char *why = e->o.checkpoint ? NULL : ep_llm_config_problem(&e->o.llm);
-    const char *what = "LLM shape";
+    int rc = exec_engine_check_shapes(e, err, errlen);
 
-    if (!why) {
-        why = exec_engine_seg_problem(&e->o.seg, e->o.seg_side);
-        what = "DNN shape";
-    }
-    if (why) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: %s", what, why);
-        return EP_EINVAL;
-    }
+    if (rc)
+        return rc;
     if (e->o.threads > 0)
         openblas_set_num_threads(e->o.threads);
     return 0;
@@ -143,17 +134,6 @@ logits_reserve(cpu_inst *c, int rows)
     return 0;
 }
 
-static int
-argmax(const float *x, int n)
-{
-    int best = 0;
-
-    for (int k = 1; k < n; k++)
-        if (x[k] > x[best])
-            best = k;
-    return best;
-}
-
 /* Prefills `tokens` prompt tokens of slot s, whose sequence has taken in `logical` tokens. */
 static int
 cpu_prefill(ep_engine_inst *i, cpu_inst *c, int s, int tokens, int64_t logical)
@@ -176,7 +156,7 @@ cpu_prefill(ep_engine_inst *i, cpu_inst *c, int s, int tokens, int64_t logical)
     rc = ep_llm_prefill(c->llm, seq, c->toks, n, c->logits);
     if (rc)
         return rc;
-    c->next[s] = argmax(c->logits, cfg->vocab_size);
+    c->next[s] = exec_engine_argmax(c->logits, cfg->vocab_size);
     return 0;
 }
 
@@ -214,8 +194,8 @@ cpu_llm_iter(ep_engine_inst *i, const ep_engine_work *w, int n, ep_time start, e
     if (rc)
         return rc;
     for (int k = 0; k < nd; k++)
-        c->next[c->dslots[k]] =
-                argmax(c->logits + (size_t)k * (size_t)cfg->vocab_size, cfg->vocab_size);
+        c->next[c->dslots[k]] = exec_engine_argmax(c->logits + (size_t)k * (size_t)cfg->vocab_size,
+                                                   cfg->vocab_size);
     return 0;
 }
 
@@ -244,7 +224,7 @@ cpu_max_tokens(const ep_engine_inst *i)
 }
 
 /* Grows the image buffers to `batch` images; new images get values in [0, 1) hashed from
- * the seed and their index, so every run segments the same inputs. */
+ * the seed and their index (exec_engine_images), so every run segments the same inputs. */
 static int
 images_reserve(ep_engine_inst *i, cpu_inst *c, int batch)
 {
@@ -261,9 +241,7 @@ images_reserve(ep_engine_inst *i, cpu_inst *c, int batch)
     if (!out)
         return EP_ENOMEM;
     c->out = out;
-    uint64_t base = ep_splitmix64(i->eng->o.seed ^ UINT64_C(0x696d616765));
-    for (size_t k = (size_t)c->img_cap * in; k < (size_t)batch * in; k++)
-        img[k] = (float)(ep_splitmix64(base + k) >> 40) * (1.0f / 16777216.0f);
+    exec_engine_images(i->eng->o.seed, img, (size_t)c->img_cap * in, (size_t)batch * in);
     c->img_cap = batch;
     return 0;
 }

@@ -25,12 +25,13 @@ struct ep_engine_inst {
     void *impl;   /* the kind's per-instance state (ops->load) */
 };
 
-/* One engine kind. open, close, llm_release, next_token, max_tokens and describe may be
- * NULL. Work functions get the CLOCK_MONOTONIC instant the call started (an emulated
- * deadline is start + est); positions in i->pos are those before the iteration, and
- * engine.c advances them after success. */
+/* One engine kind. available, open, close, llm_release, next_token, max_tokens and describe
+ * may be NULL (available NULL: the kind can always open). Work functions get the CLOCK_MONOTONIC
+ * instant the call started (an emulated deadline is start + est); positions in i->pos are those
+ * before the iteration, and engine.c advances them after success. */
 struct exec_engine_ops {
     const char *name;
+    int (*available)(void);
     int (*open)(ep_engine *e, char *err, size_t errlen);
     void (*close)(ep_engine *e);
     int (*load)(ep_engine_inst *i, char *err, size_t errlen);
@@ -46,12 +47,24 @@ struct exec_engine_ops {
 extern const exec_engine_ops exec_engine_emulated_ops;
 extern const exec_engine_ops exec_engine_cpu_ops;
 
-/* The CUDA engine's ops, or NULL when none is built. A CUDA engine (exec/cuda_*.cu) defines
- * this function and the build defines EP_HAVE_CUDA_ENGINE, which removes engine.c's stub. */
+/* The CUDA engine's ops, or NULL when none is built. engine_cuda.c defines this function
+ * when the build has ep_cuda (exec/cuda.cmake), which also defines EP_HAVE_CUDA_ENGINE for
+ * engine.c and so removes its stub. */
 const exec_engine_ops *exec_engine_cuda_ops(void);
 
 /* NULL when (cfg, side) is a DNN shape the cpu engine accepts, else the problem. */
 const char *exec_engine_seg_problem(const ep_seg_config *cfg, int side);
+/* Checks e's LLM shape (unless a checkpoint gives it) and DNN shape as the cpu kernels need
+ * them, for every kind that runs them. Returns 0, or EP_EINVAL with "LLM shape: ..." or
+ * "DNN shape: ..." in err (errlen bytes, may be NULL). */
+int exec_engine_check_shapes(const ep_engine *e, char *err, size_t errlen);
+
+/* The DNN input images of an engine of seed `seed`: floats [from, to) of the endless stream
+ * of pixel values in [0, 1) hashed from the seed and each value's index, written to
+ * img[from, to) (img holds at least `to` floats). The same for every kind. */
+void exec_engine_images(uint64_t seed, float *img, size_t from, size_t to);
+/* Index of the largest of x[0, n) (the first on ties), n >= 1: the greedy next token. */
+int exec_engine_argmax(const float *x, int n);
 
 /* CLOCK_MONOTONIC now, in ns. */
 ep_time exec_engine_now(void);

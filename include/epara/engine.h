@@ -23,7 +23,8 @@ typedef enum ep_engine_kind { EP_ENGINE_EMULATED, EP_ENGINE_CPU, EP_ENGINE_CUDA 
 int ep_engine_kind_parse(const char *s, ep_engine_kind *out);
 /* The kind's name as ep_engine_kind_parse reads it (static text; "?" for other values). */
 const char *ep_engine_kind_name(ep_engine_kind k);
-/* Whether this build has an engine of kind k (emulated and cpu always; cuda when built). */
+/* Whether an engine of kind k can open here: emulated and cpu always; cuda when this build
+ * has the cuda engine and the CUDA runtime finds a device (never aborts without one). */
 int ep_engine_kind_available(ep_engine_kind k);
 
 #define EP_ENGINE_SLOTS_DEFAULT 256     /* LLM sequence slots per instance */
@@ -37,11 +38,11 @@ typedef struct ep_engine_opts {
     ep_engine_kind kind;
     uint64_t seed;          /* model weights, prompt tokens and DNN inputs derive from it */
     int threads;            /* cpu: BLAS threads, process-wide (0: the library's default) */
-    const char *checkpoint; /* cpu: llama2.c checkpoint for every LLM service (NULL: random
-                               weights of shape `llm`); borrowed for ep_engine_open only */
-    ep_llm_config llm;      /* cpu: shape of the stand-in decoder of every LLM service */
-    ep_seg_config seg;      /* cpu: shape of the segmentation net of every DNN service */
-    int seg_side;           /* cpu: DNN inputs are seg_side x seg_side images (even, >= 2) */
+    const char *checkpoint; /* cpu, cuda: llama2.c checkpoint for every LLM service (NULL:
+                               random weights of shape `llm`); borrowed for ep_engine_open */
+    ep_llm_config llm;      /* cpu, cuda: shape of the stand-in decoder of every LLM service */
+    ep_seg_config seg;      /* cpu, cuda: shape of the segmentation net of every DNN service */
+    int seg_side;           /* cpu, cuda: DNN inputs are seg_side x seg_side images (even) */
     int llm_slots;          /* LLM sequence slots per instance, in [1, EP_ENGINE_SLOTS_MAX] */
 } ep_engine_opts;
 
@@ -65,8 +66,9 @@ int ep_engine_dnn_shape_parse(const char *text, ep_seg_config *cfg, int *side, c
 
 /* Opens an engine of kind o->kind for scenario sc (borrowed; it must outlive the engine).
  * o is copied. Returns 0 and *out; EP_EINVAL for bad options (a shape the kernels refuse,
- * slots out of range) and for "cuda" when no CUDA engine is built (the message says so);
- * EP_ENOMEM. err (errlen bytes, may be NULL) gets the message. */
+ * slots out of range) and for "cuda" when no CUDA engine is built ("cuda engine not
+ * built"); EP_ENOTSUP for "cuda" without a usable device ("no CUDA device (...)"); EP_ENOMEM.
+ * err (errlen bytes, may be NULL) gets the message. */
 int ep_engine_open(const ep_scenario *sc, const ep_engine_opts *o, ep_engine **out, char *err,
                    size_t errlen);
 /* Closes the engine; unload its instances first. NULL is a no-op. */
@@ -77,9 +79,10 @@ ep_engine_kind ep_engine_get_kind(const ep_engine *e);
 /* Loads an instance of service svc standing for a device of class spec (indexes into the
  * engine's scenario). cpu: an LLM service gets the decoder (random weights from
  * ep_engine_model_seed(seed, svc), or the checkpoint), a DNN service the segmentation net;
- * instances of one service have identical weights. Returns 0 and *out; EP_EINVAL for a bad
- * svc or spec; checkpoint errors as ep_llm_load (EP_ENOENT, EP_EIO, EP_EPARSE); EP_ENOMEM.
- * err gets the message. */
+ * instances of one service have identical weights. cuda: the cpu engine's models, uploaded
+ * to the GPU. Returns 0 and *out; EP_EINVAL for a bad svc or spec; checkpoint errors as
+ * ep_llm_load (EP_ENOENT, EP_EIO, EP_EPARSE); EP_ENOMEM (cuda: also device memory); cuda:
+ * EP_EIO or EP_ENOTSUP for a CUDA failure (engine_cuda.h). err gets the message. */
 int ep_engine_load(ep_engine *e, int svc, int spec, ep_engine_inst **out, char *err, size_t errlen);
 /* Frees the instance and every slot's KV cache; NULL is a no-op. */
 void ep_engine_unload(ep_engine_inst *i);
@@ -96,8 +99,10 @@ void ep_engine_inst_describe(const ep_engine_inst *i, char *buf, size_t len);
 /* DNN: runs one batch of `batch` items in [1, EP_ENGINE_BATCH_MAX] and blocks until it is
  * done; *took receives the measured wall time (ns). emulated: sleeps `est` ns (the caller's
  * cost-model estimate; <= 0 sleeps not at all) to an absolute CLOCK_MONOTONIC deadline;
- * cpu: segments `batch` deterministic pseudo-random images (est is ignored). Returns 0;
- * EP_EINVAL for an LLM instance or a batch out of range; EP_ENOMEM. *took is written only
+ * cpu: segments `batch` deterministic pseudo-random images (est is ignored); cuda: the same
+ * images on the GPU, the time including their copy in and the logits' copy out. Returns 0;
+ * EP_EINVAL for an LLM instance or a batch out of range; EP_ENOMEM; cuda: EP_EIO or
+ * EP_ENOTSUP for a CUDA failure (ep_cuda_last_error() says which). *took is written only
  * on success. */
 int ep_engine_dnn_batch(ep_engine_inst *i, int batch, ep_dur est, ep_dur *took);
 
@@ -114,7 +119,8 @@ typedef struct ep_engine_work {
 
 /* LLM: one continuous-batching iteration over the n >= 1 work items w (each slot at most
  * once) and blocks until it is done; *took receives the measured wall time (ns).
- * emulated: sleeps `est` ns (as ep_engine_dnn_batch). cpu: each prefill item runs as one
+ * emulated: sleeps `est` ns (as ep_engine_dnn_batch). cpu, and cuda on the GPU with the
+ * same tokens, slot rules and greedy decoding: each prefill item runs as one
  * batched prefill of its tokens (ids: ep_engine_prompt_token of the slot and position),
  * then all decode items run as one decode batch feeding each slot the greedy (argmax) next
  * token of its previous step. A cpu slot's cache holds at most the shape's max_seq_len
@@ -123,8 +129,8 @@ typedef struct ep_engine_work {
  * that of a full cache (clamped, not an error). Positions (ep_engine_llm_pos) count every
  * token regardless. Returns 0; EP_EINVAL (nothing changed) for a DNN instance, n < 1, a slot
  * out of range or repeated, tokens out of [1, EP_ENGINE_TOKENS_MAX], a decode with tokens
- * != 1 or on an empty slot; EP_ENOMEM (the iteration's slots are then in an unspecified
- * state: release them). *took is written only on success. */
+ * != 1 or on an empty slot; EP_ENOMEM, or cuda's EP_EIO / EP_ENOTSUP (the iteration's slots
+ * are then in an unspecified state: release them). *took is written only on success. */
 int ep_engine_llm_iter(ep_engine_inst *i, const ep_engine_work *w, int n, ep_dur est, ep_dur *took);
 
 /* Frees the slot's KV cache and resets it to position 0; an empty slot, or a slot out of
@@ -136,12 +142,12 @@ int ep_engine_llm_slots(const ep_engine_inst *i);
 /* Tokens the slot's sequence has taken in (prompt and generated), or EP_EINVAL for a DNN
  * instance or a slot out of range. */
 int64_t ep_engine_llm_pos(const ep_engine_inst *i, int slot);
-/* The token the slot's next decode will feed (cpu: argmax of its last logits), >= 0; or
+/* The token the slot's next decode will feed (cpu, cuda: argmax of its last logits), >= 0; or
  * EP_EINVAL (DNN instance, slot out of range or empty), EP_ENOTSUP (an engine without
  * tokens: emulated). */
 int ep_engine_llm_next_token(const ep_engine_inst *i, int slot);
-/* The most tokens a slot's cache holds before clamping (cpu: the shape's max_seq_len), 0 when
- * unbounded (emulated), EP_EINVAL for a DNN instance. */
+/* The most tokens a slot's cache holds before clamping (cpu, cuda: the shape's max_seq_len),
+ * 0 when unbounded (emulated), EP_EINVAL for a DNN instance. */
 int ep_engine_llm_max_tokens(const ep_engine_inst *i);
 
 /* The prompt token id at position pos of slot's sequence under seed: a SplitMix64 hash of

@@ -59,6 +59,9 @@ void ep_cuda_llm_seq_free(ep_cuda_llm_seq *s);
 int ep_cuda_llm_seq_pos(const ep_cuda_llm_seq *s);
 /* Empties the cache (position 0). */
 void ep_cuda_llm_seq_reset(ep_cuda_llm_seq *s);
+/* As ep_llm_seq_truncate: keeps only the first min(pos, current position) tokens of the
+ * cache (pos >= 0), so the next token goes to position pos. Host bookkeeping only. */
+void ep_cuda_llm_seq_truncate(ep_cuda_llm_seq *s, int pos);
 /* Copies the whole cache to host memory: k and v (either may be NULL) receive
  * [n_layers][max_seq_len][kv_dim] floats each, the layout of ep_llm_seq_cache; only
  * positions below ep_cuda_llm_seq_pos hold data. Returns 0 or an error above. */
