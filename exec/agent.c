@@ -48,6 +48,7 @@ typedef struct agent {
      * INT64_MIN: no pending request), and the overheads measured */
     int64_t *sent_at;
     int64_t sent_cap;
+    uint64_t sent_base;
     double *ovh;
     int64_t novh, ovh_cap;
     /* the envelope of what this process sends, and what it has seen of each sender
@@ -170,6 +171,42 @@ send_msg(agent *a, nng_socket s, const ep_wire_msg *m)
     return rc;
 }
 
+/* The loadgen's send times, sent_at[id - sent_base]: a window that slides past the ids
+ * already answered (INT64_MIN), so memory follows the requests outstanding. */
+static int
+sent_reserve(agent *a, uint64_t id)
+{
+    if (id < a->sent_base)
+        return -1;
+    if (id - a->sent_base < (uint64_t)a->sent_cap)
+        return 0;
+    int64_t k = 0;
+    while (k < a->sent_cap &&
+           (a->sent_at[k] == INT64_MIN || !ep_live_is_pending(a->live, a->sent_base + (uint64_t)k)))
+        k++;
+    if (k > 0) {
+        memmove(a->sent_at, a->sent_at + k, (size_t)(a->sent_cap - k) * sizeof *a->sent_at);
+        for (int64_t i = a->sent_cap - k; i < a->sent_cap; i++)
+            a->sent_at[i] = INT64_MIN;
+        a->sent_base += (uint64_t)k;
+    }
+    if (k == a->sent_cap)
+        a->sent_base = id;
+    int64_t cap = a->sent_cap ? a->sent_cap : 4096;
+    while ((uint64_t)cap <= id - a->sent_base)
+        cap *= 2;
+    if (cap > a->sent_cap) {
+        int64_t *p = realloc(a->sent_at, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        for (int64_t i = a->sent_cap; i < cap; i++)
+            p[i] = INT64_MIN;
+        a->sent_at = p;
+        a->sent_cap = cap;
+    }
+    return 0;
+}
+
 static int
 hook_send(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time deliver_at)
 {
@@ -181,19 +218,9 @@ hook_send(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time 
     if (a->o->role == EP_LIVE_LOADGEN) {
         m.type = EP_WIRE_REQUEST;
         m.u.request = *req;
-        if (req->id >= (uint64_t)a->sent_cap) {
-            int64_t cap = a->sent_cap ? a->sent_cap : 4096;
-            while ((uint64_t)cap <= req->id)
-                cap *= 2;
-            int64_t *p = realloc(a->sent_at, (size_t)cap * sizeof *p);
-            if (!p)
-                return -1;
-            for (int64_t i = a->sent_cap; i < cap; i++)
-                p[i] = INT64_MIN;
-            a->sent_at = p;
-            a->sent_cap = cap;
-        }
-        a->sent_at[req->id] = mono_ns() - wall_at(a, req->arrival);
+        if (sent_reserve(a, req->id) != 0)
+            return -1;
+        a->sent_at[req->id - a->sent_base] = mono_ns() - wall_at(a, req->arrival);
     } else {
         m.type = EP_WIRE_FORWARD;
         m.u.forward.req = *req;
@@ -489,11 +516,13 @@ liveness(agent *a, int64_t wall)
 static void
 record_overhead(agent *a, const ep_wire_result *q, int64_t wall)
 {
-    if (q->id >= (uint64_t)a->sent_cap || a->sent_at[q->id] == INT64_MIN ||
-        q->outcome != EP_OUT_COMPLETED || q->done == EP_WIRE_NEVER)
+    if (q->id < a->sent_base || q->id - a->sent_base >= (uint64_t)a->sent_cap)
         return;
-    int64_t late_send = a->sent_at[q->id];
-    a->sent_at[q->id] = INT64_MIN;
+    int64_t *slot = &a->sent_at[q->id - a->sent_base];
+    int64_t late_send = *slot;
+    *slot = INT64_MIN;
+    if (late_send == INT64_MIN || q->outcome != EP_OUT_COMPLETED || q->done == EP_WIRE_NEVER)
+        return;
     if (a->novh == a->ovh_cap) {
         int64_t cap = a->ovh_cap ? a->ovh_cap * 2 : 4096;
         double *p = realloc(a->ovh, (size_t)cap * sizeof *p);
@@ -725,6 +754,31 @@ cmp_double(const void *x, const void *y)
 
 /* --- the loop --------------------------------------------------------------------------- */
 
+/* Twice the longest SLO time of the scenario's services, at least 60 s: long enough for
+ * any request that can still meet its SLO. */
+static ep_dur
+slo_span(const ep_scenario *sc)
+{
+    ep_dur span = 60 * EP_NS_PER_S;
+    for (int i = 0; i < sc->nservices; i++) {
+        const ep_slo *slo = &sc->services[i].slo;
+        ep_dur t = slo->ttft > slo->deadline ? slo->ttft : slo->deadline;
+        if (slo->frame_deadline > t)
+            t = slo->frame_deadline;
+        if (t < EP_TIME_MAX / 4 && 2 * t > span)
+            span = 2 * t;
+    }
+    return span;
+}
+
+/* How long the loadgen waits for outcomes after the last arrival: --grace, else the SLO
+ * span. */
+static ep_dur
+grace_of(const ep_exec_opts *o)
+{
+    return o->grace > 0 ? o->grace : slo_span(o->sc);
+}
+
 static int
 done_yet(agent *a, ep_time now)
 {
@@ -734,18 +788,7 @@ done_yet(agent *a, ep_time now)
     if (o->role == EP_LIVE_LOADGEN) {
         if (!ep_live_sources_done(a->live))
             return 0;
-        ep_dur grace = o->grace;
-        if (grace <= 0) { /* long enough for any request to still meet its SLO */
-            grace = 60 * EP_NS_PER_S;
-            for (int i = 0; i < a->sc->nservices; i++) {
-                const ep_slo *slo = &a->sc->services[i].slo;
-                ep_dur t = slo->ttft > slo->deadline ? slo->ttft : slo->deadline;
-                if (slo->frame_deadline > t)
-                    t = slo->frame_deadline;
-                if (t < EP_TIME_MAX / 4 && 2 * t > grace)
-                    grace = 2 * t;
-            }
-        }
+        ep_dur grace = grace_of(o);
         return ep_live_pending(a->live) == 0 || now > ep_live_end(a->live) + grace;
     }
     return o->run_for > 0 && now >= o->run_for;
@@ -808,6 +851,9 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
     lo.sim = o->sim;
     lo.max_held = o->max_held;
     lo.link_mode = o->real_links;
+    /* A request unanswered this long after its arrival is lost (e.g. with a killed node). */
+    if (o->role == EP_LIVE_LOADGEN)
+        lo.result_timeout = grace_of(o) > slo_span(o->sc) ? grace_of(o) : slo_span(o->sc);
     if (o->role == EP_LIVE_NODE) {
         lo.sim.on_record = node_record;
         lo.sim.ctx = a;

@@ -144,9 +144,9 @@ sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason)
     rec->in_window = rec->arrival >= s->window_lo && rec->arrival < s->window_hi;
     if (rec->instance < 0 && r->target >= 0)
         rec->instance = r->target;
-    if (s->role == SIM_ROLE_LOADGEN && rec->id < (uint64_t)s->pending_cap &&
-        s->pending[rec->id] == r) {
-        s->pending[rec->id] = NULL;
+    sim_request **slot = s->role == SIM_ROLE_LOADGEN ? sim_pending_slot(s, rec->id) : NULL;
+    if (slot && *slot == r) {
+        *slot = NULL;
         s->npending--;
     }
     if (!s->quiet) { /* a failed run reports nothing */

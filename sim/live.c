@@ -105,25 +105,56 @@ sim_live_send(sim *s, sim_request *r, int dst)
     release(s, r);
 }
 
-void
-sim_loadgen_send(sim *s, sim_request *r)
+sim_request **
+sim_pending_slot(sim *s, uint64_t id)
 {
-    uint64_t id = r->rec.id;
-    if (id >= (uint64_t)s->pending_cap) {
-        int64_t cap = s->pending_cap ? s->pending_cap : 4096;
-        while ((uint64_t)cap <= id)
-            cap *= 2;
+    if (id < s->pending_base || id - s->pending_base >= (uint64_t)s->pending_cap)
+        return NULL;
+    return &s->pending[id - s->pending_base];
+}
+
+/* Makes the window hold id: slides it past the recorded ids at its start, then grows. */
+static int
+pending_reserve(sim *s, uint64_t id)
+{
+    if (id < s->pending_base)
+        return EP_EINVAL;
+    if (id - s->pending_base < (uint64_t)s->pending_cap)
+        return 0;
+    int64_t k = 0;
+    while (k < s->pending_cap && !s->pending[k])
+        k++;
+    if (k > 0) {
+        memmove(s->pending, s->pending + k, (size_t)(s->pending_cap - k) * sizeof *s->pending);
+        memset(s->pending + s->pending_cap - k, 0, (size_t)k * sizeof *s->pending);
+        s->pending_base += (uint64_t)k;
+    }
+    if (s->npending == 0)
+        s->pending_base = id; /* nothing outstanding: start the window here */
+    int64_t cap = s->pending_cap ? s->pending_cap : 4096;
+    while ((uint64_t)cap <= id - s->pending_base)
+        cap *= 2;
+    if (cap > s->pending_cap) {
         sim_request **p = realloc(s->pending, (size_t)cap * sizeof *p);
-        if (!p) {
-            s->failed = EP_ENOMEM;
-            sim_request_finish(s, r, EP_OUT_DROPPED, "out of memory in the loadgen");
-            return;
-        }
+        if (!p)
+            return EP_ENOMEM;
         memset(p + s->pending_cap, 0, (size_t)(cap - s->pending_cap) * sizeof *p);
         s->pending = p;
         s->pending_cap = cap;
     }
-    s->pending[id] = r;
+    return 0;
+}
+
+void
+sim_loadgen_send(sim *s, sim_request *r)
+{
+    uint64_t id = r->rec.id;
+    if (pending_reserve(s, id) != 0) {
+        s->failed = EP_ENOMEM;
+        sim_request_finish(s, r, EP_OUT_DROPPED, "out of memory in the loadgen");
+        return;
+    }
+    *sim_pending_slot(s, id) = r;
     s->npending++;
     ep_wire_request q = to_wire(r);
     if (s->hooks.send(s->hooks.ctx, &q, r->rec.ingress, -1, s->eng.now) != 0)
@@ -220,6 +251,7 @@ ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *e
     }
     l->s.max_held = o->max_held > 0 ? o->max_held : 65536;
     l->s.link_mode = o->link_mode;
+    l->s.result_timeout = o->result_timeout;
     *out = l;
     return 0;
 }
@@ -231,6 +263,23 @@ ep_live_next(const ep_live *l)
     return ep_heap_min_key(&l->s.eng.heap, &at, NULL) ? at : EP_TIME_MAX;
 }
 
+/* Loadgen: records the oldest outstanding requests past their result timeout. Requests go
+ * out in id order at their arrival times, so the oldest are at the window's start. */
+static void
+expire(sim *s)
+{
+    if (s->role != SIM_ROLE_LOADGEN || s->result_timeout <= 0)
+        return;
+    for (int64_t i = 0; i < s->pending_cap && s->npending > 0; i++) {
+        sim_request *r = s->pending[i];
+        if (!r)
+            continue;
+        if (r->rec.arrival + s->result_timeout > s->eng.now)
+            break;
+        sim_request_finish(s, r, EP_OUT_DROPPED, "no result from the testbed");
+    }
+}
+
 int
 ep_live_advance(ep_live *l, ep_time now)
 {
@@ -240,7 +289,15 @@ ep_live_advance(ep_live *l, ep_time now)
         ev->fn(s, ev);
     if (s->eng.now < now)
         s->eng.now = now;
+    expire(s);
     return s->failed;
+}
+
+int
+ep_live_is_pending(const ep_live *l, uint64_t id)
+{
+    sim_request **slot = sim_pending_slot((sim *)&l->s, id);
+    return slot && *slot;
 }
 
 ep_time
@@ -370,10 +427,10 @@ int
 ep_live_result(ep_live *l, const ep_wire_result *res)
 {
     sim *s = &l->s;
-    if (s->role != SIM_ROLE_LOADGEN || res->id >= (uint64_t)s->pending_cap ||
-        !s->pending[res->id] || res->outcome < 0 || res->outcome > EP_OUT_UNFINISHED)
+    sim_request **slot = s->role == SIM_ROLE_LOADGEN ? sim_pending_slot(s, res->id) : NULL;
+    if (!slot || !*slot || res->outcome < 0 || res->outcome > EP_OUT_UNFINISHED)
         return 0;
-    sim_request *r = s->pending[res->id];
+    sim_request *r = *slot;
     ep_record *rec = &r->rec;
     rec->dispatch = res->dispatch == EP_WIRE_NEVER ? 0 : res->dispatch;
     rec->first_token = res->first_token == EP_WIRE_NEVER ? 0 : res->first_token;

@@ -106,6 +106,7 @@ sim_drain(sim *s)
     for (int64_t i = 0; i < s->pending_cap; i++) /* loadgen: sent, no outcome came back */
         if (s->pending[i])
             sim_request_finish(s, s->pending[i], EP_OUT_DROPPED, "no result from the testbed");
+    s->npending = 0;
     for (int i = 0; i < s->ninst; i++) {
         sim_instance *in = s->inst[i];
         ep_list_node *n;

@@ -145,9 +145,14 @@ struct sim {
     int64_t max_held;             /* live node: most requests held at once */
     int link_mode;                /* live node: ep_live_opts.link_mode */
     ep_wire_demand *demand;       /* live: demand per (node, service) as reported (nnodes x ns) */
-    struct sim_request **pending; /* loadgen: requests awaiting an outcome, by id */
+    /* loadgen: requests awaiting an outcome, pending[id - pending_base]; the window slides
+     * past the ids already recorded, so memory follows the requests outstanding, not the
+     * run's length */
+    struct sim_request **pending;
     int64_t pending_cap, npending;
     char **reasons; /* loadgen: interned reason strings of outcomes received */
+    uint64_t pending_base;
+    ep_dur result_timeout; /* loadgen: ep_live_opts.result_timeout */
     int nreasons;
     ep_live_item *items; /* node with real engines: scratch for LLM iterations */
     int items_cap;
@@ -307,3 +312,5 @@ void sim_metrics_add(struct sim_metrics *m, const ep_scenario *sc, const ep_reco
 int sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *res);
 
 #endif
+/* live.c: the loadgen's slot of request id, or NULL when outside the window. */
+struct sim_request **sim_pending_slot(sim *s, uint64_t id);

@@ -77,6 +77,10 @@ typedef struct ep_live_opts {
      * bandwidth and latency; deliver_at is ignored by the receiver); 2: real bandwidth only
      * (deliver_at carries just the two links' latency). */
     int link_mode;
+    /* Loadgen: a request with no outcome this long after its arrival is recorded as dropped,
+     * "no result from the testbed", at once (and a late outcome ignored); 0: only at
+     * ep_live_finish. Bounds the loadgen's memory when a node dies with requests. */
+    ep_dur result_timeout;
 } ep_live_opts;
 
 /* Sets up a role. The controller computes the initial placement (epoch 0) at once and
@@ -109,6 +113,8 @@ void ep_live_node_up(ep_live *l, int node, int up);
  * 0 for an unknown or already recorded id (ignored: a duplicate or a late result). */
 int ep_live_result(ep_live *l, const ep_wire_result *res);
 
+/* Loadgen: whether request id is still awaiting its outcome. */
+int ep_live_is_pending(const ep_live *l, uint64_t id);
 /* Loadgen: requests sent with no outcome yet, and whether every request of the workload
  * has been sent. */
 int64_t ep_live_pending(const ep_live *l);
