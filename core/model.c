@@ -19,6 +19,8 @@ ep_scenario_fini(ep_scenario *sc)
     free(sc->services);
     free(sc->profiles);
     free(sc->workloads);
+    for (int i = 0; sc->faults && i < sc->nfaults; i++)
+        free(sc->faults[i].nodes);
     free(sc->faults);
     free(sc->text);
     memset(sc, 0, sizeof(*sc));

@@ -19,8 +19,9 @@ static const char *const run_keys[] = {
         "seed",           "warmup_s",           "cooldown_s", "duration_s",
         "sync_period_ms", "placement_period_s", "trace_db",   NULL};
 static const char *const policy_keys[] = {"name", "params", NULL};
-static const char *const fault_keys[] = {"at_s",    "node_down", "node_up", "link_down",
-                                         "link_up", "sync_loss", NULL};
+static const char *const fault_keys[] = {
+        "at_s", "node_down",     "node_up",     "link_down", "link_up", "sync_loss", "partition",
+        "heal", "sync_delay_ms", "slow_device", "factor",    "device",  NULL};
 
 /* Co-location slowdown with k busy instances on one GPU, from the EPARA authors' motivation
  * measurement (REFERENCE.md; ResNet, batch 1): 3240 frames/30 s alone, 2630 each with 2,
@@ -212,21 +213,103 @@ parse_mt(scenario_ctx *c, const scenario_map *root)
     return 0;
 }
 
+/* partition: a node, a group base name (all its nodes) or a list of them; each node once,
+ * and at least one node left on the other side. */
 static int
-parse_fault(scenario_ctx *c, yaml_node_t *n, int i, ep_fault *f)
+parse_partition(scenario_ctx *c, const scenario_map *m, const char *path, ep_fault *f)
+{
+    char ppath[SCENARIO_PATH_MAX], ipath[SCENARIO_PATH_MAX], name[EP_NAME_MAX];
+    scenario_join(ppath, path, "partition");
+    yaml_node_t *pn = scenario_get(m, "partition");
+    yaml_node_item_t *items = NULL;
+    int n = 1, rc, single = pn->type == YAML_SCALAR_NODE && !scenario_is_null(pn);
+    if (!single && (rc = scenario_seq(c, pn, ppath, &items, &n)))
+        return rc;
+    if (n == 0)
+        return scenario_fail(c, pn, "%s: expected at least one node", ppath);
+    int nn = c->sc->nnodes;
+    f->nodes = calloc((size_t)nn + 1, sizeof *f->nodes);
+    if (!f->nodes)
+        return EP_ENOMEM;
+    f->nnodes = 0;
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *item = single ? pn : scenario_node(c, items[i]);
+        if (single)
+            snprintf(ipath, sizeof ipath, "%s", ppath);
+        else
+            scenario_index(ipath, ppath, i);
+        if ((rc = scenario_node_name(c, item, ipath, name, sizeof name)))
+            return rc;
+        int count, first = scenario_find_nodes(c, name, &count);
+        if (first < 0)
+            return scenario_fail(c, item, "%s: unknown node '%s'", ipath, name);
+        for (int k = first; k < first + count; k++) {
+            for (int j = 0; j < f->nnodes; j++)
+                if (f->nodes[j] == k)
+                    return scenario_fail(c, item, "%s: node '%s' is listed twice", ipath,
+                                         c->sc->nodes[k].name);
+            if (f->nnodes == nn - 1)
+                return scenario_fail(c, item,
+                                     "%s: cuts off every node (leave at least one on the other "
+                                     "side)",
+                                     ppath);
+            f->nodes[f->nnodes++] = k;
+        }
+    }
+    f->target = f->nodes[0];
+    return 0;
+}
+
+/* slow_device: NODE with factor (required) and device (optional: the index in the node's
+ * devices list; default all of them). */
+static int
+parse_slow(scenario_ctx *c, const scenario_map *m, const char *path, ep_fault *f)
+{
+    char tpath[SCENARIO_PATH_MAX], name[EP_NAME_MAX];
+    int rc;
+    scenario_join(tpath, path, "slow_device");
+    if ((rc = scenario_name(m, "slow_device", SCENARIO_REQ, name, sizeof name)))
+        return rc;
+    yaml_node_t *tn = scenario_get(m, "slow_device");
+    f->target = ep_scenario_find_node(c->sc, name);
+    if (f->target < 0) {
+        int count;
+        if (scenario_find_nodes(c, name, &count) >= 0)
+            return scenario_fail(c, tn, "%s: '%s' names %d nodes; give one (e.g. %s-1)", tpath,
+                                 name, count, name);
+        return scenario_fail(c, tn, "%s: unknown node '%s'", tpath, name);
+    }
+    const ep_node *node = &c->sc->nodes[f->target];
+    if (node->ndev == 0)
+        return scenario_fail(c, tn, "%s: node '%s' has no devices", tpath, name);
+    if ((rc = scenario_need(m, "factor", "with slow_device")) ||
+        (rc = scenario_num(m, "factor", SCENARIO_REQ, 1, 0, 1000, &f->factor)))
+        return rc;
+    long long dev = -1;
+    if ((rc = scenario_int(m, "device", SCENARIO_OPT, 0, node->ndev - 1, &dev)))
+        return rc;
+    f->device = dev < 0 ? -1 : node->dev0 + (int)dev;
+    return 0;
+}
+
+static int
+parse_fault(scenario_ctx *c, yaml_node_t *n, int i, ep_fault *f, int *partitioned)
 {
     static const struct {
         const char *key;
         ep_fault_kind kind;
-    } kinds[] = {{"node_down", EP_FAULT_NODE_DOWN},
-                 {"node_up", EP_FAULT_NODE_UP},
-                 {"link_down", EP_FAULT_LINK_DOWN},
-                 {"link_up", EP_FAULT_LINK_UP},
-                 {"sync_loss", EP_FAULT_SYNC_LOSS}};
+    } kinds[] = {{"node_down", EP_FAULT_NODE_DOWN}, {"node_up", EP_FAULT_NODE_UP},
+                 {"link_down", EP_FAULT_LINK_DOWN}, {"link_up", EP_FAULT_LINK_UP},
+                 {"sync_loss", EP_FAULT_SYNC_LOSS}, {"partition", EP_FAULT_PARTITION},
+                 {"heal", EP_FAULT_HEAL},           {"sync_delay_ms", EP_FAULT_SYNC_DELAY},
+                 {"slow_device", EP_FAULT_SLOW}};
     char path[SCENARIO_PATH_MAX], tpath[SCENARIO_PATH_MAX], name[EP_NAME_MAX];
     scenario_index(path, "faults", i);
     scenario_map m;
     int rc, which = -1;
+    f->target = -1;
+    f->device = -1;
+    f->factor = 1;
     if ((rc = scenario_map_open(c, n, path, fault_keys, &m)) ||
         (rc = scenario_dur(&m, "at_s", SCENARIO_REQ, 1, 0, 0, 1e9, &f->at)))
         return rc;
@@ -241,17 +324,58 @@ parse_fault(scenario_ctx *c, yaml_node_t *n, int i, ep_fault *f)
     }
     if (which < 0)
         return scenario_fail(c, n,
-                             "%s: missing the fault (node_down, node_up, link_down, "
-                             "link_up or sync_loss)",
+                             "%s: missing the fault (node_down, node_up, link_down, link_up, "
+                             "sync_loss, partition, heal, sync_delay_ms or slow_device)",
                              path);
     f->kind = kinds[which].kind;
-    f->target = -1;
-    if (f->kind == EP_FAULT_SYNC_LOSS) {
+    if (f->kind != EP_FAULT_SLOW)
+        for (int k = 0; k < 2; k++) {
+            const char *only = k ? "device" : "factor";
+            if (scenario_get(&m, only))
+                return scenario_fail(c, scenario_get(&m, only), "%s.%s: only with slow_device",
+                                     path, only);
+        }
+    switch (f->kind) {
+    case EP_FAULT_SYNC_LOSS: {
         int on = 0;
         if ((rc = scenario_bool(&m, "sync_loss", SCENARIO_REQ, &on)))
             return rc;
         f->kind = on ? EP_FAULT_SYNC_LOSS : EP_FAULT_SYNC_OK;
-    } else {
+        break;
+    }
+    case EP_FAULT_PARTITION:
+        if (*partitioned >= 0)
+            return scenario_fail(c, scenario_get(&m, "partition"),
+                                 "%s.partition: faults[%d]'s partition is still in effect "
+                                 "(heal it first)",
+                                 path, *partitioned);
+        if ((rc = parse_partition(c, &m, path, f)))
+            return rc;
+        *partitioned = i;
+        break;
+    case EP_FAULT_HEAL: {
+        int on = 0;
+        yaml_node_t *hn = scenario_get(&m, "heal");
+        if ((rc = scenario_bool(&m, "heal", SCENARIO_REQ, &on)))
+            return rc;
+        if (!on)
+            return scenario_fail(c, hn, "%s.heal: expected true (the partition ends)", path);
+        if (*partitioned < 0)
+            return scenario_fail(c, hn, "%s.heal: no partition in effect", path);
+        f->target = f[*partitioned - i].target;
+        *partitioned = -1;
+        break;
+    }
+    case EP_FAULT_SYNC_DELAY:
+        if ((rc = scenario_dur(&m, "sync_delay_ms", SCENARIO_REQ, 1e-3, 0, 0, 1e9, &f->delay)))
+            return rc;
+        f->target = 0; /* no target; a node index keeps every non-sync-loss fault's in range */
+        break;
+    case EP_FAULT_SLOW:
+        if ((rc = parse_slow(c, &m, path, f)))
+            return rc;
+        break;
+    default: {
         if ((rc = scenario_name(&m, kinds[which].key, SCENARIO_REQ, name, sizeof name)))
             return rc;
         yaml_node_t *tn = scenario_get(&m, kinds[which].key);
@@ -266,6 +390,7 @@ parse_fault(scenario_ctx *c, yaml_node_t *n, int i, ep_fault *f)
             return scenario_fail(c, tn, "%s: unknown %s '%s'", tpath,
                                  kinds[which].key[0] == 'n' ? "node" : "link", name);
         }
+    }
     }
     if (i > 0 && f->at < f[-1].at)
         return scenario_fail(c, scenario_get(&m, "at_s"),
@@ -291,10 +416,11 @@ parse_faults(scenario_ctx *c, const scenario_map *root)
     c->sc->faults = calloc((size_t)n, sizeof *c->sc->faults);
     if (!c->sc->faults)
         return EP_ENOMEM;
+    int partitioned = -1; /* the fault whose partition is in effect */
     for (int i = 0; i < n; i++) {
-        if ((rc = parse_fault(c, scenario_node(c, items[i]), i, &c->sc->faults[i])))
+        c->sc->nfaults = i + 1; /* owns what parse_fault allocates, even when it fails */
+        if ((rc = parse_fault(c, scenario_node(c, items[i]), i, &c->sc->faults[i], &partitioned)))
             return rc;
-        c->sc->nfaults = i + 1;
     }
     return 0;
 }

@@ -141,6 +141,9 @@ sim_dnn_start(sim *s, sim_instance *in)
         interval = 0;
     }
     t = sim_instance_begin(s, in, t);
+    double slow = sim_instance_slow(s, in);
+    if (slow > 1 && interval > 0) /* a throttled stage slows the pipeline's rate too */
+        interval = (ep_dur)llround((double)interval * slow);
     if (in->spec.mode == EP_MODE_PP && interval > 0 && interval < t) {
         /* Pipelined: the batch leaves stage 1 after the slowest stage's time, when the next
          * batch may enter; each request completes when the whole pipeline is through. */
@@ -161,6 +164,11 @@ sim_dnn_start(sim *s, sim_instance *in)
 static void
 complete(sim *s, sim_instance *in, sim_request *r)
 {
+    /* The result cannot cross a partition (nor leave a pipeline cut in two). */
+    if (!sim_reachable(s, in->node, r->rec.ingress) || sim_instance_split(s, in)) {
+        sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+        return;
+    }
     ep_dur back = sim_delay(s, in->node, r->rec.ingress, 1000);
     r->rec.done = s->eng.now + back;
     r->rec.first_token = r->rec.done;

@@ -53,6 +53,10 @@ sim_send(sim *s, sim_request *r, int dst)
         sim_request_finish(s, r, EP_OUT_DROPPED, "link down");
         return;
     }
+    if (!sim_reachable(s, r->at_node, dst)) {
+        sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+        return;
+    }
     r->dst_node = dst;
     r->hop_stage = 0;
     sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
@@ -69,6 +73,10 @@ sim_transfer_hop(sim *s, sim_event *ev)
         int ld = s->sc->nodes[r->dst_node].link;
         if (!s->link_up[ld]) {
             sim_request_finish(s, r, EP_OUT_DROPPED, "link down");
+            return;
+        }
+        if (!sim_reachable(s, r->at_node, r->dst_node)) { /* cut while at the switch */
+            sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
             return;
         }
         r->hop_stage = 1;
@@ -169,7 +177,7 @@ sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v)
     v->spec = in->spec;
     v->id = in->id;
     v->node = in->node;
-    v->ready = in->ready && !in->retired && s->node_up[in->node];
+    v->ready = in->ready && !in->retired && s->node_up[in->node] && !sim_instance_split(s, in);
     v->active = !in->retired;
     v->queued = (int)in->queue.len;
     v->running = in->nrunning;
@@ -191,29 +199,80 @@ sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v)
     }
 }
 
+/* The view from at_node (-1: the centralized scheduler, which sees every instance live and
+ * sits on the side of a partition that was not cut off). */
 void
 sim_refresh_view(sim *s, int at_node)
 {
+    int vp = s->vpart && s->role == SIM_ROLE_SIM;
+    int side = vp && at_node >= 0 ? s->vcut[at_node] : 0;
     for (int i = 0; i < s->ninst; i++) {
         int node = s->inst[i]->node;
         int live = s->role == SIM_ROLE_SIM ? at_node < 0 || node == at_node : sim_is_local(s, node);
-        if (live)
+        if (vp && s->vcut[node] != side) {
+            s->iview[i] = s->frozen[i]; /* no sync crosses the cut: the last one before it */
+            s->iview[i].ready = 0;
+        } else if (live) {
             sim_live_view(s, s->inst[i], &s->iview[i]);
-        else
+        } else {
             s->iview[i] = s->synced[i];
+        }
+    }
+    s->view.node_up = s->node_up;
+    if (vp) {
+        for (int n = 0; n < s->sc->nnodes; n++)
+            s->vnode_up[n] = s->node_up[n] && s->vcut[n] == side;
+        s->view.node_up = s->vnode_up;
     }
     s->view.inst = s->iview;
     s->view.ninst = s->ninst;
 }
 
+/* Applies a snapshot: an instance's view is replaced only by a newer one (delayed messages
+ * may arrive out of order when the delay shrinks). */
+static void
+apply_sync(sim *s, const ep_instance_view *v, int n)
+{
+    for (int i = 0; i < n && i < s->ninst; i++)
+        if (v[i].synced_at >= s->synced[i].synced_at)
+            s->synced[i] = v[i];
+}
+
+void
+sim_sync_deliver(sim *s, sim_event *ev)
+{
+    sim_sync_msg *m = EP_CONTAINER_OF(ev, sim_sync_msg, ev);
+    apply_sync(s, m->v, m->n);
+    free(m);
+}
+
 void
 sim_sync_tick(sim *s, sim_event *ev)
 {
-    if (s->role == SIM_ROLE_NODE)
+    if (s->role == SIM_ROLE_NODE) {
         sim_live_sync(s);
-    else if (!s->sync_loss)
+    } else if (!s->sync_loss && s->sync_delay > 0) {
+        sim_sync_msg *m = malloc(sizeof *m + (size_t)s->ninst * sizeof m->v[0] + 1);
+        if (!m) {
+            s->failed = EP_ENOMEM;
+            return;
+        }
+        m->n = s->ninst;
+        for (int i = 0; i < s->ninst; i++)
+            sim_live_view(s, s->inst[i], &m->v[i]);
+        sim_event_init(&m->ev, sim_sync_deliver, EV_SYNC_DELIVER, 0);
+        sim_schedule(&s->eng, &m->ev, s->eng.now + s->sync_delay);
+    } else if (!s->sync_loss) {
         for (int i = 0; i < s->ninst; i++)
             sim_live_view(s, s->inst[i], &s->synced[i]);
+    }
+    if (s->role == SIM_ROLE_SIM && s->eng.now > s->part_since) {
+        /* A round of sync messages missed across the cut (or received again after the heal)
+         * is how the nodes learn of the partition (or of its end): the first tick after it,
+         * not one at the same instant. */
+        s->vpart = s->part;
+        memcpy(s->vcut, s->cut, (size_t)s->sc->nnodes * sizeof *s->cut);
+    }
     sim_schedule(&s->eng, ev, s->eng.now + s->sc->run.sync_period);
 }
 
@@ -225,6 +284,10 @@ sim_enqueue(sim *s, sim_request *r, sim_instance *in)
     r->target = in->id;
     r->rec.instance = in->id;
     r->rec.node = in->node;
+    if (sim_instance_split(s, in)) {
+        sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+        return;
+    }
     const ep_service *svc = &s->sc->services[in->spec.service];
     if (svc->kind == EP_SVC_LLM && sim_llm_admit(s, in, r) != 0) {
         sim_request_finish(s, r, EP_OUT_REJECTED, "exceeds KV capacity of the instance");
@@ -359,6 +422,34 @@ sim_live_run(sim *s, sim_instance *in, int batch, ep_dur t)
     return m >= 0 ? m : -1;
 }
 
+int
+sim_instance_split(const sim *s, const sim_instance *in)
+{
+    if (!s->part)
+        return 0;
+    for (int d = 1; d < in->spec.ndev; d++)
+        if (s->cut[s->sc->devices[in->spec.devs[d]].node] != s->cut[in->node])
+            return 1;
+    return 0;
+}
+
+double
+sim_instance_slow(const sim *s, const sim_instance *in)
+{
+    double f = 1;
+    for (int d = 0; d < in->spec.ndev; d++)
+        if (s->dev_slow[in->spec.devs[d]] > f)
+            f = s->dev_slow[in->spec.devs[d]];
+    return f;
+}
+
+static ep_dur
+stretch(ep_dur t, double f)
+{
+    double scaled = (double)t * f;
+    return scaled < 4e18 ? (ep_dur)llround(scaled) : (ep_dur)4e18;
+}
+
 ep_dur
 sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
 {
@@ -371,10 +462,13 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
         if (s->dev_busy[dev] > k_busy)
             k_busy = s->dev_busy[dev];
     }
-    if (k_busy > 1 && !(s->role == SIM_ROLE_NODE && s->hooks.run)) {
-        double scaled = (double)t * ep_cost_mt_slowdown(s->sc, k_busy);
-        t = scaled < 4e18 ? (ep_dur)llround(scaled) : (ep_dur)4e18;
-    }
+    if (k_busy > 1 && !(s->role == SIM_ROLE_NODE && s->hooks.run))
+        t = stretch(t, ep_cost_mt_slowdown(s->sc, k_busy));
+    /* A throttled device (slow_device fault) slows every batch that starts on it; a
+     * multi-device instance runs at its slowest device's pace. */
+    double slow = sim_instance_slow(s, in);
+    if (slow > 1)
+        t = stretch(t, slow);
     in->busy = 1;
     in->busy_since = s->eng.now;
     in->batch_time = t;
@@ -395,7 +489,8 @@ sim_instance_end(sim *s, sim_instance *in)
 void
 sim_instance_kick(sim *s, sim_instance *in)
 {
-    if (!in->ready || in->busy || !s->node_up[in->node] || !sim_is_local(s, in->node))
+    if (!in->ready || in->busy || !s->node_up[in->node] || !sim_is_local(s, in->node) ||
+        sim_instance_split(s, in))
         return;
     if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
         /* Iterations continue while requests run, even with an empty queue. */

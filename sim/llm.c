@@ -132,6 +132,16 @@ sim_llm_iter_done(sim *s, sim_event *ev)
                 continue;
             }
         }
+        if (!sim_reachable(s, in->node, r->rec.ingress)) {
+            /* Its token cannot reach the client across a partition: the request is lost. */
+            ep_list_remove(&in->running, n);
+            in->nrunning--;
+            in->kv_used -= r->kv_held;
+            r->kv_held = 0;
+            sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+            n = next;
+            continue;
+        }
         r->prefilled = 1;
         r->generated++;
         r->kv_held++;

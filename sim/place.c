@@ -1,5 +1,6 @@
 /* The simulator host, control side: applying the policy's placements (keep, retire, load),
- * policy timers, and faults (node down/up, link down/up, sync loss). */
+ * policy timers, and faults (node down/up, link down/up, sync loss, partition and heal,
+ * sync delay, slow device). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,10 @@ grow_instances(sim *s)
     if (!w)
         return EP_ENOMEM;
     s->synced = w;
+    ep_instance_view *z = realloc(s->frozen, (size_t)cap * sizeof *z);
+    if (!z)
+        return EP_ENOMEM;
+    s->frozen = z;
     s->cap_inst = cap;
     s->view.inst = s->iview; /* never leave the policy's view pointing at the old array */
     return 0;
@@ -136,6 +141,20 @@ share_kv(sim *s)
     return 0;
 }
 
+/* 1 when a device of the spec is on a node cut off by the partition in effect: the
+ * scheduler (on the other side) can neither load nor retire an instance there. */
+static int
+spec_cut(const sim *s, const ep_instance_spec *sp)
+{
+    if (!s->part)
+        return 0;
+    for (int d = 0; d < sp->ndev; d++)
+        if (sp->devs[d] >= 0 && sp->devs[d] < s->sc->ndevices &&
+            s->cut[s->sc->devices[sp->devs[d]].node])
+            return 1;
+    return 0;
+}
+
 int
 sim_apply_placement(sim *s, ep_placement *p, int initial)
 {
@@ -156,8 +175,9 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
         for (int k = 0; k < p->n && found < 0; k++)
             if (!keep[k] && spec_equal(&in->spec, &p->inst[k]))
                 found = k;
-        if (found >= 0) {
-            keep[found] = 1;
+        if (found >= 0 || spec_cut(s, &in->spec)) { /* kept (beyond the cut: as it is) */
+            if (found >= 0)
+                keep[found] = 1;
             for (int d = 0; d < in->spec.ndev; d++)
                 used[in->spec.devs[d]] +=
                         (double)ep_cost_instance_mem(sc, in->spec.service, in->spec.ndev);
@@ -170,6 +190,8 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
         if (keep[k])
             continue;
         const ep_instance_spec *sp = &p->inst[k];
+        if (spec_cut(s, sp))
+            continue; /* the placement does not reach beyond the cut */
         const char *why = spec_invalid(s, sp);
         int64_t mem = why ? 0 : ep_cost_instance_mem(sc, sp->service, sp->ndev);
         for (int d = 0; !why && d < sp->ndev; d++) {
@@ -201,9 +223,12 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
          * loading until their node reports them ready. */
         in->ready = initial;
         sim_live_view(s, in, &s->synced[in->id]);
+        s->frozen[in->id] = s->synced[in->id];
         s->res->instances++;
         if (initial || !sim_is_local(s, in->node)) {
             in->ready = 1; /* remote instances: their node's reports say when they are */
+        } else if (!s->node_up[in->node]) {
+            /* Placed on a node that is down: it loads when the node comes back up. */
         } else {
             ep_dur load = 0;
             for (int d = 0; d < sp->ndev; d++) {
@@ -333,23 +358,30 @@ sim_timer_arm(void *host, ep_dur after, uint64_t cookie)
     sim_schedule(&s->eng, &t->ev, s->eng.now + (after > 0 ? after : 0));
 }
 
+/* Stops what the instance is doing and drops every request it holds (why: the reason). */
 static void
-fail_instance(sim *s, sim_instance *in)
+drop_held(sim *s, sim_instance *in, const char *why)
 {
     ep_list_node *n;
     if (in->busy) {
         sim_cancel(&s->eng, &in->ev);
         sim_instance_end(s, in);
-    } else if (sim_event_pending(&in->ev)) {
-        sim_cancel(&s->eng, &in->ev); /* a load in progress */
     }
     while ((n = ep_list_pop_front(&in->running)) != NULL)
-        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, "node down");
+        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, why);
     while ((n = ep_list_pop_front(&in->queue)) != NULL)
-        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, "node down");
+        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, why);
     in->nrunning = 0;
     in->kv_used = 0;
     in->queued_prefill = 0;
+}
+
+static void
+fail_instance(sim *s, sim_instance *in)
+{
+    if (!in->busy && sim_event_pending(&in->ev))
+        sim_cancel(&s->eng, &in->ev); /* a load in progress */
+    drop_held(s, in, "node down");
     in->ready = 0;
 }
 
@@ -374,8 +406,10 @@ sim_fault_fire(sim *s, sim_event *ev)
         s->node_up[f->target] = 1;
         for (int i = 0; i < s->ninst; i++) {
             sim_instance *in = s->inst[i];
-            if (in->node != f->target || in->retired)
+            /* Placed while the node was down: loaded from now on (never twice). */
+            if (in->node != f->target || in->retired || sim_event_pending(&in->ev))
                 continue;
+            in->ready = 0;
             ep_dur load = ep_cost_load(sc, in->spec.service, sc->devices[in->spec.devs[0]].spec,
                                        in->spec.ndev);
             sim_event_init(&in->ev, sim_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
@@ -393,6 +427,37 @@ sim_fault_fire(sim *s, sim_event *ev)
         break;
     case EP_FAULT_SYNC_OK:
         s->sync_loss = 0;
+        break;
+    case EP_FAULT_PARTITION:
+        /* What the nodes across the cut last heard of each instance. */
+        if (s->ninst > 0)
+            memcpy(s->frozen, s->synced, (size_t)s->ninst * sizeof *s->frozen);
+        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
+        for (int i = 0; i < f->nnodes; i++)
+            s->cut[f->nodes[i]] = 1;
+        s->part = 1;
+        s->part_since = s->eng.now;
+        /* A pipeline with stages on both sides cannot run: what it holds is lost. */
+        for (int i = 0; i < s->ninst; i++)
+            if (sim_instance_split(s, s->inst[i]) && s->node_up[s->inst[i]->node])
+                drop_held(s, s->inst[i], "network partition");
+        break;
+    case EP_FAULT_HEAL:
+        s->part = 0;
+        s->part_since = s->eng.now;
+        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
+        for (int i = 0; i < s->ninst; i++)
+            sim_instance_kick(s, s->inst[i]);
+        break;
+    case EP_FAULT_SYNC_DELAY:
+        s->sync_delay = f->delay;
+        break;
+    case EP_FAULT_SLOW:
+        for (int d = 0; d < sc->nodes[f->target].ndev; d++) {
+            int dev = sc->nodes[f->target].dev0 + d;
+            if (f->device < 0 || f->device == dev)
+                s->dev_slow[dev] = f->factor;
+        }
         break;
     }
 }

@@ -130,6 +130,8 @@ sim_drain(sim *s)
                                "in transit when the run ended");
         else if (ev->fn == sim_timer_fire)
             free(EP_CONTAINER_OF(ev, sim_timer, ev));
+        else if (ev->fn == sim_sync_deliver)
+            free(EP_CONTAINER_OF(ev, sim_sync_msg, ev));
     }
 }
 
@@ -150,6 +152,11 @@ sim_free(sim *s)
     free(s->inst);
     free(s->iview);
     free(s->synced);
+    free(s->frozen);
+    free(s->cut);
+    free(s->vcut);
+    free(s->vnode_up);
+    free(s->dev_slow);
     while (s->pool) {
         sim_request *r = s->pool;
         s->pool = r->pool_next;
@@ -271,7 +278,7 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     sim_engine_init(&s->eng);
     int rc = 0;
     const char *pname = opts->policy ? opts->policy : sc->policy;
-    s->pol = ep_policy_find(pname[0] ? pname : "static");
+    s->pol = opts->policy_ops ? opts->policy_ops : ep_policy_find(pname[0] ? pname : "static");
     if (!s->pol) {
         rc = setup_err(err, errlen, EP_EINVAL, "unknown policy (see 'epara sim --help')", pname);
         goto done;
@@ -291,6 +298,10 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->down = calloc((size_t)sc->nlinks + 1, sizeof *s->down);
     s->node_up = calloc((size_t)sc->nnodes + 1, sizeof *s->node_up);
     s->link_up = calloc((size_t)sc->nlinks + 1, sizeof *s->link_up);
+    s->cut = calloc((size_t)sc->nnodes + 1, sizeof *s->cut);
+    s->vcut = calloc((size_t)sc->nnodes + 1, sizeof *s->vcut);
+    s->vnode_up = calloc((size_t)sc->nnodes + 1, sizeof *s->vnode_up);
+    s->dev_slow = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_slow);
     s->dev_busy = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_busy);
     s->dev_since = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_since);
     s->cat = calloc((size_t)sc->nservices + 1, sizeof *s->cat);
@@ -314,8 +325,9 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     }
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up || !s->down ||
-        !s->node_up || !s->link_up || !s->dev_busy || !s->dev_since || !s->cat || !s->m ||
-        !s->pol_state || ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
+        !s->node_up || !s->link_up || !s->cut || !s->vcut || !s->vnode_up || !s->dev_slow ||
+        !s->dev_busy || !s->dev_since || !s->cat || !s->m || !s->pol_state ||
+        ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
@@ -326,6 +338,8 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     }
     for (int i = 0; i < sc->nnodes; i++)
         s->node_up[i] = 1;
+    for (int i = 0; i < sc->ndevices; i++)
+        s->dev_slow[i] = 1;
 
     /* Workload sources and the time window. */
     double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;

@@ -36,7 +36,8 @@ enum sim_event_kind {
     EV_LOAD_DONE,
     EV_FAULT,
     EV_TIMER,
-    EV_HOLD
+    EV_HOLD,
+    EV_SYNC_DELIVER /* a delayed state sync message arrives (sync_delay fault) */
 };
 
 typedef struct sim_engine {
@@ -172,9 +173,20 @@ struct sim {
     /* cluster runtime */
     sim_pipe *up, *down; /* per link: node->switch, switch->node */
     int *node_up, *link_up;
-    int *dev_busy;      /* busy instances per device (MT slowdown) */
-    double *dev_busy_s; /* time with at least one busy instance, per device */
-    ep_time *dev_since; /* when the device last turned busy */
+    /* Partition: cut[n] is 1 for the nodes cut off while `part` is set; nodes reach each
+     * other only on the same side. Views learn it late: vcut / vpart are the partition as
+     * of the last sync tick (a missed round of sync messages reveals it, the first round
+     * after the heal ends it). While vpart, a routing node sees the nodes across the cut as
+     * down (vnode_up) and their instances as frozen (last synced before the cut), not ready. */
+    int *cut, *vcut, *vnode_up;
+    int part, vpart;
+    ep_time part_since;       /* when the partition began or healed last */
+    ep_instance_view *frozen; /* every instance as of the last sync before the partition */
+    ep_dur sync_delay;        /* sync_delay fault: sync messages arrive this late */
+    double *dev_slow;         /* slow_device fault: per device time multiplier (1: normal) */
+    int *dev_busy;            /* busy instances per device (MT slowdown) */
+    double *dev_busy_s;       /* time with at least one busy instance, per device */
+    ep_time *dev_since;       /* when the device last turned busy */
     sim_instance **inst;
     int ninst, cap_inst;
     ep_instance_view *iview;  /* the view handed to the policy */
@@ -215,7 +227,18 @@ sim_is_local(const sim *s, int node)
     return s->role == SIM_ROLE_SIM || (s->role == SIM_ROLE_NODE && node == s->local);
 }
 
+/* 1 when nodes a and b can exchange messages (the same side of any partition). */
+static inline int
+sim_reachable(const sim *s, int a, int b)
+{
+    return !s->part || s->cut[a] == s->cut[b];
+}
+
 /* Host helpers used by dnn.c / llm.c. */
+/* 1 when a partition separates the instance's devices (a pipeline across the cut). */
+int sim_instance_split(const sim *s, const sim_instance *in);
+/* Batch / iteration time multiplier of the instance's slowest device (slow_device faults). */
+double sim_instance_slow(const sim *s, const sim_instance *in);
 void sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason);
 void sim_instance_kick(sim *s, sim_instance *in);
 /* Marks the instance's devices busy from now; returns t stretched by the MT slowdown of
@@ -254,6 +277,16 @@ typedef struct sim_timer {
     sim_event ev;
     uint64_t cookie;
 } sim_timer;
+
+/* A state sync message delayed by a sync_delay fault: the snapshot of every instance taken
+ * at a sync tick, applied when it arrives (a rare event, allocated when sent). */
+typedef struct sim_sync_msg {
+    sim_event ev;
+    int n;
+    ep_instance_view v[];
+} sim_sync_msg;
+
+void sim_sync_deliver(sim *s, sim_event *ev);
 
 /* A scheduled fault. */
 typedef struct sim_fault_ev {

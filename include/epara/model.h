@@ -138,13 +138,25 @@ typedef enum ep_fault_kind {
     EP_FAULT_LINK_DOWN,
     EP_FAULT_LINK_UP,
     EP_FAULT_SYNC_LOSS, /* state synchronization messages lost while active */
-    EP_FAULT_SYNC_OK
+    EP_FAULT_SYNC_OK,
+    EP_FAULT_PARTITION,  /* nodes[0..nnodes) cut off from the others, both directions */
+    EP_FAULT_HEAL,       /* the partition in effect ends */
+    EP_FAULT_SYNC_DELAY, /* sync messages arrive `delay` late from now (0: on time again) */
+    EP_FAULT_SLOW        /* devices of node `target` run `factor` x slower (1: normal again) */
 } ep_fault_kind;
 
+/* One scheduled fault. At most one partition is in effect at a time (the loader checks that
+ * partitions and heals alternate). */
 typedef struct ep_fault {
     ep_time at;
     ep_fault_kind kind;
-    int target; /* node or link index; unused for sync faults */
+    int target;    /* node or link index (link i is node i's uplink); PARTITION and HEAL: the
+                      partition's first node; SYNC_LOSS / SYNC_OK: -1; SYNC_DELAY: 0 (unused) */
+    int *nodes;    /* PARTITION: the cut-off nodes, owned by the scenario; NULL otherwise */
+    int nnodes;    /* PARTITION: entries in nodes, >= 1 and < the cluster's nodes */
+    int device;    /* SLOW: the one device (global index) slowed, or -1 for all the node's */
+    double factor; /* SLOW: batch and iteration times multiplied by this (>= 1) */
+    ep_dur delay;  /* SYNC_DELAY: added to every state sync message's delivery (>= 0) */
 } ep_fault;
 
 typedef struct ep_param {

@@ -59,6 +59,9 @@ typedef struct ep_sim_opts {
     double rate_scale; /* multiplies every workload's rate (1 when 0) */
     ep_dur duration;   /* > 0: replay only the first `duration` of the workload */
     ep_store *traces;  /* open trace database holding the workload's traces */
+    /* When set, this policy (borrowed for the run) instead of a built-in one found by name:
+     * a policy outside the registry, e.g. a test's probe. */
+    const ep_policy_ops *policy_ops;
     /* Called for every record (may be NULL). */
     void (*on_record)(void *ctx, const ep_record *rec);
     void *ctx;

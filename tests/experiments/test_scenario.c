@@ -646,6 +646,104 @@ test_unknown_references_and_duplicates_are_refused(void **state)
 }
 
 static void
+test_partition_sync_delay_and_slow_device_faults_load(void **state)
+{
+    (void)state;
+    ep_scenario sc = load_ok(CLUSTER SERVICES "faults:\n"
+                                              "  - {at_s: 10, partition: [n-3, pi]}\n"
+                                              "  - {at_s: 10, sync_delay_ms: 1500}\n"
+                                              "  - {at_s: 12, slow_device: n-2, factor: 2.5}\n"
+                                              "  - {at_s: 13, slow_device: n-2, factor: 1,\n"
+                                              "     device: 1}\n"
+                                              "  - {at_s: 20, heal: true}\n"
+                                              "  - {at_s: 20, sync_delay_ms: 0}\n"
+                                              "  - {at_s: 30, partition: n}\n"
+                                              "  - {at_s: 40, heal: true}\n",
+                             ".");
+    assert_int_equal(sc.nfaults, 8);
+    const ep_fault *f = sc.faults;
+    assert_int_equal(f[0].kind, EP_FAULT_PARTITION);
+    assert_int_equal(f[0].nnodes, 2);
+    assert_int_equal(f[0].nodes[0], 2);
+    assert_int_equal(f[0].nodes[1], 3);
+    assert_int_equal(f[0].target, 2);
+    assert_int_equal(f[1].kind, EP_FAULT_SYNC_DELAY);
+    assert_int_equal(f[1].delay, 1500 * EP_NS_PER_MS);
+    assert_int_equal(f[2].kind, EP_FAULT_SLOW);
+    assert_int_equal(f[2].target, 1);
+    assert_int_equal(f[2].device, -1); /* every device of the node */
+    assert_true(f[2].factor == 2.5);
+    assert_int_equal(f[3].device, sc.nodes[1].dev0 + 1); /* its second device */
+    assert_true(f[3].factor == 1);
+    assert_int_equal(f[4].kind, EP_FAULT_HEAL);
+    assert_int_equal(f[4].target, 2);
+    assert_int_equal(f[5].delay, 0);
+    assert_int_equal(f[6].nnodes, 3); /* a group base name: all its nodes */
+    assert_int_equal(f[6].nodes[2], 2);
+    assert_null(f[1].nodes);
+    ep_scenario_fini(&sc);
+}
+
+static void
+test_bad_partition_sync_delay_and_slow_device_faults_are_refused(void **state)
+{
+    (void)state;
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, partition: [pi, x]}\n", 24,
+                 "faults[0].partition[1]: unknown node 'x'");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, partition: [pi, n-1, pi]}\n", 24,
+                 "faults[0].partition[2]: node 'pi' is listed twice");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, partition: [n, pi]}\n", 24,
+                 "faults[0].partition: cuts off every node");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, partition: []}\n", 24,
+                 "faults[0].partition: expected at least one node");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, partition: {a: 1}}\n", 24,
+                 "faults[0].partition");
+    expect_error(CLUSTER SERVICES "faults:\n"
+                                  "  - {at_s: 5, partition: pi}\n"
+                                  "  - {at_s: 6, partition: n-1}\n",
+                 25, "faults[1].partition: faults[0]'s partition is still in effect");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, heal: true}\n", 24,
+                 "faults[0].heal: no partition in effect");
+    expect_error(CLUSTER SERVICES "faults:\n"
+                                  "  - {at_s: 5, partition: pi}\n"
+                                  "  - {at_s: 6, heal: false}\n",
+                 25, "faults[1].heal: expected true");
+    expect_error(CLUSTER SERVICES "faults:\n"
+                                  "  - {at_s: 5, partition: pi}\n"
+                                  "  - {at_s: 6, heal: true, partition: pi}\n",
+                 25, "faults[1]: one fault per entry (partition and heal given)");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, sync_delay_ms: -1}\n", 24,
+                 "faults[0].sync_delay_ms");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, sync_delay_ms: soon}\n", 24,
+                 "faults[0].sync_delay_ms");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, slow_device: n-1}\n", 24,
+                 "faults[0]: missing required key 'factor' with slow_device");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, slow_device: n-1, factor: 0.5}\n", 24,
+                 "faults[0].factor: expected a number in [1, 1000]");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, slow_device: n, factor: 2}\n", 24,
+                 "faults[0].slow_device: 'n' names 3 nodes; give one (e.g. n-1)");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, slow_device: gpu, factor: 2}\n", 24,
+                 "faults[0].slow_device: unknown node 'gpu'");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, slow_device: pi, factor: 2, device: 1}\n",
+                 24, "faults[0].device: expected an integer in [0, 0], got '1'");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, node_down: pi, factor: 2}\n", 24,
+                 "faults[0].factor: only with slow_device");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, sync_delay_ms: 5, device: 0}\n", 24,
+                 "faults[0].device: only with slow_device");
+    expect_error(CLUSTER SERVICES "faults:\n  - {at_s: 5, slow: pi}\n", 24, "faults[0]");
+    expect_error("name: t\n"
+                 "devices:\n"
+                 "  - {name: g, kind: gpu, mem_gb: 1, mem_bw_gbps: 1, peak_tflops: 1}\n"
+                 "nodes:\n"
+                 "  - {name: a, class: server, cores: 8, mem_gb: 64, devices: [g],\n"
+                 "     link: {bw_gbps: 10}}\n"
+                 "  - {name: b, class: micro, cores: 1, mem_gb: 1, link: {bw_gbps: 1}}\n"
+                 "faults:\n"
+                 "  - {at_s: 5, slow_device: b, factor: 2}\n",
+                 9, "faults[0].slow_device: node 'b' has no devices");
+}
+
+static void
 test_missing_required_keys_are_named(void **state)
 {
     (void)state;
@@ -731,6 +829,8 @@ main(void)
             cmocka_unit_test(test_bad_numbers_give_the_line_and_the_value),
             cmocka_unit_test(test_total_node_count_is_bounded),
             cmocka_unit_test(test_unknown_references_and_duplicates_are_refused),
+            cmocka_unit_test(test_partition_sync_delay_and_slow_device_faults_load),
+            cmocka_unit_test(test_bad_partition_sync_delay_and_slow_device_faults_are_refused),
             cmocka_unit_test(test_missing_required_keys_are_named),
             cmocka_unit_test(test_malformed_and_empty_documents_are_parse_errors),
     };
