@@ -420,7 +420,9 @@ cmd_profile(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!ep_engine_kind_available(eo.kind)) {
-        cli_err("--engine: %s engine not built into this epara", engine_txt);
+        cli_err("--engine: %s engine not available (not built into this epara, or no CUDA "
+                "device)",
+                engine_txt);
         return EXIT_USAGE;
     }
 

@@ -289,7 +289,9 @@ cmd_testbed(int argc, char **argv)
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     if (!ep_engine_kind_available(c.eng.kind)) {
-        cli_err("testbed: --engine %s is not built into this epara", c.engine);
+        cli_err("testbed: --engine %s is not available (not built into this epara, or no "
+                "CUDA device)",
+                c.engine);
         return EXIT_USAGE;
     }
     /* Prepare the traces once, before the processes open the database. */

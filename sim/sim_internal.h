@@ -151,9 +151,9 @@ struct sim {
      * run's length */
     struct sim_request **pending;
     int64_t pending_cap, npending;
-    char **reasons; /* loadgen: interned reason strings of outcomes received */
     uint64_t pending_base;
     ep_dur result_timeout; /* loadgen: ep_live_opts.result_timeout */
+    char **reasons; /* loadgen: interned reason strings of outcomes received */
     int nreasons;
     ep_live_item *items; /* node with real engines: scratch for LLM iterations */
     int items_cap;
@@ -322,6 +322,8 @@ void sim_free(sim *s);
 void sim_arrival(sim *s, sim_event *ev);
 /* live.c: the loadgen hands a new request to its ingress node. */
 void sim_loadgen_send(sim *s, sim_request *r);
+/* live.c: the loadgen's slot of request id, or NULL when outside the window. */
+struct sim_request **sim_pending_slot(sim *s, uint64_t id);
 /* live.c: a node hands request r to node dst (r leaves this process). */
 void sim_live_send(sim *s, sim_request *r, int dst);
 /* live.c: a node reports its state (sync tick). */
@@ -345,5 +347,3 @@ void sim_metrics_add(struct sim_metrics *m, const ep_scenario *sc, const ep_reco
 int sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *res);
 
 #endif
-/* live.c: the loadgen's slot of request id, or NULL when outside the window. */
-struct sim_request **sim_pending_slot(sim *s, uint64_t id);

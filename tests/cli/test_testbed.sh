@@ -47,6 +47,9 @@ assert s['requests'] == t['requests'], "different request counts"
 d = abs(s['slo_attainment'] - t['slo_attainment']) * 100
 assert d <= 2.0, f"attainment differs by {d:.2f} percentage points"
 assert t['testbed']['bad_frames'] == 0
+# Every process ended on its own, status 0 (under ASan: no leak, no error report).
+for name, st in t['testbed']['processes'].items():
+    assert st == {'how': 'exited', 'code': 0}, (name, st)
 EOF
     n=$(field "$T/tb.json" requests)
     if command -v sqlite3 >/dev/null; then
