@@ -67,8 +67,26 @@ check_scenario(const ep_scenario *sc)
     for (int f = 0; f < sc->nfaults; f++) {
         const ep_fault *ft = &sc->faults[f];
         check(ft->at >= 0 && (f == 0 || ft->at >= ft[-1].at));
-        if (ft->kind != EP_FAULT_SYNC_LOSS && ft->kind != EP_FAULT_SYNC_OK)
+        if (ft->kind != EP_FAULT_SYNC_LOSS && ft->kind != EP_FAULT_SYNC_OK &&
+            ft->kind != EP_FAULT_SYNC_DELAY)
             check(ft->target >= 0 && ft->target < sc->nnodes);
+        switch (ft->kind) {
+        case EP_FAULT_PARTITION:
+            check(ft->nodes && ft->nnodes >= 1 && ft->nnodes < sc->nnodes);
+            for (int i = 0; i < ft->nnodes; i++)
+                check(ft->nodes[i] >= 0 && ft->nodes[i] < sc->nnodes);
+            break;
+        case EP_FAULT_SLOW:
+            check(ft->factor >= 1 && ft->factor <= 1000);
+            check(ft->device == -1 || (ft->device >= 0 && ft->device < sc->ndevices));
+            break;
+        case EP_FAULT_SYNC_DELAY:
+            check(ft->delay >= 0);
+            break;
+        default:
+            check(!ft->nodes || ft->kind == EP_FAULT_HEAL);
+            break;
+        }
     }
     check(sc->nparams >= 0 && sc->nparams <= EP_MAX_PARAMS);
     check(sc->mt_slowdown[0] == 1.0);
