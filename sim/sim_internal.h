@@ -140,12 +140,12 @@ struct sim {
     const ep_scenario *sc;
     ep_sim_opts opts;
     sim_role role;
-    int local;                    /* SIM_ROLE_NODE: the node this process hosts */
-    ep_live_hooks hooks;          /* live roles */
-    int64_t epoch;                /* live: last placement epoch applied or sent (-1: none) */
-    int64_t max_held;             /* live node: most requests held at once */
-    int link_mode;                /* live node: ep_live_opts.link_mode */
-    ep_wire_demand *demand;       /* live: demand per (node, service) as reported (nnodes x ns) */
+    int local;              /* SIM_ROLE_NODE: the node this process hosts */
+    ep_live_hooks hooks;    /* live roles */
+    int64_t epoch;          /* live: last placement epoch applied or sent (-1: none) */
+    int64_t max_held;       /* live node: most requests held at once */
+    int link_mode;          /* live node: ep_live_opts.link_mode */
+    ep_wire_demand *demand; /* live: demand per (node, service) as reported (nnodes x ns) */
     /* loadgen: requests awaiting an outcome, pending[id - pending_base]; the window slides
      * past the ids already recorded, so memory follows the requests outstanding, not the
      * run's length */
@@ -153,7 +153,7 @@ struct sim {
     int64_t pending_cap, npending;
     uint64_t pending_base;
     ep_dur result_timeout; /* loadgen: ep_live_opts.result_timeout */
-    char **reasons; /* loadgen: interned reason strings of outcomes received */
+    char **reasons;        /* loadgen: interned reason strings of outcomes received */
     int nreasons;
     ep_live_item *items; /* node with real engines: scratch for LLM iterations */
     int items_cap;
