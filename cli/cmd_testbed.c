@@ -45,6 +45,8 @@ static const char testbed_help[] =
         "                      emulated where the kernel has no netem\n"
         "  --kill WHAT@S       kill -9 a process S trace seconds into the run; WHAT is\n"
         "                      node:K or controller (repeatable)\n"
+        "  --link-down node:K@S, --link-up node:K@S\n"
+        "                      (--netns) take node K's link down / up S trace seconds in\n"
         "  --keep-logs DIR     keep each process's stderr in DIR/<role>.log\n"
         "  --quiet             no progress lines\n"
         "\n"
@@ -52,8 +54,13 @@ static const char testbed_help[] =
 
 #define MAX_KILLS 16
 
+typedef enum tb_what { TB_KILL, TB_LINK_DOWN, TB_LINK_UP } tb_what;
+
+/* A fault the testbed injects at a time: kill -9 of a process, or (--netns) a node's link
+ * taken down or up. */
 typedef struct kill_at {
-    int node; /* -1: the controller */
+    tb_what what;
+    int node; /* -1: the controller (TB_KILL only) */
     double at_s;
     int done;
 } kill_at;
@@ -246,18 +253,25 @@ cmd_testbed(int argc, char **argv)
     if (!args)
         return EXIT_FAIL;
     int nargs = 0;
+    static const char *const opts[] = {"--kill", "--link-down", "--link-up"};
     for (int i = 0; i < argc; i++) {
         const char *v = NULL;
-        if (strcmp(argv[i], "--kill") == 0 && i + 1 < argc)
-            v = argv[++i];
-        else if (strncmp(argv[i], "--kill=", 7) == 0)
-            v = argv[i] + 7;
+        int which = -1;
+        for (int o = 0; o < 3 && !v; o++) {
+            size_t l = strlen(opts[o]);
+            if (strcmp(argv[i], opts[o]) == 0 && i + 1 < argc)
+                v = argv[++i];
+            else if (strncmp(argv[i], opts[o], l) == 0 && argv[i][l] == '=')
+                v = argv[i] + l + 1;
+            if (v)
+                which = o;
+        }
         if (!v) {
             args[nargs++] = argv[i];
             continue;
         }
         const char *at = strchr(v, '@');
-        kill_at k = {-1, 0, 0};
+        kill_at k = {(tb_what)which, -1, 0, 0};
         int ok = at && nkills < MAX_KILLS;
         if (ok && strncmp(v, "node:", 5) == 0) {
             int64_t n;
@@ -267,17 +281,18 @@ cmd_testbed(int argc, char **argv)
             if (ok) {
                 memcpy(nb, v + 5, l);
                 nb[l] = '\0';
-                ok = cli_i64("--kill node", nb, 0, EP_EXEC_MAX_NODES - 1, &n) == 0;
+                ok = cli_i64(opts[which], nb, 0, EP_EXEC_MAX_NODES - 1, &n) == 0;
                 k.node = (int)n;
             }
         } else if (ok) {
-            ok = (size_t)(at - v) == strlen("controller") && strncmp(v, "controller", 10) == 0;
+            ok = which == TB_KILL && (size_t)(at - v) == strlen("controller") &&
+                 strncmp(v, "controller", 10) == 0;
         }
         if (ok)
-            ok = cli_double("--kill time", at + 1, 0, 1e9, &k.at_s) == 0;
+            ok = cli_double(opts[which], at + 1, 0, 1e9, &k.at_s) == 0;
         if (!ok) {
-            cli_err("--kill %s: expected node:K@SECONDS or controller@SECONDS (at most %d)", v,
-                    MAX_KILLS);
+            cli_err("%s %s: expected %s@SECONDS (at most %d)", opts[which], v,
+                    which == TB_KILL ? "node:K or controller" : "node:K", MAX_KILLS);
             free(args);
             return EXIT_USAGE;
         }
@@ -303,8 +318,15 @@ cmd_testbed(int argc, char **argv)
     int nnodes = sc.nnodes;
     ep_store_close(st);
     for (int i = 0; i < nkills; i++)
+        if (kills[i].what != TB_KILL && !c.netns) {
+            cli_err("%s: links can be cut only with --netns", opts[kills[i].what]);
+            ep_scenario_fini(&sc);
+            return EXIT_USAGE;
+        }
+    for (int i = 0; i < nkills; i++)
         if (kills[i].node >= nnodes) {
-            cli_err("--kill node:%d: the scenario has %d nodes", kills[i].node, nnodes);
+            cli_err("%s node:%d: the scenario has %d nodes", opts[kills[i].what], kills[i].node,
+                    nnodes);
             ep_scenario_fini(&sc);
             return EXIT_USAGE;
         }
@@ -509,10 +531,15 @@ cmd_testbed(int argc, char **argv)
         double t = (double)(ep_exec_wall_ns() - c.epoch) / 1e9 * c.time_scale;
         for (int i = 0; i < nkills; i++) {
             int idx = kills[i].node < 0 ? 0 : 1 + kills[i].node;
-            if (!kills[i].done && t >= kills[i].at_s && pids[idx] > 0) {
-                kill(pids[idx], SIGKILL);
+            if (kills[i].done || t < kills[i].at_s)
+                continue;
+            if (kills[i].what != TB_KILL)
+                kills[i].done =
+                        tb_netns_link(&net, kills[i].node, kills[i].what == TB_LINK_UP) == 0;
+            else if (pids[idx] > 0 && kill(pids[idx], SIGKILL) == 0)
                 kills[i].done = 1;
-            }
+            if (!kills[i].done)
+                kills[i].done = -1; /* tried, failed: reported in the JSON */
         }
         pid_t r = waitpid(lg, &lg_status, WNOHANG);
         if (r == lg) {
@@ -568,9 +595,12 @@ cmd_testbed(int argc, char **argv)
             json_t *kl = json_array();
             for (int i = 0; i < nkills; i++)
                 json_array_append_new(kl, json_pack("{s:s, s:i, s:f, s:b}", "what",
-                                                    kills[i].node < 0 ? "controller" : "node",
+                                                    kills[i].what == TB_LINK_DOWN ? "link-down"
+                                                    : kills[i].what == TB_LINK_UP ? "link-up"
+                                                    : kills[i].node < 0           ? "controller"
+                                                                                  : "node",
                                                     "node", kills[i].node, "at_s", kills[i].at_s,
-                                                    "done", kills[i].done));
+                                                    "done", kills[i].done == 1));
             json_object_set_new(tb, "kills", kl);
             json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
             putchar('\n');

@@ -121,6 +121,14 @@ fail : {
     return -1;
 }
 
+int
+tb_netns_link(tb_netns *t, int k, int up)
+{
+    if (k < 0 || k >= t->n)
+        return -1;
+    return sh(t, "ip link set ep%dh%d %s", t->id, k, up ? "up" : "down") == 0 ? 0 : -1;
+}
+
 void
 tb_netns_teardown(tb_netns *t)
 {

@@ -22,6 +22,8 @@ typedef struct tb_netns {
 int tb_netns_setup(tb_netns *t, const ep_scenario *sc);
 /* Removes everything setup made. */
 void tb_netns_teardown(tb_netns *t);
+/* Takes node k's link (its veth pair) down or up. 0, or -1 with the reason in t->failed. */
+int tb_netns_link(tb_netns *t, int k, int up);
 /* The namespace of node k. */
 void tb_netns_name(const tb_netns *t, int k, char *buf, size_t len);
 

@@ -109,7 +109,9 @@ fi
 
 # Network namespaces with tc shaping (root with ip and tc; skipped otherwise).
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null; then
+    # Node 4's link cut from 3 s to 6 s: what it held or was sent is lost, never missing.
     "$EPARA" testbed --netns --policy epara --duration 10 --trace-db "$DB" --grace 10 \
+        --link-down node:4@3 --link-up node:4@6 \
         --json --quiet --out "$T/n.db" --records >"$T/n.json" 2>"$T/n.err"
     rc=$?
     [ $rc -eq 0 ] && ok || { bad "testbed --netns exit $rc"; cat "$T/n.err"; }
@@ -121,7 +123,8 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null; t
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j['testbed']['links'].startswith('netns'), j['testbed']['links']
-assert j['slo_attainment'] > 0.9, j['slo_attainment']
+assert all(k['done'] for k in j['testbed']['kills']), j['testbed']['kills']
+assert j['slo_attainment'] > 0.6, j['slo_attainment']  # the rest keeps serving
 PY
     fi
     left=$(ip netns list | grep -c '^ep[0-9]*n' || true)
@@ -132,6 +135,9 @@ fi
 
 # Bad arguments.
 "$EPARA" testbed --kill node:x@3 >/dev/null 2>"$T/e1" && bad "bad --kill accepted" || ok
+"$EPARA" testbed --link-down node:1@3 --duration 1 --trace-db "$DB" >/dev/null 2>"$T/e0" &&
+    bad "--link-down without --netns accepted" || ok
+grep -q "only with --netns" "$T/e0" && ok || bad "no message for --link-down without --netns"
 grep -q -- "--kill" "$T/e1" && ok || bad "no message for a bad --kill"
 "$EPARA" node --key-file /nonexistent --node 0 >/dev/null 2>"$T/e2"
 [ $? -eq 2 ] && ok || bad "node with a missing key file: not exit 2"
