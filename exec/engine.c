@@ -1,6 +1,7 @@
 /* The engine interface (include/epara/engine.h): options and shapes, argument checks, LLM
  * slot positions and wall-time measurement shared by every kind; the kinds themselves
- * (engine_emulated.c, engine_cpu.c, an optional CUDA engine) only run valid work. */
+ * (engine_emulated.c; engine_cpu.c and the optional engine_cuda.c over engine_model.c) only
+ * run valid work. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

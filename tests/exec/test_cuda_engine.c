@@ -17,32 +17,18 @@
 #include "epara/engine.h"
 #include "epara/error.h"
 
+#include "engine_fixture.h"
+
 /* Greedy tokens can only agree where the top two logits differ by more than the engines'
  * rounding differences: under this seed the smallest gap over every argmax of these tests is
  * 0.48% of the largest logit (measured on the cpu engine), while each logit differs by less
  * than 0.1% of it (test_cuda's tolerance), a gap by less than 0.2%. Another seed or shape
  * needs that margin checked again. */
 #define SEED  11
-#define LLM   0 /* service indexes of the test scenario */
-#define DNN   1
 #define SLOTS 8
 
-static const ep_llm_config tiny = {
-        .dim = 32,
-        .hidden_dim = 64,
-        .n_layers = 2,
-        .n_heads = 4,
-        .n_kv_heads = 2,
-        .vocab_size = 61,
-        .max_seq_len = 16,
-        .rope_theta = 10000.0f,
-        .shared_classifier = 0, /* a tied random model's greedy token mostly echoes its input */
-};
-
 typedef struct fixture {
-    ep_scenario sc;
-    ep_service svc[2];
-    ep_device_spec spec[1];
+    engine_scene scene;
     ep_engine *cpu, *gpu;
 } fixture;
 
@@ -50,33 +36,6 @@ typedef struct fixture {
 typedef struct pair {
     ep_engine_inst *cpu, *gpu;
 } pair;
-
-static void
-scenario_init(fixture *f)
-{
-    snprintf(f->svc[LLM].name, sizeof f->svc[LLM].name, "llm");
-    f->svc[LLM].kind = EP_SVC_LLM;
-    snprintf(f->svc[DNN].name, sizeof f->svc[DNN].name, "seg");
-    f->svc[DNN].kind = EP_SVC_DNN;
-    snprintf(f->spec[0].name, sizeof f->spec[0].name, "box");
-    f->sc.services = f->svc;
-    f->sc.nservices = 2;
-    f->sc.specs = f->spec;
-    f->sc.nspecs = 1;
-}
-
-static void
-opts_init(ep_engine_opts *o, ep_engine_kind kind)
-{
-    ep_engine_opts_default(o);
-    o->kind = kind;
-    o->seed = SEED;
-    o->threads = 1;
-    o->llm = tiny;
-    o->seg = (ep_seg_config){.in_channels = 3, .width = 4, .n_classes = 5};
-    o->seg_side = 8;
-    o->llm_slots = SLOTS;
-}
 
 static int
 setup(void **state)
@@ -87,15 +46,15 @@ setup(void **state)
 
     if (!f)
         return -1;
-    scenario_init(f);
-    opts_init(&o, EP_ENGINE_CPU);
-    if (ep_engine_open(&f->sc, &o, &f->cpu, err, sizeof err)) {
+    engine_scene_init(&f->scene);
+    engine_opts_init(&o, EP_ENGINE_CPU, SEED, SLOTS);
+    if (ep_engine_open(&f->scene.sc, &o, &f->cpu, err, sizeof err)) {
         fprintf(stderr, "cpu engine: %s\n", err);
         free(f);
         return -1;
     }
-    opts_init(&o, EP_ENGINE_CUDA);
-    if (ep_engine_open(&f->sc, &o, &f->gpu, err, sizeof err)) {
+    engine_opts_init(&o, EP_ENGINE_CUDA, SEED, SLOTS);
+    if (ep_engine_open(&f->scene.sc, &o, &f->gpu, err, sizeof err)) {
         fprintf(stderr, "cuda engine: %s\n", err);
         ep_engine_close(f->cpu);
         free(f);
@@ -299,22 +258,22 @@ test_describe_names_the_shape_and_the_device(void **state)
 static int
 fails_cleanly_without_a_device(void)
 {
-    fixture f;
+    engine_scene s;
     ep_engine_opts o;
     ep_engine *e = NULL;
     char err[256] = "";
 
-    memset(&f, 0, sizeof f);
-    scenario_init(&f);
-    opts_init(&o, EP_ENGINE_CUDA);
-    int rc = ep_engine_open(&f.sc, &o, &e, err, sizeof err);
+    memset(&s, 0, sizeof s);
+    engine_scene_init(&s);
+    engine_opts_init(&o, EP_ENGINE_CUDA, SEED, SLOTS);
+    int rc = ep_engine_open(&s.sc, &o, &e, err, sizeof err);
     printf("without a device: ep_engine_open returns %s: %s\n", ep_strerror(rc), err);
     if (rc != EP_ENOTSUP || e || strncmp(err, "no CUDA device", 14) != 0) {
         ep_engine_close(e);
         return 0;
     }
-    opts_init(&o, EP_ENGINE_CPU);
-    if (ep_engine_open(&f.sc, &o, &e, err, sizeof err) != 0)
+    engine_opts_init(&o, EP_ENGINE_CPU, SEED, SLOTS);
+    if (ep_engine_open(&s.sc, &o, &e, err, sizeof err) != 0)
         return 0;
     ep_engine_close(e);
     return 1;

@@ -15,28 +15,11 @@
 #include "epara/engine.h"
 #include "epara/error.h"
 
+#include "engine_fixture.h"
+
 #define SEED 7
-#define LLM  0 /* service indexes of the test scenario */
-#define DNN  1
 
-static const ep_llm_config tiny = {
-        .dim = 32,
-        .hidden_dim = 64,
-        .n_layers = 2,
-        .n_heads = 4,
-        .n_kv_heads = 2,
-        .vocab_size = 61,
-        .max_seq_len = 16,
-        .rope_theta = 10000.0f,
-        .shared_classifier = 0, /* tied, a random model's greedy token mostly echoes its input,
-                                   which would hide a wrong context */
-};
-
-typedef struct fixture {
-    ep_scenario sc;
-    ep_service svc[2];
-    ep_device_spec spec[1];
-} fixture;
+typedef engine_scene fixture;
 
 static int
 setup(void **state)
@@ -44,15 +27,7 @@ setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    snprintf(f->svc[LLM].name, sizeof f->svc[LLM].name, "llm");
-    f->svc[LLM].kind = EP_SVC_LLM;
-    snprintf(f->svc[DNN].name, sizeof f->svc[DNN].name, "seg");
-    f->svc[DNN].kind = EP_SVC_DNN;
-    snprintf(f->spec[0].name, sizeof f->spec[0].name, "box");
-    f->sc.services = f->svc;
-    f->sc.nservices = 2;
-    f->sc.specs = f->spec;
-    f->sc.nspecs = 1;
+    engine_scene_init(f);
     *state = f;
     return 0;
 }
@@ -71,14 +46,7 @@ open_kind(const fixture *f, ep_engine_kind kind, int slots)
     ep_engine *e = NULL;
     char err[256] = "";
 
-    ep_engine_opts_default(&o);
-    o.kind = kind;
-    o.seed = SEED;
-    o.threads = 1;
-    o.llm = tiny;
-    o.seg = (ep_seg_config){.in_channels = 3, .width = 4, .n_classes = 5};
-    o.seg_side = 8;
-    o.llm_slots = slots;
+    engine_opts_init(&o, kind, SEED, slots);
     int rc = ep_engine_open(&f->sc, &o, &e, err, sizeof err);
     if (rc)
         fail_msg("ep_engine_open: %s", err);
