@@ -580,6 +580,11 @@ cmd_testbed(int argc, char **argv)
             json_object_set_new(tb, "engine", json_string(c.engine));
             json_object_set_new(tb, "nodes", json_integer(nnodes));
             json_object_set_new(tb, "time_scale", json_real(c.time_scale));
+            if (c.netns) {
+                char nsid[32];
+                snprintf(nsid, sizeof nsid, "ep%d", net.id);
+                json_object_set_new(tb, "netns", json_string(nsid));
+            }
             json_object_set_new(tb, "links",
                                 json_string(!c.netns    ? "emulated"
                                             : net.netem ? "netns, tc netem"

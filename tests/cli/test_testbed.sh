@@ -127,7 +127,8 @@ assert all(k['done'] for k in j['testbed']['kills']), j['testbed']['kills']
 assert j['slo_attainment'] > 0.6, j['slo_attainment']  # the rest keeps serving
 PY
     fi
-    left=$(ip netns list | grep -c '^ep[0-9]*n' || true)
+    id=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['testbed'].get('netns','none'))" "$T/n.json" 2>/dev/null)
+    left=$(ip netns list | grep -c "^${id:-none}n" || true)
     [ "$left" = 0 ] && ok || bad "netns: $left namespaces left behind"
 else
     echo "netns part skipped: needs root, ip and tc"
