@@ -47,8 +47,10 @@ format-check:
 	@out=$$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out" | head -40; echo "clang-format: run 'make format'"; exit 1; fi
 
+# The fuzz targets exercise the CPU parsers; the optional CUDA engine stays out of this build
+# (its linker does not take the fuzzer's flags).
 fuzz: deps
-	CC=clang cmake -S . -B build-fuzz $(GEN) -DCMAKE_BUILD_TYPE=Debug -DEP_FUZZ=ON
+	CC=clang cmake -S . -B build-fuzz $(GEN) -DCMAKE_BUILD_TYPE=Debug -DEP_FUZZ=ON -DEPARA_CUDA=OFF
 	cmake --build build-fuzz -j $(JOBS)
 
 clean:
