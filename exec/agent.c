@@ -25,6 +25,9 @@
 #define MAX_WAIT           (50 * MS)  /* wall ns between looks at the clock and flags */
 #define HELLO_EVERY        (200 * MS) /* wall ns between a node's HELLOs until it is placed */
 #define FIRST_HEARD_WITHIN (5000 * MS)
+#define OVH_MIN_S          1e-7 /* overhead histogram: 0.1 us .. 1000 s, 0.6% wide bins */
+#define OVH_PER_DECADE     400
+#define OVH_BINS           (10 * OVH_PER_DECADE + 2)
 
 typedef struct agent {
     const ep_exec_opts *o;
@@ -49,8 +52,10 @@ typedef struct agent {
     int64_t *sent_at;
     int64_t sent_cap;
     uint64_t sent_base;
-    double *ovh;
-    int64_t novh, ovh_cap;
+    /* dispatch overheads: a log-spaced histogram (OVH_PER_DECADE bins per decade from
+     * OVH_MIN_S), so memory does not grow with the run */
+    int64_t ovh[OVH_BINS];
+    int64_t novh;
     /* the envelope of what this process sends, and what it has seen of each sender
      * (nodes, then the controller, then the loadgen) */
     uint32_t self_id;
@@ -523,17 +528,10 @@ record_overhead(agent *a, const ep_wire_result *q, int64_t wall)
     *slot = INT64_MIN;
     if (late_send == INT64_MIN || q->outcome != EP_OUT_COMPLETED || q->done == EP_WIRE_NEVER)
         return;
-    if (a->novh == a->ovh_cap) {
-        int64_t cap = a->ovh_cap ? a->ovh_cap * 2 : 4096;
-        double *p = realloc(a->ovh, (size_t)cap * sizeof *p);
-        if (!p)
-            return;
-        a->ovh = p;
-        a->ovh_cap = cap;
-    }
-    /* Real time beyond the modelled service: late sending plus late delivery of the result
-     * (after the completion time the node computed, response link included). */
-    a->ovh[a->novh++] = (double)(late_send + (wall - wall_at(a, q->done))) / 1e9;
+    double v = (double)(late_send + (wall - wall_at(a, q->done))) / 1e9;
+    int bin = v <= OVH_MIN_S ? 0 : 1 + (int)(log10(v / OVH_MIN_S) * OVH_PER_DECADE);
+    a->ovh[bin < OVH_BINS ? bin : OVH_BINS - 1]++;
+    a->novh++;
 }
 
 static void
@@ -745,11 +743,18 @@ close_sockets(agent *a)
     }
 }
 
-static int
-cmp_double(const void *x, const void *y)
+/* The q-quantile of the overhead histogram: the upper edge of the bin holding it (bin 0:
+ * at most OVH_MIN_S). */
+static double
+ovh_quantile(const agent *a, double q)
 {
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
+    int64_t want = (int64_t)ceil(q * (double)a->novh), seen = 0;
+    for (int b = 0; b < OVH_BINS; b++) {
+        seen += a->ovh[b];
+        if (seen >= want && seen > 0)
+            return b == 0 ? OVH_MIN_S : OVH_MIN_S * pow(10, (double)b / OVH_PER_DECADE);
+    }
+    return OVH_MIN_S * pow(10, (double)(OVH_BINS - 1) / OVH_PER_DECADE);
 }
 
 /* --- the loop --------------------------------------------------------------------------- */
@@ -943,10 +948,9 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
             send_msg(a, a->ctl, &b);
     }
     if (a->novh > 0) {
-        qsort(a->ovh, (size_t)a->novh, sizeof *a->ovh, cmp_double);
         stats->overhead_n = a->novh;
-        stats->overhead_p50_s = a->ovh[(a->novh - 1) / 2];
-        stats->overhead_p99_s = a->ovh[(int64_t)((double)(a->novh - 1) * 0.99)];
+        stats->overhead_p50_s = ovh_quantile(a, 0.5);
+        stats->overhead_p99_s = ovh_quantile(a, 0.99);
     }
     a->stopping = 1;
     send_held(a, EP_TIME_MAX);
@@ -976,7 +980,6 @@ done:
     free(a->up);
     free(a->replay);
     free(a->sent_at);
-    free(a->ovh);
     for (int i = 0; i < a->neinst; i++) {
         ep_engine_unload(a->einst[i].ei);
         free(a->einst[i].slot_req);
