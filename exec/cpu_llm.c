@@ -4,7 +4,6 @@
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "epara/engine_cpu.h"
 #include "epara/error.h"
 #include "epara/rng.h"
+#include "engine_impl.h"
 
 /* RNG stream of the random weights ("llm"), separate from every simulator stream. */
 #define LLM_STREAM   0x6c6c6d00u
@@ -33,20 +33,6 @@ struct ep_llm_seq {
     float *v;
     int pos;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) EP_PRINTF(3, 4);
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static const char *
 config_problem(const ep_llm_config *c)
@@ -202,11 +188,12 @@ ep_llm_load(const char *path, ep_llm **out, char *err, size_t errlen)
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
-        seterr(err, errlen, "%s: %s", path, strerror(e));
+        exec_seterr(err, errlen, "%s: %s", path, strerror(e));
         return e == ENOENT ? EP_ENOENT : EP_EIO;
     }
     if (fread(hdr, sizeof(hdr[0]), 7, f) != 7) {
-        seterr(err, errlen, "%s: shorter than the %d-byte llama2.c header", path, HEADER_BYTES);
+        exec_seterr(err, errlen, "%s: shorter than the %d-byte llama2.c header", path,
+                    HEADER_BYTES);
         rc = EP_EPARSE;
         goto fail;
     }
@@ -222,30 +209,30 @@ ep_llm_load(const char *path, ep_llm **out, char *err, size_t errlen)
     cfg.rope_theta = 10000.0f;
     why = config_problem(&cfg);
     if (why) {
-        seterr(err, errlen,
-               "%s: bad header (dim %d, hidden %d, layers %d, heads %d, kv heads %d, "
-               "vocab %d, seq %d): %s",
-               path, hdr[0], hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6], why);
+        exec_seterr(err, errlen,
+                    "%s: bad header (dim %d, hidden %d, layers %d, heads %d, kv heads %d, "
+                    "vocab %d, seq %d): %s",
+                    path, hdr[0], hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6], why);
         rc = EP_EPARSE;
         goto fail;
     }
     if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
         fseek(f, HEADER_BYTES, SEEK_SET) != 0) {
-        seterr(err, errlen, "%s: cannot seek: %s", path, strerror(errno));
+        exec_seterr(err, errlen, "%s: cannot seek: %s", path, strerror(errno));
         rc = EP_EIO;
         goto fail;
     }
     uint64_t rope_floats = (uint64_t)cfg.max_seq_len * (uint64_t)(cfg.dim / cfg.n_heads);
     uint64_t want = HEADER_BYTES + 4 * (weight_floats(&cfg) + rope_floats);
     if ((uint64_t)len != want) {
-        seterr(err, errlen, "%s: %ld bytes, but the header implies %llu", path, len,
-               (unsigned long long)want);
+        exec_seterr(err, errlen, "%s: %ld bytes, but the header implies %llu", path, len,
+                    (unsigned long long)want);
         rc = EP_EPARSE;
         goto fail;
     }
     rc = model_alloc(&cfg, &m);
     if (rc < 0) {
-        seterr(err, errlen, "%s: %s", path, ep_strerror(rc));
+        exec_seterr(err, errlen, "%s: %s", path, ep_strerror(rc));
         goto fail;
     }
     /* Everything up to rms_final is contiguous in both the file and the block. */
@@ -254,7 +241,7 @@ ep_llm_load(const char *path, ep_llm **out, char *err, size_t errlen)
         fseek(f, (long)(rope_floats * sizeof(float)), SEEK_CUR) != 0 ||
         (!cfg.shared_classifier &&
          read_floats(f, m->w.wcls, (size_t)cfg.vocab_size * (size_t)cfg.dim) < 0)) {
-        seterr(err, errlen, "%s: read error", path);
+        exec_seterr(err, errlen, "%s: read error", path);
         rc = EP_EIO;
         goto fail;
     }

@@ -24,10 +24,8 @@ exec_engine_cuda_ops(void)
 }
 #endif
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) EP_PRINTF(3, 4);
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
+void
+exec_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -135,7 +133,7 @@ shape_apply(const char *text, const shape_key *keys, size_t nkeys, float *theta,
     const char *p = text;
 
     if (!text || !*text) {
-        seterr(err, errlen, "empty shape (want KEY=VALUE[,KEY=VALUE...])");
+        exec_seterr(err, errlen, "empty shape (want KEY=VALUE[,KEY=VALUE...])");
         return EP_EINVAL;
     }
     while (*p) {
@@ -143,13 +141,13 @@ shape_apply(const char *text, const shape_key *keys, size_t nkeys, float *theta,
         if (!end)
             end = p + strlen(p);
         if (!eq || eq > end || eq == p) {
-            seterr(err, errlen, "'%.*s' is not KEY=VALUE", (int)(end - p), p);
+            exec_seterr(err, errlen, "'%.*s' is not KEY=VALUE", (int)(end - p), p);
             return EP_EINVAL;
         }
         size_t klen = (size_t)(eq - p);
         char val[64];
         if ((size_t)(end - eq - 1) >= sizeof val || end == eq + 1) {
-            seterr(err, errlen, "%.*s: bad value", (int)klen, p);
+            exec_seterr(err, errlen, "%.*s: bad value", (int)klen, p);
             return EP_EINVAL;
         }
         memcpy(val, eq + 1, (size_t)(end - eq - 1));
@@ -159,7 +157,7 @@ shape_apply(const char *text, const shape_key *keys, size_t nkeys, float *theta,
         if (theta && klen == 5 && strncmp(p, "theta", 5) == 0) {
             double v = strtod(val, &vend);
             if (*vend || errno || !(v > 0) || v > 1e9) {
-                seterr(err, errlen, "theta: '%s' is not a number in (0, 1e9]", val);
+                exec_seterr(err, errlen, "theta: '%s' is not a number in (0, 1e9]", val);
                 return EP_EINVAL;
             }
             *theta = (float)v;
@@ -168,13 +166,13 @@ shape_apply(const char *text, const shape_key *keys, size_t nkeys, float *theta,
             while (k < nkeys && !(strlen(keys[k].name) == klen && !strncmp(p, keys[k].name, klen)))
                 k++;
             if (k == nkeys) {
-                seterr(err, errlen, "unknown key '%.*s'", (int)klen, p);
+                exec_seterr(err, errlen, "unknown key '%.*s'", (int)klen, p);
                 return EP_EINVAL;
             }
             long v = strtol(val, &vend, 10);
             if (*vend || errno || v < keys[k].lo || v > keys[k].hi) {
-                seterr(err, errlen, "%s: '%s' is not an integer in [%ld, %ld]", keys[k].name, val,
-                       keys[k].lo, keys[k].hi);
+                exec_seterr(err, errlen, "%s: '%s' is not an integer in [%ld, %ld]", keys[k].name,
+                            val, keys[k].lo, keys[k].hi);
                 return EP_EINVAL;
             }
             *keys[k].field = (int)v;
@@ -203,7 +201,7 @@ ep_engine_llm_shape_parse(const char *text, ep_llm_config *cfg, char *err, size_
         return rc;
     const char *why = ep_llm_config_problem(&c);
     if (why) {
-        seterr(err, errlen, "%s", why);
+        exec_seterr(err, errlen, "%s", why);
         return EP_EINVAL;
     }
     *cfg = c;
@@ -232,7 +230,7 @@ exec_engine_check_shapes(const ep_engine *e, char *err, size_t errlen)
         what = "DNN shape";
     }
     if (why) {
-        seterr(err, errlen, "%s: %s", what, why);
+        exec_seterr(err, errlen, "%s: %s", what, why);
         return EP_EINVAL;
     }
     return 0;
@@ -274,7 +272,7 @@ ep_engine_dnn_shape_parse(const char *text, ep_seg_config *cfg, int *side, char 
         return rc;
     const char *why = exec_engine_seg_problem(&c, s);
     if (why) {
-        seterr(err, errlen, "%s", why);
+        exec_seterr(err, errlen, "%s", why);
         return EP_EINVAL;
     }
     *cfg = c;
@@ -289,29 +287,29 @@ ep_engine_open(const ep_scenario *sc, const ep_engine_opts *o, ep_engine **out, 
                size_t errlen)
 {
     if (!sc || !o || !out) {
-        seterr(err, errlen, "no scenario or options");
+        exec_seterr(err, errlen, "no scenario or options");
         return EP_EINVAL;
     }
     const exec_engine_ops *ops = kind_ops(o->kind);
     if (!ops) {
-        seterr(err, errlen, "%s engine not built", ep_engine_kind_name(o->kind));
+        exec_seterr(err, errlen, "%s engine not built", ep_engine_kind_name(o->kind));
         return EP_EINVAL;
     }
     if (o->llm_slots < 1 || o->llm_slots > EP_ENGINE_SLOTS_MAX) {
-        seterr(err, errlen, "LLM slots %d out of [1, %d]", o->llm_slots, EP_ENGINE_SLOTS_MAX);
+        exec_seterr(err, errlen, "LLM slots %d out of [1, %d]", o->llm_slots, EP_ENGINE_SLOTS_MAX);
         return EP_EINVAL;
     }
     if (o->threads < 0) {
-        seterr(err, errlen, "threads must be >= 0");
+        exec_seterr(err, errlen, "threads must be >= 0");
         return EP_EINVAL;
     }
     if (o->checkpoint && strlen(o->checkpoint) >= EP_PATH_MAX) {
-        seterr(err, errlen, "checkpoint path longer than %d bytes", EP_PATH_MAX - 1);
+        exec_seterr(err, errlen, "checkpoint path longer than %d bytes", EP_PATH_MAX - 1);
         return EP_EINVAL;
     }
     ep_engine *e = calloc(1, sizeof *e);
     if (!e) {
-        seterr(err, errlen, "%s", ep_strerror(EP_ENOMEM));
+        exec_seterr(err, errlen, "%s", ep_strerror(EP_ENOMEM));
         return EP_ENOMEM;
     }
     e->sc = sc;
@@ -352,16 +350,16 @@ int
 ep_engine_load(ep_engine *e, int svc, int spec, ep_engine_inst **out, char *err, size_t errlen)
 {
     if (!e || !out || svc < 0 || svc >= e->sc->nservices) {
-        seterr(err, errlen, "no service %d in the scenario", svc);
+        exec_seterr(err, errlen, "no service %d in the scenario", svc);
         return EP_EINVAL;
     }
     if (spec < 0 || spec >= e->sc->nspecs) {
-        seterr(err, errlen, "no device class %d in the scenario", spec);
+        exec_seterr(err, errlen, "no device class %d in the scenario", spec);
         return EP_EINVAL;
     }
     ep_engine_inst *i = calloc(1, sizeof *i);
     if (!i) {
-        seterr(err, errlen, "%s", ep_strerror(EP_ENOMEM));
+        exec_seterr(err, errlen, "%s", ep_strerror(EP_ENOMEM));
         return EP_ENOMEM;
     }
     i->eng = e;
@@ -373,7 +371,7 @@ ep_engine_load(ep_engine *e, int svc, int spec, ep_engine_inst **out, char *err,
         i->pos = calloc((size_t)i->nslots, sizeof *i->pos);
         if (!i->pos) {
             free(i);
-            seterr(err, errlen, "%s", ep_strerror(EP_ENOMEM));
+            exec_seterr(err, errlen, "%s", ep_strerror(EP_ENOMEM));
             return EP_ENOMEM;
         }
     }

@@ -134,4 +134,7 @@ ep_time exec_engine_now(void);
 /* Sleeps until CLOCK_MONOTONIC reaches `deadline` (absolute; resumes after signals). */
 void exec_engine_sleep_until(ep_time deadline);
 
+/* Writes a formatted message into err[errlen] (nothing when err is NULL or errlen 0). */
+void exec_seterr(char *err, size_t errlen, const char *fmt, ...) EP_PRINTF(3, 4);
+
 #endif

@@ -163,7 +163,9 @@ sim_loadgen_send(sim *s, sim_request *r)
 
 /* --- state and demand --------------------------------------------------------------------- */
 
-void
+/* Recomputes the demand the policy sees from the live reports: kept current on every
+ * arrival and every state report, so placements read it as it is. */
+static void
 sim_live_demand(sim *s)
 {
     const ep_scenario *sc = s->sc;
@@ -362,7 +364,6 @@ ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n)
     if (n)
         memcpy(p.inst, inst, (size_t)n * sizeof *inst);
     s->epoch = epoch;
-    sim_live_demand(s);
     sim_update_demand(s);
     s->res->placements++;
     int rc = sim_apply_placement(s, &p, epoch == 0);

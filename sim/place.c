@@ -273,8 +273,6 @@ sim_update_demand(sim *s)
 int
 sim_do_place(sim *s, int initial)
 {
-    if (s->role != SIM_ROLE_SIM)
-        sim_live_demand(s);
     sim_update_demand(s);
     ep_placement p = {NULL, 0, 0, 0};
     p.cap = 1024;

@@ -312,8 +312,6 @@ void sim_fault_fire(sim *s, sim_event *ev);
 int sim_apply_placement(sim *s, ep_placement *p, int initial);
 /* Rates over the period since the last placement (place.c). */
 void sim_update_demand(sim *s);
-/* Recomputes the demand the policy sees from the live reports (live roles). */
-void sim_live_demand(sim *s);
 /* run.c: set-up for a role (everything before the loop) and tear-down. */
 int sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
               sim_role role, int local, const ep_live_hooks *hooks, char *err, size_t errlen);
