@@ -34,11 +34,13 @@ typedef struct bnd {
     char *err;
     size_t errlen;
     ep_time end, cutoff, lo, hi;
-    ep_dur period;   /* P (the window length when the scenario has none) */
-    int64_t p_first; /* index of the first period overlapping the window */
-    int64_t np;      /* periods overlapping the window */
-    double *demand;  /* np x nservices: arrivals in the window, per period and service */
-    double *total;   /* per service: arrivals in the window */
+    ep_dur period;     /* P (the window length when the scenario has none) */
+    int64_t p_first;   /* index of the first period overlapping the window */
+    int64_t np;        /* periods overlapping the window */
+    double *demand;    /* np x nservices: arrivals in the window, per period and service */
+    double *dem_in;    /* np x nservices x nnodes: the same by ingress node */
+    double *sum_bytes; /* per service: payload bytes of all replayed rows */
+    double *total;     /* per service: arrivals in the window */
     double *sum_in, *sum_out, *rows;
     int64_t *arrivals;
     double *rate, *mean_in, *mean_out;
@@ -47,6 +49,12 @@ typedef struct bnd {
     ep_view view;
     cand *c;
     int nc, capc;
+    /* Network flows: pairs (service, ingress node) with demand in the window, and flows
+     * (pair, entry node) from each pair to every node where a candidate of its service
+     * takes requests in (the node of its first device). */
+    int *pair_s, *pair_i, npairs;
+    int *flow_pair, *flow_n, nflows;
+    int *at_row;    /* nservices x nnodes: row of (s, n), 0 when no candidate enters at n */
     double *served; /* Y_s */
     double solve_s;
     int64_t lps;
@@ -156,6 +164,7 @@ count_demand(bnd *b)
         const ep_service *svc = &sc->services[w->service];
         int llm = svc->kind == EP_SVC_LLM;
         double scale = src_scale(w, b->opts);
+        int rr = 0; /* the simulator's round robin over the workload's ingress nodes */
         ep_trace_reader *r;
         int rc = ep_trace_reader_open(b->opts->traces, w->trace, 0, EP_TIME_MAX, &r);
         if (rc)
@@ -167,8 +176,11 @@ count_demand(bnd *b)
                 break;
             ep_time at = (ep_time)llround(t);
             int s = w->service;
+            int in = w->ingress[rr++ % w->ningress];
+            double input = (double)(row.input > 0 ? row.input : llm ? 512 : svc->input_bytes);
             b->rows[s] += 1;
-            b->sum_in[s] += (double)(row.input > 0 ? row.input : llm ? 512 : svc->input_bytes);
+            b->sum_in[s] += input;
+            b->sum_bytes[s] += llm ? input * (double)svc->bytes_per_token : input;
             b->sum_out[s] += (double)(row.output > 0 ? row.output : llm ? 128 : 1);
             b->arrivals[s]++;
             if (at < b->lo || at >= b->hi)
@@ -176,6 +188,7 @@ count_demand(bnd *b)
             int64_t p = sc->run.placement_period > 0 ? at / b->period - b->p_first : 0;
             EP_ASSERT(p >= 0 && p < b->np);
             b->demand[p * ns + s] += 1;
+            b->dem_in[(p * ns + s) * sc->nnodes + in] += 1;
             b->total[s] += 1;
         }
         ep_trace_reader_close(r);
@@ -394,14 +407,59 @@ mt_pieces(const ep_scenario *sc, int jmax, piece *out)
     return n + 1;
 }
 
-/* Column and row indexes (GLPK counts from 1). The MT envelope rows of every device follow
- * these rows, added by build_lp. */
-#define COL_X(k)   ((k) + 1)
-#define COL_R(k)   (b->nc + (k) + 1)
-#define COL_RHO(s) (2 * b->nc + (s) + 1)
-#define ROW_CAP(k) ((k) + 1)
-#define ROW_SVC(s) (b->nc + (s) + 1)
-#define ROW_MEM(d) (b->nc + ns + (d) + 1)
+/* Column and row indexes (GLPK counts from 1). Rows of (service, entry node) follow these,
+ * then the MT envelope rows of every device, added by build_lp. */
+#define COL_X(k)    ((k) + 1)
+#define COL_R(k)    (b->nc + (k) + 1)
+#define COL_G(f)    (2 * b->nc + (f) + 1)
+#define COL_RHO(q)  (2 * b->nc + b->nflows + (q) + 1)
+#define ROW_CAP(k)  ((k) + 1)
+#define ROW_IN(q)   (b->nc + (q) + 1)
+#define ROW_MEM(d)  (b->nc + b->npairs + (d) + 1)
+#define ROW_UP(l)   (b->nc + b->npairs + nd + (l) + 1)
+#define ROW_DOWN(l) (b->nc + b->npairs + nd + sc->nlinks + (l) + 1)
+
+static int
+entry_node(const bnd *b, const cand *c)
+{
+    return b->sc->devices[c->spec.devs[0]].node;
+}
+
+/* Lists the (service, ingress) pairs with demand in the window and, for each, a flow to
+ * every node where a candidate of its service takes requests in. */
+static int
+flows(bnd *b)
+{
+    const ep_scenario *sc = b->sc;
+    int ns = sc->nservices, nn = sc->nnodes;
+    size_t sn = (size_t)ns * (size_t)nn + 1;
+    b->at_row = calloc(sn, sizeof *b->at_row);
+    b->pair_s = calloc(sn, sizeof *b->pair_s);
+    b->pair_i = calloc(sn, sizeof *b->pair_i);
+    b->flow_pair = calloc(sn * (size_t)nn, sizeof *b->flow_pair);
+    b->flow_n = calloc(sn * (size_t)nn, sizeof *b->flow_n);
+    if (!b->at_row || !b->pair_s || !b->pair_i || !b->flow_pair || !b->flow_n)
+        return EP_ENOMEM;
+    for (int k = 0; k < b->nc; k++)
+        b->at_row[b->c[k].spec.service * nn + entry_node(b, &b->c[k])] = 1;
+    for (int s = 0; s < ns; s++)
+        for (int i = 0; i < nn; i++) {
+            double d = 0;
+            for (int64_t p = 0; p < b->np; p++)
+                d += b->dem_in[(p * ns + s) * nn + i];
+            if (d <= 0)
+                continue;
+            int q = b->npairs++;
+            b->pair_s[q] = s;
+            b->pair_i[q] = i;
+            for (int n = 0; n < nn; n++)
+                if (b->at_row[s * nn + n]) {
+                    b->flow_pair[b->nflows] = q;
+                    b->flow_n[b->nflows++] = n;
+                }
+        }
+    return 0;
+}
 
 typedef struct lp_build {
     int *ia, *ja;
@@ -450,8 +508,20 @@ build_lp(bnd *b, glp_prob **out)
         goto fail;
     }
     glp_set_obj_dir(lp, GLP_MAX);
-    glp_add_cols(lp, 2 * nc + ns);
-    glp_add_rows(lp, nc + ns + nd);
+    int nl = sc->nlinks, nn = sc->nnodes;
+    glp_add_cols(lp, 2 * nc + b->nflows + b->npairs);
+    glp_add_rows(lp, nc + b->npairs + nd + 2 * nl);
+    /* Rows of (service, entry node): what the candidates entering there serve equals what
+     * flows to them from the ingress nodes. */
+    int nat = 0;
+    for (int j = 0; j < ns * nn; j++)
+        nat += b->at_row[j] != 0;
+    int at0 = nat ? glp_add_rows(lp, nat) : 0;
+    for (int j = 0, r = at0; j < ns * nn; j++)
+        if (b->at_row[j]) {
+            b->at_row[j] = r;
+            glp_set_row_bnds(lp, r++, GLP_FX, 0, 0);
+        }
     for (int k = 0; k < nc; k++) {
         const cand *ck = &b->c[k];
         glp_set_col_bnds(lp, COL_X(k), GLP_DB, 0, ck->reps);
@@ -459,7 +529,7 @@ build_lp(bnd *b, glp_prob **out)
         glp_set_row_bnds(lp, ROW_CAP(k), GLP_UP, 0, 0);
         if ((rc = put(&m, ROW_CAP(k), COL_R(k), 1.0)) ||
             (rc = put(&m, ROW_CAP(k), COL_X(k), -ck->cap_per_s)) ||
-            (rc = put(&m, ROW_SVC(ck->spec.service), COL_R(k), 1.0)))
+            (rc = put(&m, b->at_row[ck->spec.service * nn + entry_node(b, ck)], COL_R(k), 1.0)))
             goto fail;
         for (int i = 0; i < ck->spec.ndev; i++) {
             int d = ck->spec.devs[i];
@@ -467,12 +537,34 @@ build_lp(bnd *b, glp_prob **out)
                 goto fail;
         }
     }
-    for (int s = 0; s < ns; s++) {
-        glp_set_col_bnds(lp, COL_RHO(s), GLP_FX, 0, 0);
-        glp_set_obj_coef(lp, COL_RHO(s), sc->services[s].weight > 0 ? sc->services[s].weight : 1);
-        glp_set_row_bnds(lp, ROW_SVC(s), GLP_FX, 0, 0);
-        if ((rc = put(&m, ROW_SVC(s), COL_RHO(s), -1.0)))
+    for (int q = 0; q < b->npairs; q++) {
+        int s = b->pair_s[q];
+        glp_set_col_bnds(lp, COL_RHO(q), GLP_FX, 0, 0);
+        glp_set_obj_coef(lp, COL_RHO(q), sc->services[s].weight > 0 ? sc->services[s].weight : 1);
+        glp_set_row_bnds(lp, ROW_IN(q), GLP_FX, 0, 0);
+        if ((rc = put(&m, ROW_IN(q), COL_RHO(q), -1.0)))
             goto fail;
+    }
+    /* Flows: from ingress i to entry node n; one that changes nodes crosses i's link up and
+     * n's link down (sim_send), each carrying at most bandwidth x (1 - loss) bytes/s. */
+    for (int f = 0; f < b->nflows; f++) {
+        int q = b->flow_pair[f], s = b->pair_s[q], i = b->pair_i[q], n = b->flow_n[f];
+        double bytes = b->rows[s] > 0 ? b->sum_bytes[s] / b->rows[s] : 0;
+        glp_set_col_bnds(lp, COL_G(f), GLP_LO, 0, 0);
+        if ((rc = put(&m, ROW_IN(q), COL_G(f), 1.0)) ||
+            (rc = put(&m, b->at_row[s * nn + n], COL_G(f), -1.0)))
+            goto fail;
+        if (i == n || bytes <= 0)
+            continue;
+        if ((rc = put(&m, ROW_UP(sc->nodes[i].link), COL_G(f), bytes)) ||
+            (rc = put(&m, ROW_DOWN(sc->nodes[n].link), COL_G(f), bytes)))
+            goto fail;
+    }
+    for (int l = 0; l < nl; l++) {
+        const ep_link *lk = &sc->links[l];
+        double bw = lk->bw_bytes_per_s * (1.0 - (lk->loss < 0.99 ? lk->loss : 0.99));
+        glp_set_row_bnds(lp, ROW_UP(l), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
+        glp_set_row_bnds(lp, ROW_DOWN(l), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
     }
     for (int d = 0; d < nd; d++) {
         glp_set_row_bnds(lp, ROW_MEM(d), GLP_UP, 0, 1);
@@ -516,8 +608,8 @@ fail:
     return 0;
 }
 
-/* Solves period i (T = its seconds in the window): rho_s <= d[p][s] / T. Adds y_s = T rho_s
- * to b->served and T r_k / c_k to the busy time of each device of k. */
+/* Solves period i (T = its seconds in the window): rho_si <= d[p][s][i] / T. Adds
+ * y_s = T sum_i rho_si to b->served and T r_k / c_k to the busy time of each device of k. */
 static int
 solve_period(bnd *b, glp_prob *lp, int64_t i, double *busy)
 {
@@ -529,8 +621,11 @@ solve_period(bnd *b, glp_prob *lp, int64_t i, double *busy)
         want += dem[s];
     if (want <= 0 || t <= 0)
         return 0;
-    for (int s = 0; s < ns; s++)
-        glp_set_col_bnds(lp, COL_RHO(s), dem[s] > 0 ? GLP_DB : GLP_FX, 0, dem[s] / t);
+    const double *din = &b->dem_in[i * ns * sc->nnodes];
+    for (int q = 0; q < b->npairs; q++) {
+        double d = din[b->pair_s[q] * sc->nnodes + b->pair_i[q]];
+        glp_set_col_bnds(lp, COL_RHO(q), d > 0 ? GLP_DB : GLP_FX, 0, d / t);
+    }
     glp_smcp parm;
     glp_init_smcp(&parm);
     parm.msg_lev = GLP_MSG_OFF;
@@ -548,9 +643,10 @@ solve_period(bnd *b, glp_prob *lp, int64_t i, double *busy)
                  (long long)(b->p_first + i), rc, glp_get_status(lp));
         return fail(b, EP_ERANGE, "LP not solved to optimality", what);
     }
-    for (int s = 0; s < ns; s++) {
-        double y = glp_get_col_prim(lp, COL_RHO(s)) * t;
-        b->served[s] += y < 0 ? 0 : y > dem[s] ? dem[s] : y;
+    for (int q = 0; q < b->npairs; q++) {
+        double d = din[b->pair_s[q] * sc->nnodes + b->pair_i[q]];
+        double y = glp_get_col_prim(lp, COL_RHO(q)) * t;
+        b->served[b->pair_s[q]] += y < 0 ? 0 : y > d ? d : y;
     }
     for (int k = 0; k < b->nc; k++) {
         cand *ck = &b->c[k];
@@ -569,7 +665,9 @@ solve_all(bnd *b, ep_sim_result *out)
     if (b->nc == 0)
         return 0; /* nothing can serve anything: the bound is 0 */
     glp_prob *lp;
-    int rc = build_lp(b, &lp);
+    int rc = flows(b);
+    if (!rc)
+        rc = build_lp(b, &lp);
     if (rc)
         return fail(b, rc, "out of memory", NULL);
     for (int64_t i = 0; i < b->np && !rc; i++)
@@ -617,6 +715,13 @@ static void
 bnd_free(bnd *b)
 {
     free(b->demand);
+    free(b->dem_in);
+    free(b->sum_bytes);
+    free(b->at_row);
+    free(b->pair_s);
+    free(b->pair_i);
+    free(b->flow_pair);
+    free(b->flow_n);
     free(b->total);
     free(b->sum_in);
     free(b->sum_out);
@@ -662,6 +767,8 @@ ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
     out->window_s = ep_dur_to_s(b->hi - b->lo);
     size_t ns = (size_t)sc->nservices + 1;
     b->demand = calloc((size_t)b->np * ns, sizeof *b->demand);
+    b->dem_in = calloc((size_t)b->np * ns * (size_t)(sc->nnodes + 1), sizeof *b->dem_in);
+    b->sum_bytes = calloc(ns, sizeof *b->sum_bytes);
     b->total = calloc(ns, sizeof *b->total);
     b->sum_in = calloc(ns, sizeof *b->sum_in);
     b->sum_out = calloc(ns, sizeof *b->sum_out);
@@ -675,9 +782,9 @@ ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
     b->node_up = calloc((size_t)sc->nnodes + 1, sizeof *b->node_up);
     b->link_up = calloc((size_t)sc->nlinks + 1, sizeof *b->link_up);
     out->device_busy_s = calloc((size_t)sc->ndevices + 1, sizeof *out->device_busy_s);
-    if (!b->demand || !b->total || !b->sum_in || !b->sum_out || !b->rows || !b->arrivals ||
-        !b->rate || !b->mean_in || !b->mean_out || !b->cat || !b->served || !b->node_up ||
-        !b->link_up || !out->device_busy_s) {
+    if (!b->demand || !b->dem_in || !b->sum_bytes || !b->total || !b->sum_in || !b->sum_out ||
+        !b->rows || !b->arrivals || !b->rate || !b->mean_in || !b->mean_out || !b->cat ||
+        !b->served || !b->node_up || !b->link_up || !out->device_busy_s) {
         rc = fail(b, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }

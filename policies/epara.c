@@ -11,7 +11,8 @@
  *    those candidates under device memory and compute budgets, demand forecast by EWMA (or
  *    the oracle), supply of running instances discounted by their backlog, hysteresis;
  *  - request router: serve locally if a local instance meets the deadline by its estimate,
- *    else dispatch to the earliest estimated completion including the link delay, reject
+ *    else dispatch to the earliest estimated completion including the link delay and the
+ *    wait behind this node's own uplink queue (with a margin), reject
  *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
  *    TPOT SLO; EDF queues for latency tasks, FIFO (per stream) for frequency tasks; batches
  *    as large as the earliest deadline allows.
@@ -29,14 +30,17 @@
 #define MAX_INST 8192
 
 typedef struct epara_params {
-    int categorize;   /* 0: every service latency x single, default allocation */
-    int forward;      /* 0: serve only on the ingress node (no dispatch elsewhere) */
-    int mt;           /* 0: at most one instance per device */
-    int mf;           /* 0: frequency tasks batch one frame at a time */
-    int parallel;     /* 0: no TP/PP groups (multi-device services cannot be placed) */
-    int early_reject; /* 0: never reject early, never drop expired requests */
-    int edf;          /* 0: FIFO queues for latency tasks too */
-    int hysteresis;   /* 0: re-place from scratch every period */
+    int categorize;     /* 0: every service latency x single, default allocation */
+    int forward;        /* 0: serve only on the ingress node (no dispatch elsewhere) */
+    int mt;             /* 0: at most one instance per device */
+    int mf;             /* 0: frequency tasks batch one frame at a time */
+    int parallel;       /* 0: no TP/PP groups (multi-device services cannot be placed) */
+    int early_reject;   /* 0: never reject early, never drop expired requests */
+    int edf;            /* 0: FIFO queues for latency tasks too */
+    int hysteresis;     /* 0: re-place from scratch every period */
+    int link_aware;     /* 0: estimates ignore what is queued on the node's own uplink */
+    double link_margin; /* the uplink wait counts (1 + link_margin) times: a margin for
+                           what the estimate misses, paid at the deadline otherwise */
     int max_hops;
     double alpha;       /* EWMA weight of the newest rate */
     double headroom;    /* supply target as a multiple of forecast demand */
@@ -77,6 +81,8 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->early_reject = ep_param_get(params, n, "early_reject", 1) != 0;
     p->edf = ep_param_get(params, n, "edf", 1) != 0;
     p->hysteresis = ep_param_get(params, n, "hysteresis", 1) != 0;
+    p->link_aware = ep_param_get(params, n, "link_aware", 1) != 0;
+    p->link_margin = ep_param_get(params, n, "link_margin", 0.5);
     p->max_hops = (int)ep_param_get(params, n, "max_hops", 3);
     p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
     p->headroom = ep_param_get(params, n, "headroom", 1.25);
@@ -87,7 +93,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->peak_decay = ep_param_get(params, n, "peak_decay", 0.9);
     p->per_service = ep_param_get(params, n, "per_service", 0) != 0;
     if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0 ||
-        p->budget <= 0 || p->budget > 8)
+        p->budget <= 0 || p->budget > 8 || !(p->link_margin >= 0 && p->link_margin <= 10))
         return EP_EINVAL;
     return 0;
 }
@@ -469,6 +475,21 @@ done:
 
 /* --- request router --------------------------------------------------------------------- */
 
+/* Estimated completion on instance i: ep_pol_estimate plus, when the request has to leave
+ * this node, the wait behind what this node's uplink still has to send (its own NIC queue:
+ * a burst of frames on a slow link would otherwise be sent to miss their deadlines). */
+static ep_time
+estimate(const epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req,
+         int i)
+{
+    ep_time t = ep_pol_estimate(view, env, req, i);
+    if (st->p.link_aware && view->inst[i].node != req->at_node) {
+        ep_dur wait = ep_pol_uplink_wait(view, env->now, req->at_node);
+        t += wait + (ep_dur)(st->p.link_margin * (double)wait);
+    }
+    return t;
+}
+
 /* Whether LLM instance iv already holds as many requests as it can run within the TPOT
  * SLO at the rate its service's requests now arrive at each of its `n` instances (adding
  * one more would slow every running request past it). Cached per instance until that
@@ -505,7 +526,7 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
         n++;
         if (llm && st->p.tpot_admit && full(st, view, iv, nready))
             continue;
-        ep_time t = ep_pol_estimate(view, env, req, i);
+        ep_time t = estimate(st, view, env, req, i);
         if (iv->node == req->at_node && t < t_local) {
             t_local = t;
             best_local = i;
@@ -554,14 +575,14 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
         for (int i = 0; i < view->ninst; i++) {
             const ep_instance_view *iv = &view->inst[i];
             ok += iv->spec.service == req->service && iv->ready &&
-                  ep_pol_estimate(view, env, req, i) <= req->deadline;
+                  estimate(st, view, env, req, i) <= req->deadline;
         }
         if (ok > 1) {
             uint32_t k = st->rr[req->service]++ % (uint32_t)ok;
             for (int i = 0; i < view->ninst; i++) {
                 const ep_instance_view *iv = &view->inst[i];
                 if (iv->spec.service == req->service && iv->ready &&
-                    ep_pol_estimate(view, env, req, i) <= req->deadline && k-- == 0) {
+                    estimate(st, view, env, req, i) <= req->deadline && k-- == 0) {
                     out->kind = EP_ROUTE_DISPATCH;
                     out->instance = iv->id;
                     return;

@@ -237,6 +237,15 @@ ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
     return dnn_capacity(v, sp, batch);
 }
 
+ep_dur
+ep_pol_uplink_wait(const ep_view *v, ep_time now, int node)
+{
+    if (!v->uplink_free || node < 0 || node >= v->sc->nnodes)
+        return 0;
+    ep_time free_at = v->uplink_free[v->sc->nodes[node].link];
+    return free_at > now ? free_at - now : 0;
+}
+
 ep_time
 ep_pol_estimate(const ep_view *v, const ep_env *env, const ep_request_info *req, int inst)
 {

@@ -60,7 +60,9 @@ sim_send(sim *s, sim_request *r, int dst)
     r->dst_node = dst;
     r->hop_stage = 0;
     sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
-    sim_schedule(&s->eng, &r->ev, sim_pipe_send(&s->up[lu], s->eng.now, r->bytes));
+    ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
+    s->up_free[lu] = s->up[lu].busy_until;
+    sim_schedule(&s->eng, &r->ev, at);
 }
 
 /* Transfer progress: at the switch, go down the destination's link; at the destination,

@@ -95,6 +95,7 @@ sim_live_send(sim *s, sim_request *r, int dst)
         at = s->eng.now + s->up[lu].latency + s->down[ld].latency;
     } else {
         at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
+        s->up_free[lu] = s->up[lu].busy_until;
         at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
     }
     ep_wire_request q = to_wire(r);

@@ -8,7 +8,7 @@
  *
  * Format: binary, in the byte order and struct layout of the build that wrote it (the
  * header records the layout sizes; another build refuses the log). Header: magic
- * "EPPLOG1\n", layout sizes, policy name, seed, role, node, scenario counts and checksum,
+ * "EPPLOG2\n", layout sizes, policy name, seed, role, node, scenario counts and checksum,
  * params. Then records: u32 kind, i64 now, [view], inputs, outputs, timers. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include "epara/error.h"
 #include "sim_internal.h"
 
-#define PLOG_MAGIC "EPPLOG1\n"
+#define PLOG_MAGIC "EPPLOG2\n"
 
 enum plog_kind {
     PL_CATEGORIZE = SIM_PL_CATEGORIZE,
@@ -101,6 +101,7 @@ write_view(sim *s)
     w(s, v->inst, (size_t)n * sizeof *v->inst);
     w(s, v->node_up, (size_t)sc->nnodes * sizeof *v->node_up);
     w(s, v->link_up, (size_t)sc->nlinks * sizeof *v->link_up);
+    w(s, v->uplink_free, (size_t)sc->nlinks * sizeof *v->uplink_free);
     size_t ns = (size_t)sc->nservices;
     w(s, v->arrivals, ns * sizeof *v->arrivals);
     w(s, v->rate, ns * sizeof *v->rate);
@@ -195,7 +196,8 @@ rp_timer_arm(void *host, ep_dur after, uint64_t cookie)
 
 static int
 read_view(rp *r, ep_view *v, const ep_scenario *sc, ep_instance_view **inst, int *cap, int *node_up,
-          int *link_up, int64_t *arr, double *rate, double *min, double *mout, double *orate)
+          int *link_up, ep_time *upfree, int64_t *arr, double *rate, double *min, double *mout,
+          double *orate)
 {
     int32_t n;
     if (rd(r, &n, sizeof n))
@@ -213,7 +215,8 @@ read_view(rp *r, ep_view *v, const ep_scenario *sc, ep_instance_view **inst, int
     int32_t oracle;
     if (rd(r, *inst, (size_t)n * sizeof **inst) ||
         rd(r, node_up, (size_t)sc->nnodes * sizeof *node_up) ||
-        rd(r, link_up, (size_t)sc->nlinks * sizeof *link_up) || rd(r, arr, ns * sizeof *arr) ||
+        rd(r, link_up, (size_t)sc->nlinks * sizeof *link_up) ||
+        rd(r, upfree, (size_t)sc->nlinks * sizeof *upfree) || rd(r, arr, ns * sizeof *arr) ||
         rd(r, rate, ns * sizeof *rate) || rd(r, min, ns * sizeof *min) ||
         rd(r, mout, ns * sizeof *mout) || rd(r, &oracle, sizeof oracle))
         return EP_EPARSE;
@@ -286,6 +289,7 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
     S.down = calloc((size_t)sc->nlinks + 1, sizeof *S.down);
     int *node_up = calloc((size_t)sc->nnodes + 1, sizeof *node_up);
     int *link_up = calloc((size_t)sc->nlinks + 1, sizeof *link_up);
+    ep_time *upfree = calloc((size_t)sc->nlinks + 1, sizeof *upfree);
     int64_t *arr = calloc(ns, sizeof *arr);
     double *rate = calloc(ns, sizeof *rate), *min = calloc(ns, sizeof *min);
     double *mout = calloc(ns, sizeof *mout), *orate = calloc(ns, sizeof *orate);
@@ -297,8 +301,8 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
     ep_time *qdl = NULL, *qarr = NULL;
     ep_rng rng;
     int rng_ok = ep_rng_init(&rng, h.seed, EP_STREAM_POLICY) == 0;
-    if (!S.up || !S.down || !node_up || !link_up || !arr || !rate || !min || !mout || !orate ||
-        !cat || !state || !rng_ok) {
+    if (!S.up || !S.down || !node_up || !link_up || !upfree || !arr || !rate || !min || !mout ||
+        !orate || !cat || !state || !rng_ok) {
         rc = EP_ENOMEM;
         goto done;
     }
@@ -312,6 +316,7 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
     view.cat = cat;
     view.node_up = node_up;
     view.link_up = link_up;
+    view.uplink_free = upfree;
     view.arrivals = arr;
     view.rate = rate;
     view.mean_input = min;
@@ -338,8 +343,8 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
         }
         if ((rc = rd(r, &env.now, sizeof env.now)) != 0)
             break;
-        if ((rc = read_view(r, &view, sc, &inst, &icap, node_up, link_up, arr, rate, min, mout,
-                            orate)) != 0)
+        if ((rc = read_view(r, &view, sc, &inst, &icap, node_up, link_up, upfree, arr, rate, min,
+                            mout, orate)) != 0)
             break;
         r->nt = 0;
         char what[256];
@@ -476,6 +481,7 @@ done:
     free(S.down);
     free(node_up);
     free(link_up);
+    free(upfree);
     free(arr);
     free(rate);
     free(min);

@@ -167,6 +167,7 @@ sim_free(sim *s)
     free(s->pol_state);
     ep_rng_fini(&s->pol_rng);
     free(s->up);
+    free(s->up_free);
     free(s->down);
     free(s->node_up);
     free(s->link_up);
@@ -295,6 +296,7 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     out->device_busy_s = calloc((size_t)sc->ndevices + 1, sizeof(double));
     s->dev_busy_s = out->device_busy_s;
     s->up = calloc((size_t)sc->nlinks + 1, sizeof *s->up);
+    s->up_free = calloc((size_t)sc->nlinks + 1, sizeof *s->up_free);
     s->down = calloc((size_t)sc->nlinks + 1, sizeof *s->down);
     s->node_up = calloc((size_t)sc->nnodes + 1, sizeof *s->node_up);
     s->link_up = calloc((size_t)sc->nlinks + 1, sizeof *s->link_up);
@@ -324,10 +326,10 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         }
     }
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
-        !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up || !s->down ||
-        !s->node_up || !s->link_up || !s->cut || !s->vcut || !s->vnode_up || !s->dev_slow ||
-        !s->dev_busy || !s->dev_since || !s->cat || !s->m || !s->pol_state ||
-        ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
+        !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up ||
+        !s->up_free || !s->down || !s->node_up || !s->link_up || !s->cut || !s->vcut ||
+        !s->vnode_up || !s->dev_slow || !s->dev_busy || !s->dev_since || !s->cat || !s->m ||
+        !s->pol_state || ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
@@ -408,6 +410,7 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->view.cat = s->cat;
     s->view.node_up = s->node_up;
     s->view.link_up = s->link_up;
+    s->view.uplink_free = s->up_free;
     s->view.delay = sim_view_delay;
     s->view.arrivals = s->arrivals;
     s->view.rate = s->rate;

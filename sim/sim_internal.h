@@ -172,6 +172,7 @@ struct sim {
     ep_category *cat;
     /* cluster runtime */
     sim_pipe *up, *down; /* per link: node->switch, switch->node */
+    ep_time *up_free;    /* per link: up[l].busy_until, for the view (uplink_free) */
     int *node_up, *link_up;
     /* Partition: cut[n] is 1 for the nodes cut off while `part` is set; nodes reach each
      * other only on the same side. Views learn it late: vcut / vpart are the partition as

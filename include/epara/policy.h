@@ -66,6 +66,10 @@ typedef struct ep_view {
     int ninst;
     const int *node_up; /* per node */
     const int *link_up; /* per link */
+    /* Per link: when its uplink (node to switch) will have sent what is queued on it now
+     * (<= now: idle). A node knows its own send queue; a policy reads only the deciding
+     * node's (ep_pol_uplink_wait). NULL where the host does not model link queues. */
+    const ep_time *uplink_free;
     /* Demand, per service. arrivals: requests arrived so far (all nodes; a centralized
      * scheduler learns them at its placement ticks). rate: arrivals per second over the
      * last placement period; before the first period ends, the long-run mean rate of the

@@ -1,0 +1,147 @@
+/* EPARA's router on a congested uplink (policies/epara.c, link_aware): frames entering at a
+ * microcomputer whose Wi-Fi uplink carries less than they bring must be shed at the
+ * ingress, not queued on the link until every one of them is late. With link_aware the
+ * router adds the wait behind the node's own send queue to its estimates and rejects what
+ * would miss; without it the link's FIFO grows and nearly nothing meets its deadline. The
+ * fluid bound (experiments/bound.c) on the same scenario is capped by the link too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "baseline_fixture.h"
+#include "epara/bound.h"
+
+/* One GPU server and a Raspberry-Pi-class node (its CPU meets no deadline) on 100 Mbit/s:
+ * 12.5 MB/s, i.e. 250 frames of 50 kB per second. Frames arrive at the Pi at RATE/s. The
+ * GPU runs a batch of 32 in 20 ms: far more than the link delivers. */
+static char *
+yaml(const char *params)
+{
+    static char buf[2048];
+    snprintf(buf, sizeof buf,
+             "name: link\n"
+             "run: {seed: 2, warmup_s: 0, cooldown_s: 0, duration_s: 30,\n"
+             "      placement_period_s: 10}\n"
+             "devices:\n"
+             "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1000, peak_tflops: 100}\n"
+             "  - {name: cpu, kind: cpu, mem_gb: 8, mem_bw_gbps: 17, peak_tflops: 0.15}\n"
+             "nodes:\n"
+             "  - {name: srv, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+             " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+             "  - {name: pi, class: micro, cores: 4, mem_gb: 8, devices: [cpu],"
+             " link: {bw_gbps: 0.1, latency_ms: 3}}\n"
+             "services:\n"
+             "  - {name: frames, kind: dnn, params_m: 3.8, gflops: 8.4, max_batch: 32,"
+             " input_kb: 50, slo: {deadline_ms: 66}}\n"
+             "profiles:\n"
+             "  - {service: frames, device: gpu, batch: [1, 32], latency_ms: [2, 20]}\n"
+             "workload:\n"
+             "  - {trace: tf, service: frames, ingress: pi}\n"
+             "policy:\n"
+             "  name: epara\n"
+             "  params: {%s}\n",
+             params);
+    return buf;
+}
+
+#define RATE 400.0 /* frames/s: 1.6 x what the link carries */
+
+typedef struct outcome {
+    int64_t n, met, rejected, late;
+    double attainment;
+} outcome;
+
+static outcome
+run(const char *params, const char *tag)
+{
+    bf f;
+    assert_int_equal(bf_init(&f, yaml(params), tag), 0);
+    assert_int_equal(bf_poisson(&f, "tf", RATE, 30, 7, 50000), 0);
+    ep_sim_result res;
+    assert_int_equal(bf_run(&f, "epara", &res), 0);
+    /* Exactly one record per request, whatever the policy does with it. */
+    assert_int_equal((int64_t)f.nrecs, res.requests);
+    unsigned char *seen = calloc(f.nrecs + 1, 1);
+    assert_non_null(seen);
+    outcome o;
+    memset(&o, 0, sizeof o);
+    for (size_t i = 0; i < f.nrecs; i++) {
+        const ep_record *r = &f.recs[i];
+        assert_true(r->id < f.nrecs);
+        assert_false(seen[r->id]);
+        seen[r->id] = 1;
+        o.n++;
+        o.met += r->slo_met;
+        o.rejected += r->outcome == EP_OUT_REJECTED;
+        o.late += r->outcome == EP_OUT_COMPLETED && !r->slo_met;
+    }
+    free(seen);
+    o.attainment = res.slo_attainment;
+    ep_sim_result_fini(&res);
+    bf_fini(&f);
+    return o;
+}
+
+static void
+test_frames_beyond_the_uplink_are_shed_at_the_ingress(void **state)
+{
+    (void)state;
+    outcome on = run("link_aware: 1", "link_on");
+    /* The link carries 250 of the 400 frames/s: at most 62.5% can be served, and shedding
+     * the rest at the ingress keeps the served ones on time. */
+    assert_true(on.n > 5000);
+    assert_true(on.attainment <= 250.0 / RATE + 0.02);
+    assert_true(on.attainment >= 0.5);
+    assert_true(on.rejected > on.n / 4);
+    assert_true(on.late < on.n / 20);
+}
+
+static void
+test_without_link_state_the_uplink_queue_makes_frames_late(void **state)
+{
+    (void)state;
+    outcome on = run("link_aware: 1", "link_on2");
+    outcome off = run("link_aware: 0", "link_off");
+    /* Every frame is sent: the uplink's queue grows by 150 frames/s and, after the first
+     * fraction of a second, every frame arrives past its deadline. */
+    assert_int_equal(off.n, on.n);
+    assert_true(off.attainment < 0.1);
+    assert_true(on.attainment > off.attainment + 0.4);
+}
+
+static void
+test_bound_is_capped_by_the_uplink(void **state)
+{
+    (void)state;
+    bf f;
+    assert_int_equal(bf_init(&f, yaml("link_aware: 1"), "link_bound"), 0);
+    assert_int_equal(bf_poisson(&f, "tf", RATE, 30, 7, 50000), 0);
+    ep_sim_opts o;
+    memset(&o, 0, sizeof o);
+    o.traces = f.st;
+    ep_sim_result res;
+    char err[256] = "";
+    int rc = ep_bound_run(&f.sc, &o, &res, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "bound: %s\n", err);
+    assert_int_equal(rc, 0);
+    /* 12.5 MB/s of 50 kB frames over the window, whatever the GPU could do. */
+    assert_true(res.requests > 5000);
+    assert_true(res.goodput_per_s <= 250.0 * (1 + 1e-6));
+    assert_true(res.goodput_per_s >= 250.0 * 0.98);
+    ep_sim_result_fini(&res);
+    bf_fini(&f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_frames_beyond_the_uplink_are_shed_at_the_ingress),
+            cmocka_unit_test(test_without_link_state_the_uplink_queue_makes_frames_late),
+            cmocka_unit_test(test_bound_is_capped_by_the_uplink),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
