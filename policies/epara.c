@@ -14,7 +14,10 @@
  *    else dispatch to the earliest estimated completion including the link delay and the
  *    wait behind this node's own uplink queue (with a margin), reject
  *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
- *    TPOT SLO; EDF queues for latency tasks, FIFO (per stream) for frequency tasks; batches
+ *    TPOT SLO at the rate the instance admits; LLM prompts for a remote instance are
+ *    forwarded to its node, which admits them on its live state, and a remote instance's
+ *    synced backlog is aged with the prefills that arrived since (and this node's own
+ *    sends); EDF queues for latency tasks, FIFO (per stream) for frequency tasks; batches
  *    as large as the earliest deadline allows.
  * Every mechanism can be switched off by a policy parameter (see params below). */
 #include <math.h>
@@ -28,6 +31,10 @@
 #define MAX_SVC  64
 #define MAX_CAND 65536
 #define MAX_INST 8192
+/* Work this node sent to remote LLM instances since their last state sync: nodes tracked,
+ * and instances per node (direct-mapped by id). */
+#define SENT_NODES 256
+#define SENT_SLOTS 32
 
 typedef struct epara_params {
     int categorize;     /* 0: every service latency x single, default allocation */
@@ -39,6 +46,10 @@ typedef struct epara_params {
     int edf;            /* 0: FIFO queues for latency tasks too */
     int hysteresis;     /* 0: re-place from scratch every period */
     int link_aware;     /* 0: estimates ignore what is queued on the node's own uplink */
+    int own_sent;       /* 0: LLM estimates ignore what this node sent since the last sync */
+    int inflow;         /* 0: LLM estimates ignore what arrived elsewhere since the last sync */
+    int llm_forward;    /* 0: LLM requests go straight to a remote instance, not to its node */
+    int kv_reserve;     /* 0: LLM candidates plan memory for their weights only */
     double link_margin; /* the uplink wait counts (1 + link_margin) times: a margin for
                            what the estimate misses, paid at the deadline otherwise */
     int max_hops;
@@ -52,8 +63,19 @@ typedef struct epara_params {
     int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
 } epara_params;
 
+/* Prefill work a node dispatched to a remote instance after the view of it was synced:
+ * the synced backlog does not hold it yet, and every node routing on the same stale view
+ * would otherwise pile onto the instance that looked idle. Only the node's own sends
+ * (what it knows); reset when a newer view of the instance arrives. */
+typedef struct sent_work {
+    int inst; /* instance id + 1 (0: empty) */
+    ep_time synced_at;
+    ep_dur work;
+} sent_work;
+
 typedef struct epara_state {
     epara_params p;
+    sent_work sent[SENT_NODES][SENT_SLOTS];
     int have_forecast;
     double forecast[MAX_SVC];
     double peak[MAX_SVC];
@@ -62,7 +84,8 @@ typedef struct epara_state {
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
     int tpot_batch[MAX_INST];
-    double tpot_rate[MAX_INST]; /* the arrival rate tpot_batch was computed for */
+    double tpot_rate[MAX_INST];  /* the arrival rate tpot_batch was computed for */
+    double admit_rate[MAX_INST]; /* requests/s the instance admits at that rate */
 } epara_state;
 
 static int
@@ -82,6 +105,10 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->edf = ep_param_get(params, n, "edf", 1) != 0;
     p->hysteresis = ep_param_get(params, n, "hysteresis", 1) != 0;
     p->link_aware = ep_param_get(params, n, "link_aware", 1) != 0;
+    p->own_sent = ep_param_get(params, n, "own_sent", 1) != 0;
+    p->inflow = ep_param_get(params, n, "inflow", 1) != 0;
+    p->llm_forward = ep_param_get(params, n, "llm_forward", 1) != 0;
+    p->kv_reserve = ep_param_get(params, n, "kv_reserve", 0) != 0;
     p->link_margin = ep_param_get(params, n, "link_margin", 0.5);
     p->max_hops = (int)ep_param_get(params, n, "max_hops", 3);
     p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
@@ -146,7 +173,7 @@ typedef struct cands {
 } cands;
 
 static void
-cand_add(const ep_view *v, cands *cs, const ep_instance_spec *sp)
+cand_add(const epara_state *st, const ep_view *v, cands *cs, const ep_instance_spec *sp)
 {
     if (cs->n >= cs->cap)
         return;
@@ -158,6 +185,14 @@ cand_add(const ep_view *v, cands *cs, const ep_instance_spec *sp)
     c->spec = *sp;
     c->cap = cap;
     c->mem = (double)ep_cost_instance_mem(v->sc, sp->service, sp->ndev);
+    const ep_service *svc = &v->sc->services[sp->service];
+    if (st->p.kv_reserve && svc->kind == EP_SVC_LLM && svc->kv_bytes_per_token > 0) {
+        /* The KV cache of the batch its capacity counts on, per device: co-located
+         * instances share what their weights leave, and an instance packed in with no
+         * room for its cache could hold no request (or only short ones). */
+        double in = v->mean_input[sp->service], out = v->mean_output[sp->service];
+        c->mem += (double)batch * (in + out) * (double)svc->kv_bytes_per_token / sp->ndev;
+    }
     c->kept = 0;
 }
 
@@ -178,7 +213,7 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
         sp.ndev = 1;
         for (int d = 0; d < sc->ndevices; d++) {
             sp.devs[0] = d;
-            cand_add(v, cs, &sp);
+            cand_add(st, v, cs, &sp);
         }
         return;
     }
@@ -196,7 +231,7 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
             for (int j = 0; j < k; j++)
                 sp.devs[j] = nd->dev0 + j;
             int before = cs->n;
-            cand_add(v, cs, &sp);
+            cand_add(st, v, cs, &sp);
             any_tp |= cs->n > before;
             break;
         }
@@ -217,7 +252,7 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
                 sp.devs[0] = a;
                 sp.devs[1] = b;
                 if (k == 2) {
-                    cand_add(v, cs, &sp);
+                    cand_add(st, v, cs, &sp);
                     continue;
                 }
                 for (int c = b + 1; c < sc->ndevices; c++) {
@@ -225,7 +260,7 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
                         continue;
                     sp.ndev = 3;
                     sp.devs[2] = c;
-                    cand_add(v, cs, &sp);
+                    cand_add(st, v, cs, &sp);
                 }
             }
         }
@@ -478,11 +513,60 @@ done:
 /* Estimated completion on instance i: ep_pol_estimate plus, when the request has to leave
  * this node, the wait behind what this node's uplink still has to send (its own NIC queue:
  * a burst of frames on a slow link would otherwise be sent to miss their deadlines). */
-static ep_time
-estimate(const epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req,
-         int i)
+/* The entry of instance iv as seen from node `node`, when it is tracked there. */
+static sent_work *
+sent_slot(epara_state *st, int node, const ep_instance_view *iv)
 {
-    ep_time t = ep_pol_estimate(view, env, req, i);
+    if (node < 0 || node >= SENT_NODES || iv->id < 0)
+        return NULL;
+    return &st->sent[node][iv->id % SENT_SLOTS];
+}
+
+static ep_dur
+sent_since_sync(epara_state *st, const ep_view *view, const ep_request_info *req, int i)
+{
+    const ep_instance_view *iv = &view->inst[i];
+    if (!st->p.own_sent || iv->node == req->at_node ||
+        view->sc->services[iv->spec.service].kind != EP_SVC_LLM)
+        return 0;
+    sent_work *w = sent_slot(st, req->at_node, iv);
+    return w && w->inst == iv->id + 1 && w->synced_at == iv->synced_at ? w->work : 0;
+}
+
+static void
+note_sent(epara_state *st, const ep_view *view, const ep_request_info *req, int id)
+{
+    if (!st->p.own_sent || view->sc->services[req->service].kind != EP_SVC_LLM)
+        return;
+    for (int i = 0; i < view->ninst; i++) {
+        const ep_instance_view *iv = &view->inst[i];
+        if (iv->id != id)
+            continue;
+        sent_work *w = sent_slot(st, req->at_node, iv);
+        if (!w || iv->node == req->at_node)
+            return;
+        if (w->inst != iv->id + 1 || w->synced_at != iv->synced_at)
+            *w = (sent_work){iv->id + 1, iv->synced_at, 0};
+        w->work += ep_pol_llm_iteration(view, &iv->spec, req->input,
+                                        (double)req->input * (double)req->input, 0, 0);
+        return;
+    }
+}
+
+static ep_time
+estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req, int i)
+{
+    ep_time t = ep_pol_estimate(view, env, req, i) + sent_since_sync(st, view, req, i);
+    const ep_instance_view *iv = &view->inst[i];
+    if (st->p.inflow && iv->node != req->at_node && iv->id >= 0 && iv->id < MAX_INST &&
+        st->admit_rate[iv->id] > 0 && view->sc->services[iv->spec.service].kind == EP_SVC_LLM) {
+        /* Its synced backlog has drained since, but requests kept arriving from every node
+         * at the rate the instance admits: their prefills, at the service's mean prompt. */
+        double in = view->mean_input[iv->spec.service];
+        double p = (double)ep_pol_llm_iteration(view, &iv->spec, (int64_t)in, in * in, 0, 0);
+        double since = (double)(env->now - iv->synced_at) / 1e9;
+        t += (ep_dur)(since * st->admit_rate[iv->id] * p);
+    }
     if (st->p.link_aware && view->inst[i].node != req->at_node) {
         ep_dur wait = ep_pol_uplink_wait(view, env->now, req->at_node);
         t += wait + (ep_dur)(st->p.link_margin * (double)wait);
@@ -502,17 +586,24 @@ full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
     int s = iv->spec.service;
     double lambda = n > 0 ? view->rate[s] / n : view->rate[s];
     if (st->tpot_batch[iv->id] == 0 || st->tpot_rate[iv->id] != lambda) {
-        st->tpot_batch[iv->id] = ep_pol_llm_batch_limit(view, &iv->spec, lambda);
+        /* Prefills interleave at the rate the instance admits, which is at most what it
+         * sustains within the SLO: under overload the excess is rejected, not prefilled
+         * (with the offered rate the limit would fall to one request and throughput
+         * collapse exactly when it is needed). */
+        double cap = ep_pol_capacity(view, &iv->spec, NULL);
+        double admit = cap > 0 && lambda > cap ? cap : lambda;
+        st->tpot_batch[iv->id] = ep_pol_llm_batch_limit(view, &iv->spec, admit);
         st->tpot_rate[iv->id] = lambda;
+        st->admit_rate[iv->id] = admit;
     }
     return iv->running + iv->queued >= st->tpot_batch[iv->id];
 }
 
+/* Chooses where request req goes (epara_route records what it dispatched). */
 static void
-epara_route(void *state, const ep_env *env, const ep_view *view, const ep_request_info *req,
-            ep_route *out)
+route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_info *req,
+      ep_route *out)
 {
-    epara_state *st = state;
     int best_local = -1, best_any = -1, n = 0;
     ep_time t_local = EP_TIME_MAX, t_any = EP_TIME_MAX;
     int freq = view->cat[req->service].sensitivity == EP_SENS_FREQUENCY;
@@ -590,8 +681,26 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
             }
         }
     }
+    const ep_instance_view *best = &view->inst[best_any];
+    if (llm && st->p.llm_forward && best->node != req->at_node && req->hops < st->p.max_hops) {
+        /* An LLM prompt is a few kilobytes: hand it to the node of the best instance, which
+         * admits it on its live state (or sends it on) instead of this node's stale view. */
+        out->kind = EP_ROUTE_FORWARD;
+        out->node = best->node;
+        return;
+    }
     out->kind = EP_ROUTE_DISPATCH;
-    out->instance = view->inst[best_any].id;
+    out->instance = best->id;
+}
+
+static void
+epara_route(void *state, const ep_env *env, const ep_view *view, const ep_request_info *req,
+            ep_route *out)
+{
+    epara_state *st = state;
+    route(st, env, view, req, out);
+    if (out->kind == EP_ROUTE_DISPATCH)
+        note_sent(st, view, req, out->instance);
 }
 
 /* The largest batch whose completion meets the earliest deadline among its requests. */

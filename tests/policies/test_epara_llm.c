@@ -1,0 +1,183 @@
+/* EPARA's LLM routing (policies/epara.c): a prompt for a remote instance is forwarded to
+ * that instance's node, which admits it on its live state (llm_forward); under overload the
+ * TPOT-bound batch is computed for the rate the instance admits, not the offered rate, so
+ * it does not fall to one request (tpot_admit); a remote instance's stale backlog is aged
+ * with the prefills that kept arriving since its sync (inflow); and the prompts this node
+ * itself sent since then count too (own_sent). Each is switched off by its parameter. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "baseline_fixture.h"
+
+/* Two GPU servers a and b; one 8B-class LLM with a 2 s TTFT and 100 ms TPOT. */
+static const char yaml[] =
+        "name: llm\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 48, mem_bw_gbps: 1000, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: a, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "  - {name: b, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: llm, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, max_batch: 64, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "workload:\n"
+        "  - {trace: t, service: llm, ingress: a}\n";
+
+enum { A = 0, B = 1 };
+
+/* The policy over a view with rate req/s of 1,000-token prompts and 100-token answers, and
+ * one ready instance on b's GPU; params as "k=v" pairs appended to the scenario. */
+static void
+setup(bf *f, const char *tag, double rate, const char *params)
+{
+    char y[2048];
+    snprintf(y, sizeof y, "%spolicy:\n  name: epara\n  params: {%s}\n", yaml, params);
+    assert_int_equal(bf_init(f, y, tag), 0);
+    double in[1] = {1000}, out[1] = {100}, r[1] = {rate};
+    bf_view(f, r, in, out);
+    f->env.now = 10 * EP_NS_PER_S;
+    assert_int_equal(bf_policy(f, "epara"), 0);
+    ep_instance_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.service = 0;
+    sp.mode = EP_MODE_SINGLE;
+    sp.ndev = 1;
+    sp.devs[0] = B;
+    sp.order = EP_QUEUE_EDF;
+    bf_add_instance(f, &sp, 0);
+}
+
+static ep_route
+route_one(bf *f, uint64_t id)
+{
+    ep_request_info q;
+    memset(&q, 0, sizeof q);
+    q.id = id;
+    q.service = 0;
+    q.ingress = A;
+    q.at_node = A;
+    q.arrival = f->env.now;
+    q.deadline = f->env.now + 2 * EP_NS_PER_S;
+    q.input = 1000;
+    q.output = 100;
+    q.bytes = 4000;
+    ep_route out;
+    memset(&out, 0, sizeof out);
+    f->ops->route(f->pstate, &f->env, &f->view, &q, &out);
+    return out;
+}
+
+static void
+test_a_prompt_for_a_remote_instance_goes_to_its_node(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, "llm_fwd", 0.5, "");
+    ep_route r = route_one(&f, 1);
+    assert_int_equal(r.kind, EP_ROUTE_FORWARD);
+    assert_int_equal(r.node, B);
+    bf_fini(&f);
+    /* Switched off: straight to the instance, on this node's view of it. */
+    setup(&f, "llm_nofwd", 0.5, "llm_forward: 0");
+    r = route_one(&f, 1);
+    assert_int_equal(r.kind, EP_ROUTE_DISPATCH);
+    assert_int_equal(r.instance, f.inst[0].id);
+    bf_fini(&f);
+}
+
+/* Offered 100x what one instance sustains: the instance still takes a batch of several
+ * requests (the excess is what gets rejected), instead of one at a time. */
+static void
+test_overload_does_not_shrink_the_tpot_batch_to_one(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, "llm_over", 0.5, "");
+    ep_instance_spec sp = f.inst[0].spec;
+    double cap = ep_pol_capacity(&f.view, &sp, NULL);
+    assert_true(cap > 0.5);
+    int at_cap = ep_pol_llm_batch_limit(&f.view, &sp, cap);
+    assert_true(at_cap > 2);
+    /* The offered rate's own limit is one request: what the rate cap avoids. */
+    assert_int_equal(ep_pol_llm_batch_limit(&f.view, &sp, 100 * cap), 1);
+    f.rate[0] = 100 * cap;
+    f.inst[0].running = at_cap - 1;
+    ep_route r = route_one(&f, 1);
+    assert_int_equal(r.kind, EP_ROUTE_FORWARD);
+    /* Full at the batch the capacity counts on. */
+    f.inst[0].running = at_cap;
+    r = route_one(&f, 2);
+    assert_int_equal(r.kind, EP_ROUTE_REJECT);
+    bf_fini(&f);
+}
+
+/* A remote instance last synced 4 s ago (state messages lost) with an empty queue: requests have
+ * kept arriving there at its admitted rate since, so a deadline that the stale view alone would
+ * meet is not met (the request is rejected at once instead of failing late). */
+static void
+test_a_stale_backlog_is_aged_with_the_arrivals_since_its_sync(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, "llm_inflow", 0.5, "");
+    ep_instance_spec sp = f.inst[0].spec;
+    double cap = ep_pol_capacity(&f.view, &sp, NULL);
+    f.rate[0] = 10 * cap;
+    f.inst[0].synced_at = f.env.now - 4 * EP_NS_PER_S;
+    ep_route r = route_one(&f, 1);
+    assert_int_equal(r.kind, EP_ROUTE_REJECT);
+    bf_fini(&f);
+    setup(&f, "llm_noinflow", 0.5, "inflow: 0");
+    f.rate[0] = 10 * cap;
+    f.inst[0].synced_at = f.env.now - 4 * EP_NS_PER_S;
+    r = route_one(&f, 1);
+    assert_int_equal(r.kind, EP_ROUTE_FORWARD);
+    bf_fini(&f);
+}
+
+/* Without forwarding, the prompts this node dispatched since the instance's last sync add
+ * to its estimate: enough of them and the next request cannot meet its deadline there. */
+static void
+test_own_dispatches_since_the_sync_count(void **state)
+{
+    (void)state;
+    for (int own = 0; own <= 1; own++) {
+        bf f;
+        setup(&f, own ? "llm_own" : "llm_noown", 0.5,
+              own ? "llm_forward: 0, inflow: 0, tpot_admit: 0"
+                  : "llm_forward: 0, inflow: 0, tpot_admit: 0, own_sent: 0");
+        f.inst[0].synced_at = f.env.now - 100 * EP_NS_PER_MS;
+        int dispatched = 0;
+        for (uint64_t id = 1; id <= 40; id++) {
+            ep_route r = route_one(&f, id);
+            if (r.kind != EP_ROUTE_DISPATCH)
+                break;
+            dispatched++;
+        }
+        /* A 1,000-token prefill takes ~0.25 s on this GPU: about 8 fit in the 2 s TTFT. */
+        if (own) {
+            assert_true(dispatched >= 4);
+            assert_true(dispatched <= 10);
+        } else {
+            assert_int_equal(dispatched, 40);
+        }
+        bf_fini(&f);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_a_prompt_for_a_remote_instance_goes_to_its_node),
+            cmocka_unit_test(test_overload_does_not_shrink_the_tpot_batch_to_one),
+            cmocka_unit_test(test_a_stale_backlog_is_aged_with_the_arrivals_since_its_sync),
+            cmocka_unit_test(test_own_dispatches_since_the_sync_count),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
