@@ -12,7 +12,8 @@
  *    the oracle), supply of running instances discounted by their backlog, hysteresis;
  *  - request router: serve locally if a local instance meets the deadline by its estimate,
  *    else dispatch to the earliest estimated completion including the link delay and the
- *    wait behind this node's own uplink queue (with a margin), reject
+ *    wait behind this node's own uplink queue (with a margin; an overloaded uplink goes to
+ *    the requests with the most weight per byte first), reject
  *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
  *    TPOT SLO at the rate the instance admits; LLM prompts for a remote instance are
  *    forwarded to its node, which admits them on its live state, and a remote instance's
@@ -50,6 +51,7 @@ typedef struct epara_params {
     int inflow;         /* 0: LLM estimates ignore what arrived elsewhere since the last sync */
     int llm_forward;    /* 0: LLM requests go straight to a remote instance, not to its node */
     int kv_reserve;     /* 0: LLM candidates plan memory for their weights only */
+    int link_density;   /* 0: an overloaded uplink carries requests in arrival order only */
     double link_margin; /* the uplink wait counts (1 + link_margin) times: a margin for
                            what the estimate misses, paid at the deadline otherwise */
     int max_hops;
@@ -80,6 +82,7 @@ typedef struct epara_state {
     double forecast[MAX_SVC];
     double peak[MAX_SVC];
     uint32_t rr[MAX_SVC];
+    float credit[SENT_NODES][MAX_SVC]; /* link_density: admissions owed per node, service */
     int placed_once;
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
@@ -109,6 +112,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->inflow = ep_param_get(params, n, "inflow", 1) != 0;
     p->llm_forward = ep_param_get(params, n, "llm_forward", 1) != 0;
     p->kv_reserve = ep_param_get(params, n, "kv_reserve", 0) != 0;
+    p->link_density = ep_param_get(params, n, "link_density", 1) != 0;
     p->link_margin = ep_param_get(params, n, "link_margin", 0.5);
     p->max_hops = (int)ep_param_get(params, n, "max_hops", 3);
     p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
@@ -599,6 +603,91 @@ full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
     return iv->running + iv->queued >= st->tpot_batch[iv->id];
 }
 
+/* Payload bytes of one request of service s (the view's mean size). */
+static double
+req_bytes(const ep_view *v, int s)
+{
+    const ep_service *svc = &v->sc->services[s];
+    double in = v->mean_input[s] > 0 ? v->mean_input[s] : (double)svc->input_bytes;
+    return svc->kind == EP_SVC_LLM ? in * (double)svc->bytes_per_token : in;
+}
+
+/* The share of service s's requests at node n that n's uplink is given when the services
+ * leaving n bring more bytes than it carries: the link goes to the most requests (weighted)
+ * per byte first, as the goodput objective wants (four 50 kB frames before one 200 kB
+ * image). Rates are the view's per service, split evenly over their ingress nodes; services
+ * with a ready instance on n stay local and are not counted. 1 when the link suffices. */
+static double
+link_share(const ep_view *v, int n, int s)
+{
+    const ep_scenario *sc = v->sc;
+    const ep_link *l = &sc->links[sc->nodes[n].link];
+    double bw = l->bw_bytes_per_s * (1.0 - (l->loss < 0.99 ? l->loss : 0.99));
+    if (bw <= 0)
+        return 1;
+    double brate[MAX_SVC] = {0}, dens[MAX_SVC] = {0}, total = 0;
+    for (int k = 0; k < sc->nservices; k++) {
+        double share = 0;
+        int nw = 0;
+        for (int w = 0; w < sc->nworkloads; w++) {
+            const ep_workload *wl = &sc->workloads[w];
+            if (wl->service != k || wl->ningress < 1)
+                continue;
+            nw++;
+            for (int j = 0; j < wl->ningress; j++)
+                share += wl->ingress[j] == n ? 1.0 / wl->ningress : 0;
+        }
+        if (nw == 0 || share <= 0)
+            continue;
+        int local = 0;
+        for (int i = 0; i < v->ninst && !local; i++)
+            local = v->inst[i].spec.service == k && v->inst[i].ready && v->inst[i].node == n;
+        double b = req_bytes(v, k);
+        if (local || b <= 0)
+            continue;
+        brate[k] = v->rate[k] * share / nw * b;
+        dens[k] = (sc->services[k].weight > 0 ? sc->services[k].weight : 1) / b;
+        total += brate[k];
+    }
+    if (total <= bw || brate[s] <= 0)
+        return 1;
+    /* Fill the link densest first; s gets what is left when its turn comes. */
+    double left = bw;
+    int used[MAX_SVC] = {0};
+    for (;;) {
+        int best = -1;
+        for (int k = 0; k < sc->nservices; k++)
+            if (!used[k] && brate[k] > 0 && (best < 0 || dens[k] > dens[best]))
+                best = k;
+        if (best < 0)
+            return 1;
+        if (best == s)
+            return left <= 0 ? 0 : left >= brate[s] ? 1 : left / brate[s];
+        used[best] = 1;
+        left -= brate[best];
+    }
+}
+
+/* Admits a request of s leaving node n at its link share: a credit per node and service
+ * grows by the share with every request and pays for one admission (deterministic, so the
+ * admitted ones are spread evenly). */
+static int
+link_admit(epara_state *st, const ep_view *v, int n, int s)
+{
+    if (n < 0 || n >= SENT_NODES)
+        return 1;
+    double f = link_share(v, n, s);
+    if (f >= 1)
+        return 1;
+    float *c = &st->credit[n][s];
+    *c += (float)f;
+    if (*c >= 1) {
+        *c -= 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* Chooses where request req goes (epara_route records what it dispatched). */
 static void
 route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_info *req,
@@ -653,6 +742,12 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
             out->reason = "no local instance";
             return;
         }
+    }
+    if (st->p.link_density && req->hops == 0 && view->inst[best_any].node != req->at_node &&
+        !link_admit(st, view, req->at_node, req->service)) {
+        out->kind = EP_ROUTE_REJECT;
+        out->reason = "uplink overloaded: kept for requests with fewer bytes";
+        return;
     }
     if (t_any > req->deadline && st->p.early_reject) {
         out->kind = EP_ROUTE_REJECT;
