@@ -1,11 +1,13 @@
 /* `epara controller`, `epara node`, `epara loadgen`: the executor's processes
  * (include/epara/exec.h). One option parser for the three; the loadgen reports like
  * `epara sim` (table or --json, results database with --out). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -71,6 +73,8 @@ static const char exec_help[] =
         "  --threads N         cpu: BLAS threads per node process\n"
         "  --max-held N        node: most requests held at once (queued, running, in\n"
         "                      transit); beyond, arrivals are rejected (default 65536)\n"
+        "  --sync-loss S:E     controller, node: drop every state message received between\n"
+        "                      S and E trace seconds (a sync-message fault)\n"
         "  --policy-log FILE   controller, node: log every call into the policy (for\n"
         "                      `epara replay`; testbed: a directory, one log per process)\n"
         "  -h, --help          this help\n"
@@ -173,6 +177,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
                                              {"threads", required_argument, NULL, 1004},
                                              {"policy-log", required_argument, NULL, 1005},
                                              {"max-held", required_argument, NULL, 1006},
+                                             {"sync-loss", required_argument, NULL, 1011},
                                              {"node-ip", required_argument, NULL, 1007},
                                              {"real-bandwidth", no_argument, NULL, 1008},
                                              {"netns", no_argument, NULL, 'N'},
@@ -310,6 +315,27 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
         case 1006:
             bad = cli_i64("--max-held", optarg, 1, INT64_C(1) << 32, &c->max_held);
             break;
+        case 1011: {
+            char *colon = strchr(optarg, ':');
+            char a[64];
+            size_t l = colon ? (size_t)(colon - optarg) : 0;
+            bad = !colon || l == 0 || l >= sizeof a;
+            if (!bad) {
+                memcpy(a, optarg, l);
+                a[l] = '\0';
+                bad = cli_double("--sync-loss", a, 0, 1e9, &c->sync_loss[0]) ||
+                      cli_double("--sync-loss", colon + 1, 0, 1e9, &c->sync_loss[1]);
+            }
+            if (!bad && c->sync_loss[1] <= c->sync_loss[0]) {
+                cli_err("--sync-loss %s: the end must be after the start", optarg);
+                return EXIT_USAGE;
+            }
+            if (bad && !colon) {
+                cli_err("--sync-loss %s: expected START:END in trace seconds", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case 1004:
             bad = cli_i64("--threads", optarg, 1, 1024, &c->threads);
             c->eng.threads = (int)c->threads;
@@ -320,10 +346,16 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
                 cli_err("--%s: an option of `epara testbed`", ch == 'N' ? "netns" : "keep-logs");
                 return EXIT_USAGE;
             }
-            if (ch == 'N')
+            if (ch == 'N') {
                 c->netns = 1;
-            else
+            } else {
                 c->logs = optarg;
+                if (mkdir(optarg, 0755) != 0 && errno != EEXIST) {
+                    cli_err("--keep-logs %s: cannot create the directory: %s", optarg,
+                            strerror(errno));
+                    return EXIT_USAGE;
+                }
+            }
             break;
         case 'h':
             fputs(help, stdout);
@@ -430,6 +462,8 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     c->eng.seed = c->seed_set ? c->seed : sc.run.seed;
     o.engine = &c->eng;
     o.max_held = c->max_held;
+    o.sync_loss_from = (ep_time)(c->sync_loss[0] * 1e9);
+    o.sync_loss_until = (ep_time)(c->sync_loss[1] * 1e9);
     if (c->policy_log && role != EP_LIVE_LOADGEN &&
         !(o.sim.policy_log = fopen(c->policy_log, "wb"))) {
         cli_err("--policy-log %s: cannot create", c->policy_log);

@@ -47,6 +47,11 @@ static const char testbed_help[] =
         "                      node:K or controller (repeatable)\n"
         "  --link-down node:K@S, --link-up node:K@S\n"
         "                      (--netns) take node K's link down / up S trace seconds in\n"
+        "  --link-loss node:K=P@S\n"
+        "                      (--netns) node K's link drops each packet with probability\n"
+        "                      P from S trace seconds in (netem, else iptables; P=0 ends it)\n"
+        "  --sync-loss S:E     every state message (nodes' reports to the controller and\n"
+        "                      to each other) lost between S and E trace seconds\n"
         "  --keep-logs DIR     keep each process's stderr in DIR/<role>.log\n"
         "  --quiet             no progress lines\n"
         "\n"
@@ -54,13 +59,14 @@ static const char testbed_help[] =
 
 #define MAX_KILLS 16
 
-typedef enum tb_what { TB_KILL, TB_LINK_DOWN, TB_LINK_UP } tb_what;
+typedef enum tb_what { TB_KILL, TB_LINK_DOWN, TB_LINK_UP, TB_LINK_LOSS } tb_what;
 
 /* A fault the testbed injects at a time: kill -9 of a process, or (--netns) a node's link
- * taken down or up. */
+ * taken down or up, or made to drop packets. */
 typedef struct kill_at {
     tb_what what;
-    int node; /* -1: the controller (TB_KILL only) */
+    int node;    /* -1: the controller (TB_KILL only) */
+    double loss; /* TB_LINK_LOSS: packet loss probability from at_s on */
     double at_s;
     int done;
 } kill_at;
@@ -253,11 +259,11 @@ cmd_testbed(int argc, char **argv)
     if (!args)
         return EXIT_FAIL;
     int nargs = 0;
-    static const char *const opts[] = {"--kill", "--link-down", "--link-up"};
+    static const char *const opts[] = {"--kill", "--link-down", "--link-up", "--link-loss"};
     for (int i = 0; i < argc; i++) {
         const char *v = NULL;
         int which = -1;
-        for (int o = 0; o < 3 && !v; o++) {
+        for (int o = 0; o < 4 && !v; o++) {
             size_t l = strlen(opts[o]);
             if (strcmp(argv[i], opts[o]) == 0 && i + 1 < argc)
                 v = argv[++i];
@@ -271,7 +277,7 @@ cmd_testbed(int argc, char **argv)
             continue;
         }
         const char *at = strchr(v, '@');
-        kill_at k = {(tb_what)which, -1, 0, 0};
+        kill_at k = {(tb_what)which, -1, 0, 0, 0};
         int ok = at && nkills < MAX_KILLS;
         if (ok && strncmp(v, "node:", 5) == 0) {
             int64_t n;
@@ -281,7 +287,13 @@ cmd_testbed(int argc, char **argv)
             if (ok) {
                 memcpy(nb, v + 5, l);
                 nb[l] = '\0';
-                ok = cli_i64(opts[which], nb, 0, EP_EXEC_MAX_NODES - 1, &n) == 0;
+                char *eq = strchr(nb, '=');
+                ok = (eq != NULL) == (which == TB_LINK_LOSS);
+                if (ok && eq) {
+                    *eq = '\0';
+                    ok = cli_double(opts[which], eq + 1, 0, 1, &k.loss) == 0;
+                }
+                ok = ok && cli_i64(opts[which], nb, 0, EP_EXEC_MAX_NODES - 1, &n) == 0;
                 k.node = (int)n;
             }
         } else if (ok) {
@@ -292,7 +304,10 @@ cmd_testbed(int argc, char **argv)
             ok = cli_double(opts[which], at + 1, 0, 1e9, &k.at_s) == 0;
         if (!ok) {
             cli_err("%s %s: expected %s@SECONDS (at most %d)", opts[which], v,
-                    which == TB_KILL ? "node:K or controller" : "node:K", MAX_KILLS);
+                    which == TB_KILL        ? "node:K or controller"
+                    : which == TB_LINK_LOSS ? "node:K=PROBABILITY"
+                                            : "node:K",
+                    MAX_KILLS);
             free(args);
             return EXIT_USAGE;
         }
@@ -319,7 +334,7 @@ cmd_testbed(int argc, char **argv)
     ep_store_close(st);
     for (int i = 0; i < nkills; i++)
         if (kills[i].what != TB_KILL && !c.netns) {
-            cli_err("%s: links can be cut only with --netns", opts[kills[i].what]);
+            cli_err("%s: links can be cut or made lossy only with --netns", opts[kills[i].what]);
             ep_scenario_fini(&sc);
             return EXIT_USAGE;
         }
@@ -438,6 +453,12 @@ cmd_testbed(int argc, char **argv)
         add(&common, "--max-held");
         add(&common, fmt(&common, 1, (double)c.max_held));
     }
+    if (c.sync_loss[1] > c.sync_loss[0]) {
+        char *span = common.num[common.nnum < 23 ? common.nnum++ : 23];
+        snprintf(span, sizeof common.num[0], "%.17g:%.17g", c.sync_loss[0], c.sync_loss[1]);
+        add(&common, "--sync-loss");
+        add(&common, span);
+    }
     if (c.llm_shape) {
         add(&common, "--llm-shape");
         add(&common, c.llm_shape);
@@ -533,7 +554,9 @@ cmd_testbed(int argc, char **argv)
             int idx = kills[i].node < 0 ? 0 : 1 + kills[i].node;
             if (kills[i].done || t < kills[i].at_s)
                 continue;
-            if (kills[i].what != TB_KILL)
+            if (kills[i].what == TB_LINK_LOSS)
+                kills[i].done = tb_netns_loss(&net, kills[i].node, kills[i].loss) == 0;
+            else if (kills[i].what != TB_KILL)
                 kills[i].done =
                         tb_netns_link(&net, kills[i].node, kills[i].what == TB_LINK_UP) == 0;
             else if (pids[idx] > 0 && kill(pids[idx], SIGKILL) == 0)
@@ -585,10 +608,12 @@ cmd_testbed(int argc, char **argv)
                 snprintf(nsid, sizeof nsid, "ep%d", net.id);
                 json_object_set_new(tb, "netns", json_string(nsid));
             }
-            json_object_set_new(tb, "links",
-                                json_string(!c.netns    ? "emulated"
-                                            : net.netem ? "netns, tc netem"
-                                                        : "netns, tc tbf + emulated latency"));
+            json_object_set_new(
+                    tb, "links",
+                    json_string(!c.netns       ? "emulated"
+                                : net.netem    ? "netns, tc netem"
+                                : net.iptables ? "netns, tc tbf + emulated latency + iptables loss"
+                                               : "netns, tc tbf + emulated latency, no loss"));
             json_t *procs = json_object();
             json_object_set_new(procs, "controller", status_json(status[0]));
             for (int k = 0; k < nnodes; k++) {
@@ -599,14 +624,20 @@ cmd_testbed(int argc, char **argv)
             json_object_set_new(tb, "processes", procs);
             json_t *kl = json_array();
             for (int i = 0; i < nkills; i++)
-                json_array_append_new(kl, json_pack("{s:s, s:i, s:f, s:b}", "what",
-                                                    kills[i].what == TB_LINK_DOWN ? "link-down"
-                                                    : kills[i].what == TB_LINK_UP ? "link-up"
-                                                    : kills[i].node < 0           ? "controller"
-                                                                                  : "node",
-                                                    "node", kills[i].node, "at_s", kills[i].at_s,
-                                                    "done", kills[i].done == 1));
+                json_array_append_new(kl,
+                                      json_pack("{s:s, s:i, s:f, s:f, s:b}", "what",
+                                                kills[i].what == TB_LINK_DOWN   ? "link-down"
+                                                : kills[i].what == TB_LINK_UP   ? "link-up"
+                                                : kills[i].what == TB_LINK_LOSS ? "link-loss"
+                                                : kills[i].node < 0             ? "controller"
+                                                                                : "node",
+                                                "node", kills[i].node, "loss", kills[i].loss,
+                                                "at_s", kills[i].at_s, "done", kills[i].done == 1));
             json_object_set_new(tb, "kills", kl);
+            if (c.sync_loss[1] > c.sync_loss[0])
+                json_object_set_new(tb, "sync_loss",
+                                    json_pack("{s:f, s:f}", "from_s", c.sync_loss[0], "until_s",
+                                              c.sync_loss[1]));
             json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
             putchar('\n');
             json_decref(js);

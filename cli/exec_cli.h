@@ -21,6 +21,7 @@ typedef struct exec_cli {
     const char *policy_log; /* roles: a file; testbed: a directory of <role>.plog */
     int64_t threads;
     int64_t max_held;    /* --max-held (node, testbed) */
+    double sync_loss[2]; /* --sync-loss S:E (controller, node, testbed): trace seconds */
     const char *node_ip; /* --node-ip: node k listens on this IPv4 address + k */
 } exec_cli;
 

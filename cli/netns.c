@@ -1,7 +1,8 @@
 /* `epara testbed --netns`: each node in its own network namespace, joined to the root
  * namespace (controller, loadgen) by a veth pair on one bridge, the scenario's link of the
  * node shaped with `tc` in both directions: netem (delay, rate, loss) where the kernel has
- * it, else tbf (rate only; the nodes then emulate the latency). Uses ip(8) and tc(8);
+ * it, else tbf (rate only; the nodes then emulate the latency) with the packet loss from
+ * iptables' statistic match in the node's namespace. Uses ip(8), tc(8) and iptables(8);
  * needs root. Everything created is named after this process and removed at the end. */
 #include "netns.h"
 
@@ -63,6 +64,55 @@ shape(tb_netns *t, const char *ns, const char *dev, const ep_link *l)
               bits, burst);
 }
 
+/* Without netem: packets of node k's veth end dropped at random, both ways (the node's
+ * own namespace, so its rules go with it). */
+static int
+drop(tb_netns *t, int k, double p)
+{
+    char ns[32];
+    tb_netns_name(t, k, ns, sizeof ns);
+    if (sh(t, "ip netns exec %s iptables -w -F INPUT", ns) ||
+        sh(t, "ip netns exec %s iptables -w -F OUTPUT", ns))
+        return -1;
+    if (p <= 0)
+        return 0;
+    static const char *const chain[2][2] = {{"INPUT", "-i"}, {"OUTPUT", "-o"}};
+    for (int i = 0; i < 2; i++)
+        if (sh(t,
+               "ip netns exec %s iptables -w -A %s %s ep%dc%d -m statistic --mode random "
+               "--probability %.6f -j DROP",
+               ns, chain[i][0], chain[i][1], t->id, k, p))
+            return -1;
+    return 0;
+}
+
+int
+tb_netns_loss(tb_netns *t, int k, double p)
+{
+    if (k < 0 || k >= t->n)
+        return -1;
+    if (t->netem) {
+        const ep_link *l = &t->sc->links[t->sc->nodes[k].link];
+        ep_link lossy = *l;
+        lossy.loss = p;
+        char ns[32];
+        tb_netns_name(t, k, ns, sizeof ns);
+        if (sh(t, "ip netns exec %s tc qdisc del dev ep%dc%d root", ns, t->id, k) ||
+            sh(t, "tc qdisc del dev ep%dh%d root", t->id, k))
+            return -1;
+        char cv[32], hv[32];
+        snprintf(cv, sizeof cv, "ep%dc%d", t->id, k);
+        snprintf(hv, sizeof hv, "ep%dh%d", t->id, k);
+        return shape(t, ns, cv, &lossy) || shape(t, NULL, hv, &lossy) ? -1 : 0;
+    }
+    if (!t->iptables) {
+        snprintf(t->failed, sizeof t->failed,
+                 "packet loss needs netem or iptables(8) (apt-get install iptables)");
+        return -1;
+    }
+    return drop(t, k, p);
+}
+
 int
 tb_netns_setup(tb_netns *t, const ep_scenario *sc)
 {
@@ -89,6 +139,8 @@ tb_netns_setup(tb_netns *t, const ep_scenario *sc)
     t->netem = sh(t, "tc qdisc add dev %s root netem delay 1ms", t->bridge) == 0;
     if (t->netem)
         sh(t, "tc qdisc del dev %s root", t->bridge);
+    t->iptables = !t->netem && sh(t, "iptables -V") == 0;
+    t->sc = sc;
     t->failed[0] = '\0';
     for (int k = 0; k < sc->nnodes; k++) {
         char ns[32], ip[32], hv[32], cv[32];
@@ -105,7 +157,8 @@ tb_netns_setup(tb_netns *t, const ep_scenario *sc)
             sh(t, "ip link set %s master %s up", hv, t->bridge) ||
             sh(t, "ip -n %s addr add %s/16 dev %s", ns, ip, cv) ||
             sh(t, "ip -n %s link set %s up", ns, cv) || sh(t, "ip -n %s link set lo up", ns) ||
-            shape(t, ns, cv, l) || shape(t, NULL, hv, l))
+            shape(t, ns, cv, l) || shape(t, NULL, hv, l) ||
+            (!t->netem && t->iptables && l->loss > 0 && drop(t, k, l->loss)))
             goto fail;
     }
     return 0;

@@ -10,11 +10,13 @@ typedef struct tb_netns {
     int id; /* names: ep<id>b (bridge), ep<id>n<k> (namespaces), ep<id>h/c<k> */
     int n;  /* namespaces created */
     int bridge_up;
-    int netem; /* 1: links shaped by netem (rate, delay, loss); 0: tbf (rate only) */
+    int netem;    /* 1: links shaped by netem (rate, delay, loss); 0: tbf (rate only) */
+    int iptables; /* 0: no iptables(8): no packet loss without netem */
     char bridge[16];
     char host[32];     /* the bridge's address: the controller and the loadgen listen there */
     char node_ip[32];  /* node 0's address; node k's is k above */
     char failed[1024]; /* what went wrong */
+    const ep_scenario *sc;
 } tb_netns;
 
 /* Creates the bridge, one namespace per node of sc with its veth pair and shaping. On
@@ -24,6 +26,10 @@ int tb_netns_setup(tb_netns *t, const ep_scenario *sc);
 void tb_netns_teardown(tb_netns *t);
 /* Takes node k's link (its veth pair) down or up. 0, or -1 with the reason in t->failed. */
 int tb_netns_link(tb_netns *t, int k, int up);
+/* Node k's link drops each packet, both ways, with probability p (0: none) from now on:
+ * netem where the kernel has it, else iptables' statistic match in the node's namespace.
+ * 0, or -1 with the reason in t->failed. */
+int tb_netns_loss(tb_netns *t, int k, double p);
 /* The namespace of node k. */
 void tb_netns_name(const tb_netns *t, int k, char *buf, size_t len);
 

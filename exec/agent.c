@@ -585,6 +585,13 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
         }
         break;
     case EP_WIRE_STATE:
+        if (role != EP_LIVE_LOADGEN && a->o->sync_loss_until > a->o->sync_loss_from) {
+            ep_time t = trace_at(a, wall);
+            if (t >= a->o->sync_loss_from && t < a->o->sync_loss_until) {
+                a->st->state_lost++; /* the injected fault: as if lost on the network */
+                break;
+            }
+        }
         if (role != EP_LIVE_LOADGEN) {
             heard_from(a, m.u.state.node, wall);
             ep_live_state_in(a->live, &m.u.state);
@@ -988,5 +995,12 @@ done:
     free(a->work);
     ep_engine_close(a->eng);
     stats->wall_s = (double)(mono_ns() - w0) / 1e9;
+    if (stats->state_lost > 0) {
+        char who[32] = "controller";
+        if (o->role == EP_LIVE_NODE)
+            snprintf(who, sizeof who, "node %d", o->node);
+        fprintf(stderr, "epara: %s: %lld state messages dropped by --sync-loss\n", who,
+                (long long)stats->state_lost);
+    }
     return rc;
 }

@@ -668,14 +668,14 @@ link_share(const ep_view *v, int n, int s)
     }
 }
 
-/* Admits a request of s leaving node n at its link share: a credit per node and service
- * grows by the share with every request and pays for one admission (deterministic, so the
- * admitted ones are spread evenly). */
+/* Admits a request of s leaving node n at its link share while the link has a queue: a
+ * credit per node and service grows by the share with every request and pays for one
+ * admission (deterministic, so the admitted ones are spread evenly). */
 static int
-link_admit(epara_state *st, const ep_view *v, int n, int s)
+link_admit(epara_state *st, const ep_view *v, ep_time now, int n, int s)
 {
-    if (n < 0 || n >= SENT_NODES)
-        return 1;
+    if (n < 0 || n >= SENT_NODES || ep_pol_uplink_wait(v, now, n) <= 0)
+        return 1; /* nothing queued on the link: it keeps up */
     double f = link_share(v, n, s);
     if (f >= 1)
         return 1;
@@ -744,7 +744,7 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         }
     }
     if (st->p.link_density && req->hops == 0 && view->inst[best_any].node != req->at_node &&
-        !link_admit(st, view, req->at_node, req->service)) {
+        !link_admit(st, view, env->now, req->at_node, req->service)) {
         out->kind = EP_ROUTE_REJECT;
         out->reason = "uplink overloaded: kept for requests with fewer bytes";
         return;

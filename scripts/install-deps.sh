@@ -18,6 +18,7 @@ PKGS=(
     libmsgpack-dev libsodium-dev            # executor wire protocol: payloads, HMAC tags
     libnng-dev                              # executor transport (nng over TCP)
     iproute2                                # epara testbed --netns: ip netns, veth, tc
+    iptables                                # --netns packet loss where tc has no netem
     mpich libmpich-dev                      # epara sweep --mpi (built when CMake finds MPI)
 )
 

@@ -33,6 +33,7 @@ typedef struct ep_exec_stats {
     int64_t replayed;     /* of those: replayed or stale (a sender's earlier frame) */
     int64_t send_failed;  /* sends refused: peer not connected or its buffer full */
     int64_t late_results; /* loadgen: results for requests already recorded */
+    int64_t state_lost;   /* controller, node: STATE messages dropped by sync_loss */
     int64_t engine_runs, engine_failures; /* node with a real engine */
     double wall_s;
     /* loadgen: wall round trip of each completed request minus its served time in the
@@ -65,6 +66,10 @@ typedef struct ep_exec_opts {
      * cuda: each batch and iteration runs on the engine, which times it) */
     const ep_engine_opts *engine;
     int64_t max_held; /* node: most requests held at once (ep_live_opts.max_held; 0: 65536) */
+    /* controller, node: a sync-message fault: every STATE message received while the trace
+     * time is in [sync_loss_from, sync_loss_until) is dropped (counted in state_lost), as
+     * if lost on the network; until <= from: none. */
+    ep_time sync_loss_from, sync_loss_until;
 } ep_exec_opts;
 
 /* Runs one process of a testbed until it is done (loadgen: every request has a record;

@@ -93,6 +93,21 @@ assert t['processes']['controller']['how'] == 'killed', t['processes']['controll
 EOF
 fi
 
+# A sync-message fault: every state message lost from 2 s to 6 s (views go stale, peers
+# look silent): still one record per request, and the nodes count what they dropped.
+"$EPARA" testbed --policy epara --duration 8 --trace-db "$DB" --grace 5 --sync-loss 2:6 \
+    --json --quiet --out "$T/s.db" --records --keep-logs "$T/slogs" >"$T/s.json" 2>"$T/s.err"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "testbed --sync-loss exit $rc"; cat "$T/s.err"; }
+if [ -s "$T/s.json" ] && command -v sqlite3 >/dev/null; then
+    n=$(field "$T/s.json" requests)
+    r=$(sqlite3 "$T/s.db" "SELECT COUNT(*), COUNT(DISTINCT id) FROM records")
+    [ "$r" = "$n|$n" ] && ok || bad "sync loss: records $r for $n requests"
+    grep -q '"sync_loss":{"from_s":2' "$T/s.json" && ok || bad "sync loss not in the JSON"
+fi
+cat "$T"/slogs/node-*.log 2>/dev/null | grep -q "state messages dropped by --sync-loss" && ok ||
+    bad "no node dropped a state message during --sync-loss"
+
 # Overload is shed explicitly: nodes holding at most 3 requests reject the rest, recorded.
 "$EPARA" testbed --policy static --duration 8 --trace-db "$DB" --grace 5 --max-held 3 \
     --json --quiet --out "$T/m.db" --records >"$T/m.json" 2>"$T/m.err"
@@ -109,9 +124,11 @@ fi
 
 # Network namespaces with tc shaping (root with ip and tc; skipped otherwise).
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null; then
-    # Node 4's link cut from 3 s to 6 s: what it held or was sent is lost, never missing.
+    # Node 4's link cut from 3 s to 6 s, then dropping 30% of its packets from 7 s to 9 s
+    # (netem or iptables): what it held or was sent is lost or late, never missing.
     "$EPARA" testbed --netns --policy epara --duration 10 --trace-db "$DB" --grace 10 \
         --link-down node:4@3 --link-up node:4@6 \
+        --link-loss node:4=0.3@7 --link-loss node:4=0@9 \
         --json --quiet --out "$T/n.db" --records >"$T/n.json" 2>"$T/n.err"
     rc=$?
     [ $rc -eq 0 ] && ok || { bad "testbed --netns exit $rc"; cat "$T/n.err"; }
@@ -123,7 +140,9 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null; t
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j['testbed']['links'].startswith('netns'), j['testbed']['links']
+assert 'no loss' not in j['testbed']['links'], j['testbed']['links']
 assert all(k['done'] for k in j['testbed']['kills']), j['testbed']['kills']
+assert [k['what'] for k in j['testbed']['kills']].count('link-loss') == 2
 assert j['slo_attainment'] > 0.6, j['slo_attainment']  # the rest keeps serving
 PY
     fi
@@ -140,6 +159,9 @@ fi
     bad "--link-down without --netns accepted" || ok
 grep -q "only with --netns" "$T/e0" && ok || bad "no message for --link-down without --netns"
 grep -q -- "--kill" "$T/e1" && ok || bad "no message for a bad --kill"
+"$EPARA" testbed --link-loss node:1@3 --duration 1 >/dev/null 2>"$T/e3" &&
+    bad "--link-loss without a probability accepted" || ok
+grep -q "node:K=PROBABILITY" "$T/e3" && ok || bad "no message for a bad --link-loss"
 "$EPARA" node --key-file /nonexistent --node 0 >/dev/null 2>"$T/e2"
 [ $? -eq 2 ] && ok || bad "node with a missing key file: not exit 2"
 printf 'short' >"$T/short.key"
