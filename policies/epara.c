@@ -568,7 +568,13 @@ estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_reque
          * at the rate the instance admits: their prefills, at the service's mean prompt. */
         double in = view->mean_input[iv->spec.service];
         double p = (double)ep_pol_llm_iteration(view, &iv->spec, (int64_t)in, in * in, 0, 0);
-        double since = (double)(env->now - iv->synced_at) / 1e9;
+        /* At most one sync period's worth: a view older than that is stale because state
+         * messages are being lost or delayed, and what the instance did since is unknown
+         * (its node, which the prompt is forwarded to, decides on its live state). */
+        ep_dur age = env->now - iv->synced_at;
+        if (age > view->sync_period && view->sync_period > 0)
+            age = view->sync_period;
+        double since = (double)age / 1e9;
         t += (ep_dur)(since * st->admit_rate[iv->id] * p);
     }
     if (st->p.link_aware && view->inst[i].node != req->at_node) {

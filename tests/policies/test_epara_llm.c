@@ -116,26 +116,44 @@ test_overload_does_not_shrink_the_tpot_batch_to_one(void **state)
     bf_fini(&f);
 }
 
-/* A remote instance last synced 4 s ago (state messages lost) with an empty queue: requests have
- * kept arriving there at its admitted rate since, so a deadline that the stale view alone would
- * meet is not met (the request is rejected at once instead of failing late). */
+/* A remote instance synced one sync period (0.5 s) ago with a backlog B: requests kept
+ * arriving there at its admitted rate since, adding their prefills (I). B is chosen so
+ * that the stale view alone meets the 2 s TTFT with I/2 to spare and the aged one misses
+ * it by I/2: rejected at once instead of failing late. A view older than a sync period
+ * (state messages lost) adds no more than one period's arrivals. */
+static void
+stale(bf *f, const char *tag, const char *params, ep_dur age, ep_route *r)
+{
+    setup(f, tag, 0.5, params);
+    ep_instance_spec sp = f->inst[0].spec;
+    double cap = ep_pol_capacity(&f->view, &sp, NULL);
+    assert_true(cap > 0);
+    f->rate[0] = 10 * cap; /* the instance admits `cap` per second */
+    ep_dur own = ep_pol_llm_iteration(&f->view, &sp, 1000, 1e6, 0, 0);
+    ep_dur inflow = (ep_dur)(0.5 * cap * (double)own); /* one period's prefills */
+    assert_true(inflow > 100 * EP_NS_PER_MS);
+    f->inst[0].synced_at = f->env.now - age;
+    f->inst[0].backlog = 2 * EP_NS_PER_S - own - inflow / 2 + age;
+    *r = route_one(f, 1);
+    bf_fini(f);
+}
+
 static void
 test_a_stale_backlog_is_aged_with_the_arrivals_since_its_sync(void **state)
 {
     (void)state;
     bf f;
-    setup(&f, "llm_inflow", 0.5, "");
-    ep_instance_spec sp = f.inst[0].spec;
-    double cap = ep_pol_capacity(&f.view, &sp, NULL);
-    f.rate[0] = 10 * cap;
-    f.inst[0].synced_at = f.env.now - 4 * EP_NS_PER_S;
-    ep_route r = route_one(&f, 1);
+    ep_route r;
+    stale(&f, "llm_inflow", "", 500 * EP_NS_PER_MS, &r);
     assert_int_equal(r.kind, EP_ROUTE_REJECT);
-    bf_fini(&f);
-    setup(&f, "llm_noinflow", 0.5, "inflow: 0");
-    f.rate[0] = 10 * cap;
+    stale(&f, "llm_noinflow", "inflow: 0", 500 * EP_NS_PER_MS, &r);
+    assert_int_equal(r.kind, EP_ROUTE_FORWARD);
+    /* 4 s old, with an empty queue then: one period's arrivals, not eight, so it meets the
+     * deadline (its node decides on its live state). */
+    setup(&f, "llm_lost", 0.5, "");
+    f.rate[0] = 10 * ep_pol_capacity(&f.view, &f.inst[0].spec, NULL);
     f.inst[0].synced_at = f.env.now - 4 * EP_NS_PER_S;
-    r = route_one(&f, 1);
+    r = route_one(&f, 2);
     assert_int_equal(r.kind, EP_ROUTE_FORWARD);
     bf_fini(&f);
 }
