@@ -280,7 +280,7 @@ cmd_testbed(int argc, char **argv)
         kill_at k = {(tb_what)which, -1, 0, 0, 0};
         int ok = at && nkills < MAX_KILLS;
         if (ok && strncmp(v, "node:", 5) == 0) {
-            int64_t n;
+            int64_t n = -1;
             char nb[32];
             size_t l = (size_t)(at - v - 5);
             ok = l > 0 && l < sizeof nb;
