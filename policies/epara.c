@@ -9,7 +9,9 @@
  *    devices, for multi-device services);
  *  - state-aware scheduler: greedy maximization of sum_s w_s min(demand_s, supply_s) over
  *    those candidates under device memory and compute budgets, demand forecast by EWMA (or
- *    the oracle), supply of running instances discounted by their backlog, hysteresis;
+ *    the oracle), supply of running instances discounted by their backlog, hysteresis, and
+ *    for an interactive LLM placed only on slow devices one replica on a fast one (its long
+ *    prompts);
  *  - request router: serve locally if a local instance meets the deadline by its estimate,
  *    else dispatch to the earliest estimated completion including the link delay and the
  *    wait behind this node's own uplink queue (with a margin; an overloaded uplink goes to
@@ -52,6 +54,7 @@ typedef struct epara_params {
     int llm_forward;    /* 0: LLM requests go straight to a remote instance, not to its node */
     int kv_reserve;     /* 0: LLM candidates plan memory for their weights only */
     int link_density;   /* 0: an overloaded uplink carries requests in arrival order only */
+    int tail_replica;   /* 0: no replica on a fast device for an LLM's long prompts */
     double link_margin; /* the uplink wait counts (1 + link_margin) times: a margin for
                            what the estimate misses, paid at the deadline otherwise */
     int max_hops;
@@ -113,6 +116,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->llm_forward = ep_param_get(params, n, "llm_forward", 1) != 0;
     p->kv_reserve = ep_param_get(params, n, "kv_reserve", 0) != 0;
     p->link_density = ep_param_get(params, n, "link_density", 1) != 0;
+    p->tail_replica = ep_param_get(params, n, "tail_replica", 1) != 0;
     p->link_margin = ep_param_get(params, n, "link_margin", 0.5);
     p->max_hops = (int)ep_param_get(params, n, "max_hops", 3);
     p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
@@ -434,6 +438,51 @@ greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, doubl
     }
 }
 
+/* Latency-sensitive LLM services whose chosen instances all sit on devices much slower than
+ * the fastest that holds them (memory density favours the big embedded boards) get one
+ * replica on a fast device from the memory and time left: the router sends it the long
+ * prompts that no slow instance prefills within the TTFT (it picks the earliest estimate).
+ * It plans a tenth of the service's demand there and adds nothing to its planned supply. */
+static void
+tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
+              double *budget, int *count, const double *demand)
+{
+    const ep_scenario *sc = view->sc;
+    for (int s = 0; s < sc->nservices; s++) {
+        if (sc->services[s].kind != EP_SVC_LLM || view->cat[s].sensitivity == EP_SENS_FREQUENCY ||
+            !(demand[s] > 0))
+            continue;
+        double best = 0, have = 0;
+        for (int k = 0; k < cs->n; k++) {
+            if (cs->c[k].spec.service != s)
+                continue;
+            if (cs->c[k].cap > best)
+                best = cs->c[k].cap;
+            if (chosen[k] && cs->c[k].cap > have)
+                have = cs->c[k].cap;
+        }
+        if (have == 0 || have >= 0.5 * best)
+            continue; /* none placed (handled before), or one is fast already */
+        for (;;) {
+            int pick = -1;
+            for (int k = 0; k < cs->n; k++)
+                if (!chosen[k] && cs->c[k].spec.service == s && cs->c[k].cap >= 0.5 * best &&
+                    (pick < 0 || cs->c[k].cap > cs->c[pick].cap))
+                    pick = k;
+            if (pick < 0)
+                break;
+            chosen[pick] = -1; /* tried */
+            if (take(st, view, &cs->c[pick], freem, budget, count, demand[s] * 0.1) > 0) {
+                chosen[pick] = 1;
+                break;
+            }
+        }
+        for (int k = 0; k < cs->n; k++)
+            if (chosen[k] < 0)
+                chosen[k] = 0;
+    }
+}
+
 static int
 ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
 {
@@ -499,6 +548,8 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
                 }
             }
     }
+    if (st->p.tail_replica)
+        tail_replicas(st, view, &cs, chosen, freem, budget, count, demand);
     for (int k = 0; k < cs.n && !rc; k++)
         if (chosen[k])
             rc = ep_placement_add(out, &cs.c[k].spec);

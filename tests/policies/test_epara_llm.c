@@ -188,6 +188,54 @@ test_own_dispatches_since_the_sync_count(void **state)
     }
 }
 
+/* A small LLM with 450 ms TTFT on a big slow embedded board (more requests per byte of its
+ * memory) and a fast GPU: the greedy places it on the board; with tail_replica a replica
+ * goes on the GPU too, for the prompts the board cannot prefill in time. */
+static const char two_kinds[] =
+        "name: tail\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "  - {name: board, kind: gpu, mem_gb: 64, mem_bw_gbps: 204.8, peak_tflops: 42.5}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "  - {name: emb, class: embedded, cores: 12, mem_gb: 64, devices: [board],"
+        " link: {bw_gbps: 1, latency_ms: 0.3}}\n"
+        "services:\n"
+        "  - {name: small, kind: llm, params_b: 1.24, layers: 16, hidden: 2048,"
+        " kv_kb_per_token: 32, slo: {ttft_ms: 450, tpot_ms: 40}}\n"
+        "workload:\n"
+        "  - {trace: t, service: small, ingress: emb}\n";
+
+static int
+placed_on(const char *params, const char *tag, int dev)
+{
+    char y[2048];
+    snprintf(y, sizeof y, "%spolicy:\n  name: epara\n  params: {%s}\n", two_kinds, params);
+    bf f;
+    assert_int_equal(bf_init(&f, y, tag), 0);
+    double in[1] = {800}, out[1] = {250}, r[1] = {0.3};
+    bf_view(&f, r, in, out);
+    assert_int_equal(bf_policy(&f, "epara"), 0);
+    ep_instance_spec buf[16];
+    ep_placement p = {buf, 0, 16, 0};
+    assert_int_equal(f.ops->place(f.pstate, &f.env, &f.view, &p), 0);
+    int n = 0;
+    for (int i = 0; i < p.n; i++)
+        n += p.inst[i].ndev == 1 && p.inst[i].devs[0] == dev;
+    bf_fini(&f);
+    return n;
+}
+
+static void
+test_a_fast_replica_serves_the_long_prompts(void **state)
+{
+    (void)state;
+    assert_true(placed_on("tail_replica: 0", "tail_off", 1) >= 1);
+    assert_int_equal(placed_on("tail_replica: 0", "tail_off2", 0), 0);
+    assert_int_equal(placed_on("tail_replica: 1", "tail_on", 0), 1);
+}
+
 int
 main(void)
 {
@@ -196,6 +244,7 @@ main(void)
             cmocka_unit_test(test_overload_does_not_shrink_the_tpot_batch_to_one),
             cmocka_unit_test(test_a_stale_backlog_is_aged_with_the_arrivals_since_its_sync),
             cmocka_unit_test(test_own_dispatches_since_the_sync_count),
+            cmocka_unit_test(test_a_fast_replica_serves_the_long_prompts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
