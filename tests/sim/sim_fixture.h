@@ -1,8 +1,10 @@
 /* Test fixture: a one-node, one-device scenario built in C, a trace written straight into a
- * temporary store, and a run that keeps every record. Header-only, for tests/sim/. */
+ * temporary store, and a run that keeps every record. Header-only, for tests/sim/; include
+ * it after <cmocka.h> (its trace helpers assert). */
 #ifndef EPARA_TEST_SIM_FIXTURE_H
 #define EPARA_TEST_SIM_FIXTURE_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "epara/rng.h"
 #include "epara/sim.h"
 #include "epara/store.h"
+#include "epara/trace.h"
 
 typedef struct fx {
     ep_scenario sc;
@@ -105,12 +108,42 @@ fx_workload(fx *f, const char *name)
     f->sc.nworkloads = 1;
 }
 
-static int
-fx_run(fx *f, ep_sim_result *res)
+/* Generates trace `name` from g into the fixture's store; returns its rows. */
+static inline int64_t
+fx_gen_trace(fx *f, const char *name, const ep_gen_spec *g)
+{
+    ep_trace_meta m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "%s", name);
+    ep_trace_writer *w;
+    assert_int_equal(ep_trace_writer_begin(f->st, &m, 0, &w), 0);
+    ep_trace_writer_set_origin(w, 0);
+    char err[128];
+    assert_int_equal(ep_trace_generate(g, ep_trace_writer_sink, w, err, sizeof err), 0);
+    assert_int_equal(ep_trace_writer_commit(w, &m), 0);
+    return m.rows;
+}
+
+/* Poisson arrivals at `rate` per second for `secs` seconds into trace `name`; its rows. */
+static inline int64_t
+fx_poisson(fx *f, const char *name, double rate, double secs, uint64_t seed)
+{
+    ep_gen_spec g;
+    ep_gen_spec_init(&g);
+    g.rate_per_s = rate;
+    g.duration = (ep_dur)llround(secs * 1e9);
+    g.seed = seed;
+    return fx_gen_trace(f, name, &g);
+}
+
+/* Runs the scenario under ops (NULL: the scenario's policy), keeping every record. */
+static inline int
+fx_run_with(fx *f, const ep_policy_ops *ops, ep_sim_result *res)
 {
     ep_sim_opts o;
     memset(&o, 0, sizeof o);
     o.traces = f->st;
+    o.policy_ops = ops;
     o.on_record = fx_on_record;
     o.ctx = f;
     char err[256] = "";
@@ -118,6 +151,12 @@ fx_run(fx *f, ep_sim_result *res)
     if (rc)
         fprintf(stderr, "ep_sim_run: %s\n", err);
     return rc;
+}
+
+static int
+fx_run(fx *f, ep_sim_result *res)
+{
+    return fx_run_with(f, NULL, res);
 }
 
 #endif

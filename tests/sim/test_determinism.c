@@ -30,15 +30,7 @@ setup_run(fx *f, const char *tag, uint64_t seed)
     g.rate_per_s = 300;
     g.seed = seed;
     g.duration = 60 * EP_NS_PER_S;
-    ep_trace_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "g");
-    ep_trace_writer *w;
-    assert_int_equal(ep_trace_writer_begin(f->st, &m, 0, &w), 0);
-    ep_trace_writer_set_origin(w, 0);
-    char err[128];
-    assert_int_equal(ep_trace_generate(&g, ep_trace_writer_sink, w, err, sizeof err), 0);
-    assert_int_equal(ep_trace_writer_commit(w, NULL), 0);
+    fx_gen_trace(f, "g", &g);
     fx_workload(f, "g");
 }
 

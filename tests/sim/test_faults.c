@@ -26,20 +26,7 @@ test_node_down_drops_and_node_up_reloads(void **state)
     s->input_bytes = 1000;
     s->slo.deadline = 100 * EP_NS_PER_MS;
     f.sc.nservices = 1;
-    ep_gen_spec g;
-    ep_gen_spec_init(&g);
-    g.rate_per_s = 200;
-    g.duration = 100 * EP_NS_PER_S;
-    g.seed = 3;
-    ep_trace_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "p");
-    ep_trace_writer *w;
-    assert_int_equal(ep_trace_writer_begin(f.st, &m, 0, &w), 0);
-    ep_trace_writer_set_origin(w, 0);
-    char err[128];
-    assert_int_equal(ep_trace_generate(&g, ep_trace_writer_sink, w, err, sizeof err), 0);
-    assert_int_equal(ep_trace_writer_commit(w, &m), 0);
+    int64_t rows = fx_poisson(&f, "p", 200, 100, 3);
     fx_workload(&f, "p");
     ep_fault faults[] = {{.at = 30 * EP_NS_PER_S, .kind = EP_FAULT_NODE_DOWN, .target = 0},
                          {.at = 60 * EP_NS_PER_S, .kind = EP_FAULT_NODE_UP, .target = 0}};
@@ -47,7 +34,7 @@ test_node_down_drops_and_node_up_reloads(void **state)
     f.sc.nfaults = 2;
     ep_sim_result res;
     assert_int_equal(fx_run(&f, &res), 0);
-    assert_int_equal((int64_t)f.nrecs, m.rows);
+    assert_int_equal((int64_t)f.nrecs, rows);
     ep_dur load = ep_cost_load(&f.sc, 0, 0, 1);
     assert_int_equal(load, EP_NS_PER_S);
     int64_t dropped = 0, done_after = 0;
@@ -135,34 +122,15 @@ test_instances_placed_on_a_down_node_load_once_it_is_back(void **state)
     s->slo.deadline = 100 * EP_NS_PER_MS;
     f.sc.nservices = 1;
     f.sc.run.placement_period = 10 * EP_NS_PER_S;
-    ep_gen_spec g;
-    ep_gen_spec_init(&g);
-    g.rate_per_s = 20;
-    g.duration = 100 * EP_NS_PER_S;
-    g.seed = 4;
-    ep_trace_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "p");
-    ep_trace_writer *w;
-    assert_int_equal(ep_trace_writer_begin(f.st, &m, 0, &w), 0);
-    ep_trace_writer_set_origin(w, 0);
-    char err[128];
-    assert_int_equal(ep_trace_generate(&g, ep_trace_writer_sink, w, err, sizeof err), 0);
-    assert_int_equal(ep_trace_writer_commit(w, &m), 0);
+    int64_t rows = fx_poisson(&f, "p", 20, 100, 4);
     fx_workload(&f, "p");
     ep_fault faults[] = {{.at = 30 * EP_NS_PER_S, .kind = EP_FAULT_NODE_DOWN, .target = 0},
                          {.at = 58 * EP_NS_PER_S, .kind = EP_FAULT_NODE_UP, .target = 0}};
     f.sc.faults = faults;
     f.sc.nfaults = 2;
-    ep_sim_opts o;
-    memset(&o, 0, sizeof o);
-    o.traces = f.st;
-    o.policy_ops = &flip_ops;
-    o.on_record = fx_on_record;
-    o.ctx = &f;
     ep_sim_result res;
-    assert_int_equal(ep_sim_run(&f.sc, &o, &res, err, sizeof err), 0);
-    assert_int_equal((int64_t)f.nrecs, m.rows);
+    assert_int_equal(fx_run_with(&f, &flip_ops, &res), 0);
+    assert_int_equal((int64_t)f.nrecs, rows);
     int64_t served_after = 0;
     for (size_t i = 0; i < f.nrecs; i++) {
         const ep_record *r = &f.recs[i];

@@ -64,17 +64,7 @@ run_probed(fx *f, ep_sim_result *res)
     probe_ops.name = "probe";
     probe_ops.route = probe_route;
     nsamples = 0;
-    ep_sim_opts o;
-    memset(&o, 0, sizeof o);
-    o.traces = f->st;
-    o.policy_ops = &probe_ops;
-    o.on_record = fx_on_record;
-    o.ctx = f;
-    char err[256] = "";
-    int rc = ep_sim_run(&f->sc, &o, res, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "ep_sim_run: %s\n", err);
-    return rc;
+    return fx_run_with(f, &probe_ops, res);
 }
 
 /* --- fixture: services, traces, a second node ------------------------------------------ */
@@ -112,27 +102,6 @@ llm_service(fx *f, int i, const char *name)
     s->slo.ttft = 450 * EP_NS_PER_MS;
     s->slo.tpot = 40 * EP_NS_PER_MS;
     s->weight = 1;
-}
-
-/* Poisson arrivals at `rate` for `secs` seconds into trace `name`; returns the rows. */
-static int64_t
-poisson_trace(fx *f, const char *name, double rate, double secs, uint64_t seed)
-{
-    ep_gen_spec g;
-    ep_gen_spec_init(&g);
-    g.rate_per_s = rate;
-    g.duration = S(secs);
-    g.seed = seed;
-    ep_trace_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "%s", name);
-    ep_trace_writer *w;
-    assert_int_equal(ep_trace_writer_begin(f->st, &m, 0, &w), 0);
-    ep_trace_writer_set_origin(w, 0);
-    char err[128];
-    assert_int_equal(ep_trace_generate(&g, ep_trace_writer_sink, w, err, sizeof err), 0);
-    assert_int_equal(ep_trace_writer_commit(w, &m), 0);
-    return m.rows;
 }
 
 /* Node n1 with its own GPU and 10 GbE uplink, like n0. */
@@ -186,7 +155,7 @@ test_partition_drops_cross_cut_traffic_each_side_serves_and_heal_restores(void *
     dnn_service(&f, 0, "seg");
     llm_service(&f, 1, "chat");
     f.sc.nservices = 2;
-    int64_t rows = poisson_trace(&f, "p", 200, 100, 3) + poisson_trace(&f, "q", 4, 100, 4);
+    int64_t rows = fx_poisson(&f, "p", 200, 100, 3) + fx_poisson(&f, "q", 4, 100, 4);
     both_ingress(&f, 0, "p");
     both_ingress(&f, 1, "q");
     int cut[] = {1};
@@ -275,7 +244,7 @@ test_sync_delay_makes_remote_views_older_than_the_sync_period(void **state)
     add_node(&f);
     dnn_service(&f, 0, "seg");
     f.sc.nservices = 1;
-    int64_t rows = poisson_trace(&f, "p", 100, 90, 5);
+    int64_t rows = fx_poisson(&f, "p", 100, 90, 5);
     both_ingress(&f, 0, "p");
     ep_fault faults[] = {{.at = S(30), .kind = EP_FAULT_SYNC_DELAY, .delay = 2 * EP_NS_PER_S},
                          {.at = S(60), .kind = EP_FAULT_SYNC_DELAY, .delay = 0}};
@@ -326,7 +295,7 @@ test_slow_device_stretches_batches_by_its_factor_until_it_recovers(void **state)
     fx_init(&f, "slow");
     dnn_service(&f, 0, "seg");
     f.sc.nservices = 1;
-    int64_t rows = poisson_trace(&f, "p", 20, 90, 6);
+    int64_t rows = fx_poisson(&f, "p", 20, 90, 6);
     fx_workload(&f, "p");
     ep_fault faults[] = {
             {.at = S(30), .kind = EP_FAULT_SLOW, .target = 0, .device = -1, .factor = 4},
