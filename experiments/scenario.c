@@ -218,46 +218,39 @@ parse_mt(scenario_ctx *c, const scenario_map *root)
 static int
 parse_partition(scenario_ctx *c, const scenario_map *m, const char *path, ep_fault *f)
 {
-    char ppath[SCENARIO_PATH_MAX], ipath[SCENARIO_PATH_MAX], name[EP_NAME_MAX];
+    char ppath[SCENARIO_PATH_MAX], ipath[SCENARIO_PATH_MAX];
     scenario_join(ppath, path, "partition");
-    yaml_node_t *pn = scenario_get(m, "partition");
-    yaml_node_item_t *items = NULL;
-    int n = 1, rc, single = pn->type == YAML_SCALAR_NODE && !scenario_is_null(pn);
-    if (!single && (rc = scenario_seq(c, pn, ppath, &items, &n)))
-        return rc;
-    if (n == 0)
-        return scenario_fail(c, pn, "%s: expected at least one node", ppath);
     int nn = c->sc->nnodes;
     f->nodes = calloc((size_t)nn + 1, sizeof *f->nodes);
     if (!f->nodes)
         return EP_ENOMEM;
-    f->nnodes = 0;
-    for (int i = 0; i < n; i++) {
-        yaml_node_t *item = single ? pn : scenario_node(c, items[i]);
-        if (single)
-            snprintf(ipath, sizeof ipath, "%s", ppath);
-        else
-            scenario_index(ipath, ppath, i);
-        if ((rc = scenario_node_name(c, item, ipath, name, sizeof name)))
-            return rc;
-        int count, first = scenario_find_nodes(c, name, &count);
-        if (first < 0)
-            return scenario_fail(c, item, "%s: unknown node '%s'", ipath, name);
-        for (int k = first; k < first + count; k++) {
-            for (int j = 0; j < f->nnodes; j++)
-                if (f->nodes[j] == k)
-                    return scenario_fail(c, item, "%s: node '%s' is listed twice", ipath,
-                                         c->sc->nodes[k].name);
-            if (f->nnodes == nn - 1)
-                return scenario_fail(c, item,
-                                     "%s: cuts off every node (leave at least one on the other "
-                                     "side)",
-                                     ppath);
-            f->nodes[f->nnodes++] = k;
-        }
-    }
+    yaml_node_t *full = NULL;
+    int rc = scenario_node_list(c, scenario_get(m, "partition"), ppath, f->nodes, nn - 1,
+                                &f->nnodes, &full, ipath);
+    if (rc == EP_EFULL)
+        return scenario_fail(
+                c, full, "%s: cuts off every node (leave at least one on the other side)", ppath);
+    if (rc)
+        return rc;
     f->target = f->nodes[0];
     return 0;
+}
+
+/* The one node `name` (at tn, path tpath) a fault targets, into *out; a group base name
+ * standing for several nodes is an error naming how many. `what` names the target in the
+ * message for an unknown name ("node", "link"). */
+static int
+one_node(scenario_ctx *c, yaml_node_t *tn, const char *tpath, const char *name, const char *what,
+         int *out)
+{
+    *out = ep_scenario_find_node(c->sc, name);
+    if (*out >= 0)
+        return 0;
+    int count;
+    if (scenario_find_nodes(c, name, &count) >= 0)
+        return scenario_fail(c, tn, "%s: '%s' names %d nodes; give one (e.g. %s-1)", tpath, name,
+                             count, name);
+    return scenario_fail(c, tn, "%s: unknown %s '%s'", tpath, what, name);
 }
 
 /* slow_device: NODE with factor (required) and device (optional: the index in the node's
@@ -271,14 +264,8 @@ parse_slow(scenario_ctx *c, const scenario_map *m, const char *path, ep_fault *f
     if ((rc = scenario_name(m, "slow_device", SCENARIO_REQ, name, sizeof name)))
         return rc;
     yaml_node_t *tn = scenario_get(m, "slow_device");
-    f->target = ep_scenario_find_node(c->sc, name);
-    if (f->target < 0) {
-        int count;
-        if (scenario_find_nodes(c, name, &count) >= 0)
-            return scenario_fail(c, tn, "%s: '%s' names %d nodes; give one (e.g. %s-1)", tpath,
-                                 name, count, name);
-        return scenario_fail(c, tn, "%s: unknown node '%s'", tpath, name);
-    }
+    if ((rc = one_node(c, tn, tpath, name, "node", &f->target)))
+        return rc;
     const ep_node *node = &c->sc->nodes[f->target];
     if (node->ndev == 0)
         return scenario_fail(c, tn, "%s: node '%s' has no devices", tpath, name);
@@ -381,15 +368,9 @@ parse_fault(scenario_ctx *c, yaml_node_t *n, int i, ep_fault *f, int *partitione
         yaml_node_t *tn = scenario_get(&m, kinds[which].key);
         scenario_join(tpath, path, kinds[which].key);
         /* Link i is node i's uplink and carries its name. */
-        f->target = ep_scenario_find_node(c->sc, name);
-        if (f->target < 0) {
-            int count;
-            if (scenario_find_nodes(c, name, &count) >= 0)
-                return scenario_fail(c, tn, "%s: '%s' names %d nodes; give one (e.g. %s-1)", tpath,
-                                     name, count, name);
-            return scenario_fail(c, tn, "%s: unknown %s '%s'", tpath,
-                                 kinds[which].key[0] == 'n' ? "node" : "link", name);
-        }
+        if ((rc = one_node(c, tn, tpath, name, kinds[which].key[0] == 'n' ? "node" : "link",
+                           &f->target)))
+            return rc;
     }
     }
     if (i > 0 && f->at < f[-1].at)

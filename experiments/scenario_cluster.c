@@ -309,6 +309,44 @@ scenario_parse_cluster(scenario_ctx *c, const scenario_map *root)
 }
 
 int
+scenario_node_list(scenario_ctx *c, yaml_node_t *ln, const char *path, int *out, int max, int *n,
+                   yaml_node_t **full, char *fpath)
+{
+    char name[EP_NAME_MAX];
+    yaml_node_item_t *items = NULL;
+    int nitems = 1, rc, single = ln->type == YAML_SCALAR_NODE && !scenario_is_null(ln);
+    if (!single && (rc = scenario_seq(c, ln, path, &items, &nitems)))
+        return rc;
+    if (nitems == 0)
+        return scenario_fail(c, ln, "%s: expected at least one node", path);
+    *n = 0;
+    for (int i = 0; i < nitems; i++) {
+        yaml_node_t *item = single ? ln : scenario_node(c, items[i]);
+        if (single)
+            snprintf(fpath, SCENARIO_PATH_MAX, "%s", path);
+        else
+            scenario_index(fpath, path, i);
+        if ((rc = scenario_node_name(c, item, fpath, name, sizeof name)))
+            return rc;
+        int count, first = scenario_find_nodes(c, name, &count);
+        if (first < 0)
+            return scenario_fail(c, item, "%s: unknown node '%s'", fpath, name);
+        for (int k = first; k < first + count; k++) {
+            for (int j = 0; j < *n; j++)
+                if (out[j] == k)
+                    return scenario_fail(c, item, "%s: node '%s' is listed twice", fpath,
+                                         c->sc->nodes[k].name);
+            if (*n == max) {
+                *full = item;
+                return EP_EFULL;
+            }
+            out[(*n)++] = k;
+        }
+    }
+    return 0;
+}
+
+int
 scenario_find_nodes(const scenario_ctx *c, const char *name, int *count)
 {
     for (int g = 0; g < c->ngroups; g++) {

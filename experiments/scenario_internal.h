@@ -114,6 +114,14 @@ int scenario_parse_workload(scenario_ctx *c, const scenario_map *root);
  * writes the number of nodes to *count, or -1 when unknown. */
 int scenario_find_nodes(const scenario_ctx *c, const char *name, int *count);
 
+/* A list of node references at ln (path): one reference or a sequence of them (each as
+ * scenario_find_nodes reads it), at least one node, each node once, into out[0 .. *n).
+ * Problems are reported here, except that more than max nodes returns EP_EFULL with the
+ * item that overflowed in *full and its path in fpath[SCENARIO_PATH_MAX], for the caller to
+ * say why that is too many. */
+int scenario_node_list(scenario_ctx *c, yaml_node_t *ln, const char *path, int *out, int max,
+                       int *n, yaml_node_t **full, char *fpath);
+
 /* Expands ${NAME} and ${NAME:-default} (default used when NAME is unset or empty) from the
  * environment into out[cap]; a '$' not followed by '{' is kept. On error writes the reason
  * into why and returns -1. */

@@ -208,42 +208,18 @@ parse_generate(scenario_ctx *c, const scenario_map *wm, ep_workload *w, int inde
 static int
 parse_ingress(scenario_ctx *c, const scenario_map *wm, ep_workload *w)
 {
-    char path[SCENARIO_PATH_MAX], ipath[SCENARIO_PATH_MAX], name[EP_NAME_MAX];
+    char path[SCENARIO_PATH_MAX], ipath[SCENARIO_PATH_MAX];
     scenario_join(path, wm->path, "ingress");
     int rc = scenario_need(wm, "ingress", NULL);
     if (rc)
         return rc;
-    yaml_node_t *in = scenario_get(wm, "ingress");
-    yaml_node_item_t *items = NULL;
-    int n = 1, single = in->type == YAML_SCALAR_NODE && !scenario_is_null(in);
-    if (!single && (rc = scenario_seq(c, in, path, &items, &n)))
-        return rc;
-    if (n == 0)
-        return scenario_fail(c, in, "%s: expected at least one node", path);
-    w->ningress = 0;
-    for (int i = 0; i < n; i++) {
-        yaml_node_t *item = single ? in : scenario_node(c, items[i]);
-        if (single)
-            snprintf(ipath, sizeof ipath, "%s", path);
-        else
-            scenario_index(ipath, path, i);
-        if ((rc = scenario_node_name(c, item, ipath, name, sizeof name)))
-            return rc;
-        int count, first = scenario_find_nodes(c, name, &count);
-        if (first < 0)
-            return scenario_fail(c, item, "%s: unknown node '%s'", ipath, name);
-        for (int k = first; k < first + count; k++) {
-            for (int j = 0; j < w->ningress; j++)
-                if (w->ingress[j] == k)
-                    return scenario_fail(c, item, "%s: node '%s' is listed twice", ipath,
-                                         c->sc->nodes[k].name);
-            if (w->ningress == (int)EP_ARRAY_LEN(w->ingress))
-                return scenario_fail(c, item, "%s: more than %d ingress nodes", ipath,
-                                     (int)EP_ARRAY_LEN(w->ingress));
-            w->ingress[w->ningress++] = k;
-        }
-    }
-    return 0;
+    yaml_node_t *full = NULL;
+    int max = (int)EP_ARRAY_LEN(w->ingress);
+    rc = scenario_node_list(c, scenario_get(wm, "ingress"), path, w->ingress, max, &w->ningress,
+                            &full, ipath);
+    if (rc == EP_EFULL)
+        return scenario_fail(c, full, "%s: more than %d ingress nodes", ipath, max);
+    return rc;
 }
 
 static int
