@@ -15,6 +15,7 @@
 
 #include "epara/engine_cpu.h"
 #include "epara/error.h"
+#include "rel_diff.h"
 
 static const ep_llm_config tiny = {
         .dim = 64,
@@ -30,19 +31,6 @@ static const ep_llm_config tiny = {
 
 static const int prompt[7] = {1, 42, 7, 96, 0, 13, 55};
 static const int steps[5] = {3, 88, 21, 60, 9};
-
-/* max |a - b| over n, relative to max |b|. */
-static double
-rel_diff(const float *a, const float *b, size_t n)
-{
-    double diff = 0.0, mag = 0.0;
-
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)a[i] - (double)b[i]));
-        mag = fmax(mag, fabs((double)b[i]));
-    }
-    return mag > 0.0 ? diff / mag : diff;
-}
 
 /* ---- naive reference: one token at a time, plain loops, double accumulators ---- */
 

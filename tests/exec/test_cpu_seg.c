@@ -13,22 +13,11 @@
 
 #include "epara/engine_cpu.h"
 #include "epara/error.h"
+#include "rel_diff.h"
 
 static const ep_seg_config cfg = {.in_channels = 3, .width = 8, .n_classes = 5};
 
 enum { H = 12, W = 10 };
-
-static double
-rel_diff(const float *a, const float *b, size_t n)
-{
-    double diff = 0.0, mag = 0.0;
-
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)a[i] - (double)b[i]));
-        mag = fmax(mag, fabs((double)b[i]));
-    }
-    return mag > 0.0 ? diff / mag : diff;
-}
 
 static float *
 image(int c, int h, int w, unsigned salt)

@@ -17,6 +17,7 @@
 #include "epara/engine_cpu.h"
 #include "epara/engine_cuda.h"
 #include "epara/error.h"
+#include "rel_diff.h"
 
 /* GPU and CPU sum in different orders; FP32 through a few layers stays well inside this. */
 #define TOL 1e-3
@@ -32,19 +33,6 @@ static const ep_llm_config tiny = {
         .rope_theta = 10000.0f,
         .shared_classifier = 1,
 };
-
-/* max |a - b| over n, relative to max |b|. */
-static double
-rel_diff(const float *a, const float *b, size_t n)
-{
-    double diff = 0.0, mag = 0.0;
-
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)a[i] - (double)b[i]));
-        mag = fmax(mag, fabs((double)b[i]));
-    }
-    return mag > 0.0 ? diff / mag : diff;
-}
 
 static double
 max_abs(const float *a, size_t n)
