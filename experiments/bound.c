@@ -209,7 +209,7 @@ count_demand(bnd *b)
 static ep_dur
 link_cost(const ep_link *l, int64_t bytes)
 {
-    double bw = l->bw_bytes_per_s * (1.0 - (l->loss < 0.99 ? l->loss : 0.99));
+    double bw = ep_pol_link_bw(l);
     return l->latency + (bw > 0 ? (ep_dur)llround((double)bytes / bw * 1e9) : 0);
 }
 
@@ -561,8 +561,7 @@ build_lp(bnd *b, glp_prob **out)
             goto fail;
     }
     for (int l = 0; l < nl; l++) {
-        const ep_link *lk = &sc->links[l];
-        double bw = lk->bw_bytes_per_s * (1.0 - (lk->loss < 0.99 ? lk->loss : 0.99));
+        double bw = ep_pol_link_bw(&sc->links[l]);
         glp_set_row_bnds(lp, ROW_UP(l), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
         glp_set_row_bnds(lp, ROW_DOWN(l), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
     }

@@ -86,6 +86,10 @@ typedef struct epara_state {
     double peak[MAX_SVC];
     uint32_t rr[MAX_SVC];
     float credit[SENT_NODES][MAX_SVC]; /* link_density: admissions owed per node, service */
+    /* link_density: the share of each service's requests entering at each node (its
+     * workloads spread their rows evenly over their ingress nodes; a service with several
+     * workloads counts each alike), from the scenario at init. */
+    double ingress_share[SENT_NODES][MAX_SVC];
     int placed_once;
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
@@ -127,6 +131,22 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->peak_weight = ep_param_get(params, n, "peak_weight", 0.5);
     p->peak_decay = ep_param_get(params, n, "peak_decay", 0.9);
     p->per_service = ep_param_get(params, n, "per_service", 0) != 0;
+    const ep_scenario *sc = view->sc;
+    for (int s = 0; s < sc->nservices; s++) {
+        int nw = 0;
+        for (int w = 0; w < sc->nworkloads; w++)
+            nw += sc->workloads[w].service == s && sc->workloads[w].ningress >= 1;
+        for (int w = 0; w < sc->nworkloads && nw > 0; w++) {
+            const ep_workload *wl = &sc->workloads[w];
+            if (wl->service != s || wl->ningress < 1)
+                continue;
+            for (int j = 0; j < wl->ningress; j++)
+                if (wl->ingress[j] >= 0 && wl->ingress[j] < SENT_NODES)
+                    st->ingress_share[wl->ingress[j]][s] += 1.0 / wl->ningress;
+        }
+        for (int k = 0; k < SENT_NODES && nw > 0; k++)
+            st->ingress_share[k][s] /= nw;
+    }
     if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0 ||
         p->budget <= 0 || p->budget > 8 || !(p->link_margin >= 0 && p->link_margin <= 10))
         return EP_EINVAL;
@@ -628,7 +648,7 @@ estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_reque
         double since = (double)age / 1e9;
         t += (ep_dur)(since * st->admit_rate[iv->id] * p);
     }
-    if (st->p.link_aware && view->inst[i].node != req->at_node) {
+    if (st->p.link_aware && iv->node != req->at_node) {
         ep_dur wait = ep_pol_uplink_wait(view, env->now, req->at_node);
         t += wait + (ep_dur)(st->p.link_margin * (double)wait);
     }
@@ -672,29 +692,20 @@ req_bytes(const ep_view *v, int s)
 /* The share of service s's requests at node n that n's uplink is given when the services
  * leaving n bring more bytes than it carries: the link goes to the most requests (weighted)
  * per byte first, as the goodput objective wants (four 50 kB frames before one 200 kB
- * image). Rates are the view's per service, split evenly over their ingress nodes; services
- * with a ready instance on n stay local and are not counted. 1 when the link suffices. */
+ * image). Rates are the view's per service, split over their ingress nodes (ingress_share);
+ * services with a ready instance on n stay local and are not counted. 1 when the link
+ * suffices. */
 static double
-link_share(const ep_view *v, int n, int s)
+link_share(const epara_state *st, const ep_view *v, int n, int s)
 {
     const ep_scenario *sc = v->sc;
-    const ep_link *l = &sc->links[sc->nodes[n].link];
-    double bw = l->bw_bytes_per_s * (1.0 - (l->loss < 0.99 ? l->loss : 0.99));
+    double bw = ep_pol_link_bw(&sc->links[sc->nodes[n].link]);
     if (bw <= 0)
         return 1;
     double brate[MAX_SVC] = {0}, dens[MAX_SVC] = {0}, total = 0;
     for (int k = 0; k < sc->nservices; k++) {
-        double share = 0;
-        int nw = 0;
-        for (int w = 0; w < sc->nworkloads; w++) {
-            const ep_workload *wl = &sc->workloads[w];
-            if (wl->service != k || wl->ningress < 1)
-                continue;
-            nw++;
-            for (int j = 0; j < wl->ningress; j++)
-                share += wl->ingress[j] == n ? 1.0 / wl->ningress : 0;
-        }
-        if (nw == 0 || share <= 0)
+        double share = st->ingress_share[n][k];
+        if (share <= 0)
             continue;
         int local = 0;
         for (int i = 0; i < v->ninst && !local; i++)
@@ -702,7 +713,7 @@ link_share(const ep_view *v, int n, int s)
         double b = req_bytes(v, k);
         if (local || b <= 0)
             continue;
-        brate[k] = v->rate[k] * share / nw * b;
+        brate[k] = v->rate[k] * share * b;
         dens[k] = (sc->services[k].weight > 0 ? sc->services[k].weight : 1) / b;
         total += brate[k];
     }
@@ -733,7 +744,7 @@ link_admit(epara_state *st, const ep_view *v, ep_time now, int n, int s)
 {
     if (n < 0 || n >= SENT_NODES || ep_pol_uplink_wait(v, now, n) <= 0)
         return 1; /* nothing queued on the link: it keeps up */
-    double f = link_share(v, n, s);
+    double f = link_share(st, v, n, s);
     if (f >= 1)
         return 1;
     float *c = &st->credit[n][s];

@@ -237,6 +237,12 @@ ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
     return dnn_capacity(v, sp, batch);
 }
 
+double
+ep_pol_link_bw(const ep_link *l)
+{
+    return l->bw_bytes_per_s * (1.0 - (l->loss < 0.99 ? l->loss : 0.99));
+}
+
 ep_dur
 ep_pol_uplink_wait(const ep_view *v, ep_time now, int node)
 {

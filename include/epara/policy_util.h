@@ -58,6 +58,10 @@ int ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double 
  * view knows it, aged by the time since it was synced) + its own service time. */
 ep_time ep_pol_estimate(const ep_view *v, const ep_env *env, const ep_request_info *req, int inst);
 
+/* Bytes per second link l delivers: its bandwidth less the expected retransmissions of its
+ * loss (capped at 99%), as the simulator's links carry them (sim/net.c). */
+double ep_pol_link_bw(const ep_link *l);
+
 /* How long a transfer node `node` starts now waits behind what is already queued on its
  * uplink (0 when the host does not model link queues). */
 ep_dur ep_pol_uplink_wait(const ep_view *v, ep_time now, int node);
