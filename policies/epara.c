@@ -15,7 +15,8 @@
  *  - request router: serve locally if a local instance meets the deadline by its estimate,
  *    else dispatch to the earliest estimated completion including the link delay and the
  *    wait behind this node's own uplink queue (with a margin; an overloaded uplink goes to
- *    the requests with the most weight per byte first), reject
+ *    the requests with the most weight per byte first, at the rates the node has seen enter
+ *    it over the last fraction of a second), reject
  *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
  *    TPOT SLO at the rate the instance admits; LLM prompts for a remote instance are
  *    forwarded to its node, which admits them on its live state, and a remote instance's
@@ -57,6 +58,8 @@ typedef struct epara_params {
     int tail_replica;   /* 0: no replica on a fast device for an LLM's long prompts */
     double link_margin; /* the uplink wait counts (1 + link_margin) times: a margin for
                            what the estimate misses, paid at the deadline otherwise */
+    double link_window; /* link_density: seconds over which a node measures the rates of
+                           the requests entering it (0: the period means of the view) */
     int max_hops;
     double alpha;       /* EWMA weight of the newest rate */
     double headroom;    /* supply target as a multiple of forecast demand */
@@ -90,6 +93,11 @@ typedef struct epara_state {
      * workloads spread their rows evenly over their ingress nodes; a service with several
      * workloads counts each alike), from the scenario at init. */
     double ingress_share[SENT_NODES][MAX_SVC];
+    /* link_density with link_window > 0: requests/s entering each node per service, as
+     * the node itself counts its arrivals (decayed exponentially over link_window), and
+     * when the count was last updated. */
+    double in_rate[SENT_NODES][MAX_SVC];
+    ep_time in_at[SENT_NODES][MAX_SVC];
     int placed_once;
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
@@ -122,6 +130,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->link_density = ep_param_get(params, n, "link_density", 1) != 0;
     p->tail_replica = ep_param_get(params, n, "tail_replica", 1) != 0;
     p->link_margin = ep_param_get(params, n, "link_margin", 0.5);
+    p->link_window = ep_param_get(params, n, "link_window", 0.25);
     p->max_hops = (int)ep_param_get(params, n, "max_hops", 3);
     p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
     p->headroom = ep_param_get(params, n, "headroom", 1.25);
@@ -148,7 +157,8 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
             st->ingress_share[k][s] /= nw;
     }
     if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0 ||
-        p->budget <= 0 || p->budget > 8 || !(p->link_margin >= 0 && p->link_margin <= 10))
+        p->budget <= 0 || p->budget > 8 || !(p->link_margin >= 0 && p->link_margin <= 10) ||
+        !(p->link_window >= 0 && p->link_window <= 3600))
         return EP_EINVAL;
     return 0;
 }
@@ -689,14 +699,35 @@ req_bytes(const ep_view *v, int s)
     return svc->kind == EP_SVC_LLM ? in * (double)svc->bytes_per_token : in;
 }
 
+/* Requests/s of service s entering node n as n counts them, decayed to `now`. */
+static double
+in_rate(const epara_state *st, int n, int s, ep_time now)
+{
+    double dt = (double)(now - st->in_at[n][s]) / 1e9;
+    return st->in_rate[n][s] * exp(-(dt > 0 ? dt : 0) / st->p.link_window);
+}
+
+/* Counts a request of service s entering node n (link_density, link_window > 0). */
+static void
+note_arrival(epara_state *st, int n, int s, ep_time now)
+{
+    if (!st->p.link_density || st->p.link_window <= 0 || n < 0 || n >= SENT_NODES || s < 0 ||
+        s >= MAX_SVC)
+        return;
+    st->in_rate[n][s] = in_rate(st, n, s, now) + 1.0 / st->p.link_window;
+    st->in_at[n][s] = now;
+}
+
 /* The share of service s's requests at node n that n's uplink is given when the services
  * leaving n bring more bytes than it carries: the link goes to the most requests (weighted)
  * per byte first, as the goodput objective wants (four 50 kB frames before one 200 kB
- * image). Rates are the view's per service, split over their ingress nodes (ingress_share);
- * services with a ready instance on n stay local and are not counted. 1 when the link
- * suffices. */
+ * image). Rates are what n has seen enter it over the last link_window seconds (camera
+ * streams switch on and off within a placement period: the period's mean would hand the
+ * images a share the frames need at their peak), or with link_window = 0 the view's
+ * period means split over the services' ingress nodes (ingress_share); services with a
+ * ready instance on n stay local and are not counted. 1 when the link suffices. */
 static double
-link_share(const epara_state *st, const ep_view *v, int n, int s)
+link_share(const epara_state *st, const ep_view *v, ep_time now, int n, int s)
 {
     const ep_scenario *sc = v->sc;
     double bw = ep_pol_link_bw(&sc->links[sc->nodes[n].link]);
@@ -704,8 +735,9 @@ link_share(const epara_state *st, const ep_view *v, int n, int s)
         return 1;
     double brate[MAX_SVC] = {0}, dens[MAX_SVC] = {0}, total = 0;
     for (int k = 0; k < sc->nservices; k++) {
-        double share = st->ingress_share[n][k];
-        if (share <= 0)
+        double r = st->p.link_window > 0 ? in_rate(st, n, k, now)
+                                         : v->rate[k] * st->ingress_share[n][k];
+        if (r <= 0)
             continue;
         int local = 0;
         for (int i = 0; i < v->ninst && !local; i++)
@@ -713,7 +745,7 @@ link_share(const epara_state *st, const ep_view *v, int n, int s)
         double b = req_bytes(v, k);
         if (local || b <= 0)
             continue;
-        brate[k] = v->rate[k] * share * b;
+        brate[k] = r * b;
         dens[k] = (sc->services[k].weight > 0 ? sc->services[k].weight : 1) / b;
         total += brate[k];
     }
@@ -744,7 +776,7 @@ link_admit(epara_state *st, const ep_view *v, ep_time now, int n, int s)
 {
     if (n < 0 || n >= SENT_NODES || ep_pol_uplink_wait(v, now, n) <= 0)
         return 1; /* nothing queued on the link: it keeps up */
-    double f = link_share(st, v, n, s);
+    double f = link_share(st, v, now, n, s);
     if (f >= 1)
         return 1;
     float *c = &st->credit[n][s];
@@ -861,6 +893,8 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
             ep_route *out)
 {
     epara_state *st = state;
+    if (req->hops == 0)
+        note_arrival(st, req->at_node, req->service, env->now);
     route(st, env, view, req, out);
     if (out->kind == EP_ROUTE_DISPATCH)
         note_sent(st, view, req, out->instance);

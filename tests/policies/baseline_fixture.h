@@ -86,6 +86,26 @@ bf_fini(bf *f)
 }
 
 /* Writes a Poisson trace `name` of rate_per_s for duration_s (input sizes fixed). */
+/* Generates trace `name` from spec g into the fixture's store. */
+static inline int
+bf_gen(bf *f, const char *name, const ep_gen_spec *g)
+{
+    ep_trace_meta m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "%s", name);
+    ep_trace_writer *w;
+    int rc = ep_trace_writer_begin(f->st, &m, 0, &w);
+    if (rc)
+        return rc;
+    ep_trace_writer_set_origin(w, 0);
+    char err[128];
+    if ((rc = ep_trace_generate(g, ep_trace_writer_sink, w, err, sizeof err)) != 0) {
+        ep_trace_writer_abort(w);
+        return rc;
+    }
+    return ep_trace_writer_commit(w, NULL);
+}
+
 static inline int
 bf_poisson(bf *f, const char *name, double rate_per_s, double duration_s, uint64_t seed,
            int64_t input)
@@ -99,20 +119,7 @@ bf_poisson(bf *f, const char *name, double rate_per_s, double duration_s, uint64
     g.sizes = EP_SIZES_FIXED;
     g.fixed_input = input;
     g.fixed_output = input > 0 ? 1 : 0;
-    ep_trace_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "%s", name);
-    ep_trace_writer *w;
-    int rc = ep_trace_writer_begin(f->st, &m, 0, &w);
-    if (rc)
-        return rc;
-    ep_trace_writer_set_origin(w, 0);
-    char err[128];
-    if ((rc = ep_trace_generate(&g, ep_trace_writer_sink, w, err, sizeof err)) != 0) {
-        ep_trace_writer_abort(w);
-        return rc;
-    }
-    return ep_trace_writer_commit(w, NULL);
+    return bf_gen(f, name, &g);
 }
 
 /* Runs the simulator under policy (records kept in f->recs). */

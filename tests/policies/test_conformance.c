@@ -371,10 +371,10 @@ test_every_policy_conforms_under_the_simulator(void **state)
         conformance_sim(*p, st, NULL);
     /* EPARA with each mechanism off (hysteresis off re-places every period: many
      * instances, so the host's instance arrays grow under the policy). */
-    static const char *const off[] = {"categorize",   "forward",      "mt",     "mf",
-                                      "parallel",     "early_reject", "edf",    "hysteresis",
-                                      "link_aware",   "own_sent",     "inflow", "llm_forward",
-                                      "link_density", "tail_replica"};
+    static const char *const off[] = {"categorize",   "forward",      "mt",          "mf",
+                                      "parallel",     "early_reject", "edf",         "hysteresis",
+                                      "link_aware",   "own_sent",     "inflow",      "llm_forward",
+                                      "link_density", "link_window",  "tail_replica"};
     const ep_policy_ops *epara = ep_policy_find("epara");
     for (size_t i = 0; epara && i < sizeof off / sizeof off[0]; i++)
         conformance_sim(epara, st, off[i]);
