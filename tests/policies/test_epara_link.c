@@ -125,34 +125,54 @@ test_without_link_state_the_uplink_queue_makes_frames_late(void **state)
     assert_true(on.attainment > off.attainment + 0.4);
 }
 
+/* Frames and images entering the Pi (steady: Poisson frames; bursty: on/off frames),
+ * under EPARA with params: each service's attainment and the requests served. */
+static void
+frames_and_images(const char *params, const char *tag, int bursty, double *frames, double *images,
+                  double *served)
+{
+    bf f;
+    assert_int_equal(bf_init(&f, yaml_with(params, 1), tag), 0);
+    if (bursty) {
+        ep_gen_spec g;
+        ep_gen_spec_init(&g);
+        g.kind = EP_GEN_MMPP;
+        g.rate_per_s = 240;
+        g.off_rate_per_s = 0;
+        g.mean_on_s = 2;
+        g.mean_off_s = 1.5;
+        g.seed = 11;
+        g.duration = (ep_dur)30e9;
+        g.sizes = EP_SIZES_FIXED;
+        g.fixed_input = 50000;
+        g.fixed_output = 1;
+        assert_int_equal(bf_gen(&f, "tf", &g), 0);
+    } else {
+        assert_int_equal(bf_poisson(&f, "tf", 200, 30, 7, 50000), 0);
+    }
+    assert_int_equal(bf_poisson(&f, "ti", bursty ? 20 : 40, 30, 8, 200000), 0);
+    ep_sim_result res;
+    assert_int_equal(bf_run(&f, "epara", &res), 0);
+    assert_int_equal((int64_t)f.nrecs, res.requests);
+    *frames = res.svc[0].slo_attainment;
+    *images = res.svc[1].slo_attainment;
+    *served = (double)(res.svc[0].slo_met + res.svc[1].slo_met);
+    ep_sim_result_fini(&res);
+    bf_fini(&f);
+}
+
 /* Frames (50 kB) at 200/s and images (200 kB) at 40/s on the same Pi: 18 MB/s for a
  * 12.5 MB/s link. The goodput objective gives the link to the frames first (four per
  * image's bytes): they keep nearly all their requests, the images get what remains
  * (2.5 MB/s: about 30%; measured 93.7% and 32.5%). Without link_density the FIFO link
  * sheds from both, the frames most (52.3% and 88.5%): 58 fewer requests served per s. */
 static void
-frame_and_image(const char *params, const char *tag, double *frames, double *images)
-{
-    bf f;
-    assert_int_equal(bf_init(&f, yaml_with(params, 1), tag), 0);
-    assert_int_equal(bf_poisson(&f, "tf", 200, 30, 7, 50000), 0);
-    assert_int_equal(bf_poisson(&f, "ti", 40, 30, 8, 200000), 0);
-    ep_sim_result res;
-    assert_int_equal(bf_run(&f, "epara", &res), 0);
-    assert_int_equal((int64_t)f.nrecs, res.requests);
-    *frames = res.svc[0].slo_attainment;
-    *images = res.svc[1].slo_attainment;
-    ep_sim_result_fini(&res);
-    bf_fini(&f);
-}
-
-static void
 test_an_overloaded_uplink_goes_to_the_requests_with_fewer_bytes(void **state)
 {
     (void)state;
-    double fr_on, im_on, fr_off, im_off;
-    frame_and_image("link_density: 1", "dens_on", &fr_on, &im_on);
-    frame_and_image("link_density: 0", "dens_off", &fr_off, &im_off);
+    double fr_on, im_on, fr_off, im_off, n;
+    frames_and_images("link_density: 1", "dens_on", 0, &fr_on, &im_on, &n);
+    frames_and_images("link_density: 0", "dens_off", 0, &fr_off, &im_off, &n);
     print_message("frames %.3f images %.3f; without: %.3f %.3f\n", fr_on, im_on, fr_off, im_off);
     assert_true(fr_on >= 0.9);
     assert_true(im_on >= 0.15 && im_on <= 0.45);
@@ -168,41 +188,12 @@ test_an_overloaded_uplink_goes_to_the_requests_with_fewer_bytes(void **state)
  * every peak; measured over the last link_window seconds, the images are shed while the
  * frames are on and carried while they are off. */
 static void
-bursty_frames(const char *params, const char *tag, double *frames, double *images, double *served)
-{
-    bf f;
-    assert_int_equal(bf_init(&f, yaml_with(params, 1), tag), 0);
-    ep_gen_spec g;
-    ep_gen_spec_init(&g);
-    g.kind = EP_GEN_MMPP;
-    g.rate_per_s = 240;
-    g.off_rate_per_s = 0;
-    g.mean_on_s = 2;
-    g.mean_off_s = 1.5;
-    g.seed = 11;
-    g.duration = (ep_dur)30e9;
-    g.sizes = EP_SIZES_FIXED;
-    g.fixed_input = 50000;
-    g.fixed_output = 1;
-    assert_int_equal(bf_gen(&f, "tf", &g), 0);
-    assert_int_equal(bf_poisson(&f, "ti", 20, 30, 8, 200000), 0);
-    ep_sim_result res;
-    assert_int_equal(bf_run(&f, "epara", &res), 0);
-    assert_int_equal((int64_t)f.nrecs, res.requests);
-    *frames = res.svc[0].slo_attainment;
-    *images = res.svc[1].slo_attainment;
-    *served = (double)(res.svc[0].slo_met + res.svc[1].slo_met);
-    ep_sim_result_fini(&res);
-    bf_fini(&f);
-}
-
-static void
 test_link_shares_follow_the_frames_switching_on_and_off(void **state)
 {
     (void)state;
     double fr_w, im_w, n_w, fr_m, im_m, n_m;
-    bursty_frames("link_density: 1", "win", &fr_w, &im_w, &n_w);
-    bursty_frames("link_window: 0", "mean", &fr_m, &im_m, &n_m);
+    frames_and_images("link_density: 1", "win", 1, &fr_w, &im_w, &n_w);
+    frames_and_images("link_window: 0", "mean", 1, &fr_m, &im_m, &n_m);
     print_message("frames %.3f images %.3f served %.0f; period means: %.3f %.3f %.0f\n", fr_w, im_w,
                   n_w, fr_m, im_m, n_m);
     /* Measured: frames 91.0% and images 51.8% (4,835 requests served) against 71.8% and
