@@ -90,14 +90,16 @@ sim_live_send(sim *s, sim_request *r, int dst)
     /* The emulated link: up this node's link (FIFO), down the destination's. With real
      * shaped links (netns) the receiver ignores it and takes the message as it comes. */
     int lu = sc->nodes[r->at_node].link, ld = sc->nodes[dst].link;
-    ep_time at;
-    if (s->link_mode == 2) { /* bandwidth shaped for real: only the latency is modelled */
+    /* What this node's uplink still has to send (ep_view.uplink_free), in every link mode:
+     * request messages do not carry their payload bytes, so on shaped links the node still
+     * accounts them with the scenario's link model, and its policy sees the same send queue
+     * as under the simulator. */
+    ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
+    s->up_free[lu] = s->up[lu].busy_until;
+    if (s->link_mode == 2) /* bandwidth shaped for real: only the latency is modelled */
         at = s->eng.now + s->up[lu].latency + s->down[ld].latency;
-    } else {
-        at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
-        s->up_free[lu] = s->up[lu].busy_until;
+    else
         at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
-    }
     ep_wire_request q = to_wire(r);
     if (s->hooks.send(s->hooks.ctx, &q, dst, r->target, at) != 0) {
         sim_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
