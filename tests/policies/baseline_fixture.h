@@ -16,6 +16,7 @@
 #include "epara/scenario.h"
 #include "epara/sim.h"
 #include "epara/store.h"
+#include "trace_gen.h"
 
 #define BF_MAX 64
 
@@ -85,27 +86,14 @@ bf_fini(bf *f)
     ep_scenario_fini(&f->sc);
 }
 
-/* Writes a Poisson trace `name` of rate_per_s for duration_s (input sizes fixed). */
 /* Generates trace `name` from spec g into the fixture's store. */
 static inline int
 bf_gen(bf *f, const char *name, const ep_gen_spec *g)
 {
-    ep_trace_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "%s", name);
-    ep_trace_writer *w;
-    int rc = ep_trace_writer_begin(f->st, &m, 0, &w);
-    if (rc)
-        return rc;
-    ep_trace_writer_set_origin(w, 0);
-    char err[128];
-    if ((rc = ep_trace_generate(g, ep_trace_writer_sink, w, err, sizeof err)) != 0) {
-        ep_trace_writer_abort(w);
-        return rc;
-    }
-    return ep_trace_writer_commit(w, NULL);
+    return tg_generate(f->st, name, g, NULL);
 }
 
+/* Writes a Poisson trace `name` of rate_per_s for duration_s (input sizes fixed). */
 static inline int
 bf_poisson(bf *f, const char *name, double rate_per_s, double duration_s, uint64_t seed,
            int64_t input)

@@ -15,6 +15,7 @@
 #include "epara/sim.h"
 #include "epara/store.h"
 #include "epara/trace.h"
+#include "trace_gen.h"
 
 typedef struct fx {
     ep_scenario sc;
@@ -112,16 +113,9 @@ fx_workload(fx *f, const char *name)
 static inline int64_t
 fx_gen_trace(fx *f, const char *name, const ep_gen_spec *g)
 {
-    ep_trace_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "%s", name);
-    ep_trace_writer *w;
-    assert_int_equal(ep_trace_writer_begin(f->st, &m, 0, &w), 0);
-    ep_trace_writer_set_origin(w, 0);
-    char err[128];
-    assert_int_equal(ep_trace_generate(g, ep_trace_writer_sink, w, err, sizeof err), 0);
-    assert_int_equal(ep_trace_writer_commit(w, &m), 0);
-    return m.rows;
+    int64_t rows = 0;
+    assert_int_equal(tg_generate(f->st, name, g, &rows), 0);
+    return rows;
 }
 
 /* Poisson arrivals at `rate` per second for `secs` seconds into trace `name`; its rows. */
