@@ -15,6 +15,7 @@
 #include "epara/error.h"
 #include "epara/policy_util.h"
 #include "epara/profile.h"
+#include "epara/replay.h"
 
 #define MAX_PERIODS 1000000
 #define TOL         1e-6
@@ -76,47 +77,23 @@ now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static double
-src_scale(const ep_workload *w, const ep_sim_opts *opts)
-{
-    double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;
-    return w->time_scale / (w->rate_scale * rs);
-}
-
-/* The simulator's time window (sim/run.c): end = the last arrival replayed (the first row's
- * time plus the span of each trace, scaled, cut at the duration), window [warm-up,
- * end - cool-down + 1), or [0, end + 1) when that is empty. */
+/* The simulator's time window (sim/run.c): end and cutoff from ep_replay_end (the duration,
+ * or the longest workload's one pass), window [warm-up, end - cool-down + 1), or
+ * [0, end + 1) when that is empty. */
 static int
 window(bnd *b)
 {
     const ep_scenario *sc = b->sc;
     ep_dur dur = b->opts->duration > 0 ? b->opts->duration : sc->run.duration;
-    b->cutoff = dur > 0 ? dur : EP_TIME_MAX;
-    ep_time last = 0;
-    for (int i = 0; i < sc->nworkloads; i++) {
-        const ep_workload *w = &sc->workloads[i];
-        if (w->ningress < 1 || w->service < 0 || w->service >= sc->nservices)
-            return fail(b, EP_EINVAL, "workload without service or ingress", w->trace);
-        ep_trace_meta m;
-        int e = ep_trace_meta_get(b->opts->traces, w->trace, &m);
-        if (e)
-            return fail(b, e,
-                        e == EP_ENOENT ? "workload trace not in the trace database"
-                                       : "cannot read workload trace",
-                        w->trace);
-        ep_trace_reader *peek;
-        ep_trace_row first;
-        ep_time t0 = 0;
-        if ((e = ep_trace_reader_open(b->opts->traces, w->trace, 0, EP_TIME_MAX, &peek)) != 0)
-            return fail(b, e, "cannot read workload trace", w->trace);
-        if (ep_trace_reader_next(peek, &first) == 1)
-            t0 = first.arrival;
-        ep_trace_reader_close(peek);
-        double l = (double)w->offset + (double)(t0 + m.span) * src_scale(w, b->opts);
-        if (l > (double)last)
-            last = (ep_time)llround(l < 9e18 ? l : 9e18);
-    }
-    b->end = last < b->cutoff ? last : b->cutoff;
+    const char *bad = NULL;
+    int e = ep_replay_end(b->opts->traces, sc, b->opts->rate_scale, dur, &b->end, &bad);
+    if (e)
+        return fail(b, e,
+                    e == EP_EINVAL   ? "workload without service or ingress"
+                    : e == EP_ENOENT ? "workload trace not in the trace database"
+                                     : "cannot read workload trace",
+                    bad);
+    b->cutoff = dur > 0 ? dur : b->end + 1;
     b->lo = sc->run.warmup;
     b->hi = b->end - sc->run.cooldown + 1;
     if (b->hi <= b->lo) {
@@ -150,8 +127,8 @@ period_s(const bnd *b, int64_t i)
     return z > a ? ep_dur_to_s(z - a) : 0;
 }
 
-/* Streams every workload as the simulator does: arrival = offset + trace time x time_scale /
- * (rate_scale x --rate-scale), rounded to ns, replayed while < cutoff; counts the arrivals
+/* Streams every workload as the simulator does (ep_replay: time-compressed, tiled, replayed
+ * while < cutoff); counts the arrivals
  * inside the window per period and service, and the request sizes of all replayed rows
  * (with the simulator's defaults for missing sizes). */
 static int
@@ -163,18 +140,14 @@ count_demand(bnd *b)
         const ep_workload *w = &sc->workloads[i];
         const ep_service *svc = &sc->services[w->service];
         int llm = svc->kind == EP_SVC_LLM;
-        double scale = src_scale(w, b->opts);
         int rr = 0; /* the simulator's round robin over the workload's ingress nodes */
-        ep_trace_reader *r;
-        int rc = ep_trace_reader_open(b->opts->traces, w->trace, 0, EP_TIME_MAX, &r);
+        ep_replay rp;
+        int rc = ep_replay_open(&rp, b->opts->traces, w, b->opts->rate_scale, b->cutoff);
         if (rc)
             return fail(b, rc, "cannot read workload trace", w->trace);
         ep_trace_row row;
-        while ((rc = ep_trace_reader_next(r, &row)) == 1) {
-            double t = (double)w->offset + (double)row.arrival * scale;
-            if (!(t < (double)b->cutoff))
-                break;
-            ep_time at = (ep_time)llround(t);
+        ep_time at;
+        while ((rc = ep_replay_next(&rp, &row, &at)) == 1) {
             int s = w->service;
             int in = w->ingress[rr++ % w->ningress];
             double input = (double)(row.input > 0 ? row.input : llm ? 512 : svc->input_bytes);
@@ -191,7 +164,7 @@ count_demand(bnd *b)
             b->dem_in[(p * ns + s) * sc->nnodes + in] += 1;
             b->total[s] += 1;
         }
-        ep_trace_reader_close(r);
+        ep_replay_close(&rp);
         if (rc < 0)
             return fail(b, rc, "cannot read workload trace", w->trace);
     }

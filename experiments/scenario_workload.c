@@ -12,9 +12,9 @@
 #include "epara/store.h"
 #include "scenario_internal.h"
 
-static const char *const workload_keys[] = {"trace",      "service",    "ingress",
-                                            "rate_scale", "time_scale", "offset_s",
-                                            "import",     "generate",   NULL};
+static const char *const workload_keys[] = {"trace",      "service",  "ingress", "rate_scale",
+                                            "time_scale", "offset_s", "tile",    "import",
+                                            "generate",   NULL};
 static const char *const import_keys[] = {"file", "format", "map", "expand", NULL};
 static const char *const gen_keys[] = {"kind",      "seed",        "rate",  "duration_s", "cv",
                                        "off_rate",  "on_s",        "off_s", "cameras",    "fps",
@@ -261,6 +261,17 @@ copy_source(ep_workload *dst, const ep_workload *src)
     memcpy(dst->gen_sizes_trace, src->gen_sizes_trace, sizeof dst->gen_sizes_trace);
 }
 
+/* tile: true (default) repeats the time-compressed trace to fill the run; false plays it once. */
+static int
+parse_tile(const scenario_map *m, ep_workload *w)
+{
+    int tile = 1;
+    int rc = scenario_bool(m, "tile", SCENARIO_OPT, &tile);
+    if (rc == 0)
+        w->once = !tile;
+    return rc;
+}
+
 static int
 parse_one(scenario_ctx *c, yaml_node_t *n, int i, ep_workload *w)
 {
@@ -282,7 +293,7 @@ parse_one(scenario_ctx *c, yaml_node_t *n, int i, ep_workload *w)
         (rc = scenario_num(&m, "rate_scale", SCENARIO_OPT, 0, 1, 1e6, &w->rate_scale)) ||
         (rc = scenario_num(&m, "time_scale", SCENARIO_OPT, 0, 1, 1e6, &w->time_scale)) ||
         (rc = scenario_dur(&m, "offset_s", SCENARIO_OPT, 1, 0, 0, 1e9, &w->offset)) ||
-        (scenario_get(&m, "import") && (rc = parse_import(c, &m, w))) ||
+        (rc = parse_tile(&m, w)) || (scenario_get(&m, "import") && (rc = parse_import(c, &m, w))) ||
         (scenario_get(&m, "generate") && (rc = parse_generate(c, &m, w, i))))
         return rc;
     for (int j = 0; j < i; j++) {

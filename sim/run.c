@@ -16,20 +16,14 @@
 static int
 source_advance(sim *s, sim_source *src)
 {
-    int rc = ep_trace_reader_next(src->r, &src->row);
+    ep_time at;
+    int rc = ep_replay_next(&src->rp, &src->row, &at);
     if (rc < 0)
         return rc;
     src->has_row = rc == 1;
     if (!src->has_row)
         return 0;
-    double t = (double)src->w->offset + (double)src->row.arrival * src->scale;
-    if (!(t < (double)s->cutoff)) {
-        src->has_row = 0;
-        return 0;
-    }
-    src->next_at = (ep_time)llround(t);
-    if (src->next_at < s->eng.now)
-        src->next_at = s->eng.now;
+    src->next_at = at < s->eng.now ? s->eng.now : at;
     return sim_schedule(&s->eng, &src->ev, src->next_at);
 }
 
@@ -145,7 +139,7 @@ sim_free(sim *s)
     free(s->reasons);
     free(s->demand);
     for (int i = 0; i < s->nsrc; i++)
-        ep_trace_reader_close(s->src[i].r);
+        ep_replay_close(&s->src[i].rp);
     free(s->src);
     for (int i = 0; i < s->ninst; i++)
         free(s->inst[i]);
@@ -218,7 +212,7 @@ demand_priors(sim *s)
         ep_trace_meta m;
         if ((rc = ep_trace_meta_get(s->opts.traces, w->trace, &m)) != 0)
             break;
-        double span = (double)m.span * src->scale;
+        double span = (double)m.span * src->rp.scale;
         if (span > 0)
             s->rate[w->service] += (double)m.rows / (span / 1e9);
         ep_trace_reader *r;
@@ -226,30 +220,33 @@ demand_priors(sim *s)
             break;
         ep_trace_row row;
         int64_t k = 0;
-        int got;
-        while ((got = ep_trace_reader_next(r, &row)) == 1) {
-            if (k < 10000) {
-                const ep_service *svc = &sc->services[w->service];
-                int llm = svc->kind == EP_SVC_LLM;
-                s->sum_in[w->service] += (double)(row.input > 0 ? row.input
-                                                  : llm         ? 512
-                                                                : svc->input_bytes);
-                s->sum_out[w->service] += (double)(row.output > 0 ? row.output : llm ? 128 : 1);
-                cnt[w->service]++;
-            } else if (!oracle) {
-                break;
-            }
+        int got = 0;
+        while (k < 10000 && (got = ep_trace_reader_next(r, &row)) == 1) {
+            const ep_service *svc = &sc->services[w->service];
+            int llm = svc->kind == EP_SVC_LLM;
+            s->sum_in[w->service] += (double)(row.input > 0 ? row.input
+                                              : llm         ? 512
+                                                            : svc->input_bytes);
+            s->sum_out[w->service] += (double)(row.output > 0 ? row.output : llm ? 128 : 1);
+            cnt[w->service]++;
             k++;
-            if (oracle) {
-                double t = (double)w->offset + (double)row.arrival * src->scale;
-                if (!(t < (double)s->cutoff))
-                    break;
-                int64_t p = (int64_t)(t / (double)period);
-                if (p < s->nperiods)
-                    s->oracle[p * n + w->service] += 1;
-            }
         }
         ep_trace_reader_close(r);
+        if (k < 10000 && got < 0)
+            rc = got;
+        if (!oracle || rc)
+            continue;
+        /* The oracle counts the arrivals exactly as they will be replayed. */
+        ep_replay rp;
+        ep_time at;
+        if ((rc = ep_replay_open(&rp, s->opts.traces, w, s->opts.rate_scale, s->cutoff)) != 0)
+            break;
+        while ((got = ep_replay_next(&rp, &row, &at)) == 1) {
+            int64_t p = at / period;
+            if (p < s->nperiods)
+                s->oracle[p * n + w->service] += 1;
+        }
+        ep_replay_close(&rp);
         if (got < 0)
             rc = got;
     }
@@ -346,50 +343,33 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     /* Workload sources and the time window. */
     double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;
     ep_dur dur = opts->duration > 0 ? opts->duration : sc->run.duration;
-    s->cutoff = dur > 0 ? dur : EP_TIME_MAX;
     s->src = calloc((size_t)sc->nworkloads + 1, sizeof *s->src);
     if (!s->src) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
-    ep_time last = 0;
+    const char *bad = NULL;
+    if ((rc = ep_replay_end(opts->traces, sc, rs, dur, &s->end, &bad)) != 0) {
+        rc = setup_err(err, errlen, rc,
+                       rc == EP_EINVAL   ? "workload without service or ingress"
+                       : rc == EP_ENOENT ? "workload trace not in the trace database"
+                                         : "cannot read workload trace",
+                       bad);
+        goto done;
+    }
+    /* Arrivals before the end are replayed; without a duration the end itself is one. */
+    s->cutoff = dur > 0 ? dur : s->end + 1;
     for (int i = 0; i < sc->nworkloads; i++) {
         const ep_workload *w = &sc->workloads[i];
         sim_source *src = &s->src[i];
         src->w = w;
-        src->scale = w->time_scale / (w->rate_scale * rs);
-        ep_trace_meta m;
-        int e = opts->traces ? ep_trace_meta_get(opts->traces, w->trace, &m) : EP_ENOENT;
-        if (e == 0)
-            e = ep_trace_reader_open(opts->traces, w->trace, 0, EP_TIME_MAX, &src->r);
-        if (e) {
-            rc = setup_err(err, errlen, e,
-                           e == EP_ENOENT ? "workload trace not in the trace database"
-                                          : "cannot read workload trace",
-                           w->trace);
+        if ((rc = ep_replay_open(&src->rp, opts->traces, w, rs, s->cutoff)) != 0) {
+            rc = setup_err(err, errlen, rc, "cannot read workload trace", w->trace);
             goto done;
         }
         s->nsrc = i + 1;
-        if (w->ningress < 1 || w->service < 0 || w->service >= sc->nservices) {
-            rc = setup_err(err, errlen, EP_EINVAL, "workload without service or ingress", w->trace);
-            goto done;
-        }
-        /* The last arrival: the first row's time plus the span (a trace may start after
-         * its origin, e.g. a slice). */
-        ep_trace_reader *peek;
-        ep_trace_row first;
-        ep_time t0 = 0;
-        if (ep_trace_reader_open(opts->traces, w->trace, 0, EP_TIME_MAX, &peek) == 0) {
-            if (ep_trace_reader_next(peek, &first) == 1)
-                t0 = first.arrival;
-            ep_trace_reader_close(peek);
-        }
-        double l = (double)w->offset + (double)(t0 + m.span) * src->scale;
-        if (l > (double)last)
-            last = (ep_time)llround(l < 9e18 ? l : 9e18);
         sim_event_init(&src->ev, sim_arrival, EV_ARRIVAL, (uint32_t)i);
     }
-    s->end = last < s->cutoff ? last : s->cutoff;
     if ((rc = demand_priors(s)) != 0) {
         rc = setup_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
         goto done;

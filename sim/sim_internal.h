@@ -9,6 +9,7 @@
 #include "epara/list.h"
 #include "epara/live.h"
 #include "epara/policy.h"
+#include "epara/replay.h"
 #include "epara/sim.h"
 #include "epara/store.h"
 
@@ -264,13 +265,12 @@ ep_dur sim_delay(const sim *s, int a, int b, int64_t bytes);
 /* One workload source: a streaming reader and the arrival event of its next row. */
 typedef struct sim_source {
     sim_event ev;
-    ep_trace_reader *r;
+    ep_replay rp; /* the workload's arrivals (epara/replay.h) */
     const ep_workload *w;
     ep_trace_row row; /* next row, valid while has_row */
     int has_row;
     ep_time next_at;
-    double scale; /* arrival time multiplier */
-    int rr;       /* round-robin over ingress nodes */
+    int rr; /* round-robin over ingress nodes */
 } sim_source;
 
 /* A policy timer: a rare event, allocated when armed and freed when run. */

@@ -121,6 +121,8 @@ typedef struct ep_workload {
     double rate_scale; /* multiplies the request rate (divides arrival times) */
     double time_scale; /* multiplies arrival times (after rate_scale) */
     ep_dur offset;     /* added to every arrival */
+    int once;          /* play the trace once (scenario tile: false); else tile it to fill
+                          the run (epara/replay.h) */
     char import_file[EP_PATH_MAX];
     ep_trace_format import_format;
     int has_import;

@@ -134,11 +134,25 @@ typedef struct ep_queue_view {
     const ep_time *arrival;  /* n entries */
 } ep_queue_view;
 
+/* One policy parameter a policy accepts (`--param KEY=VALUE`, scenario `policy.params`):
+ * its value must be one finite number in [lo, hi], a whole number when integer is set
+ * (switches are integer in [0, 1]). A policy's table ends with an entry whose key is NULL. */
+typedef struct ep_param_decl {
+    const char *key;
+    double lo, hi;
+    int integer;
+    double dflt;
+    const char *help; /* one line: what it does */
+} ep_param_decl;
+
 typedef struct ep_policy_ops {
     const char *name;
     int abi; /* EP_POLICY_ABI */
     size_t state_size;
     const char *summary;
+    /* The parameters the policy reads (NULL-terminated; NULL: it takes none). The host
+     * refuses any other key and any value outside its domain before init. */
+    const ep_param_decl *params;
     /* Called once before anything else. params are the scenario's policy params. */
     int (*init)(void *state, const ep_env *env, const ep_view *view, const ep_param *params,
                 int nparams);

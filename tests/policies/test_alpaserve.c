@@ -20,6 +20,7 @@
 #include "epara/profile.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
+#include "replay_count.h"
 
 extern const ep_policy_ops ep_policy_alpaserve;
 #define OPS (&ep_policy_alpaserve)
@@ -501,12 +502,8 @@ run_sim(const char *yaml, const char *tag, recs *c, ep_sim_result *res)
     assert_int_equal(ep_scenario_load_text(yaml, strlen(yaml), tag, ".", &sc, &pe), 0);
     char err[256];
     assert_int_equal(ep_scenario_prepare_traces(&sc, st, NULL, NULL, err, sizeof err), 0);
-    int64_t arrivals = 0;
-    for (int w = 0; w < sc.nworkloads; w++) {
-        ep_trace_meta m;
-        assert_int_equal(ep_trace_meta_get(st, sc.workloads[w].trace, &m), 0);
-        arrivals += m.rows;
-    }
+    int64_t arrivals = rc_arrivals(st, &sc, 1, 0);
+    assert_true(arrivals > 0);
     memset(c, 0, sizeof *c);
     c->cap = 4 * arrivals + 16;
     c->ids = calloc((size_t)c->cap, sizeof *c->ids);

@@ -20,6 +20,7 @@
 #include "epara/scenario.h"
 #include "epara/prepare.h"
 #include "epara/sim.h"
+#include "replay_count.h"
 
 static const char yaml[] =
         "name: conformance\n"
@@ -319,12 +320,8 @@ conformance_sim(const ep_policy_ops *ops, ep_store *st, const char *param)
         fail_msg("%s: %s", ops->name, err);
     o.ctx = &c2;
     assert_int_equal(ep_sim_run(&sc, &o, &r2, err, sizeof err), 0);
-    int64_t arrivals = 0;
-    for (int w = 0; w < sc.nworkloads; w++) {
-        ep_trace_meta m;
-        assert_int_equal(ep_trace_meta_get(st, sc.workloads[w].trace, &m), 0);
-        arrivals += m.rows;
-    }
+    int64_t arrivals = rc_arrivals(st, &sc, 1, 0);
+    assert_true(arrivals > 0);
     if (c1.records != arrivals)
         fail_msg("%s: %lld records for %lld arrivals", ops->name, (long long)c1.records,
                  (long long)arrivals);
