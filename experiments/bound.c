@@ -15,7 +15,7 @@
 #include "epara/error.h"
 #include "epara/policy_util.h"
 #include "epara/profile.h"
-#include "epara/replay.h"
+#include "epara/arrivals.h"
 
 #define MAX_PERIODS 1000000
 #define TOL         1e-6
@@ -77,7 +77,7 @@ now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* The simulator's time window (sim/run.c): end and cutoff from ep_replay_end (the duration,
+/* The simulator's time window (sim/run.c): end and cutoff from ep_arrivals_end (the duration,
  * or the longest workload's one pass), window [warm-up, end - cool-down + 1), or
  * [0, end + 1) when that is empty. */
 static int
@@ -86,7 +86,7 @@ window(bnd *b)
     const ep_scenario *sc = b->sc;
     ep_dur dur = b->opts->duration > 0 ? b->opts->duration : sc->run.duration;
     const char *bad = NULL;
-    int e = ep_replay_end(b->opts->traces, sc, b->opts->rate_scale, dur, &b->end, &bad);
+    int e = ep_arrivals_end(b->opts->traces, sc, b->opts->rate_scale, dur, &b->end, &bad);
     if (e)
         return fail(b, e,
                     e == EP_EINVAL   ? "workload without service or ingress"
@@ -127,7 +127,7 @@ period_s(const bnd *b, int64_t i)
     return z > a ? ep_dur_to_s(z - a) : 0;
 }
 
-/* Streams every workload as the simulator does (ep_replay: time-compressed, tiled, replayed
+/* Streams every workload as the simulator does (ep_arrivals: time-compressed, tiled, replayed
  * while < cutoff); counts the arrivals
  * inside the window per period and service, and the request sizes of all replayed rows
  * (with the simulator's defaults for missing sizes). */
@@ -141,13 +141,13 @@ count_demand(bnd *b)
         const ep_service *svc = &sc->services[w->service];
         int llm = svc->kind == EP_SVC_LLM;
         int rr = 0; /* the simulator's round robin over the workload's ingress nodes */
-        ep_replay rp;
-        int rc = ep_replay_open(&rp, b->opts->traces, w, b->opts->rate_scale, b->cutoff);
+        ep_arrivals rp;
+        int rc = ep_arrivals_open(&rp, b->opts->traces, w, b->opts->rate_scale, b->cutoff);
         if (rc)
             return fail(b, rc, "cannot read workload trace", w->trace);
         ep_trace_row row;
         ep_time at;
-        while ((rc = ep_replay_next(&rp, &row, &at)) == 1) {
+        while ((rc = ep_arrivals_next(&rp, &row, &at)) == 1) {
             int s = w->service;
             int in = w->ingress[rr++ % w->ningress];
             double input = (double)(row.input > 0 ? row.input : llm ? 512 : svc->input_bytes);
@@ -164,7 +164,7 @@ count_demand(bnd *b)
             b->dem_in[(p * ns + s) * sc->nnodes + in] += 1;
             b->total[s] += 1;
         }
-        ep_replay_close(&rp);
+        ep_arrivals_close(&rp);
         if (rc < 0)
             return fail(b, rc, "cannot read workload trace", w->trace);
     }

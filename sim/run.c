@@ -17,7 +17,7 @@ static int
 source_advance(sim *s, sim_source *src)
 {
     ep_time at;
-    int rc = ep_replay_next(&src->rp, &src->row, &at);
+    int rc = ep_arrivals_next(&src->rp, &src->row, &at);
     if (rc < 0)
         return rc;
     src->has_row = rc == 1;
@@ -139,7 +139,7 @@ sim_free(sim *s)
     free(s->reasons);
     free(s->demand);
     for (int i = 0; i < s->nsrc; i++)
-        ep_replay_close(&s->src[i].rp);
+        ep_arrivals_close(&s->src[i].rp);
     free(s->src);
     for (int i = 0; i < s->ninst; i++)
         free(s->inst[i]);
@@ -237,16 +237,16 @@ demand_priors(sim *s)
         if (!oracle || rc)
             continue;
         /* The oracle counts the arrivals exactly as they will be replayed. */
-        ep_replay rp;
+        ep_arrivals rp;
         ep_time at;
-        if ((rc = ep_replay_open(&rp, s->opts.traces, w, s->opts.rate_scale, s->cutoff)) != 0)
+        if ((rc = ep_arrivals_open(&rp, s->opts.traces, w, s->opts.rate_scale, s->cutoff)) != 0)
             break;
-        while ((got = ep_replay_next(&rp, &row, &at)) == 1) {
+        while ((got = ep_arrivals_next(&rp, &row, &at)) == 1) {
             int64_t p = at / period;
             if (p < s->nperiods)
                 s->oracle[p * n + w->service] += 1;
         }
-        ep_replay_close(&rp);
+        ep_arrivals_close(&rp);
         if (got < 0)
             rc = got;
     }
@@ -349,7 +349,7 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         goto done;
     }
     const char *bad = NULL;
-    if ((rc = ep_replay_end(opts->traces, sc, rs, dur, &s->end, &bad)) != 0) {
+    if ((rc = ep_arrivals_end(opts->traces, sc, rs, dur, &s->end, &bad)) != 0) {
         rc = setup_err(err, errlen, rc,
                        rc == EP_EINVAL   ? "workload without service or ingress"
                        : rc == EP_ENOENT ? "workload trace not in the trace database"
@@ -363,7 +363,7 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         const ep_workload *w = &sc->workloads[i];
         sim_source *src = &s->src[i];
         src->w = w;
-        if ((rc = ep_replay_open(&src->rp, opts->traces, w, rs, s->cutoff)) != 0) {
+        if ((rc = ep_arrivals_open(&src->rp, opts->traces, w, rs, s->cutoff)) != 0) {
             rc = setup_err(err, errlen, rc, "cannot read workload trace", w->trace);
             goto done;
         }

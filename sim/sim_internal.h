@@ -9,7 +9,7 @@
 #include "epara/list.h"
 #include "epara/live.h"
 #include "epara/policy.h"
-#include "epara/replay.h"
+#include "epara/arrivals.h"
 #include "epara/sim.h"
 #include "epara/store.h"
 
@@ -265,7 +265,7 @@ ep_dur sim_delay(const sim *s, int a, int b, int64_t bytes);
 /* One workload source: a streaming reader and the arrival event of its next row. */
 typedef struct sim_source {
     sim_event ev;
-    ep_replay rp; /* the workload's arrivals (epara/replay.h) */
+    ep_arrivals rp; /* the workload's arrivals (epara/arrivals.h) */
     const ep_workload *w;
     ep_trace_row row; /* next row, valid while has_row */
     int has_row;

@@ -20,7 +20,7 @@
 #include "epara/profile.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
-#include "replay_count.h"
+#include "arrivals_count.h"
 
 extern const ep_policy_ops ep_policy_alpaserve;
 #define OPS (&ep_policy_alpaserve)

@@ -20,7 +20,7 @@
 #include "epara/scenario.h"
 #include "epara/prepare.h"
 #include "epara/sim.h"
-#include "replay_count.h"
+#include "arrivals_count.h"
 
 static const char yaml[] =
         "name: conformance\n"

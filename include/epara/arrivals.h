@@ -7,14 +7,14 @@
  * (exclusive): a rate scale compresses the trace, and the compressed trace is tiled so that
  * the whole run window holds traffic with the trace's own burstiness. A workload with
  * tile: false (or a trace of fewer than two rows, or of zero span) plays once. */
-#ifndef EPARA_REPLAY_H
-#define EPARA_REPLAY_H
+#ifndef EPARA_ARRIVALS_H
+#define EPARA_ARRIVALS_H
 
 #include "epara/model.h"
 #include "epara/store.h"
 
 /* One workload's arrival stream. Fields are private; embed it, open, next, close. */
-typedef struct ep_replay {
+typedef struct ep_arrivals {
     ep_store *st;
     const ep_workload *w;
     ep_trace_reader *r;
@@ -24,25 +24,25 @@ typedef struct ep_replay {
     int64_t copy;  /* the copy being read */
     ep_time until; /* arrivals at or after this are not replayed */
     ep_time first; /* the first row's trace time */
-} ep_replay;
+} ep_arrivals;
 
 /* The run-time multiplier of workload w's trace times at run rate scale rate_scale (<= 0
  * means 1): time_scale / (rate_scale x rate_scale). */
-double ep_replay_scale(const ep_workload *w, double rate_scale);
+double ep_arrivals_scale(const ep_workload *w, double rate_scale);
 
 /* Opens w's stream from store st (borrowed; both must outlive the replay) at run rate scale
  * rate_scale, replaying arrivals before `until`. 0, EP_ENOENT (trace not in the store) or
  * EP_EDB; *rp is initialized only on success. */
-int ep_replay_open(ep_replay *rp, ep_store *st, const ep_workload *w, double rate_scale,
-                   ep_time until);
+int ep_arrivals_open(ep_arrivals *rp, ep_store *st, const ep_workload *w, double rate_scale,
+                     ep_time until);
 
 /* The next arrival: its row (the frame number of copy k is advanced by k x rows, so frames
  * keep increasing along a stream) and run time *at. 1 when one was read, 0 at the end,
  * EP_EDB on a read error. Text fields of *row stay valid until the next call. */
-int ep_replay_next(ep_replay *rp, ep_trace_row *row, ep_time *at);
+int ep_arrivals_next(ep_arrivals *rp, ep_trace_row *row, ep_time *at);
 
 /* Closes the reader; a zeroed or closed replay is a no-op. */
-void ep_replay_close(ep_replay *rp);
+void ep_arrivals_close(ep_arrivals *rp);
 
 /* The end of a run of scenario sc: the latest of the workloads' ends, cut at `duration` when
  * > 0, where a tiled workload ends at `duration` (it fills the run) and one that plays once
@@ -50,7 +50,7 @@ void ep_replay_close(ep_replay *rp);
  * duration the longest workload sets the end and the others tile up to it.
  * EP_EINVAL names a workload without service or ingress; EP_ENOENT / EP_EDB a trace that
  * cannot be read (`bad` gets the trace's name). */
-int ep_replay_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
-                  ep_time *end, const char **bad);
+int ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
+                    ep_time *end, const char **bad);
 
 #endif

@@ -1,4 +1,4 @@
-/* Workload replay (epara/replay.h): a trace's rows as run-time arrivals, time-compressed by
+/* Workload replay (epara/arrivals.h): a trace's rows as run-time arrivals, time-compressed by
  * the rate scale and tiled copy after copy until the run's end. Invariant: arrivals come out
  * in non-decreasing time within one workload, and copy k + 1 starts one mean gap after the
  * last row of copy k. */
@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "epara/error.h"
-#include "epara/replay.h"
+#include "epara/arrivals.h"
 
 double
-ep_replay_scale(const ep_workload *w, double rate_scale)
+ep_arrivals_scale(const ep_workload *w, double rate_scale)
 {
     double rs = rate_scale > 0 ? rate_scale : 1.0;
     return w->time_scale / (w->rate_scale * rs);
@@ -33,7 +33,8 @@ first_time(ep_store *st, const char *trace, ep_time *out)
 }
 
 int
-ep_replay_open(ep_replay *rp, ep_store *st, const ep_workload *w, double rate_scale, ep_time until)
+ep_arrivals_open(ep_arrivals *rp, ep_store *st, const ep_workload *w, double rate_scale,
+                 ep_time until)
 {
     ep_trace_meta m;
     ep_time first;
@@ -49,7 +50,7 @@ ep_replay_open(ep_replay *rp, ep_store *st, const ep_workload *w, double rate_sc
     rp->st = st;
     rp->w = w;
     rp->r = r;
-    rp->scale = ep_replay_scale(w, rate_scale);
+    rp->scale = ep_arrivals_scale(w, rate_scale);
     rp->rows = m.rows;
     rp->until = until;
     rp->first = first;
@@ -59,7 +60,7 @@ ep_replay_open(ep_replay *rp, ep_store *st, const ep_workload *w, double rate_sc
 }
 
 int
-ep_replay_next(ep_replay *rp, ep_trace_row *row, ep_time *at)
+ep_arrivals_next(ep_arrivals *rp, ep_trace_row *row, ep_time *at)
 {
     for (;;) {
         if (!rp->r)
@@ -96,7 +97,7 @@ ep_replay_next(ep_replay *rp, ep_trace_row *row, ep_time *at)
 }
 
 void
-ep_replay_close(ep_replay *rp)
+ep_arrivals_close(ep_arrivals *rp)
 {
     if (rp && rp->r) {
         ep_trace_reader_close(rp->r);
@@ -105,8 +106,8 @@ ep_replay_close(ep_replay *rp)
 }
 
 int
-ep_replay_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration, ep_time *end,
-              const char **bad)
+ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
+                ep_time *end, const char **bad)
 {
     ep_time cutoff = duration > 0 ? duration : EP_TIME_MAX, last = 0;
     for (int i = 0; i < sc->nworkloads; i++) {
@@ -121,7 +122,7 @@ ep_replay_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur dur
             rc = first_time(st, w->trace, &t0);
         if (rc)
             return rc;
-        double l = (double)w->offset + (double)(t0 + m.span) * ep_replay_scale(w, rate_scale);
+        double l = (double)w->offset + (double)(t0 + m.span) * ep_arrivals_scale(w, rate_scale);
         ep_time e = (ep_time)llround(l < 9e18 ? l : 9e18);
         if (duration > 0 && !w->once && m.rows >= 2 && m.span > 0)
             e = cutoff;

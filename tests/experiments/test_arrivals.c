@@ -1,4 +1,4 @@
-/* Workload replay (epara/replay.h): a rate scale compresses a trace and the compressed trace
+/* Workload replay (epara/arrivals.h): a rate scale compresses a trace and the compressed trace
  * is tiled, so every rate scale fills the run window with traffic; the simulator and the
  * bound replay the same arrivals; goodput of a lightly loaded cluster grows with the rate. */
 #include <math.h>
@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "epara/bound.h"
-#include "epara/replay.h"
+#include "epara/arrivals.h"
 #include "sim/sim_fixture.h"
 
 /* Rows at the given seconds (frames 0, 1, 2, ... of stream 7) into trace `name`. */
@@ -66,14 +66,14 @@ test_copies_follow_one_mean_gap_apart_and_frames_keep_increasing(void **state)
     write_rows(&f, "t", secs, 3);
     fx_workload(&f, "t");
     f.wl[0].rate_scale = 2; /* half the times: a copy every 2.25 s */
-    ep_replay rp;
-    assert_int_equal(ep_replay_open(&rp, f.st, &f.wl[0], 1, 5 * EP_NS_PER_S), 0);
+    ep_arrivals rp;
+    assert_int_equal(ep_arrivals_open(&rp, f.st, &f.wl[0], 1, 5 * EP_NS_PER_S), 0);
     const double want[] = {0.5, 1, 2, 2.75, 3.25, 4.25, 5.0}; /* the last is cut */
     ep_trace_row row;
     ep_time at;
     int n = 0;
     int64_t last_frame = -1;
-    while (ep_replay_next(&rp, &row, &at) == 1) {
+    while (ep_arrivals_next(&rp, &row, &at) == 1) {
         assert_true(n < 6);
         assert_int_equal(at, (ep_time)llround(want[n] * 1e9));
         assert_true(row.frame > last_frame);
@@ -81,9 +81,9 @@ test_copies_follow_one_mean_gap_apart_and_frames_keep_increasing(void **state)
         n++;
     }
     assert_int_equal(n, 6);
-    assert_int_equal(ep_replay_next(&rp, &row, &at), 0); /* stays at the end */
-    ep_replay_close(&rp);
-    ep_replay_close(&rp); /* closing twice is a no-op */
+    assert_int_equal(ep_arrivals_next(&rp, &row, &at), 0); /* stays at the end */
+    ep_arrivals_close(&rp);
+    ep_arrivals_close(&rp); /* closing twice is a no-op */
     fx_fini(&f);
 }
 
@@ -97,16 +97,16 @@ test_tile_false_plays_the_trace_once(void **state)
     write_rows(&f, "t", secs, 3);
     fx_workload(&f, "t");
     f.wl[0].once = 1;
-    ep_replay rp;
-    assert_int_equal(ep_replay_open(&rp, f.st, &f.wl[0], 4, 100 * EP_NS_PER_S), 0);
+    ep_arrivals rp;
+    assert_int_equal(ep_arrivals_open(&rp, f.st, &f.wl[0], 4, 100 * EP_NS_PER_S), 0);
     ep_trace_row row;
     ep_time at;
     int n = 0;
-    while (ep_replay_next(&rp, &row, &at) == 1)
+    while (ep_arrivals_next(&rp, &row, &at) == 1)
         n++;
     assert_int_equal(n, 3);
     assert_int_equal(at, EP_NS_PER_S);
-    ep_replay_close(&rp);
+    ep_arrivals_close(&rp);
     /* The simulator replays the same three requests however long the run. */
     dnn_service(&f);
     f.sc.run.duration = 100 * EP_NS_PER_S;
@@ -129,18 +129,18 @@ test_run_end_is_the_duration_for_tiled_workloads_else_one_pass(void **state)
     fx_workload(&f, "t");
     ep_time end;
     const char *bad;
-    assert_int_equal(ep_replay_end(f.st, &f.sc, 8, 60 * EP_NS_PER_S, &end, &bad), 0);
+    assert_int_equal(ep_arrivals_end(f.st, &f.sc, 8, 60 * EP_NS_PER_S, &end, &bad), 0);
     assert_int_equal(end, 60 * EP_NS_PER_S); /* tiled: fills the duration */
-    assert_int_equal(ep_replay_end(f.st, &f.sc, 2, 0, &end, &bad), 0);
+    assert_int_equal(ep_arrivals_end(f.st, &f.sc, 2, 0, &end, &bad), 0);
     assert_int_equal(end, 2 * EP_NS_PER_S); /* no duration: one pass, compressed */
     f.wl[0].once = 1;
-    assert_int_equal(ep_replay_end(f.st, &f.sc, 2, 60 * EP_NS_PER_S, &end, &bad), 0);
+    assert_int_equal(ep_arrivals_end(f.st, &f.sc, 2, 60 * EP_NS_PER_S, &end, &bad), 0);
     assert_int_equal(end, 2 * EP_NS_PER_S); /* played once: the trace's own end */
     snprintf(f.wl[0].trace, sizeof f.wl[0].trace, "missing");
-    assert_int_equal(ep_replay_end(f.st, &f.sc, 1, 0, &end, &bad), EP_ENOENT);
+    assert_int_equal(ep_arrivals_end(f.st, &f.sc, 1, 0, &end, &bad), EP_ENOENT);
     assert_string_equal(bad, "missing");
     f.wl[0].ningress = 0;
-    assert_int_equal(ep_replay_end(f.st, &f.sc, 1, 0, &end, &bad), EP_EINVAL);
+    assert_int_equal(ep_arrivals_end(f.st, &f.sc, 1, 0, &end, &bad), EP_EINVAL);
     fx_fini(&f);
 }
 
