@@ -40,7 +40,7 @@ static const char exec_help[] =
         "  --scenario FILE     scenario (default: the embedded edge-default)\n"
         "  --trace-db DB       trace database (default: the scenario's)\n"
         "  --policy NAME       policy (default: the scenario's)\n"
-        "  --param KEY=VALUE   policy parameter (repeatable)\n"
+        "  --param KEY=VALUE   policy parameter (repeatable; `epara sim --list-params`)\n"
         "  --seed N            seed (default: the scenario's)\n"
         "  --rate-scale X      multiply every workload's rate (default 1)\n"
         "  --duration S        replay the first S seconds of the workload\n"
@@ -413,14 +413,16 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         return EXIT_USAGE;
     ep_scenario sc;
     ep_store *st = NULL;
-    int rc = cli_scenario_open(c->scenario, c->trace_db, 1, &sc, &st);
+    int rc = cli_scenario_load(c->scenario, &sc);
     if (rc)
         return rc;
-    if (cli_params_apply(&c->params, &sc)) {
-        ep_store_close(st);
+    if (cli_params_apply(&c->params, &sc) ||
+        cli_params_check(&c->params, &sc, c->scenario, c->policy)) {
         ep_scenario_fini(&sc);
         return EXIT_USAGE;
     }
+    if ((rc = cli_scenario_prepare(&sc, c->trace_db, 1, &st)) != 0)
+        return rc;
     cli_slo_scale(&sc, c->slo);
     if (role == EP_LIVE_NODE && c->node >= sc.nnodes) {
         cli_err("node: --node %d: the scenario has %d nodes", c->node, sc.nnodes);

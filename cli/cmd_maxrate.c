@@ -30,7 +30,7 @@ static const char help[] =
         "                    or mean (the mean attainment over services with requests)\n"
         "  --duration S      replay only the first S seconds of the workload\n"
         "  --seed N          seed (default: the scenario's)\n"
-        "  --param KEY=VALUE set a policy parameter (repeatable)\n"
+        "  --param KEY=VALUE set a policy parameter (repeatable; epara sim --list-params)\n"
         "  --slo-scale X     multiply every service's SLO times by X (default 1)\n"
         "  --tol T           relative bracket width to stop at (default 0.02)\n"
         "  --max-scale X     give up above this scale (default 1024)\n"
@@ -190,14 +190,17 @@ cmd_maxrate(int argc, char **argv)
     }
     ep_scenario sc;
     ep_store *st = NULL;
-    int rc = cli_scenario_open(scen, tdb, p.quiet, &sc, &st);
+    int rc = cli_scenario_load(scen, &sc);
     if (rc)
         return rc;
-    rc = EXIT_FAIL;
-    if (cli_params_apply(&params, &sc)) {
-        rc = EXIT_USAGE;
-        goto done;
+    /* Parameters are checked before any trace is prepared. */
+    if (cli_params_apply(&params, &sc) || cli_params_check(&params, &sc, scen, p.o.policy)) {
+        ep_scenario_fini(&sc);
+        return EXIT_USAGE;
     }
+    if ((rc = cli_scenario_prepare(&sc, tdb, p.quiet, &st)) != 0)
+        return rc;
+    rc = EXIT_FAIL;
     cli_slo_scale(&sc, slo);
     if (svcname && (p.svc = ep_scenario_find_service(&sc, svcname)) < 0) {
         cli_err("--service: no service '%s' in the scenario", svcname);

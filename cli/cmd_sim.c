@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "epara/arrivals.h"
 #include "epara/bound.h"
 #include "epara/error.h"
 #include "epara/prepare.h"
@@ -33,7 +34,8 @@ static const char sim_help[] =
         "  --policy P         policy (default: the scenario's); see --list-policies;\n"
         "                     'bound' solves the fluid LP upper bound instead of simulating\n"
         "  --seed N           seed (default: the scenario's)\n"
-        "  --param KEY=VALUE  set a policy parameter (repeatable; overrides the scenario's)\n"
+        "  --param KEY=VALUE  set a policy parameter (repeatable; overrides the scenario's;\n"
+        "                     see --list-params: any other key or value is refused)\n"
         "  --rate-scale X     multiply every workload's request rate by X (default 1)\n"
         "  --slo-scale X      multiply every service's SLO times (TTFT, TPOT, deadlines) by X\n"
         "                     (default 1; frame rates unchanged)\n"
@@ -49,7 +51,9 @@ static const char sim_help[] =
         "  --decisions FILE   write every placement, route and batch decision as JSON lines\n"
         "  --json             print one JSON object on stdout\n"
         "  --quiet            no progress or trace messages on stderr\n"
-        "  --list-policies    list the built-in policies and exit\n";
+        "  --list-policies    list the built-in policies and exit\n"
+        "  --list-params      list each policy's parameters (with --policy: that one's)\n"
+        "                     with default, domain and meaning, and exit\n";
 
 typedef struct sim_cli {
     ep_results *res;
@@ -129,6 +133,32 @@ params_json(const char *const *kv, int n)
     return o;
 }
 
+/* Says before the run how many requests in the window no placement can serve within their
+ * SLO, by reason and service (they are misses for every policy and for the bound). */
+static int
+unservable_note(const ep_scenario *sc, ep_store *st, double rate, double dur)
+{
+    int64_t total, why[EP_UNSERVABLE_COUNT_], per[EP_SIM_MAX_SERVICES];
+    ep_dur d = dur > 0 ? (ep_dur)llround(dur * 1e9) : 0;
+    int rc = ep_arrivals_unservable(st, sc, rate, d, &total, why, per);
+    if (rc) {
+        cli_err("sim: cannot count the unservable requests: %s", ep_strerror(rc));
+        return rc;
+    }
+    if (total == 0)
+        return 0;
+    cli_err("sim: %lld requests in the window cannot meet their SLO on any device group even "
+            "alone (misses for every policy and the bound):",
+            (long long)total);
+    for (int k = 1; k < EP_UNSERVABLE_COUNT_; k++)
+        if (why[k])
+            cli_err("sim:   %lld: %s", (long long)why[k], ep_unservable_name((ep_unservable)k));
+    for (int i = 0; i < sc->nservices && i < EP_SIM_MAX_SERVICES; i++)
+        if (per[i])
+            cli_err("sim:   service %s: %lld", sc->services[i].name, (long long)per[i]);
+    return 0;
+}
+
 static json_t *
 num(double v)
 {
@@ -169,6 +199,12 @@ cli_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r)
     json_object_set_new(o, "instances", json_integer(r->instances));
     json_object_set_new(o, "place_time_s", num(r->place_time_s));
     json_object_set_new(o, "placement_rounds", json_integer(r->placement_rounds));
+    json_object_set_new(o, "unservable", json_integer(r->unservable));
+    json_t *why = json_object();
+    for (int k = 1; k < EP_UNSERVABLE_COUNT_; k++)
+        json_object_set_new(why, ep_unservable_key((ep_unservable)k),
+                            json_integer(r->unservable_why[k]));
+    json_object_set_new(o, "unservable_by_reason", why);
     json_t *svcs = json_array();
     for (int i = 0; i < r->nservices; i++) {
         const ep_sim_service_stats *v = &r->svc[i];
@@ -186,6 +222,7 @@ cli_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r)
         json_object_set_new(s, "rejected", json_integer(v->rejected));
         json_object_set_new(s, "dropped", json_integer(v->dropped));
         json_object_set_new(s, "unfinished", json_integer(v->unfinished));
+        json_object_set_new(s, "unservable", json_integer(v->unservable));
         json_object_set_new(s, "goodput_per_s", num(v->goodput_per_s));
         json_object_set_new(s, "slo_attainment", num(v->slo_attainment));
         json_object_set_new(s, "p50_latency_s", num(v->p50_latency_s));
@@ -239,6 +276,53 @@ cli_sim_print_table(const ep_scenario *sc, const ep_sim_result *r)
                (unsigned long long)r->event_hash);
 }
 
+/* A domain in a few characters: "0|1", "int [1, 16]", "[0, 10]", ">= 1". */
+static void
+domain_short(const ep_param_decl *d, char *buf, size_t len)
+{
+    const char *in = d->integer ? "int " : "";
+    if (d->integer && d->lo == 0 && d->hi == 1)
+        snprintf(buf, len, "0|1");
+    else if (isinf(d->hi))
+        snprintf(buf, len, "%s>= %.15g", in, d->lo);
+    else
+        snprintf(buf, len, "%s[%.15g, %.15g]", in, d->lo, d->hi);
+}
+
+static void
+print_decls(const ep_param_decl *d)
+{
+    if (!d || !d->key)
+        printf("  (none of its own)\n");
+    for (; d && d->key; d++) {
+        char key[EP_NAME_MAX + 16], dom[96];
+        snprintf(key, sizeof key, "%s%s", d->key,
+                 d->key[strlen(d->key) - 1] == '.' ? "SERVICE" : "");
+        domain_short(d, dom, sizeof dom);
+        printf("  %-16s %-6.15g %-16s %s\n", key, d->dflt, dom, d->help ? d->help : "");
+    }
+}
+
+/* --list-params: every policy's parameters (or only `only`'s), then the host's. */
+static void
+print_params(const char *only)
+{
+    printf("policy parameters (--param KEY=VALUE, scenario policy.params); columns: key,\n"
+           "default, domain, meaning; KEY ending in SERVICE: one per service of the scenario\n");
+    for (const ep_policy_ops *const *p = ep_policy_all(); *p; p++) {
+        if (only && strcmp(only, (*p)->name) != 0)
+            continue;
+        printf("\n%s\n", (*p)->name);
+        print_decls((*p)->params);
+    }
+    if (!only || strcmp(only, EP_BOUND_NAME) == 0) {
+        printf("\n%s\n", EP_BOUND_NAME);
+        print_decls(NULL);
+    }
+    printf("\nevery policy (read by the host)\n");
+    print_decls(ep_param_host());
+}
+
 int
 cmd_sim(int argc, char **argv)
 {
@@ -257,13 +341,14 @@ cmd_sim(int argc, char **argv)
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"list-policies", no_argument, NULL, 'L'},
+                                             {"list-params", no_argument, NULL, 'A'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *scen = NULL, *trace_db = NULL, *outp = NULL;
     ep_sim_opts o;
     memset(&o, 0, sizeof o);
     double rate = 1, dur = 0, slo = 1;
-    int records = 0, as_json = 0, quiet = 0, c;
+    int records = 0, as_json = 0, quiet = 0, list_params = 0, c;
     const char *decisions = NULL, *plog = NULL;
     cli_params params = {{NULL}, 0};
     optind = 1;
@@ -314,6 +399,9 @@ cmd_sim(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'A':
+            list_params = 1;
+            break;
         case 'L':
             for (const ep_policy_ops *const *p = ep_policy_all(); *p; p++)
                 printf("%-10s %s\n", (*p)->name, (*p)->summary);
@@ -341,17 +429,29 @@ cmd_sim(int argc, char **argv)
         cli_err("--policy: unknown policy '%s' (see --list-policies)", o.policy);
         return EXIT_USAGE;
     }
+    if (list_params) {
+        print_params(o.policy);
+        return EXIT_OK;
+    }
     ep_scenario sc;
     ep_store *st = NULL;
-    int err, rc = cli_scenario_open(scen, trace_db, quiet, &sc, &st);
+    int err, rc = cli_scenario_load(scen, &sc);
     if (rc)
         return rc;
-    if (cli_params_apply(&params, &sc)) {
-        ep_store_close(st);
+    /* Parameters are checked before any trace is prepared or any output opened. */
+    if (cli_params_apply(&params, &sc) || cli_params_check(&params, &sc, scen, o.policy)) {
         ep_scenario_fini(&sc);
         return EXIT_USAGE;
     }
+    if ((rc = cli_scenario_prepare(&sc, trace_db, quiet, &st)) != 0)
+        return rc;
     cli_slo_scale(&sc, slo);
+    if (!quiet && unservable_note(&sc, st, rate, dur) != 0) {
+        rc = EXIT_FAIL;
+        ep_store_close(st);
+        ep_scenario_fini(&sc);
+        return rc;
+    }
     cli_out dout;
     int dout_open = 0;
     rc = EXIT_FAIL;

@@ -324,11 +324,18 @@ cmd_testbed(int argc, char **argv)
                 c.engine);
         return EXIT_USAGE;
     }
-    /* Prepare the traces once, before the processes open the database. */
+    /* Check the policy parameters before any process starts (a refused one would stop every
+     * process alike), then prepare the traces once, before the processes open the database. */
     ep_scenario sc;
     ep_store *st = NULL;
-    rc = cli_scenario_open(c.scenario, c.trace_db, c.quiet || c.json, &sc, &st);
-    if (rc)
+    if ((rc = cli_scenario_load(c.scenario, &sc)) != 0)
+        return rc;
+    if (cli_params_apply(&c.params, &sc) ||
+        cli_params_check(&c.params, &sc, c.scenario, c.policy)) {
+        ep_scenario_fini(&sc);
+        return EXIT_USAGE;
+    }
+    if ((rc = cli_scenario_prepare(&sc, c.trace_db, c.quiet || c.json, &st)) != 0)
         return rc;
     int nnodes = sc.nnodes;
     ep_store_close(st);

@@ -21,13 +21,47 @@
 /* Workers wait this long for another writer's lock (a run with records takes seconds). */
 #define BUSY_MS 600000
 
+/* Checks every policy parameter any planned run would get, before any trace is prepared
+ * or worker started: for each policy, every value of every param.KEY dimension over the
+ * scenario's parameters (each entry is checked on its own, so tuples that take each value
+ * once cover every grid point). Prints the problem; -1 on the first. */
+static int
+check_params(const sweep_opts *o, const ep_scenario *sc)
+{
+    const char *keys[SWEEP_MAX_DIMS], *vals[SWEEP_MAX_DIMS];
+    int n = 0, nvals = 1;
+    for (int d = 0; d < o->grid.ndims; d++)
+        if (o->grid.dims[d].kind == SWEEP_PARAM) {
+            keys[n++] = o->grid.dims[d].key;
+            if (o->grid.dims[d].nvals > nvals)
+                nvals = o->grid.dims[d].nvals;
+        }
+    for (int p = 0; p < o->npolicies; p++)
+        for (int j = 0; j < nvals; j++) {
+            for (int d = 0, k = 0; d < o->grid.ndims; d++) {
+                const sweep_dim *dm = &o->grid.dims[d];
+                if (dm->kind == SWEEP_PARAM)
+                    vals[k++] = dm->text[j < dm->nvals ? j : dm->nvals - 1];
+            }
+            if (cli_policy_params_check(sc, o->scen, o->policies[p], keys, vals, n, "--grid"))
+                return -1;
+        }
+    return 0;
+}
+
 int
 sweep_setup(const sweep_opts *o, int quiet_prepare, ep_scenario *sc, sweep_ctx *ctx,
             sweep_plan *plan)
 {
     ep_store *st = NULL;
-    int rc = cli_scenario_open(o->scen, o->trace_db, quiet_prepare, sc, &st);
+    int rc = cli_scenario_load(o->scen, sc);
     if (rc)
+        return rc;
+    if (check_params(o, sc)) {
+        ep_scenario_fini(sc);
+        return EXIT_USAGE;
+    }
+    if ((rc = cli_scenario_prepare(sc, o->trace_db, quiet_prepare, &st)) != 0)
         return rc;
     /* Workers open their own read-only connections; none may cross a fork. */
     ep_store_close(st);

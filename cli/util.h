@@ -61,6 +61,14 @@ void cli_print_written(const ep_trace_meta *m, const char *verb);
  * Prints what went wrong; returns an exit status (0: *sc and *st are the caller's). */
 int cli_scenario_open(const char *path, const char *trace_db, int quiet, ep_scenario *sc,
                       ep_store **st);
+/* cli_scenario_open in two steps, so that a command can check the scenario (its policy
+ * parameters) before any trace is imported or generated: load (0: *sc is the caller's),
+ * then prepare (on failure *sc is freed). Both print what went wrong and return an exit
+ * status. */
+int cli_scenario_load(const char *path, ep_scenario *sc);
+int cli_scenario_prepare(ep_scenario *sc, const char *trace_db, int quiet, ep_store **st);
+/* How messages name scenario file `path` (NULL: the embedded default). */
+const char *cli_scenario_name(const char *path);
 
 /* Adds or replaces policy parameter "KEY=VALUE" in sc (for --param). Prints the problem
  * and returns -1 when the text is malformed or the table is full. */
@@ -99,6 +107,20 @@ typedef struct cli_params {
 int cli_params_add(cli_params *p, const char *kv);
 /* Applies every recorded --param with cli_param_set; -1 on the first malformed one. */
 int cli_params_apply(const cli_params *p, ep_scenario *sc);
+
+/* Checks the policy parameters a run of `policy` (NULL or "": the scenario's; "bound":
+ * host keys only, the bound reads none) on sc would get: sc->params overridden by
+ * keys[i]=vals[i] (i < n; a later key wins, as --param and sweep grids apply them), each
+ * against the policy's declared parameters (ep_param_check). Prints the first problem,
+ * naming where it came from: `from` (e.g. "--param") for an override, else the scenario
+ * file scen (NULL: the embedded default); returns EXIT_USAGE then, else 0. */
+int cli_policy_params_check(const ep_scenario *sc, const char *scen, const char *policy,
+                            const char *const *keys, const char *const *vals, int n,
+                            const char *from);
+/* cli_policy_params_check with a command's --param options as the overrides (whether or
+ * not they were applied to sc already). */
+int cli_params_check(const cli_params *p, const ep_scenario *sc, const char *scen,
+                     const char *policy);
 
 /* Whether stderr is a terminal (progress lines are drawn only then). */
 int cli_tty(void);

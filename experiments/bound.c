@@ -42,6 +42,9 @@ typedef struct bnd {
     double *dem_in;    /* np x nservices x nnodes: the same by ingress node */
     double *sum_bytes; /* per service: payload bytes of all replayed rows */
     double *total;     /* per service: arrivals in the window */
+    double *unserv;    /* per service: of those, requests no placement can serve */
+    ep_servable *feas; /* the verdicts on single requests */
+    int64_t why[EP_UNSERVABLE_COUNT_]; /* unservable requests in the window by reason */
     double *sum_in, *sum_out, *rows;
     int64_t *arrivals;
     double *rate, *mean_in, *mean_out;
@@ -94,12 +97,7 @@ window(bnd *b)
                                      : "cannot read workload trace",
                     bad);
     b->cutoff = dur > 0 ? dur : b->end + 1;
-    b->lo = sc->run.warmup;
-    b->hi = b->end - sc->run.cooldown + 1;
-    if (b->hi <= b->lo) {
-        b->lo = 0;
-        b->hi = b->end + 1;
-    }
+    ep_arrivals_window(sc, b->end, &b->lo, &b->hi);
     b->period = sc->run.placement_period > 0 ? sc->run.placement_period : b->hi - b->lo;
     if (sc->run.placement_period > 0) {
         b->p_first = b->lo / b->period;
@@ -150,19 +148,32 @@ count_demand(bnd *b)
         while ((rc = ep_arrivals_next(&rp, &row, &at)) == 1) {
             int s = w->service;
             int in = w->ingress[rr++ % w->ningress];
-            double input = (double)(row.input > 0 ? row.input : llm ? 512 : svc->input_bytes);
-            b->rows[s] += 1;
-            b->sum_in[s] += input;
-            b->sum_bytes[s] += llm ? input * (double)svc->bytes_per_token : input;
-            b->sum_out[s] += (double)(row.output > 0 ? row.output : llm ? 128 : 1);
+            int64_t input = row.input > 0 ? row.input : llm ? 512 : svc->input_bytes;
+            int64_t output = row.output > 0 ? row.output : llm ? 128 : 1;
+            /* A request no placement serves in time is a miss for the bound too: it counts
+             * among the requests, not in the demand, nor in the sizes the capacities use. */
+            ep_unservable v = ep_servable_check(b->feas, s, input, output, row.exec);
+            int ok = v == EP_SERVABLE;
             b->arrivals[s]++;
+            if (ok) {
+                b->rows[s] += 1;
+                b->sum_in[s] += (double)input;
+                b->sum_bytes[s] +=
+                        llm ? (double)input * (double)svc->bytes_per_token : (double)input;
+                b->sum_out[s] += (double)output;
+            }
             if (at < b->lo || at >= b->hi)
                 continue;
+            b->total[s] += 1;
+            if (!ok) {
+                b->unserv[s] += 1;
+                b->why[v]++;
+                continue;
+            }
             int64_t p = sc->run.placement_period > 0 ? at / b->period - b->p_first : 0;
             EP_ASSERT(p >= 0 && p < b->np);
             b->demand[p * ns + s] += 1;
             b->dem_in[(p * ns + s) * sc->nnodes + in] += 1;
-            b->total[s] += 1;
         }
         ep_arrivals_close(&rp);
         if (rc < 0)
@@ -321,8 +332,8 @@ candidates(bnd *b)
 {
     const ep_scenario *sc = b->sc;
     for (int s = 0; s < sc->nservices; s++) {
-        if (b->total[s] <= 0)
-            continue; /* no demand in the window: nothing to serve */
+        if (b->total[s] - b->unserv[s] <= 0)
+            continue; /* no servable demand in the window: nothing to serve */
         int rc, added, any = 0;
         for (int d = 0; d < sc->ndevices && !b->cat[s].multi_device; d++) {
             if ((rc = add_cand(b, s, EP_MODE_SINGLE, &d, 1, &added)) != 0)
@@ -667,10 +678,13 @@ fill(const bnd *b, ep_sim_result *out)
         v->p50_latency_s = v->p90_latency_s = v->p99_latency_s = v->mean_latency_s = NAN;
         v->p50_ttft_s = v->p99_ttft_s = v->p50_tpot_s = v->p99_tpot_s = NAN;
         v->category = b->cat[s];
+        v->unservable = (int64_t)b->unserv[s];
+        out->unservable += v->unservable;
         out->requests += req;
         out->slo_met += met;
         served += b->served[s];
     }
+    memcpy(out->unservable_why, b->why, sizeof b->why);
     out->completed = out->slo_met;
     out->rejected = out->requests - out->slo_met;
     out->goodput_per_s = served / w;
@@ -695,6 +709,8 @@ bnd_free(bnd *b)
     free(b->flow_pair);
     free(b->flow_n);
     free(b->total);
+    free(b->unserv);
+    ep_servable_free(b->feas);
     free(b->sum_in);
     free(b->sum_out);
     free(b->rows);
@@ -742,6 +758,7 @@ ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
     b->dem_in = calloc((size_t)b->np * ns * (size_t)(sc->nnodes + 1), sizeof *b->dem_in);
     b->sum_bytes = calloc(ns, sizeof *b->sum_bytes);
     b->total = calloc(ns, sizeof *b->total);
+    b->unserv = calloc(ns, sizeof *b->unserv);
     b->sum_in = calloc(ns, sizeof *b->sum_in);
     b->sum_out = calloc(ns, sizeof *b->sum_out);
     b->rows = calloc(ns, sizeof *b->rows);
@@ -754,10 +771,14 @@ ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
     b->node_up = calloc((size_t)sc->nnodes + 1, sizeof *b->node_up);
     b->link_up = calloc((size_t)sc->nlinks + 1, sizeof *b->link_up);
     out->device_busy_s = calloc((size_t)sc->ndevices + 1, sizeof *out->device_busy_s);
-    if (!b->demand || !b->dem_in || !b->sum_bytes || !b->total || !b->sum_in || !b->sum_out ||
-        !b->rows || !b->arrivals || !b->rate || !b->mean_in || !b->mean_out || !b->cat ||
-        !b->served || !b->node_up || !b->link_up || !out->device_busy_s) {
+    if (!b->demand || !b->dem_in || !b->sum_bytes || !b->total || !b->unserv || !b->sum_in ||
+        !b->sum_out || !b->rows || !b->arrivals || !b->rate || !b->mean_in || !b->mean_out ||
+        !b->cat || !b->served || !b->node_up || !b->link_up || !out->device_busy_s) {
         rc = fail(b, EP_ENOMEM, "out of memory", NULL);
+        goto done;
+    }
+    if ((rc = ep_servable_new(sc, &b->feas)) != 0) {
+        rc = fail(b, rc, "out of memory", NULL);
         goto done;
     }
     /* Demand is compacted to the periods overlapping the window: np x nservices. */

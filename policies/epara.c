@@ -88,16 +88,7 @@ typedef struct epara_state {
     double forecast[MAX_SVC];
     double peak[MAX_SVC];
     uint32_t rr[MAX_SVC];
-    float credit[SENT_NODES][MAX_SVC]; /* link_density: admissions owed per node, service */
-    /* link_density: the share of each service's requests entering at each node (its
-     * workloads spread their rows evenly over their ingress nodes; a service with several
-     * workloads counts each alike), from the scenario at init. */
-    double ingress_share[SENT_NODES][MAX_SVC];
-    /* link_density with link_window > 0: requests/s entering each node per service, as
-     * the node itself counts its arrivals (decayed exponentially over link_window), and
-     * when the count was last updated. */
-    double in_rate[SENT_NODES][MAX_SVC];
-    ep_time in_at[SENT_NODES][MAX_SVC];
+    ep_link_adm link; /* link_density: the uplink admission (epara/policy_util.h) */
     int placed_once;
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
@@ -106,6 +97,43 @@ typedef struct epara_state {
     double admit_rate[MAX_INST]; /* requests/s the instance admits at that rate */
 } epara_state;
 
+/* The parameters ep_init reads: the one place their defaults and domains live (the host
+ * refuses any other key or value; switches are 0 or 1, 1 = the mechanism on). */
+static const ep_param_decl epara_params_decl[] = {
+        {"categorize", 0, 1, 1, 1, "categorize services (0: every one latency x single)"},
+        {"forward", 0, 1, 1, 1, "dispatch to other nodes (0: serve only on the ingress node)"},
+        {"mt", 0, 1, 1, 1, "co-locate instances on a device (0: at most one per device)"},
+        {"mf", 0, 1, 1, 1, "multi-frame batches for frequency tasks (0: one frame at a time)"},
+        {"parallel", 0, 1, 1, 1, "TP/PP groups for multi-device services (0: none)"},
+        {"early_reject", 0, 1, 1, 1, "reject early and drop expired requests (0: never)"},
+        {"edf", 0, 1, 1, 1, "EDF queues for latency tasks (0: FIFO)"},
+        {"hysteresis", 0, 1, 1, 1, "keep instances across placements (0: re-place each period)"},
+        {"link_aware", 0, 1, 1, 1, "estimates count the node's own uplink queue"},
+        {"own_sent", 0, 1, 1, 1, "LLM estimates count what this node sent since the last sync"},
+        {"inflow", 0, 1, 1, 1, "LLM estimates count what arrived elsewhere since the last sync"},
+        {"llm_forward", 0, 1, 1, 1,
+         "LLM prompts for a remote instance go to its node (0: straight to the instance)"},
+        {"kv_reserve", 0, 1, 1, 0, "LLM candidates plan memory for the KV cache too"},
+        {"link_density", 0, 1, 1, 1,
+         "an overloaded uplink carries the most weight per byte first (0: arrival order)"},
+        {"tail_replica", 0, 1, 1, 1, "a replica on a fast device for an LLM's long prompts"},
+        {"link_margin", 0, 10, 0, 0.5, "the uplink wait counts (1 + link_margin) times"},
+        {"link_window", 0, 3600, 0, 0.25,
+         "link_density: seconds over which a node measures its arrival rates (0: period means)"},
+        {"max_hops", 0, 1e6, 1, 3, "forwards a request may take"},
+        {"ewma_alpha", 1e-6, 1, 0, 0.5, "EWMA weight of the newest rate in the demand forecast"},
+        {"headroom", 1, INFINITY, 0, 1.25, "supply target as a multiple of forecast demand"},
+        {"extra", 1, INFINITY, 0, 3, "spare capacity handed out up to this multiple of demand"},
+        {"device_budget", 1e-6, 8, 0, 1,
+         "device time a device may be planned for (> 1: MT co-location)"},
+        {"tpot_admit", 0, 1, 1, 1, "LLM: dispatch only to instances below their TPOT-bound batch"},
+        {"peak_weight", 0, 1, 0, 0.5, "how far the forecast moves toward the recent peak rate"},
+        {"peak_decay", 0, 1, 0, 0.9, "decay of the recent peak rate per placement period"},
+        {"per_service", 0, 1, 1, 0,
+         "objective: shares of each service's demand (1) or requests served (0)"},
+        {NULL, 0, 0, 0, 0, NULL},
+};
+
 static int
 ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *params, int n)
 {
@@ -113,53 +141,39 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     epara_state *st = state;
     if (view->sc->nservices > MAX_SVC)
         return EP_EINVAL;
-    epara_params *p = &st->p;
-    p->categorize = ep_param_get(params, n, "categorize", 1) != 0;
-    p->forward = ep_param_get(params, n, "forward", 1) != 0;
-    p->mt = ep_param_get(params, n, "mt", 1) != 0;
-    p->mf = ep_param_get(params, n, "mf", 1) != 0;
-    p->parallel = ep_param_get(params, n, "parallel", 1) != 0;
-    p->early_reject = ep_param_get(params, n, "early_reject", 1) != 0;
-    p->edf = ep_param_get(params, n, "edf", 1) != 0;
-    p->hysteresis = ep_param_get(params, n, "hysteresis", 1) != 0;
-    p->link_aware = ep_param_get(params, n, "link_aware", 1) != 0;
-    p->own_sent = ep_param_get(params, n, "own_sent", 1) != 0;
-    p->inflow = ep_param_get(params, n, "inflow", 1) != 0;
-    p->llm_forward = ep_param_get(params, n, "llm_forward", 1) != 0;
-    p->kv_reserve = ep_param_get(params, n, "kv_reserve", 0) != 0;
-    p->link_density = ep_param_get(params, n, "link_density", 1) != 0;
-    p->tail_replica = ep_param_get(params, n, "tail_replica", 1) != 0;
-    p->link_margin = ep_param_get(params, n, "link_margin", 0.5);
-    p->link_window = ep_param_get(params, n, "link_window", 0.25);
-    p->max_hops = (int)ep_param_get(params, n, "max_hops", 3);
-    p->alpha = ep_param_get(params, n, "ewma_alpha", 0.5);
-    p->headroom = ep_param_get(params, n, "headroom", 1.25);
-    p->extra = ep_param_get(params, n, "extra", 3.0);
-    p->budget = ep_param_get(params, n, "device_budget", 1.0);
-    p->tpot_admit = ep_param_get(params, n, "tpot_admit", 1) != 0;
-    p->peak_weight = ep_param_get(params, n, "peak_weight", 0.5);
-    p->peak_decay = ep_param_get(params, n, "peak_decay", 0.9);
-    p->per_service = ep_param_get(params, n, "per_service", 0) != 0;
-    const ep_scenario *sc = view->sc;
-    for (int s = 0; s < sc->nservices; s++) {
-        int nw = 0;
-        for (int w = 0; w < sc->nworkloads; w++)
-            nw += sc->workloads[w].service == s && sc->workloads[w].ningress >= 1;
-        for (int w = 0; w < sc->nworkloads && nw > 0; w++) {
-            const ep_workload *wl = &sc->workloads[w];
-            if (wl->service != s || wl->ningress < 1)
-                continue;
-            for (int j = 0; j < wl->ningress; j++)
-                if (wl->ingress[j] >= 0 && wl->ingress[j] < SENT_NODES)
-                    st->ingress_share[wl->ingress[j]][s] += 1.0 / wl->ningress;
-        }
-        for (int k = 0; k < SENT_NODES && nw > 0; k++)
-            st->ingress_share[k][s] /= nw;
-    }
-    if (p->alpha <= 0 || p->alpha > 1 || p->headroom < 1 || p->extra < 1 || p->max_hops < 0 ||
-        p->budget <= 0 || p->budget > 8 || !(p->link_margin >= 0 && p->link_margin <= 10) ||
-        !(p->link_window >= 0 && p->link_window <= 3600))
+    /* The host checked them already; a direct caller gets the same answer. */
+    if (ep_param_check("epara", epara_params_decl, view->sc, params, n, NULL, 0))
         return EP_EINVAL;
+    epara_params *p = &st->p;
+#define PARAM(key) ep_param_value(epara_params_decl, params, n, key)
+    p->categorize = PARAM("categorize") != 0;
+    p->forward = PARAM("forward") != 0;
+    p->mt = PARAM("mt") != 0;
+    p->mf = PARAM("mf") != 0;
+    p->parallel = PARAM("parallel") != 0;
+    p->early_reject = PARAM("early_reject") != 0;
+    p->edf = PARAM("edf") != 0;
+    p->hysteresis = PARAM("hysteresis") != 0;
+    p->link_aware = PARAM("link_aware") != 0;
+    p->own_sent = PARAM("own_sent") != 0;
+    p->inflow = PARAM("inflow") != 0;
+    p->llm_forward = PARAM("llm_forward") != 0;
+    p->kv_reserve = PARAM("kv_reserve") != 0;
+    p->link_density = PARAM("link_density") != 0;
+    p->tail_replica = PARAM("tail_replica") != 0;
+    p->link_margin = PARAM("link_margin");
+    p->link_window = PARAM("link_window");
+    p->max_hops = (int)PARAM("max_hops");
+    p->alpha = PARAM("ewma_alpha");
+    p->headroom = PARAM("headroom");
+    p->extra = PARAM("extra");
+    p->budget = PARAM("device_budget");
+    p->tpot_admit = PARAM("tpot_admit") != 0;
+    p->peak_weight = PARAM("peak_weight");
+    p->peak_decay = PARAM("peak_decay");
+    p->per_service = PARAM("per_service") != 0;
+#undef PARAM
+    ep_link_adm_init(&st->link, view, p->link_margin, p->link_window);
     return 0;
 }
 
@@ -658,10 +672,8 @@ estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_reque
         double since = (double)age / 1e9;
         t += (ep_dur)(since * st->admit_rate[iv->id] * p);
     }
-    if (st->p.link_aware && iv->node != req->at_node) {
-        ep_dur wait = ep_pol_uplink_wait(view, env->now, req->at_node);
-        t += wait + (ep_dur)(st->p.link_margin * (double)wait);
-    }
+    if (st->p.link_aware && iv->node != req->at_node)
+        t += ep_link_adm_wait(&st->link, view, env->now, req->at_node);
     return t;
 }
 
@@ -688,104 +700,6 @@ full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
         st->admit_rate[iv->id] = admit;
     }
     return iv->running + iv->queued >= st->tpot_batch[iv->id];
-}
-
-/* Payload bytes of one request of service s (the view's mean size). */
-static double
-req_bytes(const ep_view *v, int s)
-{
-    const ep_service *svc = &v->sc->services[s];
-    double in = v->mean_input[s] > 0 ? v->mean_input[s] : (double)svc->input_bytes;
-    return svc->kind == EP_SVC_LLM ? in * (double)svc->bytes_per_token : in;
-}
-
-/* Requests/s of service s entering node n as n counts them, decayed to `now`. */
-static double
-in_rate(const epara_state *st, int n, int s, ep_time now)
-{
-    double dt = (double)(now - st->in_at[n][s]) / 1e9;
-    return st->in_rate[n][s] * exp(-(dt > 0 ? dt : 0) / st->p.link_window);
-}
-
-/* Counts a request of service s entering node n (link_density, link_window > 0). */
-static void
-note_arrival(epara_state *st, int n, int s, ep_time now)
-{
-    if (!st->p.link_density || st->p.link_window <= 0 || n < 0 || n >= SENT_NODES || s < 0 ||
-        s >= MAX_SVC)
-        return;
-    st->in_rate[n][s] = in_rate(st, n, s, now) + 1.0 / st->p.link_window;
-    st->in_at[n][s] = now;
-}
-
-/* The share of service s's requests at node n that n's uplink is given when the services
- * leaving n bring more bytes than it carries: the link goes to the most requests (weighted)
- * per byte first, as the goodput objective wants (four 50 kB frames before one 200 kB
- * image). Rates are what n has seen enter it over the last link_window seconds (camera
- * streams switch on and off within a placement period: the period's mean would hand the
- * images a share the frames need at their peak), or with link_window = 0 the view's
- * period means split over the services' ingress nodes (ingress_share); services with a
- * ready instance on n stay local and are not counted. 1 when the link suffices. */
-static double
-link_share(const epara_state *st, const ep_view *v, ep_time now, int n, int s)
-{
-    const ep_scenario *sc = v->sc;
-    double bw = ep_pol_link_bw(&sc->links[sc->nodes[n].link]);
-    if (bw <= 0)
-        return 1;
-    double brate[MAX_SVC] = {0}, dens[MAX_SVC] = {0}, total = 0;
-    for (int k = 0; k < sc->nservices; k++) {
-        double r = st->p.link_window > 0 ? in_rate(st, n, k, now)
-                                         : v->rate[k] * st->ingress_share[n][k];
-        if (r <= 0)
-            continue;
-        int local = 0;
-        for (int i = 0; i < v->ninst && !local; i++)
-            local = v->inst[i].spec.service == k && v->inst[i].ready && v->inst[i].node == n;
-        double b = req_bytes(v, k);
-        if (local || b <= 0)
-            continue;
-        brate[k] = r * b;
-        dens[k] = (sc->services[k].weight > 0 ? sc->services[k].weight : 1) / b;
-        total += brate[k];
-    }
-    if (total <= bw || brate[s] <= 0)
-        return 1;
-    /* Fill the link densest first; s gets what is left when its turn comes. */
-    double left = bw;
-    int used[MAX_SVC] = {0};
-    for (;;) {
-        int best = -1;
-        for (int k = 0; k < sc->nservices; k++)
-            if (!used[k] && brate[k] > 0 && (best < 0 || dens[k] > dens[best]))
-                best = k;
-        if (best < 0)
-            return 1;
-        if (best == s)
-            return left <= 0 ? 0 : left >= brate[s] ? 1 : left / brate[s];
-        used[best] = 1;
-        left -= brate[best];
-    }
-}
-
-/* Admits a request of s leaving node n at its link share while the link has a queue: a
- * credit per node and service grows by the share with every request and pays for one
- * admission (deterministic, so the admitted ones are spread evenly). */
-static int
-link_admit(epara_state *st, const ep_view *v, ep_time now, int n, int s)
-{
-    if (n < 0 || n >= SENT_NODES || ep_pol_uplink_wait(v, now, n) <= 0)
-        return 1; /* nothing queued on the link: it keeps up */
-    double f = link_share(st, v, now, n, s);
-    if (f >= 1)
-        return 1;
-    float *c = &st->credit[n][s];
-    *c += (float)f;
-    if (*c >= 1) {
-        *c -= 1;
-        return 1;
-    }
-    return 0;
 }
 
 /* Chooses where request req goes (epara_route records what it dispatched). */
@@ -844,7 +758,7 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         }
     }
     if (st->p.link_density && req->hops == 0 && view->inst[best_any].node != req->at_node &&
-        !link_admit(st, view, env->now, req->at_node, req->service)) {
+        !ep_link_adm_admit(&st->link, view, env->now, req->at_node, req->service)) {
         out->kind = EP_ROUTE_REJECT;
         out->reason = "uplink overloaded: kept for requests with fewer bytes";
         return;
@@ -893,8 +807,8 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
             ep_route *out)
 {
     epara_state *st = state;
-    if (req->hops == 0)
-        note_arrival(st, req->at_node, req->service, env->now);
+    if (req->hops == 0 && st->p.link_density)
+        ep_link_adm_note(&st->link, req->at_node, req->service, env->now);
     route(st, env, view, req, out);
     if (out->kind == EP_ROUTE_DISPATCH)
         note_sent(st, view, req, out->instance);
@@ -926,6 +840,7 @@ const ep_policy_ops ep_policy_epara = {
         .abi = EP_POLICY_ABI,
         .state_size = sizeof(epara_state),
         .summary = "EPARA: categorized parallelism, state-aware placement, deadline routing",
+        .params = epara_params_decl,
         .init = ep_init,
         .categorize = ep_categorize,
         .place = ep_place,

@@ -47,22 +47,30 @@ typedef struct off_state {
     int max_hops, slo_filter, drop_expired, admission;
 } off_state;
 
+/* The parameters off_init reads, with their defaults and domains. */
+static const ep_param_decl off_params_decl[] = {
+        {"max_hops", 1, 16, 1, 1, "moves a request may take before it is served or rejected"},
+        {"slo_filter", 0, 2, 1, 2,
+         "devices that may host a replica: 0 any with memory, 1 where a lone request meets "
+         "the SLO, 2 with a positive SLO capacity"},
+        {"admission", 0, 1, 1, 1,
+         "reject a request that cannot meet its deadline locally nor at the target"},
+        {"drop_expired", 0, 1, 1, 1, "drop queued requests already past their deadline"},
+        {NULL, 0, 0, 0, 0, NULL},
+};
+
 static int
 off_init(void *state, const ep_env *env, const ep_view *view, const ep_param *params, int n)
 {
     (void)env;
-    (void)view;
     off_state *st = state;
-    double hops = ep_param_get(params, n, "max_hops", 1);
-    if (!(hops >= 1 && hops <= 16))
+    /* The host checked them already; a direct caller gets the same answer. */
+    if (ep_param_check("offload", off_params_decl, view->sc, params, n, NULL, 0))
         return EP_EINVAL;
-    st->max_hops = (int)hops;
-    double f = ep_param_get(params, n, "slo_filter", 2);
-    if (!(f == 0 || f == 1 || f == 2))
-        return EP_EINVAL;
-    st->slo_filter = (int)f;
-    st->drop_expired = ep_param_get(params, n, "drop_expired", 1) != 0;
-    st->admission = ep_param_get(params, n, "admission", 1) != 0;
+    st->max_hops = (int)ep_param_value(off_params_decl, params, n, "max_hops");
+    st->slo_filter = (int)ep_param_value(off_params_decl, params, n, "slo_filter");
+    st->drop_expired = ep_param_value(off_params_decl, params, n, "drop_expired") != 0;
+    st->admission = ep_param_value(off_params_decl, params, n, "admission") != 0;
     return 0;
 }
 
@@ -429,6 +437,7 @@ const ep_policy_ops ep_policy_offload = {
         .state_size = sizeof(off_state),
         .summary = "cooperative edge offloading: local unless overloaded, then the "
                    "least-loaded node; a replica per service per node",
+        .params = off_params_decl,
         .init = off_init,
         .categorize = off_categorize,
         .place = off_place,

@@ -1,4 +1,9 @@
-/* The policy registry and helpers every policy may use. */
+/* The policy registry, the host's own policy parameters and their validation, and helpers
+ * every policy may use. A parameter is accepted only when the policy (or the host) declares
+ * it and its value lies in the declared domain. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "epara/error.h"
@@ -28,6 +33,154 @@ ep_policy_find(const char *name)
         if (strcmp(all_[i]->name, name) == 0)
             return all_[i];
     return NULL;
+}
+
+/* Read by the simulator (sim/run.c demand_priors), whatever the policy. */
+static const ep_param_decl host_params_[] = {
+        {"oracle", 0, 1, 1, 0,
+         "simulator: give the policy each placement period's true arrivals (view oracle_rate; "
+         "upper-bound studies; the testbed ignores it)"},
+        {NULL, 0, 0, 0, 0, NULL},
+};
+
+const ep_param_decl *
+ep_param_host(void)
+{
+    return host_params_;
+}
+
+static int
+is_prefix(const char *key)
+{
+    size_t len = strlen(key);
+    return len > 0 && key[len - 1] == '.';
+}
+
+const ep_param_decl *
+ep_param_decl_find(const ep_param_decl *decls, const char *key)
+{
+    if (!key)
+        return NULL;
+    for (const ep_param_decl *d = decls; d && d->key; d++) {
+        size_t len = strlen(d->key);
+        if (is_prefix(d->key) ? strncmp(key, d->key, len) == 0 && key[len] != '\0'
+                              : strcmp(key, d->key) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+double
+ep_param_value(const ep_param_decl *decls, const ep_param *params, int n, const char *key)
+{
+    const ep_param_decl *d = ep_param_decl_find(decls, key);
+    EP_ASSERT(d != NULL);
+    return ep_param_get(params, n, key, d->dflt);
+}
+
+/* Appends formatted text at buf[*used] (truncating at len; NULL buf: nothing). */
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...) EP_PRINTF(4, 5);
+
+static void
+append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    if (!buf || *used + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *used = *used + (size_t)k < len ? *used + (size_t)k : len - 1;
+}
+
+void
+ep_param_domain(const ep_param_decl *d, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (!buf || len == 0)
+        return;
+    buf[0] = '\0';
+    append(buf, len, &used, "%s", d->integer ? "a whole number" : "a number");
+    if (isinf(d->lo) && isinf(d->hi))
+        return;
+    if (isinf(d->hi))
+        append(buf, len, &used, " >= %.15g", d->lo);
+    else if (isinf(d->lo))
+        append(buf, len, &used, " <= %.15g", d->hi);
+    else
+        append(buf, len, &used, " in [%.15g, %.15g]", d->lo, d->hi);
+}
+
+/* Length of a fixed-size text field: EP_NAME_MAX when it holds no terminator. */
+static int
+field_len(const char field[EP_NAME_MAX])
+{
+    const char *z = memchr(field, '\0', EP_NAME_MAX);
+    return z ? (int)(z - field) : EP_NAME_MAX;
+}
+
+/* "a, b, cv.<service>, oracle": the keys decls and the host accept. */
+static void
+accepted(const ep_param_decl *decls, char *buf, size_t len, size_t *used)
+{
+    int k = 0;
+    const ep_param_decl *tables[] = {decls, host_params_};
+    for (int t = 0; t < 2; t++)
+        for (const ep_param_decl *d = tables[t]; d && d->key; d++)
+            append(buf, len, used, "%s%s%s", k++ ? ", " : "", d->key,
+                   is_prefix(d->key) ? "<service>" : "");
+}
+
+int
+ep_param_check(const char *policy, const ep_param_decl *decls, const ep_scenario *sc,
+               const ep_param *params, int n, char *err, size_t errlen)
+{
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        const ep_param *p = &params[i];
+        int klen = field_len(p->key), vlen = field_len(p->value);
+        const ep_param_decl *d = NULL;
+        if (klen < EP_NAME_MAX && !(d = ep_param_decl_find(decls, p->key)))
+            d = ep_param_decl_find(host_params_, p->key);
+        if (d && is_prefix(d->key) && sc &&
+            ep_scenario_find_service(sc, p->key + strlen(d->key)) < 0) {
+            append(err, errlen, &used,
+                   "unknown policy parameter '%s' for policy %s: the scenario has no service "
+                   "'%s' (services:",
+                   p->key, policy, p->key + strlen(d->key));
+            for (int s = 0; s < sc->nservices; s++)
+                append(err, errlen, &used, "%s %.*s", s ? "," : "", EP_NAME_MAX - 1,
+                       sc->services[s].name);
+            append(err, errlen, &used, ")");
+            return EP_EINVAL;
+        }
+        if (!d) {
+            append(err, errlen, &used,
+                   "unknown policy parameter '%.*s' for policy %s (accepted: ", klen, p->key,
+                   policy);
+            accepted(decls, err, errlen, &used);
+            append(err, errlen, &used, ")");
+            return EP_EINVAL;
+        }
+        /* Parsed exactly as the policy will read it; NaN: not one finite number. */
+        double v = ep_param_get(p, 1, p->key, NAN);
+        if (!(v >= d->lo && v <= d->hi) || (d->integer && v != floor(v))) {
+            char dom[96];
+            ep_param_domain(d, dom, sizeof dom);
+            append(err, errlen, &used, "policy parameter %s=%.*s for policy %s: not %s", p->key,
+                   vlen, p->value, policy, dom);
+            return EP_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int
+ep_policy_check_params(const ep_policy_ops *ops, const ep_scenario *sc, const ep_param *params,
+                       int n, char *err, size_t errlen)
+{
+    return ep_param_check(ops->name, ops->params, sc, params, n, err, errlen);
 }
 
 void

@@ -174,6 +174,7 @@ const ep_policy_ops ep_policy_static = {
         .abi = EP_POLICY_ABI,
         .state_size = sizeof(static_state),
         .summary = "one replica per service, round-robin, FIFO (the floor)",
+        .params = NULL, /* none of its own */
         .init = st_init,
         .categorize = st_categorize,
         .place = st_place,

@@ -3,6 +3,7 @@
  * in non-decreasing time within one workload, and copy k + 1 starts one mean gap after the
  * last row of copy k. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "epara/error.h"
@@ -132,4 +133,86 @@ ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur d
     *bad = NULL;
     *end = last < cutoff ? last : cutoff;
     return 0;
+}
+
+void
+ep_arrivals_window(const ep_scenario *sc, ep_time end, ep_time *lo, ep_time *hi)
+{
+    *lo = sc->run.warmup;
+    *hi = end - sc->run.cooldown + 1; /* the last arrival is inside */
+    if (*hi <= *lo) {                 /* too short for the warm-up and cool-down */
+        *lo = 0;
+        *hi = end + 1;
+    }
+}
+
+/* Defaults of a row without sizes, as the simulator fills them in. */
+static void
+row_sizes(const ep_service *svc, const ep_trace_row *row, int64_t *in, int64_t *out)
+{
+    if (svc->kind == EP_SVC_LLM) {
+        *in = row->input > 0 ? row->input : 512;
+        *out = row->output > 0 ? row->output : 128;
+    } else {
+        *in = row->input > 0 ? row->input : svc->input_bytes;
+        *out = 1;
+    }
+}
+
+int
+ep_arrivals_unservable(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
+                       int64_t *total, int64_t *why, int64_t *per_svc)
+{
+    ep_time end, lo, hi;
+    const char *bad;
+    int rc = ep_arrivals_end(st, sc, rate_scale, duration, &end, &bad);
+    if (rc)
+        return rc;
+    ep_arrivals_window(sc, end, &lo, &hi);
+    ep_time until = duration > 0 ? duration : end + 1;
+    ep_servable *f;
+    if ((rc = ep_servable_new(sc, &f)) != 0)
+        return rc;
+    int64_t n = 0, w[EP_UNSERVABLE_COUNT_] = {0};
+    int64_t *ps = calloc((size_t)sc->nservices + 1, sizeof *ps);
+    if (!ps)
+        rc = EP_ENOMEM;
+    for (int i = 0; i < sc->nworkloads && !rc; i++) {
+        const ep_workload *wl = &sc->workloads[i];
+        const ep_service *svc = &sc->services[wl->service];
+        /* A DNN without per-request execution times gets one verdict for all its requests. */
+        int constant = svc->kind != EP_SVC_LLM && !svc->use_trace_exec;
+        ep_unservable v0 = ep_servable_check(f, wl->service, svc->input_bytes, 1, EP_TRACE_NONE);
+        if (constant && v0 == EP_SERVABLE)
+            continue;
+        ep_arrivals a;
+        ep_trace_row row;
+        ep_time at;
+        if ((rc = ep_arrivals_open(&a, st, wl, rate_scale, until)) != 0)
+            break;
+        while ((rc = ep_arrivals_next(&a, &row, &at)) == 1) {
+            if (at < lo || at >= hi)
+                continue;
+            int64_t in, out;
+            row_sizes(svc, &row, &in, &out);
+            ep_unservable v = constant ? v0 : ep_servable_check(f, wl->service, in, out, row.exec);
+            if (v != EP_SERVABLE) {
+                n++;
+                w[v]++;
+                ps[wl->service]++;
+            }
+        }
+        ep_arrivals_close(&a);
+    }
+    if (rc == 0) {
+        if (total)
+            *total = n;
+        if (why)
+            memcpy(why, w, sizeof w);
+        if (per_svc)
+            memcpy(per_svc, ps, (size_t)sc->nservices * sizeof *ps);
+    }
+    free(ps);
+    ep_servable_free(f);
+    return rc;
 }

@@ -281,6 +281,9 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         rc = setup_err(err, errlen, EP_EINVAL, "unknown policy (see 'epara sim --help')", pname);
         goto done;
     }
+    /* An unknown key or a value outside its domain is refused, never silently ignored. */
+    if ((rc = ep_policy_check_params(s->pol, sc, sc->params, sc->nparams, err, errlen)) != 0)
+        goto done;
     if (sc->nservices > EP_SIM_MAX_SERVICES) {
         rc = setup_err(err, errlen, EP_EINVAL, "too many services for one run (max 64)", NULL);
         goto done;
@@ -374,13 +377,18 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         rc = setup_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
         goto done;
     }
-    s->window_lo = sc->run.warmup;
-    s->window_hi = s->end - sc->run.cooldown + 1; /* the last arrival is inside */
-    if (s->window_hi <= s->window_lo) {           /* too short for the warm-up and cool-down */
-        s->window_lo = 0;
-        s->window_hi = s->end + 1;
-    }
+    ep_arrivals_window(sc, s->end, &s->window_lo, &s->window_hi);
     out->window_s = ep_dur_to_s(s->window_hi - s->window_lo);
+    if (role == SIM_ROLE_SIM || role == SIM_ROLE_LOADGEN) {
+        int64_t per[EP_SIM_MAX_SERVICES];
+        if ((rc = ep_arrivals_unservable(opts->traces, sc, rs, dur, &out->unservable,
+                                         out->unservable_why, per)) != 0) {
+            rc = setup_err(err, errlen, rc, "cannot count the unservable requests", NULL);
+            goto done;
+        }
+        for (int i = 0; i < sc->nservices; i++)
+            out->svc[i].unservable = per[i];
+    }
 
     /* Policy: environment, view, categories, initial placement. */
     s->env.rng = &s->pol_rng;

@@ -11,6 +11,7 @@
 #define EPARA_ARRIVALS_H
 
 #include "epara/model.h"
+#include "epara/policy_util.h"
 #include "epara/store.h"
 
 /* One workload's arrival stream. Fields are private; embed it, open, next, close. */
@@ -52,5 +53,17 @@ void ep_arrivals_close(ep_arrivals *rp);
  * cannot be read (`bad` gets the trace's name). */
 int ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
                     ep_time *end, const char **bad);
+
+/* The measured window of a run ending at `end`: [warm-up, end - cool-down + 1), or
+ * [0, end + 1) when that is empty. */
+void ep_arrivals_window(const ep_scenario *sc, ep_time end, ep_time *lo, ep_time *hi);
+
+/* Counts the requests arriving in the measured window of a run (rate_scale, duration as for
+ * ep_arrivals_end) that no placement can serve within their SLO (ep_servable_check):
+ * *total, per reason why[EP_UNSERVABLE_COUNT_] and per service per_svc[sc->nservices] (each
+ * may be NULL; written only on success). Reads only the workloads whose service can have
+ * such requests. 0, EP_ENOMEM, or as ep_arrivals_end. */
+int ep_arrivals_unservable(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
+                           int64_t *total, int64_t *why, int64_t *per_svc);
 
 #endif

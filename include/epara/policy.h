@@ -177,6 +177,39 @@ const ep_policy_ops *ep_policy_find(const char *name);
 /* NULL-terminated list of all policies. */
 const ep_policy_ops *const *ep_policy_all(void);
 
+/* Policy parameters (ep_param_decl). A declared key ending in '.' is a prefix: it accepts
+ * that prefix followed by the name of one of the scenario's services (e.g. "cv." accepts
+ * "cv.chat"). */
+
+/* The parameters the host reads for every policy (the simulator's oracle=1), accepted
+ * besides each policy's own; static, NULL-key-terminated. */
+const ep_param_decl *ep_param_host(void);
+
+/* The entry of decls (NULL-key-terminated; NULL: none) declaring key: the one equal to it,
+ * or a prefix entry key extends by at least one character. NULL when none or key is NULL. */
+const ep_param_decl *ep_param_decl_find(const ep_param_decl *decls, const char *key);
+
+/* The value of parameter key in params[0..n) (the last occurrence, as ep_param_get), or its
+ * declared default when absent or not a number. key must be declared in decls (asserted):
+ * a policy's init reads its parameters through its own table. */
+double ep_param_value(const ep_param_decl *decls, const ep_param *params, int n, const char *key);
+
+/* The domain of d as text for messages and listings ("a whole number in [0, 1]", "a number
+ * >= 1"); buf (len bytes) is always terminated when len > 0. */
+void ep_param_domain(const ep_param_decl *d, char *buf, size_t len);
+
+/* Checks params[0..n) against decls (the parameters of the policy named `policy`, which only
+ * names it in messages; NULL: none) and the host's parameters: every key declared, every
+ * value one finite number (as ep_param_get parses it) in the key's domain. Prefix keys must
+ * name a service of sc (any non-empty suffix when sc is NULL). Returns 0, or EP_EINVAL with
+ * the first problem in err (may be NULL): "unknown policy parameter 'K' for policy P
+ * (accepted: ...)" or "policy parameter K=V for policy P: not <domain>". */
+int ep_param_check(const char *policy, const ep_param_decl *decls, const ep_scenario *sc,
+                   const ep_param *params, int n, char *err, size_t errlen);
+/* ep_param_check with the name and parameters of ops. The hosts call it before init. */
+int ep_policy_check_params(const ep_policy_ops *ops, const ep_scenario *sc, const ep_param *params,
+                           int n, char *err, size_t errlen);
+
 /* Default categorization from the service description (used by policies that do not
  * categorize on their own): frequency when the SLO sets fps or the hint says so;
  * multi-device when the instance memory exceeds the largest device's usable memory or

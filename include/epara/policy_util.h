@@ -66,4 +66,69 @@ double ep_pol_link_bw(const ep_link *l);
  * uplink (0 when the host does not model link queues). */
 ep_dur ep_pol_uplink_wait(const ep_view *v, ep_time now, int node);
 
+/* EPARA's uplink admission as a component (policies/link.c) that any policy embeds in its
+ * state: while a node's uplink has a queue, the services leaving the node share it densest
+ * first (most weight per byte), each admitted at its share by a deterministic credit. Rates
+ * are those the node has seen enter it over the last `window` seconds (0: the view's period
+ * means split over the workloads' ingress nodes). Nodes and services beyond the arrays'
+ * sizes are always admitted. */
+#define EP_LINK_NODES 256
+#define EP_LINK_SVC   64
+typedef struct ep_link_adm {
+    double margin; /* the uplink wait counts (1 + margin) times in deadline checks */
+    double window; /* seconds of arrivals a node's rates cover (0: the view's means) */
+    float credit[EP_LINK_NODES][EP_LINK_SVC];
+    double ingress_share[EP_LINK_NODES][EP_LINK_SVC];
+    double in_rate[EP_LINK_NODES][EP_LINK_SVC];
+    ep_time in_at[EP_LINK_NODES][EP_LINK_SVC];
+} ep_link_adm;
+
+/* Initializes *a for the scenario of view v (the workloads' ingress shares). */
+void ep_link_adm_init(ep_link_adm *a, const ep_view *v, double margin, double window);
+/* Counts a request of service s entering node n at now (call once per request, hops 0). */
+void ep_link_adm_note(ep_link_adm *a, int n, int s, ep_time now);
+/* Whether a request of s may leave node n now (1 while n's uplink has no queue). */
+int ep_link_adm_admit(ep_link_adm *a, const ep_view *v, ep_time now, int n, int s);
+/* The wait behind n's uplink queue, counted (1 + margin) times. */
+ep_dur ep_link_adm_wait(const ep_link_adm *a, const ep_view *v, ep_time now, int n);
+/* Applies the admission to a route a policy chose for req (on the ingress node, hops 0):
+ * counts the arrival; a dispatch or forward that leaves the node is turned into a rejection
+ * when its estimate plus the counted uplink wait misses the deadline, or when the uplink's
+ * share for the service is used up. Never changes where a request goes. */
+void ep_link_adm_route(ep_link_adm *a, const ep_env *env, const ep_view *v,
+                       const ep_request_info *req, ep_route *out);
+
+/* Requests that no placement can serve within their SLO even alone on an idle cluster:
+ * every device group a policy may place (one device, TP inside a node, a pipeline of up to
+ * EP_MAX_STAGE_DEVS devices) either cannot hold the request's KV cache, or its prefill
+ * alone exceeds the TTFT, or one decode step alone the TPOT (LLM), or a batch of one the
+ * deadline (DNN; a trace's execution time scaled as the simulator scales it). Network
+ * delays are not counted, so the verdict is never stricter than the truth. */
+typedef enum ep_unservable {
+    EP_SERVABLE = 0,
+    EP_UNSERVABLE_MEMORY,   /* no device group holds the model's weights */
+    EP_UNSERVABLE_KV,       /* prompt + output exceed every group's KV cache */
+    EP_UNSERVABLE_TTFT,     /* the prefill alone is longer than the TTFT everywhere */
+    EP_UNSERVABLE_TPOT,     /* one decode step alone is longer than the TPOT everywhere */
+    EP_UNSERVABLE_GROUP,    /* no one group has the KV and meets both TTFT and TPOT */
+    EP_UNSERVABLE_DEADLINE, /* DNN: a batch of one is longer than the deadline everywhere */
+    EP_UNSERVABLE_COUNT_
+} ep_unservable;
+
+typedef struct ep_servable ep_servable;
+
+/* Prepares the per-service verdicts for scenario sc (borrowed; it must outlive *out).
+ * 0 or EP_ENOMEM. */
+int ep_servable_new(const ep_scenario *sc, ep_servable **out);
+void ep_servable_free(ep_servable *f); /* NULL is a no-op */
+
+/* The verdict for one request of service svc: input and output tokens (LLM), exec its
+ * trace's execution time or EP_TRACE_NONE (services with use_trace_exec). */
+ep_unservable ep_servable_check(const ep_servable *f, int svc, int64_t input, int64_t output,
+                                ep_dur exec);
+
+/* A sentence for a verdict, and a one-word key (JSON). */
+const char *ep_unservable_name(ep_unservable why);
+const char *ep_unservable_key(ep_unservable why);
+
 #endif

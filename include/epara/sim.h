@@ -9,6 +9,7 @@
 
 #include "epara/model.h"
 #include "epara/policy.h"
+#include "epara/policy_util.h"
 #include "epara/store.h"
 
 typedef enum ep_outcome {
@@ -82,6 +83,7 @@ typedef struct ep_sim_service_stats {
     double p50_latency_s, p90_latency_s, p99_latency_s, mean_latency_s;
     double p50_ttft_s, p99_ttft_s, p50_tpot_s, p99_tpot_s;
     ep_category category;
+    int64_t unservable; /* of `requests`: no placement can serve them (ep_servable_check) */
 } ep_sim_service_stats;
 
 typedef struct ep_sim_result {
@@ -90,6 +92,9 @@ typedef struct ep_sim_result {
     double window_s; /* measured window length */
     int64_t requests, completed, rejected, dropped, unfinished, slo_met;
     int64_t forwarded, preemptions, placements, instances, placements_refused;
+    /* Of `requests`: those no placement can serve within their SLO even alone (counted
+     * before the run, by ep_arrivals_unservable), in all and by reason. */
+    int64_t unservable, unservable_why[EP_UNSERVABLE_COUNT_];
     double goodput_per_s, slo_attainment;
     double p50_latency_s, p90_latency_s, p99_latency_s, mean_latency_s;
     uint64_t events;

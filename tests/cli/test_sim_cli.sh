@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end tests of `epara sim`: JSON fields, the generated-trace fallback when the shared
 # traces are absent (and saying so), results database with one record per request,
-# determinism of the event hash, and exit status 2 with FILE:LINE for bad scenarios.
+# determinism of the event hash, exit status 2 with FILE:LINE for bad scenarios, and exit
+# status 2 naming the key for a policy parameter the policy does not declare (--param or
+# scenario) or a value outside its domain.
 # Usage: test_sim_cli.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -70,6 +72,67 @@ grep -q '"kind":"place"' "$T/dec.jsonl" && grep -q '"kind":"route"' "$T/dec.json
     --quiet >"$T/slo.json"
 att=$(grep -o '"name":"video-seg"[^}]*' "$T/slo.json" | grep -o '"slo_attainment":[0-9.]*' | cut -d: -f2)
 awk -v a="$att" 'BEGIN { exit !(a > 0.95) }' && ok || bad "epara at slo x3: video-seg attainment $att"
+
+# Policy parameters: an unknown key or a value outside its domain, from --param or the
+# scenario, exits 2 naming the key (and value) and the accepted keys, before any trace is
+# prepared or output written; for every policy and the bound, in sim and maxrate.
+expect_param() { # WHAT MESSAGE ARGS...: exit 2, MESSAGE on stderr, nothing on stdout
+    local what=$1 msg=$2
+    shift 2
+    "$EPARA" "$@" >"$T/pout" 2>"$T/perr"
+    local rc=$?
+    [ $rc -eq 2 ] && grep -qF -- "$msg" "$T/perr" && [ ! -s "$T/pout" ] && ok ||
+        { bad "$what: exit $rc"; cat "$T/perr"; }
+}
+pout=(--trace-db "$T/ptr.db" --out "$T/pres.db" --policy-log "$T/p.plog" --decisions "$T/p.jsonl")
+expect_param "--param forwad=0" \
+    "epara: --param: unknown policy parameter 'forwad' for policy epara (accepted: categorize, forward, mt," \
+    sim --policy epara --param forwad=0 "${pout[@]}"
+grep -q "max_hops, .*oracle)" "$T/perr" && ok || { bad "the accepted keys include max_hops and oracle"; cat "$T/perr"; }
+expect_param "--param forward=banana" \
+    "epara: --param: policy parameter forward=banana for policy epara: not a whole number in [0, 1]" \
+    sim --policy epara --param forward=banana "${pout[@]}"
+expect_param "--param max_hops=2.5" "policy parameter max_hops=2.5 for policy epara: not a whole number" \
+    sim --policy epara --param max_hops=2.5 "${pout[@]}"
+expect_param "--param link_margin=11" "policy parameter link_margin=11 for policy epara: not a number in [0, 10]" \
+    sim --policy epara --param link_margin=11 "${pout[@]}"
+expect_param "--param forward=1 --param forward=" "expected KEY=VALUE" \
+    sim --policy epara --param forward=1 --param forward= "${pout[@]}"
+for f in ptr.db pres.db p.plog p.jsonl; do
+    [ ! -e "$T/$f" ] && ok || bad "a refused parameter still created $f"
+done
+sed 's/^  name: static$/  name: epara\n  params: {max_hopz: 3}/' \
+    "$(dirname "$0")/../../experiments/scenarios/edge-default.yaml" >"$T/hopz.yaml"
+grep -q 'max_hopz' "$T/hopz.yaml" || bad "could not write the scenario with max_hopz"
+expect_param "scenario params: {max_hopz: 3}" \
+    "epara: $T/hopz.yaml: policy.params: unknown policy parameter 'max_hopz' for policy epara (accepted: " \
+    sim --scenario "$T/hopz.yaml" "${pout[@]}"
+expect_param "scenario max_hopz, --param max_hops" "$T/hopz.yaml: policy.params: unknown policy parameter 'max_hopz'" \
+    sim --scenario "$T/hopz.yaml" --param max_hops=2 "${pout[@]}"
+expect_param "scenario max_hopz with --policy static" "policy.params: unknown policy parameter 'max_hopz' for policy static (accepted: oracle)" \
+    sim --scenario "$T/hopz.yaml" --policy static "${pout[@]}"
+expect_param "maxrate --param forwad=0" "unknown policy parameter 'forwad' for policy epara" \
+    maxrate --policy epara --param forwad=0 --trace-db "$T/ptr.db"
+expect_param "maxrate, scenario max_hopz" "hopz.yaml: policy.params: unknown policy parameter 'max_hopz'" \
+    maxrate --policy epara --scenario "$T/hopz.yaml"
+for p in $("$EPARA" sim --list-policies | awk '{print $1}'); do
+    expect_param "$p --param nosuch=1" "unknown policy parameter 'nosuch' for policy $p (accepted: " \
+        sim --policy "$p" --param nosuch=1 "${pout[@]}"
+    expect_param "$p --param oracle=2" "policy parameter oracle=2 for policy $p: not a whole number in [0, 1]" \
+        sim --policy "$p" --param oracle=2 "${pout[@]}"
+done
+[ ! -e "$T/ptr.db" ] && ok || bad "a refused parameter still prepared the trace database"
+"$EPARA" sim --policy static --param oracle=1 --duration 20 --trace-db "$T/tr.db" --json --quiet \
+    >"$T/or.json" && grep -q '"goodput_per_s":' "$T/or.json" && ok || bad "host key oracle=1 refused"
+"$EPARA" sim --list-params >"$T/lp.txt" && ok || bad "--list-params exit"
+for k in forward max_hops link_window slo_filter oracle; do
+    grep -q "^  $k " "$T/lp.txt" && ok || { bad "--list-params lacks $k"; cat "$T/lp.txt"; }
+done
+grep -qE '^  max_hops +3 +int \[0, [0-9]+\] +' "$T/lp.txt" && ok || bad "--list-params: default and domain of max_hops"
+"$EPARA" sim --policy offload --list-params >"$T/lp1.txt"
+[ "$(grep -cE '^(epara|static|adainf|offload|alpaserve|bound)$' "$T/lp1.txt")" = 1 ] &&
+    grep -q '^offload$' "$T/lp1.txt" && grep -q '^  oracle ' "$T/lp1.txt" && ok ||
+    { bad "--policy offload --list-params lists offload and the host's only"; cat "$T/lp1.txt"; }
 
 # Bad scenarios: FILE:LINE: message, exit 2.
 cat >"$T/bad.yaml" <<'YAML'

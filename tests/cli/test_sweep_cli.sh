@@ -46,14 +46,27 @@ expect2 "missing --policies" --out "$T/x.db" --quiet
 expect2 "bad -j" "${base[@]}" -j 0
 grep -q "unknown dimension 'colour'" <("$EPARA" sweep "${base[@]}" --grid 'colour=1' 2>&1) && ok ||
     bad "unknown dimension message"
+# Policy parameters are checked for every policy and grid value before anything runs.
+expect2 "param a policy does not declare" --policies epara,static --grid 'param.mt=0|1' --out "$T/x.db" \
+    --trace-db "$T/tr.db" --quiet
+grep -q "^epara: --grid: unknown policy parameter 'mt' for policy static (accepted: oracle)$" "$T/e" && ok ||
+    { bad "param unknown to static: message"; cat "$T/e"; }
+expect2 "param value outside its domain" --policies epara --grid 'rate_scale=1|2,param.forward=0|2' \
+    --out "$T/x.db" --trace-db "$T/tr.db" --quiet
+grep -q "^epara: --grid: policy parameter forward=2 for policy epara: not a whole number in \[0, 1\]$" "$T/e" &&
+    ok || { bad "param out of its domain: message"; cat "$T/e"; }
+expect2 "unknown param key, the bound too" --policies bound --grid 'param.forwad=0' --out "$T/x.db" \
+    --trace-db "$T/tr.db" --quiet
+grep -q "unknown policy parameter 'forwad' for policy bound (accepted: oracle)" "$T/e" && ok ||
+    { bad "bound: unknown param message"; cat "$T/e"; }
 [ ! -e "$T/x.db" ] && ok || bad "a rejected sweep created its results database"
 "$EPARA" sweep --help | grep -q 'usage: epara sweep' && ok || bad "sweep --help"
 
 # The plan: cross product, dry run lists it without running.
-"$EPARA" sweep --policies static,epara --grid 'rate_scale=0.5:1:0.25,seed=1..2,param.mt=0|1' \
+"$EPARA" sweep --policies static,epara --grid 'rate_scale=0.5:1:0.25,seed=1..2,param.oracle=0|1' \
     --duration 20 --trace-db "$T/tr.db" --out "$T/dry.db" --dry-run --quiet >"$T/dry.txt" 2>"$T/dry.err"
 [ "$(grep -c '^todo ' "$T/dry.txt")" = 24 ] && ok || { bad "dry run plans 2x3x2x2 = 24 runs"; cat "$T/dry.txt" "$T/dry.err"; }
-grep -q '^todo epara x0.75 seed 2 duration 20 mt=1$' "$T/dry.txt" && ok || bad "dry run line format"
+grep -q '^todo epara x0.75 seed 2 duration 20 oracle=1$' "$T/dry.txt" && ok || bad "dry run line format"
 [ ! -e "$T/dry.db" ] && ok || bad "a dry run created the results database"
 
 # A tiny sweep: 2 policies x 2 rate scales, 2 workers.
@@ -136,7 +149,7 @@ a_tight=$(att --slo-scale 0.25) a_one=$(att) a_loose=$(att --slo-scale 1)
 awk -v t="$a_tight" -v o="$a_one" 'BEGIN { exit !(t < o) }' && ok ||
     bad "a tighter SLO lowers attainment: x0.25 $a_tight, x1 $a_one"
 [ "$a_loose" = "$a_one" ] && ok || bad "--slo-scale 1 changes nothing: $a_loose vs $a_one"
-"$EPARA" sim --policy static --duration 20 --slo-scale 0.5 --param mt=0 --trace-db "$T/tr.db" \
+"$EPARA" sim --policy static --duration 20 --slo-scale 0.5 --param oracle=0 --trace-db "$T/tr.db" \
     --out "$T/slo-sim.db" --quiet >/dev/null && ok || bad "sim --slo-scale --out"
 "$EPARA" maxrate --policy static --slo-scale 2 --duration 20 --max-scale 8 --tol 0.2 \
     --trace-db "$T/tr.db" --json --quiet 2>/dev/null | grep -q '"slo_scale":2,' && ok ||
@@ -163,7 +176,7 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 [ "$(hdr_of "$T/slocsv/goodput_vs_rate.csv")" = "rate_scale,static slo x0.25,static slo x1,static slo x0.5" ] &&
     ok || bad "series name the SLO scale when it varies: $(hdr_of "$T/slocsv/goodput_vs_rate.csv")"
 if command -v sqlite3 >/dev/null; then
-    [ "$(sqlite3 "$T/slo-sim.db" "SELECT count(*) FROM runs WHERE options LIKE '%\"slo_scale\":0.5%' AND options LIKE '%\"params\":{\"mt\":\"0\"}%'")" = 1 ] &&
+    [ "$(sqlite3 "$T/slo-sim.db" "SELECT count(*) FROM runs WHERE options LIKE '%\"slo_scale\":0.5%' AND options LIKE '%\"params\":{\"oracle\":\"0\"}%'")" = 1 ] &&
         ok || bad "sim records the SLO scale and parameters in options: $(sqlite3 "$T/slo-sim.db" 'SELECT options FROM runs')"
     [ "$(sqlite3 "$T/slo.db" "SELECT count(*) FROM runs WHERE options LIKE '%\"slo_scale\":0.25%'")" = 1 ] &&
         [ "$(sqlite3 "$T/slo.db" "SELECT count(*) FROM runs WHERE options LIKE '%\"slo_scale\":1.0%' AND sweep_key NOT LIKE '%slo_scale%'")" = 1 ] &&

@@ -10,7 +10,8 @@
 #  - nodes at their request limit (--max-held) reject with that reason;
 #  - with --netns (root): nodes in network namespaces, links shaped by tc, nothing lost,
 #    nothing left behind;
-#  - bad arguments exit 2 with a message.
+#  - bad arguments (a policy parameter the policy does not declare too) exit 2 with a
+#    message.
 # Usage: test_testbed.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -167,6 +168,17 @@ grep -q "node:K=PROBABILITY" "$T/e3" && ok || bad "no message for a bad --link-l
 printf 'short' >"$T/short.key"
 "$EPARA" loadgen --key-file "$T/short.key" >/dev/null 2>"$T/e3"
 [ $? -eq 2 ] && grep -q "at least 16" "$T/e3" && ok || bad "short key not refused"
+# A policy parameter the policy does not declare: refused before any process starts.
+printf '0123456789abcdef0123' >"$T/good.key"
+for role in testbed controller "node --node 0" loadgen; do
+    # shellcheck disable=SC2086
+    timeout 60 "$EPARA" $role --key-file "$T/good.key" --policy epara --param forwad=1 \
+        --trace-db "$T/pdb.db" >/dev/null 2>"$T/e4"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "unknown policy parameter 'forwad' for policy epara (accepted: " "$T/e4" &&
+        ok || { bad "$role --param forwad=1: exit $rc"; cat "$T/e4"; }
+done
+[ ! -e "$T/pdb.db" ] && ok || bad "a refused parameter still prepared the trace database"
 
 echo "testbed: $pass passed, $fail failed"
 [ $fail -eq 0 ]
