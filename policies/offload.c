@@ -33,7 +33,9 @@
  * devices may host a replica: 0 any with memory, 1 those where a lone request meets the SLO,
  * 2 those with a positive SLO capacity, ep_pol_capacity); admission 1 (reject a request that
  * cannot meet its deadline locally nor at the target); drop_expired 1 (drop queued requests
- * already late: misses either way). */
+ * already late: misses either way); link_admission 0 (1 adds EPARA's uplink admission,
+ * policies/link.c, which peer offloading does not have: the measured row "offload + EPARA's
+ * link admission" separates EPARA's link handling from the rest of its gain). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +47,8 @@
 typedef struct off_state {
     int placed;
     int max_hops, slo_filter, drop_expired, admission;
+    int link_admission; /* EPARA's uplink admission added (not part of offloading) */
+    ep_link_adm link;
 } off_state;
 
 /* The parameters off_init reads, with their defaults and domains. */
@@ -56,6 +60,7 @@ static const ep_param_decl off_params_decl[] = {
         {"admission", 0, 1, 1, 1,
          "reject a request that cannot meet its deadline locally nor at the target"},
         {"drop_expired", 0, 1, 1, 1, "drop queued requests already past their deadline"},
+        EP_LINK_ADM_PARAM,
         {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -71,6 +76,9 @@ off_init(void *state, const ep_env *env, const ep_view *view, const ep_param *pa
     st->slo_filter = (int)ep_param_value(off_params_decl, params, n, "slo_filter");
     st->drop_expired = ep_param_value(off_params_decl, params, n, "drop_expired") != 0;
     st->admission = ep_param_value(off_params_decl, params, n, "admission") != 0;
+    st->link_admission = ep_param_value(off_params_decl, params, n, "link_admission") != 0;
+    if (st->link_admission)
+        ep_link_adm_init(&st->link, view, EP_LINK_ADM_MARGIN, EP_LINK_ADM_WINDOW);
     return 0;
 }
 
@@ -359,10 +367,9 @@ overloaded(const ep_view *v, const ep_env *env, const ep_request_info *req, int 
 }
 
 static void
-off_route(void *state, const ep_env *env, const ep_view *v, const ep_request_info *req,
-          ep_route *out)
+route(const off_state *st, const ep_env *env, const ep_view *v, const ep_request_info *req,
+      ep_route *out)
 {
-    const off_state *st = state;
     ep_dur lload = 0;
     int local = best_on_node(v, env, req, req->at_node, &lload);
     if (local >= 0 && (req->hops >= st->max_hops || !overloaded(v, env, req, local, lload))) {
@@ -419,6 +426,16 @@ off_route(void *state, const ep_env *env, const ep_view *v, const ep_request_inf
     }
     out->kind = EP_ROUTE_REJECT;
     out->reason = "offload: no instance of the service";
+}
+
+static void
+off_route(void *state, const ep_env *env, const ep_view *v, const ep_request_info *req,
+          ep_route *out)
+{
+    off_state *st = state;
+    route(st, env, v, req, out);
+    if (st->link_admission)
+        ep_link_adm_route(&st->link, env, v, req, out);
 }
 
 static int

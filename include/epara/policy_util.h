@@ -83,6 +83,18 @@ typedef struct ep_link_adm {
     ep_time in_at[EP_LINK_NODES][EP_LINK_SVC];
 } ep_link_adm;
 
+/* The parameter a baseline declares to take EPARA's uplink admission (off by default: the
+ * baseline as published), with EPARA's margin and window. */
+#define EP_LINK_ADM_PARAM                                                                       \
+    {                                                                                           \
+        "link_admission", 0, 1, 1, 0,                                                           \
+                "add EPARA's uplink admission (reject what the node's uplink queue would make " \
+                "late; an "                                                                     \
+                "overloaded uplink carries the most requests per byte first)"                   \
+    }
+#define EP_LINK_ADM_MARGIN 0.5
+#define EP_LINK_ADM_WINDOW 0.25
+
 /* Initializes *a for the scenario of view v (the workloads' ingress shares). */
 void ep_link_adm_init(ep_link_adm *a, const ep_view *v, double margin, double window);
 /* Counts a request of service s entering node n at now (call once per request, hops 0). */

@@ -13,6 +13,9 @@
 #include "baseline_fixture.h"
 #include "epara/bound.h"
 
+/* The policy the scenarios run (a baseline with link_admission takes EPARA's component). */
+static const char *policy = "epara";
+
 /* One GPU server and a Raspberry-Pi-class node (its CPU meets no deadline) on 100 Mbit/s:
  * 12.5 MB/s, i.e. 250 frames of 50 kB per second. Frames arrive at the Pi at RATE/s. The
  * GPU runs a batch of 32 in 20 ms: far more than the link delivers. */
@@ -43,14 +46,14 @@ yaml_with(const char *params, int images)
              "  - {trace: tf, service: frames, ingress: pi}\n"
              "%s"
              "policy:\n"
-             "  name: epara\n"
+             "  name: %s\n"
              "  params: {%s}\n",
              images ? "  - {name: images, kind: dnn, params_m: 27.5, gflops: 62, max_batch: 16,"
                       " input_kb: 200, slo: {deadline_ms: 100}}\n"
                     : "",
              images ? "  - {service: images, device: gpu, batch: [1, 16], latency_ms: [3, 20]}\n"
                     : "",
-             images ? "  - {trace: ti, service: images, ingress: pi}\n" : "", params);
+             images ? "  - {trace: ti, service: images, ingress: pi}\n" : "", policy, params);
     return buf;
 }
 
@@ -74,7 +77,7 @@ run(const char *params, const char *tag)
     assert_int_equal(bf_init(&f, yaml(params), tag), 0);
     assert_int_equal(bf_poisson(&f, "tf", RATE, 30, 7, 50000), 0);
     ep_sim_result res;
-    assert_int_equal(bf_run(&f, "epara", &res), 0);
+    assert_int_equal(bf_run(&f, policy, &res), 0);
     /* Exactly one record per request, whatever the policy does with it. */
     assert_int_equal((int64_t)f.nrecs, res.requests);
     unsigned char *seen = calloc(f.nrecs + 1, 1);
@@ -125,6 +128,24 @@ test_without_link_state_the_uplink_queue_makes_frames_late(void **state)
     assert_true(on.attainment > off.attainment + 0.4);
 }
 
+/* The same component in a baseline (offload, --param link_admission=1): as published it
+ * sends every frame over the link and nearly all arrive late; with EPARA's admission the
+ * frames beyond the link are shed at the ingress and the rest are on time. */
+static void
+test_a_baseline_with_link_admission_sheds_at_the_ingress_too(void **state)
+{
+    (void)state;
+    policy = "offload";
+    outcome on = run("link_admission: 1", "off_link_on");
+    outcome off = run("link_admission: 0", "off_link_off");
+    policy = "epara";
+    assert_int_equal(off.n, on.n);
+    assert_true(off.attainment < 0.1);
+    assert_true(on.attainment >= 0.5 && on.attainment <= 250.0 / RATE + 0.02);
+    assert_true(on.rejected > on.n / 4);
+    assert_true(on.late < on.n / 20);
+}
+
 /* Frames and images entering the Pi (steady: Poisson frames; bursty: on/off frames),
  * under EPARA with params: each service's attainment and the requests served. */
 static void
@@ -152,7 +173,7 @@ frames_and_images(const char *params, const char *tag, int bursty, double *frame
     }
     assert_int_equal(bf_poisson(&f, "ti", bursty ? 20 : 40, 30, 8, 200000), 0);
     ep_sim_result res;
-    assert_int_equal(bf_run(&f, "epara", &res), 0);
+    assert_int_equal(bf_run(&f, policy, &res), 0);
     assert_int_equal((int64_t)f.nrecs, res.requests);
     *frames = res.svc[0].slo_attainment;
     *images = res.svc[1].slo_attainment;
@@ -235,6 +256,7 @@ main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_frames_beyond_the_uplink_are_shed_at_the_ingress),
             cmocka_unit_test(test_without_link_state_the_uplink_queue_makes_frames_late),
+            cmocka_unit_test(test_a_baseline_with_link_admission_sheds_at_the_ingress_too),
             cmocka_unit_test(test_an_overloaded_uplink_goes_to_the_requests_with_fewer_bytes),
             cmocka_unit_test(test_link_shares_follow_the_frames_switching_on_and_off),
             cmocka_unit_test(test_bound_is_capped_by_the_uplink),
