@@ -19,7 +19,7 @@
  *    and #92: the runtime rejects what cannot meet its deadline; with batching (on in
  *    serving, off in the placement search) it drops queued requests that would miss even
  *    alone and runs the largest batch that still meets the head request's deadline.
- * Here (our deviations, for edge clusters and this host):
+ * Here (our adaptations, for edge clusters, LLMs and this host):
  *  - place(): each device class is partitioned on its own (singles; groups of 2, 4, 8 as TP
  *    inside a node or PP across nodes); all combinations up to max_partitions, else one
  *    coordinate-descent pass. Per partition, the greedy (beam width 1) stops when no replica
@@ -31,8 +31,26 @@
  *    prefill (LLM TTFT) + mean network delay from the ingress nodes, occupancy = 1 / SLO
  *    capacity (as ep_pol_capacity), both stretched by ep_cost_mt_slowdown(k) for k - 1
  *    expected busy neighbours. Later ticks: demand is smoothed (ewma); after a drift over
- *    `drift` the search reruns and is adopted only if it beats the current placement's
- *    score by replan_gain (equivalent groups keep existing replicas).
+ *    `drift` the search reruns and is adopted only if it places as many services and beats
+ *    the current placement's score by replan_gain (equivalent groups keep replicas).
+ *  - Memory planning with the KV cache (an adaptation: AlpaServe's models have no KV cache
+ *    and its greedy checks weights only, which on LLMs packs replicas that then hold too
+ *    few tokens to serve): an LLM replica plans the cache of its SLO batch, the batch
+ *    ep_pol_capacity's throughput assumes (batch x (mean input + mean output) tokens x KV
+ *    bytes per token, split over its devices), and runs at most that batch (max_batch; as
+ *    AlpaServe's runtime runs the largest batch that meets the SLO). A replica joins a group
+ *    only if its weights and that cache fit beside what the group's devices hold, as the
+ *    host shares memory: it splits what weights and reserves leave on a device evenly among
+ *    the LLM instances there, so a device holds n LLMs only if it leaves n x the largest
+ *    per-device need among them. The fast simulator models each replica with its planned
+ *    cache, which the host then gives it at least.
+ *  - Every model placed (AlpaServe's greedy adds replicas until memory is full, so every
+ *    model gets one when memory allows; ours stops when nothing improves the score, and a
+ *    rarely used model that slows its neighbours, like a diffusion model, would get none):
+ *    while services are without a replica, a candidate must leave room for as many of them
+ *    as fit together (the most requested first); when nothing improves the score, such a
+ *    service still gets its best-scoring group; partitions compare by the services they
+ *    place, then by score.
  *  - route(): the ready instance of the service with the shortest queue (queued + running:
  *    live on the routing node; elsewhere the last snapshot, drained at the instance's SLO
  *    capacity, plus what this policy sent since, as AlpaServe's controller counts its own
@@ -40,14 +58,13 @@
  *    unsynced sends, x MT slowdown of busy neighbours) misses the deadline; fallback=1 (not
  *    AlpaServe) first tries the other instances. No forwarding.
  *  - pick_batch(): expired requests dropped; the largest batch that meets every request in
- *    it that could meet its deadline alone. LLMs: the host's continuous batching.
+ *    it that could meet its deadline alone. LLMs: the host's continuous batching (up to
+ *    the SLO batch, above).
  *  - categorize(): ep_category_default, for the host's reports only (no categories).
- * Parameters (policy.params): horizon_s 100, samples 30000, max_per_service 3000,
- * cv.<service> 1, ewma 0.5, drift 0.25, replan_gain 0.02, admission 1, fallback 0,
- * max_partitions 64. Cost (Release, one core): edge-default (12 devices, 7 services, 12
- * partitions after pruning idle options, ~5,400 samples) ~0.06 s per search, ~0.4 s per
- * simulated hour; the same cluster x4 (48 devices) ~0.9 s per search. Sized for tens of
- * devices: the greedy grows with devices x replicas x samples. */
+ * Parameters: al_params below (policy.params; the host refuses other keys and values).
+ * Cost (Release, one core): edge-default (12 devices, 7 services, ~5,400 samples) ~0.6 s of
+ * searches per simulated hour. Sized for tens of devices: the greedy grows with devices x
+ * replicas x samples. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +109,28 @@ typedef struct alpa_state {
 
 /* --- parameters --------------------------------------------------------------------------- */
 
+/* The parameters al_init reads: the one place their defaults and domains live (the host
+ * refuses any other key or value; "cv." is a prefix, followed by a service name). */
+static const ep_param_decl al_params[] = {
+        {"horizon_s", 1e-3, 1e6, 0, 100,
+         "seconds of sampled arrivals the placement search replays"},
+        {"samples", 1, 1e7, 1, 30000, "the sample spans at least this many requests"},
+        {"max_per_service", 10, 1e7, 1, 3000,
+         "a service with more sampled requests is thinned to this many (weighted)"},
+        {"cv.", 1e-3, 100, 0, 1, "inter-arrival CV of the service's sampled arrivals (Gamma)"},
+        {"ewma", 1e-3, 1, 0, 0.5, "weight of the last period's rate in the smoothed demand"},
+        {"drift", 0, INFINITY, 0, 0.25,
+         "the search reruns when demand moved by more than this fraction"},
+        {"replan_gain", 0, INFINITY, 0, 0.02,
+         "a new placement is adopted only if its score beats the current one's by this"},
+        {"admission", 0, 1, 1, 1, "reject a request whose estimate misses its deadline"},
+        {"fallback", 0, 1, 1, 0,
+         "before rejecting, try the other replicas (not AlpaServe; 0: shortest queue only)"},
+        {"max_partitions", 1, 1e6, 1, 64,
+         "enumerate all device partitions up to this many, else one coordinate-descent pass"},
+        {NULL, 0, 0, 0, 0, NULL},
+};
+
 static int
 al_init(void *state, const ep_env *env, const ep_view *view, const ep_param *params, int n)
 {
@@ -99,27 +138,25 @@ al_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     alpa_state *st = state;
     if (view->sc->nservices > MAX_SVC)
         return EP_EINVAL;
-    st->horizon_s = ep_param_get(params, n, "horizon_s", 100);
-    st->samples = ep_param_get(params, n, "samples", 30000);
-    st->max_per_svc = ep_param_get(params, n, "max_per_service", 3000);
-    st->replan_gain = ep_param_get(params, n, "replan_gain", 0.02);
-    st->drift = ep_param_get(params, n, "drift", 0.25);
-    st->ewma = ep_param_get(params, n, "ewma", 0.5);
-    st->admission = ep_param_get(params, n, "admission", 1) != 0;
-    st->fallback = ep_param_get(params, n, "fallback", 0) != 0;
-    double mp = ep_param_get(params, n, "max_partitions", 64);
-    if (!(st->horizon_s > 0 && st->horizon_s <= 1e6) || !(st->samples >= 1 && st->samples <= 1e7) ||
-        !(st->max_per_svc >= 10 && st->max_per_svc <= 1e7) || !(st->replan_gain >= 0) ||
-        !(st->drift >= 0) || !(st->ewma > 0 && st->ewma <= 1) || !(mp >= 1 && mp <= 1e6))
+    /* The host checked them already; a direct caller gets the same answer. */
+    if (ep_param_check("alpaserve", al_params, view->sc, params, n, NULL, 0))
         return EP_EINVAL;
-    st->max_partitions = (int)mp;
+#define PARAM(key) ep_param_value(al_params, params, n, key)
+    st->horizon_s = PARAM("horizon_s");
+    st->samples = PARAM("samples");
+    st->max_per_svc = PARAM("max_per_service");
+    st->replan_gain = PARAM("replan_gain");
+    st->drift = PARAM("drift");
+    st->ewma = PARAM("ewma");
+    st->admission = PARAM("admission") != 0;
+    st->fallback = PARAM("fallback") != 0;
+    st->max_partitions = (int)PARAM("max_partitions");
     for (int s = 0; s < view->sc->nservices; s++) {
         char key[EP_NAME_MAX + 4];
         snprintf(key, sizeof key, "cv.%s", view->sc->services[s].name);
-        st->cv[s] = ep_param_get(params, n, key, 1);
-        if (!(st->cv[s] > 0 && st->cv[s] <= 100))
-            return EP_EINVAL;
+        st->cv[s] = PARAM(key);
     }
+#undef PARAM
     return 0;
 }
 
@@ -144,6 +181,8 @@ typedef struct grp {
 typedef struct rparam {
     double lat[KMAX], occ[KMAX];
     double busy; /* seconds one lone request keeps the instance busy */
+    double mem;  /* bytes per device: weights share + activation reserve */
+    double kv;   /* LLM: bytes per device of the KV cache of its SLO batch (DNN: 0) */
 } rparam;
 
 typedef struct smp {
@@ -166,8 +205,12 @@ typedef struct ctx {
     uint64_t *gm; /* per group: services placed */
     int *rep;     /* ns x ng: groups holding each service */
     int nrep[MAX_SVC];
-    int total;
-    double *freem;           /* per device */
+    int total, nplaced;          /* replicas; services with one (after greedy()) */
+    double *freem;               /* per device: usable memory less weights and reserves */
+    int *nllm;                   /* per device: LLM replicas on it */
+    double *kvmax;               /* per device: the largest KV need (rparam.kv) among them */
+    double *sv_freem, *sv_kvmax; /* room_for()'s copies of the three */
+    int *sv_nllm;
     double *lat, *occ, *clk; /* ns x ng: per replica, during one evaluation */
     double good[MAX_SVC], lsum[MAX_SVC];
     char *prefer; /* ns x ng: the replica exists in the current placement */
@@ -191,6 +234,34 @@ max_batch(const ep_scenario *sc, int svc)
 {
     int mb = sc->services[svc].max_batch;
     return mb > 0 ? mb : 1;
+}
+
+/* An LLM's mean input and output tokens, with ep_pol_capacity's defaults. */
+static void
+mean_tokens(const ep_view *v, int svc, double *in, double *out)
+{
+    *in = v->mean_input ? v->mean_input[svc] : 0;
+    *out = v->mean_output ? v->mean_output[svc] : 0;
+    if (*in < 1)
+        *in = 512;
+    if (*out < 1)
+        *out = 128;
+}
+
+/* The KV-cache tokens an LLM replica of spec sp plans for: its SLO batch (the batch
+ * ep_pol_capacity's throughput assumes) x (mean input + mean output); 0 when it cannot
+ * meet the SLO. *batch (may be NULL) gets the batch. */
+static int64_t
+planned_kv_tokens(const ep_view *v, const ep_instance_spec *sp, int *batch)
+{
+    int b = 0;
+    double in, o;
+    mean_tokens(v, sp->service, &in, &o);
+    if (ep_pol_capacity(v, sp, &b) <= 0 || b < 1)
+        return 0;
+    if (batch)
+        *batch = b;
+    return (int64_t)ceil((double)b * (in + o));
 }
 
 /* Mean one-way request delay from the service's ingress nodes to node `to`, plus the
@@ -225,18 +296,15 @@ net_delay(const ctx *c, int svc, int to)
     return n ? sum / n / 1e9 : 0;
 }
 
+/* kv: the KV-cache tokens the replica is planned to have (its SLO batch's). */
 static void
-llm_params(const ctx *c, const ep_instance_spec *sp, const double *slow, double net, rparam *out)
+llm_params(const ctx *c, const ep_instance_spec *sp, const double *slow, double net, int64_t kv,
+           rparam *out)
 {
     const ep_view *v = c->v;
     const ep_service *svc = &c->sc->services[sp->service];
-    double in = v->mean_input ? v->mean_input[sp->service] : 0;
-    double o = v->mean_output ? v->mean_output[sp->service] : 0;
-    if (in < 1)
-        in = 512;
-    if (o < 1)
-        o = 128;
-    int64_t kv = ep_pol_kv_capacity(v, sp);
+    double in, o;
+    mean_tokens(v, sp->service, &in, &o);
     if (kv <= 0)
         return;
     double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) / 1e9;
@@ -245,7 +313,8 @@ llm_params(const ctx *c, const ep_instance_spec *sp, const double *slow, double 
     double best[KMAX] = {0};
     out->busy = p + o * d1;
     /* As ep_pol_capacity, with every iteration stretched by the slowdown: lambda scales by
-     * 1 / slow, TPOT and prefill by slow. */
+     * 1 / slow, TPOT and prefill by slow. With kv its SLO batch's cache, level 1 (alone)
+     * gives ep_pol_capacity's throughput; busier levels keep smaller batches. */
     int mb = max_batch(c->sc, sp->service);
     for (int b = 1; b <= mb; b++) {
         if ((double)b * (in + o) > (double)kv)
@@ -298,6 +367,9 @@ dnn_params(const ctx *c, const ep_instance_spec *sp, const double *slow, double 
     }
 }
 
+/* The replica's latency and occupancy at each co-location level and the memory it plans
+ * per device. An LLM replica plans the KV cache of its SLO batch and is modelled with that
+ * cache: placement (fits()) guarantees the host gives it at least as much. */
 static void
 replica_params(const ctx *c, int svc, const grp *g, rparam *out)
 {
@@ -306,11 +378,17 @@ replica_params(const ctx *c, int svc, const grp *g, rparam *out)
     for (int k = 0; k < KMAX; k++)
         slow[k] = ep_cost_mt_slowdown(c->sc, k + 1);
     ep_instance_spec sp = spec_of(svc, g);
+    const ep_service *s = &c->sc->services[svc];
     double net = net_delay(c, svc, c->sc->devices[g->devs[0]].node);
-    if (c->sc->services[svc].kind == EP_SVC_LLM)
-        llm_params(c, &sp, slow, net, out);
-    else
+    out->mem = (double)ep_cost_instance_mem(c->sc, svc, g->ndev);
+    if (s->kind == EP_SVC_LLM) {
+        int64_t kv = planned_kv_tokens(c->v, &sp, NULL);
+        out->kv = (double)kv * (double)(s->kv_bytes_per_token > 0 ? s->kv_bytes_per_token : 0) /
+                  g->ndev;
+        llm_params(c, &sp, slow, net, kv, out);
+    } else {
         dnn_params(c, &sp, slow, net, out);
+    }
 }
 
 /* --- sampled workload ------------------------------------------------------------------------ */
@@ -519,67 +597,213 @@ reset_partition(ctx *c)
     memset(c->good, 0, sizeof c->good);
     memset(c->lsum, 0, sizeof c->lsum);
     c->total = 0;
-    for (int d = 0; d < sc->ndevices; d++)
+    for (int d = 0; d < sc->ndevices; d++) {
         c->freem[d] = ep_pol_usable_mem(sc, d);
+        c->nllm[d] = 0;
+        c->kvmax[d] = 0;
+    }
 }
 
-/* The simulation-guided greedy on the current partition (beam width 1). Returns the score. */
+/* --- memory planning ----------------------------------------------------------------------- */
+
+/* Whether a replica of svc fits on group g beside what its devices already hold, with the KV
+ * cache of every LLM replica at its SLO batch: the host splits what weights and reserves
+ * leave on a device evenly among the LLM instances there (sim/place.c, share_kv), so each
+ * device must leave every LLM on it its per-device need, i.e. left >= n x the largest. */
+static int
+fits(const ctx *c, int svc, int g)
+{
+    const rparam *p = par(c, svc, g);
+    int llm = c->sc->services[svc].kind == EP_SVC_LLM;
+    for (int k = 0; k < c->g[g].ndev; k++) {
+        int d = c->g[g].devs[k];
+        double left = c->freem[d] - p->mem;
+        double m = llm && p->kv > c->kvmax[d] ? p->kv : c->kvmax[d];
+        if (left < 0 || left < (c->nllm[d] + llm) * m)
+            return 0;
+    }
+    return 1;
+}
+
+static void
+take(ctx *c, int svc, int g)
+{
+    const rparam *p = par(c, svc, g);
+    int llm = c->sc->services[svc].kind == EP_SVC_LLM;
+    for (int k = 0; k < c->g[g].ndev; k++) {
+        int d = c->g[g].devs[k];
+        c->freem[d] -= p->mem;
+        c->nllm[d] += llm;
+        if (llm && p->kv > c->kvmax[d])
+            c->kvmax[d] = p->kv;
+    }
+}
+
+/* Whether some group could take a replica of svc now: one that meets its SLO and fits. */
+static int
+placeable(const ctx *c, int svc)
+{
+    for (int g = 0; g < c->ng; g++)
+        if (!(c->gm[g] >> svc & 1) && par(c, svc, g)->occ[0] > 0 && fits(c, svc, g))
+            return 1;
+    return 0;
+}
+
+/* The services of `want` that can all be given a replica at once from the current memory
+ * state: each in turn, the most requested first (the score weighs services by their
+ * requests), into the group that can serve it within its SLO and fits it most tightly.
+ * Leaves the state as it was. */
+static uint64_t
+room_for(ctx *c, uint64_t want)
+{
+    int nd = c->sc->ndevices;
+    memcpy(c->sv_freem, c->freem, (size_t)nd * sizeof *c->freem);
+    memcpy(c->sv_kvmax, c->kvmax, (size_t)nd * sizeof *c->kvmax);
+    memcpy(c->sv_nllm, c->nllm, (size_t)nd * sizeof *c->nllm);
+    uint64_t left = want, got = 0;
+    while (left) {
+        int u = -1;
+        for (int s = 0; s < c->ns; s++)
+            if ((left >> s & 1) && (u < 0 || c->rate[s] > c->rate[u]))
+                u = s;
+        left &= ~(UINT64_C(1) << u);
+        int best = -1;
+        double tight = INFINITY;
+        for (int g = 0; g < c->ng; g++) {
+            if (par(c, u, g)->occ[0] <= 0 || !fits(c, u, g))
+                continue;
+            double after = c->freem[c->g[g].devs[0]] - par(c, u, g)->mem;
+            if (after < tight) {
+                tight = after;
+                best = g;
+            }
+        }
+        if (best >= 0) {
+            take(c, u, best);
+            got |= UINT64_C(1) << u;
+        }
+    }
+    memcpy(c->freem, c->sv_freem, (size_t)nd * sizeof *c->freem);
+    memcpy(c->kvmax, c->sv_kvmax, (size_t)nd * sizeof *c->kvmax);
+    memcpy(c->nllm, c->sv_nllm, (size_t)nd * sizeof *c->nllm);
+    return got;
+}
+
+/* Whether adding svc on g would take the room the services of `keep` (other than svc) need
+ * to get a replica each. */
+static int
+crowds(ctx *c, int svc, int g, uint64_t keep)
+{
+    keep &= ~(UINT64_C(1) << svc);
+    if (!keep)
+        return 0;
+    double freem[EP_MAX_STAGE_DEVS], kvmax[EP_MAX_STAGE_DEVS];
+    int nllm[EP_MAX_STAGE_DEVS];
+    for (int k = 0; k < c->g[g].ndev; k++) {
+        int d = c->g[g].devs[k];
+        freem[k] = c->freem[d];
+        kvmax[k] = c->kvmax[d];
+        nllm[k] = c->nllm[d];
+    }
+    take(c, svc, g);
+    int bad = room_for(c, keep) != keep;
+    for (int k = 0; k < c->g[g].ndev; k++) {
+        int d = c->g[g].devs[k];
+        c->freem[d] = freem[k];
+        c->kvmax[d] = kvmax[k];
+        c->nllm[d] = nllm[k];
+    }
+    return bad;
+}
+
+/* --- the greedy ---------------------------------------------------------------------------- */
+
+/* The best next replica by simulated score: (service in svcs, group) pairs the group can
+ * serve within the SLO and hold (fits()), that leave room for the services of `keep` (one
+ * replica each), scoring above `floor`. Writes *bs = -1 when none does; else the pair, its
+ * per-service outcomes and its score (the return value). seen: scratch of ng + 1 ints. */
+static double
+best_candidate(ctx *c, uint64_t svcs, uint64_t keep, double floor, int *seen, int *bs, int *bg,
+               double *bgood, double *blsum)
+{
+    double best = floor;
+    *bs = *bg = -1;
+    for (int s = 0; s < c->ns; s++) {
+        if (!(svcs >> s & 1))
+            continue;
+        int nseen = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int g = 0; g < c->ng; g++) {
+                if ((c->prefer[s * c->ng + g] != 0) != (pass == 0))
+                    continue;
+                if ((c->gm[g] >> s & 1) || par(c, s, g)->occ[0] <= 0 || !fits(c, s, g))
+                    continue;
+                int dup = 0;
+                for (int i = 0; i < nseen && !dup; i++)
+                    dup = equivalent(c, s, g, seen[i]);
+                if (dup || crowds(c, s, g, keep))
+                    continue;
+                seen[nseen++] = g;
+                uint64_t mask = component(c, s, g);
+                double ngood[MAX_SVC], nlsum[MAX_SVC];
+                memcpy(ngood, c->good, sizeof ngood);
+                memcpy(nlsum, c->lsum, sizeof nlsum);
+                add_rep(c, s, g);
+                eval(c, mask, ngood, nlsum);
+                double sc = score(c, ngood, nlsum, c->total);
+                drop_last_rep(c, s, g);
+                if (sc > best + 1e-12) {
+                    best = sc;
+                    *bs = s;
+                    *bg = g;
+                    memcpy(bgood, ngood, sizeof ngood);
+                    memcpy(blsum, nlsum, sizeof nlsum);
+                }
+            }
+        }
+    }
+    return best;
+}
+
+/* The simulation-guided greedy on the current partition (beam width 1): add the replica that
+ * raises the score most while keeping room for the services still without a replica (as
+ * many as fit together, the most requested first); when none raises it, give a service
+ * without a replica its best group anyway (AlpaServe places every model); stop when neither
+ * is possible. Returns the score; c->nplaced gets the services with a replica. */
 static double
 greedy(ctx *c)
 {
     reset_partition(c);
     double cur = score(c, c->good, c->lsum, 0);
     int *seen = malloc(((size_t)c->ng + 1) * sizeof *seen);
+    c->nplaced = 0;
     if (!seen)
         return -INFINITY;
+    uint64_t all = c->ns == 64 ? ~UINT64_C(0) : (UINT64_C(1) << c->ns) - 1;
     for (;;) {
-        double best = cur, bgood[MAX_SVC], blsum[MAX_SVC];
-        int bs = -1, bg = -1;
-        for (int s = 0; s < c->ns; s++) {
-            int nseen = 0;
-            for (int pass = 0; pass < 2; pass++) {
-                for (int g = 0; g < c->ng; g++) {
-                    if ((c->prefer[s * c->ng + g] != 0) != (pass == 0))
-                        continue;
-                    if ((c->gm[g] >> s & 1) || par(c, s, g)->occ[0] <= 0)
-                        continue;
-                    ep_instance_spec sp = spec_of(s, &c->g[g]);
-                    if (!ep_pol_fits(c->v, &sp, c->freem))
-                        continue;
-                    int dup = 0;
-                    for (int i = 0; i < nseen && !dup; i++)
-                        dup = equivalent(c, s, g, seen[i]);
-                    if (dup)
-                        continue;
-                    seen[nseen++] = g;
-                    uint64_t mask = component(c, s, g);
-                    double ngood[MAX_SVC], nlsum[MAX_SVC];
-                    memcpy(ngood, c->good, sizeof ngood);
-                    memcpy(nlsum, c->lsum, sizeof nlsum);
-                    add_rep(c, s, g);
-                    eval(c, mask, ngood, nlsum);
-                    double sc = score(c, ngood, nlsum, c->total);
-                    drop_last_rep(c, s, g);
-                    if (sc > best + 1e-12) {
-                        best = sc;
-                        bs = s;
-                        bg = g;
-                        memcpy(bgood, ngood, sizeof bgood);
-                        memcpy(blsum, nlsum, sizeof blsum);
-                    }
-                }
-            }
-        }
+        uint64_t want = 0;
+        for (int s = 0; s < c->ns; s++)
+            if (c->nrep[s] == 0 && placeable(c, s))
+                want |= UINT64_C(1) << s;
+        uint64_t keep = room_for(c, want);
+        double bgood[MAX_SVC], blsum[MAX_SVC];
+        int bs, bg;
+        double best = best_candidate(c, all, keep, cur, seen, &bs, &bg, bgood, blsum);
+        if (bs < 0 && want)
+            best = best_candidate(c, want, keep, -INFINITY, seen, &bs, &bg, bgood, blsum);
+        if (bs < 0 && want) /* every one left would crowd out another: place one of them */
+            best = best_candidate(c, want, 0, -INFINITY, seen, &bs, &bg, bgood, blsum);
         if (bs < 0)
             break;
-        ep_instance_spec sp = spec_of(bs, &c->g[bg]);
-        ep_pol_take(c->v, &sp, c->freem);
+        take(c, bs, bg);
         add_rep(c, bs, bg);
         memcpy(c->good, bgood, sizeof bgood);
         memcpy(c->lsum, blsum, sizeof blsum);
         cur = best;
     }
     free(seen);
+    for (int s = 0; s < c->ns; s++)
+        c->nplaced += c->nrep[s] > 0;
     return cur;
 }
 
@@ -651,8 +875,8 @@ class_options(const ep_scenario *sc, dclass *cl, grp *scratch)
     }
 }
 
-/* Drops the options of a class under which no service fits and meets its SLO on any group
- * (they all leave the class idle: one of them is enough). */
+/* Drops the options of a class under which no service fits (with its KV cache) and meets its
+ * SLO on any group (they all leave the class idle: one of them is enough). */
 static void
 prune_options(ctx *c, dclass *cl)
 {
@@ -662,14 +886,11 @@ prune_options(ctx *c, dclass *cl)
         int ng = class_groups(c->sc, cl, cl->opt[o], c->g), useful = 0;
         for (int g = 0; g < ng && !useful; g++)
             for (int s = 0; s < c->ns && !useful; s++) {
-                double need = (double)ep_cost_instance_mem(c->sc, s, c->g[g].ndev);
-                int fits = 1;
-                for (int k = 0; k < c->g[g].ndev; k++)
-                    fits &= ep_pol_usable_mem(c->sc, c->g[g].devs[k]) >= need;
-                if (!fits)
-                    continue;
                 replica_params(c, s, &c->g[g], &rp);
-                useful = rp.occ[0] > 0;
+                int alone = rp.occ[0] > 0; /* meets the SLO and fits with its KV cache */
+                for (int k = 0; k < c->g[g].ndev && alone; k++)
+                    alone = ep_pol_usable_mem(c->sc, c->g[g].devs[k]) >= rp.mem + rp.kv;
+                useful = alone;
             }
         if (useful)
             cl->opt[keep++] = cl->opt[o];
@@ -717,15 +938,24 @@ typedef struct found {
     double score;
     grp *g;
     uint64_t *gm;
-    int ng;
+    int ng, nplaced;
 } found;
+
+/* Placements compare by the services they give a replica (AlpaServe places every model; a
+ * partition that cannot hold one must not win by leaving it out), then by score. */
+static int
+better(int placed, double sc, int than_placed, double than_sc)
+{
+    return placed != than_placed ? placed > than_placed : sc > than_sc;
+}
 
 static void
 keep_if_better(ctx *c, found *b, double sc)
 {
-    if (sc <= b->score)
+    if (!better(c->nplaced, sc, b->nplaced, b->score))
         return;
     b->score = sc;
+    b->nplaced = c->nplaced;
     b->ng = c->ng;
     memcpy(b->g, c->g, (size_t)c->ng * sizeof *c->g);
     memcpy(b->gm, c->gm, (size_t)c->ng * sizeof *c->gm);
@@ -761,6 +991,7 @@ search(ctx *c, const alpa_state *st, dclass *cls, int ncls, found *b)
         return;
     }
     double cur = search_one(c, st, cls, ncls, choice, b);
+    int cur_placed = c->nplaced;
     for (int i = 0; i < ncls; i++) {
         int keep = choice[i];
         for (int o = 0; o < cls[i].nopt; o++) {
@@ -768,8 +999,9 @@ search(ctx *c, const alpa_state *st, dclass *cls, int ncls, found *b)
                 continue;
             choice[i] = o;
             double sc = search_one(c, st, cls, ncls, choice, b);
-            if (sc > cur) {
+            if (better(c->nplaced, sc, cur_placed, cur)) {
                 cur = sc;
+                cur_placed = c->nplaced;
                 keep = o;
             }
         }
@@ -777,7 +1009,8 @@ search(ctx *c, const alpa_state *st, dclass *cls, int ncls, found *b)
     }
 }
 
-/* Score of the current placement (st->cur) on the current sample. */
+/* Score of the current placement (st->cur) on the current sample; c->nplaced gets the
+ * services it holds. */
 static double
 score_current(ctx *c, const alpa_state *st)
 {
@@ -806,6 +1039,9 @@ score_current(ctx *c, const alpa_state *st)
                 add_rep(c, st->cur[i].service, g);
     uint64_t all = c->ns == 64 ? ~UINT64_C(0) : (UINT64_C(1) << c->ns) - 1;
     eval(c, all, c->good, c->lsum);
+    c->nplaced = 0;
+    for (int s = 0; s < c->ns; s++)
+        c->nplaced += c->nrep[s] > 0;
     return score(c, c->good, c->lsum, c->total);
 }
 
@@ -826,8 +1062,12 @@ update_rates(alpa_state *st, const ep_view *v, int ns)
     return base > 0 ? diff / base : (diff > 0 ? INFINITY : 0);
 }
 
+/* Appends the placement b to out and keeps it as the current one. An LLM instance runs at
+ * most its SLO batch: the batch its KV cache was planned for, the largest that keeps the TPOT
+ * (AlpaServe's runtime runs the largest batch that meets the SLO). A replica that stays on
+ * its group keeps its batch while that is no larger (a new one would mean a reload). */
 static int
-emit(alpa_state *st, const found *b, int ns, ep_placement *out)
+emit(alpa_state *st, const ep_view *v, const found *b, int ns, ep_placement *out)
 {
     int n = 0;
     for (int g = 0; g < b->ng; g++)
@@ -841,6 +1081,15 @@ emit(alpa_state *st, const found *b, int ns, ep_placement *out)
         for (int s = 0; s < ns; s++)
             if (b->gm[g] >> s & 1) {
                 cur[n] = spec_of(s, &b->g[g]);
+                int batch = 0;
+                if (v->sc->services[s].kind == EP_SVC_LLM &&
+                    planned_kv_tokens(v, &cur[n], &batch) > 0) {
+                    cur[n].max_batch = batch;
+                    for (int i = 0; i < st->ncur; i++)
+                        if (st->cur[i].service == s && on_group(&b->g[g], &st->cur[i]) &&
+                            st->cur[i].max_batch >= 1 && st->cur[i].max_batch <= batch)
+                            cur[n].max_batch = st->cur[i].max_batch;
+                }
                 if (ep_placement_add(out, &cur[n]) != 0)
                     break;
                 n++;
@@ -877,22 +1126,28 @@ al_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     }
     size_t cells = (size_t)ns * (size_t)nd + 1;
     dclass cls[MAX_CLASS];
-    int ncls = 0, used = 0, err = EP_ENOMEM;
+    int ncls = 0, used = 0, err = EP_ENOMEM, cur_placed = 0;
     double cur_score = -INFINITY;
     int *cdevs = malloc((size_t)(nd > 0 ? nd : 1) * sizeof *cdevs);
     found b = {-INFINITY, calloc((size_t)nd + 1, sizeof(grp)),
-               calloc((size_t)nd + 1, sizeof(uint64_t)), 0};
+               calloc((size_t)nd + 1, sizeof(uint64_t)), 0, -1};
     c.g = calloc((size_t)nd + 1, sizeof *c.g);
     c.gm = calloc((size_t)nd + 1, sizeof *c.gm);
     c.p = calloc(cells, sizeof *c.p);
     c.rep = calloc(cells, sizeof *c.rep);
     c.freem = calloc((size_t)nd + 1, sizeof *c.freem);
+    c.nllm = calloc((size_t)nd + 1, sizeof *c.nllm);
+    c.kvmax = calloc((size_t)nd + 1, sizeof *c.kvmax);
+    c.sv_freem = calloc((size_t)nd + 1, sizeof *c.sv_freem);
+    c.sv_nllm = calloc((size_t)nd + 1, sizeof *c.sv_nllm);
+    c.sv_kvmax = calloc((size_t)nd + 1, sizeof *c.sv_kvmax);
     c.lat = calloc(cells, sizeof *c.lat);
     c.occ = calloc(cells, sizeof *c.occ);
     c.clk = calloc(cells, sizeof *c.clk);
     c.prefer = calloc(cells, 1);
-    if (!cdevs || !b.g || !b.gm || !c.g || !c.gm || !c.p || !c.rep || !c.freem || !c.lat ||
-        !c.occ || !c.clk || !c.prefer)
+    if (!cdevs || !b.g || !b.gm || !c.g || !c.gm || !c.p || !c.rep || !c.freem || !c.nllm ||
+        !c.kvmax || !c.sv_freem || !c.sv_nllm || !c.sv_kvmax || !c.lat || !c.occ || !c.clk ||
+        !c.prefer)
         goto fail;
     /* Device classes, each with its devices in index order. */
     for (int d = 0; d < nd; d++) {
@@ -918,17 +1173,20 @@ al_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     }
     if ((err = sample(&c, st, env->rng)) != 0)
         goto fail;
-    if (st->placed)
+    if (st->placed) {
         cur_score = score_current(&c, st);
+        cur_placed = c.nplaced;
+    }
     search(&c, st, cls, ncls, &b);
     memcpy(st->plan_rate, st->rate, sizeof st->plan_rate);
-    if (st->placed && b.score < cur_score + st->replan_gain) {
+    if (st->placed && (b.nplaced < cur_placed ||
+                       (b.nplaced == cur_placed && b.score < cur_score + st->replan_gain))) {
         out->unchanged = 1;
         err = 0;
         goto fail;
     }
     st->placed = 1;
-    err = emit(st, &b, ns, out);
+    err = emit(st, view, &b, ns, out);
 fail:
     free(cdevs);
     free(b.g);
@@ -938,6 +1196,11 @@ fail:
     free(c.p);
     free(c.rep);
     free(c.freem);
+    free(c.nllm);
+    free(c.kvmax);
+    free(c.sv_freem);
+    free(c.sv_nllm);
+    free(c.sv_kvmax);
     free(c.lat);
     free(c.occ);
     free(c.clk);
@@ -1134,6 +1397,7 @@ const ep_policy_ops ep_policy_alpaserve = {
         .state_size = sizeof(alpa_state),
         .summary = "AlpaServe (OSDI'23): simulation-guided model-parallel placement, "
                    "shortest-queue dispatch, SLO admission",
+        .params = al_params,
         .init = al_init,
         .categorize = al_categorize,
         .place = al_place,

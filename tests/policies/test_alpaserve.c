@@ -1,9 +1,14 @@
-/* The alpaserve baseline (policies/alpaserve.c): placements fit device memory, a model larger
- * than one GPU gets a TP or PP group, demand decides replica counts, re-placement follows a
- * demand shift and stays put otherwise; routing goes to the shortest queue, counts what it
- * sent to remote instances, rejects requests that would miss their deadline; batches meet
- * the deadlines of the requests in them. In the simulator: one record per request, equal
- * replicas share the load, the same seed gives the same event hash. */
+/* The alpaserve baseline (policies/alpaserve.c): placements fit device memory, every LLM with
+ * the KV cache of its SLO batch (the cache the simulator's even split gives it is at least
+ * that batch x the mean request, and it runs at most that batch), every service gets a
+ * replica when memory allows, a model larger than one GPU gets a TP or PP group, demand
+ * decides replica counts, re-placement follows a demand shift and stays put otherwise; the
+ * parameters are declared and init refuses others; routing goes to the shortest queue,
+ * counts what it sent to remote instances, rejects requests that would miss their deadline;
+ * batches meet the deadlines of the requests in them. In the simulator: one record per
+ * request, equal replicas share the load, LLMs never run out of KV cache, the same seed
+ * gives the same event hash. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,6 +102,61 @@ static const char yaml_bal[] =
         " generate: {kind: poisson, rate: 120, duration_s: 60, seed: 5}}\n"
         "policy: {name: alpaserve}\n";
 
+/* Two servers of two 24 GB GPUs and three LLMs with fixed request sizes (600 in, 80 out):
+ * with weights alone all three fit on one pair (13 + 4 + 1.6 GB per GPU), but not with the
+ * KV cache each needs at its SLO batch. */
+static const char yaml_kv[] =
+        "name: alpa-kv\n"
+        "run: {seed: 2, warmup_s: 0, cooldown_s: 0, placement_period_s: 30}\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: server, class: server, count: 2, cores: 32, mem_gb: 128,"
+        " devices: [gpu, gpu], link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+        "services:\n"
+        "  - {name: big, kind: llm, params_b: 13, layers: 40, hidden: 5120,"
+        " kv_kb_per_token: 800, slo: {ttft_ms: 2000, tpot_ms: 200}}\n"
+        "  - {name: mid, kind: llm, params_b: 3.21, layers: 28, hidden: 3072,"
+        " kv_kb_per_token: 112, slo: {ttft_ms: 450, tpot_ms: 40}}\n"
+        "  - {name: small, kind: llm, params_b: 1.24, layers: 16, hidden: 2048,"
+        " kv_kb_per_token: 32, slo: {ttft_ms: 450, tpot_ms: 40}}\n"
+        "workload:\n"
+        "  - {trace: t-kbig, service: big, ingress: server, generate: {kind: poisson, rate: 1,"
+        " duration_s: 120, seed: 1, sizes: \"fixed:600,80\"}}\n"
+        "  - {trace: t-kmid, service: mid, ingress: server, generate: {kind: poisson, rate: 6,"
+        " duration_s: 120, seed: 2, sizes: \"fixed:600,80\"}}\n"
+        "  - {trace: t-ksmall, service: small, ingress: server, generate: {kind: poisson, rate: 4,"
+        " duration_s: 120, seed: 3, sizes: \"fixed:600,80\"}}\n"
+        "policy: {name: alpaserve}\n";
+
+/* One server of two 24 GB GPUs, both busy with a chat LLM and a segmentation DNN, and a
+ * rarely used image generator (23 s per request, 5 GB) whose replica slows down the services
+ * it shares a GPU with more than its few requests gain in the simulated score: AlpaServe's
+ * greedy with our stopping rule would leave it out, although memory allows it. */
+static const char yaml_gen[] =
+        "name: alpa-gen\n"
+        "run: {seed: 1, warmup_s: 0, cooldown_s: 0, placement_period_s: 30}\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: server, class: server, count: 1, cores: 32, mem_gb: 128,"
+        " devices: [gpu, gpu], link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+        "services:\n"
+        "  - {name: chat, kind: llm, params_b: 3.21, layers: 28, hidden: 3072,"
+        " kv_kb_per_token: 112, slo: {ttft_ms: 450, tpot_ms: 40}}\n"
+        "  - {name: seg, kind: dnn, params_m: 27.5, gflops: 62, act_mb: 2, input_kb: 200,"
+        " max_batch: 8, slo: {deadline_ms: 100}}\n"
+        "  - {name: gen, kind: dnn, params_b: 1.07, gflops: 1500000, reserve_mb: 3000,"
+        " input_kb: 1, max_batch: 4, slo: {deadline_ms: 120000}}\n"
+        "workload:\n"
+        "  - {trace: t-chat, service: chat, ingress: server,"
+        " generate: {kind: poisson, rate: 20, duration_s: 60, seed: 1, sizes: \"fixed:600,80\"}}\n"
+        "  - {trace: t-gseg, service: seg, ingress: server,"
+        " generate: {kind: poisson, rate: 400, duration_s: 60, seed: 2}}\n"
+        "  - {trace: t-gen, service: gen, ingress: server,"
+        " generate: {kind: poisson, rate: 0.3, duration_s: 60, seed: 3}}\n"
+        "policy: {name: alpaserve}\n";
+
 /* --- a fake host ------------------------------------------------------------------------- */
 
 typedef struct fake {
@@ -184,8 +244,49 @@ fake_fini(fake *f)
     ep_scenario_fini(&f->sc);
 }
 
-/* Runs place(); unless unchanged, checks every instance against memory and installs them all
- * as ready and idle. Returns whether the placement changed. */
+/* KV-cache tokens the simulator gives LLM instance i of the view: what weights and reserves
+ * leave on each of its devices, split evenly among the LLM instances there, times its device
+ * count, the smallest over its devices (as sim/place.c, share_kv). */
+static int64_t
+kv_share(const fake *f, int i)
+{
+    const ep_scenario *sc = &f->sc;
+    const ep_instance_spec *sp = &f->inst[i].spec;
+    double share = INFINITY;
+    for (int k = 0; k < sp->ndev; k++) {
+        int d = sp->devs[k], llms = 0;
+        double left = ep_pol_usable_mem(sc, d);
+        for (int j = 0; j < f->view.ninst; j++) {
+            const ep_instance_spec *o = &f->inst[j].spec;
+            for (int m = 0; m < o->ndev; m++)
+                if (o->devs[m] == d) {
+                    left -= (double)ep_cost_instance_mem(sc, o->service, o->ndev);
+                    llms += sc->services[o->service].kind == EP_SVC_LLM;
+                }
+        }
+        if (left / llms < share)
+            share = left / llms;
+    }
+    double bpt = (double)sc->services[sp->service].kv_bytes_per_token;
+    return share > 0 ? (int64_t)(share * sp->ndev / bpt) : 0;
+}
+
+/* KV tokens LLM instance i needs at its SLO batch (*batch: the batch ep_pol_capacity's
+ * throughput assumes with the service's max batch) with requests of the mean sizes. */
+static double
+kv_planned(const fake *f, int i, int *batch)
+{
+    ep_instance_spec sp = f->inst[i].spec;
+    sp.max_batch = 0;
+    *batch = 0;
+    assert_true(ep_pol_capacity(&f->view, &sp, batch) > 0);
+    assert_true(*batch >= 1);
+    return *batch * (f->mean_in[sp.service] + f->mean_out[sp.service]);
+}
+
+/* Runs place(); unless unchanged, checks every instance against memory (every LLM with the
+ * KV cache of its SLO batch, which it runs at most) and installs them all as ready and idle.
+ * Returns whether the placement changed. */
 static int
 place(fake *f)
 {
@@ -217,6 +318,18 @@ place(fake *f)
         iv->active = 1;
         iv->kv_free = -1;
         f->view.ninst++;
+    }
+    for (int i = 0; i < f->view.ninst; i++) {
+        if (f->sc.services[f->inst[i].spec.service].kind != EP_SVC_LLM)
+            continue;
+        int batch;
+        double need = kv_planned(f, i, &batch);
+        int64_t have = kv_share(f, i);
+        if ((double)have < need)
+            fail_msg("instance %d (service %d): %lld KV tokens, its SLO batch of %d needs %.0f", i,
+                     f->inst[i].spec.service, (long long)have, batch, need);
+        assert_int_equal(f->inst[i].spec.max_batch, batch);
+        f->inst[i].kv_free = have;
     }
     return 1;
 }
@@ -275,6 +388,63 @@ test_placement_fits_memory_and_gives_the_13b_model_a_parallel_group(void **state
 }
 
 static void
+test_a_group_holds_no_more_llms_than_fit_with_the_kv_cache_of_their_slo_batch(void **state)
+{
+    (void)state;
+    fake f;
+    double rates[] = {1, 6, 4};
+    fake_init(&f, yaml_kv, rates);
+    assert_true(place(&f)); /* asserts every LLM's KV share >= its SLO batch x 680 tokens */
+    /* The big model fills a GPU pair with its cache (per GPU of 21.6 GB: 14 GB of weights
+     * and reserve, 7.5 GB of KV for a batch of 27): nothing else shares that pair; the other
+     * two LLMs still get a replica. */
+    int big = -1;
+    for (int i = 0; i < f.view.ninst; i++)
+        if (f.inst[i].spec.service == 0)
+            big = i;
+    assert_true(big >= 0);
+    assert_true(f.inst[big].spec.ndev == 2);
+    for (int i = 0; i < f.view.ninst; i++)
+        for (int a = 0; a < f.inst[i].spec.ndev && i != big; a++)
+            for (int b = 0; b < 2; b++)
+                assert_int_not_equal(f.inst[i].spec.devs[a], f.inst[big].spec.devs[b]);
+    assert_true(replicas(&f, 1) >= 1);
+    assert_true(replicas(&f, 2) >= 1);
+    fake_fini(&f);
+    /* Requests twice as long: the same cache holds half the batch, and the placement still
+     * gives every LLM the cache of its SLO batch. */
+    fake_init(&f, yaml_kv, rates);
+    for (int s = 0; s < 3; s++) {
+        f.mean_in[s] = 1200;
+        f.mean_out[s] = 160;
+    }
+    assert_true(place(&f));
+    assert_true(replicas(&f, 0) >= 1);
+    fake_fini(&f);
+}
+
+static void
+test_every_service_gets_a_replica_when_memory_allows(void **state)
+{
+    (void)state;
+    fake f;
+    double rates[] = {20, 400, 0.3};
+    fake_init(&f, yaml_gen, rates);
+    assert_true(place(&f));
+    assert_true(replicas(&f, 0) >= 1);
+    assert_true(replicas(&f, 1) >= 1);
+    assert_true(replicas(&f, 2) >= 1); /* the generator, although it lowers the score */
+    /* A service nobody asks for (no sampled request) is placed too. */
+    fake g;
+    double none[] = {20, 400, 0};
+    fake_init(&g, yaml_gen, none);
+    assert_true(place(&g));
+    assert_true(replicas(&g, 2) >= 1);
+    fake_fini(&g);
+    fake_fini(&f);
+}
+
+static void
 test_hot_service_gets_more_replicas_than_a_cold_one(void **state)
 {
     (void)state;
@@ -309,6 +479,55 @@ test_replacement_follows_a_demand_shift_and_keeps_a_stable_placement(void **stat
     assert_true(replicas(&f, 1) > replicas(&f, 0));
     assert_true(replicas(&f, 0) >= 1);
     fake_fini(&f);
+}
+
+/* --- parameters ---------------------------------------------------------------------------- */
+
+/* Runs init on yaml_gen with one parameter key=value; returns its result. */
+static int
+init_with(const char *key, const char *value)
+{
+    ep_scenario sc;
+    ep_parse_error pe;
+    assert_int_equal(ep_scenario_load_text(yaml_gen, strlen(yaml_gen), "alpa", ".", &sc, &pe), 0);
+    ep_param p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.key, sizeof p.key, "%s", key);
+    snprintf(p.value, sizeof p.value, "%s", value);
+    ep_view v;
+    memset(&v, 0, sizeof v);
+    v.sc = &sc;
+    ep_env env;
+    memset(&env, 0, sizeof env);
+    void *state = calloc(1, OPS->state_size);
+    assert_non_null(state);
+    int rc = OPS->init(state, &env, &v, &p, 1);
+    if (rc == 0)
+        OPS->fini(state);
+    free(state);
+    ep_scenario_fini(&sc);
+    return rc;
+}
+
+static void
+test_parameters_are_declared_and_init_refuses_others(void **state)
+{
+    (void)state;
+    const ep_param_decl *d = OPS->params;
+    assert_non_null(d);
+    static const char *const keys[] = {"horizon_s", "samples",       "max_per_service", "cv.gen",
+                                       "ewma",      "drift",         "replan_gain",     "admission",
+                                       "fallback",  "max_partitions"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_non_null(ep_param_decl_find(d, keys[i]));
+    assert_int_equal(ep_param_decl_find(d, "admission")->integer, 1);
+    assert_int_equal(init_with("cv.gen", "4"), 0);
+    assert_int_equal(init_with("admission", "0"), 0);
+    assert_int_equal(init_with("cv.nosuch", "4"), EP_EINVAL);
+    assert_int_equal(init_with("admission", "2"), EP_EINVAL);
+    assert_int_equal(init_with("max_partitions", "2.5"), EP_EINVAL);
+    assert_int_equal(init_with("ewma", "0"), EP_EINVAL);
+    assert_int_equal(init_with("beam", "3"), EP_EINVAL);
 }
 
 /* --- routing and batching ------------------------------------------------------------------ */
@@ -470,7 +689,7 @@ test_batches_meet_the_deadlines_of_their_requests(void **state)
 /* --- in the simulator ---------------------------------------------------------------------- */
 
 typedef struct recs {
-    int64_t n, dup, per_inst[64], met;
+    int64_t n, dup, per_inst[64], met, kv_rejected;
     uint64_t *ids;
     int64_t cap;
 } recs;
@@ -485,6 +704,7 @@ on_record(void *ctx, const ep_record *r)
     }
     c->n++;
     c->met += r->slo_met;
+    c->kv_rejected += r->reason && strstr(r->reason, "KV") != NULL;
     if (r->outcome == EP_OUT_COMPLETED && r->instance >= 0 && r->instance < 64)
         c->per_inst[r->instance]++;
 }
@@ -565,12 +785,37 @@ test_in_the_simulator_two_equal_replicas_share_the_load(void **state)
     ep_sim_result_fini(&r);
 }
 
+static void
+test_in_the_simulator_llm_instances_never_run_out_of_kv_cache(void **state)
+{
+    (void)state;
+    recs c;
+    ep_sim_result r;
+    int64_t arrivals = run_sim(yaml_kv, "kv", &c, &r);
+    assert_int_equal(c.n, arrivals);
+    /* Every request is 680 tokens and every LLM runs at most its SLO batch, whose cache it
+     * has: none is refused for KV capacity and none is preempted to free cache. */
+    assert_int_equal(c.kv_rejected, 0);
+    assert_int_equal(r.preemptions, 0);
+    assert_int_equal(r.placements_refused, 0);
+    for (int s = 0; s < 3; s++) {
+        print_message("service %d: %lld of %lld met\n", s, (long long)r.svc[s].slo_met,
+                      (long long)r.svc[s].requests);
+        assert_true(r.svc[s].slo_met > r.svc[s].requests / 2);
+    }
+    ep_sim_result_fini(&r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_placement_fits_memory_and_gives_the_13b_model_a_parallel_group),
+            cmocka_unit_test(
+                    test_a_group_holds_no_more_llms_than_fit_with_the_kv_cache_of_their_slo_batch),
+            cmocka_unit_test(test_every_service_gets_a_replica_when_memory_allows),
             cmocka_unit_test(test_hot_service_gets_more_replicas_than_a_cold_one),
+            cmocka_unit_test(test_parameters_are_declared_and_init_refuses_others),
             cmocka_unit_test(test_replacement_follows_a_demand_shift_and_keeps_a_stable_placement),
             cmocka_unit_test(test_route_picks_the_shortest_queue_and_rejects_without_instance),
             cmocka_unit_test(test_route_counts_requests_sent_to_remote_instances_since_the_sync),
@@ -579,6 +824,7 @@ main(void)
             cmocka_unit_test(
                     test_in_the_simulator_every_request_gets_one_record_and_the_big_model_serves),
             cmocka_unit_test(test_in_the_simulator_two_equal_replicas_share_the_load),
+            cmocka_unit_test(test_in_the_simulator_llm_instances_never_run_out_of_kv_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
