@@ -200,85 +200,6 @@ is_llm(const ep_scenario *sc, int s)
     return sc->services[s].kind == EP_SVC_LLM;
 }
 
-/* ep_pol_capacity's rule with every batch or iteration slowed by f (the MT factor of the
- * instance's device) and, for an LLM, at most kv KV-cache tokens (< 0: what its devices hold
- * alone). lone: when no batch qualifies but a lone request meets the SLO, the lone request's
- * rate. 0 when hopeless. *batch gets the batch; *reach (may be NULL) the smallest batch whose
- * capacity (the best over batches up to it) reaches target, else *batch. */
-static double
-capacity_f(const ep_view *v, const ep_instance_spec *sp, double f, int64_t kv, double target,
-           int lone, int *batch, int *reach)
-{
-    const ep_service *svc = &v->sc->services[sp->service];
-    int mb = ep_pol_max_batch(v, sp);
-    double best = 0;
-    int bb = 0, rb = 0;
-    if (svc->kind == EP_SVC_DNN) {
-        double limit = (double)(svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
-        for (int b = 1; b <= mb; b++) {
-            ep_dur interval;
-            double t = (double)ep_pol_dnn_batch(v, sp, b, &interval) * f;
-            double iv = (double)interval * f;
-            double worst = sp->mode == EP_MODE_PP ? iv + t : 2.0 * t;
-            if (worst > limit) {
-                if (b == 1 && lone && t > 0 && t <= limit) {
-                    best = 1e9 / (iv > 0 ? iv : t);
-                    bb = 1;
-                }
-                break; /* batch time grows with b */
-            }
-            double cap = (double)b / ((iv > 0 ? iv : t) / 1e9);
-            if (cap > best) {
-                best = cap;
-                bb = b;
-            }
-            if (!rb && best >= target)
-                rb = b;
-        }
-    } else {
-        double in, out;
-        llm_sizes(v, sp->service, &in, &out);
-        if (kv < 0)
-            kv = ep_pol_kv_capacity(v, sp);
-        double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) * f / 1e9;
-        double ttft = (double)svc->slo.ttft / 1e9, tpot = (double)svc->slo.tpot / 1e9;
-        if (kv <= 0 || (double)kv < in + out) {
-            *batch = 0;
-            if (reach)
-                *reach = 0;
-            return 0;
-        }
-        for (int b = 1; p <= ttft / 2 && b <= mb; b++) {
-            if ((double)b * (in + out) > (double)kv)
-                break;
-            double d = (double)ep_pol_llm_iteration(v, sp, 0, 0, b, (int64_t)((in + out / 2) * b)) *
-                       f / 1e9;
-            double lambda = (double)b / (out * d + (double)b * p);
-            double lp = lambda * p;
-            if (lp >= 1 || d / (1 - lp) > tpot)
-                continue;
-            if (lambda > best) {
-                best = lambda;
-                bb = b;
-            }
-            if (!rb && best >= target)
-                rb = b;
-        }
-        if (best <= 0 && lone) {
-            double d1 =
-                    (double)ep_pol_llm_iteration(v, sp, 0, 0, 1, (int64_t)(in + out / 2)) * f / 1e9;
-            if (p <= ttft && d1 <= tpot) {
-                best = 1 / (p + out * d1);
-                bb = 1;
-            }
-        }
-    }
-    *batch = bb;
-    if (reach)
-        *reach = rb ? rb : bb;
-    return best;
-}
-
 /* The MT slowdown at a fractional number k of busy co-located instances (linear between the
  * host's integer levels). */
 static double
@@ -321,7 +242,7 @@ cap_at(ada_state *st, const ep_view *v, int node, int c, const ep_instance_spec 
     if (i < KSTEPS) {
         size_t ix = slot_of(st, v, node, c, sp) * KSTEPS + (size_t)i;
         if (st->capc[ix] < 0)
-            st->capc[ix] = capacity_f(v, sp, f, -1, 0, 1, &st->capb[ix], NULL);
+            st->capc[ix] = ep_pol_capacity_at(v, sp, f, -1, 0, 1, &st->capb[ix], NULL);
         double in = 0, out = 0;
         if (is_llm(v->sc, sp->service))
             llm_sizes(v, sp->service, &in, &out);
@@ -331,7 +252,7 @@ cap_at(ada_state *st, const ep_view *v, int node, int c, const ep_instance_spec 
             return st->capc[ix];
         }
     }
-    return capacity_f(v, sp, f, kv, 0, 1, batch, NULL);
+    return ep_pol_capacity_at(v, sp, f, kv, 0, 1, batch, NULL);
 }
 
 /* Time one request alone takes on sp (its service time at no load). */
@@ -389,10 +310,10 @@ node_level(const ep_view *v, int node, int s, double *unit, int *multi)
             if (!fits)
                 continue;
             int b, l = 2;
-            double cap = capacity_f(v, &sp, 1, -1, 0, 0, &b, NULL);
+            double cap = ep_pol_capacity_at(v, &sp, 1, -1, 0, 0, &b, NULL);
             if (cap <= 0) {
                 l = 1;
-                cap = capacity_f(v, &sp, 1, -1, 0, 1, &b, NULL);
+                cap = ep_pol_capacity_at(v, &sp, 1, -1, 0, 1, &b, NULL);
             }
             /* A higher level wins; at the same level, fewer devices, then the lower unit. */
             if (cap <= 0 || l < lv || (l == lv && (g > bg || g / cap >= *unit)))
@@ -716,7 +637,7 @@ take(ada_state *st, const ep_view *v, int node, int c, int n, const ep_instance_
         int b, reach;
         double in, out;
         llm_sizes(v, sp->service, &in, &out);
-        capacity_f(v, sp, 1, kv, x, 1, &b, &reach);
+        ep_pol_capacity_at(v, sp, 1, kv, x, 1, &b, &reach);
         resv = reach * (in + out) * (double)sc->services[sp->service].kv_bytes_per_token / sp->ndev;
     }
     for (int q = 0; q < sp->ndev; q++) {
@@ -1049,7 +970,7 @@ finish_node(ada_state *st, const ep_view *v, int node, int n)
             sp->mode = EP_MODE_MT;
         int b = 0;
         if (!is_llm(sc, sp->service)) {
-            capacity_f(v, sp, ep_cost_mt_slowdown(sc, k), -1, 0, 1, &b, NULL);
+            ep_pol_capacity_at(v, sp, ep_cost_mt_slowdown(sc, k), -1, 0, 1, &b, NULL);
             if (b < 1)
                 b = 1;
             sp->max_batch = old && old->max_batch <= b ? old->max_batch : b;
@@ -1065,7 +986,7 @@ finish_node(ada_state *st, const ep_view *v, int node, int n)
             continue;
         }
         sp->max_batch = 0; /* rate with the service's max batch */
-        capacity_f(v, sp, slowdown_at(sc, st->sl[i].bk), st->sl[i].kv, 0, 1, &b, NULL);
+        ep_pol_capacity_at(v, sp, slowdown_at(sc, st->sl[i].bk), st->sl[i].kv, 0, 1, &b, NULL);
         if (b > fit)
             b = (int)fit;
         sp->max_batch = b > 0 ? b : 1;

@@ -230,6 +230,81 @@ ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lamb
 }
 
 double
+ep_pol_capacity_at(const ep_view *v, const ep_instance_spec *sp, double slow, int64_t kv,
+                   double target, int lone, int *batch, int *reach)
+{
+    const ep_service *svc = &v->sc->services[sp->service];
+    int mb = ep_pol_max_batch(v, sp);
+    double best = 0;
+    int bb = 0, rb = 0;
+    if (svc->kind == EP_SVC_DNN) {
+        double limit = (double)(svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
+        for (int b = 1; b <= mb; b++) {
+            ep_dur interval;
+            double t = (double)ep_pol_dnn_batch(v, sp, b, &interval) * slow;
+            double iv = (double)interval * slow;
+            double worst = sp->mode == EP_MODE_PP ? iv + t : 2.0 * t;
+            if (worst > limit) {
+                if (b == 1 && lone && t > 0 && t <= limit) {
+                    best = 1e9 / (iv > 0 ? iv : t);
+                    bb = 1;
+                }
+                break; /* batch time grows with b */
+            }
+            double cap = (double)b / ((iv > 0 ? iv : t) / 1e9);
+            if (cap > best) {
+                best = cap;
+                bb = b;
+            }
+            if (!rb && best >= target)
+                rb = b;
+        }
+    } else {
+        int s = sp->service;
+        double in = v->mean_input && v->mean_input[s] >= 1 ? v->mean_input[s] : 512;
+        double out = v->mean_output && v->mean_output[s] >= 1 ? v->mean_output[s] : 128;
+        if (kv < 0)
+            kv = ep_pol_kv_capacity(v, sp);
+        double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) * slow / 1e9;
+        double ttft = (double)svc->slo.ttft / 1e9, tpot = (double)svc->slo.tpot / 1e9;
+        if (kv <= 0 || (double)kv < in + out) {
+            *batch = 0;
+            if (reach)
+                *reach = 0;
+            return 0;
+        }
+        for (int b = 1; p <= ttft / 2 && b <= mb; b++) {
+            if ((double)b * (in + out) > (double)kv)
+                break;
+            double d = (double)ep_pol_llm_iteration(v, sp, 0, 0, b, (int64_t)((in + out / 2) * b)) *
+                       slow / 1e9;
+            double lambda = (double)b / (out * d + (double)b * p);
+            double lp = lambda * p;
+            if (lp >= 1 || d / (1 - lp) > tpot)
+                continue;
+            if (lambda > best) {
+                best = lambda;
+                bb = b;
+            }
+            if (!rb && best >= target)
+                rb = b;
+        }
+        if (best <= 0 && lone) {
+            double d1 = (double)ep_pol_llm_iteration(v, sp, 0, 0, 1, (int64_t)(in + out / 2)) *
+                        slow / 1e9;
+            if (p <= ttft && d1 <= tpot) {
+                best = 1 / (p + out * d1);
+                bb = 1;
+            }
+        }
+    }
+    *batch = bb;
+    if (reach)
+        *reach = rb ? rb : bb;
+    return best;
+}
+
+double
 ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
 {
     if (v->sc->services[sp->service].kind == EP_SVC_LLM)

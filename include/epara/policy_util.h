@@ -48,6 +48,18 @@ int64_t ep_pol_kv_capacity(const ep_view *v, const ep_instance_spec *sp);
  * such lambda. 0 when nothing meets the SLO. */
 double ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch);
 
+/* ep_pol_capacity's rule with every batch or iteration slowed by `slow` (>= 1: the MT factor
+ * of the instance's device; 1: alone) and, for an LLM, at most kv KV-cache tokens (< 0: what
+ * its devices hold alone, ep_pol_kv_capacity). lone: when no batch qualifies but a lone
+ * request meets the SLO (DNN: its batch time within the deadline; LLM: prefill within the
+ * TTFT, one decode step within the TPOT), that request's rate instead of 0. Returns requests
+ * per second (0 when hopeless); *batch (not NULL) gets the batch achieving it; *reach (may be
+ * NULL) the smallest batch whose capacity (the best over batches up to it) reaches target
+ * requests per second, else *batch: the batch an instance needs to carry target within its
+ * SLO. With slow 1, kv < 0, lone 0 it equals ep_pol_capacity. */
+double ep_pol_capacity_at(const ep_view *v, const ep_instance_spec *sp, double slow, int64_t kv,
+                          double target, int lone, int *batch, int *reach);
+
 /* LLM: the largest running batch an instance of spec sp can hold while its requests keep
  * the TPOT SLO, when requests arrive at it at `lambda` per second (prefills of arrivals
  * stall the decodes: TPOT ~ d(B) / (1 - lambda p)); at least 1. */

@@ -1,9 +1,11 @@
-/* The alpaserve baseline (policies/alpaserve.c): placements fit device memory, every LLM with
- * the KV cache of its SLO batch (the cache the simulator's even split gives it is at least
- * that batch x the mean request, and it runs at most that batch), every service gets a
- * replica when memory allows, a model larger than one GPU gets a TP or PP group, demand
- * decides replica counts, re-placement follows a demand shift and stays put otherwise; the
- * parameters are declared and init refuses others; routing goes to the shortest queue,
+/* The alpaserve baseline (policies/alpaserve*.c): placements fit device memory, every LLM
+ * with the KV cache of the batch its share of the demand needs (its running batch fits the
+ * cache the simulator's even split gives it, stays within its SLO batch and carries its
+ * share, also for a replica that stays through a re-placement), a model whose demand needs
+ * it keeps its SLO batch's cache, every service gets a replica when memory allows, a model
+ * larger than one GPU gets a TP or PP group, demand decides replica counts, re-placement
+ * follows a demand shift and stays put otherwise; the parameters (link_admission included)
+ * are declared and init refuses others; routing goes to the shortest queue,
  * counts what it sent to remote instances, rejects requests that would miss their deadline;
  * batches meet the deadlines of the requests in them. In the simulator: one record per
  * request, equal replicas share the load, LLMs never run out of KV cache, the same seed
@@ -103,8 +105,8 @@ static const char yaml_bal[] =
         "policy: {name: alpaserve}\n";
 
 /* Two servers of two 24 GB GPUs and three LLMs with fixed request sizes (600 in, 80 out):
- * with weights alone all three fit on one pair (13 + 4 + 1.6 GB per GPU), but not with the
- * KV cache each needs at its SLO batch. */
+ * with weights and reserves all three fit on one pair (14 + 4.2 + 2.2 GB of the 21.6 GB
+ * usable per GPU), with the KV cache each needs only when their demand is low. */
 static const char yaml_kv[] =
         "name: alpa-kv\n"
         "run: {seed: 2, warmup_s: 0, cooldown_s: 0, placement_period_s: 30}\n"
@@ -271,22 +273,39 @@ kv_share(const fake *f, int i)
     return share > 0 ? (int64_t)(share * sp->ndev / bpt) : 0;
 }
 
-/* KV tokens LLM instance i needs at its SLO batch (*batch: the batch ep_pol_capacity's
- * throughput assumes with the service's max batch) with requests of the mean sizes. */
-static double
-kv_planned(const fake *f, int i, int *batch)
+/* Checks LLM instance i against the KV cache the simulator gives it (have tokens): it runs
+ * at most the batch that cache holds with requests of the mean sizes and at most its SLO
+ * batch alone (the batch ep_pol_capacity's throughput assumes), and at that batch within that
+ * cache it carries its even share of the service's demand, or all it can at its SLO batch
+ * (*need gets that rate, *cap what it carries). */
+static void
+check_llm(const fake *f, int i, int64_t have, double *need, double *cap)
 {
-    ep_instance_spec sp = f->inst[i].spec;
-    sp.max_batch = 0;
-    *batch = 0;
-    assert_true(ep_pol_capacity(&f->view, &sp, batch) > 0);
-    assert_true(*batch >= 1);
-    return *batch * (f->mean_in[sp.service] + f->mean_out[sp.service]);
+    const ep_instance_spec *sp = &f->inst[i].spec;
+    int s = sp->service, mb = sp->max_batch, slo_batch = 0, b = 0;
+    double tokens = f->mean_in[s] + f->mean_out[s];
+    if (mb < 1 || (double)mb * tokens > (double)have)
+        fail_msg("instance %d (service %d): batch %d, but %lld KV tokens hold %.1f requests", i, s,
+                 mb, (long long)have, (double)have / tokens);
+    ep_instance_spec alone = *sp;
+    alone.max_batch = 0;
+    double slo_cap = ep_pol_capacity(&f->view, &alone, &slo_batch);
+    assert_true(slo_cap > 0);
+    assert_true(mb <= slo_batch);
+    int n = 0;
+    for (int j = 0; j < f->view.ninst; j++)
+        n += f->inst[j].spec.service == s;
+    *need = fmin(f->rate[s] / n, slo_cap);
+    *cap = ep_pol_capacity_at(&f->view, sp, 1, have, 0, 0, &b, NULL);
+    if (*cap < *need * (1 - 1e-9))
+        fail_msg("instance %d (service %d): carries %.3f/s at batch %d, its share is %.3f/s", i, s,
+                 *cap, mb, *need);
 }
 
-/* Runs place(); unless unchanged, checks every instance against memory (every LLM with the
- * KV cache of its SLO batch, which it runs at most) and installs them all as ready and idle.
- * Returns whether the placement changed. */
+/* Runs place(); unless unchanged, checks every instance against memory (every LLM with its
+ * batch within the KV cache the simulator gives it, carrying its share of the demand:
+ * check_llm) and installs them all as ready and idle. Returns whether the placement
+ * changed. */
 static int
 place(fake *f)
 {
@@ -322,13 +341,9 @@ place(fake *f)
     for (int i = 0; i < f->view.ninst; i++) {
         if (f->sc.services[f->inst[i].spec.service].kind != EP_SVC_LLM)
             continue;
-        int batch;
-        double need = kv_planned(f, i, &batch);
         int64_t have = kv_share(f, i);
-        if ((double)have < need)
-            fail_msg("instance %d (service %d): %lld KV tokens, its SLO batch of %d needs %.0f", i,
-                     f->inst[i].spec.service, (long long)have, batch, need);
-        assert_int_equal(f->inst[i].spec.max_batch, batch);
+        double need, cap;
+        check_llm(f, i, have, &need, &cap);
         f->inst[i].kv_free = have;
     }
     return 1;
@@ -387,39 +402,103 @@ test_placement_fits_memory_and_gives_the_13b_model_a_parallel_group(void **state
     fake_fini(&f);
 }
 
+/* The SLO batch of LLM instance i alone (ep_pol_capacity with the service's max batch). */
+static int
+slo_batch(const fake *f, int i)
+{
+    ep_instance_spec sp = f->inst[i].spec;
+    int b = 0;
+    sp.max_batch = 0;
+    assert_true(ep_pol_capacity(&f->view, &sp, &b) > 0);
+    return b;
+}
+
+/* Whether instances i and j share a device. */
+static int
+share_a_device(const fake *f, int i, int j)
+{
+    for (int a = 0; a < f->inst[i].spec.ndev; a++)
+        for (int b = 0; b < f->inst[j].spec.ndev; b++)
+            if (f->inst[i].spec.devs[a] == f->inst[j].spec.devs[b])
+                return 1;
+    return 0;
+}
+
 static void
-test_a_group_holds_no_more_llms_than_fit_with_the_kv_cache_of_their_slo_batch(void **state)
+test_an_llm_reserves_the_kv_cache_of_the_batch_its_demand_needs(void **state)
 {
     (void)state;
     fake f;
-    double rates[] = {1, 6, 4};
-    fake_init(&f, yaml_kv, rates);
-    assert_true(place(&f)); /* asserts every LLM's KV share >= its SLO batch x 680 tokens */
-    /* The big model fills a GPU pair with its cache (per GPU of 21.6 GB: 14 GB of weights
-     * and reserve, 7.5 GB of KV for a batch of 27): nothing else shares that pair; the other
-     * two LLMs still get a replica. */
-    int big = -1;
-    for (int i = 0; i < f.view.ninst; i++)
-        if (f.inst[i].spec.service == 0)
-            big = i;
-    assert_true(big >= 0);
-    assert_true(f.inst[big].spec.ndev == 2);
-    for (int i = 0; i < f.view.ninst; i++)
-        for (int a = 0; a < f.inst[i].spec.ndev && i != big; a++)
-            for (int b = 0; b < 2; b++)
-                assert_int_not_equal(f.inst[i].spec.devs[a], f.inst[big].spec.devs[b]);
+    /* At 3/s a replica of the big model needs a running batch of 10 (2.7 GB of KV per GPU of
+     * its pair, beside 14 GB of weights and reserve of the 21.6 GB usable): neither other LLM
+     * fits beside it (the small one would leave 5.36 GB for two such shares), so it gets a
+     * pair to itself and runs the SLO batch the whole pair holds (27). */
+    double hot[] = {3, 6, 4};
+    fake_init(&f, yaml_kv, hot);
+    assert_true(place(&f)); /* asserts every LLM's batch within its KV share, carrying its share */
+    assert_int_equal(replicas(&f, 0), 1);
+    for (int i = 0; i < f.view.ninst; i++) {
+        if (f.inst[i].spec.service != 0)
+            continue;
+        assert_int_equal(f.inst[i].spec.ndev, 2);
+        assert_int_equal(f.inst[i].spec.max_batch, slo_batch(&f, i));
+        for (int j = 0; j < f.view.ninst; j++)
+            if (j != i)
+                assert_false(share_a_device(&f, i, j));
+    }
     assert_true(replicas(&f, 1) >= 1);
     assert_true(replicas(&f, 2) >= 1);
     fake_fini(&f);
-    /* Requests twice as long: the same cache holds half the batch, and the placement still
-     * gives every LLM the cache of its SLO batch. */
-    fake_init(&f, yaml_kv, rates);
+    /* At 0.2/s a replica of the big model needs the cache of a batch of one (0.27 GB per
+     * GPU): a GPU pair holds it beside both other LLMs (weights and reserves 14 + 4.2 + 2.2 GB
+     * per GPU) with the cache each needs; the big model's SLO batch's (7.5 GB per GPU) would
+     * leave no room for them. */
+    double cold[] = {0.2, 1, 1};
+    fake_init(&f, yaml_kv, cold);
+    assert_true(place(&f));
+    int shared = 0;
+    for (int i = 0; i < f.view.ninst; i++) {
+        if (f.inst[i].spec.service != 0)
+            continue;
+        assert_true(f.inst[i].spec.max_batch < slo_batch(&f, i));
+        int with = 0;
+        for (int j = 0; j < f.view.ninst; j++)
+            if (f.inst[j].spec.service != 0 && share_a_device(&f, i, j))
+                with |= 1 << f.inst[j].spec.service;
+        shared |= with == 6;
+    }
+    assert_true(shared);
+    fake_fini(&f);
+    /* Requests twice as long: the same cache holds half the batch, and every LLM still gets
+     * the cache of the batch its share needs. */
+    double mid[] = {1, 6, 4};
+    fake_init(&f, yaml_kv, mid);
     for (int s = 0; s < 3; s++) {
         f.mean_in[s] = 1200;
         f.mean_out[s] = 160;
     }
     assert_true(place(&f));
     assert_true(replicas(&f, 0) >= 1);
+    fake_fini(&f);
+}
+
+static void
+test_after_a_demand_rise_every_llm_replica_still_carries_its_share(void **state)
+{
+    (void)state;
+    fake f;
+    double cold[] = {0.2, 1, 1};
+    fake_init(&f, yaml_kv, cold);
+    f.view.oracle_rate = f.rate; /* the policy plans for exactly these rates */
+    assert_true(place(&f));
+    /* Fifteen times the demand: the search reruns and moves replicas; those that stay on
+     * their group keep their batch only if it carries their new share (place() checks). */
+    f.rate[0] = 3;
+    f.rate[1] = 6;
+    f.rate[2] = 4;
+    f.env.now = 30 * EP_NS_PER_S;
+    assert_true(place(&f));
+    assert_int_equal(replicas(&f, 0), 1);
     fake_fini(&f);
 }
 
@@ -515,14 +594,19 @@ test_parameters_are_declared_and_init_refuses_others(void **state)
     (void)state;
     const ep_param_decl *d = OPS->params;
     assert_non_null(d);
-    static const char *const keys[] = {"horizon_s", "samples",       "max_per_service", "cv.gen",
-                                       "ewma",      "drift",         "replan_gain",     "admission",
-                                       "fallback",  "max_partitions"};
+    static const char *const keys[] = {"horizon_s",      "samples",       "max_per_service",
+                                       "cv.gen",         "ewma",          "drift",
+                                       "replan_gain",    "admission",     "fallback",
+                                       "max_partitions", "link_admission"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(ep_param_decl_find(d, keys[i]));
     assert_int_equal(ep_param_decl_find(d, "admission")->integer, 1);
+    assert_true(ep_param_decl_find(d, "link_admission")->integer);
+    assert_true(ep_param_decl_find(d, "link_admission")->dflt == 0); /* AlpaServe as published */
     assert_int_equal(init_with("cv.gen", "4"), 0);
     assert_int_equal(init_with("admission", "0"), 0);
+    assert_int_equal(init_with("link_admission", "1"), 0);
+    assert_int_equal(init_with("link_admission", "2"), EP_EINVAL);
     assert_int_equal(init_with("cv.nosuch", "4"), EP_EINVAL);
     assert_int_equal(init_with("admission", "2"), EP_EINVAL);
     assert_int_equal(init_with("max_partitions", "2.5"), EP_EINVAL);
@@ -811,8 +895,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_placement_fits_memory_and_gives_the_13b_model_a_parallel_group),
-            cmocka_unit_test(
-                    test_a_group_holds_no_more_llms_than_fit_with_the_kv_cache_of_their_slo_batch),
+            cmocka_unit_test(test_an_llm_reserves_the_kv_cache_of_the_batch_its_demand_needs),
+            cmocka_unit_test(test_after_a_demand_rise_every_llm_replica_still_carries_its_share),
             cmocka_unit_test(test_every_service_gets_a_replica_when_memory_allows),
             cmocka_unit_test(test_hot_service_gets_more_replicas_than_a_cold_one),
             cmocka_unit_test(test_parameters_are_declared_and_init_refuses_others),
