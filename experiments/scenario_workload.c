@@ -105,7 +105,7 @@ parse_sizes(scenario_ctx *c, const scenario_map *m, ep_workload *w)
         return rc;
     yaml_node_t *n = scenario_get(m, "sizes");
     ep_gen_spec *g = &w->gen;
-    double v[4];
+    double v[6];
     const char *arg = strchr(spec, ':');
     arg = arg ? arg + 1 : "";
     if (strncmp(spec, "fixed:", 6) == 0) {
@@ -118,17 +118,25 @@ parse_sizes(scenario_ctx *c, const scenario_map *m, ep_workload *w)
         return 0;
     }
     if (strncmp(spec, "lognormal:", 10) == 0) {
-        if (numbers(arg, v, 4) || v[1] < 0 || v[3] < 0 || v[0] > 25 || v[2] > 25 || v[1] > 25 ||
+        /* Four numbers, or six: then the last two clip the input and output sizes. */
+        int nv = numbers(arg, v, 4) == 0 ? 4 : numbers(arg, v, 6) == 0 ? 6 : 0;
+        int bad_clip = nv == 6 && (v[4] < 1 || v[5] < 1 || v[4] > (double)EP_TRACE_MAX_SIZE ||
+                                   v[5] > (double)EP_TRACE_MAX_SIZE || v[4] != floor(v[4]) ||
+                                   v[5] != floor(v[5]));
+        if (!nv || bad_clip || v[1] < 0 || v[3] < 0 || v[0] > 25 || v[2] > 25 || v[1] > 25 ||
             v[3] > 25)
             return scenario_fail(c, n,
                                  "%s: lognormal: expects MU_IN,SIGMA_IN,MU_OUT,SIGMA_OUT "
-                                 "(mu <= 25, 0 <= sigma <= 25)",
+                                 "(mu <= 25, 0 <= sigma <= 25), optionally then MAX_IN,MAX_OUT "
+                                 "(integers in [1, 1e9]: larger sizes are clipped to them)",
                                  path);
         g->sizes = EP_SIZES_LOGNORMAL;
         g->in_mu = v[0];
         g->in_sigma = v[1];
         g->out_mu = v[2];
         g->out_sigma = v[3];
+        g->in_max = nv == 6 ? (int64_t)v[4] : 0;
+        g->out_max = nv == 6 ? (int64_t)v[5] : 0;
         return 0;
     }
     int fit = strncmp(spec, "fit:", 4) == 0, res = strncmp(spec, "resample:", 9) == 0;
@@ -233,7 +241,8 @@ same_gen(const ep_workload *a, const ep_workload *b)
            x->jitter_ms == y->jitter_ms && x->sizes == y->sizes &&
            x->fixed_input == y->fixed_input && x->fixed_output == y->fixed_output &&
            x->in_mu == y->in_mu && x->in_sigma == y->in_sigma && x->out_mu == y->out_mu &&
-           x->out_sigma == y->out_sigma && strcmp(a->gen_sizes_trace, b->gen_sizes_trace) == 0;
+           x->out_sigma == y->out_sigma && x->in_max == y->in_max && x->out_max == y->out_max &&
+           strcmp(a->gen_sizes_trace, b->gen_sizes_trace) == 0;
 }
 
 static int

@@ -140,7 +140,7 @@ ep_arrivals_window(const ep_scenario *sc, ep_time end, ep_time *lo, ep_time *hi)
 {
     *lo = sc->run.warmup;
     *hi = end - sc->run.cooldown + 1; /* the last arrival is inside */
-    if (*hi <= *lo) {                 /* too short for the warm-up and cool-down */
+    if (*hi <= *lo + 1) {             /* nothing left between the warm-up and cool-down */
         *lo = 0;
         *hi = end + 1;
     }

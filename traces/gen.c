@@ -41,6 +41,7 @@ ep_gen_spec_init(ep_gen_spec *spec)
     spec->fixed_input = EP_TRACE_NONE;
     spec->fixed_output = EP_TRACE_NONE;
     spec->in_mu = spec->in_sigma = spec->out_mu = spec->out_sigma = 0.0;
+    spec->in_max = spec->out_max = 0;
     spec->pool_input = spec->pool_output = NULL;
     spec->pool_len = 0;
 }
@@ -121,6 +122,11 @@ check_sizes(const ep_gen_spec *s, char *err, size_t errlen)
             return fail(err, errlen,
                         "lognormal output sizes need a finite mu and sigma >= 0 (got %g, %g)",
                         s->out_mu, s->out_sigma);
+        if (s->in_max < 0 || s->in_max > EP_TRACE_MAX_SIZE || s->out_max < 0 ||
+            s->out_max > EP_TRACE_MAX_SIZE)
+            return fail(err, errlen,
+                        "lognormal size clips must be in [1, %lld] or 0 for none (got %lld, %lld)",
+                        (long long)EP_TRACE_MAX_SIZE, (long long)s->in_max, (long long)s->out_max);
         return 0;
     case EP_SIZES_RESAMPLE:
         if (s->pool_len == 0 || !s->pool_input || !s->pool_output)
@@ -210,14 +216,18 @@ typedef struct gen {
     long line; /* rows handed to the sink so far */
 } gen;
 
+/* A lognormal draw rounded to an integer in [1, max] (max 0: EP_TRACE_MAX_SIZE). Clipping
+ * keeps one draw per size, so a clip never shifts the other sizes of the stream. */
 static int64_t
-lognormal_size(ep_rng *r, double mu, double sigma)
+lognormal_size(ep_rng *r, double mu, double sigma, int64_t max)
 {
     double x = ep_rng_lognormal(r, mu, sigma);
-    if (!(x < (double)EP_TRACE_MAX_SIZE)) /* also catches inf */
-        return EP_TRACE_MAX_SIZE;
+    if (max <= 0)
+        max = EP_TRACE_MAX_SIZE;
+    if (!(x < (double)max)) /* also catches inf */
+        return max;
     int64_t v = (int64_t)llround(x);
-    return v < 1 ? 1 : v;
+    return v < 1 ? 1 : v > max ? max : v;
 }
 
 static void
@@ -230,8 +240,8 @@ draw_sizes(gen *g, ep_trace_row *row)
         row->output = s->fixed_output;
         break;
     case EP_SIZES_LOGNORMAL:
-        row->input = lognormal_size(&g->sizes, s->in_mu, s->in_sigma);
-        row->output = lognormal_size(&g->sizes, s->out_mu, s->out_sigma);
+        row->input = lognormal_size(&g->sizes, s->in_mu, s->in_sigma, s->in_max);
+        row->output = lognormal_size(&g->sizes, s->out_mu, s->out_sigma, s->out_max);
         break;
     case EP_SIZES_RESAMPLE: {
         size_t i = (size_t)ep_rng_uniform_int(&g->sizes, (uint64_t)s->pool_len);

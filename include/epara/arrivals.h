@@ -54,8 +54,8 @@ void ep_arrivals_close(ep_arrivals *rp);
 int ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
                     ep_time *end, const char **bad);
 
-/* The measured window of a run ending at `end`: [warm-up, end - cool-down + 1), or
- * [0, end + 1) when that is empty. */
+/* The measured window of a run ending at `end`: [warm-up, end - cool-down + 1), or the whole
+ * run [0, end + 1) when the warm-up and cool-down leave nothing between them. */
 void ep_arrivals_window(const ep_scenario *sc, ep_time end, ep_time *lo, ep_time *hi);
 
 /* Counts the requests arriving in the measured window of a run (rate_scale, duration as for

@@ -170,6 +170,9 @@ typedef struct ep_gen_spec {
     ep_sizes_mode sizes;
     int64_t fixed_input, fixed_output; /* EP_TRACE_NONE allowed */
     double in_mu, in_sigma, out_mu, out_sigma;
+    /* lognormal: draws above these are clipped to them (a context window, an output cap);
+     * 0 = no clip beyond EP_TRACE_MAX_SIZE */
+    int64_t in_max, out_max;
     const int64_t *pool_input, *pool_output; /* borrowed, pool_len entries each */
     size_t pool_len;
 } ep_gen_spec;

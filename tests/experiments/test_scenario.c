@@ -419,6 +419,41 @@ test_generators_fill_specs_and_reject_keys_of_other_kinds(void **state)
                  24, "workload[0].generate.sizes: fixed: expects IN,OUT");
 }
 
+/* lognormal sizes take an optional clip: two more numbers, the largest input and output. */
+static void
+test_lognormal_sizes_take_an_optional_clip(void **state)
+{
+    (void)state;
+    ep_scenario sc = load_ok(CLUSTER SERVICES
+                             "workload:\n"
+                             "  - {trace: a, service: chat, ingress: n, generate: {kind: poisson,\n"
+                             "     rate: 1, duration_s: 9, sizes: 'lognormal:8.2,1.2,4.9,0.8'}}\n"
+                             "  - {trace: b, service: chat, ingress: n, generate: {kind: poisson,\n"
+                             "     rate: 1, duration_s: 9,\n"
+                             "     sizes: 'lognormal:8.2,1.2,4.9,0.8,131072,4096'}}\n",
+                             ".");
+    assert_true(sc.workloads[0].gen.in_max == 0 && sc.workloads[0].gen.out_max == 0);
+    const ep_gen_spec *g = &sc.workloads[1].gen;
+    assert_int_equal(g->sizes, EP_SIZES_LOGNORMAL);
+    assert_true(g->in_mu == 8.2 && g->in_sigma == 1.2 && g->out_mu == 4.9 && g->out_sigma == 0.8);
+    assert_int_equal(g->in_max, 131072);
+    assert_int_equal(g->out_max, 4096);
+    ep_scenario_fini(&sc);
+
+    static const char *bad[] = {"lognormal:8,1,4,1,100", "lognormal:8,1,4,1,0,10",
+                                "lognormal:8,1,4,1,10,2.5", "lognormal:8,1,4,1,2e9,10",
+                                "lognormal:8,1,4,1,10,10,10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof yaml,
+                 CLUSTER SERVICES "workload:\n"
+                                  "  - {trace: p, service: chat, ingress: n, generate: {kind: "
+                                  "poisson, rate: 1, duration_s: 5, sizes: '%s'}}\n",
+                 bad[i]);
+        expect_error(yaml, 24, "workload[0].generate.sizes: lognormal: expects");
+    }
+}
+
 static void
 test_profiles_load_and_check_lengths_and_order(void **state)
 {
@@ -824,6 +859,7 @@ main(void)
             cmocka_unit_test(test_count_expands_names_and_ingress_and_faults_resolve),
             cmocka_unit_test(test_import_paths_expand_variables_and_resolve_against_base_dir),
             cmocka_unit_test(test_generators_fill_specs_and_reject_keys_of_other_kinds),
+            cmocka_unit_test(test_lognormal_sizes_take_an_optional_clip),
             cmocka_unit_test(test_profiles_load_and_check_lengths_and_order),
             cmocka_unit_test(test_unknown_keys_and_wrong_types_name_the_field),
             cmocka_unit_test(test_bad_numbers_give_the_line_and_the_value),

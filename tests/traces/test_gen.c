@@ -557,6 +557,46 @@ test_lognormal_sizes_are_rounded_clamped_to_one_and_capped(void **state)
     collect_fini(&c);
 }
 
+/* A clip (in_max, out_max) caps the draws and leaves the rest of the law alone: the sizes
+ * below the clip are those of the unclipped stream, draw for draw, and 0 means no clip. */
+static void
+test_lognormal_sizes_are_clipped_at_the_optional_maximum(void **state)
+{
+    (void)state;
+    ep_gen_spec s = spec_of(EP_GEN_POISSON, 54, 100.0);
+    s.rate_per_s = 200.0;
+    s.sizes = EP_SIZES_LOGNORMAL;
+    s.in_mu = 8.2; /* median ~3,600 tokens, ~0.1% above 131,072 */
+    s.in_sigma = 1.2;
+    s.out_mu = 4.9;
+    s.out_sigma = 0.8;
+    collect free_, clipped;
+    collect_init(&free_, &s, 1);
+    generate_ok(&s, &free_);
+    s.in_max = 20000; /* ~8% of the inputs above it */
+    s.out_max = 300;
+    collect_init(&clipped, &s, 1);
+    generate_ok(&s, &clipped);
+    assert_int_equal(free_.n, clipped.n);
+    size_t in_hit = 0, out_hit = 0;
+    int64_t in_max = 0;
+    for (size_t i = 0; i < free_.n; i++) {
+        const ep_trace_row *a = &free_.rows[i], *b = &clipped.rows[i];
+        assert_int_equal(a->arrival, b->arrival);
+        assert_int_equal(b->input, a->input < 20000 ? a->input : 20000);
+        assert_int_equal(b->output, a->output < 300 ? a->output : 300);
+        in_hit += a->input > 20000;
+        out_hit += a->output > 300;
+        in_max = a->input > in_max ? a->input : in_max;
+    }
+    /* P(in > 20000) = 1 - Phi((ln 20000 - 8.2) / 1.2) = 0.078; P(out > 300) = 0.157. */
+    expect_rel("share of inputs clipped", (double)in_hit / (double)free_.n, 0.078, 0.15);
+    expect_rel("share of outputs clipped", (double)out_hit / (double)free_.n, 0.157, 0.15);
+    assert_true(in_max > 20000);
+    collect_fini(&free_);
+    collect_fini(&clipped);
+}
+
 static void
 test_resample_only_produces_pool_pairs_uniformly(void **state)
 {
@@ -806,6 +846,13 @@ test_invalid_specs_are_refused_with_a_message(void **state)
     s.out_mu = NAN;
     expect_refused(&s, "mu");
 
+    s.out_mu = 4.0;
+    s.in_max = -1;
+    expect_refused(&s, "clip");
+    s.in_max = 0;
+    s.out_max = EP_TRACE_MAX_SIZE + 1;
+    expect_refused(&s, "clip");
+
     s = spec_of(EP_GEN_POISSON, 1, 10.0);
     s.sizes = EP_SIZES_RESAMPLE;
     expect_refused(&s, "pool");
@@ -860,6 +907,7 @@ main(void)
             cmocka_unit_test(test_video_cameras_start_in_the_stationary_on_off_state),
             cmocka_unit_test(test_lognormal_sizes_fit_recovers_mu_and_sigma),
             cmocka_unit_test(test_lognormal_sizes_are_rounded_clamped_to_one_and_capped),
+            cmocka_unit_test(test_lognormal_sizes_are_clipped_at_the_optional_maximum),
             cmocka_unit_test(test_resample_only_produces_pool_pairs_uniformly),
             cmocka_unit_test(test_lognormal_fit_ignores_zeros_and_absent_values),
             cmocka_unit_test(test_lognormal_fit_needs_two_positive_values),
