@@ -188,25 +188,6 @@ count_demand(bnd *b)
     return 0;
 }
 
-/* Unloaded star-topology delay, as the simulator's view gives it: up the source's link,
- * down the destination's, each latency + bytes / (bandwidth x (1 - loss)). */
-static ep_dur
-link_cost(const ep_link *l, int64_t bytes)
-{
-    double bw = ep_pol_link_bw(l);
-    return l->latency + (bw > 0 ? (ep_dur)llround((double)bytes / bw * 1e9) : 0);
-}
-
-static ep_dur
-view_delay(const ep_view *v, int a, int b, int64_t bytes)
-{
-    if (a == b)
-        return 0;
-    const ep_scenario *sc = v->sc;
-    return link_cost(&sc->links[sc->nodes[a].link], bytes) +
-           link_cost(&sc->links[sc->nodes[b].link], bytes);
-}
-
 static int
 fits(const bnd *b, int svc, const int *devs, int n)
 {
@@ -799,7 +780,7 @@ ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
     v->mean_output = b->mean_out;
     v->placement_period = sc->run.placement_period;
     v->sync_period = sc->run.sync_period;
-    v->delay = view_delay;
+    v->delay = ep_pol_star_delay;
     for (int s = 0; s < sc->nservices; s++)
         ep_category_default(v, s, &b->cat[s]);
     if ((rc = candidates(b)) != 0)

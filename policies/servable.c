@@ -42,24 +42,6 @@ struct ep_servable {
     sv_service *svc;
 };
 
-static ep_dur
-link_cost(const ep_link *l, int64_t bytes)
-{
-    double bw = ep_pol_link_bw(l);
-    return l->latency + (bw > 0 ? (ep_dur)llround((double)bytes / bw * 1e9) : 0);
-}
-
-/* The unloaded star-topology delay, as hosts' views give it. */
-static ep_dur
-sv_delay(const ep_view *v, int a, int b, int64_t bytes)
-{
-    if (a == b)
-        return 0;
-    const ep_scenario *sc = v->sc;
-    return link_cost(&sc->links[sc->nodes[a].link], bytes) +
-           link_cost(&sc->links[sc->nodes[b].link], bytes);
-}
-
 /* The largest x in [0, hi] with t(x) <= limit, for t non-decreasing in x (0 when even x = 1
  * is over). */
 static int64_t
@@ -239,7 +221,7 @@ ep_servable_new(const ep_scenario *sc, ep_servable **out)
     f->sc = sc;
     f->v.sc = sc;
     f->v.cat = cat;
-    f->v.delay = sv_delay;
+    f->v.delay = ep_pol_star_delay;
     for (int s = 0; s < sc->nservices; s++)
         if ((rc = build_service(f, s, seen, sc->ndevices * EP_MAX_STAGE_DEVS)) != 0)
             goto fail;

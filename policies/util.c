@@ -143,66 +143,6 @@ ep_pol_greedy_batch(const ep_view *v, int instance, const ep_queue_view *q)
     return q->n < mb ? q->n : mb;
 }
 
-static double
-dnn_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
-{
-    const ep_service *svc = &v->sc->services[sp->service];
-    double limit = (double)(svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
-    int mb = ep_pol_max_batch(v, sp);
-    double best = 0;
-    int bb = 0;
-    for (int b = 1; b <= mb; b++) {
-        ep_dur interval;
-        ep_dur t = ep_pol_dnn_batch(v, sp, b, &interval);
-        double worst = sp->mode == EP_MODE_PP ? (double)(interval + t) : 2.0 * (double)t;
-        if (worst > limit)
-            break; /* batch time grows with b */
-        double cap = (double)b / ((double)(interval > 0 ? interval : t) / 1e9);
-        if (cap > best) {
-            best = cap;
-            bb = b;
-        }
-    }
-    if (batch)
-        *batch = bb;
-    return best;
-}
-
-static double
-llm_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
-{
-    const ep_service *svc = &v->sc->services[sp->service];
-    double in = v->mean_input ? v->mean_input[sp->service] : 0;
-    double out = v->mean_output ? v->mean_output[sp->service] : 0;
-    if (in < 1)
-        in = 512;
-    if (out < 1)
-        out = 128;
-    int64_t kv = ep_pol_kv_capacity(v, sp);
-    double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) / 1e9;
-    if (kv <= 0 || p > (double)svc->slo.ttft / 2e9)
-        return 0;
-    double tpot = (double)svc->slo.tpot / 1e9, best = 0;
-    int bb = 0, mb = ep_pol_max_batch(v, sp);
-    for (int b = 1; b <= mb; b++) {
-        if ((double)b * (in + out) > (double)kv)
-            break;
-        double d =
-                (double)ep_pol_llm_iteration(v, sp, 0, 0, b, (int64_t)((in + out / 2) * b)) / 1e9;
-        double lambda = (double)b / (out * d + (double)b * p);
-        double lp = lambda * p;
-        if (lp >= 1 || d / (1 - lp) > tpot)
-            continue;
-        if (lambda > best) {
-            best = lambda;
-            bb = b;
-        }
-    }
-    if (batch)
-        *batch = bb;
-    return best;
-}
-
 int
 ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda)
 {
@@ -307,15 +247,34 @@ ep_pol_capacity_at(const ep_view *v, const ep_instance_spec *sp, double slow, in
 double
 ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
 {
-    if (v->sc->services[sp->service].kind == EP_SVC_LLM)
-        return llm_capacity(v, sp, batch);
-    return dnn_capacity(v, sp, batch);
+    int b;
+    double c = ep_pol_capacity_at(v, sp, 1, -1, INFINITY, 0, &b, NULL);
+    if (batch)
+        *batch = b;
+    return c;
 }
 
 double
 ep_pol_link_bw(const ep_link *l)
 {
     return l->bw_bytes_per_s * (1.0 - (l->loss < 0.99 ? l->loss : 0.99));
+}
+
+static ep_dur
+link_cost(const ep_link *l, int64_t bytes)
+{
+    double bw = ep_pol_link_bw(l);
+    return l->latency + (bw > 0 ? (ep_dur)llround((double)bytes / bw * 1e9) : 0);
+}
+
+ep_dur
+ep_pol_star_delay(const ep_view *v, int a, int b, int64_t bytes)
+{
+    if (a == b)
+        return 0;
+    const ep_scenario *sc = v->sc;
+    return link_cost(&sc->links[sc->nodes[a].link], bytes) +
+           link_cost(&sc->links[sc->nodes[b].link], bytes);
 }
 
 ep_dur

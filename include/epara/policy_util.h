@@ -74,6 +74,11 @@ ep_time ep_pol_estimate(const ep_view *v, const ep_env *env, const ep_request_in
  * loss (capped at 99%), as the simulator's links carry them (sim/net.c). */
 double ep_pol_link_bw(const ep_link *l);
 
+/* The unloaded star-topology delay of `bytes` from node a to node b, as the simulator's
+ * links carry them: up a's link and down b's, each latency + bytes / ep_pol_link_bw (0 when
+ * a == b). A view's `delay` for hosts without link state (the bound, pre-run checks). */
+ep_dur ep_pol_star_delay(const ep_view *v, int a, int b, int64_t bytes);
+
 /* How long a transfer node `node` starts now waits behind what is already queued on its
  * uplink (0 when the host does not model link queues). */
 ep_dur ep_pol_uplink_wait(const ep_view *v, ep_time now, int node);
