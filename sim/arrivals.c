@@ -55,8 +55,12 @@ ep_arrivals_open(ep_arrivals *rp, ep_store *st, const ep_workload *w, double rat
     rp->rows = m.rows;
     rp->until = until;
     rp->first = first;
-    if (!w->once && m.rows >= 2 && m.span > 0)
-        rp->period = (double)m.span + (double)m.span / (double)(m.rows - 1);
+    /* A copy repeats the trace from its origin: [0, last row] and one mean gap (a generated
+     * trace's lead before its first row is part of its arrival process; an imported one
+     * starts at 0). */
+    double last = (double)first + (double)m.span;
+    if (!w->once && m.rows >= 1 && last > 0)
+        rp->period = last + last / (double)m.rows;
     return 0;
 }
 
@@ -125,7 +129,7 @@ ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur d
             return rc;
         double l = (double)w->offset + (double)(t0 + m.span) * ep_arrivals_scale(w, rate_scale);
         ep_time e = (ep_time)llround(l < 9e18 ? l : 9e18);
-        if (duration > 0 && !w->once && m.rows >= 2 && m.span > 0)
+        if (duration > 0 && !w->once && m.rows >= 1 && t0 + m.span > 0)
             e = cutoff;
         if (e > last)
             last = e;

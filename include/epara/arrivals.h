@@ -2,11 +2,12 @@
  * testbed's load generator, the bound and the pre-run checks; docs/decisions/0004-rate-
  * scaling.md). Arrival of row i in copy k:
  *   offset + (t_i + k x period) x scale,   scale = time_scale / (rate_scale x run rate scale)
- * where t_i is the row's trace time and period = the trace's span plus its mean gap, so copy
- * k + 1 starts one mean gap after copy k's last row. Copies follow each other until `until`
- * (exclusive): a rate scale compresses the trace, and the compressed trace is tiled so that
- * the whole run window holds traffic with the trace's own burstiness. A workload with
- * tile: false (or a trace of fewer than two rows, or of zero span) plays once. */
+ * where t_i is the row's trace time (from the trace's origin) and period = the last row's
+ * time plus the mean gap (last / rows): each copy repeats [0, last row] of the trace, the
+ * next one mean gap after it. Copies follow each other until `until` (exclusive): a rate
+ * scale compresses the trace, and the compressed trace is tiled so that the whole run window
+ * holds traffic with the trace's own burstiness. A workload with tile: false (or a trace
+ * whose rows all lie at its origin) plays once. */
 #ifndef EPARA_ARRIVALS_H
 #define EPARA_ARRIVALS_H
 
