@@ -27,6 +27,20 @@ for k in goodput_per_s slo_attainment requests completed rejected dropped p50_la
 done
 grep -q '"name":"llama-8b"' "$T/a.json" && ok || bad "per-service breakdown lacks llama-8b"
 
+# Requests no placement can serve are counted and named before the run and reported in the
+# JSON: with the SLOs at a quarter, long prompts' prefill alone exceeds the TTFT everywhere.
+EP_SHARED_DIR=$T/nothing "$EPARA" sim --duration 600 --slo-scale 0.25 --trace-db "$T/tr.db" \
+    --json >"$T/u.json" 2>"$T/u.err"
+u=$(grep -o '"unservable":[0-9]*' "$T/u.json" | head -1 | cut -d: -f2)
+[ -n "$u" ] && [ "$u" -gt 0 ] && ok || bad "no unservable requests counted at SLO scale 0.25"
+grep -q "sim: $u requests in the window cannot meet their SLO on any device group" "$T/u.err" &&
+    ok || { bad "sim does not name the unservable requests before the run"; cat "$T/u.err"; }
+grep -q "prefill alone takes longer than the TTFT" "$T/u.err" && ok || bad "no reason given"
+grep -q '"unservable_by_reason":{' "$T/u.json" && ok || bad "JSON lacks unservable_by_reason"
+"$EPARA" sim --duration 600 --slo-scale 0.25 --trace-db "$T/tr.db" --json --quiet \
+    >/dev/null 2>"$T/uq.err"
+[ ! -s "$T/uq.err" ] && ok || bad "--quiet still prints the unservable note"
+
 # Results database: the run with its provenance, one record per request.
 if command -v sqlite3 >/dev/null; then
     q() { sqlite3 "$T/res.db" "$1"; }
