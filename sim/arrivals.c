@@ -33,6 +33,23 @@ first_time(ep_store *st, const char *trace, ep_time *out)
     return 0;
 }
 
+/* Trace ns between copies of w's trace (meta m, first row at `first`); 0: it plays once. A
+ * copy repeats the trace from its origin: [0, last row] and one mean gap (a generated
+ * trace's lead before its first row is part of its arrival process; an imported one starts
+ * at 0). A trace the scenario's generator made covers the generator's whole duration,
+ * however early its last row came (a very bursty process may put all its rows in one
+ * burst). */
+static double
+tile_period(const ep_workload *w, const ep_trace_meta *m, ep_time first)
+{
+    if (w->once || m->rows < 1)
+        return 0;
+    double last = (double)first + (double)m->span, len = last + last / (double)m->rows;
+    if (w->has_gen && strncmp(m->format, "gen-", 4) == 0 && (double)w->gen.duration > len)
+        len = (double)w->gen.duration;
+    return len;
+}
+
 int
 ep_arrivals_open(ep_arrivals *rp, ep_store *st, const ep_workload *w, double rate_scale,
                  ep_time until)
@@ -55,12 +72,7 @@ ep_arrivals_open(ep_arrivals *rp, ep_store *st, const ep_workload *w, double rat
     rp->rows = m.rows;
     rp->until = until;
     rp->first = first;
-    /* A copy repeats the trace from its origin: [0, last row] and one mean gap (a generated
-     * trace's lead before its first row is part of its arrival process; an imported one
-     * starts at 0). */
-    double last = (double)first + (double)m.span;
-    if (!w->once && m.rows >= 1 && last > 0)
-        rp->period = last + last / (double)m.rows;
+    rp->period = tile_period(w, &m, first);
     return 0;
 }
 
@@ -129,7 +141,7 @@ ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur d
             return rc;
         double l = (double)w->offset + (double)(t0 + m.span) * ep_arrivals_scale(w, rate_scale);
         ep_time e = (ep_time)llround(l < 9e18 ? l : 9e18);
-        if (duration > 0 && !w->once && m.rows >= 1 && t0 + m.span > 0)
+        if (duration > 0 && tile_period(w, &m, t0) > 0)
             e = cutoff;
         if (e > last)
             last = e;

@@ -3,11 +3,11 @@
  * scaling.md). Arrival of row i in copy k:
  *   offset + (t_i + k x period) x scale,   scale = time_scale / (rate_scale x run rate scale)
  * where t_i is the row's trace time (from the trace's origin) and period = the last row's
- * time plus the mean gap (last / rows): each copy repeats [0, last row] of the trace, the
- * next one mean gap after it. Copies follow each other until `until` (exclusive): a rate
- * scale compresses the trace, and the compressed trace is tiled so that the whole run window
- * holds traffic with the trace's own burstiness. A workload with tile: false (or a trace
- * whose rows all lie at its origin) plays once. */
+ * time plus the mean gap (last / rows), or the duration of the scenario's generator for a
+ * trace it made, if longer: each copy repeats the trace from its origin. Copies follow each other
+ * until `until` (exclusive): a rate scale compresses the trace, and the compressed trace is tiled
+ * so that the whole run window holds traffic with the trace's own burstiness. A workload with tile:
+ * false (or a trace whose rows all lie at its origin) plays once. */
 #ifndef EPARA_ARRIVALS_H
 #define EPARA_ARRIVALS_H
 

@@ -15,11 +15,12 @@
 
 /* Rows at the given seconds (frames 0, 1, 2, ... of stream 7) into trace `name`. */
 static void
-write_rows(fx *f, const char *name, const double *secs, int n)
+write_rows_as(fx *f, const char *name, const char *format, const double *secs, int n)
 {
     ep_trace_meta m;
     memset(&m, 0, sizeof m);
     snprintf(m.name, sizeof m.name, "%s", name);
+    snprintf(m.format, sizeof m.format, "%s", format);
     ep_trace_writer *w;
     assert_int_equal(ep_trace_writer_begin(f->st, &m, 0, &w), 0);
     ep_trace_writer_set_origin(w, 0);
@@ -32,6 +33,12 @@ write_rows(fx *f, const char *name, const double *secs, int n)
         assert_int_equal(ep_trace_writer_add(w, &r), 0);
     }
     assert_int_equal(ep_trace_writer_commit(w, NULL), 0);
+}
+
+static void
+write_rows(fx *f, const char *name, const double *secs, int n)
+{
+    write_rows_as(f, name, "", secs, n);
 }
 
 /* A small DNN (1 ms a batch of one on the fixture's GPU, 100 ms deadline). */
@@ -109,6 +116,32 @@ test_a_late_burst_repeats_at_the_trace_length_not_at_its_own(void **state)
         n++;
     /* x10: a copy every 432 s over 3 hours: 25 copies of 5 rows. */
     assert_int_equal(n, 25 * 5);
+    ep_arrivals_close(&rp);
+    fx_fini(&f);
+}
+
+/* The same burst at the very start of a trace the scenario's generator made for an hour
+ * (stored from its first row, so it spans 4 ms): a copy per generated hour. */
+static void
+test_a_generated_trace_repeats_at_its_generated_duration(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, "gen");
+    const double secs[] = {0, 0.001, 0.002, 0.003, 0.004};
+    write_rows_as(&f, "g", "gen-gamma", secs, 5);
+    fx_workload(&f, "g");
+    f.wl[0].has_gen = 1;
+    ep_gen_spec_init(&f.wl[0].gen);
+    f.wl[0].gen.duration = 3600 * EP_NS_PER_S;
+    ep_arrivals rp;
+    assert_int_equal(ep_arrivals_open(&rp, f.st, &f.wl[0], 10, 3 * 3600 * EP_NS_PER_S), 0);
+    ep_trace_row row;
+    ep_time at;
+    int n = 0;
+    while (ep_arrivals_next(&rp, &row, &at) == 1)
+        n++;
+    assert_int_equal(n, 30 * 5); /* x10: a copy every 360 s over 3 hours */
     ep_arrivals_close(&rp);
     fx_fini(&f);
 }
@@ -256,6 +289,7 @@ main(void)
             cmocka_unit_test(
                     test_copies_repeat_from_the_origin_one_mean_gap_apart_and_frames_keep_increasing),
             cmocka_unit_test(test_a_late_burst_repeats_at_the_trace_length_not_at_its_own),
+            cmocka_unit_test(test_a_generated_trace_repeats_at_its_generated_duration),
             cmocka_unit_test(test_tile_false_plays_the_trace_once),
             cmocka_unit_test(test_run_end_is_the_duration_for_tiled_workloads_else_one_pass),
             cmocka_unit_test(test_window_holds_traffic_to_its_end_at_x8_and_x32),
