@@ -13,7 +13,6 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "epara/arrivals.h"
 #include "epara/bound.h"
 #include "epara/error.h"
 #include "epara/prepare.h"
@@ -60,6 +59,8 @@ typedef struct sim_cli {
     int rec_err;
     int progress;
     FILE *decisions; /* JSON lines, or NULL */
+    const ep_scenario *sc;
+    int note; /* say before the run what no placement can serve */
 } sim_cli;
 
 static const char *const route_kinds[] = {"dispatch", "forward", "reject"};
@@ -135,28 +136,23 @@ params_json(const char *const *kv, int n)
 
 /* Says before the run how many requests in the window no placement can serve within their
  * SLO, by reason and service (they are misses for every policy and for the bound). */
-static int
-unservable_note(const ep_scenario *sc, ep_store *st, double rate, double dur)
+static void
+on_unservable(void *ctx, const ep_sim_result *r)
 {
-    int64_t total, why[EP_UNSERVABLE_COUNT_], per[EP_SIM_MAX_SERVICES];
-    ep_dur d = dur > 0 ? (ep_dur)llround(dur * 1e9) : 0;
-    int rc = ep_arrivals_unservable(st, sc, rate, d, &total, why, per);
-    if (rc) {
-        cli_err("sim: cannot count the unservable requests: %s", ep_strerror(rc));
-        return rc;
-    }
-    if (total == 0)
-        return 0;
+    const sim_cli *c = ctx;
+    if (!c->note || r->unservable == 0)
+        return;
     cli_err("sim: %lld requests in the window cannot meet their SLO on any device group even "
             "alone (misses for every policy and the bound):",
-            (long long)total);
+            (long long)r->unservable);
     for (int k = 1; k < EP_UNSERVABLE_COUNT_; k++)
-        if (why[k])
-            cli_err("sim:   %lld: %s", (long long)why[k], ep_unservable_name((ep_unservable)k));
-    for (int i = 0; i < sc->nservices && i < EP_SIM_MAX_SERVICES; i++)
-        if (per[i])
-            cli_err("sim:   service %s: %lld", sc->services[i].name, (long long)per[i]);
-    return 0;
+        if (r->unservable_why[k])
+            cli_err("sim:   %lld: %s", (long long)r->unservable_why[k],
+                    ep_unservable_name((ep_unservable)k));
+    for (int i = 0; i < c->sc->nservices && i < EP_SIM_MAX_SERVICES; i++)
+        if (r->svc[i].unservable)
+            cli_err("sim:   service %s: %lld", c->sc->services[i].name,
+                    (long long)r->svc[i].unservable);
 }
 
 static json_t *
@@ -446,12 +442,6 @@ cmd_sim(int argc, char **argv)
     if ((rc = cli_scenario_prepare(&sc, trace_db, quiet, &st)) != 0)
         return rc;
     cli_slo_scale(&sc, slo);
-    if (!quiet && unservable_note(&sc, st, rate, dur) != 0) {
-        rc = EXIT_FAIL;
-        ep_store_close(st);
-        ep_scenario_fini(&sc);
-        return rc;
-    }
     cli_out dout;
     int dout_open = 0;
     rc = EXIT_FAIL;
@@ -467,7 +457,7 @@ cmd_sim(int argc, char **argv)
         rc = EXIT_USAGE;
         goto done;
     }
-    sim_cli cc = {NULL, 0, !quiet && cli_tty(), NULL};
+    sim_cli cc = {NULL, 0, !quiet && cli_tty(), NULL, &sc, !quiet};
     if (decisions) {
         if (cli_out_open(&dout, decisions))
             goto done;
@@ -524,6 +514,7 @@ cmd_sim(int argc, char **argv)
     }
     o.on_record = on_record;
     o.on_progress = on_progress;
+    o.on_unservable = on_unservable;
     o.ctx = &cc;
     err = bound ? ep_bound_run(&sc, &o, &r, msg, sizeof msg)
                 : ep_sim_run(&sc, &o, &r, msg, sizeof msg);

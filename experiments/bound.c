@@ -91,11 +91,7 @@ window(bnd *b)
     const char *bad = NULL;
     int e = ep_arrivals_end(b->opts->traces, sc, b->opts->rate_scale, dur, &b->end, &bad);
     if (e)
-        return fail(b, e,
-                    e == EP_EINVAL   ? "workload without service or ingress"
-                    : e == EP_ENOENT ? "workload trace not in the trace database"
-                                     : "cannot read workload trace",
-                    bad);
+        return fail(b, e, ep_arrivals_end_error(e), bad);
     b->cutoff = dur > 0 ? dur : b->end + 1;
     ep_arrivals_window(sc, b->end, &b->lo, &b->hi);
     b->period = sc->run.placement_period > 0 ? sc->run.placement_period : b->hi - b->lo;
@@ -659,13 +655,10 @@ fill(const bnd *b, ep_sim_result *out)
         v->p50_latency_s = v->p90_latency_s = v->p99_latency_s = v->mean_latency_s = NAN;
         v->p50_ttft_s = v->p99_ttft_s = v->p50_tpot_s = v->p99_tpot_s = NAN;
         v->category = b->cat[s];
-        v->unservable = (int64_t)b->unserv[s];
-        out->unservable += v->unservable;
         out->requests += req;
         out->slo_met += met;
         served += b->served[s];
     }
-    memcpy(out->unservable_why, b->why, sizeof b->why);
     out->completed = out->slo_met;
     out->rejected = out->requests - out->slo_met;
     out->goodput_per_s = served / w;
@@ -765,6 +758,13 @@ ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
     /* Demand is compacted to the periods overlapping the window: np x nservices. */
     if ((rc = count_demand(b)) != 0)
         goto done;
+    for (int s = 0; s < sc->nservices; s++) {
+        out->svc[s].unservable = (int64_t)b->unserv[s];
+        out->unservable += out->svc[s].unservable;
+    }
+    memcpy(out->unservable_why, b->why, sizeof b->why);
+    if (opts->on_unservable)
+        opts->on_unservable(opts->ctx, out);
     for (int i = 0; i < sc->nnodes; i++)
         b->node_up[i] = 1;
     for (int i = 0; i < sc->nlinks; i++)

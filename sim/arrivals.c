@@ -151,6 +151,14 @@ ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur d
     return 0;
 }
 
+const char *
+ep_arrivals_end_error(int rc)
+{
+    return rc == EP_EINVAL   ? "workload without service or ingress"
+           : rc == EP_ENOENT ? "workload trace not in the trace database"
+                             : "cannot read workload trace";
+}
+
 void
 ep_arrivals_window(const ep_scenario *sc, ep_time end, ep_time *lo, ep_time *hi)
 {

@@ -353,11 +353,7 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     }
     const char *bad = NULL;
     if ((rc = ep_arrivals_end(opts->traces, sc, rs, dur, &s->end, &bad)) != 0) {
-        rc = setup_err(err, errlen, rc,
-                       rc == EP_EINVAL   ? "workload without service or ingress"
-                       : rc == EP_ENOENT ? "workload trace not in the trace database"
-                                         : "cannot read workload trace",
-                       bad);
+        rc = setup_err(err, errlen, rc, ep_arrivals_end_error(rc), bad);
         goto done;
     }
     /* Arrivals before the end are replayed; without a duration the end itself is one. */
@@ -388,6 +384,8 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         }
         for (int i = 0; i < sc->nservices; i++)
             out->svc[i].unservable = per[i];
+        if (opts->on_unservable)
+            opts->on_unservable(opts->ctx, out);
     }
 
     /* Policy: environment, view, categories, initial placement. */

@@ -55,6 +55,9 @@ void ep_arrivals_close(ep_arrivals *rp);
 int ep_arrivals_end(ep_store *st, const ep_scenario *sc, double rate_scale, ep_dur duration,
                     ep_time *end, const char **bad);
 
+/* What an error of ep_arrivals_end means, for a message that names the trace. */
+const char *ep_arrivals_end_error(int rc);
+
 /* The measured window of a run ending at `end`: [warm-up, end - cool-down + 1), or the whole
  * run [0, end + 1) when the warm-up and cool-down leave nothing between them. */
 void ep_arrivals_window(const ep_scenario *sc, ep_time end, ep_time *lo, ep_time *hi);

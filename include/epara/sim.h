@@ -53,6 +53,8 @@ typedef struct ep_decision {
     int ninst;                    /* PLACE */
 } ep_decision;
 
+typedef struct ep_sim_result ep_sim_result;
+
 typedef struct ep_sim_opts {
     const char *policy; /* NULL: the scenario's */
     uint64_t seed;      /* used when seed_set, else the scenario's */
@@ -68,6 +70,10 @@ typedef struct ep_sim_opts {
     void *ctx;
     /* Called for every placement, route and batch decision (may be NULL). */
     void (*on_decision)(void *ctx, const ep_decision *d);
+    /* Called once before the run (the bound: before its LPs) with the requests of the
+     * window no placement can serve within their SLO: r's unservable, unservable_why and
+     * svc[].unservable are filled, nothing else yet (may be NULL). */
+    void (*on_unservable)(void *ctx, const ep_sim_result *r);
     /* Called about every 2^20 events with progress in [0, 1] (may be NULL). */
     void (*on_progress)(void *ctx, double frac, ep_time now, uint64_t events);
     /* When set, every call into the policy is written here with its inputs and outputs,
@@ -86,7 +92,7 @@ typedef struct ep_sim_service_stats {
     int64_t unservable; /* of `requests`: no placement can serve them (ep_servable_check) */
 } ep_sim_service_stats;
 
-typedef struct ep_sim_result {
+struct ep_sim_result {
     char policy[EP_NAME_MAX];
     uint64_t seed;
     double window_s; /* measured window length */
@@ -107,7 +113,7 @@ typedef struct ep_sim_result {
     ep_sim_service_stats svc[EP_SIM_MAX_SERVICES];
     double *device_busy_s; /* per device busy time (malloc'ed; ndevices) */
     int ndevices;
-} ep_sim_result;
+};
 
 /* Runs the simulation. err gets a message on failure: EP_EINVAL (bad options/scenario for
  * the simulator, e.g. unknown policy), EP_ENOENT (a workload trace is not in the

@@ -35,6 +35,23 @@ write_rows_as(fx *f, const char *name, const char *format, const double *secs, i
     assert_int_equal(ep_trace_writer_commit(w, NULL), 0);
 }
 
+/* Arrivals of w at rate scale rate before `until`; *last gets the last one's time. */
+static int
+count_arrivals(fx *f, const ep_workload *w, double rate, ep_time until, ep_time *last)
+{
+    ep_arrivals rp;
+    assert_int_equal(ep_arrivals_open(&rp, f->st, w, rate, until), 0);
+    ep_trace_row row;
+    ep_time at = 0;
+    int n = 0;
+    while (ep_arrivals_next(&rp, &row, &at) == 1) {
+        *last = at;
+        n++;
+    }
+    ep_arrivals_close(&rp);
+    return n;
+}
+
 static void
 write_rows(fx *f, const char *name, const double *secs, int n)
 {
@@ -107,16 +124,9 @@ test_a_late_burst_repeats_at_the_trace_length_not_at_its_own(void **state)
     const double secs[] = {3600, 3600.001, 3600.002, 3600.003, 3600.004};
     write_rows(&f, "b", secs, 5);
     fx_workload(&f, "b");
-    ep_arrivals rp;
-    assert_int_equal(ep_arrivals_open(&rp, f.st, &f.wl[0], 10, 3 * 3600 * EP_NS_PER_S), 0);
-    ep_trace_row row;
-    ep_time at;
-    int n = 0;
-    while (ep_arrivals_next(&rp, &row, &at) == 1)
-        n++;
+    ep_time last;
     /* x10: a copy every 432 s over 3 hours: 25 copies of 5 rows. */
-    assert_int_equal(n, 25 * 5);
-    ep_arrivals_close(&rp);
+    assert_int_equal(count_arrivals(&f, &f.wl[0], 10, 3 * 3600 * EP_NS_PER_S, &last), 25 * 5);
     fx_fini(&f);
 }
 
@@ -134,15 +144,9 @@ test_a_generated_trace_repeats_at_its_generated_duration(void **state)
     f.wl[0].has_gen = 1;
     ep_gen_spec_init(&f.wl[0].gen);
     f.wl[0].gen.duration = 3600 * EP_NS_PER_S;
-    ep_arrivals rp;
-    assert_int_equal(ep_arrivals_open(&rp, f.st, &f.wl[0], 10, 3 * 3600 * EP_NS_PER_S), 0);
-    ep_trace_row row;
-    ep_time at;
-    int n = 0;
-    while (ep_arrivals_next(&rp, &row, &at) == 1)
-        n++;
-    assert_int_equal(n, 30 * 5); /* x10: a copy every 360 s over 3 hours */
-    ep_arrivals_close(&rp);
+    ep_time last;
+    /* x10: a copy every 360 s over 3 hours */
+    assert_int_equal(count_arrivals(&f, &f.wl[0], 10, 3 * 3600 * EP_NS_PER_S, &last), 30 * 5);
     fx_fini(&f);
 }
 
@@ -156,16 +160,9 @@ test_tile_false_plays_the_trace_once(void **state)
     write_rows(&f, "t", secs, 3);
     fx_workload(&f, "t");
     f.wl[0].once = 1;
-    ep_arrivals rp;
-    assert_int_equal(ep_arrivals_open(&rp, f.st, &f.wl[0], 4, 100 * EP_NS_PER_S), 0);
-    ep_trace_row row;
-    ep_time at;
-    int n = 0;
-    while (ep_arrivals_next(&rp, &row, &at) == 1)
-        n++;
-    assert_int_equal(n, 3);
-    assert_int_equal(at, EP_NS_PER_S);
-    ep_arrivals_close(&rp);
+    ep_time last;
+    assert_int_equal(count_arrivals(&f, &f.wl[0], 4, 100 * EP_NS_PER_S, &last), 3);
+    assert_int_equal(last, EP_NS_PER_S);
     /* The simulator replays the same three requests however long the run. */
     dnn_service(&f);
     f.sc.run.duration = 100 * EP_NS_PER_S;
