@@ -13,9 +13,11 @@
 static const char replay_help[] =
         "usage: epara replay --log FILE [--scenario FILE] [--param KEY=VALUE] [--slo-scale X]\n"
         "\n"
-        "Replays a policy call log through a fresh instance of the same policy: every call\n"
-        "(categorize, place, route, pick_batch, on_timer) with the view and inputs the host\n"
-        "gave it, in order, checking that each decision and each timer armed is identical.\n"
+        "Replays a policy call log through fresh states of the same policy, one for each\n"
+        "state the writer had (the simulator: each node's and the controller's): every call\n"
+        "(init, categorize, place, route, pick_batch, on_timer) on its state with the view\n"
+        "and inputs the host gave it, in order, checking that each decision and each timer\n"
+        "armed is identical.\n"
         "The log comes from `epara sim --policy-log` or a testbed process (`epara testbed\n"
         "--policy-log DIR`); give the scenario and options it ran with.\n"
         "\n"
@@ -103,10 +105,10 @@ cmd_replay(int argc, char **argv)
                (unsigned long long)r.seed, r.role >= 0 && r.role < 4 ? roles[r.role] : "?");
         if (r.role == 2)
             printf(" of node %d", r.node);
-        printf("\n%lld calls replayed, every decision identical: %lld routes, %lld batches, "
-               "%lld placements, %lld timers\n",
-               (long long)r.calls, (long long)r.routes, (long long)r.batches, (long long)r.places,
-               (long long)r.timers);
+        printf("\n%lld calls replayed on %d policy state%s, every decision identical: %lld "
+               "routes, %lld batches, %lld placements, %lld timers\n",
+               (long long)r.calls, r.states, r.states == 1 ? "" : "s", (long long)r.routes,
+               (long long)r.batches, (long long)r.places, (long long)r.timers);
     }
     return EXIT_OK;
 }

@@ -35,13 +35,13 @@
 #define MAX_SVC  64
 #define MAX_CAND 65536
 #define MAX_INST 8192
-/* Work this node sent to remote LLM instances since their last state sync: nodes tracked,
- * and instances per node (direct-mapped by id). */
-#define SENT_NODES 256
-#define SENT_SLOTS 32
+#define MAX_DEV  4096 /* devices whose replica capacity the TP trade-off compares */
+/* Work this node sent to remote LLM instances since their last state sync: instances
+ * tracked (direct-mapped by id; each node has its own state). */
+#define SENT_SLOTS 64
 
 typedef struct epara_params {
-    int categorize;     /* 0: every service latency x single, default allocation */
+    int categorize;     /* 0: every service latency, multi-device only by memory */
     int forward;        /* 0: serve only on the ingress node (no dispatch elsewhere) */
     int mt;             /* 0: at most one instance per device */
     int mf;             /* 0: frequency tasks batch one frame at a time */
@@ -56,6 +56,11 @@ typedef struct epara_params {
     int kv_reserve;     /* 0: LLM candidates plan memory for their weights only */
     int link_density;   /* 0: an overloaded uplink carries requests in arrival order only */
     int tail_replica;   /* 0: no replica on a fast device for an LLM's long prompts */
+    double tp_gain;     /* a TP group of a single-device LLM must serve this many times
+                           what its devices would as replicas */
+    double tail_slack;  /* tail_replica: a long prompt prefilled within this share of the
+                           TTFT needs no other instance */
+    double tail_factor; /* tail_replica: a long prompt is this many times the mean */
     double link_margin; /* the uplink wait counts (1 + link_margin) times: a margin for
                            what the estimate misses, paid at the deadline otherwise */
     double link_window; /* link_density: seconds over which a node measures the rates of
@@ -68,6 +73,8 @@ typedef struct epara_params {
     int tpot_admit;     /* LLM: dispatch only to instances below their TPOT-bound batch */
     double peak_weight; /* 0..1: how far the forecast moves toward the recent peak rate */
     double peak_decay;  /* per placement period */
+    int fill_idle;      /* 0: devices idle once demand is covered stay idle */
+    int score_time;     /* the greedy counts device time as well as memory */
     int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
 } epara_params;
 
@@ -81,14 +88,21 @@ typedef struct sent_work {
     ep_dur work;
 } sent_work;
 
+/* Frame-level DP: an instance's smooth weighted round-robin credit and the frames per
+ * second it sustains within the SLO (computed once per instance). */
+typedef struct dp_slot {
+    int inst; /* instance id + 1 (0: empty) */
+    double rate, credit;
+} dp_slot;
+
 typedef struct epara_state {
     epara_params p;
-    sent_work sent[SENT_NODES][SENT_SLOTS];
+    sent_work sent[SENT_SLOTS];
     int have_forecast;
     double forecast[MAX_SVC];
     double peak[MAX_SVC];
-    uint32_t rr[MAX_SVC];
-    ep_link_adm link; /* link_density: the uplink admission (epara/policy_util.h) */
+    dp_slot dp[MAX_INST]; /* frame_dp, by instance id modulo MAX_INST */
+    ep_link_adm link;     /* link_density: the uplink admission (epara/policy_util.h) */
     int placed_once;
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
@@ -100,7 +114,8 @@ typedef struct epara_state {
 /* The parameters ep_init reads: the one place their defaults and domains live (the host
  * refuses any other key or value; switches are 0 or 1, 1 = the mechanism on). */
 static const ep_param_decl epara_params_decl[] = {
-        {"categorize", 0, 1, 1, 1, "categorize services (0: every one latency x single)"},
+        {"categorize", 0, 1, 1, 1,
+         "categorize services (0: every one latency, multi-device only by memory)"},
         {"forward", 0, 1, 1, 1, "dispatch to other nodes (0: serve only on the ingress node)"},
         {"mt", 0, 1, 1, 1, "co-locate instances on a device (0: at most one per device)"},
         {"mf", 0, 1, 1, 1, "multi-frame batches for frequency tasks (0: one frame at a time)"},
@@ -113,10 +128,16 @@ static const ep_param_decl epara_params_decl[] = {
         {"inflow", 0, 1, 1, 1, "LLM estimates count what arrived elsewhere since the last sync"},
         {"llm_forward", 0, 1, 1, 1,
          "LLM prompts for a remote instance go to its node (0: straight to the instance)"},
-        {"kv_reserve", 0, 1, 1, 0, "LLM candidates plan memory for the KV cache too"},
+        {"kv_reserve", 0, 1, 1, 1, "LLM candidates plan memory for the KV cache too"},
         {"link_density", 0, 1, 1, 1,
          "an overloaded uplink carries the most weight per byte first (0: arrival order)"},
         {"tail_replica", 0, 1, 1, 1, "a replica on a fast device for an LLM's long prompts"},
+        {"tp_gain", 1, INFINITY, 0, 1,
+         "a TP group of a single-device LLM must serve this many times its devices as replicas"},
+        {"tail_slack", 0.01, 1, 0, 0.5,
+         "tail_replica: a long prompt prefilled within this share of the TTFT needs nothing more"},
+        {"tail_factor", 1, 1000, 0, 4,
+         "tail_replica: a long prompt is this many times the service's mean prompt"},
         {"link_margin", 0, 10, 0, 0.5, "the uplink wait counts (1 + link_margin) times"},
         {"link_window", 0, 3600, 0, 0.25,
          "link_density: seconds over which a node measures its arrival rates (0: period means)"},
@@ -129,6 +150,9 @@ static const ep_param_decl epara_params_decl[] = {
         {"tpot_admit", 0, 1, 1, 1, "LLM: dispatch only to instances below their TPOT-bound batch"},
         {"peak_weight", 0, 1, 0, 0.5, "how far the forecast moves toward the recent peak rate"},
         {"peak_decay", 0, 1, 0, 0.9, "decay of the recent peak rate per placement period"},
+        {"fill_idle", 0, 1, 1, 1, "devices idle once demand is covered get an instance too"},
+        {"score_time", 0, 1, 1, 1,
+         "the greedy's cost of a candidate counts the device time it takes, not only memory"},
         {"per_service", 0, 1, 1, 0,
          "objective: shares of each service's demand (1) or requests served (0)"},
         {NULL, 0, 0, 0, 0, NULL},
@@ -161,6 +185,9 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->kv_reserve = PARAM("kv_reserve") != 0;
     p->link_density = PARAM("link_density") != 0;
     p->tail_replica = PARAM("tail_replica") != 0;
+    p->tail_factor = PARAM("tail_factor");
+    p->tail_slack = PARAM("tail_slack");
+    p->tp_gain = PARAM("tp_gain");
     p->link_margin = PARAM("link_margin");
     p->link_window = PARAM("link_window");
     p->max_hops = (int)PARAM("max_hops");
@@ -172,6 +199,8 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->peak_weight = PARAM("peak_weight");
     p->peak_decay = PARAM("peak_decay");
     p->per_service = PARAM("per_service") != 0;
+    p->score_time = PARAM("score_time") != 0;
+    p->fill_idle = PARAM("fill_idle") != 0;
 #undef PARAM
     ep_link_adm_init(&st->link, view, p->link_margin, p->link_window);
     return 0;
@@ -214,9 +243,11 @@ ep_categorize(void *state, const ep_view *view, int svc, ep_category *out)
 
 typedef struct cand {
     ep_instance_spec spec;
-    double cap; /* requests/s within the SLO */
-    double mem; /* bytes per device */
-    int kept;   /* already running (hysteresis) */
+    double cap;    /* requests/s within the SLO (on what is left of its devices' time) */
+    double full;   /* requests/s within the SLO with its devices to itself */
+    double mem;    /* bytes per device */
+    int tail_only; /* a TP group that serves no more than its devices as replicas would:
+                      placed only for the prompts no replica prefills within the TTFT */
 } cand;
 
 typedef struct cands {
@@ -230,12 +261,15 @@ cand_add(const epara_state *st, const ep_view *v, cands *cs, const ep_instance_s
     if (cs->n >= cs->cap)
         return;
     int batch = 0;
-    double cap = ep_pol_capacity(v, sp, &batch);
+    /* An LLM whose mean prompt leaves no room for queueing within the TTFT still serves one
+     * request at a time (lone): a wider group may then serve more. */
+    int llm = v->sc->services[sp->service].kind == EP_SVC_LLM;
+    double cap = ep_pol_capacity_at(v, sp, 1, -1, INFINITY, llm, &batch, NULL);
     if (cap <= 0)
         return;
     cand *c = &cs->c[cs->n++];
     c->spec = *sp;
-    c->cap = cap;
+    c->cap = c->full = cap;
     c->mem = (double)ep_cost_instance_mem(v->sc, sp->service, sp->ndev);
     const ep_service *svc = &v->sc->services[sp->service];
     if (st->p.kv_reserve && svc->kind == EP_SVC_LLM && svc->kv_bytes_per_token > 0) {
@@ -245,7 +279,7 @@ cand_add(const epara_state *st, const ep_view *v, cands *cs, const ep_instance_s
         double in = v->mean_input[sp->service], out = v->mean_output[sp->service];
         c->mem += (double)batch * (in + out) * (double)svc->kv_bytes_per_token / sp->ndev;
     }
-    c->kept = 0;
+    c->tail_only = 0;
 }
 
 static void
@@ -260,19 +294,26 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
     sp.order = freq || !st->p.edf ? EP_QUEUE_FIFO : EP_QUEUE_EDF;
     /* Frequency tasks batch several frames (MF) unless switched off. */
     sp.max_batch = freq && !st->p.mf ? 1 : 0;
-    if (!cat->multi_device) {
+    int llm = sc->services[s].kind == EP_SVC_LLM;
+    double single[MAX_DEV] = {0}; /* capacity as a replica, per device */
+    /* Single devices: for a single-device service, and for an LLM one device holds (the
+     * greedy weighs a TP group against as many replicas by what each serves within the
+     * SLO: a wide group prefills long prompts faster, replicas serve more of short ones). */
+    if (!cat->multi_device || (llm && st->p.parallel)) {
         sp.mode = EP_MODE_SINGLE;
         sp.ndev = 1;
         for (int d = 0; d < sc->ndevices; d++) {
             sp.devs[0] = d;
+            int before = cs->n;
             cand_add(st, v, cs, &sp);
+            if (d < MAX_DEV && cs->n > before)
+                single[d] = cs->c[cs->n - 1].cap;
         }
-        return;
     }
-    if (!st->p.parallel)
+    if (!st->p.parallel || (!cat->multi_device && !llm))
         return;
-    /* TP inside a node: the fewest devices of one node that hold it. */
-    int any_tp = 0;
+    /* TP inside a node: every aligned group of k devices of one node that holds it, for
+     * every width k from 2 to the node's devices (PP stages for frequency tasks). */
     for (int n = 0; n < sc->nnodes; n++) {
         const ep_node *nd = &sc->nodes[n];
         for (int k = 2; k <= nd->ndev && k <= EP_MAX_STAGE_DEVS; k++) {
@@ -280,26 +321,57 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
                 continue;
             sp.mode = freq ? EP_MODE_PP : EP_MODE_TP;
             sp.ndev = k;
-            for (int j = 0; j < k; j++)
-                sp.devs[j] = nd->dev0 + j;
-            int before = cs->n;
-            cand_add(st, v, cs, &sp);
-            any_tp |= cs->n > before;
-            break;
+            for (int g = 0; g + k <= nd->ndev; g += k) {
+                for (int j = 0; j < k; j++)
+                    sp.devs[j] = nd->dev0 + g + j;
+                int before = cs->n;
+                cand_add(st, v, cs, &sp);
+                if (cs->n == before)
+                    continue;
+                /* TP width against replica count: the group earns its devices only when it
+                 * serves more within the SLO than they would as replicas. */
+                double as_replicas = 0;
+                for (int j = 0; j < k; j++)
+                    as_replicas += sp.devs[j] < MAX_DEV ? single[sp.devs[j]] : 0;
+                cs->c[cs->n - 1].tail_only = !cat->multi_device && as_replicas > 0 &&
+                                             cs->c[cs->n - 1].cap <= st->p.tp_gain * as_replicas;
+            }
         }
     }
-    if (any_tp && !freq)
+    if (!cat->multi_device)
         return;
-    /* PP across nodes over pairs (and triples) of devices, best-connected first. */
-    for (int k = 2; k <= 3; k++) {
+    /* PP over the fewest devices that hold it, next to the TP groups (when the nodes that
+     * can hold a TP group are taken, a pipeline over boards still serves): every pair and triple of
+     * devices; beyond three stages, chains of consecutive devices in device order (a node's
+     * devices are adjacent there, so chains cross as few links as they can). */
+    int first = cs->n;
+    for (int k = 2; k <= EP_MAX_STAGE_DEVS && cs->n == first; k++) {
         double need = (double)ep_cost_instance_mem(sc, s, k);
+        sp.mode = EP_MODE_PP;
+        if (k > 3) {
+            int chain[EP_MAX_STAGE_DEVS], len = 0;
+            for (int d = 0; d < sc->ndevices; d++) {
+                if (ep_pol_usable_mem(sc, d) < need)
+                    continue;
+                if (len == k) { /* slide the window by one device */
+                    memmove(chain, chain + 1, (size_t)(k - 1) * sizeof *chain);
+                    len--;
+                }
+                chain[len++] = d;
+                if (len == k) {
+                    sp.ndev = k;
+                    memcpy(sp.devs, chain, (size_t)k * sizeof *chain);
+                    cand_add(st, v, cs, &sp);
+                }
+            }
+            continue;
+        }
         for (int a = 0; a < sc->ndevices; a++) {
             if (ep_pol_usable_mem(sc, a) < need)
                 continue;
             for (int b = a + 1; b < sc->ndevices; b++) {
                 if (ep_pol_usable_mem(sc, b) < need)
                     continue;
-                sp.mode = EP_MODE_PP;
                 sp.ndev = 2;
                 sp.devs[0] = a;
                 sp.devs[1] = b;
@@ -316,8 +388,6 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
                 }
             }
         }
-        if (cs->n > 0)
-            break;
     }
 }
 
@@ -372,13 +442,18 @@ cand_score(const epara_state *st, const ep_view *view, const cand *c, double wan
 {
     const ep_scenario *sc = view->sc;
     int s = c->spec.service;
-    double gain = sc->services[s].weight * (c->cap < want ? c->cap : want);
+    double serve = c->cap < want ? c->cap : want;
+    double gain = sc->services[s].weight * serve;
     if (st->p.per_service && demand[s] > 0)
         gain /= demand[s]; /* the share of the service's demand it covers */
-    double memfrac = 0;
-    for (int j = 0; j < c->spec.ndev; j++)
-        memfrac += c->mem / ep_pol_usable_mem(sc, c->spec.devs[j]);
-    return gain / (memfrac + 1e-9);
+    /* What it occupies on each device: the larger of its share of the memory and of the
+     * device's time (serving `serve` requests/s of the `full` it sustains alone). */
+    double timefrac = c->full > 0 && st->p.score_time ? serve / c->full : 0, cost = 0;
+    for (int j = 0; j < c->spec.ndev; j++) {
+        double memfrac = c->mem / ep_pol_usable_mem(sc, c->spec.devs[j]);
+        cost += memfrac > timefrac ? memfrac : timefrac;
+    }
+    return gain / (cost + 1e-9);
 }
 
 typedef struct keep {
@@ -412,7 +487,7 @@ keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen,
         if (!iv->active || !view->node_up[iv->node])
             continue;
         for (int k = 0; k < cs->n; k++) {
-            if (chosen[k] || !spec_same(&cs->c[k].spec, &iv->spec))
+            if (chosen[k] || cs->c[k].tail_only || !spec_same(&cs->c[k].spec, &iv->spec))
                 continue;
             int s = iv->spec.service;
             ks[nk++] = (keep){i, k, cand_score(st, view, &cs->c[k], demand[s] * mult, demand)};
@@ -447,7 +522,7 @@ greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, doubl
         int best = -1;
         double best_score = 0;
         for (int k = 0; k < cs->n; k++) {
-            if (chosen[k])
+            if (chosen[k] || cs->c[k].tail_only)
                 continue;
             const cand *c = &cs->c[k];
             int s = c->spec.service;
@@ -482,11 +557,33 @@ greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, doubl
     }
 }
 
-/* Latency-sensitive LLM services whose chosen instances all sit on devices much slower than
- * the fastest that holds them (memory density favours the big embedded boards) get one
- * replica on a fast device from the memory and time left: the router sends it the long
- * prompts that no slow instance prefills within the TTFT (it picks the earliest estimate).
- * It plans a tenth of the service's demand there and adds nothing to its planned supply. */
+/* Whether an instance of spec sp is running (active) now. */
+static int
+is_running(const ep_view *view, const ep_instance_spec *sp)
+{
+    for (int i = 0; i < view->ninst; i++)
+        if (view->inst[i].active && spec_same(&view->inst[i].spec, sp))
+            return 1;
+    return 0;
+}
+
+/* Prefill time of a long prompt of `len` tokens on candidate c, or infinity when its KV
+ * cache cannot hold the prompt. */
+static double
+long_prefill(const ep_view *view, const cand *c, double len)
+{
+    if ((double)ep_pol_kv_capacity(view, &c->spec) < len)
+        return INFINITY;
+    return (double)ep_pol_llm_iteration(view, &c->spec, (int64_t)len, len * len, 0, 0);
+}
+
+/* Long prompts. The greedy values LLM instances at the mean prompt, so a latency-sensitive
+ * LLM service may end up only on instances that prefill a long prompt (tail_factor times
+ * the mean) past its TTFT: slow embedded boards, or single GPUs where a TP group would be
+ * twice as fast. It then gets one instance from the memory and time left that prefills it
+ * fastest (a running one first, if within the TTFT): the router sends it the prompts no
+ * other instance meets the TTFT for (it picks the earliest estimate). It plans a tenth of
+ * the service's demand there and adds nothing to its planned supply. */
 static void
 tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
               double *budget, int *count, const double *demand)
@@ -496,23 +593,35 @@ tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen
         if (sc->services[s].kind != EP_SVC_LLM || view->cat[s].sensitivity == EP_SENS_FREQUENCY ||
             !(demand[s] > 0))
             continue;
-        double best = 0, have = 0;
+        double len = st->p.tail_factor * view->mean_input[s];
+        double ttft = (double)sc->services[s].slo.ttft, have = INFINITY;
+        int placed = 0;
         for (int k = 0; k < cs->n; k++) {
-            if (cs->c[k].spec.service != s)
+            if (cs->c[k].spec.service != s || !chosen[k])
                 continue;
-            if (cs->c[k].cap > best)
-                best = cs->c[k].cap;
-            if (chosen[k] && cs->c[k].cap > have)
-                have = cs->c[k].cap;
+            placed = 1;
+            double t = long_prefill(view, &cs->c[k], len);
+            if (t < have)
+                have = t;
         }
-        if (have == 0 || have >= 0.5 * best)
-            continue; /* none placed (handled before), or one is fast already */
+        if (!placed || have <= ttft * st->p.tail_slack)
+            continue; /* none placed (handled before), or one prefills long prompts already */
         for (;;) {
-            int pick = -1;
-            for (int k = 0; k < cs->n; k++)
-                if (!chosen[k] && cs->c[k].spec.service == s && cs->c[k].cap >= 0.5 * best &&
-                    (pick < 0 || cs->c[k].cap > cs->c[pick].cap))
+            int pick = -1, pick_run = 0;
+            double pick_t = INFINITY;
+            for (int k = 0; k < cs->n; k++) {
+                if (chosen[k] || cs->c[k].spec.service != s)
+                    continue;
+                double t = long_prefill(view, &cs->c[k], len);
+                if (!(t < have))
+                    continue;
+                int run = t <= ttft && is_running(view, &cs->c[k].spec);
+                if (pick < 0 || run > pick_run || (run == pick_run && t < pick_t)) {
                     pick = k;
+                    pick_t = t;
+                    pick_run = run;
+                }
+            }
             if (pick < 0)
                 break;
             chosen[pick] = -1; /* tried */
@@ -524,6 +633,43 @@ tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen
         for (int k = 0; k < cs->n; k++)
             if (chosen[k] < 0)
                 chosen[k] = 0;
+    }
+}
+
+/* Devices left idle once demand is covered get an instance too: supply is an estimate (a
+ * burst, a long prompt or a stale view can need more), and an idle device serves nothing.
+ * Each round, the service with the least supply per unit of demand that has a candidate
+ * on idle devices only takes its best-scoring one there (its requests spill over to it
+ * when the others fall behind). */
+static void
+fill_idle(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
+          double *budget, int *count, const double *demand, double *supply)
+{
+    for (;;) {
+        int best = -1;
+        double best_ratio = INFINITY, best_score = 0;
+        for (int k = 0; k < cs->n; k++) {
+            const cand *c = &cs->c[k];
+            int s = c->spec.service, idle = 1;
+            if (chosen[k] || c->tail_only || !(demand[s] > 0))
+                continue;
+            for (int j = 0; j < c->spec.ndev && idle; j++)
+                idle = count[c->spec.devs[j]] == 0 && freem[c->spec.devs[j]] >= c->mem;
+            if (!idle)
+                continue;
+            double ratio = supply[s] / demand[s];
+            double score = cand_score(st, view, c, demand[s], demand);
+            if (ratio < best_ratio || (ratio == best_ratio && score > best_score)) {
+                best_ratio = ratio;
+                best_score = score;
+                best = k;
+            }
+        }
+        if (best < 0)
+            return;
+        double add = take(st, view, &cs->c[best], freem, budget, count, 0);
+        chosen[best] = 1;
+        supply[cs->c[best].spec.service] += add;
     }
 }
 
@@ -581,7 +727,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
                 if (supply[s] > 0)
                     continue;
                 for (int k = 0; k < cs.n; k++) {
-                    if (chosen[k] || cs.c[k].spec.service != s)
+                    if (chosen[k] || cs.c[k].tail_only || cs.c[k].spec.service != s)
                         continue;
                     double add = take(st, view, &cs.c[k], freem, budget, count, 0);
                     if (add > 0) {
@@ -594,6 +740,8 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     }
     if (st->p.tail_replica)
         tail_replicas(st, view, &cs, chosen, freem, budget, count, demand);
+    if (st->p.fill_idle)
+        fill_idle(st, view, &cs, chosen, freem, budget, count, demand, supply);
     for (int k = 0; k < cs.n && !rc; k++)
         if (chosen[k])
             rc = ep_placement_add(out, &cs.c[k].spec);
@@ -609,16 +757,11 @@ done:
 
 /* --- request router --------------------------------------------------------------------- */
 
-/* Estimated completion on instance i: ep_pol_estimate plus, when the request has to leave
- * this node, the wait behind what this node's uplink still has to send (its own NIC queue:
- * a burst of frames on a slow link would otherwise be sent to miss their deadlines). */
-/* The entry of instance iv as seen from node `node`, when it is tracked there. */
+/* The entry of instance iv in this node's notes of what it sent. */
 static sent_work *
-sent_slot(epara_state *st, int node, const ep_instance_view *iv)
+sent_slot(epara_state *st, const ep_instance_view *iv)
 {
-    if (node < 0 || node >= SENT_NODES || iv->id < 0)
-        return NULL;
-    return &st->sent[node][iv->id % SENT_SLOTS];
+    return iv->id < 0 ? NULL : &st->sent[iv->id % SENT_SLOTS];
 }
 
 static ep_dur
@@ -628,7 +771,7 @@ sent_since_sync(epara_state *st, const ep_view *view, const ep_request_info *req
     if (!st->p.own_sent || iv->node == req->at_node ||
         view->sc->services[iv->spec.service].kind != EP_SVC_LLM)
         return 0;
-    sent_work *w = sent_slot(st, req->at_node, iv);
+    sent_work *w = sent_slot(st, iv);
     return w && w->inst == iv->id + 1 && w->synced_at == iv->synced_at ? w->work : 0;
 }
 
@@ -641,7 +784,7 @@ note_sent(epara_state *st, const ep_view *view, const ep_request_info *req, int 
         const ep_instance_view *iv = &view->inst[i];
         if (iv->id != id)
             continue;
-        sent_work *w = sent_slot(st, req->at_node, iv);
+        sent_work *w = sent_slot(st, iv);
         if (!w || iv->node == req->at_node)
             return;
         if (w->inst != iv->id + 1 || w->synced_at != iv->synced_at)
@@ -652,6 +795,9 @@ note_sent(epara_state *st, const ep_view *view, const ep_request_info *req, int 
     }
 }
 
+/* Estimated completion on instance i: ep_pol_estimate plus, when the request has to leave
+ * this node, the wait behind what this node's uplink still has to send (its own NIC queue:
+ * a burst of frames on a slow link would otherwise be sent to miss their deadlines). */
 static ep_time
 estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req, int i)
 {
@@ -700,6 +846,49 @@ full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
         st->admit_rate[iv->id] = admit;
     }
     return iv->running + iv->queued >= st->tpot_batch[iv->id];
+}
+
+/* Frame-level DP: a frequency task's frames are spread over the replicas that meet the
+ * frame's deadline by their estimate, each in proportion to the frames per second it
+ * sustains within the SLO (smooth weighted round-robin: a fast GPU gets more frames than
+ * an embedded board, and a replica sharing its device (MT) its share). The id of the
+ * instance chosen, or -1 when fewer than two qualify (the earliest estimate decides). */
+static dp_slot *
+dp_slot_of(epara_state *st, const ep_view *view, const ep_instance_view *iv)
+{
+    dp_slot *d = &st->dp[iv->id % MAX_INST];
+    if (d->inst != iv->id + 1)
+        *d = (dp_slot){iv->id + 1, ep_pol_capacity(view, &iv->spec, NULL), 0};
+    return d;
+}
+
+static int
+frame_dp(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_info *req)
+{
+    double total = 0;
+    int ok = 0;
+    dp_slot *best = NULL;
+    const ep_instance_view *pick = NULL;
+    for (int i = 0; i < view->ninst; i++) {
+        const ep_instance_view *iv = &view->inst[i];
+        if (iv->spec.service != req->service || !iv->ready || iv->id < 0 ||
+            estimate(st, view, env, req, i) > req->deadline)
+            continue;
+        dp_slot *d = dp_slot_of(st, view, iv);
+        if (!(d->rate > 0))
+            continue;
+        ok++;
+        total += d->rate;
+        d->credit += d->rate;
+        if (!best || d->credit > best->credit) {
+            best = d;
+            pick = iv;
+        }
+    }
+    if (ok < 2)
+        return -1;
+    best->credit -= total;
+    return pick->id;
 }
 
 /* Chooses where request req goes (epara_route records what it dispatched). */
@@ -769,25 +958,11 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         return;
     }
     if (freq) {
-        /* Frame-level DP: spread a stream's frames round-robin over the replicas that meet
-         * the deadline. */
-        int ok = 0;
-        for (int i = 0; i < view->ninst; i++) {
-            const ep_instance_view *iv = &view->inst[i];
-            ok += iv->spec.service == req->service && iv->ready &&
-                  estimate(st, view, env, req, i) <= req->deadline;
-        }
-        if (ok > 1) {
-            uint32_t k = st->rr[req->service]++ % (uint32_t)ok;
-            for (int i = 0; i < view->ninst; i++) {
-                const ep_instance_view *iv = &view->inst[i];
-                if (iv->spec.service == req->service && iv->ready &&
-                    estimate(st, view, env, req, i) <= req->deadline && k-- == 0) {
-                    out->kind = EP_ROUTE_DISPATCH;
-                    out->instance = iv->id;
-                    return;
-                }
-            }
+        int pick = frame_dp(st, env, view, req);
+        if (pick >= 0) {
+            out->kind = EP_ROUTE_DISPATCH;
+            out->instance = pick;
+            return;
         }
     }
     const ep_instance_view *best = &view->inst[best_any];

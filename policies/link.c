@@ -7,14 +7,14 @@
  * has already made. Invariant: it only ever turns a decision that leaves the node into a
  * rejection; it never changes where a request goes. */
 #include <math.h>
-#include <string.h>
 
 #include "epara/policy_util.h"
 
 void
 ep_link_adm_init(ep_link_adm *a, const ep_view *v, double margin, double window)
 {
-    memset(a, 0, sizeof *a);
+    /* a is zeroed (the host zeroes policy state): clearing it here would touch every page
+     * of it in each node's state. */
     a->margin = margin;
     a->window = window;
     const ep_scenario *sc = v->sc;
@@ -30,7 +30,7 @@ ep_link_adm_init(ep_link_adm *a, const ep_view *v, double margin, double window)
                 if (wl->ingress[j] >= 0 && wl->ingress[j] < EP_LINK_NODES)
                     a->ingress_share[wl->ingress[j]][s] += 1.0 / wl->ningress;
         }
-        for (int k = 0; k < EP_LINK_NODES && nw > 0; k++)
+        for (int k = 0; k < EP_LINK_NODES && k < sc->nnodes && nw > 0; k++)
             a->ingress_share[k][s] /= nw;
     }
 }

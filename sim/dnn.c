@@ -95,8 +95,9 @@ sim_dnn_start(sim *s, sim_instance *in)
     sim_refresh_view(s, in->node);
     int b;
     if (s->pol->pick_batch) {
+        void *st = sim_pol_state(s, in->node); /* the node running the instance */
         sim_plog_begin(s, SIM_PL_BATCH);
-        b = s->pol->pick_batch(s->pol_state, &s->env, &s->view, in->id, &q, &drop);
+        b = s->pol->pick_batch(st, &s->env, &s->view, in->id, &q, &drop);
         if (s->opts.policy_log) {
             int32_t hdr[2] = {in->id, shown}, o[2] = {b, drop};
             sim_plog_data(s, hdr, sizeof hdr);

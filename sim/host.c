@@ -341,8 +341,9 @@ sim_route(sim *s, sim_request *r)
     sim_refresh_view(s, r->at_node);
     s->env.now = s->eng.now;
     ep_route d = {EP_ROUTE_REJECT, -1, -1, "no sim_route"};
+    void *st = sim_pol_state(s, r->at_node); /* the deciding node's */
     sim_plog_begin(s, SIM_PL_ROUTE);
-    s->pol->route(s->pol_state, &s->env, &s->view, &ri, &d);
+    s->pol->route(st, &s->env, &s->view, &ri, &d);
     if (s->opts.policy_log) {
         int32_t o[3] = {(int32_t)d.kind, d.instance, d.node};
         sim_plog_data(s, &ri, sizeof ri);

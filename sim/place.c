@@ -283,8 +283,9 @@ sim_do_place(sim *s, int initial)
     s->env.now = s->eng.now;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
+    void *st = sim_pol_state(s, -1); /* the controller's */
     sim_plog_begin(s, SIM_PL_PLACE);
-    int err = s->pol->place ? s->pol->place(s->pol_state, &s->env, &s->view, &p) : 0;
+    int err = s->pol->place ? s->pol->place(st, &s->env, &s->view, &p) : 0;
     clock_gettime(CLOCK_MONOTONIC, &b);
     if (s->opts.policy_log) {
         int32_t hdr[3] = {err, p.unchanged, p.n};
@@ -327,13 +328,16 @@ sim_timer_fire(sim *s, sim_event *ev)
 {
     sim_timer *t = EP_CONTAINER_OF(ev, sim_timer, ev);
     uint64_t cookie = t->cookie;
+    int owner = t->owner;
     free(t);
     if (s->pol->on_timer) {
-        sim_refresh_view(s, -1);
+        /* On the state whose hook armed it, seeing what that node (or the controller) sees. */
+        sim_refresh_view(s, owner);
         s->env.now = s->eng.now;
+        void *st = sim_pol_state(s, owner);
         sim_plog_begin(s, SIM_PL_TIMER);
         sim_plog_data(s, &cookie, sizeof cookie);
-        s->pol->on_timer(s->pol_state, &s->env, &s->view, cookie);
+        s->pol->on_timer(st, &s->env, &s->view, cookie);
         sim_plog_end(s);
     }
     /* A policy that waited in pick_batch gets another look at idle instances. */
@@ -352,6 +356,7 @@ sim_timer_arm(void *host, ep_dur after, uint64_t cookie)
         return;
     }
     t->cookie = cookie;
+    t->owner = s->pol_owner;
     sim_event_init(&t->ev, sim_timer_fire, EV_TIMER, (uint32_t)cookie);
     sim_schedule(&s->eng, &t->ev, s->eng.now + (after > 0 ? after : 0));
 }

@@ -1,15 +1,20 @@
 /* Policy call log and replay (include/epara/sim.h, ep_policy_replay). The host writes every
- * call into the policy -- init's parameters, categorize, place, route, pick_batch, on_timer
- * -- with the exact view and inputs it saw and the outputs it got (decisions and timers
- * armed). Replaying feeds the same calls, in the same order, to a fresh instance of the
- * same compiled policy and checks that every output is identical: a policy is a pure
- * function of its calls (DESIGN.md §5), so a testbed process's decisions must replay
- * through the simulator's policy library unchanged.
+ * call into the policy -- init, categorize, place, route, pick_batch, on_timer -- with the
+ * policy state it went to, the exact view and inputs it saw and the outputs it got
+ * (decisions and timers armed). Replaying feeds the same calls, in the same order, to fresh
+ * states of the same compiled policy, one per state the writer had (each node's, the
+ * controller's), and checks that every output is identical: a policy is a pure function of
+ * its calls (DESIGN.md §5), so a testbed process's decisions must replay through the
+ * simulator's policy library unchanged.
  *
  * Format: binary, in the byte order and struct layout of the build that wrote it (the
  * header records the layout sizes; another build refuses the log). Header: magic
- * "EPPLOG2\n", layout sizes, policy name, seed, role, node, scenario counts and checksum,
- * params. Then records: u32 kind, i64 now, [view], inputs, outputs, timers. */
+ * "EPPLOG3\n", layout sizes, policy name, seed, role, node, scenario counts and checksum,
+ * params. Then records: u32 kind, i32 state (the node whose state the call used, -1: the
+ * controller's), i64 now, [view], inputs, outputs, timers. A state's first record is its
+ * init (output: init's return code), which starts its RNG stream (sim_pol_stream); a state's
+ * categorize records run from service 0 up, each pass starting from no categories.
+ * EPPLOG2 (one state for every node, no init records) is refused. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +23,8 @@
 #include "epara/error.h"
 #include "sim_internal.h"
 
-#define PLOG_MAGIC "EPPLOG2\n"
+#define PLOG_MAGIC  "EPPLOG3\n"
+#define PLOG_PREFIX "EPPLOG" /* any version: an older one is named in the error */
 
 enum plog_kind {
     PL_CATEGORIZE = SIM_PL_CATEGORIZE,
@@ -26,11 +32,12 @@ enum plog_kind {
     PL_ROUTE = SIM_PL_ROUTE,
     PL_BATCH = SIM_PL_BATCH,
     PL_TIMER = SIM_PL_TIMER,
+    PL_INIT = SIM_PL_INIT,
     PL_END
 };
 
 static const char *const kind_names[] = {"",      "categorize", "place", "route",
-                                         "batch", "timer",      "end"};
+                                         "batch", "timer",      "init",  "end"};
 
 typedef struct plog_header {
     char magic[8];
@@ -119,7 +126,9 @@ sim_plog_begin(sim *s, int kind)
     if (!s->opts.policy_log)
         return;
     uint32_t k = (uint32_t)kind;
+    int32_t state = s->pol_owner;
     w(s, &k, sizeof k);
+    w(s, &state, sizeof state);
     w(s, &s->env.now, sizeof s->env.now);
     write_view(s);
     s->plog_ntimers = 0;
@@ -253,8 +262,16 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
     memset(out, 0, sizeof *out);
     rp R = {f, path ? path : "log", err, errlen, 0, {{0, 0}}, 0}, *r = &R;
     plog_header h;
-    if (fread(&h, 1, sizeof h, f) != sizeof h || memcmp(h.magic, PLOG_MAGIC, 8) != 0)
+    if (fread(&h, 1, sizeof h, f) != sizeof h || memcmp(h.magic, PLOG_PREFIX, 6) != 0)
         return rp_fail(r, EP_EPARSE, "not a policy log (bad magic)");
+    if (memcmp(h.magic, PLOG_MAGIC, 8) != 0) {
+        char what[256];
+        snprintf(what, sizeof what,
+                 "a policy log of another format (%.7s; this build reads %.7s, with one policy "
+                 "state per node): write it again with this build",
+                 h.magic, PLOG_MAGIC);
+        return rp_fail(r, EP_EPARSE, what);
+    }
     if (h.sz_view != sizeof(ep_instance_view) || h.sz_req != sizeof(ep_request_info) ||
         h.sz_spec != sizeof(ep_instance_spec) || h.sz_cat != sizeof(ep_category))
         return rp_fail(r, EP_EPARSE, "written by a build with another layout");
@@ -294,15 +311,17 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
     double *rate = calloc(ns, sizeof *rate), *min = calloc(ns, sizeof *min);
     double *mout = calloc(ns, sizeof *mout), *orate = calloc(ns, sizeof *orate);
     ep_category *cat = calloc(ns, sizeof *cat);
-    void *state = calloc(1, pol->state_size ? pol->state_size : 1);
+    /* The states the writer had, as its init records create them: [node], [nnodes] the
+     * controller's; NULL until then. */
+    int nst = sc->nnodes + 1;
+    void **states = calloc((size_t)nst, sizeof *states);
+    ep_rng *rngs = calloc((size_t)nst, sizeof *rngs);
     ep_instance_view *inst = NULL;
-    int icap = 0, rc = 0, inited = 0;
+    int icap = 0, rc = 0;
     ep_instance_spec *spec = NULL;
     ep_time *qdl = NULL, *qarr = NULL;
-    ep_rng rng;
-    int rng_ok = ep_rng_init(&rng, h.seed, EP_STREAM_POLICY) == 0;
     if (!S.up || !S.down || !node_up || !link_up || !upfree || !arr || !rate || !min || !mout ||
-        !orate || !cat || !state || !rng_ok) {
+        !orate || !cat || !states || !rngs) {
         rc = EP_ENOMEM;
         goto done;
     }
@@ -325,12 +344,7 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
     view.sync_period = sc->run.sync_period;
     view.delay = sim_view_delay;
     view.host_ = &S;
-    ep_env env = {0, &rng, rp_timer_arm, r};
-    if (pol->init && (rc = pol->init(state, &env, &view, copy.params, copy.nparams)) != 0) {
-        rp_fail(r, rc, "the policy refused the logged parameters");
-        goto done;
-    }
-    inited = 1;
+    ep_env env = {0, NULL, rp_timer_arm, r};
     for (;;) {
         uint32_t kind;
         size_t got = fread(&kind, 1, sizeof kind, f);
@@ -341,14 +355,46 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
             rc = rp_fail(r, EP_EPARSE, "bad record kind");
             break;
         }
-        if ((rc = rd(r, &env.now, sizeof env.now)) != 0)
+        int32_t who;
+        if ((rc = rd(r, &who, sizeof who)) != 0 || (rc = rd(r, &env.now, sizeof env.now)) != 0)
             break;
+        if (who < -1 || who >= sc->nnodes) {
+            rc = rp_fail(r, EP_EPARSE, "bad policy state");
+            break;
+        }
+        int si = who < 0 ? sc->nnodes : who;
+        if ((kind == PL_INIT) != (states[si] == NULL)) {
+            rc = rp_fail(r, EP_EPARSE,
+                         kind == PL_INIT ? "a policy state initialized twice"
+                                         : "a call on a policy state never initialized");
+            break;
+        }
         if ((rc = read_view(r, &view, sc, &inst, &icap, node_up, link_up, upfree, arr, rate, min,
                             mout, orate)) != 0)
             break;
         r->nt = 0;
         char what[256];
+        void *state = states[si];
+        env.rng = &rngs[si];
         switch (kind) {
+        case PL_INIT: {
+            int32_t want;
+            if ((rc = rd(r, &want, sizeof want)) != 0)
+                break;
+            states[si] = state = calloc(1, pol->state_size ? pol->state_size : 1);
+            if (!state || ep_rng_init(&rngs[si], h.seed, sim_pol_stream(who)) != 0) {
+                rc = EP_ENOMEM;
+                break;
+            }
+            out->states++;
+            out->calls++;
+            int mine = pol->init ? pol->init(state, &env, &view, copy.params, copy.nparams) : 0;
+            if (mine != want) {
+                snprintf(what, sizeof what, "init: returned %d, logged %d", mine, (int)want);
+                rc = rp_fail(r, EP_ERANGE, what);
+            }
+            break;
+        }
         case PL_CATEGORIZE: {
             int32_t svc;
             ep_category want, mine;
@@ -359,6 +405,8 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
                 break;
             }
             memset(&mine, 0, sizeof mine);
+            if (svc == 0) /* a state's pass starts from no categories, as the host's does */
+                memset(cat, 0, (size_t)sc->nservices * sizeof *cat);
             if (pol->categorize)
                 pol->categorize(state, &view, svc, &mine);
             else
@@ -471,12 +519,15 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
             break;
     }
 done:
-    if (inited && pol->fini)
-        pol->fini(state);
-    if (rng_ok)
-        ep_rng_fini(&rng);
+    for (int i = 0; states && rngs && i < nst; i++) {
+        if (states[i] && pol->fini)
+            pol->fini(states[i]);
+        free(states[i]);
+        ep_rng_fini(&rngs[i]);
+    }
+    free(states);
+    free(rngs);
     free(spec);
-    free(state);
     free(S.up);
     free(S.down);
     free(node_up);

@@ -156,10 +156,14 @@ sim_free(sim *s)
         s->pool = r->pool_next;
         free(r);
     }
-    if (s->pol && s->pol->fini && s->pol_state)
-        s->pol->fini(s->pol_state);
-    free(s->pol_state);
-    ep_rng_fini(&s->pol_rng);
+    for (int i = 0; s->pol_states && s->pol_rngs && i <= s->sc->nnodes; i++) {
+        if (s->pol_states[i] && s->pol->fini)
+            s->pol->fini(s->pol_states[i]);
+        free(s->pol_states[i]);
+        ep_rng_fini(&s->pol_rngs[i]);
+    }
+    free(s->pol_states);
+    free(s->pol_rngs);
     free(s->up);
     free(s->up_free);
     free(s->down);
@@ -182,6 +186,82 @@ sim_free(sim *s)
     free(s->qarr);
     sim_metrics_free(s->m);
     sim_engine_fini(&s->eng);
+}
+
+/* --- policy states ----------------------------------------------------------------------- */
+
+uint64_t
+sim_pol_stream(int node)
+{
+    /* The controller keeps the stream the policy has always drawn from; node k's is k in the
+     * upper half of the id space, clear of the well-known ids (epara/rng.h). */
+    return node < 0 ? EP_STREAM_POLICY : ((uint64_t)EP_STREAM_POLICY << 32) + (uint64_t)node;
+}
+
+void *
+sim_pol_state(sim *s, int node)
+{
+    int i = node < 0 ? s->sc->nnodes : node;
+    EP_ASSERT(i <= s->sc->nnodes && s->pol_states[i] != NULL);
+    s->env.rng = &s->pol_rngs[i];
+    s->pol_owner = node < 0 ? -1 : node;
+    return s->pol_states[i];
+}
+
+/* Allocates the policy states the role uses, zeroed, each with its RNG stream: the
+ * simulator every node's and the controller's, a testbed process the one it is (the
+ * loadgen the controller's slot, for categories only). */
+static int
+pol_alloc(sim *s, uint64_t seed)
+{
+    int nn = s->sc->nnodes;
+    s->pol_states = calloc((size_t)nn + 1, sizeof *s->pol_states);
+    s->pol_rngs = calloc((size_t)nn + 1, sizeof *s->pol_rngs);
+    if (!s->pol_states || !s->pol_rngs)
+        return EP_ENOMEM;
+    for (int i = 0; i <= nn; i++) {
+        int node = i < nn ? i : -1;
+        int used =
+                s->role == SIM_ROLE_SIM || (s->role == SIM_ROLE_NODE ? node == s->local : node < 0);
+        if (!used)
+            continue;
+        s->pol_states[i] = calloc(1, s->pol->state_size ? s->pol->state_size : 1);
+        if (!s->pol_states[i] || ep_rng_init(&s->pol_rngs[i], seed, sim_pol_stream(node)))
+            return EP_ENOMEM;
+    }
+    return 0;
+}
+
+/* Sets up one policy state as a testbed process sets up its own: init (not on the loadgen,
+ * which has no policy), then every service categorized, from no categories (s->cat). */
+static int
+pol_setup(sim *s, int node, char *err, size_t errlen)
+{
+    const ep_scenario *sc = s->sc;
+    void *st = sim_pol_state(s, node);
+    if (s->role != SIM_ROLE_LOADGEN) {
+        sim_plog_begin(s, SIM_PL_INIT);
+        int rc = s->pol->init ? s->pol->init(st, &s->env, &s->view, sc->params, sc->nparams) : 0;
+        int32_t o = rc;
+        sim_plog_data(s, &o, sizeof o);
+        sim_plog_end(s);
+        if (rc)
+            return setup_err(err, errlen, rc, "policy refused the scenario's parameters",
+                             s->pol->name);
+    }
+    memset(s->cat, 0, (size_t)sc->nservices * sizeof *s->cat);
+    for (int i = 0; i < sc->nservices; i++) {
+        sim_plog_begin(s, SIM_PL_CATEGORIZE);
+        if (s->pol->categorize)
+            s->pol->categorize(st, &s->view, i, &s->cat[i]);
+        else
+            ep_category_default(&s->view, i, &s->cat[i]);
+        int32_t svc = i;
+        sim_plog_data(s, &svc, sizeof svc);
+        sim_plog_data(s, &s->cat[i], sizeof s->cat[i]);
+        sim_plog_end(s);
+    }
+    return 0;
 }
 
 /* What the policy may know before any arrival: each service's long-run mean rate (rows /
@@ -317,7 +397,6 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->sum_out = calloc(ns, sizeof *s->sum_out);
     s->oracle_rate = calloc(ns, sizeof *s->oracle_rate);
     s->m = sim_metrics_new(sc->nservices);
-    s->pol_state = calloc(1, s->pol->state_size ? s->pol->state_size : 1);
     if (role != SIM_ROLE_SIM) {
         s->demand = calloc((size_t)sc->nnodes * ns + 1, sizeof *s->demand);
         if (!s->demand) {
@@ -329,7 +408,7 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up ||
         !s->up_free || !s->down || !s->node_up || !s->link_up || !s->cut || !s->vcut ||
         !s->vnode_up || !s->dev_slow || !s->dev_busy || !s->dev_since || !s->cat || !s->m ||
-        !s->pol_state || ep_rng_init(&s->pol_rng, seed, EP_STREAM_POLICY)) {
+        pol_alloc(s, seed) != 0) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
@@ -389,7 +468,6 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     }
 
     /* Policy: environment, view, categories, initial placement. */
-    s->env.rng = &s->pol_rng;
     s->env.timer_arm = sim_timer_arm;
     s->env.host = s;
     s->view.sc = sc;
@@ -406,25 +484,15 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->view.placement_period = sc->run.placement_period;
     s->view.sync_period = sc->run.sync_period;
     s->view.host_ = s;
-    if (role != SIM_ROLE_LOADGEN && s->pol->init &&
-        (rc = s->pol->init(s->pol_state, &s->env, &s->view, sc->params, sc->nparams)) != 0) {
-        rc = setup_err(err, errlen, rc, "policy refused the scenario's parameters", s->pol->name);
-        goto done;
-    }
     if (role != SIM_ROLE_LOADGEN)
         sim_plog_header(s, seed);
-    for (int i = 0; i < sc->nservices; i++) {
-        sim_plog_begin(s, SIM_PL_CATEGORIZE);
-        if (s->pol->categorize)
-            s->pol->categorize(s->pol_state, &s->view, i, &s->cat[i]);
-        else
-            ep_category_default(&s->view, i, &s->cat[i]);
-        int32_t svc = i;
-        sim_plog_data(s, &svc, sizeof svc);
-        sim_plog_data(s, &s->cat[i], sizeof s->cat[i]);
-        sim_plog_end(s);
+    /* The nodes' states first, the controller's last: the categories the host keeps (the
+     * view's, the reports') are the controller's, on a testbed node the node's own. */
+    for (int k = 0; k <= sc->nnodes; k++)
+        if (s->pol_states[k] && (rc = pol_setup(s, k < sc->nnodes ? k : -1, err, errlen)) != 0)
+            goto done;
+    for (int i = 0; i < sc->nservices; i++)
         out->svc[i].category = s->cat[i];
-    }
     if ((role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER) && (rc = sim_do_place(s, 1)) != 0) {
         rc = setup_err(err, errlen, rc, "initial placement failed", s->pol->name);
         goto done;

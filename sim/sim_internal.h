@@ -166,8 +166,12 @@ struct sim {
     int plog_ntimers, plog_active;
     sim_engine eng;
     const ep_policy_ops *pol;
-    void *pol_state;
-    ep_rng pol_rng;
+    /* Policy states, one per node and one for the controller (index nnodes), as each process
+     * of a live testbed has its own: pol_states[i] is NULL where the role does not use it.
+     * Each has its own RNG stream (sim_pol_stream). Reach them through sim_pol_state. */
+    void **pol_states;
+    ep_rng *pol_rngs;
+    int pol_owner; /* the state selected last (node, -1: controller): timers armed are its */
     ep_env env;
     ep_view view;
     ep_category *cat;
@@ -221,6 +225,14 @@ struct sim {
     int qcap;
     int quiet; /* records are not reported (tear-down after a failure) */
 };
+
+/* The policy state of node (< 0: the controller's), which the role must hold (asserted);
+ * selects it: env.rng becomes its stream, and timers armed until the next selection belong
+ * to it (on_timer runs on it). Call it right before each hook. */
+void *sim_pol_state(sim *s, int node);
+/* The RNG stream of node's policy state (< 0: the controller's, EP_STREAM_POLICY as it has
+ * always been; a node's is derived from its index). */
+uint64_t sim_pol_stream(int node);
 
 /* 1 when node's instances are hosted by this process. */
 static inline int
@@ -277,6 +289,7 @@ typedef struct sim_source {
 typedef struct sim_timer {
     sim_event ev;
     uint64_t cookie;
+    int owner; /* the policy state whose hook armed it (node, -1: controller) */
 } sim_timer;
 
 /* A state sync message delayed by a sync_delay fault: the snapshot of every instance taken
@@ -328,9 +341,10 @@ void sim_live_send(sim *s, sim_request *r, int dst);
 /* live.c: a node reports its state (sync tick). */
 void sim_live_sync(sim *s);
 
-/* plog.c: the policy call log. Each call: begin (kind, time, view), inputs and outputs as
- * data, end (timers armed). All no-ops without opts.policy_log. */
-enum { SIM_PL_CATEGORIZE = 1, SIM_PL_PLACE, SIM_PL_ROUTE, SIM_PL_BATCH, SIM_PL_TIMER };
+/* plog.c: the policy call log. Each call: begin (kind, the state selected by sim_pol_state,
+ * time, view), inputs and outputs as data, end (timers armed). All no-ops without
+ * opts.policy_log. */
+enum { SIM_PL_CATEGORIZE = 1, SIM_PL_PLACE, SIM_PL_ROUTE, SIM_PL_BATCH, SIM_PL_TIMER, SIM_PL_INIT };
 void sim_plog_header(sim *s, uint64_t seed);
 void sim_plog_begin(sim *s, int kind);
 void sim_plog_data(sim *s, const void *p, size_t n);

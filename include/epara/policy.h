@@ -2,7 +2,14 @@
  * time, randomness and timers only through ep_env, and the cluster only through a
  * read-only ep_view provided by the host (the simulator or the executor). Policies link
  * core/ only: no clock, no rand(), no I/O. The host allocates state_size bytes of state,
- * zeroed, and passes them to every hook. */
+ * zeroed, for each decision maker: one per node and one for the controller (the simulator
+ * holds them all, a testbed process only its own). Each hook gets the state of whoever makes
+ * the call: route the deciding node's (req->at_node), pick_batch the node running the
+ * instance, place the controller's, on_timer the state whose hook armed the timer. init,
+ * then categorize for every service, run on every state at start, and fini on every state at
+ * the end (including one whose init failed). Nothing in a state is shared between nodes or
+ * with the controller: what one learns of the others comes only through the view.
+ * env->rng is the state's own stream. */
 #ifndef EPARA_POLICY_H
 #define EPARA_POLICY_H
 

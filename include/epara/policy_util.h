@@ -112,7 +112,8 @@ typedef struct ep_link_adm {
 #define EP_LINK_ADM_MARGIN 0.5
 #define EP_LINK_ADM_WINDOW 0.25
 
-/* Initializes *a for the scenario of view v (the workloads' ingress shares). */
+/* Initializes *a, which must be zeroed (as the host zeroes policy state), for the scenario of
+ * view v (the workloads' ingress shares). */
 void ep_link_adm_init(ep_link_adm *a, const ep_view *v, double margin, double window);
 /* Counts a request of service s entering node n at now (call once per request, hops 0). */
 void ep_link_adm_note(ep_link_adm *a, int n, int s, ep_time now);

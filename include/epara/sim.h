@@ -130,6 +130,8 @@ typedef struct ep_replay_result {
     uint64_t seed;
     int role, node; /* of the host that wrote the log (0 simulator, 1 controller, 2 node) */
     int64_t calls, routes, batches, places, timers;
+    int states; /* policy states replayed: the simulator's one per node plus the controller's,
+                   a testbed process's one */
 } ep_replay_result;
 
 /* Replays a policy call log (ep_sim_opts.policy_log, written by the simulator or by any

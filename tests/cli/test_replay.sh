@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `epara sim --policy-log` and `epara replay`: every policy's calls replay with identical
-# decisions; a log replayed under another policy differs (exit 1, the call named); a
-# truncated or foreign file, or another scenario, is refused (exit 2).
+# decisions, on one policy state per node and the controller's; a log replayed under another
+# policy differs (exit 1, the call named); a truncated or foreign file, or another scenario,
+# is refused (exit 2).
 # Usage: test_replay.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -17,6 +18,8 @@ for p in epara alpaserve adainf offload static; do
         --quiet >/dev/null 2>"$T/err" || { bad "sim $p failed"; cat "$T/err"; continue; }
     "$EPARA" replay --log "$T/$p.plog" >"$T/out" 2>&1 && ok || { bad "replay $p"; cat "$T/out"; }
     grep -q "every decision identical" "$T/out" && ok || bad "replay $p: no summary"
+    # The simulator's log holds every node's state and the controller's, each replayed apart.
+    grep -Eq "on ([2-9]|[1-9][0-9]+) policy states" "$T/out" && ok || bad "replay $p: one policy state"
 done
 # EPARA ablations replay too (parameters travel in the log).
 "$EPARA" sim --policy epara --param forward=0 --param edf=0 --duration 30 --trace-db "$T/tr.db" \

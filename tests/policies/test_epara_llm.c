@@ -189,8 +189,9 @@ test_own_dispatches_since_the_sync_count(void **state)
 }
 
 /* A small LLM with 450 ms TTFT on a big slow embedded board (more requests per byte of its
- * memory) and a fast GPU: the greedy places it on the board; with tail_replica a replica
- * goes on the GPU too, for the prompts the board cannot prefill in time. */
+ * memory) and a fast GPU: the greedy, costing memory only (score_time=0) and leaving idle
+ * devices idle (fill_idle=0), places it on the board; with tail_replica a replica goes on the
+ * GPU too, for the prompts the board cannot prefill in time. */
 static const char two_kinds[] =
         "name: tail\n"
         "devices:\n"
@@ -231,9 +232,10 @@ static void
 test_a_fast_replica_serves_the_long_prompts(void **state)
 {
     (void)state;
-    assert_true(placed_on("tail_replica: 0", "tail_off", 1) >= 1);
-    assert_int_equal(placed_on("tail_replica: 0", "tail_off2", 0), 0);
-    assert_int_equal(placed_on("tail_replica: 1", "tail_on", 0), 1);
+    const char *off = "score_time: 0, fill_idle: 0, tail_replica: 0";
+    assert_true(placed_on(off, "tail_off", 1) >= 1);
+    assert_int_equal(placed_on(off, "tail_off2", 0), 0);
+    assert_int_equal(placed_on("score_time: 0, fill_idle: 0, tail_replica: 1", "tail_on", 0), 1);
 }
 
 int

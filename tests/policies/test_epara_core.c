@@ -1,0 +1,677 @@
+/* EPARA's core decisions (policies/epara.c), each through the policy's own hooks on a small
+ * hand-built scenario and view: the categorizer (latency vs frequency from the SLO and the
+ * hint; single vs multi device from memory and from the SLO), the allocator's instance specs
+ * per category (queue order, multi-frame batches, TP in a node, PP across nodes), the router
+ * (local first, earliest completion with the link delay, hop limit, early rejection, no
+ * forwarding, frame-level DP) and pick_batch (the largest batch that meets its earliest
+ * deadline). Where a mechanism has a switch (--param), the decision is shown to change when
+ * it is off. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "baseline_fixture.h"
+
+/* Categorizer: 24 GB GPUs. cam: fps only; img: a deadline; chat: an 8B LLM (fits one GPU);
+ * both: fps and a deadline, no hint; hinted: the same, hinted latency; big: a 70B FP16 LLM
+ * (140 GB); slow: a DNN that fits one GPU but whose batch of one (~0.3 s) exceeds its 250 ms
+ * deadline there. */
+static const char cat_yaml[] =
+        "name: cat\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: a, class: server, cores: 16, mem_gb: 64, devices: [gpu, gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: cam, kind: dnn, params_m: 25, gflops: 8, slo: {fps: 30}}\n"
+        "  - {name: img, kind: dnn, params_m: 25, gflops: 8, slo: {deadline_ms: 100}}\n"
+        "  - {name: chat, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "  - {name: both, kind: dnn, params_m: 25, gflops: 8, slo: {fps: 30, deadline_ms: 50}}\n"
+        "  - {name: hinted, kind: dnn, params_m: 25, gflops: 8, sensitivity: latency,"
+        " slo: {fps: 30, deadline_ms: 50}}\n"
+        "  - {name: big, kind: llm, params_b: 70, layers: 80, hidden: 8192,"
+        " kv_kb_per_token: 320, slo: {ttft_ms: 5000, tpot_ms: 200}}\n"
+        "  - {name: slow, kind: dnn, params_m: 25, gflops: 20000, slo: {deadline_ms: 250}}\n"
+        "workload:\n"
+        "  - {trace: t, service: img, ingress: a}\n";
+enum { CAM, IMG, CHAT, BOTH, HINTED, BIG, SLOW };
+
+/* Allocator and router: four single-GPU servers a..d; cam (30 fps stream), img (100 ms
+ * deadline; a batch of b takes about 2 + 0.58 (b - 1) ms), chat (an 8B LLM). */
+static const char dnn_yaml[] =
+        "name: dnn\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: a, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "  - {name: b, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "  - {name: c, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "  - {name: d, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: cam, kind: dnn, params_m: 25, gflops: 8, max_batch: 16, slo: {fps: 30}}\n"
+        "  - {name: img, kind: dnn, params_m: 25, gflops: 8, max_batch: 32,"
+        " slo: {deadline_ms: 100}}\n"
+        "  - {name: chat, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "profiles:\n"
+        "  - {service: cam, device: gpu, batch: [1, 16], latency_ms: [2, 12]}\n"
+        "  - {service: img, device: gpu, batch: [1, 32], latency_ms: [2, 20]}\n"
+        "workload:\n"
+        "  - {trace: t, service: img, ingress: a}\n";
+enum { D_CAM, D_IMG, D_CHAT };
+enum { NA, NB, NC, ND }; /* nodes (and their GPUs) of dnn_yaml */
+
+/* A 13B FP16 LLM (27 GB with its workspace) on 24 GB GPUs: a server with four, and an edge
+ * node with one. */
+static const char tp_yaml[] =
+        "name: tp\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, cores: 32, mem_gb: 128, devices: [gpu, gpu, gpu, gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+        "  - {name: edge, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: big, kind: llm, params_b: 13, layers: 40, hidden: 5120,"
+        " kv_kb_per_token: 800, slo: {ttft_ms: 4000, tpot_ms: 200}}\n"
+        "workload:\n"
+        "  - {trace: t, service: big, ingress: srv}\n";
+
+/* A 70B FP16 LLM (141 GB) on single-GPU servers: no node holds it, with TP or alone. %s: the
+ * GPU's memory; %d: how many servers. */
+static const char pp_yaml_fmt[] =
+        "name: pp\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: %s, mem_bw_gbps: 3350, peak_tflops: 990}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, count: %d, cores: 32, mem_gb: 256, devices: [gpu],"
+        " link: {bw_gbps: 100, latency_ms: 0.05}}\n"
+        "services:\n"
+        "  - {name: big, kind: llm, params_b: 70, layers: 80, hidden: 8192,"
+        " kv_kb_per_token: 320, slo: {ttft_ms: 5000, tpot_ms: 300}}\n"
+        "workload:\n"
+        "  - {trace: t, service: big, ingress: srv}\n";
+
+/* Loads yaml with the epara policy and params ("k: v, ..."), builds a view with `rate`
+ * requests/s per service (LLMs: 1,000-token prompts, 100-token answers), initializes the
+ * policy and lets it categorize every service into the view. */
+static void
+setup(bf *f, const char *yaml, const char *tag, const char *params, double rate)
+{
+    char y[4096];
+    snprintf(y, sizeof y, "%spolicy:\n  name: epara\n  params: {%s}\n", yaml, params);
+    assert_int_equal(bf_init(f, y, tag), 0);
+    double r[BF_MAX], in[BF_MAX], out[BF_MAX];
+    for (int s = 0; s < f->sc.nservices; s++) {
+        int llm = f->sc.services[s].kind == EP_SVC_LLM;
+        r[s] = rate;
+        in[s] = llm ? 1000 : (double)f->sc.services[s].input_bytes;
+        out[s] = llm ? 100 : 0;
+    }
+    bf_view(f, r, in, out);
+    f->env.now = 10 * EP_NS_PER_S;
+    assert_int_equal(bf_policy(f, "epara"), 0);
+    for (int s = 0; s < f->sc.nservices; s++)
+        f->ops->categorize(f->pstate, &f->view, s, &f->cat[s]);
+}
+
+static ep_category
+category(const char *params, const char *tag, int svc)
+{
+    bf f;
+    setup(&f, cat_yaml, tag, params, 1);
+    ep_category c = f.cat[svc];
+    bf_fini(&f);
+    return c;
+}
+
+/* The policy's placement for the view (up to 256 instances) into buf; returns how many. */
+static int
+place(bf *f, ep_instance_spec *buf)
+{
+    ep_placement p = {buf, 0, 256, 0};
+    assert_int_equal(f->ops->place(f->pstate, &f->env, &f->view, &p), 0);
+    assert_false(p.unchanged);
+    return p.n;
+}
+
+/* The placement's first instance of service svc (NULL: none). */
+static const ep_instance_spec *
+first_of(const ep_instance_spec *buf, int n, int svc)
+{
+    for (int i = 0; i < n; i++)
+        if (buf[i].service == svc)
+            return &buf[i];
+    return NULL;
+}
+
+/* An instance of svc on device dev (one device, the allocator's spec for its category) with
+ * the given backlog; returns its view index (= id). */
+static int
+add(bf *f, int svc, int dev, ep_dur backlog_ms)
+{
+    ep_instance_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.service = svc;
+    sp.mode = EP_MODE_SINGLE;
+    sp.ndev = 1;
+    sp.devs[0] = dev;
+    sp.order = f->cat[svc].sensitivity == EP_SENS_FREQUENCY ? EP_QUEUE_FIFO : EP_QUEUE_EDF;
+    return bf_add_instance(f, &sp, backlog_ms * EP_NS_PER_MS);
+}
+
+/* Routes one request of svc entering node `at` after `hops` forwards, due in deadline_ms. */
+static ep_route
+route(bf *f, int svc, int at, int hops, ep_dur deadline_ms)
+{
+    static uint64_t id;
+    ep_request_info q;
+    memset(&q, 0, sizeof q);
+    q.id = ++id;
+    q.service = svc;
+    q.ingress = at;
+    q.at_node = at;
+    q.hops = hops;
+    q.arrival = f->env.now;
+    q.deadline = f->env.now + deadline_ms * EP_NS_PER_MS;
+    int llm = f->sc.services[svc].kind == EP_SVC_LLM;
+    q.input = llm ? 1000 : f->sc.services[svc].input_bytes;
+    q.output = llm ? 100 : 0;
+    q.bytes = llm ? 4000 : f->sc.services[svc].input_bytes;
+    ep_route out;
+    memset(&out, 0, sizeof out);
+    f->ops->route(f->pstate, &f->env, &f->view, &q, &out);
+    return out;
+}
+
+static void
+assert_dispatch(ep_route r, int instance)
+{
+    assert_int_equal(r.kind, EP_ROUTE_DISPATCH);
+    assert_int_equal(r.instance, instance);
+}
+
+/* --- categorizer ------------------------------------------------------------------------- */
+
+static void
+test_a_frame_rate_makes_a_service_frequency_sensitive(void **state)
+{
+    (void)state;
+    assert_int_equal(category("", "c_cam", CAM).sensitivity, EP_SENS_FREQUENCY);
+    assert_int_equal(category("", "c_img", IMG).sensitivity, EP_SENS_LATENCY);
+    assert_int_equal(category("", "c_chat", CHAT).sensitivity, EP_SENS_LATENCY);
+    assert_int_equal(category("", "c_both", BOTH).sensitivity, EP_SENS_FREQUENCY);
+    /* Not categorized: every service is latency-sensitive. */
+    assert_int_equal(category("categorize: 0", "c_cam0", CAM).sensitivity, EP_SENS_LATENCY);
+    assert_int_equal(category("categorize: 0", "c_both0", BOTH).sensitivity, EP_SENS_LATENCY);
+}
+
+static void
+test_a_latency_hint_overrides_the_frame_rate(void **state)
+{
+    (void)state;
+    /* Same SLO (fps and deadline) as `both`, which the frame rate makes frequency. */
+    assert_int_equal(category("", "c_hint", HINTED).sensitivity, EP_SENS_LATENCY);
+    assert_int_equal(category("", "c_nohint", BOTH).sensitivity, EP_SENS_FREQUENCY);
+}
+
+static void
+test_a_model_larger_than_any_device_is_multi_device(void **state)
+{
+    (void)state;
+    assert_true(category("", "c_big", BIG).multi_device);
+    assert_false(category("", "c_chat1", CHAT).multi_device);
+    assert_false(category("", "c_img1", IMG).multi_device);
+}
+
+static void
+test_a_model_too_slow_on_one_device_for_its_deadline_is_multi_device(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, cat_yaml, "c_slow", "", 1);
+    /* It fits one GPU, and a batch of one there takes longer than its deadline. */
+    ep_instance_spec sp = {.service = SLOW, .mode = EP_MODE_SINGLE, .ndev = 1};
+    assert_true((double)ep_cost_instance_mem(&f.sc, SLOW, 1) < ep_pol_usable_mem(&f.sc, 0));
+    assert_true(ep_pol_dnn_batch(&f.view, &sp, 1, NULL) > f.sc.services[SLOW].slo.deadline);
+    assert_true(f.cat[SLOW].multi_device);
+    assert_int_equal(f.cat[SLOW].sensitivity, EP_SENS_LATENCY);
+    bf_fini(&f);
+    assert_false(category("categorize: 0", "c_slow0", SLOW).multi_device);
+}
+
+/* categorize=0: every service latency-sensitive, and multi-device only where memory requires
+ * it (a model no device holds could not be placed otherwise). */
+static void
+test_without_categorize_every_service_is_latency_and_multi_only_by_memory(void **state)
+{
+    (void)state;
+    for (int s = CAM; s <= SLOW; s++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "c_off%d", s);
+        ep_category c = category("categorize: 0", tag, s);
+        assert_int_equal(c.sensitivity, EP_SENS_LATENCY);
+        if (s != BIG)
+            assert_false(c.multi_device);
+    }
+    assert_true(category("categorize: 0", "c_offbig", BIG).multi_device);
+}
+
+/* --- scheduler: provisioning for demand ---------------------------------------------------- */
+
+/* One 8B LLM on two servers of four 24 GB GPUs each. */
+static const char prov_yaml[] =
+        "name: prov\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, count: 2, cores: 32, mem_gb: 128,"
+        " devices: [gpu, gpu, gpu, gpu], link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+        "services:\n"
+        "  - {name: chat, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "workload:\n"
+        "  - {trace: t, service: chat, ingress: srv}\n";
+
+/* Distinct devices the placement in buf[0..n) uses. */
+static int
+devices_used(const bf *f, const ep_instance_spec *buf, int n)
+{
+    int used[BF_MAX] = {0}, k = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < buf[i].ndev; j++)
+            if (buf[i].devs[j] < f->sc.ndevices && !used[buf[i].devs[j]]++)
+                k++;
+    return k;
+}
+
+/* The rate (requests/s) one replica of the service sustains within its SLO on device 0. */
+static double
+replica_rate(bf *f)
+{
+    ep_instance_spec sp = {.service = 0, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {0}};
+    double c = ep_pol_capacity(&f->view, &sp, NULL);
+    assert_true(c > 0);
+    return c;
+}
+
+static void
+test_demand_for_six_replicas_gets_at_least_six_devices(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    bf f;
+    /* Nothing handed to idle devices beyond demand: the greedy alone provisions. */
+    setup(&f, prov_yaml, "p_six", "fill_idle: 0, extra: 1", 1);
+    double c = replica_rate(&f);
+    bf_fini(&f);
+    char params[128];
+    /* Demand for six replicas (the forecast is raised by `headroom`, 1.25): 4.7 x 1.25 > 5. */
+    setup(&f, prov_yaml, "p_six", "fill_idle: 0, extra: 1", 4.7 * c);
+    int n = place(&f, buf);
+    assert_true(devices_used(&f, buf, n) >= 6);
+    bf_fini(&f);
+    /* A tenth of that demand needs one device, and idle ones stay idle without fill_idle. */
+    setup(&f, prov_yaml, "p_one", "fill_idle: 0, extra: 1, tail_replica: 0", 0.47 * c);
+    n = place(&f, buf);
+    assert_true(devices_used(&f, buf, n) <= 2);
+    bf_fini(&f);
+    /* With it, every idle device gets an instance. */
+    snprintf(params, sizeof params, "extra: 1, tail_replica: 0");
+    setup(&f, prov_yaml, "p_fill", params, 0.47 * c);
+    n = place(&f, buf);
+    assert_int_equal(devices_used(&f, buf, n), 8);
+    bf_fini(&f);
+}
+
+/* TP width against replica count: an 8B model that one GPU serves well runs as replicas (a
+ * TP pair over PCIe serves less than its two GPUs would alone); demand beyond one GPU is
+ * met by more replicas, not wider groups. */
+static void
+test_replicas_are_preferred_to_tp_groups_that_serve_less(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, prov_yaml, "p_tp", "fill_idle: 0", 1);
+    double c = replica_rate(&f);
+    ep_instance_spec pair = {.service = 0, .mode = EP_MODE_TP, .ndev = 2, .devs = {0, 1}};
+    double c2 = ep_pol_capacity(&f.view, &pair, NULL);
+    bf_fini(&f);
+    assert_true(c2 < 2 * c); /* the premise */
+    setup(&f, prov_yaml, "p_tp", "fill_idle: 0", 3 * c);
+    int n = place(&f, buf);
+    assert_true(n >= 3);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(buf[i].ndev, 1);
+    bf_fini(&f);
+}
+
+/* --- allocator ---------------------------------------------------------------------------- */
+
+static void
+test_frequency_tasks_get_fifo_queues_and_multi_frame_batches(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, dnn_yaml, "a_mf", "", 20);
+    assert_int_equal(f.cat[D_CAM].sensitivity, EP_SENS_FREQUENCY);
+    int n = place(&f, buf);
+    const ep_instance_spec *cam = first_of(buf, n, D_CAM);
+    assert_non_null(cam);
+    assert_int_equal(cam->order, EP_QUEUE_FIFO);
+    assert_int_equal(cam->max_batch, 0); /* the service's max_batch: several frames */
+    bf_fini(&f);
+    setup(&f, dnn_yaml, "a_nomf", "mf: 0", 20);
+    n = place(&f, buf);
+    cam = first_of(buf, n, D_CAM);
+    assert_non_null(cam);
+    assert_int_equal(cam->order, EP_QUEUE_FIFO);
+    assert_int_equal(cam->max_batch, 1); /* one frame at a time */
+    bf_fini(&f);
+}
+
+static void
+test_latency_tasks_get_edf_queues(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, dnn_yaml, "a_edf", "", 20);
+    assert_int_equal(f.cat[D_IMG].sensitivity, EP_SENS_LATENCY);
+    int n = place(&f, buf);
+    for (int s = D_IMG; s <= D_CHAT; s++) {
+        const ep_instance_spec *sp = first_of(buf, n, s);
+        assert_non_null(sp);
+        assert_int_equal(sp->order, EP_QUEUE_EDF);
+        assert_int_equal(sp->max_batch, 0);
+    }
+    bf_fini(&f);
+    setup(&f, dnn_yaml, "a_noedf", "edf: 0", 20);
+    n = place(&f, buf);
+    for (int s = D_IMG; s <= D_CHAT; s++) {
+        const ep_instance_spec *sp = first_of(buf, n, s);
+        assert_non_null(sp);
+        assert_int_equal(sp->order, EP_QUEUE_FIFO);
+    }
+    bf_fini(&f);
+}
+
+static void
+test_a_multi_device_llm_gets_a_tp_group_inside_one_node(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, tp_yaml, "a_tp", "", 1);
+    assert_true(f.cat[0].multi_device);
+    int n = place(&f, buf);
+    assert_true(n >= 1);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(buf[i].mode, EP_MODE_TP);
+        assert_true(buf[i].ndev >= 2);
+        for (int j = 0; j < buf[i].ndev; j++)
+            assert_int_equal(f.sc.devices[buf[i].devs[j]].node, 0);
+    }
+    bf_fini(&f);
+}
+
+static void
+test_a_model_no_node_holds_gets_a_pipeline_across_nodes(void **state)
+{
+    (void)state;
+    char y[2048];
+    snprintf(y, sizeof y, pp_yaml_fmt, "96", 2);
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, y, "a_pp", "", 0.5);
+    assert_true(f.cat[0].multi_device);
+    int n = place(&f, buf);
+    assert_true(n >= 1);
+    assert_int_equal(buf[0].mode, EP_MODE_PP);
+    assert_int_equal(buf[0].ndev, 2);
+    assert_int_not_equal(f.sc.devices[buf[0].devs[0]].node, f.sc.devices[buf[0].devs[1]].node);
+    bf_fini(&f);
+}
+
+/* On 48 GB GPUs the 70B model needs a pipeline of four (35 GB + 1 GB workspace per stage): PP
+ * over the fewest devices that hold it, beyond pairs and triples too. */
+static void
+test_a_model_that_needs_four_stages_gets_a_four_stage_pipeline(void **state)
+{
+    (void)state;
+    char y[2048];
+    snprintf(y, sizeof y, pp_yaml_fmt, "48", 4);
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, y, "a_pp4", "", 0.5);
+    ep_servable *sv = NULL;
+    assert_int_equal(ep_servable_new(&f.sc, &sv), 0);
+    assert_int_equal(ep_servable_check(sv, 0, 1000, 100, EP_TRACE_NONE), EP_SERVABLE);
+    ep_servable_free(sv);
+    /* A chain over four GPUs of four servers would serve it within its SLO. */
+    ep_instance_spec pp4 = {.service = 0, .mode = EP_MODE_PP, .ndev = 4, .devs = {0, 1, 2, 3}};
+    assert_true(ep_pol_capacity(&f.view, &pp4, NULL) > 0);
+    int n = place(&f, buf);
+    assert_true(n >= 1);
+    assert_int_equal(buf[0].mode, EP_MODE_PP);
+    assert_int_equal(buf[0].ndev, 4);
+    bf_fini(&f);
+}
+
+static void
+test_without_parallel_no_multi_device_instance_is_placed(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    char y[2048];
+    snprintf(y, sizeof y, pp_yaml_fmt, "96", 2);
+    const char *yamls[] = {tp_yaml, y};
+    for (int k = 0; k < 2; k++) {
+        bf f;
+        setup(&f, yamls[k], k ? "a_nopar_pp" : "a_nopar_tp", "parallel: 0", 1);
+        assert_true(f.cat[0].multi_device);
+        int n = place(&f, buf);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(buf[i].ndev, 1);
+        assert_int_equal(n, 0); /* it fits no single device either */
+        bf_fini(&f);
+    }
+}
+
+/* --- router ------------------------------------------------------------------------------- */
+
+static void
+test_a_local_instance_meeting_the_deadline_wins_over_a_faster_remote_one(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, dnn_yaml, "r_local", "", 20);
+    int local = add(&f, D_IMG, NA, 50); /* ~52 ms */
+    int remote = add(&f, D_IMG, NB, 0); /* ~3 ms with the 1 ms transfer */
+    assert_dispatch(route(&f, D_IMG, NA, 0, 100), local);
+    /* The same local instance past the deadline: the remote one. */
+    f.inst[local].backlog = 150 * EP_NS_PER_MS;
+    assert_dispatch(route(&f, D_IMG, NA, 0, 100), remote);
+    bf_fini(&f);
+}
+
+static void
+test_otherwise_the_earliest_completion_counting_the_link_delay_wins(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, dnn_yaml, "r_link", "", 20);
+    add(&f, D_IMG, NA, 200);        /* local: late */
+    int b = add(&f, D_IMG, NB, 0);  /* idle, behind a 60 ms link */
+    int c = add(&f, D_IMG, NC, 20); /* 20 ms backlog, 1 ms away */
+    f.delay_ms[NA][NB] = 60;
+    assert_dispatch(route(&f, D_IMG, NA, 0, 100), c);
+    f.delay_ms[NA][NB] = 1;
+    assert_dispatch(route(&f, D_IMG, NA, 0, 100), b);
+    bf_fini(&f);
+}
+
+static void
+test_at_the_hop_limit_a_request_is_not_sent_on(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, dnn_yaml, "r_hops", "", 20);
+    int local = add(&f, D_IMG, NA, 200);
+    int remote = add(&f, D_IMG, NB, 0);
+    assert_dispatch(route(&f, D_IMG, NA, 2, 100), remote);
+    assert_dispatch(route(&f, D_IMG, NA, 3, 100), local); /* max_hops 3 */
+    bf_fini(&f);
+    setup(&f, dnn_yaml, "r_hops5", "max_hops: 5", 20);
+    add(&f, D_IMG, NA, 200);
+    remote = add(&f, D_IMG, NB, 0);
+    assert_dispatch(route(&f, D_IMG, NA, 3, 100), remote);
+    bf_fini(&f);
+    /* An LLM prompt for a remote instance is forwarded to its node, but not past the limit. */
+    setup(&f, dnn_yaml, "r_hops_llm", "", 0.5);
+    remote = add(&f, D_CHAT, NB, 0);
+    ep_route r = route(&f, D_CHAT, NA, 2, 2000);
+    assert_int_equal(r.kind, EP_ROUTE_FORWARD);
+    assert_int_equal(r.node, NB);
+    assert_dispatch(route(&f, D_CHAT, NA, 3, 2000), remote);
+    bf_fini(&f);
+}
+
+static void
+test_a_request_no_instance_can_serve_in_time_is_rejected_early(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, dnn_yaml, "r_reject", "", 20);
+    add(&f, D_IMG, NA, 200);
+    add(&f, D_IMG, NB, 150);
+    ep_route r = route(&f, D_IMG, NA, 0, 100);
+    assert_int_equal(r.kind, EP_ROUTE_REJECT);
+    assert_non_null(r.reason);
+    bf_fini(&f);
+    setup(&f, dnn_yaml, "r_noreject", "early_reject: 0", 20);
+    add(&f, D_IMG, NA, 200);
+    int b = add(&f, D_IMG, NB, 150);
+    assert_dispatch(route(&f, D_IMG, NA, 0, 100), b); /* the earliest, late */
+    bf_fini(&f);
+}
+
+static void
+test_without_forward_nothing_is_sent_to_another_node(void **state)
+{
+    (void)state;
+    for (int fwd = 0; fwd <= 1; fwd++) {
+        bf f;
+        setup(&f, dnn_yaml, fwd ? "r_fwd" : "r_nofwd", fwd ? "" : "forward: 0", 20);
+        int local = add(&f, D_IMG, NA, 200);
+        int remote = add(&f, D_IMG, NB, 0);
+        assert_dispatch(route(&f, D_IMG, NA, 0, 100), fwd ? remote : local);
+        /* No local instance at all. */
+        f.inst[local].ready = 0;
+        ep_route r = route(&f, D_IMG, NA, 0, 100);
+        if (fwd) {
+            assert_dispatch(r, remote);
+        } else {
+            assert_int_equal(r.kind, EP_ROUTE_REJECT);
+        }
+        bf_fini(&f);
+    }
+}
+
+/* Frames entering a node without an instance, replicas on b and c (idle) and d (late): the
+ * stream is spread over b and c; categorized as latency, every frame goes to the earliest. */
+static void
+test_frames_of_a_stream_are_spread_over_the_replicas_that_meet_the_deadline(void **state)
+{
+    (void)state;
+    for (int categorize = 0; categorize <= 1; categorize++) {
+        bf f;
+        setup(&f, dnn_yaml, categorize ? "r_dp" : "r_nodp", categorize ? "" : "categorize: 0", 20);
+        assert_int_equal(f.cat[D_CAM].sensitivity,
+                         categorize ? EP_SENS_FREQUENCY : EP_SENS_LATENCY);
+        int b = add(&f, D_CAM, NB, 0), c = add(&f, D_CAM, NC, 0), d = add(&f, D_CAM, ND, 100);
+        int count[BF_MAX] = {0};
+        for (int k = 0; k < 6; k++) {
+            ep_route r = route(&f, D_CAM, NA, 0, 66);
+            assert_int_equal(r.kind, EP_ROUTE_DISPATCH);
+            count[r.instance]++;
+        }
+        assert_int_equal(count[d], 0);
+        assert_int_equal(count[b], categorize ? 3 : 6);
+        assert_int_equal(count[c], categorize ? 3 : 0);
+        bf_fini(&f);
+    }
+}
+
+/* --- pick_batch --------------------------------------------------------------------------- */
+
+/* Ten queued requests due in 1 s, but the seventh is due just before a batch of seven ends:
+ * a batch of six (the largest that meets every deadline in it). */
+static void
+test_the_batch_is_the_largest_that_meets_its_earliest_deadline(void **state)
+{
+    (void)state;
+    for (int early = 0; early <= 1; early++) {
+        bf f;
+        setup(&f, dnn_yaml, early ? "p_batch" : "p_batch0", early ? "" : "early_reject: 0", 20);
+        int i = add(&f, D_IMG, NA, 0);
+        ep_dur t7 = ep_pol_dnn_batch(&f.view, &f.inst[i].spec, 7, NULL);
+        assert_true(t7 > ep_pol_dnn_batch(&f.view, &f.inst[i].spec, 6, NULL));
+        ep_time dl[10], arr[10];
+        for (int k = 0; k < 10; k++) {
+            dl[k] = f.env.now + EP_NS_PER_S;
+            arr[k] = f.env.now;
+        }
+        dl[6] = f.env.now + t7 - 1;
+        ep_queue_view q = {10, dl, arr};
+        int drop = -1;
+        assert_int_equal(f.ops->pick_batch(f.pstate, &f.env, &f.view, i, &q, &drop), 6);
+        assert_int_equal(drop, early); /* drop expired requests iff early_reject */
+        /* Nothing tight: everything queued. */
+        dl[6] = f.env.now + EP_NS_PER_S;
+        assert_int_equal(f.ops->pick_batch(f.pstate, &f.env, &f.view, i, &q, &drop), 10);
+        bf_fini(&f);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_a_frame_rate_makes_a_service_frequency_sensitive),
+            cmocka_unit_test(test_a_latency_hint_overrides_the_frame_rate),
+            cmocka_unit_test(test_a_model_larger_than_any_device_is_multi_device),
+            cmocka_unit_test(test_a_model_too_slow_on_one_device_for_its_deadline_is_multi_device),
+            cmocka_unit_test(
+                    test_without_categorize_every_service_is_latency_and_multi_only_by_memory),
+            cmocka_unit_test(test_frequency_tasks_get_fifo_queues_and_multi_frame_batches),
+            cmocka_unit_test(test_latency_tasks_get_edf_queues),
+            cmocka_unit_test(test_a_multi_device_llm_gets_a_tp_group_inside_one_node),
+            cmocka_unit_test(test_a_model_no_node_holds_gets_a_pipeline_across_nodes),
+            cmocka_unit_test(test_a_model_that_needs_four_stages_gets_a_four_stage_pipeline),
+            cmocka_unit_test(test_without_parallel_no_multi_device_instance_is_placed),
+            cmocka_unit_test(
+                    test_a_local_instance_meeting_the_deadline_wins_over_a_faster_remote_one),
+            cmocka_unit_test(test_otherwise_the_earliest_completion_counting_the_link_delay_wins),
+            cmocka_unit_test(test_at_the_hop_limit_a_request_is_not_sent_on),
+            cmocka_unit_test(test_a_request_no_instance_can_serve_in_time_is_rejected_early),
+            cmocka_unit_test(test_without_forward_nothing_is_sent_to_another_node),
+            cmocka_unit_test(
+                    test_frames_of_a_stream_are_spread_over_the_replicas_that_meet_the_deadline),
+            cmocka_unit_test(test_the_batch_is_the_largest_that_meets_its_earliest_deadline),
+            cmocka_unit_test(test_demand_for_six_replicas_gets_at_least_six_devices),
+            cmocka_unit_test(test_replicas_are_preferred_to_tp_groups_that_serve_less),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
