@@ -417,6 +417,17 @@ ada_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance
     return ep_pol_greedy_batch(view, instance, q);
 }
 
+/* The placement, co-location labelled MT: co-located instances run concurrently on their
+ * device (ep_placement_mark_mt). */
+static int
+ada_place_mt(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
+{
+    int rc = ada_place(state, env, view, out);
+    if (rc == 0 && !out->unchanged)
+        ep_placement_mark_mt(out);
+    return rc;
+}
+
 const ep_policy_ops ep_policy_adainf = {
         .name = "adainf",
         .abi = EP_POLICY_ABI,
@@ -425,7 +436,7 @@ const ep_policy_ops ep_policy_adainf = {
         .params = ada_params,
         .init = ada_init,
         .categorize = ada_categorize,
-        .place = ada_place,
+        .place = ada_place_mt,
         .route = ada_route,
         .pick_batch = ada_pick_batch,
         .fini = ada_fini,

@@ -366,6 +366,17 @@ al_categorize(void *state, const ep_view *view, int svc, ep_category *out)
     ep_category_default(view, svc, out); /* reporting only: AlpaServe has no categories */
 }
 
+/* The placement, co-location labelled MT: co-located instances run concurrently on their
+ * device (ep_placement_mark_mt). */
+static int
+alpa_place_mt(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
+{
+    int rc = alpa_place(state, env, view, out);
+    if (rc == 0 && !out->unchanged)
+        ep_placement_mark_mt(out);
+    return rc;
+}
+
 const ep_policy_ops ep_policy_alpaserve = {
         .name = "alpaserve",
         .abi = EP_POLICY_ABI,
@@ -375,7 +386,7 @@ const ep_policy_ops ep_policy_alpaserve = {
         .params = al_params,
         .init = al_init,
         .categorize = al_categorize,
-        .place = alpa_place,
+        .place = alpa_place_mt,
         .route = al_route,
         .pick_batch = al_pick_batch,
         .fini = al_fini,

@@ -393,18 +393,6 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
 
 /* --- state-aware scheduler ---------------------------------------------------------------- */
 
-static int
-spec_same(const ep_instance_spec *a, const ep_instance_spec *b)
-{
-    if (a->service != b->service || a->mode != b->mode || a->ndev != b->ndev ||
-        a->max_batch != b->max_batch || a->order != b->order)
-        return 0;
-    for (int i = 0; i < a->ndev; i++)
-        if (a->devs[i] != b->devs[i])
-            return 0;
-    return 1;
-}
-
 /* Takes candidate c if memory and the devices' compute budgets allow; returns the supply
  * it adds (0 when it does not fit). An instance on a device already serving others gets
  * only the device time left (MT); without MT a device holds one instance. */
@@ -487,7 +475,8 @@ keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen,
         if (!iv->active || !view->node_up[iv->node])
             continue;
         for (int k = 0; k < cs->n; k++) {
-            if (chosen[k] || cs->c[k].tail_only || !spec_same(&cs->c[k].spec, &iv->spec))
+            if (chosen[k] || cs->c[k].tail_only ||
+                !ep_spec_same_instance(&cs->c[k].spec, &iv->spec))
                 continue;
             int s = iv->spec.service;
             ks[nk++] = (keep){i, k, cand_score(st, view, &cs->c[k], demand[s] * mult, demand)};
@@ -562,7 +551,7 @@ static int
 is_running(const ep_view *view, const ep_instance_spec *sp)
 {
     for (int i = 0; i < view->ninst; i++)
-        if (view->inst[i].active && spec_same(&view->inst[i].spec, sp))
+        if (view->inst[i].active && ep_spec_same_instance(&view->inst[i].spec, sp))
             return 1;
     return 0;
 }
@@ -745,6 +734,9 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     for (int k = 0; k < cs.n && !rc; k++)
         if (chosen[k])
             rc = ep_placement_add(out, &cs.c[k].spec);
+    /* MT: instances sharing a device run concurrently on it (the host applies the mode). */
+    if (!rc)
+        ep_placement_mark_mt(out);
     st->placed_once = 1;
 done:
     free(cs.c);

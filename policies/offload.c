@@ -448,6 +448,17 @@ off_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance
     return ep_pol_greedy_batch(view, instance, q);
 }
 
+/* The placement, co-location labelled MT: co-located instances run concurrently on their
+ * device (ep_placement_mark_mt). */
+static int
+off_place_mt(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
+{
+    int rc = off_place(state, env, view, out);
+    if (rc == 0 && !out->unchanged)
+        ep_placement_mark_mt(out);
+    return rc;
+}
+
 const ep_policy_ops ep_policy_offload = {
         .name = "offload",
         .abi = EP_POLICY_ABI,
@@ -457,7 +468,7 @@ const ep_policy_ops ep_policy_offload = {
         .params = off_params_decl,
         .init = off_init,
         .categorize = off_categorize,
-        .place = off_place,
+        .place = off_place_mt,
         .route = off_route,
         .pick_batch = off_pick_batch,
 };

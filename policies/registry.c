@@ -209,3 +209,45 @@ ep_placement_add(ep_placement *out, const ep_instance_spec *spec)
     out->inst[out->n++] = *spec;
     return 0;
 }
+
+static int
+mode_class(ep_mode m)
+{
+    return m == EP_MODE_MT ? EP_MODE_SINGLE : m;
+}
+
+int
+ep_spec_same_instance(const ep_instance_spec *a, const ep_instance_spec *b)
+{
+    if (a->service != b->service || mode_class(a->mode) != mode_class(b->mode) ||
+        a->ndev != b->ndev || a->max_batch != b->max_batch || a->order != b->order)
+        return 0;
+    for (int i = 0; i < a->ndev; i++)
+        if (a->devs[i] != b->devs[i])
+            return 0;
+    return 1;
+}
+
+static int
+shares_device(const ep_instance_spec *a, const ep_instance_spec *b)
+{
+    for (int i = 0; i < a->ndev; i++)
+        for (int j = 0; j < b->ndev; j++)
+            if (a->devs[i] == b->devs[j])
+                return 1;
+    return 0;
+}
+
+void
+ep_placement_mark_mt(ep_placement *out)
+{
+    for (int i = 0; i < out->n; i++) {
+        ep_instance_spec *a = &out->inst[i];
+        if (a->ndev != 1 || (a->mode != EP_MODE_SINGLE && a->mode != EP_MODE_MT))
+            continue;
+        int shared = 0;
+        for (int j = 0; j < out->n && !shared; j++)
+            shared = j != i && shares_device(a, &out->inst[j]);
+        a->mode = shared ? EP_MODE_MT : EP_MODE_SINGLE;
+    }
+}

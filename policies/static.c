@@ -169,6 +169,17 @@ st_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance,
     return ep_pol_greedy_batch(view, instance, q);
 }
 
+/* The placement, co-location labelled MT: co-located instances run concurrently on their
+ * device (ep_placement_mark_mt). */
+static int
+st_place_mt(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
+{
+    int rc = st_place(state, env, view, out);
+    if (rc == 0 && !out->unchanged)
+        ep_placement_mark_mt(out);
+    return rc;
+}
+
 const ep_policy_ops ep_policy_static = {
         .name = "static",
         .abi = EP_POLICY_ABI,
@@ -177,7 +188,7 @@ const ep_policy_ops ep_policy_static = {
         .params = NULL, /* none of its own */
         .init = st_init,
         .categorize = st_categorize,
-        .place = st_place,
+        .place = st_place_mt,
         .route = st_route,
         .pick_batch = st_pick_batch,
 };

@@ -453,6 +453,22 @@ stretch(ep_dur t, double f)
     return scaled < 4e18 ? (ep_dur)llround(scaled) : (ep_dur)4e18;
 }
 
+/* The parallel mode as the host applies it on a device: a SINGLE instance has its device to
+ * itself (it starts only when nothing else runs there, and nothing else starts while it
+ * runs); MT instances (and TP/PP groups) run concurrently with each other, slowed by the
+ * co-location factor (ep_cost_mt_slowdown). Whether instance in may start now. */
+static int
+device_free_for(const sim *s, const sim_instance *in)
+{
+    int single = in->spec.mode == EP_MODE_SINGLE;
+    for (int d = 0; d < in->spec.ndev; d++) {
+        int dev = in->spec.devs[d];
+        if (s->dev_excl[dev] > 0 || (single && s->dev_busy[dev] > 0))
+            return 0;
+    }
+    return 1;
+}
+
 ep_dur
 sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
 {
@@ -460,6 +476,8 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
     int k_busy = 0;
     for (int d = 0; d < in->spec.ndev; d++) {
         int dev = in->spec.devs[d];
+        s->dev_excl[dev] += in->spec.mode == EP_MODE_SINGLE;
+        in->excl = in->spec.mode == EP_MODE_SINGLE;
         if (s->dev_busy[dev]++ == 0)
             s->dev_since[dev] = s->eng.now; /* the device turns busy */
         if (s->dev_busy[dev] > k_busy)
@@ -481,27 +499,50 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
 void
 sim_instance_end(sim *s, sim_instance *in)
 {
+    int waiters = 0;
     for (int d = 0; d < in->spec.ndev; d++) {
         int dev = in->spec.devs[d];
+        s->dev_excl[dev] -= in->excl;
         if (--s->dev_busy[dev] == 0) /* busy time: at least one instance running on it */
             s->dev_busy_s[dev] += ep_dur_to_s(s->eng.now - s->dev_since[dev]);
+        waiters += s->dev_waiters[dev];
     }
     in->busy = 0;
+    /* Instances that waited for one of these devices get another look, in id order. */
+    for (int i = 0; waiters > 0 && i < s->ninst; i++)
+        if (s->inst[i] != in && s->inst[i]->dev_wait)
+            sim_instance_kick(s, s->inst[i]);
+}
+
+void
+sim_instance_wait(sim *s, sim_instance *in, int wait)
+{
+    if (wait == in->dev_wait)
+        return;
+    in->dev_wait = wait;
+    for (int d = 0; d < in->spec.ndev; d++)
+        s->dev_waiters[in->spec.devs[d]] += wait ? 1 : -1;
 }
 
 void
 sim_instance_kick(sim *s, sim_instance *in)
 {
-    if (!in->ready || in->busy || !s->node_up[in->node] || !sim_is_local(s, in->node) ||
-        sim_instance_split(s, in))
+    if (in->busy)
         return;
-    if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
-        /* Iterations continue while requests run, even with an empty queue. */
-        if (!ep_list_empty(&in->queue) || in->nrunning > 0)
-            sim_llm_start(s, in);
-    } else if (!ep_list_empty(&in->queue)) {
+    int llm = s->sc->services[in->spec.service].kind == EP_SVC_LLM;
+    /* Something to run (LLM iterations continue while requests run, even with an empty
+     * queue), where it can run now. */
+    int want = in->ready && s->node_up[in->node] && sim_is_local(s, in->node) &&
+               !sim_instance_split(s, in) &&
+               (!ep_list_empty(&in->queue) || (llm && in->nrunning > 0));
+    int free_now = want && device_free_for(s, in);
+    sim_instance_wait(s, in, want && !free_now);
+    if (!free_now)
+        return;
+    if (llm)
+        sim_llm_start(s, in);
+    else
         sim_dnn_start(s, in);
-    }
 }
 
 void

@@ -13,18 +13,6 @@
 
 /* --- placement ------------------------------------------------------------------------ */
 
-static int
-spec_equal(const ep_instance_spec *a, const ep_instance_spec *b)
-{
-    if (a->service != b->service || a->mode != b->mode || a->ndev != b->ndev ||
-        a->max_batch != b->max_batch || a->order != b->order)
-        return 0;
-    for (int i = 0; i < a->ndev; i++)
-        if (a->devs[i] != b->devs[i])
-            return 0;
-    return 1;
-}
-
 /* Checks one desired instance against the cluster; NULL when valid, else why not. */
 static const char *
 spec_invalid(const sim *s, const ep_instance_spec *sp)
@@ -173,11 +161,13 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
             continue;
         int found = -1;
         for (int k = 0; k < p->n && found < 0; k++)
-            if (!keep[k] && spec_equal(&in->spec, &p->inst[k]))
+            if (!keep[k] && ep_spec_same_instance(&in->spec, &p->inst[k]))
                 found = k;
         if (found >= 0 || spec_cut(s, &in->spec)) { /* kept (beyond the cut: as it is) */
-            if (found >= 0)
+            if (found >= 0) {
                 keep[found] = 1;
+                in->spec.mode = p->inst[found].mode; /* SINGLE <-> MT: applied from now on */
+            }
             for (int d = 0; d < in->spec.ndev; d++)
                 used[in->spec.devs[d]] +=
                         (double)ep_cost_instance_mem(sc, in->spec.service, in->spec.ndev);
@@ -377,6 +367,7 @@ drop_held(sim *s, sim_instance *in, const char *why)
     in->nrunning = 0;
     in->kv_used = 0;
     in->queued_prefill = 0;
+    sim_instance_wait(s, in, 0);
 }
 
 static void

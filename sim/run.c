@@ -170,6 +170,8 @@ sim_free(sim *s)
     free(s->node_up);
     free(s->link_up);
     free(s->dev_busy);
+    free(s->dev_excl);
+    free(s->dev_waiters);
     free(s->dev_since);
     free(s->cat);
     free(s->arrivals);
@@ -385,6 +387,8 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->vnode_up = calloc((size_t)sc->nnodes + 1, sizeof *s->vnode_up);
     s->dev_slow = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_slow);
     s->dev_busy = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_busy);
+    s->dev_excl = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_excl);
+    s->dev_waiters = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_waiters);
     s->dev_since = calloc((size_t)sc->ndevices + 1, sizeof *s->dev_since);
     s->cat = calloc((size_t)sc->nservices + 1, sizeof *s->cat);
     size_t ns = (size_t)sc->nservices + 1;
@@ -407,8 +411,8 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up ||
         !s->up_free || !s->down || !s->node_up || !s->link_up || !s->cut || !s->vcut ||
-        !s->vnode_up || !s->dev_slow || !s->dev_busy || !s->dev_since || !s->cat || !s->m ||
-        pol_alloc(s, seed) != 0) {
+        !s->vnode_up || !s->dev_slow || !s->dev_busy || !s->dev_excl || !s->dev_waiters ||
+        !s->dev_since || !s->cat || !s->m || pol_alloc(s, seed) != 0) {
         rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }

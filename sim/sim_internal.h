@@ -116,6 +116,8 @@ typedef struct sim_instance {
     int nrunning;
     ep_dur batch_time; /* duration of the current batch / iteration */
     ep_time busy_since;
+    int dev_wait;       /* waiting for its device (sim_instance_kick) */
+    int excl;           /* running as SINGLE: its device to itself (sim_instance_begin) */
     ep_dur pp_interval; /* PP: time between batch starts (slowest stage) */
     ep_time pp_free_at;
     /* LLM */
@@ -191,6 +193,8 @@ struct sim {
     ep_dur sync_delay;        /* sync_delay fault: sync messages arrive this late */
     double *dev_slow;         /* slow_device fault: per device time multiplier (1: normal) */
     int *dev_busy;            /* busy instances per device (MT slowdown) */
+    int *dev_excl;            /* busy SINGLE-mode instances per device (0 or 1) */
+    int *dev_waiters;         /* instances waiting for a device a SINGLE one holds, per device */
     double *dev_busy_s;       /* time with at least one busy instance, per device */
     ep_time *dev_since;       /* when the device last turned busy */
     sim_instance **inst;
@@ -255,6 +259,9 @@ int sim_instance_split(const sim *s, const sim_instance *in);
 double sim_instance_slow(const sim *s, const sim_instance *in);
 void sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason);
 void sim_instance_kick(sim *s, sim_instance *in);
+/* Marks whether the instance waits for a device a SINGLE-mode instance holds (or, SINGLE
+ * itself, for a device another instance runs on): sim_instance_end kicks the waiters. */
+void sim_instance_wait(sim *s, sim_instance *in, int wait);
 /* Marks the instance's devices busy from now; returns t stretched by the MT slowdown of
  * the devices' concurrently busy instances. The caller schedules the instance's event. */
 ep_dur sim_instance_begin(sim *s, sim_instance *in, ep_dur t);

@@ -226,4 +226,15 @@ void ep_category_default(const ep_view *view, int svc, ep_category *out);
 /* Placement helper: appends an instance spec; EP_EFULL when out is full. */
 int ep_placement_add(ep_placement *out, const ep_instance_spec *spec);
 
+/* Labels the co-location in out: a single-device instance (SINGLE or MT) whose device holds
+ * another instance of out becomes EP_MODE_MT, one alone on its device EP_MODE_SINGLE. The
+ * host applies the mode: a SINGLE instance has its device to itself (nothing else runs there
+ * while it does), MT instances run concurrently, slowed by the co-location factor. */
+void ep_placement_mark_mt(ep_placement *out);
+
+/* Whether a and b describe the same instance: same service, devices, batch limit and queue
+ * order, and the same mode except that SINGLE and MT (alone on the device or sharing it)
+ * are the same instance: the host keeps it, applying the new mode. */
+int ep_spec_same_instance(const ep_instance_spec *a, const ep_instance_spec *b);
+
 #endif

@@ -32,7 +32,7 @@ typedef struct fx {
     size_t nrecs, cap;
 } fx;
 
-static void
+static inline void
 fx_on_record(void *ctx, const ep_record *r)
 {
     fx *f = ctx;
@@ -46,7 +46,7 @@ fx_on_record(void *ctx, const ep_record *r)
 }
 
 /* An RTX-4090-like GPU on one server node with a 10 GbE link, no services yet. */
-static void
+static inline void
 fx_init(fx *f, const char *tag)
 {
     memset(f, 0, sizeof *f);
@@ -87,7 +87,7 @@ fx_init(fx *f, const char *tag)
         abort();
 }
 
-static void
+static inline void
 fx_fini(fx *f)
 {
     ep_store_close(f->st);
@@ -96,7 +96,7 @@ fx_fini(fx *f)
 }
 
 /* Maps trace `name` to service 0 at node 0. */
-static void
+static inline void
 fx_workload(fx *f, const char *name)
 {
     ep_workload *w = &f->wl[0];
@@ -147,7 +147,7 @@ fx_run_with(fx *f, const ep_policy_ops *ops, ep_sim_result *res)
     return rc;
 }
 
-static int
+static inline int
 fx_run(fx *f, ep_sim_result *res)
 {
     return fx_run_with(f, NULL, res);
