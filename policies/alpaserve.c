@@ -239,19 +239,7 @@ estimate(const ep_view *v, const ep_env *env, const ep_request_info *req,
         }
         work += (ep_dur)llround(pend * (double)per);
     }
-    int k = 1;
-    for (int i = 0; i < v->ninst; i++) {
-        const ep_instance_view *o = &v->inst[i];
-        if (o->id == iv->id || !o->ready || o->running == 0)
-            continue;
-        int shared = 0;
-        for (int a = 0; a < o->spec.ndev && !shared; a++)
-            for (int b = 0; b < iv->spec.ndev && !shared; b++)
-                shared = o->spec.devs[a] == iv->spec.devs[b];
-        k += shared;
-    }
-    if (k > 1)
-        work = (ep_dur)llround((double)work * ep_cost_mt_slowdown(v->sc, k));
+    work = (ep_dur)llround((double)work * ep_pol_mt_stretch(v, iv));
     return env->now + move + work;
 }
 

@@ -73,6 +73,8 @@ typedef struct epara_params {
     int tpot_admit;     /* LLM: dispatch only to instances below their TPOT-bound batch */
     double peak_weight; /* 0..1: how far the forecast moves toward the recent peak rate */
     double peak_decay;  /* per placement period */
+    int drop_doomed;    /* 0: early rejection drops only requests already past deadline */
+    int mt_stretch;     /* 0: estimates ignore the slowdown of co-located busy instances */
     int fill_idle;      /* 0: devices idle once demand is covered stay idle */
     int score_time;     /* the greedy counts device time as well as memory */
     int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
@@ -150,6 +152,10 @@ static const ep_param_decl epara_params_decl[] = {
         {"tpot_admit", 0, 1, 1, 1, "LLM: dispatch only to instances below their TPOT-bound batch"},
         {"peak_weight", 0, 1, 0, 0.5, "how far the forecast moves toward the recent peak rate"},
         {"peak_decay", 0, 1, 0, 0.9, "decay of the recent peak rate per placement period"},
+        {"drop_doomed", 0, 1, 1, 1,
+         "early_reject also drops queued requests a batch of one would finish late"},
+        {"mt_stretch", 0, 1, 1, 1,
+         "estimates stretch the work by the slowdown of co-located busy instances"},
         {"fill_idle", 0, 1, 1, 1, "devices idle once demand is covered get an instance too"},
         {"score_time", 0, 1, 1, 1,
          "the greedy's cost of a candidate counts the device time it takes, not only memory"},
@@ -201,6 +207,8 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->per_service = PARAM("per_service") != 0;
     p->score_time = PARAM("score_time") != 0;
     p->fill_idle = PARAM("fill_idle") != 0;
+    p->mt_stretch = PARAM("mt_stretch") != 0;
+    p->drop_doomed = PARAM("drop_doomed") != 0;
 #undef PARAM
     ep_link_adm_init(&st->link, view, p->link_margin, p->link_window);
     return 0;
@@ -793,8 +801,15 @@ note_sent(epara_state *st, const ep_view *view, const ep_request_info *req, int 
 static ep_time
 estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req, int i)
 {
-    ep_time t = ep_pol_estimate(view, env, req, i) + sent_since_sync(st, view, req, i);
     const ep_instance_view *iv = &view->inst[i];
+    ep_time t = ep_pol_estimate(view, env, req, i) + sent_since_sync(st, view, req, i);
+    if (st->p.mt_stretch) { /* co-located instances busy now slow this one's work down */
+        double f = ep_pol_mt_stretch(view, iv);
+        if (f > 1) {
+            ep_dur move = view->delay(view, req->at_node, iv->node, req->bytes);
+            t = env->now + move + (ep_dur)llround((double)(t - env->now - move) * f);
+        }
+    }
     if (st->p.inflow && iv->node != req->at_node && iv->id >= 0 && iv->id < MAX_INST &&
         st->admit_rate[iv->id] > 0 && view->sc->services[iv->spec.service].kind == EP_SVC_LLM) {
         /* Its synced backlog has drained since, but requests kept arriving from every node
@@ -981,7 +996,10 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
         note_sent(st, view, req, out->instance);
 }
 
-/* The largest batch whose completion meets the earliest deadline among its requests. */
+/* The largest batch whose completion meets the earliest deadline among its requests. With
+ * early rejection the host first drops what can no longer meet its deadline (expired, and
+ * with drop_doomed what a batch of one would finish late), so the batch is taken from the
+ * requests that can. */
 static int
 ep_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance,
               const ep_queue_view *q, int *drop_expired)
@@ -989,17 +1007,25 @@ ep_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance,
     epara_state *st = state;
     const ep_instance_view *iv = &view->inst[instance];
     int maxb = ep_pol_max_batch(view, &iv->spec);
-    *drop_expired = st->p.early_reject;
-    int lim = q->n < maxb ? q->n : maxb, best = 0;
+    *drop_expired = !st->p.early_reject ? EP_DROP_NONE
+                    : st->p.drop_doomed ? EP_DROP_DOOMED
+                                        : EP_DROP_EXPIRED;
+    ep_time cut = env->now; /* what the host drops: deadlines before it */
+    if (*drop_expired == EP_DROP_DOOMED)
+        cut += ep_pol_dnn_batch(view, &iv->spec, 1, NULL);
+    int best = 0, b = 0;
     ep_time earliest = EP_TIME_MAX;
-    for (int b = 1; b <= lim; b++) {
-        if (q->deadline[b - 1] < earliest)
-            earliest = q->deadline[b - 1];
+    for (int k = 0; k < q->n && b < maxb; k++) {
+        if (*drop_expired != EP_DROP_NONE && q->deadline[k] < cut)
+            continue; /* dropped before the batch is taken */
+        b++;
+        if (q->deadline[k] < earliest)
+            earliest = q->deadline[k];
         if (env->now + ep_pol_dnn_batch(view, &iv->spec, b, NULL) <= earliest)
             best = b;
     }
     /* Nothing can make the head's deadline: run a full batch for those behind it. */
-    return best > 0 ? best : lim;
+    return best > 0 ? best : (b > 0 ? b : 1);
 }
 
 const ep_policy_ops ep_policy_epara = {

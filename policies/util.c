@@ -286,6 +286,23 @@ ep_pol_uplink_wait(const ep_view *v, ep_time now, int node)
     return free_at > now ? free_at - now : 0;
 }
 
+double
+ep_pol_mt_stretch(const ep_view *v, const ep_instance_view *iv)
+{
+    int k = 1;
+    for (int i = 0; i < v->ninst; i++) {
+        const ep_instance_view *o = &v->inst[i];
+        if (o->id == iv->id || !o->ready || o->running == 0)
+            continue;
+        int shared = 0;
+        for (int a = 0; a < o->spec.ndev && !shared; a++)
+            for (int b = 0; b < iv->spec.ndev && !shared; b++)
+                shared = o->spec.devs[a] == iv->spec.devs[b];
+        k += shared;
+    }
+    return k > 1 ? ep_cost_mt_slowdown(v->sc, k) : 1.0;
+}
+
 ep_time
 ep_pol_estimate(const ep_view *v, const ep_env *env, const ep_request_info *req, int inst)
 {

@@ -40,9 +40,14 @@ batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
     return ep_pol_dnn_batch(&s->view, sp, b, interval);
 }
 
+/* Drops queued requests whose deadline has passed, and with EP_DROP_DOOMED those that a
+ * batch of one started now would finish after it. */
 static void
-drop_expired(sim *s, sim_instance *in)
+drop_expired(sim *s, sim_instance *in, int mode)
 {
+    ep_time doomed = s->eng.now;
+    if (mode == EP_DROP_DOOMED)
+        doomed += ep_pol_dnn_batch(&s->view, &in->spec, 1, NULL);
     ep_list_node *n = ep_list_first(&in->queue);
     while (n) {
         ep_list_node *next = ep_list_next(&in->queue, n);
@@ -50,6 +55,9 @@ drop_expired(sim *s, sim_instance *in)
         if (r->deadline < s->eng.now) {
             ep_list_remove(&in->queue, n);
             sim_request_finish(s, r, EP_OUT_DROPPED, "deadline passed in queue");
+        } else if (r->deadline < doomed) {
+            ep_list_remove(&in->queue, n);
+            sim_request_finish(s, r, EP_OUT_DROPPED, "cannot meet its deadline (dropped early)");
         }
         n = next;
     }
@@ -110,7 +118,7 @@ sim_dnn_start(sim *s, sim_instance *in)
         b = n < maxb ? n : maxb;
     }
     if (drop) {
-        drop_expired(s, in);
+        drop_expired(s, in, drop);
         n = (int)in->queue.len;
         if (n == 0)
             return;

@@ -29,6 +29,9 @@ typedef enum ep_mode {
 
 typedef enum ep_queue_order { EP_QUEUE_FIFO, EP_QUEUE_EDF } ep_queue_order;
 
+/* pick_batch's *drop_expired: what the host drops from the queue before taking the batch. */
+enum { EP_DROP_NONE, EP_DROP_EXPIRED, EP_DROP_DOOMED };
+
 /* Categories on both axes. */
 typedef struct ep_category {
     ep_sensitivity sensitivity; /* latency or frequency (never AUTO once categorized) */
@@ -172,7 +175,9 @@ typedef struct ep_policy_ops {
                   ep_route *out);
     /* DNN instance idle with a non-empty queue: how many head requests to run as one batch
      * (1..max_batch), or 0 to wait (then arm a timer); *drop_expired asks the host to drop
-     * queued requests whose deadline has already passed first. */
+     * queued requests first: EP_DROP_EXPIRED those whose deadline has already passed,
+     * EP_DROP_DOOMED also those that would miss it even run alone now (a batch of one priced
+     * by the cost model); the batch is then taken from what remains. */
     int (*pick_batch)(void *state, const ep_env *env, const ep_view *view, int instance,
                       const ep_queue_view *q, int *drop_expired);
     void (*on_timer)(void *state, const ep_env *env, const ep_view *view, uint64_t cookie);

@@ -70,6 +70,11 @@ int ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double 
  * view knows it, aged by the time since it was synced) + its own service time. */
 ep_time ep_pol_estimate(const ep_view *v, const ep_env *env, const ep_request_info *req, int inst);
 
+/* The co-location slowdown iv's work runs at now: ep_cost_mt_slowdown of the instances
+ * (itself and those with a running batch, as the view knows them) sharing one of its devices;
+ * 1 when it runs alone. */
+double ep_pol_mt_stretch(const ep_view *v, const ep_instance_view *iv);
+
 /* Bytes per second link l delivers: its bandwidth less the expected retransmissions of its
  * loss (capped at 99%), as the simulator's links carry them (sim/net.c). */
 double ep_pol_link_bw(const ep_link *l);
