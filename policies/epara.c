@@ -5,15 +5,22 @@
  *    multi-device (memory, min_devices, or no single device meets the SLO);
  *  - allocator: per category, the parallel modes of its candidate instances (DP replicas
  *    with SLO-aware batching and MT co-location for latency x single; frame-level DP with
- *    multi-frame batches for frequency x single; TP in a node, else PP over the fewest
- *    devices, for multi-device services);
+ *    multi-frame batches for frequency x single; for an LLM one device holds, replicas and
+ *    TP groups of every width in a node, a group kept only where it serves more within the
+ *    SLO than its devices would as replicas; for multi-device services TP groups in a node
+ *    and PP chains over the fewest devices (pairs, triples, then chains of consecutive
+ *    devices); instances sharing a device are labelled MT, which the host applies);
  *  - state-aware scheduler: greedy maximization of sum_s w_s min(demand_s, supply_s) over
- *    those candidates under device memory and compute budgets, demand forecast by EWMA (or
- *    the oracle), supply of running instances discounted by their backlog, hysteresis, and
- *    for an interactive LLM placed only on slow devices one replica on a fast one (its long
- *    prompts);
- *  - request router: serve locally if a local instance meets the deadline by its estimate,
- *    else dispatch to the earliest estimated completion including the link delay and the
+ *    those candidates under device memory (weights and the KV cache of the batch a
+ *    candidate's capacity counts on) and compute budgets, each candidate costed by the larger
+ *    of its memory share and device-time share per device; demand forecast by EWMA raised
+ *    toward the recent peak (or the oracle), supply of running instances discounted by
+ *    their backlog, hysteresis; a latency LLM whose instances all prefill a long prompt
+ *    past its TTFT gets the instance that prefills it fastest; devices left idle get an
+ *    instance of the service with the least supply per unit of demand;
+ *  - request router: serve locally if a local instance meets the deadline by its estimate
+ *    (stretched by the co-location slowdown of busy neighbours), else dispatch to the
+ *    earliest estimated completion including the link delay and the
  *    wait behind this node's own uplink queue (with a margin; an overloaded uplink goes to
  *    the requests with the most weight per byte first, at the rates the node has seen enter
  *    it over the last fraction of a second), reject
@@ -21,8 +28,12 @@
  *    TPOT SLO at the rate the instance admits; LLM prompts for a remote instance are
  *    forwarded to its node, which admits them on its live state, and a remote instance's
  *    synced backlog is aged with the prefills that arrived since (and this node's own
- *    sends); EDF queues for latency tasks, FIFO (per stream) for frequency tasks; batches
- *    as large as the earliest deadline allows.
+ *    sends); a frequency task's frames are spread over the replicas that meet the deadline
+ *    in proportion to the frames per second each sustains (smooth weighted round-robin);
+ *    EDF queues for latency tasks, FIFO (per stream) for frequency tasks; batches as large
+ *    as the earliest deadline allows, after dropping what can no longer meet its deadline.
+ * Every policy state is one node's (or the controller's): nothing here is shared between
+ * nodes except through the view.
  * Every mechanism can be switched off by a policy parameter (see params below). */
 #include <math.h>
 #include <stdlib.h>
