@@ -79,7 +79,11 @@
  *    capacity, plus what this policy sent since, as AlpaServe's controller counts its own
  *    dispatches), ties by estimate; admission=1 rejects when the estimate (ep_pol_estimate +
  *    unsynced sends, x MT slowdown of busy neighbours) misses the deadline; fallback=1 (not
- *    AlpaServe) first tries the other instances. No forwarding. link_admission=1 (not
+ *    AlpaServe) first tries the other instances. Dispatch is centralized, as AlpaServe's
+ *    controller receives every request (central_dispatch=1): a request entering another
+ *    node is forwarded once to the dispatcher (the node with the most compute), whose state
+ *    counts every dispatch; with one policy state per node, ingress-local dispatch
+ *    (central_dispatch=0) sees only its own sends between state syncs. link_admission=1 (not
  *    AlpaServe, which has no notion of the uplink) then applies EPARA's uplink admission at
  *    the ingress (policies/link.c): it exists to measure how much of EPARA's gain is its link
  *    handling (the row "alpaserve + EPARA's link admission").
@@ -121,6 +125,8 @@ static const ep_param_decl al_params[] = {
         {"admission", 0, 1, 1, 1, "reject a request whose estimate misses its deadline"},
         {"fallback", 0, 1, 1, 0,
          "before rejecting, try the other replicas (not AlpaServe; 0: shortest queue only)"},
+        {"central_dispatch", 0, 1, 1, 1,
+         "requests go to one dispatcher node, as to AlpaServe's controller (0: the ingress)"},
         {"max_partitions", 1, 1e6, 1, 64,
          "enumerate all device partitions up to this many, else one coordinate-descent pass"},
         EP_LINK_ADM_PARAM,
@@ -148,6 +154,20 @@ al_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     st->fallback = PARAM("fallback") != 0;
     st->max_partitions = (int)PARAM("max_partitions");
     st->link_admission = PARAM("link_admission") != 0;
+    st->dispatcher = -1;
+    if (PARAM("central_dispatch") != 0) { /* the node with the most compute */
+        double most = -1;
+        for (int k = 0; k < view->sc->nnodes; k++) {
+            double f = 0;
+            const ep_node *nd = &view->sc->nodes[k];
+            for (int d = nd->dev0; d < nd->dev0 + nd->ndev; d++)
+                f += view->sc->specs[view->sc->devices[d].spec].peak_flops;
+            if (f > most) {
+                most = f;
+                st->dispatcher = k;
+            }
+        }
+    }
     for (int s = 0; s < view->sc->nservices; s++) {
         char key[EP_NAME_MAX + 4];
         snprintf(key, sizeof key, "cv.%s", view->sc->services[s].name);
@@ -302,6 +322,12 @@ al_route(void *state, const ep_env *env, const ep_view *view, const ep_request_i
          ep_route *out)
 {
     alpa_state *st = state;
+    if (st->dispatcher >= 0 && req->hops == 0 && req->at_node != st->dispatcher &&
+        view->node_up[st->dispatcher]) {
+        out->kind = EP_ROUTE_FORWARD; /* to the controller, which dispatches */
+        out->node = st->dispatcher;
+        return;
+    }
     route(st, env, view, req, out);
     if (st->link_admission)
         ep_link_adm_route(&st->link, env, view, req, out);

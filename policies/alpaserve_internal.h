@@ -30,6 +30,7 @@ typedef struct alpa_state {
     double horizon_s, samples, max_per_svc, replan_gain, drift, ewma;
     int admission, fallback, max_partitions;
     int link_admission; /* EPARA's uplink admission added (not part of AlpaServe) */
+    int dispatcher;     /* the node every request is forwarded to first (-1: none) */
     ep_link_adm link;
     /* placement */
     int placed;
