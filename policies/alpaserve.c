@@ -326,6 +326,8 @@ al_route(void *state, const ep_env *env, const ep_view *view, const ep_request_i
         view->node_up[st->dispatcher]) {
         out->kind = EP_ROUTE_FORWARD; /* to the controller, which dispatches */
         out->node = st->dispatcher;
+        if (st->link_admission) /* the forward leaves through this node's uplink */
+            ep_link_adm_route(&st->link, env, view, req, out);
         return;
     }
     route(st, env, view, req, out);
