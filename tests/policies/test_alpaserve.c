@@ -687,11 +687,23 @@ test_route_counts_requests_sent_to_remote_instances_since_the_sync(void **state)
     f.env.now = EP_NS_PER_S;
     /* Central dispatch: a request entering a node goes once to the dispatcher node (the
      * node with the most compute), which routes it again with hops 1. */
+    int disp = -1;
+    double most = -1;
+    for (int n = 0; n < f.sc.nnodes; n++) {
+        double fl = 0;
+        for (int d = f.sc.nodes[n].dev0; d < f.sc.nodes[n].dev0 + f.sc.nodes[n].ndev; d++)
+            fl += f.sc.specs[f.sc.devices[d].spec].peak_flops;
+        if (fl > most) {
+            most = fl;
+            disp = n;
+        }
+    }
     ep_request_info r0 = request(&f, 0, from);
     ep_route fw;
     OPS->route(f.state, &f.env, &f.view, &r0, &fw);
-    assert_true(fw.kind == EP_ROUTE_DISPATCH ||
-                (fw.kind == EP_ROUTE_FORWARD && fw.node != from && fw.node >= 0));
+    assert_int_not_equal(from, disp);
+    assert_int_equal(fw.kind, EP_ROUTE_FORWARD);
+    assert_int_equal(fw.node, disp);
     for (int k = 0; k < nrep; k++) {
         ep_request_info r = request(&f, 0, from);
         r.hops = 1; /* as the dispatcher routes it */
