@@ -1,11 +1,18 @@
 /* `epara maxrate`: the highest rate scale at which a policy keeps SLO attainment at or above
  * a target (DistServe-style goodput), by exponential search then bisection over
- * `--rate-scale`, with the request rate it corresponds to, in total and per device. */
+ * `--rate-scale`, with the request rate it corresponds to, in total and per device; with
+ * --out, also one row of table max_rates in a results database (epara report marks it in
+ * the figures instead of interpolating between swept scales). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
 
 #include "commands.h"
 #include "epara/bound.h"
@@ -13,6 +20,7 @@
 #include "epara/scenario.h"
 #include "epara/sim.h"
 #include "util.h"
+#include "gitrev.h"
 
 static const char help[] =
         "usage: epara maxrate [options] --policy P\n"
@@ -35,6 +43,11 @@ static const char help[] =
         "  --tol T           relative bracket width to stop at (default 0.02)\n"
         "  --max-scale X     give up above this scale (default 1024)\n"
         "  --trace-db DB     trace database (default: the scenario's)\n"
+        "  --out DB          also store the result as a row of table max_rates in this results\n"
+        "                    database (created when absent; checked before any run): epara\n"
+        "                    report and plot use it for the series with the same scenario,\n"
+        "                    policy, parameters, duration and SLO scale (overall metric,\n"
+        "                    target 0.9)\n"
         "  --json            one JSON object on stdout\n"
         "  --quiet           no per-run lines on stderr\n";
 
@@ -47,6 +60,7 @@ typedef struct probe {
     int runs;
     int quiet;
     double last_requests_per_s; /* requests per second in the window at the last scale */
+    double last_goodput_per_s;  /* SLO-met requests per second in the window, likewise */
 } probe;
 
 static int
@@ -80,6 +94,7 @@ attain_at(probe *p, double scale, double *att)
     }
     double reqs = p->svc >= 0 ? (double)r.svc[p->svc].requests : (double)r.requests;
     p->last_requests_per_s = r.window_s > 0 ? reqs / r.window_s : 0;
+    p->last_goodput_per_s = p->svc >= 0 ? r.svc[p->svc].goodput_per_s : r.goodput_per_s;
     if (!isfinite(*att))
         *att = 0;
     if (!p->quiet)
@@ -87,6 +102,87 @@ attain_at(probe *p, double scale, double *att)
                 r.wall_s);
     ep_sim_result_fini(&r);
     return 0;
+}
+
+/* The result as a row of max_rates in results database path (one transaction). The options
+ * object names the parameters as `epara sweep` and `epara sim` record them, so that epara
+ * report can match the row to a series. Prints the problem; 0 or -1. */
+static int
+store_result(const char *path, const ep_scenario *sc, const probe *p, const char *metric,
+             const char *svcname, double target, double tol, double dur, double slo,
+             const cli_params *params, double lo, double hi, double att_lo, double rps_lo,
+             double gps_lo)
+{
+    static const char ddl[] =
+            "CREATE TABLE IF NOT EXISTS max_rates (id INTEGER PRIMARY KEY, started_at TEXT,"
+            " scenario TEXT, policy TEXT, metric TEXT, service TEXT, attainment_target REAL,"
+            " max_rate_scale REAL, bracket_lo REAL, bracket_hi REAL, attainment REAL,"
+            " requests_per_s REAL, goodput_per_s REAL, duration_s REAL, seed INTEGER,"
+            " slo_scale REAL, tol REAL, runs INTEGER, options TEXT, git_rev TEXT, host TEXT)";
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    json_t *pj = json_object(), *opts = NULL;
+    char *otxt = NULL, host[256] = "unknown", when[32] = "";
+    int ok = 0;
+    for (int i = 0; pj && i < params->n; i++) {
+        const char *eq = strchr(params->kv[i], '=');
+        char key[EP_NAME_MAX];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - params->kv[i]), params->kv[i]);
+        json_object_set_new(pj, key, json_string(eq + 1));
+    }
+    opts = json_pack("{s:f, s:f, s:o}", "slo_scale", slo, "duration_s", dur, "params", pj);
+    otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    struct tm tmv;
+    if (gmtime_r(&now, &tmv))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    if (!otxt ||
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_busy_timeout(db, 60000);
+    if (sqlite3_exec(db, ddl, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO max_rates (started_at, scenario, policy, metric, service,"
+                           " attainment_target, max_rate_scale, bracket_lo, bracket_hi,"
+                           " attainment, requests_per_s, goodput_per_s, duration_s, seed,"
+                           " slo_scale, tol, runs, options, git_rev, host) VALUES (?,?,?,?,?,?,"
+                           "?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_text(s, 1, when, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, sc->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, p->o.policy, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, metric, -1, SQLITE_STATIC);
+    if (svcname)
+        sqlite3_bind_text(s, 5, svcname, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 6, target);
+    if (lo > 0) {
+        sqlite3_bind_double(s, 7, lo);
+        sqlite3_bind_double(s, 8, lo);
+        sqlite3_bind_double(s, 10, att_lo);
+        sqlite3_bind_double(s, 11, rps_lo);
+        sqlite3_bind_double(s, 12, gps_lo);
+    }
+    sqlite3_bind_double(s, 9, hi);
+    sqlite3_bind_double(s, 13, dur);
+    sqlite3_bind_int64(s, 14, (sqlite3_int64)(p->o.seed_set ? p->o.seed : sc->run.seed));
+    sqlite3_bind_double(s, 15, slo);
+    sqlite3_bind_double(s, 16, tol);
+    sqlite3_bind_int(s, 17, p->runs);
+    sqlite3_bind_text(s, 18, otxt, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 19, EP_GIT_REV, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 20, host, -1, SQLITE_TRANSIENT);
+    ok = sqlite3_step(s) == SQLITE_DONE;
+done:
+    if (!ok)
+        cli_err("maxrate: %s: cannot store the result: %s", path,
+                db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    json_decref(opts);
+    free(otxt);
+    return ok ? 0 : -1;
 }
 
 int
@@ -104,11 +200,12 @@ cmd_maxrate(int argc, char **argv)
                                              {"slo-scale", required_argument, NULL, 'l'},
                                              {"max-scale", required_argument, NULL, 'm'},
                                              {"trace-db", required_argument, NULL, 'T'},
+                                             {"out", required_argument, NULL, 'o'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *scen = NULL, *tdb = NULL, *svcname = NULL;
+    const char *scen = NULL, *tdb = NULL, *svcname = NULL, *outp = NULL, *metric = "overall";
     double target = 0.9, dur = 0, tol = 0.02, maxscale = 1024, slo = 1;
     int as_json = 0, c;
     cli_params params = {{NULL}, 0};
@@ -150,6 +247,9 @@ cmd_maxrate(int argc, char **argv)
         case 'T':
             tdb = optarg;
             break;
+        case 'o':
+            outp = optarg;
+            break;
         case 'P':
             if (cli_params_add(&params, optarg))
                 return EXIT_USAGE;
@@ -157,8 +257,10 @@ cmd_maxrate(int argc, char **argv)
         case 'M':
             if (strcmp(optarg, "services") == 0) {
                 p.min_over_services = 1;
+                metric = "services";
             } else if (strcmp(optarg, "mean") == 0) {
                 p.mean_over_services = 1;
+                metric = "mean";
             } else if (strcmp(optarg, "overall") != 0) {
                 cli_err("--metric: '%s' is not overall, services or mean", optarg);
                 return EXIT_USAGE;
@@ -188,6 +290,9 @@ cmd_maxrate(int argc, char **argv)
         cli_err("--policy: unknown policy '%s' (see 'epara sim --list-policies')", p.o.policy);
         return EXIT_USAGE;
     }
+    /* An output that cannot be written fails now, not after the runs. */
+    if (outp && cli_out_check("--out", outp))
+        return EXIT_USAGE;
     ep_scenario sc;
     ep_store *st = NULL;
     int rc = cli_scenario_load(scen, &sc);
@@ -214,7 +319,7 @@ cmd_maxrate(int argc, char **argv)
         goto done;
     }
     /* Bracket: lo meets the target, hi does not. */
-    double lo = 0, hi = 1, att, att_lo = 0, rps_lo = 0;
+    double lo = 0, hi = 1, att, att_lo = 0, rps_lo = 0, gps_lo = 0;
     if (attain_at(&p, hi, &att))
         goto done;
     if (att >= target) {
@@ -222,6 +327,7 @@ cmd_maxrate(int argc, char **argv)
             lo = hi;
             att_lo = att;
             rps_lo = p.last_requests_per_s;
+            gps_lo = p.last_goodput_per_s;
             hi *= 2;
             if (hi > maxscale) {
                 cli_err("maxrate: attainment still %.3f at x%g; raise --max-scale", att, lo);
@@ -244,6 +350,7 @@ cmd_maxrate(int argc, char **argv)
             lo = s;
             att_lo = att;
             rps_lo = p.last_requests_per_s;
+            gps_lo = p.last_goodput_per_s;
         }
     }
     while (lo > 0 && hi / lo > 1 + tol) {
@@ -254,11 +361,15 @@ cmd_maxrate(int argc, char **argv)
             lo = mid;
             att_lo = att;
             rps_lo = p.last_requests_per_s;
+            gps_lo = p.last_goodput_per_s;
         } else {
             hi = mid;
         }
     }
     double per_dev = sc.ndevices > 0 ? rps_lo / sc.ndevices : 0;
+    if (outp && store_result(outp, &sc, &p, metric, svcname, target, tol, dur, slo, &params, lo, hi,
+                             att_lo, rps_lo, gps_lo))
+        goto done;
     if (as_json)
         printf("{\"policy\":\"%s\",\"scenario\":\"%s\",\"attainment_target\":%g,"
                "\"service\":%s%s%s,\"max_rate_scale\":%.6g,\"attainment\":%.6g,"

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +22,17 @@ static const char help[] =
         "\n"
         "Writes the CSV files of 'epara report' into DIR, then draws every figure (PNG and\n"
         "SVG) with the gnuplot scripts in the plots directory, and lists the files written.\n"
-        "A figure whose input has no data (e.g. latency CDFs without stored records) is\n"
-        "skipped with a note.\n"
+        "A figure whose input has no data (e.g. a latency CDF of runs stored before runs\n"
+        "kept latency histograms, without records) is skipped with a note. The reference\n"
+        "figures' titles name their rate scale, and the utilization figure's the devices\n"
+        "no policy uses, with the reason.\n"
         "\n"
         "  --db FILE        results database\n"
         "  --out DIR        output directory for the CSV files and figures\n"
         "  --plots DIR      gnuplot scripts (default: " EP_PLOTS_DIR ")\n"
         "  --scenario NAME  only the runs of this scenario\n"
-        "  --rate X         reference rate scale of the latency CDF, utilization and ablation\n"
-        "                   figures (the swept one nearest X; default 1)\n"
+        "  --rate X         reference rate scale of the latency CDF, utilization, per-category\n"
+        "                   and ablation figures (the swept one nearest X; default 1)\n"
         "  --quiet          list nothing but problems\n"
         "\n"
         "Environment: EP_GNUPLOT names the gnuplot executable (default: gnuplot on PATH).\n"
@@ -143,12 +146,20 @@ gp_quote(char *out, size_t len, const char *s)
     out[n] = '\0';
 }
 
+/* Runs one script with data and out set to dir, and the report's notes as ref_rate (a
+ * number; absent without runs) and idle_note (a string; absent when empty). */
 static int
-run_gnuplot(const char *exe, const char *dir, const char *path)
+run_gnuplot(const char *exe, const char *dir, const char *path, const report_notes *nt)
 {
-    char q[4200], expr[8600];
+    char q[4200], qi[1100], expr[9800];
     gp_quote(q, sizeof q, dir);
-    snprintf(expr, sizeof expr, "data=%s; out=%s", q, q);
+    int n = snprintf(expr, sizeof expr, "data=%s; out=%s", q, q);
+    if (isfinite(nt->ref_rate) && n > 0 && (size_t)n < sizeof expr)
+        n += snprintf(expr + n, sizeof expr - (size_t)n, "; ref_rate=%.10g", nt->ref_rate);
+    if (nt->idle[0] && n > 0 && (size_t)n < sizeof expr) {
+        gp_quote(qi, sizeof qi, nt->idle);
+        snprintf(expr + n, sizeof expr - (size_t)n, "; idle_note=%s", qi);
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -248,7 +259,8 @@ cmd_plot(int argc, char **argv)
         return n == 0 ? EXIT_USAGE : EXIT_FAIL;
     }
     qsort(names, (size_t)n, sizeof *names, cmp_str);
-    rc = report_export(db, out, scen, rate, quiet);
+    report_notes notes;
+    rc = report_export(db, out, scen, rate, quiet, &notes);
     int drawn = 0, skipped = 0, failed = 0;
     for (int i = 0; rc == EXIT_OK && i < n; i++) {
         char path[4096], in[4096];
@@ -271,7 +283,8 @@ cmd_plot(int argc, char **argv)
                 else if (!quiet)
                     printf("plot: skipped %s: %s has no data%s\n", names[i], in,
                            strstr(sc.input[k], "latency")
-                                   ? " (store records: epara sweep --records)"
+                                   ? " (no run has a latency histogram or records: rerun it "
+                                     "with epara sweep or epara sim --out)"
                                    : "");
             }
         }
@@ -283,7 +296,7 @@ cmd_plot(int argc, char **argv)
             snprintf(in, sizeof in, "%s/%s", out, sc.output[k]);
             remove(in);
         }
-        if (run_gnuplot(exe, out, path) != 0) {
+        if (run_gnuplot(exe, out, path, &notes) != 0) {
             cli_err("plot: %s failed", path);
             failed++;
             continue;

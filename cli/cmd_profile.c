@@ -426,6 +426,9 @@ cmd_profile(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* An output that cannot be written fails now, not after the measurements. */
+    if (!dry && cli_out_check("--out", outp))
+        return EXIT_USAGE;
     ep_scenario sc;
     int rc = load_scenario(scen, &sc);
     if (rc)

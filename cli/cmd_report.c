@@ -31,11 +31,28 @@ static const char help[] =
         "  goodput_vs_rate.csv, attainment_vs_rate.csv\n"
         "                      rate_scale, then one column per series (policy + parameters),\n"
         "                      the mean over seeds\n"
-        "  latency_cdf.csv     percentile 1..99, then per series the latency (s) of completed\n"
-        "                      requests in the measured window at the rate scale nearest\n"
-        "                      --rate, from stored records (sweep --records)\n"
+        "  max_rate.csv        series,max_rate,last_met,first_missed,goodput_at_max: per\n"
+        "                      series the rate scale at which mean SLO attainment crosses\n"
+        "                      0.9, interpolated between the swept scales around it (log\n"
+        "                      rate); max_rate blank when the smallest swept scale misses,\n"
+        "                      = last_met when none does (a lower bound). 'epara maxrate'\n"
+        "                      bisects instead\n"
+        "  latency_cdf.csv     percentile 1..99, then per series the latency (s) within which\n"
+        "                      that share of ALL requests in the measured window completed,\n"
+        "                      at the rate scale nearest --rate; blank above the share that\n"
+        "                      completed (the rest were rejected, dropped or unfinished).\n"
+        "                      Columns are named 'SERIES at xRATE (C% completed; M% met\n"
+        "                      SLO)'. From each run's latency histogram (stored by sweep and\n"
+        "                      sim --out) or its records; the bound has none\n"
         "  utilization.csv     device, then mean utilization per series at the rate scale\n"
-        "                      nearest --rate\n"
+        "                      nearest --rate (not the bound: a fluid LP busies no device)\n"
+        "  idle_devices.csv    device,spec,reason: devices no series uses at that rate, and\n"
+        "                      why by the scenario's cost model\n"
+        "  per_category.csv    category (with its share of requests), then per series the SLO\n"
+        "                      attainment of the task category (latency/frequency-sensitive x\n"
+        "                      single/multi-device, as EPARA categorizes the services) at the\n"
+        "                      rate scale nearest --rate\n"
+        "  per_service.csv     the same per service ('service (category)')\n"
         "  ablation.csv        variant,goodput_per_s,max_rate for the epara runs: goodput at\n"
         "                      the rate scale nearest --rate; max_rate: the largest swept\n"
         "                      rate scale up to which mean SLO attainment stays >= 0.9\n"
@@ -44,8 +61,9 @@ static const char help[] =
         "  --db FILE          results database (epara sim --out, epara sweep)\n"
         "  --csv DIR          output directory (created when absent)\n"
         "  --scenario NAME    only the runs of this scenario\n"
-        "  --rate X           reference rate scale of latency_cdf.csv, utilization.csv and\n"
-        "                      ablation.csv (default 1)\n"
+        "  --rate X           reference rate scale of latency_cdf.csv, utilization.csv,\n"
+        "                      idle_devices.csv, per_category.csv, per_service.csv and\n"
+        "                      ablation.csv (the swept one nearest X; default 1)\n"
         "  --quiet            do not list the files written\n";
 
 static char *
@@ -226,7 +244,62 @@ make_series(report *rp)
     for (int i = 0; i < rp->n; i++)
         if (rp->nrates == 0 || rp->rates[rp->nrates - 1] != rp->rates[i])
             rp->rates[rp->nrates++] = rp->rates[i];
+    for (int q = 0; q < rp->nrates; q++)
+        if (report_nearer(rp->rates[q], rp->ref_rate, rp->at_rate))
+            rp->ref_rate = rp->rates[q];
     return 0;
+}
+
+/* Matches each stored `epara maxrate --out` result (overall attainment, target
+ * REPORT_MAX_RATE_TARGET) to the series whose runs have its scenario, policy, parameters,
+ * duration and SLO scale; the latest one wins. Databases without the table have none. */
+static int
+load_max_rates(report *rp)
+{
+    sqlite3_stmt *s;
+    rp->smax = calloc((size_t)(rp->nser ? rp->nser : 1), sizeof *rp->smax);
+    if (!rp->smax)
+        return -1;
+    if (sqlite3_prepare_v2(
+                rp->db,
+                "SELECT scenario, policy, options, duration_s, slo_scale, max_rate_scale,"
+                " bracket_hi, goodput_per_s FROM max_rates WHERE metric = 'overall'"
+                " AND service IS NULL AND abs(attainment_target - ?1) < 1e-9"
+                " AND (?2 IS NULL OR scenario = ?2) ORDER BY id",
+                -1, &s, NULL) != SQLITE_OK)
+        return 0; /* no max_rates table */
+    sqlite3_bind_double(s, 1, REPORT_MAX_RATE_TARGET);
+    if (rp->scenario)
+        sqlite3_bind_text(s, 2, rp->scenario, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *scen = (const char *)sqlite3_column_text(s, 0),
+                   *pol = (const char *)sqlite3_column_text(s, 1),
+                   *opt = (const char *)sqlite3_column_text(s, 2);
+        char *params = params_of(opt);
+        double dur = report_col_num(s, 3), slo = report_col_num(s, 4);
+        if (!params) {
+            sqlite3_finalize(s);
+            return -1;
+        }
+        for (int i = 0; scen && pol && i < rp->n; i++) {
+            const run_row *r = &rp->runs[i];
+            if (strcmp(r->scenario, scen) != 0 || strcmp(r->policy, pol) != 0 ||
+                strcmp(r->params, params) != 0 || r->dur != (isfinite(dur) ? dur : 0) ||
+                r->slo != (isfinite(slo) ? slo : 1))
+                continue;
+            series_max *m = &rp->smax[r->series];
+            m->set = 1;
+            m->max_rate = report_col_num(s, 5);
+            m->lo = m->max_rate;
+            m->hi = report_col_num(s, 6);
+            m->goodput = report_col_num(s, 7);
+            break;
+        }
+        free(params);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
@@ -396,10 +469,16 @@ mkdirs(const char *dir)
 }
 
 int
-report_export(const char *db, const char *dir, const char *scenario, double at_rate, int quiet)
+report_export(const char *db, const char *dir, const char *scenario, double at_rate, int quiet,
+              report_notes *notes)
 {
     report rp;
     memset(&rp, 0, sizeof rp);
+    rp.ref_rate = NAN;
+    if (notes) {
+        notes->ref_rate = NAN;
+        notes->idle[0] = '\0';
+    }
     rp.dir = dir;
     rp.scenario = scenario;
     rp.at_rate = at_rate;
@@ -418,7 +497,7 @@ report_export(const char *db, const char *dir, const char *scenario, double at_r
         cli_err("report: %s: cannot create: %s", dir, strerror(errno));
         goto done;
     }
-    if (make_series(&rp) || write_runs(&rp) ||
+    if (make_series(&rp) || load_max_rates(&rp) || write_runs(&rp) ||
         write_query(&rp, "services.csv",
                     "SELECT s.run_id, r.policy, r.rate_scale, r.seed, s.service, s.kind,"
                     " s.sensitivity, s.multi_device, s.requests, s.completed, s.rejected,"
@@ -433,9 +512,14 @@ report_export(const char *db, const char *dir, const char *scenario, double at_r
                     " WHERE r.summary IS NOT NULL AND (?1 IS NULL OR r.scenario = ?1)"
                     " ORDER BY d.run_id, d.device") ||
         write_placements(&rp) || report_vs_rate(&rp, "goodput_vs_rate.csv", 0) ||
-        report_vs_rate(&rp, "attainment_vs_rate.csv", 1) || report_latency_cdf(&rp) ||
-        report_utilization(&rp) || report_ablation(&rp))
+        report_vs_rate(&rp, "attainment_vs_rate.csv", 1) || report_max_rate(&rp) ||
+        report_latency_cdf(&rp) || report_utilization(&rp) || report_idle_devices(&rp) ||
+        report_per_category(&rp) || report_ablation(&rp))
         goto done;
+    if (notes) {
+        notes->ref_rate = rp.ref_rate;
+        snprintf(notes->idle, sizeof notes->idle, "%s", rp.idle);
+    }
     rc = EXIT_OK;
 done:
     for (int i = 0; i < rp.n; i++) {
@@ -447,6 +531,7 @@ done:
     free(rp.runs);
     free(rp.ser);
     free(rp.rates);
+    free(rp.smax);
     sqlite3_close(rp.db);
     return rc;
 }
@@ -499,5 +584,5 @@ cmd_report(int argc, char **argv)
         cli_err("report: %s: %s", db, strerror(errno));
         return EXIT_USAGE;
     }
-    return report_export(db, dir, scen, rate, quiet);
+    return report_export(db, dir, scen, rate, quiet, NULL);
 }

@@ -19,6 +19,7 @@
 #include "epara/results.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
+#include "lathist.h"
 #include "util.h"
 #include "gitrev.h"
 
@@ -42,7 +43,8 @@ static const char sim_help[] =
         "  --trace-db DB      trace database (default: the scenario's run.trace_db); missing\n"
         "                     traces are imported from their file, or generated when the\n"
         "                     file is absent\n"
-        "  --out DB           store the run in this results database\n"
+        "  --out DB           store the run in this results database (checked before the\n"
+        "                     run), with a latency histogram of its window\n"
         "  --records          also store one record per request (with --out; not with\n"
         "                     the bound, which has no requests)\n"
         "  --policy-log FILE  write every call into the policy with its inputs and outputs\n"
@@ -55,7 +57,8 @@ static const char sim_help[] =
         "                     with default, domain and meaning, and exit\n";
 
 typedef struct sim_cli {
-    ep_results *res;
+    ep_results *res;   /* records go here (--records) */
+    cli_lathist *hist; /* the window's latency histogram, stored with the run (--out) */
     int rec_err;
     int progress;
     FILE *decisions; /* JSON lines, or NULL */
@@ -105,6 +108,8 @@ static void
 on_record(void *ctx, const ep_record *rec)
 {
     sim_cli *c = ctx;
+    if (c->hist)
+        cli_lathist_add(c->hist, rec);
     if (c->res && !c->rec_err && ep_results_add_record(c->res, rec) != 0)
         c->rec_err = 1;
 }
@@ -421,6 +426,9 @@ cmd_sim(int argc, char **argv)
         cli_err("sim: --records needs --out DB");
         return EXIT_USAGE;
     }
+    /* An output that cannot be written fails now, not after the run. */
+    if (outp && cli_out_check("--out", outp))
+        return EXIT_USAGE;
     if (o.policy && strcmp(o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(o.policy)) {
         cli_err("--policy: unknown policy '%s' (see --list-policies)", o.policy);
         return EXIT_USAGE;
@@ -447,6 +455,7 @@ cmd_sim(int argc, char **argv)
     rc = EXIT_FAIL;
     ep_results *res = NULL;
     json_t *js = NULL;
+    cli_lathist *hist = NULL;
     ep_sim_result r;
     memset(&r, 0, sizeof r);
     char msg[1024] = "";
@@ -457,7 +466,7 @@ cmd_sim(int argc, char **argv)
         rc = EXIT_USAGE;
         goto done;
     }
-    sim_cli cc = {NULL, 0, !quiet && cli_tty(), NULL, &sc, !quiet};
+    sim_cli cc = {NULL, NULL, 0, !quiet && cli_tty(), NULL, &sc, !quiet};
     if (decisions) {
         if (cli_out_open(&dout, decisions))
             goto done;
@@ -500,6 +509,11 @@ cmd_sim(int argc, char **argv)
         }
         if (records)
             cc.res = res;
+        if (!bound && !(cc.hist = hist = calloc(1, sizeof *hist))) {
+            cli_err("sim: out of memory");
+            ep_results_abort(res);
+            goto done;
+        }
     }
     o.rate_scale = rate;
     if (dur > 0 && ep_dur_from_s(dur, &o.duration)) {
@@ -533,8 +547,13 @@ cmd_sim(int argc, char **argv)
     }
     js = cli_sim_summary_json(&sc, &r);
     if (res) {
-        char *txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        err = ep_results_commit(res, &sc, &r, txt);
+        /* The stored summary also keeps the latency histogram (epara report draws the latency
+         * CDF from it); --json prints the summary without it. */
+        char *txt = NULL;
+        if (js && (!hist || json_object_set_new(js, "latency_hist", cli_lathist_json(hist)) == 0))
+            txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_object_del(js, "latency_hist");
+        err = txt ? ep_results_commit(res, &sc, &r, txt) : EP_ENOMEM;
         free(txt);
         if (err) {
             cli_err("sim: %s: cannot store the run: %s", outp, ep_results_errmsg(res));
@@ -557,6 +576,7 @@ done:
         rc = EXIT_FAIL;
     }
     ep_sim_result_fini(&r);
+    free(hist);
     ep_results_close(res);
     ep_store_close(st);
     ep_scenario_fini(&sc);

@@ -35,12 +35,15 @@ static const char help[] =
         "                     sim --list-params').\n"
         "                     Example: 'rate_scale=0.5:4:0.25,seed=1..3,param.mt=0|1'\n"
         "  -j, --jobs N       worker processes (default 1)\n"
-        "  --out DB           results database (created when absent; required)\n"
+        "  --out DB           results database (created when absent; required; checked\n"
+        "                     before anything runs)\n"
         "  --duration S       replay only the first S seconds of the workload (unless the\n"
         "                     grid has duration)\n"
         "  --trace-db DB      trace database (default: the scenario's run.trace_db)\n"
-        "  --records          also store one record per request (needed for latency CDFs;\n"
-        "                     kept in memory during each run)\n"
+        "  --records          also store one record per request (kept in memory during each\n"
+        "                     run). Without it every run still stores a latency histogram\n"
+        "                     of its window in its summary, which the latency CDF of\n"
+        "                     'epara report' reads\n"
         "  --mpi              distribute over MPI ranks (run under mpiexec; rank 0 plans and\n"
         "                     merges the others' runs into DB)\n"
         "  --dry-run          list the planned runs (todo or done) and exit\n"
@@ -238,6 +241,9 @@ cmd_sweep(int argc, char **argv)
         goto done;
     }
     if (parse_policies(&o, pols))
+        goto done;
+    /* An output that cannot be written fails now, not after the runs. */
+    if (!o.dry_run && cli_out_check("--out", o.out))
         goto done;
     char err[256];
     if (grid && sweep_grid_parse(grid, &o.grid, err, sizeof err)) {

@@ -1,5 +1,5 @@
 /* `epara trace`: import, gen, info, list, export, rm, scale (rate/time scaling and time
- * slicing) and merge. Bad input exits 2 with FILE:LINE: reason and leaves the database as
+ * slicing), spread and merge. Bad input exits 2 with FILE:LINE: reason and leaves the database as
  * it was; every write happens in one transaction. */
 #include <getopt.h>
 #include <math.h>
@@ -30,7 +30,12 @@ static const char import_help[] =
         "  --map SPEC       csv/jsonl column mapping, e.g.\n"
         "                   'time=TIMESTAMP:datetime,input=ContextTokens,output=GeneratedTokens'\n"
         "                   fields: time (required; units datetime|s|ms|us|ns), input, output,\n"
-        "                   stream, frame, exec (unit s|ms|us|ns), kind, service\n"
+        "                   stream, frame, exec (unit s|ms|us|ns), kind, service.\n"
+        "                   A jsonl row lacking a mapped key is refused (FILE:LINE) unless the\n"
+        "                   field has a default, FIELD=COL?DEFAULT (e.g. output=out?0; out? for\n"
+        "                   unknown), which also fills empty cells and nulls (else unknown).\n"
+        "                   Unmapped columns/keys (e.g. hash_ids) are kept in each row's attrs\n"
+        "                   as a JSON object ('trace info' lists them); attrs=none drops them\n"
         "  --expand RULE    azure-functions: uniform (default) | even | poisson\n"
         "  --seed N         seed for --expand (default 1)\n"
         "  --source TEXT    provenance note (default: the file path)\n"
@@ -276,7 +281,9 @@ static const char gen_help[] =
         "  --frame-bytes B    video: bytes per frame (input size)          [default 200000]\n"
         "  --sizes SPEC       input/output sizes:\n"
         "                       fixed:IN,OUT\n"
-        "                       lognormal:MU_IN,SIGMA_IN,MU_OUT,SIGMA_OUT\n"
+        "                       lognormal:MU_IN,SIGMA_IN,MU_OUT,SIGMA_OUT[,MAX_IN,MAX_OUT]\n"
+        "                         (MAX_*: integers in [1, 1e9]; larger draws become MAX_*,\n"
+        "                         e.g. a context window or the real trace's maximum)\n"
         "                       fit:TRACE        (lognormal fitted to TRACE's sizes)\n"
         "                       resample:TRACE   ((input, output) pairs drawn from TRACE)\n"
         "  --seed N           seed (default 1)\n"
@@ -309,12 +316,20 @@ parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64
         return 0;
     }
     if (ml == 9 && strncmp(spec, "lognormal", 9) == 0) {
-        double v[4];
+        double v[6] = {0};
         char tail;
-        if (sscanf(arg, "%lf,%lf,%lf,%lf%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4 || v[1] < 0 ||
-            v[3] < 0 || !isfinite(v[0]) || !isfinite(v[2]) || v[0] > 25 || v[2] > 25) {
-            cli_err("--sizes lognormal: expected MU_IN,SIGMA_IN,MU_OUT,SIGMA_OUT (sigma >= 0, "
-                    "mu <= 25), got '%s'",
+        int nv = sscanf(arg, "%lf,%lf,%lf,%lf,%lf,%lf%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                        &tail);
+        /* Four numbers, or six: then the last two clip the input and output sizes. */
+        int bad_clip = nv == 6 && (!(v[4] >= 1 && v[4] <= (double)EP_TRACE_MAX_SIZE) ||
+                                   !(v[5] >= 1 && v[5] <= (double)EP_TRACE_MAX_SIZE) ||
+                                   v[4] != floor(v[4]) || v[5] != floor(v[5]));
+        if ((nv != 4 && nv != 6) || bad_clip || !(v[1] >= 0 && v[1] <= 25) ||
+            !(v[3] >= 0 && v[3] <= 25) || !isfinite(v[0]) || !isfinite(v[2]) || v[0] > 25 ||
+            v[2] > 25) {
+            cli_err("--sizes lognormal: expected MU_IN,SIGMA_IN,MU_OUT,SIGMA_OUT (mu <= 25, "
+                    "0 <= sigma <= 25), optionally then MAX_IN,MAX_OUT (integers in [1, 1e9]), "
+                    "got '%s'",
                     arg);
             return -1;
         }
@@ -323,10 +338,12 @@ parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64
         g->in_sigma = v[1];
         g->out_mu = v[2];
         g->out_sigma = v[3];
+        g->in_max = nv == 6 ? (int64_t)v[4] : 0;
+        g->out_max = nv == 6 ? (int64_t)v[5] : 0;
         snprintf(params, plen,
                  "\"mode\":\"lognormal\",\"in_mu\":%g,\"in_sigma\":%g,\"out_mu\":%g,"
-                 "\"out_sigma\":%g",
-                 v[0], v[1], v[2], v[3]);
+                 "\"out_sigma\":%g,\"in_max\":%lld,\"out_max\":%lld",
+                 v[0], v[1], v[2], v[3], (long long)g->in_max, (long long)g->out_max);
         return 0;
     }
     int fit = ml == 3 && strncmp(spec, "fit", 3) == 0;
@@ -557,6 +574,7 @@ static const cli_cmd trace_cmds[] = {
         {"rm", "delete a trace", trace_rm},
         {"scale", "derive a trace by rate/time scaling and time slicing", trace_scale},
         {"slice", "the same as scale: keep arrivals in [--from, --to)", trace_scale},
+        {"spread", "spread quantized arrivals over their buckets (seeded)", trace_spread},
         {"merge", "merge traces onto services", trace_merge},
 };
 

@@ -1,5 +1,6 @@
 /* `epara trace` tools on stored traces: info (statistics), list, export, rm, scale/slice
- * (rate and time scaling, time slicing) and merge. Writes happen in one transaction. */
+ * (rate and time scaling, time slicing), spread (quantized arrivals over their buckets) and
+ * merge. Writes happen in one transaction. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +20,14 @@ static const char info_help[] =
         "usage: epara trace info [--db DB] --name NAME [--json]\n"
         "\n"
         "Prints a trace's provenance and statistics: requests, span, mean rate, inter-arrival\n"
-        "CV, busiest minute, size quantiles (p50/p90/p99), streams, execution times.\n"
+        "CV, busiest minute, size quantiles (p50/p90/p99), streams, execution times, the\n"
+        "source fields kept in attrs (keys and how many rows hold each), and the arrivals'\n"
+        "quantization: distinct arrival times and the tick (the greatest common divisor of\n"
+        "the arrival offsets). When at least 1% of the requests share their arrival time\n"
+        "with an earlier one and the tick is 1 ms or more, the trace is flagged as quantized\n"
+        "(a warning; \"quantized\": true in --json): replayed as is, each bucket's requests\n"
+        "arrive at once and the inter-arrival CV counts the zero gaps the timestamps'\n"
+        "resolution made; 'epara trace spread' spreads each bucket over its width.\n"
         "With --json, one JSON object on stdout (null where a value is undefined).\n";
 
 static json_t *
@@ -61,7 +69,66 @@ stats_json(const ep_trace_meta *m, const ep_trace_stats *s)
     json_object_set_new(o, "exec_mean_s", jnum(s->exec_mean_s));
     json_object_set_new(o, "exec_p50_s", jnum(s->exec_p50_s));
     json_object_set_new(o, "exec_p99_s", jnum(s->exec_p99_s));
+    json_object_set_new(o, "distinct_arrivals", json_integer(s->distinct_arrivals));
+    json_object_set_new(o, "tick_s", jnum(s->requests > 1 ? (double)s->tick / 1e9 : NAN));
+    json_object_set_new(o, "tied_requests", json_integer(s->requests - s->distinct_arrivals));
+    json_object_set_new(o, "quantized", json_boolean(s->quantized));
+    json_object_set_new(o, "attrs_rows", json_integer(s->with_attrs));
+    json_t *keys = json_object();
+    for (int i = 0; i < s->nattr_keys; i++)
+        json_object_set_new(keys, s->attr_keys[i].name, json_integer(s->attr_keys[i].rows));
+    json_object_set_new(o, "attrs_keys", keys);
+    json_object_set_new(o, "attrs_keys_more", json_boolean(s->attr_keys_more));
     return o;
+}
+
+/* A duration in the largest unit that keeps it short: "3 s", "100 ns", "1.5 ms". */
+static void
+fmt_tick(ep_dur d, char *buf, size_t cap)
+{
+    static const struct {
+        const char *unit;
+        double ns;
+    } u[] = {{"s", 1e9}, {"ms", 1e6}, {"us", 1e3}, {"ns", 1}};
+    size_t i = 0;
+    while (i + 1 < EP_ARRAY_LEN(u) && (double)d < u[i].ns)
+        i++;
+    snprintf(buf, cap, "%.6g %s", (double)d / u[i].ns, u[i].unit);
+}
+
+static void
+print_attrs(const ep_trace_stats *s)
+{
+    if (s->with_attrs == 0) {
+        printf("%-15s none\n", "attrs");
+        return;
+    }
+    printf("%-15s %lld rows keep other source fields:", "attrs", (long long)s->with_attrs);
+    for (int i = 0; i < s->nattr_keys; i++)
+        printf("%s %s (%lld)", i ? "," : "", s->attr_keys[i].name, (long long)s->attr_keys[i].rows);
+    printf("%s\n", s->attr_keys_more ? ", ..." : "");
+}
+
+static void
+print_arrivals(const ep_trace_stats *s)
+{
+    char tick[48];
+    if (s->requests < 2)
+        return;
+    fmt_tick(s->tick, tick, sizeof tick);
+    printf("%-15s %lld distinct times, tick %s\n", "arrival times", (long long)s->distinct_arrivals,
+           s->tick ? tick : "none (all equal)");
+    double tied = 100.0 * (double)(s->requests - s->distinct_arrivals) / (double)s->requests;
+    if (s->quantized)
+        printf("%-15s %.3g%% of the requests share their arrival time with an earlier one:\n"
+               "%-15s the timestamps look quantized (tick %s); replayed as is, each bucket's\n"
+               "%-15s requests arrive at once and the inter-arrival CV counts their zero gaps.\n"
+               "%-15s 'epara trace spread' spreads each bucket over its width (seeded).\n",
+               "warning", tied, "", tick, "", "");
+    else if (tied >= 1)
+        printf("%-15s %.3g%% of the requests arrive at the same instant as an earlier one\n"
+               "%-15s (tick %s: ties of the data, not of a coarse clock)\n",
+               "note", tied, "", s->tick ? tick : "none");
 }
 
 static void
@@ -155,6 +222,8 @@ trace_info(int argc, char **argv)
                    s.exec_p99_s, s.exec_mean_s);
         if (s.streams)
             printf("%-15s %lld\n", "streams", (long long)s.streams);
+        print_attrs(&s);
+        print_arrivals(&s);
     }
     ep_store_close(st);
     return EXIT_OK;
@@ -509,6 +578,113 @@ trace_scale(int argc, char **argv)
         rc = cli_store_fail(st, "trace scale", dst, err);
     else
         cli_print_written(&out, "wrote");
+    ep_store_close(st);
+    return rc;
+}
+
+/* --- spread ----------------------------------------------------------------------- */
+
+static const char spread_help[] =
+        "usage: epara trace spread [--db DB] --name SRC --out DST [--width S] [--seed N]\n"
+        "\n"
+        "Derives trace DST from SRC, whose arrival times are quantized (requests logged in\n"
+        "buckets, e.g. every 3 s: see the warning of 'epara trace info'): every arrival t\n"
+        "moves to t + u * width with its own u uniform in [0, 1), taking each time as the\n"
+        "start of its bucket. A bucket's c requests become c independent uniform instants in\n"
+        "it (a Poisson process conditioned on its count, as azure-functions' uniform\n"
+        "expansion), so per-bucket counts are kept exactly and simultaneous bursts go.\n"
+        "Other fields are kept; the result is sorted by arrival again (stable).\n"
+        "\n"
+        "  --width S        bucket width, s (default: SRC's tick, from 'trace info')\n"
+        "  --seed N         seed of the offsets (default 1)\n"
+        "  --replace        overwrite DST if it exists\n";
+
+int
+trace_spread(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+            {"db", required_argument, NULL, 'd'},   {"name", required_argument, NULL, 'n'},
+            {"out", required_argument, NULL, 'o'},  {"width", required_argument, NULL, 'w'},
+            {"seed", required_argument, NULL, 's'}, {"replace", no_argument, NULL, 'R'},
+            {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *name = NULL, *dst = NULL;
+    double width_s = 0;
+    uint64_t seed = 1;
+    int replace = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'o':
+            dst = optarg;
+            break;
+        case 'w':
+            bad = cli_double("--width", optarg, 1e-9, 86400, &width_s);
+            break;
+        case 's':
+            bad = cli_u64("--seed", optarg, &seed);
+            break;
+        case 'R':
+            replace = 1;
+            break;
+        case 'h':
+            return cli_help_or_usage(1, spread_help);
+        default:
+            return cli_help_or_usage(0, spread_help);
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    if (!name || !dst || optind != argc) {
+        cli_err("trace spread: needs --name SRC and --out DST (see --help)");
+        return EXIT_USAGE;
+    }
+    if (strcmp(name, dst) == 0) {
+        cli_err("trace spread: --out must name a new trace, not the source");
+        return EXIT_USAGE;
+    }
+    if (ep_trace_name_check(dst)) {
+        cli_err("--out: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", dst);
+        return EXIT_USAGE;
+    }
+    ep_dur width = 0;
+    if (width_s > 0 && (ep_dur_from_s(width_s, &width) || width <= 0)) {
+        cli_err("--width: out of range");
+        return EXIT_USAGE;
+    }
+    ep_store *st = cli_store_open(db, 0);
+    if (!st)
+        return EXIT_FAIL;
+    int rc = EXIT_OK, err = 0;
+    if (width == 0) {
+        ep_trace_stats s;
+        if ((err = ep_trace_stats_compute(st, name, &s)) != 0) {
+            rc = cli_store_fail(st, "trace spread", name, err);
+            goto done;
+        }
+        if (s.tick <= 1 || s.tick > 86400 * EP_NS_PER_S) {
+            cli_err("trace spread: '%s' has no usable tick (%lld ns); give --width", name,
+                    (long long)s.tick);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        width = s.tick;
+    }
+    ep_trace_meta out;
+    err = ep_trace_spread(st, name, dst, width, seed, replace, &out);
+    if (err == EP_ENOENT)
+        rc = cli_store_fail(st, "trace spread", name, err);
+    else if (err)
+        rc = cli_store_fail(st, "trace spread", dst, err);
+    else
+        cli_print_written(&out, "wrote");
+done:
     ep_store_close(st);
     return rc;
 }

@@ -1,11 +1,17 @@
 /* `epara report`: the aggregated tables behind each figure (plots/): metric vs rate
- * scale per series, latency quantiles from stored records, per-device utilization and the
- * EPARA ablation summary. Series are averaged over seeds; cells without runs stay empty. */
+ * scale per series, the max rate scale at the attainment target, latency quantiles of all
+ * requests (misses included) from each run's latency histogram or stored records,
+ * per-device utilization and the EPARA ablation summary. Series are averaged over seeds;
+ * cells without runs stay empty. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "lathist.h"
+#include "epara/bound.h"
 #include "report.h"
 static void
 header(FILE *f, const char *first, const report *rp, int use_variant)
@@ -57,9 +63,8 @@ report_vs_rate(report *rp, const char *name, int attainment)
     return report_finish(rp, &o, name, rp->nrates);
 }
 
-/* Whether rate is nearer to `at` (in ratio) than best (NaN: none yet); ties go lower. */
-static int
-nearer(double rate, double best, double at)
+int
+report_nearer(double rate, double best, double at)
 {
     if (isnan(best))
         return 1;
@@ -67,13 +72,12 @@ nearer(double rate, double best, double at)
     return d < bd || (d == bd && rate < best);
 }
 
-/* The swept rate scale of series k nearest at_rate, or NaN without runs. */
-static double
-nearest_rate(const report *rp, int k)
+double
+report_nearest_rate(const report *rp, int k)
 {
     double best = NAN;
     for (int i = 0; i < rp->n; i++)
-        if (rp->runs[i].series == k && nearer(rp->runs[i].rate, best, rp->at_rate))
+        if (rp->runs[i].series == k && report_nearer(rp->runs[i].rate, best, rp->at_rate))
             best = rp->runs[i].rate;
     return best;
 }
@@ -92,7 +96,7 @@ report_ablation(report *rp)
     for (int k = 0; att && cnt && k < rp->nser; k++) {
         if (strcmp(rp->ser[k].policy, "epara") != 0)
             continue;
-        double at = nearest_rate(rp, k), g = 0, maxr = 0;
+        double at = report_nearest_rate(rp, k), g = 0, maxr = 0;
         int ng = 0;
         memset(att, 0, (size_t)rp->nrates * sizeof *att);
         memset(cnt, 0, (size_t)rp->nrates * sizeof *cnt);
@@ -134,107 +138,207 @@ report_ablation(report *rp)
     return report_finish(rp, &o, "ablation.csv", rows);
 }
 
-/* percentile 1..99, then per series with stored records the latency of its completed
- * in-window requests at the swept rate scale nearest at_rate (among its runs with records),
- * pooled over seeds (nearest-rank quantiles). */
+/* Adds run r's requests to h: from the latency histogram of its stored summary, else from
+ * its stored records (read with lat). 1 when it had either, 0 when neither, -1 on a
+ * database error. */
+static int
+run_hist(const run_row *r, sqlite3_stmt *lat, cli_lathist *h)
+{
+    json_t *js = json_loads(r->summary, 0, NULL);
+    int got = js && cli_lathist_merge_json(h, json_object_get(js, "latency_hist")) == 0;
+    json_decref(js);
+    if (got)
+        return 1;
+    int64_t before = h->requests;
+    sqlite3_reset(lat);
+    sqlite3_bind_int64(lat, 1, r->id);
+    int rc;
+    while ((rc = sqlite3_step(lat)) == SQLITE_ROW) {
+        const unsigned char *out = sqlite3_column_text(lat, 0);
+        cli_lathist_count(h, out ? (const char *)out : "", sqlite3_column_int(lat, 1),
+                          (double)sqlite3_column_int64(lat, 2) / 1e9);
+    }
+    return rc != SQLITE_DONE ? -1 : h->requests > before;
+}
+
+/* percentile 1..99, then per series the latency within which that share of ALL requests
+ * in the window completed, at the swept rate scale nearest at_rate among its runs with a
+ * latency histogram or records, pooled over seeds; blank above the share that completed
+ * (the rest were rejected, dropped or unfinished). Each column is named "SERIES at xRATE
+ * (C% completed; M% met SLO)". The bound (no requests) has no column. */
 int
 report_latency_cdf(report *rp)
 {
-    sqlite3_stmt *has = NULL, *lat = NULL;
-    int *rec = malloc((size_t)(rp->n ? rp->n : 1) * sizeof *rec);
+    sqlite3_stmt *lat = NULL;
+    int *src = calloc((size_t)(rp->n ? rp->n : 1), sizeof *src);
     double *at = malloc((size_t)(rp->nser ? rp->nser : 1) * sizeof *at);
-    double **q = calloc((size_t)(rp->nser ? rp->nser : 1), sizeof *q);
-    double *v = NULL;
-    size_t nv = 0, cap = 0;
+    cli_lathist *h = calloc((size_t)(rp->nser ? rp->nser : 1), sizeof *h);
     int rc = -1, dberr = 1, any = 0;
     cli_out o;
     FILE *f = NULL;
-    if (!rec || !at || !q ||
-        sqlite3_prepare_v2(rp->db, "SELECT EXISTS (SELECT 1 FROM records WHERE run_id = ?1)", -1,
-                           &has, NULL) != SQLITE_OK ||
+    if (!src || !at || !h ||
         sqlite3_prepare_v2(rp->db,
-                           "SELECT done_ns - arrival_ns FROM records WHERE run_id = ?1 AND"
-                           " outcome = 'completed' AND in_window = 1",
+                           "SELECT outcome, slo_met, done_ns - arrival_ns FROM records WHERE"
+                           " run_id = ?1 AND in_window = 1",
                            -1, &lat, NULL) != SQLITE_OK)
         goto done;
     for (int k = 0; k < rp->nser; k++)
         at[k] = NAN;
+    /* Which runs have latencies: a histogram in the summary, else an EXISTS on records. */
     for (int i = 0; i < rp->n; i++) {
         const run_row *r = &rp->runs[i];
-        sqlite3_reset(has);
-        sqlite3_bind_int64(has, 1, r->id);
-        if (sqlite3_step(has) != SQLITE_ROW)
-            goto done;
-        rec[i] = sqlite3_column_int(has, 0);
-        if (rec[i] && nearer(r->rate, at[r->series], rp->at_rate))
+        if (strstr(r->summary, "\"latency_hist\"")) {
+            src[i] = 1;
+        } else {
+            sqlite3_stmt *has = NULL;
+            if (sqlite3_prepare_v2(rp->db,
+                                   "SELECT EXISTS (SELECT 1 FROM records WHERE run_id = ?1)", -1,
+                                   &has, NULL) != SQLITE_OK)
+                goto done;
+            sqlite3_bind_int64(has, 1, r->id);
+            int st = sqlite3_step(has);
+            src[i] = st == SQLITE_ROW && sqlite3_column_int(has, 0);
+            sqlite3_finalize(has);
+            if (st != SQLITE_ROW)
+                goto done;
+        }
+        if (src[i] && report_nearer(r->rate, at[r->series], rp->at_rate))
             at[r->series] = r->rate;
     }
-    for (int k = 0; k < rp->nser; k++) {
-        nv = 0;
-        for (int i = 0; i < rp->n; i++) {
-            if (!rec[i] || rp->runs[i].series != k || rp->runs[i].rate != at[k])
-                continue;
-            sqlite3_reset(lat);
-            sqlite3_bind_int64(lat, 1, rp->runs[i].id);
-            while (sqlite3_step(lat) == SQLITE_ROW) {
-                if (nv == cap) {
-                    cap = cap ? 2 * cap : 4096;
-                    double *nvv = realloc(v, cap * sizeof *v);
-                    if (!nvv)
-                        goto done;
-                    v = nvv;
-                }
-                v[nv++] = (double)sqlite3_column_int64(lat, 0) / 1e9;
-            }
-        }
-        if (nv == 0)
-            continue;
-        qsort(v, nv, sizeof *v, report_cmp_double);
-        if (!(q[k] = malloc(99 * sizeof **q)))
+    for (int i = 0; i < rp->n; i++) {
+        const run_row *r = &rp->runs[i];
+        if (src[i] && r->rate == at[r->series] && run_hist(r, lat, &h[r->series]) < 0)
             goto done;
-        for (int p = 1; p <= 99; p++) {
-            size_t idx = (size_t)ceil((double)p / 100.0 * (double)nv);
-            q[k][p - 1] = v[idx > 0 ? idx - 1 : 0];
-        }
-        any = 1;
     }
     dberr = 0;
     if (!(f = report_start(rp, &o, "latency_cdf.csv")))
         goto done;
     fputs("percentile", f);
     for (int k = 0; k < rp->nser; k++)
-        if (q[k]) {
+        if (h[k].requests > 0) {
+            char lab[400];
+            double n = (double)h[k].requests;
+            snprintf(lab, sizeof lab, "%s at x%g (%.1f%% completed; %.1f%% met SLO)",
+                     rp->ser[k].label, at[k], 100 * (double)h[k].completed / n,
+                     100 * (double)h[k].slo_met / n);
             fputc(',', f);
-            cli_csv_field(f, rp->ser[k].label);
+            cli_csv_field(f, lab);
+            any = 1;
         }
     fputc('\n', f);
     for (int p = 1; any && p <= 99; p++) {
         fprintf(f, "%d", p);
         for (int k = 0; k < rp->nser; k++)
-            if (q[k]) {
+            if (h[k].requests > 0) {
                 fputc(',', f);
-                report_csv_num(f, q[k][p - 1]);
+                report_csv_num(f, cli_lathist_quantile(&h[k], p / 100.0));
             }
         fputc('\n', f);
     }
     rc = report_finish(rp, &o, "latency_cdf.csv", any ? 99 : 0);
 done:
     if (rc && dberr)
-        cli_err("report: latency_cdf.csv: cannot read the records: %s", sqlite3_errmsg(rp->db));
-    sqlite3_finalize(has);
+        cli_err("report: latency_cdf.csv: cannot read the latencies: %s", sqlite3_errmsg(rp->db));
     sqlite3_finalize(lat);
-    for (int k = 0; q && k < rp->nser; k++)
-        free(q[k]);
-    free(q);
-    free(v);
+    free(h);
     free(at);
-    free(rec);
+    free(src);
     return rc;
+}
+
+/* series,max_rate,last_met,first_missed,goodput_at_max,method: per series (in the column
+ * order of the vs-rate tables) the rate scale at which mean SLO attainment crosses the
+ * target. method "maxrate": the bisection `epara maxrate --out` stored for the series
+ * (last_met = max_rate, first_missed: the bracket's end, goodput_at_max: measured there).
+ * method "interpolated": between the largest swept scale up to which attainment stays >= the
+ * target (last_met) and the next one (first_missed), log rate and linear attainment (goodput
+ * alike; a cliff between them makes this an underestimate); max_rate is last_met when no
+ * swept scale misses (a lower bound; first_missed blank), blank when the smallest misses. */
+int
+report_max_rate(report *rp)
+{
+    size_t cells = (size_t)(rp->nrates ? rp->nrates : 1);
+    double *att = calloc(cells, sizeof *att), *gp = calloc(cells, sizeof *gp);
+    int *cnt = calloc(cells, sizeof *cnt);
+    cli_out o;
+    FILE *f = att && gp && cnt ? report_start(rp, &o, "max_rate.csv") : NULL;
+    if (!f) {
+        free(att);
+        free(gp);
+        free(cnt);
+        return -1;
+    }
+    fputs("series,max_rate,last_met,first_missed,goodput_at_max,method\n", f);
+    const double target = REPORT_MAX_RATE_TARGET;
+    for (int k = 0; k < rp->nser; k++) {
+        memset(att, 0, cells * sizeof *att);
+        memset(gp, 0, cells * sizeof *gp);
+        memset(cnt, 0, cells * sizeof *cnt);
+        for (int i = 0; i < rp->n; i++) {
+            const run_row *r = &rp->runs[i];
+            if (r->series != k)
+                continue;
+            int q = report_rate_index(rp, r->rate);
+            att[q] += isfinite(r->attain) ? r->attain : 0;
+            gp[q] += isfinite(r->goodput) ? r->goodput : 0;
+            cnt[q]++;
+        }
+        int lo = -1, hi = -1;
+        for (int q = 0; q < rp->nrates && hi < 0; q++) {
+            if (!cnt[q])
+                continue;
+            if (att[q] / cnt[q] >= target)
+                lo = q;
+            else
+                hi = q;
+        }
+        double maxr = NAN, g = NAN;
+        const series_max *sm = &rp->smax[k];
+        if (sm->set) {
+            cli_csv_field(f, rp->ser[k].label);
+            fputc(',', f);
+            report_csv_num(f, sm->max_rate);
+            fputc(',', f);
+            report_csv_num(f, sm->lo);
+            fputc(',', f);
+            report_csv_num(f, sm->hi);
+            fputc(',', f);
+            report_csv_num(f, sm->goodput);
+            fputs(",maxrate\n", f);
+            continue;
+        }
+        if (lo >= 0 && hi < 0) {
+            maxr = rp->rates[lo];
+            g = gp[lo] / cnt[lo];
+        } else if (lo >= 0) {
+            double a0 = att[lo] / cnt[lo], a1 = att[hi] / cnt[hi];
+            double t = (a0 - target) / (a0 - a1);
+            maxr = exp(log(rp->rates[lo]) + t * (log(rp->rates[hi]) - log(rp->rates[lo])));
+            g = gp[lo] / cnt[lo] + t * (gp[hi] / cnt[hi] - gp[lo] / cnt[lo]);
+        }
+        cli_csv_field(f, rp->ser[k].label);
+        fputc(',', f);
+        report_csv_num(f, maxr);
+        fputc(',', f);
+        if (lo >= 0)
+            report_csv_num(f, rp->rates[lo]);
+        fputc(',', f);
+        if (hi >= 0)
+            report_csv_num(f, rp->rates[hi]);
+        fputc(',', f);
+        report_csv_num(f, g);
+        fputs(",interpolated\n", f);
+    }
+    free(att);
+    free(gp);
+    free(cnt);
+    return report_finish(rp, &o, "max_rate.csv", rp->nser);
 }
 
 /* device, then per series the mean utilization over its runs at the rate scale nearest
  * at_rate. Devices are "node/spec" (with #2, #3... for identical devices of one node), in
- * the order first seen. */
+ * the order first seen. The bound has no column: a fluid LP keeps no real device busy (what it
+ * stores is the relaxation's load, which may exceed 1). */
 int
 report_utilization(report *rp)
 {
@@ -253,10 +357,10 @@ report_utilization(report *rp)
                            -1, &s, NULL) != SQLITE_OK)
         goto done;
     for (int k = 0; k < rp->nser; k++)
-        at[k] = nearest_rate(rp, k);
+        at[k] = report_nearest_rate(rp, k);
     for (int i = 0; i < rp->n; i++) {
         const run_row *r = &rp->runs[i];
-        if (r->rate != at[r->series])
+        if (r->rate != at[r->series] || strcmp(r->policy, EP_BOUND_NAME) == 0)
             continue;
         char seen[64][160];
         int nseen = 0;
@@ -295,10 +399,18 @@ report_utilization(report *rp)
     }
     if (!(f = report_start(rp, &o, "utilization.csv")))
         goto done;
-    header(f, "device", rp, 0);
+    fputs("device", f);
+    for (int k = 0; k < rp->nser; k++)
+        if (strcmp(rp->ser[k].policy, EP_BOUND_NAME) != 0) {
+            fputc(',', f);
+            cli_csv_field(f, rp->ser[k].label);
+        }
+    fputc('\n', f);
     for (int d = 0; d < ndev; d++) {
         cli_csv_field(f, dev[d]);
         for (int k = 0; k < rp->nser; k++) {
+            if (strcmp(rp->ser[k].policy, EP_BOUND_NAME) == 0)
+                continue;
             size_t c = (size_t)d * (size_t)rp->nser + (size_t)k;
             fputc(',', f);
             if (cnt[c])

@@ -14,6 +14,7 @@
 #include "epara/error.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
+#include "lathist.h"
 #include "sweep.h"
 #include "util.h"
 #include "gitrev.h"
@@ -119,9 +120,12 @@ sweep_conn_close(sweep_conn *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Records are kept in memory during the run and stored after it, so the results database
+/* Every run keeps a latency histogram of its window (stored in its summary); with --records
+ * the records too, in memory during the run and stored after it, so the results database
  * is locked only while storing. */
 typedef struct rec_buf {
+    cli_lathist hist;
+    int keep; /* --records */
     ep_record *v;
     size_t n, cap;
     int oom;
@@ -131,7 +135,8 @@ static void
 on_record(void *ctx, const ep_record *rec)
 {
     rec_buf *b = ctx;
-    if (b->oom)
+    cli_lathist_add(&b->hist, rec);
+    if (b->oom || !b->keep)
         return;
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 4096;
@@ -148,7 +153,7 @@ on_record(void *ctx, const ep_record *rec)
 
 static int
 store(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, const ep_sim_result *res,
-      const rec_buf *rb)
+      const rec_buf *rb, int bound)
 {
     size_t dlen;
     const ep_scenario *sc = ctx->sc;
@@ -165,6 +170,10 @@ store(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, const ep_sim_resu
             .policy = r->policy,
     };
     json_t *js = cli_sim_summary_json(sc, res);
+    if (js && !bound && json_object_set_new(js, "latency_hist", cli_lathist_json(&rb->hist))) {
+        json_decref(js);
+        js = NULL;
+    }
     char *txt = js ? json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(js);
     int64_t id;
@@ -206,7 +215,9 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
     for (int i = 0; i < sc->nservices; i++)
         slos[i] = sc->services[i].slo;
     cli_slo_scale(sc, r->slo_scale);
-    rec_buf rb = {NULL, 0, 0, 0};
+    rec_buf rb;
+    memset(&rb, 0, sizeof rb);
+    rb.keep = ctx->records;
     ep_sim_result res;
     memset(&res, 0, sizeof res);
     for (int i = 0; i < r->nparams; i++)
@@ -228,7 +239,7 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
         goto done;
     }
     int bound = strcmp(r->policy, EP_BOUND_NAME) == 0;
-    if (ctx->records && !bound) {
+    if (!bound) {
         o.on_record = on_record;
         o.ctx = &rb;
     }
@@ -243,7 +254,7 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
         snprintf(out->msg, sizeof out->msg, "out of memory keeping the records");
         goto done;
     }
-    if (store(ctx, c, r, &res, &rb)) {
+    if (store(ctx, c, r, &res, &rb, bound)) {
         out->status = EXIT_FAIL;
         snprintf(out->msg, sizeof out->msg, "%s: cannot store the run: %s", ctx->out,
                  ep_results_errmsg(c->res));

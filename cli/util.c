@@ -1,10 +1,12 @@
 /* Subcommand plumbing: argument parsing, store opening, atomic output files. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "epara/error.h"
@@ -133,6 +135,39 @@ cli_out_open(cli_out *o, const char *path)
     if (!o->f) {
         cli_err("%s: cannot create: %s", o->tmp, strerror(errno));
         return -1;
+    }
+    return 0;
+}
+
+int
+cli_out_check(const char *opt, const char *path)
+{
+    struct stat st;
+    char probe[4200];
+    const char *slash = strrchr(path, '/');
+    int fd;
+    /* The directory must take new files (a database adds its journal beside it). */
+    if (slash)
+        snprintf(probe, sizeof probe, "%.*s/.epara-probe-XXXXXX",
+                 (int)(slash - path) > 0 ? (int)(slash - path) : 1, path);
+    else
+        snprintf(probe, sizeof probe, ".epara-probe-XXXXXX");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_err("%s %s: is a directory", opt, path);
+        return -1;
+    }
+    if ((fd = mkstemp(probe)) < 0) {
+        cli_err("%s %s: cannot write there: %s", opt, path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    if (stat(path, &st) == 0) {
+        if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+            cli_err("%s %s: cannot write it: %s", opt, path, strerror(errno));
+            return -1;
+        }
+        close(fd);
     }
     return 0;
 }

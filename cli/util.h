@@ -44,6 +44,11 @@ typedef struct cli_out {
 int cli_out_open(cli_out *o, const char *path);
 /* Commits (rename) when ok, otherwise removes the temporary. Returns 0 or -1. */
 int cli_out_close(cli_out *o, int ok);
+/* Checks, before any work, that output file `path` (option `opt`, for the message) can be
+ * written: not a directory, its directory takes new files (probed with a file created and
+ * removed at once), and an existing file opens for writing (unchanged). Prints the reason
+ * and returns -1 when not; 0 otherwise. */
+int cli_out_check(const char *opt, const char *path);
 
 /* Default trace database of the trace commands. */
 #define DEFAULT_DB "traces.db"

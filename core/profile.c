@@ -1,4 +1,4 @@
-/* Execution-cost model (DESIGN.md §3, §7): a profile table from the scenario when one covers
+/* Execution-cost model (sim/README.md, "Model"): a profile table from the scenario when one covers
  * the question, else a roofline estimate from the device and model specs. Pure functions of
  * the scenario. Every duration is rounded to the nearest ns and saturates: it is never
  * negative and never exceeds EP_TIME_MAX. */
@@ -7,7 +7,7 @@
 #include "epara/error.h"
 #include "epara/profile.h"
 
-/* Stand-ins for spec fields left at 0 (REFERENCE.md; model.h documents the defaults). */
+/* Stand-ins for spec fields left at 0 (assumptions; model.h documents the defaults). */
 #define DEFAULT_COMPUTE_EFF 0.4
 #define DEFAULT_MEM_EFF     0.7
 #define DEFAULT_MEM_UTIL    0.9

@@ -302,8 +302,9 @@ multi_cands(bnd *b, int s, int *any)
 
 /* Every service gets the multi-device candidates, not only those the default categorizer
  * calls multi-device (memory): a categorizer may also choose TP/PP because no single device
- * meets the SLO (DESIGN.md §5), and the bound must cover every policy. Services forced
- * multi-device (min_devices > 1, or too large for any device) get no SINGLE candidates. */
+ * meets the SLO (EPARA's does: policies/README.md), and the bound must cover every policy.
+ * Services forced multi-device (min_devices > 1, or too large for any device) get no SINGLE
+ * candidates. */
 static int
 candidates(bnd *b)
 {

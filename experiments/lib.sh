@@ -7,7 +7,7 @@
 #   QUICK=1   reduced mode for tests: fewer points, 30 s of the workload
 #   JOBS      worker processes for sweeps (default: the number of cores)
 #   EP_SHARED_DIR  the production traces' parent (default ../shared); absent traces are
-#             generated with the same statistics
+#             generated as stand-ins (rate, burstiness, size quantiles: traces/README.md)
 
 # study_init NAME: cd to the repository root, set EPARA, OUT, QUICK, JOBS, TDB (trace
 # database), RES (results database), FIG (figures), and write OUT/study.txt (provenance).

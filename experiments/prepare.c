@@ -155,17 +155,23 @@ ep_scenario_prepare_traces(const ep_scenario *sc, ep_store *st, ep_prepare_log_f
                 return rc;
             if (w->has_import)
                 say(log, ctx,
-                    "trace '%s': %s not found; generated a synthetic trace with the same "
-                    "statistics (%lld rows)",
+                    "trace '%s': %s not found; generated a stand-in with its rate, "
+                    "burstiness and size quantiles (traces/README.md; %lld rows)",
                     w->trace, w->import_file, (long long)rows);
             else
                 say(log, ctx, "trace '%s': generated (%lld rows)", w->trace, (long long)rows);
             continue;
         }
-        snprintf(err, errlen, "trace '%s' is not in the trace database and the scenario gives %s",
-                 w->trace,
-                 w->has_import ? "an import file that is missing and no generator"
-                               : "neither an import file nor a generator");
+        if (w->has_import)
+            snprintf(err, errlen,
+                     "trace '%s' is not in the trace database, and the scenario's import file "
+                     "%.3000s is missing (and it gives no generator to fall back on)",
+                     w->trace, w->import_file);
+        else
+            snprintf(err, errlen,
+                     "trace '%s' is not in the trace database and the scenario gives neither an "
+                     "import file nor a generator",
+                     w->trace);
         return EP_ENOENT;
     }
     return 0;

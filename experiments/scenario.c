@@ -24,7 +24,7 @@ static const char *const fault_keys[] = {
         "heal", "sync_delay_ms", "slow_device", "factor",    "device",  NULL};
 
 /* Co-location slowdown with k busy instances on one GPU, from the EPARA authors' motivation
- * measurement (REFERENCE.md; ResNet, batch 1): 3240 frames/30 s alone, 2630 each with 2,
+ * measurement (docs/sources.md; ResNet, batch 1): 3240 frames/30 s alone, 2630 each with 2,
  * 1370 each with 3, 550 each with 4, so slowdown(k) = 3240 / frames(k). */
 static const double default_mt[] = {1.0, 1.232, 2.365, 5.891};
 

@@ -1,11 +1,14 @@
-# attainment_vs_rate.gp: SLO attainment against offered load, one line per series, with the
-# 90% and 99% targets of the max-rate metric (DESIGN.md §6) dashed.
-# input:  attainment_vs_rate.csv (columns: rate_scale, then one per series: mean slo_attainment in [0,1] over seeds)
+# attainment_vs_rate.gp: SLO attainment against offered load (log axis), one line per series,
+# the 90% and 99% targets dashed, and each series' max rate scale at 90% marked (a dotted
+# drop line in its colour, labelled "xR": epara maxrate's bisection when the database holds
+# one, else "~xR" interpolated between the swept scales around the crossing; max_rate.csv).
+# input:  attainment_vs_rate.csv (columns: rate_scale, then one per series: mean slo_attainment in [0,1] over seeds), max_rate.csv (series,max_rate,last_met,first_missed,goodput_at_max,method; one row per series, in column order)
 # output: attainment_vs_rate.png, attainment_vs_rate.svg
 # Usage: gnuplot -e "data='DIR'; out='DIR'" plots/attainment_vs_rate.gp   (epara plot runs it)
 if (!exists("data")) data = "."
 if (!exists("out")) out = data
 file = data."/attainment_vs_rate.csv"
+mfile = data."/max_rate.csv"
 set datafile separator comma
 set datafile columnheaders
 stats file using 1 nooutput
@@ -16,9 +19,11 @@ col(i) = word(colors, (i - 2) % 16 + 1)
 points = "7 5 9 11 13 4 6 8 10 12 1 2 3"
 pt(i) = int(word(points, (i - 2) % 13 + 1))
 
-set title "SLO attainment vs offered load"
-set xlabel "rate scale (x the workload's recorded request rate)"
+set title "SLO attainment vs offered load; dotted: each series' max rate scale at >= 90%\n(xR: epara maxrate's bisection; ~xR: interpolated between the swept scales)"
+set xlabel "rate scale (x the workload's recorded request rate, log scale)"
 set ylabel "SLO attainment (% of requests in the measured window)"
+set logscale x 2
+set format x "%g"
 set grid
 set key outside right top vertical box
 set yrange [0:105]
@@ -26,13 +31,18 @@ set offsets graph 0.02, graph 0.02, graph 0.05, 0
 
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
-        set terminal pngcairo size 1100,650 font "DejaVu Sans,12" noenhanced
+        set terminal pngcairo size 1200,650 font "DejaVu Sans,12" noenhanced
     } else {
-        set terminal svg size 1100,650 font "DejaVu Sans,12" noenhanced dynamic background rgb "white"
+        set terminal svg size 1200,650 font "DejaVu Sans,12" noenhanced dynamic background rgb "white"
     }
     set output out."/attainment_vs_rate.".fmt
+    # Row i of max_rate.csv is the series of column i + 2; the labels climb so that close
+    # max rates stay readable.
     plot for [c=2:ncol] file using 1:(100*column(c)) with linespoints lw 2 lc rgb col(c) dt 1 + (c - 2) / 8 pt pt(c) ps 1.2 title columnheader(c), \
          90 with lines dt 2 lc rgb "gray40" title "90% target", \
-         99 with lines dt 3 lc rgb "gray40" title "99% target"
+         99 with lines dt 3 lc rgb "gray40" title "99% target", \
+         for [i=0:ncol-2] mfile every ::i::i using 2:(90) with impulses dt 3 lw 2 lc rgb col(i + 2) notitle, \
+         for [i=0:ncol-2] mfile every ::i::i using 2:(90) with points pt 7 ps 1.4 lc rgb col(i + 2) notitle, \
+         for [i=0:ncol-2] mfile every ::i::i using 2:(6 + 5 * i):(sprintf("%sx%.3g", strcol(6) eq "maxrate" ? "" : "~", column(2))) with labels left offset 0.4,0 tc rgb col(i + 2) notitle
     set output
 }

@@ -1,9 +1,11 @@
 # per_category.gp: SLO attainment per task category (latency- vs frequency-sensitive x
 # single- vs multi-device; left) and per service (right), one bar per policy, at rate
-# scale 1. experiments/per-category.
+# scale ref_rate (1 when unset). experiments/per-category, and epara plot (epara report
+# writes both inputs at its reference rate, each category labelled with its share of the
+# requests: "latency/single (6.5%)").
 # input:  per_category.csv, per_service.csv (columns: category or "service (category)", then one per policy: SLO attainment in [0,1])
 # output: per_category.png, per_category.svg
-# Usage: gnuplot -e "data='DIR'; out='DIR'" plots/per_category.gp   (experiments/per-category/run runs it)
+# Usage: gnuplot -e "data='DIR'; out='DIR'" plots/per_category.gp   (experiments/per-category/run and epara plot run it)
 if (!exists("data")) data = "."
 if (!exists("out")) out = data
 set datafile separator comma
@@ -31,9 +33,9 @@ do for [fmt in "png svg"] {
         set terminal svg size 1600,700 font "DejaVu Sans,12" noenhanced dynamic background rgb "white"
     }
     set output out."/per_category.".fmt
-    set multiplot title "SLO attainment per task category and per service (rate scale 1)"
+    set multiplot title sprintf("SLO attainment per task category and per service (rate scale %g)", exists("ref_rate") ? ref_rate : 1)
     set lmargin at screen 0.05; set rmargin at screen 0.33; set bmargin at screen 0.3; set tmargin at screen 0.8
-    set title "per category (sensitivity / devices)"
+    set title "per category (sensitivity / devices; its share of requests)"
     set xlabel "category"
     set xtics rotate by 20 right
     plot for [c=2:ncol] f_c using (100*column(c)):xtic(1) lc rgb col(c)

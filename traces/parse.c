@@ -110,9 +110,59 @@ static int EP_PRINTF(3, 4) colmap_fail(char *err, size_t errlen, const char *fmt
     return EP_EINVAL;
 }
 
-/* One "field=COLUMN[:unit]" item, s[0..n). */
+/* Checks that DEFAULT text d[0..n) is a valid value of field f under map m (unit). */
 static int
-colmap_item(const char *s, size_t n, ep_colmap *m, char *err, size_t errlen)
+default_check(const ep_colmap *m, int f, const char *d, size_t n, char *err, size_t errlen)
+{
+    ep_parse_error pe;
+    int64_t v;
+    char buf[EP_TRACE_MAX_TEXT + 1];
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    switch (f) {
+    case EP_FIELD_INPUT:
+    case EP_FIELD_OUTPUT:
+        rc = trace_field_int(d, n, EP_TRACE_MAX_SIZE, "default", 0, 0, &pe, &v);
+        break;
+    case EP_FIELD_STREAM:
+    case EP_FIELD_FRAME:
+        rc = trace_field_int(d, n, INT64_MAX, "default", 0, 0, &pe, &v);
+        break;
+    case EP_FIELD_EXEC:
+        rc = trace_field_dur(d, n, m->unit[f], "default", 0, 0, &pe, &v);
+        break;
+    default:
+        rc = trace_field_text(d, n, "default", 0, 0, &pe, buf);
+        break;
+    }
+    return rc ? colmap_fail(err, errlen, "%s %s", field_names[f], pe.msg) : 0;
+}
+
+/* "attrs=all|none", value s[0..n). */
+static int
+attrs_item(const char *s, size_t n, ep_colmap *m, int *seen, char *err, size_t errlen)
+{
+    char snip[64];
+    if (*seen)
+        return colmap_fail(err, errlen, "field attrs mapped twice");
+    *seen = 1;
+    if (n == 3 && memcmp(s, "all", 3) == 0) {
+        m->drop_attrs = 0;
+        return 0;
+    }
+    if (n == 4 && memcmp(s, "none", 4) == 0) {
+        m->drop_attrs = 1;
+        return 0;
+    }
+    trace_snippet(s, n, snip, sizeof snip);
+    return colmap_fail(err, errlen,
+                       "attrs=%s: expected all (keep unmapped fields, the default) or none", snip);
+}
+
+/* One "field=COLUMN[:unit][?DEFAULT]" item, s[0..n). */
+static int
+colmap_item(const char *s, size_t n, ep_colmap *m, int *attrs_seen, char *err, size_t errlen)
 {
     char snip[64];
     const char *eq = memchr(s, '=', n);
@@ -121,6 +171,8 @@ colmap_item(const char *s, size_t n, ep_colmap *m, char *err, size_t errlen)
         return colmap_fail(err, errlen, "expected field=COLUMN, found %s", snip);
     }
     size_t fl = (size_t)(eq - s);
+    if (fl == 5 && memcmp(s, "attrs", 5) == 0)
+        return attrs_item(eq + 1, n - fl - 1, m, attrs_seen, err, errlen);
     int f = -1;
     for (int i = 0; i < EP_FIELD_COUNT_; i++)
         if (strlen(field_names[i]) == fl && memcmp(s, field_names[i], fl) == 0)
@@ -129,13 +181,24 @@ colmap_item(const char *s, size_t n, ep_colmap *m, char *err, size_t errlen)
         trace_snippet(s, fl, snip, sizeof snip);
         return colmap_fail(err, errlen,
                            "unknown field %s (expected time, input, output, stream, frame, "
-                           "exec, kind or service)",
+                           "exec, kind, service or attrs)",
                            snip);
     }
     if (m->column[f][0])
         return colmap_fail(err, errlen, "field %s mapped twice", field_names[f]);
     const char *col = eq + 1;
     size_t cl = n - fl - 1;
+    /* "?DEFAULT" ends the item; the default may itself hold ':' or '?'. */
+    const char *q = memchr(col, '?', cl);
+    const char *dflt = NULL;
+    size_t dl = 0;
+    if (q) {
+        if (f == EP_FIELD_TIME)
+            return colmap_fail(err, errlen, "time takes no default: every row needs a time");
+        dflt = q + 1;
+        dl = cl - (size_t)(q - col) - 1;
+        cl = (size_t)(q - col);
+    }
     if (f == EP_FIELD_TIME || f == EP_FIELD_EXEC) {
         const char *colon = NULL;
         for (size_t i = 0; i < cl; i++)
@@ -163,6 +226,19 @@ colmap_item(const char *s, size_t n, ep_colmap *m, char *err, size_t errlen)
                            EP_COLMAP_NAME_MAX - 1);
     if (memchr(col, '\0', cl) || trace_utf8_check(col, cl) != cl)
         return colmap_fail(err, errlen, "column name for %s is not valid text", field_names[f]);
+    if (dflt) {
+        if (dl >= EP_COLMAP_NAME_MAX)
+            return colmap_fail(err, errlen, "default for %s longer than %d bytes", field_names[f],
+                               EP_COLMAP_NAME_MAX - 1);
+        if (memchr(dflt, '\0', dl) || trace_utf8_check(dflt, dl) != dl)
+            return colmap_fail(err, errlen, "default for %s is not valid text", field_names[f]);
+        int rc = default_check(m, f, dflt, dl, err, errlen);
+        if (rc)
+            return rc;
+        memcpy(m->dflt[f], dflt, dl);
+        m->dflt[f][dl] = '\0';
+        m->has_default[f] = 1;
+    }
     memcpy(m->column[f], col, cl);
     m->column[f][cl] = '\0';
     return 0;
@@ -177,6 +253,7 @@ ep_colmap_parse(const char *spec, ep_colmap *out, char *err, size_t errlen)
     memset(&m, 0, sizeof m);
     for (int i = 0; i < EP_FIELD_COUNT_; i++)
         m.unit[i] = EP_UNIT_S;
+    int attrs_seen = 0;
     const char *p = spec;
     for (;;) {
         const char *comma = strchr(p, ',');
@@ -186,7 +263,7 @@ ep_colmap_parse(const char *spec, ep_colmap *out, char *err, size_t errlen)
                 break; /* empty spec: reported as missing time below */
             return colmap_fail(err, errlen, "empty item in column map");
         }
-        int rc = colmap_item(p, n, &m, err, errlen);
+        int rc = colmap_item(p, n, &m, &attrs_seen, err, errlen);
         if (rc)
             return rc;
         if (!comma)

@@ -1,6 +1,7 @@
 /* Trace statistics in one streaming pass: arrival rate, inter-arrival CV (Welford, so
- * huge traces lose no precision), busiest minute, stream count, and exact size quantiles
- * (GSL, linear interpolation between order statistics). */
+ * huge traces lose no precision), busiest minute, stream count, exact size quantiles
+ * (GSL, linear interpolation between order statistics), arrival quantization (distinct
+ * times, tick) and the keys kept in attrs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,68 @@ cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int64_t
+gcd_i64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void
+count_key(ep_trace_stats *s, const char *k, size_t n)
+{
+    if (n >= sizeof s->attr_keys[0].name)
+        n = sizeof s->attr_keys[0].name - 1;
+    for (int i = 0; i < s->nattr_keys; i++) {
+        if (strncmp(s->attr_keys[i].name, k, n) == 0 && s->attr_keys[i].name[n] == '\0') {
+            s->attr_keys[i].rows++;
+            return;
+        }
+    }
+    if (s->nattr_keys == EP_TRACE_STATS_KEYS) {
+        s->attr_keys_more = 1;
+        return;
+    }
+    memcpy(s->attr_keys[s->nattr_keys].name, k, n);
+    s->attr_keys[s->nattr_keys].name[n] = '\0';
+    s->attr_keys[s->nattr_keys++].rows = 1;
+}
+
+/* Counts the top-level keys of the JSON object text a (as stored: written by the parsers).
+ * A scan, not a parse: strings are skipped with their escapes, and a key is a string at
+ * depth 1 right after '{' or ','. Stops quietly on malformed text. */
+static void
+count_attr_keys(ep_trace_stats *s, const char *a)
+{
+    int depth = 0, expect_key = 0;
+    for (const char *p = a; *p;) {
+        char c = *p;
+        if (c == '"') {
+            const char *q = p + 1;
+            while (*q && *q != '"')
+                q += q[0] == '\\' && q[1] ? 2 : 1;
+            if (!*q)
+                return;
+            if (depth == 1 && expect_key)
+                count_key(s, p + 1, (size_t)(q - p - 1));
+            expect_key = 0;
+            p = q + 1;
+            continue;
+        }
+        if (c == '{' || c == '[')
+            expect_key = ++depth == 1 && c == '{';
+        else if (c == '}' || c == ']')
+            depth--;
+        else if (c == ',' && depth == 1)
+            expect_key = 1;
+        p++;
+    }
+}
+
 int
 ep_trace_stats_compute(ep_store *st, const char *name, ep_trace_stats *out)
 {
@@ -75,9 +138,16 @@ ep_trace_stats_compute(ep_store *st, const char *name, ep_trace_stats *out)
     ep_trace_row row;
     int rc;
     while ((rc = ep_trace_reader_next(r, &row)) == 1) {
+        if (s.requests == 0 || row.arrival != prev)
+            s.distinct_arrivals++;
+        if (row.attrs) {
+            s.with_attrs++;
+            count_attr_keys(&s, row.attrs);
+        }
         if (s.requests == 0) {
             first = row.arrival;
         } else {
+            s.tick = gcd_i64(s.tick, row.arrival - first);
             double gap = (double)(row.arrival - prev) / 1e9;
             ngaps++;
             double d = gap - gap_mean;
@@ -127,6 +197,8 @@ ep_trace_stats_compute(ep_store *st, const char *name, ep_trace_stats *out)
         goto done;
     }
     s.span_s = (double)(prev - first) / 1e9;
+    s.quantized = s.requests > s.distinct_arrivals &&
+                  100 * (s.requests - s.distinct_arrivals) >= s.requests && s.tick >= EP_NS_PER_MS;
     s.rate_per_s = s.span_s > 0 ? (double)s.requests / s.span_s : NAN;
     s.interarrival_mean_s = ngaps ? gap_mean : NAN;
     s.interarrival_cv = ngaps > 1 && gap_mean > 0 ? sqrt(gap_m2 / (double)ngaps) / gap_mean : NAN;

@@ -1,6 +1,7 @@
-/* Derived traces: time/rate scaling and slicing of one trace, and the k-way merge of
- * several traces onto services. Both stream rows from readers into one writer, so memory
- * stays bounded and the output is committed whole or not at all. */
+/* Derived traces: time/rate scaling and slicing of one trace, spreading a quantized trace's
+ * arrivals over their buckets, and the k-way merge of several traces onto services. All
+ * stream rows from readers into one writer, so memory stays bounded and the output is
+ * committed whole or not at all. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "epara/error.h"
 #include "epara/heap.h"
+#include "epara/rng.h"
 #include "epara/store.h"
 
 /* Writes the JSON object p (consumed) into buf, or "{}" when it does not fit: the params
@@ -74,6 +76,61 @@ ep_trace_derive(ep_store *st, const char *src, const char *dst, const ep_trace_t
         return rc;
     }
     return ep_trace_writer_commit(w, out_meta);
+}
+
+int
+ep_trace_spread(ep_store *st, const char *src, const char *dst, ep_dur width, uint64_t seed,
+                int replace, ep_trace_meta *out_meta)
+{
+    if (strcmp(src, dst) == 0 || width <= 0 || width > 86400 * EP_NS_PER_S)
+        return EP_EINVAL;
+    ep_trace_meta sm, dm;
+    int err = ep_trace_meta_get(st, src, &sm);
+    if (err)
+        return err;
+    memset(&dm, 0, sizeof dm);
+    snprintf(dm.name, sizeof dm.name, "%s", dst);
+    snprintf(dm.source, sizeof dm.source, "trace:%s", src);
+    snprintf(dm.format, sizeof dm.format, "derived");
+    snprintf(dm.license, sizeof dm.license, "%s", sm.license);
+    params_dump(json_pack("{s:s, s:s, s:I, s:I}", "source", src, "spread", "uniform", "width_ns",
+                          (json_int_t)width, "seed", (json_int_t)seed),
+                dm.params, sizeof dm.params);
+    ep_rng rng;
+    if (ep_rng_init(&rng, seed, EP_STREAM_EXPAND) != 0)
+        return EP_ENOMEM;
+    ep_trace_writer *w = NULL;
+    ep_trace_reader *r = NULL;
+    if ((err = ep_trace_writer_begin(st, &dm, replace, &w)) != 0)
+        goto fail;
+    /* The source's time origin is kept: arrival 0 stays the first bucket's start. */
+    ep_trace_writer_set_origin(w, 0);
+    if ((err = ep_trace_reader_open(st, src, 0, EP_TIME_MAX, &r)) != 0)
+        goto fail;
+    ep_trace_row row;
+    while ((err = ep_trace_reader_next(r, &row)) == 1) {
+        /* floor(u * width) < width for u in [0, 1) */
+        ep_dur off = (ep_dur)(ep_rng_uniform(&rng) * (double)width);
+        if (off >= width)
+            off = width - 1;
+        if (row.arrival > INT64_MAX - off) {
+            err = EP_ERANGE;
+            goto fail;
+        }
+        row.arrival += off;
+        if ((err = ep_trace_writer_add(w, &row)) != 0)
+            goto fail;
+    }
+    if (err < 0)
+        goto fail;
+    ep_trace_reader_close(r);
+    ep_rng_fini(&rng);
+    return ep_trace_writer_commit(w, out_meta);
+fail:
+    ep_trace_reader_close(r);
+    ep_trace_writer_abort(w);
+    ep_rng_fini(&rng);
+    return err;
 }
 
 /* One source of a merge: its reader, current row and heap node. */

@@ -1,6 +1,6 @@
-/* `bound` (DESIGN.md §5): a fluid (LP-relaxation) upper bound on the goodput any placement and
- * routing could reach on a scenario's cluster and workload, under the capacity model the
- * policies use (ep_pol_capacity). It is not a runtime policy: nothing is routed or simulated;
+/* `bound` (docs/decisions/0002-bound.md): a fluid (LP-relaxation) upper bound on the goodput any
+ * placement and routing could reach on a scenario's cluster and workload, under the capacity model
+ * the policies use (ep_pol_capacity). It is not a runtime policy: nothing is routed or simulated;
  * demand is counted from the traces and one linear program per placement period is solved
  * with GLPK. The model is documented in full in docs/decisions/0002-bound.md. */
 #ifndef EPARA_BOUND_H

@@ -1,4 +1,4 @@
-/* Engines (DESIGN.md §8): one interface over the ways a node runs a model instance.
+/* Engines (exec/README.md): one interface over the ways a node runs a model instance.
  * `emulated` sleeps the time the caller's cost model predicts (a virtual testbed of many nodes
  * on one machine); `cpu` computes for real with the cpu kernels (engine_cpu.h) on a small
  * configured model shape; `cuda` runs on a GPU when a CUDA engine is built in. Every call

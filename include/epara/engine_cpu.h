@@ -1,4 +1,4 @@
-/* cpu engine kernels (DESIGN.md §8): a Llama-style FP32 decoder on BLAS with random seeded
+/* cpu engine kernels (exec/README.md): a Llama-style FP32 decoder on BLAS with random seeded
  * weights or weights loaded from a llama2.c checkpoint, and a per-sequence KV cache.
  * Models are read-only after creation; sequences are owned by one caller at a time. */
 #ifndef EPARA_ENGINE_CPU_H

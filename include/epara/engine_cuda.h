@@ -1,4 +1,4 @@
-/* cuda engine kernels (DESIGN.md §8): the cpu engine's decoder and segmentation net on one
+/* cuda engine kernels (exec/README.md): the cpu engine's decoder and segmentation net on one
  * NVIDIA GPU (cuBLAS for the matrix products, own kernels for the rest). A GPU model is made
  * from a cpu model by uploading its weights, so both engines compute the same function.
  * Built only when CUDA is enabled: library ep_cuda, which defines EPARA_HAVE_CUDA=1. */

@@ -1,5 +1,5 @@
-/* Error codes: one X-macro table (STYLE.md S3). Functions that can fail return int: 0 on
- * success, a negative EP_E* code otherwise. ep_strerror() names every code. */
+/* Error codes: one X-macro table (docs/architecture.md, Conventions). Functions that can fail
+ * return int: 0 on success, a negative EP_E* code otherwise. ep_strerror() names every code. */
 #ifndef EPARA_ERROR_H
 #define EPARA_ERROR_H
 

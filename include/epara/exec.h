@@ -1,4 +1,4 @@
-/* The executor's processes (DESIGN.md §8): `epara controller`, `epara node` and
+/* The executor's processes (exec/README.md): `epara controller`, `epara node` and
  * `epara loadgen` each run one role of include/epara/live.h over nng (TCP, push/pull), with
  * every message an authenticated frame of include/epara/wire.h.
  *
@@ -22,7 +22,7 @@
 
 #define EP_EXEC_DEFAULT_PORT 47600
 #define EP_EXEC_MAX_NODES    1024
-/* Bounds on what one process accepts and holds (DESIGN.md §8, Transport). */
+/* Bounds on what one process accepts and holds (exec/README.md). */
 #define EP_EXEC_MAX_FRAME   (EP_WIRE_HEADER_BYTES + (1u << 20) + EP_WIRE_TAG_BYTES)
 #define EP_EXEC_SEND_BUFFER 8192 /* messages queued per peer before sends fail */
 

@@ -1,4 +1,4 @@
-/* The simulator's host in real time (DESIGN.md §8): the executor's processes drive the same
+/* The simulator's host in real time (exec/README.md): the executor's processes drive the same
  * host code as `epara sim` -- request routing through the policy, instance queues, batching,
  * continuous batching with KV accounting, placement application, state sync -- but each
  * process owns one role and time comes from the wall clock instead of the event heap:

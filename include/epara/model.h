@@ -1,4 +1,4 @@
-/* The world model shared by the simulator, the executor and the policies (DESIGN.md §3):
+/* The world model shared by the simulator, the executor and the policies (docs/architecture.md):
  * device specs, nodes, devices and links of an edge cluster; services with their SLOs;
  * profile tables; the workload mapping; run parameters. Plain data, owned by one
  * ep_scenario; ids are indexes into the scenario's arrays. Times are int64 ns. */
@@ -200,7 +200,8 @@ typedef struct ep_scenario {
     ep_param params[EP_MAX_PARAMS];
     int nparams;
     double mt_slowdown[8]; /* per-instance slowdown with k co-located busy instances,
-                              k = 1..8 (index k-1); defaults from REFERENCE.md */
+                              k = 1..8 (index k-1); defaults from the EPARA authors' measurement,
+                              docs/sources.md */
     ep_run run;
     char *text; /* the scenario file's text, kept for results provenance */
 } ep_scenario;

@@ -1,4 +1,4 @@
-/* The policy interface (DESIGN.md §5): a policy is a static const ops table whose hooks see
+/* The policy interface (policies/README.md): a policy is a static const ops table whose hooks see
  * time, randomness and timers only through ep_env, and the cluster only through a
  * read-only ep_view provided by the host (the simulator or the executor). Policies link
  * core/ only: no clock, no rand(), no I/O. The host allocates state_size bytes of state,
@@ -19,7 +19,7 @@
 #define EP_POLICY_ABI     1
 #define EP_MAX_STAGE_DEVS 8
 
-/* Parallel modes (DESIGN.md §5, allocator). */
+/* Parallel modes (policies/README.md; EPARA's allocator). */
 typedef enum ep_mode {
     EP_MODE_SINGLE, /* one device (BS: dynamic batching) */
     EP_MODE_MT,     /* one device shared with other instances (co-location) */

@@ -1,4 +1,4 @@
-/* Execution-cost model (DESIGN.md §3, §7): how long a batch, an LLM iteration or a model
+/* Execution-cost model (sim/README.md, "Model"): how long a batch, an LLM iteration or a model
  * load takes on a device class, and how many KV-cache tokens fit. Precedence: a profile
  * table in the scenario (measured tables loaded from SQLite are put first, then shipped
  * tables), else a roofline estimate from the device and model specs:

@@ -1,6 +1,6 @@
-/* Seeded random streams on GSL (STYLE.md S6). Each consumer (arrivals, sizes, each policy)
- * owns one stream derived from (seed, stream id), so adding a consumer never shifts the
- * numbers another one draws. Same (seed, stream) -> same sequence on every platform. */
+/* Seeded random streams on GSL (docs/architecture.md, Conventions). Each consumer (arrivals, sizes,
+ * each policy) owns one stream derived from (seed, stream id), so adding a consumer never shifts
+ * the numbers another one draws. Same (seed, stream) -> same sequence on every platform. */
 #ifndef EPARA_RNG_H
 #define EPARA_RNG_H
 

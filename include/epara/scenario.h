@@ -1,7 +1,7 @@
-/* Scenario files (DESIGN.md §9): a YAML document describing an edge cluster, its services
- * and SLOs, profile tables, the workload mapping (traces -> services -> ingress nodes), the
- * policy, faults and run parameters, loaded into an ep_scenario (epara/model.h). The format
- * is documented key by key in experiments/scenarios/README.md. */
+/* Scenario files (experiments/scenarios/README.md): a YAML document describing an edge cluster, its
+ * services and SLOs, profile tables, the workload mapping (traces -> services -> ingress nodes),
+ * the policy, faults and run parameters, loaded into an ep_scenario (epara/model.h). The format is
+ * documented key by key in experiments/scenarios/README.md. */
 #ifndef EPARA_SCENARIO_H
 #define EPARA_SCENARIO_H
 

@@ -1,4 +1,4 @@
-/* The discrete-event simulator (DESIGN.md §7): replays a scenario's workload, streamed from
+/* The discrete-event simulator (sim/README.md): replays a scenario's workload, streamed from
  * the trace database, on its simulated edge cluster under one policy, and reports goodput,
  * SLO attainment and latencies. Deterministic: the same scenario, options and seed give the
  * same results and the same event-log hash. */

@@ -119,6 +119,8 @@ int ep_trace_import_file(ep_store *st, const char *path, const ep_parse_opts *op
                          const ep_trace_meta *meta, int replace, ep_parse_error *err,
                          ep_parse_stats *stats, ep_trace_meta *out_meta);
 
+#define EP_TRACE_STATS_KEYS 16
+
 typedef struct ep_trace_stats {
     int64_t requests;
     double span_s;
@@ -132,6 +134,25 @@ typedef struct ep_trace_stats {
     double input_mean, input_p50, input_p90, input_p99, input_max;
     double output_mean, output_p50, output_p90, output_p99, output_max;
     double exec_mean_s, exec_p50_s, exec_p99_s;
+    /* Arrival quantization: how many distinct arrival times, and the tick, the greatest
+     * common divisor of all arrivals' offsets from the first (0 when all are equal; e.g.
+     * 3 s for requests logged in 3 s buckets, 1 ns for most generated traces). quantized
+     * is set when at least 1% of the requests share their arrival time with an earlier one
+     * and the tick is 1 ms or more: the timestamps' resolution made those ties, and the
+     * inter-arrival CV counts their zero gaps (see ep_trace_spread). */
+    int64_t distinct_arrivals;
+    ep_dur tick;
+    int quantized;
+    /* The attrs kept with the rows: rows that have some, and the top-level keys in order
+     * of first appearance with the rows holding each (at most EP_TRACE_STATS_KEYS;
+     * attr_keys_more is set when there were more). Keys longer than the name buffer are
+     * told apart by their first 47 bytes only. */
+    int64_t with_attrs;
+    int nattr_keys, attr_keys_more;
+    struct {
+        char name[48]; /* the key as written in the JSON text, truncated */
+        int64_t rows;
+    } attr_keys[EP_TRACE_STATS_KEYS];
 } ep_trace_stats;
 
 /* Streams the trace once and computes its statistics (quantiles with GSL). */
@@ -151,6 +172,16 @@ typedef struct ep_trace_transform {
 
 /* Writes trace dst from src through t, in one transaction. Errors as the writer's. */
 int ep_trace_derive(ep_store *st, const char *src, const char *dst, const ep_trace_transform *t,
+                    int replace, ep_trace_meta *out_meta);
+
+/* Writes trace dst from src with every arrival moved later by its own uniform offset in
+ * [0, width) (seeded; stream EP_STREAM_EXPAND of seed), for traces whose times are
+ * quantized to buckets of that width with each time the start of its bucket: a bucket's
+ * requests become a Poisson process conditioned on their count, as azure-functions'
+ * uniform expansion. Rows keep every other field; ties in the result keep source order.
+ * width in (0, 1 day]; EP_EINVAL otherwise or when src and dst are the same. Errors as the
+ * writer's. */
+int ep_trace_spread(ep_store *st, const char *src, const char *dst, ep_dur width, uint64_t seed,
                     int replace, ep_trace_meta *out_meta);
 
 /* Merges n traces (each starting at its own time 0) into dst in arrival order, tagging the

@@ -1,5 +1,5 @@
-/* Time: int64 nanoseconds everywhere (STYLE.md S6). ep_time is an instant, ep_dur a span.
- * Conversions to and from double exist only at the edges (parsing, printing). */
+/* Time: int64 nanoseconds everywhere (docs/architecture.md, Conventions). ep_time is an instant,
+ * ep_dur a span. Conversions to and from double exist only at the edges (parsing, printing). */
 #ifndef EPARA_TIME_H
 #define EPARA_TIME_H
 

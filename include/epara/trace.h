@@ -79,15 +79,27 @@ enum ep_trace_field {
 
 #define EP_COLMAP_NAME_MAX 64
 
-/* Which source column (CSV header name or JSON key) feeds each row field. */
+/* Which source column (CSV header name or JSON key) feeds each row field.
+ *
+ * A JSONL object that lacks a mapped key is refused, unless the map gives that field a
+ * default ("output=COL?DEFAULT"; has_default set, dflt the DEFAULT text, "" meaning
+ * unknown). The default also fills empty CSV cells and JSON nulls, which are unknown
+ * without one. Columns or keys that no field maps are kept in the row's attrs (a JSON
+ * object: CSV cells as strings, JSON values as they are; an unmapped "attrs" holding an
+ * object, as `trace export` writes, is merged, not nested) unless drop_attrs is set. */
 typedef struct ep_colmap {
     char column[EP_FIELD_COUNT_][EP_COLMAP_NAME_MAX]; /* "" when unmapped */
     ep_time_unit unit[EP_FIELD_COUNT_];               /* for EP_FIELD_TIME and EP_FIELD_EXEC */
+    unsigned char has_default[EP_FIELD_COUNT_];       /* never for EP_FIELD_TIME */
+    char dflt[EP_FIELD_COUNT_][EP_COLMAP_NAME_MAX];   /* valid for the field when set */
+    int drop_attrs;                                   /* 0: keep unmapped fields in attrs */
 } ep_colmap;
 
-/* Parses "field=COLUMN[:unit],..." with fields time, input, output, stream, frame, exec,
- * kind, service, e.g. "time=TIMESTAMP:datetime,input=ContextTokens,output=GeneratedTokens".
- * time is required. On error returns EP_EINVAL and writes a message into err. */
+/* Parses "field=COLUMN[:unit][?DEFAULT],..." with fields time, input, output, stream, frame,
+ * exec, kind, service, e.g. "time=TIMESTAMP:datetime,input=ContextTokens,output=GeneratedTokens",
+ * plus "attrs=all" (the default) or "attrs=none". time is required and takes no default;
+ * a DEFAULT must be a valid value of its field (exec in its unit) or empty (unknown). On
+ * error returns EP_EINVAL and writes a message into err. */
 int ep_colmap_parse(const char *spec, ep_colmap *out, char *err, size_t errlen);
 
 /* How azure-functions per-minute counts become arrivals (all seeded):

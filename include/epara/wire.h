@@ -1,4 +1,4 @@
-/* The executor's wire protocol (DESIGN.md §8, Transport): one message per frame, a fixed
+/* The executor's wire protocol (exec/README.md): one message per frame, a fixed
  * header ("EPW1", version, type, payload length, then the envelope: sender, session and
  * sequence number; big-endian), a msgpack payload and an HMAC-SHA256 tag over header +
  * payload under a shared secret. A decoded message has passed the tag check and every

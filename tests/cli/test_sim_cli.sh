@@ -19,7 +19,7 @@ EP_SHARED_DIR=$T/nothing "$EPARA" sim --duration 120 --trace-db "$T/tr.db" --jso
     --out "$T/res.db" --records >"$T/a.json" 2>"$T/a.err"
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "sim exit $rc"; cat "$T/a.err"; }
-grep -q "not found; generated a synthetic trace with the same statistics" "$T/a.err" && ok ||
+grep -q "not found; generated a stand-in with its rate, burstiness and size quantiles" "$T/a.err" && ok ||
     { bad "sim does not say it generated the fallback traces"; cat "$T/a.err"; }
 for k in goodput_per_s slo_attainment requests completed rejected dropped p50_latency_s \
          p99_latency_s events wall_s events_per_s event_hash services devices; do

@@ -121,12 +121,27 @@ hdr placements.csv | grep -q '^run_id,policy,rate_scale,seed,placements,' && ok 
 [ "$(hdr goodput_vs_rate.csv)" = "rate_scale,static,epara,bound" ] && ok || bad "goodput_vs_rate.csv header: $(hdr goodput_vs_rate.csv)"
 [ "$(rows goodput_vs_rate.csv)" = 2 ] && ok || bad "goodput_vs_rate.csv rows"
 [ "$(hdr attainment_vs_rate.csv)" = "rate_scale,static,epara,bound" ] && ok || bad "attainment_vs_rate.csv header"
-[ "$(hdr latency_cdf.csv)" = "percentile,static,epara" ] && ok ||
-    bad "latency_cdf.csv header (the bound has no records): $(hdr latency_cdf.csv)"
+pc='[0-9]+\.[0-9]% completed; [0-9]+\.[0-9]% met SLO'
+hdr latency_cdf.csv | grep -Eq "^percentile,static at x1 \($pc\),epara at x1 \($pc\)$" && ok ||
+    bad "latency_cdf.csv header (series at their rate with shares; the bound has no latencies): $(hdr latency_cdf.csv)"
 [ "$(rows latency_cdf.csv)" = 99 ] && ok || bad "latency_cdf.csv has 99 percentiles"
-awk -F, 'NR > 2 && $2 < prev { exit 1 } { prev = $2 }' "$T/csv/latency_cdf.csv" && ok || bad "latency quantiles ascend"
-[ "$(hdr utilization.csv)" = "device,static,epara,bound" ] && ok || bad "utilization.csv header"
+awk -F, 'NR > 2 && $2 != "" && $2 < prev { exit 1 } $2 != "" { prev = $2 }' "$T/csv/latency_cdf.csv" &&
+    ok || bad "latency quantiles ascend"
+[ "$(hdr utilization.csv)" = "device,static,epara" ] && ok ||
+    bad "utilization.csv header (no bound: a fluid LP busies no device): $(hdr utilization.csv)"
 [ "$(rows utilization.csv)" -ge 1 ] && ok || bad "utilization.csv rows"
+[ "$(hdr max_rate.csv)" = "series,max_rate,last_met,first_missed,goodput_at_max,method" ] && ok ||
+    bad "max_rate.csv header: $(hdr max_rate.csv)"
+[ "$(cut -d, -f1 "$T/csv/max_rate.csv" | tail -n +2 | tr '\n' ' ')" = "static epara bound " ] && ok ||
+    bad "max_rate.csv: a row per series, in the column order"
+hdr per_category.csv | grep -q '^category,static,epara,bound$' && ok || bad "per_category.csv header: $(hdr per_category.csv)"
+grep -Eq '^frequency/single \([0-9.]+%\),' "$T/csv/per_category.csv" && ok ||
+    bad "per_category.csv names the camera frames' category with its share"
+[ "$(rows per_service.csv)" = "$nsvc" ] && grep -q '^llama-13b (latency/multi),' "$T/csv/per_service.csv" && ok ||
+    { bad "per_service.csv: a row per service with EPARA's category"; cat "$T/csv/per_service.csv"; }
+[ "$(hdr idle_devices.csv)" = "device,spec,reason" ] && ok || bad "idle_devices.csv header"
+grep -q '^rpi-1/rpi5,rpi5,"no service meets its SLO on rpi5 even alone at batch 1' "$T/csv/idle_devices.csv" &&
+    ok || { bad "idle_devices.csv says why the Raspberry Pis idle"; cat "$T/csv/idle_devices.csv"; }
 [ "$(hdr ablation.csv)" = "variant,goodput_per_s,max_rate" ] && ok || bad "ablation.csv header"
 [ "$(rows ablation.csv)" = 1 ] && grep -q '^all on,' "$T/csv/ablation.csv" && ok || bad "ablation.csv: one epara variant"
 "$EPARA" report --db "$T/missing.db" --csv "$T/csv2" >/dev/null 2>&1
@@ -191,17 +206,61 @@ fi
 grep -q '^no forward,' "$T/csv/ablation.csv" && ok || bad "ablation.csv names the variant 'no forward'"
 grep -q 'forward=0' "$T/csv/runs.csv" && ok || bad "runs.csv lists the parameter"
 
+# Latency CDFs without records: every sweep run keeps a latency histogram of its window in
+# its summary, and the CDF covers ALL requests: a column stops at the share that completed.
+"$EPARA" sweep --policies adainf,bound --grid 'rate_scale=16' --duration 20 --trace-db "$T/tr.db" \
+    --out "$T/miss.db" --quiet >/dev/null 2>&1 && ok || bad "sweep at x16"
+"$EPARA" report --db "$T/miss.db" --csv "$T/miss" --rate 16 --quiet >/dev/null 2>&1 && ok ||
+    bad "report of the x16 sweep"
+read -r req comp <<<"$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $c["policy"] == "adainf" { print $c["requests"], $c["completed"] }' "$T/miss/runs.csv")"
+[ -n "$comp" ] && [ "$comp" -lt "$req" ] && ok || bad "adainf at x16 leaves requests uncompleted ($comp of $req)"
+filled=$(awk -F, 'NR > 1 && $2 != "" { n++ } END { print n + 0 }' "$T/miss/latency_cdf.csv")
+want=$(awk -v r="$req" -v c="$comp" 'BEGIN { w = int(100 * c / r); print (w > 99 ? 99 : w) }')
+[ "$filled" = "$want" ] && ok ||
+    bad "latency_cdf.csv: $filled percentiles filled, want $want (completed $comp of $req)"
+share=$(awk -v r="$req" -v c="$comp" 'BEGIN { printf "%.1f", 100 * c / r }')
+hdr_of "$T/miss/latency_cdf.csv" | grep -q "^percentile,adainf at x16 ($share% completed; " && ok ||
+    bad "latency_cdf.csv names the share completed ($share%): $(hdr_of "$T/miss/latency_cdf.csv")"
+if command -v sqlite3 >/dev/null; then
+    [ "$(sqlite3 "$T/miss.db" 'SELECT count(*) FROM records')" = 0 ] && ok || bad "no records without --records"
+    [ "$(sqlite3 "$T/miss.db" "SELECT group_concat(policy) FROM runs WHERE summary LIKE '%\"latency_hist\":{%'")" = adainf ] &&
+        ok || bad "each policy run (not the bound) stores a latency histogram in its summary"
+fi
+# epara sim --out stores the histogram too; --json does not print it.
+"$EPARA" sim --policy static --duration 20 --trace-db "$T/tr.db" --out "$T/simh.db" --json --quiet \
+    >"$T/simh.json" 2>/dev/null && ok || bad "sim --out"
+! grep -q latency_hist "$T/simh.json" && ok || bad "sim --json prints the latency histogram"
+"$EPARA" report --db "$T/simh.db" --csv "$T/simh" --quiet >/dev/null 2>&1
+[ "$(awk -F, 'NR > 1 && $2 != "" { n++ } END { print n + 0 }' "$T/simh/latency_cdf.csv")" -gt 90 ] && ok ||
+    bad "a latency CDF from a sim --out run without records"
+
+# epara maxrate --out: the bisection is stored and the report prefers it to interpolating.
+mr=$("$EPARA" maxrate --policy static --duration 20 --tol 0.2 --max-scale 64 --trace-db "$T/tr.db" \
+    --out "$T/res.db" --json --quiet 2>/dev/null | grep -o '"max_rate_scale":[0-9.e+-]*' | cut -d: -f2)
+[ -n "$mr" ] && ok || bad "maxrate --out --json"
+"$EPARA" report --db "$T/res.db" --csv "$T/csv" --quiet >/dev/null 2>&1
+awk -F, -v mr="$mr" '$1 == "static" { found = ($6 == "maxrate" && ($2 - mr) ^ 2 < 1e-6 * mr * mr) }
+    END { exit !found }' "$T/csv/max_rate.csv" && ok ||
+    { bad "max_rate.csv: static's row is the stored bisection (x$mr)"; cat "$T/csv/max_rate.csv"; }
+awk -F, '$1 == "epara" { found = $6 == "interpolated" } END { exit !found }' "$T/csv/max_rate.csv" && ok ||
+    bad "max_rate.csv: epara (no stored bisection) is interpolated"
+
 # Plot: every figure, non-empty.
 if command -v gnuplot >/dev/null; then
     "$EPARA" plot --db "$T/res.db" --out "$T/fig" >"$T/p.out" 2>&1
     rc=$?
     [ $rc -eq 0 ] && ok || { bad "plot exit $rc"; cat "$T/p.out"; }
-    for f in goodput_vs_rate attainment_vs_rate latency_cdf ablation utilization; do
+    for f in goodput_vs_rate attainment_vs_rate latency_cdf ablation utilization per_category; do
         for e in png svg; do
             [ -s "$T/fig/$f.$e" ] && ok || bad "plot did not write $f.$e"
         done
     done
     grep -q "plot: wrote $T/fig/goodput_vs_rate.png" "$T/p.out" && ok || bad "plot lists the files written"
+    grep -q 'at rate scale x1' "$T/fig/latency_cdf.svg" && ok || bad "latency_cdf names its rate scale"
+    grep -q 'no service meets its SLO on rpi5' "$T/fig/utilization.svg" && ok ||
+        bad "utilization says why the Raspberry Pis idle"
+    grep -q '>x[0-9.]*<' "$T/fig/attainment_vs_rate.svg" && ok || bad "attainment_vs_rate labels a max rate"
     EP_GNUPLOT=$T/no-gnuplot "$EPARA" plot --db "$T/res.db" --out "$T/fig2" >/dev/null 2>&1
     [ $? -eq 1 ] && ok || bad "plot without gnuplot exits 1"
     mkdir -p "$T/badplots"

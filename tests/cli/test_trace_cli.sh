@@ -112,9 +112,82 @@ n=$("$EPARA" trace export --db "$DB" --name mix | grep -c ',seg,')
 "$EPARA" trace info --db "$DB" --name mix >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "info of a removed trace exits 2"
 
+# JSONL rows lacking a mapped key: refused with FILE:LINE, unless the map gives a default.
+printf '{"timestamp":0,"input_length":100,"output_length":10,"hash_ids":[1,2,3]}\n{"timestamp":3000,"input_length":200,"output_length":20,"hash_ids":[1,4]}\n{"timestamp":3000,"input_length":50,"hash_ids":[5],"user":"u1"}\n' >"$T/mc.jsonl"
+JMAPS='time=timestamp:ms,input=input_length,output=output_length'
+expect_reject nooutput "$T/mc.jsonl" 'missing key "output_length" \(mapped to output' --format jsonl --map "$JMAPS"
+grep -q "mc.jsonl:3: " "$T/err" && ok || bad "missing output names line 3: $(cat "$T/err")"
+"$EPARA" trace import --db "$DB" --name mc0 --format jsonl --map "$JMAPS?0" "$T/mc.jsonl" >/dev/null && ok || bad "output=COL?0 imports"
+"$EPARA" trace export --db "$DB" --name mc0 | awk -F, 'NR == 4 && $3 != "0" { e = 1 } END { exit e }' && ok || bad "output default 0 fills the missing key"
+"$EPARA" trace import --db "$DB" --name mc --format jsonl --map "$JMAPS?" "$T/mc.jsonl" >/dev/null && ok || bad "output=COL? imports"
+"$EPARA" trace info --db "$DB" --name mc --json >"$T/mc.json"
+grep -q '"output_p50":15' "$T/mc.json" && ok || bad "output=COL? leaves the missing output unknown: $(cat "$T/mc.json")"
+"$EPARA" trace import --db "$DB" --name x --format jsonl --map "$JMAPS?lots" "$T/mc.jsonl" >/dev/null 2>"$T/err"
+[ $? -eq 2 ] && grep -q "output default: expected a non-negative integer" "$T/err" && ok || bad "bad default is a --map error: $(cat "$T/err")"
+
+# Unmapped fields (prefix-cache hash_ids, ...) are kept in attrs and listed by trace info.
+grep -q '"attrs_rows":3' "$T/mc.json" && grep -q '"attrs_keys":{"hash_ids":3,"user":1}' "$T/mc.json" && ok || bad "info --json lists the kept keys: $(cat "$T/mc.json")"
+"$EPARA" trace info --db "$DB" --name mc | grep -q '^attrs .*hash_ids (3), user (1)' && ok || bad "info lists the kept keys"
+"$EPARA" trace export --db "$DB" --name mc >"$T/mc.csv"
+grep -q '"{""hash_ids"":\[5\],""user"":""u1""}"' "$T/mc.csv" && ok || bad "export keeps attrs: $(cat "$T/mc.csv")"
+"$EPARA" trace import --db "$DB" --name mcnone --format jsonl --map "$JMAPS?,attrs=none" "$T/mc.jsonl" >/dev/null && ok || bad "attrs=none imports"
+"$EPARA" trace info --db "$DB" --name mcnone --json | grep -q '"attrs_rows":0' && ok || bad "attrs=none keeps nothing"
+# Export -> re-import -> export keeps attrs exactly (an attrs column is merged, not nested).
+EXPMAP='time=arrival_ns:ns,input=input,output=output,stream=stream,frame=frame,exec=exec_ns:ns,kind=kind,service=service'
+"$EPARA" trace import --db "$DB" --name mc2 --format csv --map "$EXPMAP" "$T/mc.csv" >/dev/null && ok || bad "re-import with attrs"
+"$EPARA" trace export --db "$DB" --name mc2 >"$T/mc2.csv"
+cmp -s "$T/mc.csv" "$T/mc2.csv" && ok || { bad "attrs round trip (csv)"; diff "$T/mc.csv" "$T/mc2.csv"; }
+"$EPARA" trace export --db "$DB" --name mc --format jsonl >"$T/mc.jl"
+"$EPARA" trace import --db "$DB" --name mc3 --format jsonl \
+    --map 'time=arrival_ns:ns,input=input?,output=output?,stream=stream?,frame=frame?,exec=exec_ns:ns?,kind=kind?,service=service?' \
+    "$T/mc.jl" >/dev/null && ok || bad "re-import of jsonl export"
+"$EPARA" trace export --db "$DB" --name mc3 >"$T/mc3.csv"
+cmp -s "$T/mc.csv" "$T/mc3.csv" && ok || { bad "attrs round trip (jsonl)"; diff "$T/mc.csv" "$T/mc3.csv"; }
+printf 't,i,hash_ids\n1,5,"[1, 2]"\n2,6,\n' >"$T/h.csv"
+"$EPARA" trace import --db "$DB" --name hcsv --format csv --map 'time=t:s,input=i' "$T/h.csv" >/dev/null && ok || bad "csv with an unmapped column"
+"$EPARA" trace export --db "$DB" --name hcsv | grep -q '"{""hash_ids"":""\[1, 2\]""}"' && ok || bad "csv keeps the unmapped column as a string"
+
+# Quantized timestamps: 40 buckets 3 s apart with 5 requests each.
+awk 'BEGIN { print "t,i"; for (b = 0; b < 40; b++) for (k = 0; k < 5; k++) print b * 3 "," k }' >"$T/q.csv"
+"$EPARA" trace import --db "$DB" --name q --format csv --map 'time=t:s,input=i' "$T/q.csv" >/dev/null && ok || bad "bucketed import"
+"$EPARA" trace info --db "$DB" --name q --json >"$T/q.json"
+grep -q '"distinct_arrivals":40,"tick_s":3.0,"tied_requests":160,"quantized":true' "$T/q.json" && ok || bad "info detects 3 s buckets: $(cat "$T/q.json")"
+"$EPARA" trace info --db "$DB" --name q >"$T/q.txt"
+grep -q '^arrival times *40 distinct times, tick 3 s' "$T/q.txt" && grep -q '^warning .*80% of the requests share' "$T/q.txt" && ok || bad "info warns of quantization: $(cat "$T/q.txt")"
+"$EPARA" trace info --db "$DB" --name good | grep -q '^warning' && bad "a trace without ties is not flagged" || ok
+"$EPARA" trace spread --db "$DB" --name q --out qs --seed 5 >/dev/null && ok || bad "spread"
+"$EPARA" trace info --db "$DB" --name qs --json | grep -q '"distinct_arrivals":200,.*"quantized":false' && ok || bad "spread leaves no ties"
+# Each request stays in its bucket [3b, 3b + 3) s, so per-bucket counts are kept.
+"$EPARA" trace export --db "$DB" --name qs | awk -F, 'NR > 1 { n[int($1 / 3e9)]++ } END { for (b = 0; b < 40; b++) if (n[b] != 5) e = 1; exit e }' && ok || bad "spread keeps 5 requests in every bucket"
+"$EPARA" trace export --db "$DB" --name qs >"$T/qs1.csv"
+"$EPARA" trace spread --db "$DB" --name q --out qs --seed 5 --replace >/dev/null
+"$EPARA" trace export --db "$DB" --name qs >"$T/qs2.csv"
+cmp -s "$T/qs1.csv" "$T/qs2.csv" && ok || bad "spread with the same seed is deterministic"
+"$EPARA" trace spread --db "$DB" --name q --out qs --seed 6 --replace >/dev/null
+"$EPARA" trace export --db "$DB" --name qs >"$T/qs3.csv"
+cmp -s "$T/qs1.csv" "$T/qs3.csv" && bad "another seed gives other offsets" || ok
+"$EPARA" trace spread --db "$DB" --name qs --out qs2 >/dev/null 2>"$T/err"
+[ $? -eq 2 ] && grep -q "give --width" "$T/err" && ok || bad "spread of an unquantized trace asks for --width"
+"$EPARA" trace spread --db "$DB" --name q --out qw --width 1.5 >/dev/null && ok || bad "spread --width"
+"$EPARA" trace spread --help | grep -q -- '--seed N' && ok || bad "spread --help documents the seed"
+
+# Lognormal sizes clipped at a maximum (the real trace's), six-number form.
+"$EPARA" trace gen --db "$DB" --name clip --kind poisson --rate 100 --duration 100 --seed 3 \
+    --sizes lognormal:7.292,0.985,2.565,1.273,7437,1899 >/dev/null && ok || bad "gen with clipped lognormal sizes"
+"$EPARA" trace info --db "$DB" --name clip --json >"$T/clip.json"
+grep -q '"input_max":7437.0' "$T/clip.json" && ok || bad "inputs clipped at 7437: $(cat "$T/clip.json")"
+awk -v j="$(grep -o '"output_max":[0-9.]*' "$T/clip.json" | cut -d: -f2)" 'BEGIN { exit !(j <= 1899) }' && ok || bad "outputs clipped at 1899"
+"$EPARA" trace gen --db "$DB" --name clip2 --kind poisson --rate 100 --duration 100 --seed 3 \
+    --sizes lognormal:7.292,0.985,2.565,1.273 >/dev/null
+"$EPARA" trace info --db "$DB" --name clip2 --json | grep -q '"input_max":7437.0' && bad "without a clip the maximum exceeds it" || ok
+for spec in 7,1,2,1,0,10 7,1,2,1,10 7,1,2,1,10,2.5 7,1,2,1,2e9,10; do
+    "$EPARA" trace gen --db "$DB" --name bad --sizes "lognormal:$spec" >/dev/null 2>&1
+    [ $? -eq 2 ] && ok || bad "--sizes lognormal:$spec must exit 2"
+done
+
 # Help and usage.
 "$EPARA" --help | grep -q 'usage: epara' && ok || bad "epara --help"
-for c in import gen info list export rm scale merge; do
+for c in import gen info list export rm scale spread merge; do
     "$EPARA" trace $c --help | grep -q "usage: epara trace $c" && ok || bad "trace $c --help"
 done
 "$EPARA" trace frobnicate >/dev/null 2>&1

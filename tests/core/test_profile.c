@@ -38,7 +38,7 @@ setup(void **state)
     memset(tables, 0, sizeof(tables));
     memset(&sc, 0, sizeof(sc));
 
-    /* RTX-4090-like: 24 GiB, 1.0 TB/s, 165 TFLOPS FP16 (REFERENCE.md). */
+    /* RTX-4090-like: 24 GiB, 1.0 TB/s, 165 TFLOPS FP16 (docs/sources.md). */
     specs[SPEC_4090] = (ep_device_spec){.name = "rtx4090",
                                         .mem_bytes = 24 * GIB,
                                         .mem_bw_bytes_per_s = 1.0e12,

@@ -196,7 +196,10 @@ test_default_scenario_maps_services_and_workload(void **state)
     assert_true(code->gen.rate_per_s == 2.57 && code->gen.cv == 13.2);
     assert_int_equal(code->gen.duration, 3435 * EP_NS_PER_S);
     assert_int_equal(code->gen.sizes, EP_SIZES_LOGNORMAL);
-    assert_true(code->gen.in_mu == 6.999 && code->gen.out_sigma == 0.847);
+    assert_true(code->gen.in_mu == 7.292 && code->gen.out_sigma == 1.273);
+    /* clipped at the real trace's maxima, so the tails match (traces/README.md) */
+    assert_int_equal(code->gen.in_max, 7437);
+    assert_int_equal(code->gen.out_max, 1899);
 
     /* The conv trace's source, given once, is copied to its other two workloads. */
     const ep_workload *w1b = &sc.workloads[2];
@@ -214,6 +217,9 @@ test_default_scenario_maps_services_and_workload(void **state)
     assert_string_equal(gen->trace, "gentd26");
     assert_int_equal(gen->import_format, EP_FMT_ALIBABA_GENTD);
     assert_true(gen->rate_scale == 24);
+    assert_true(gen->has_gen && gen->gen.cv == 5.9 && gen->gen.seed == 11);
+    assert_int_equal(gen->gen.in_max, 1288);
+    assert_int_equal(gen->gen.out_max, 8);
     const ep_workload *cams = &sc.workloads[5];
     assert_int_equal(cams->gen.kind, EP_GEN_VIDEO);
     assert_int_equal(cams->gen.cameras, 8);

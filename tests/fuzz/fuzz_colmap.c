@@ -1,6 +1,7 @@
 /* libFuzzer target for ep_colmap_parse: a spec either fails with EP_EINVAL and a message, or
- * gives a map with a time column, NUL-terminated short column names and valid units; that
- * map then drives the CSV and JSONL parsers over small fixed inputs without crashing. */
+ * gives a map with a time column, NUL-terminated short column names and defaults (never for
+ * time) and valid units; that map then drives the CSV and JSONL parsers over small fixed
+ * inputs without crashing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,7 +60,11 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             size_t n = strnlen(m.column[f], EP_COLMAP_NAME_MAX);
             check(n < EP_COLMAP_NAME_MAX && !memchr(m.column[f], ',', n));
             check(m.unit[f] >= EP_UNIT_DATETIME && m.unit[f] <= EP_UNIT_NS);
+            check(!m.has_default[f] ||
+                  (f != EP_FIELD_TIME && m.column[f][0] &&
+                   strnlen(m.dflt[f], EP_COLMAP_NAME_MAX) < EP_COLMAP_NAME_MAX));
         }
+        check(m.drop_attrs == 0 || m.drop_attrs == 1);
         check(m.unit[EP_FIELD_EXEC] != EP_UNIT_DATETIME);
         parse_with(&m, EP_FMT_CSV, "t,time,TIMESTAMP,i,o,k\n1,2,2023-11-16 18:17:03,4,5,x\n");
         parse_with(&m, EP_FMT_JSONL, "{\"t\":1,\"time\":\"2\",\"i\":3}\n{\"t\":\"x\"}\n");

@@ -1,8 +1,11 @@
 /* libFuzzer target for the generic CSV parser under a fixed column map
- * (time=t:ms,input=i,output=o,stream=s,kind=k): rows respect the limits, errors sit on a
- * real 1-based line with a message, counts agree with the stats. Aborts otherwise. */
+ * (time=t:ms,input=i,output=o,stream=s,kind=k): rows respect the limits, unmapped columns
+ * kept in attrs are a JSON object, errors sit on a real 1-based line with a message, counts
+ * agree with the stats. Aborts otherwise. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "epara/error.h"
 #include "epara/trace.h"
@@ -20,6 +23,16 @@ check(int ok)
         abort();
 }
 
+/* Kept fields are a non-empty JSON object. */
+static int
+attrs_ok(const char *a)
+{
+    json_t *o = json_loads(a, JSON_REJECT_DUPLICATES, NULL);
+    int ok = o && json_is_object(o) && json_object_size(o) > 0;
+    json_decref(o);
+    return ok;
+}
+
 static int
 sink(void *ctx, const ep_trace_row *row, long line)
 {
@@ -30,7 +43,8 @@ sink(void *ctx, const ep_trace_row *row, long line)
     check(row->output == EP_TRACE_NONE || (row->output >= 0 && row->output <= EP_TRACE_MAX_SIZE));
     check(row->stream >= EP_TRACE_NONE);
     check(row->frame == EP_TRACE_NONE && row->exec == EP_TRACE_NONE);
-    check(!row->attrs && !row->service);
+    check(!row->service);
+    check(!row->attrs || attrs_ok(row->attrs));
     check(!row->kind || (row->kind[0] && strlen(row->kind) <= EP_TRACE_MAX_TEXT));
     s->rows++;
     s->last_line = line;

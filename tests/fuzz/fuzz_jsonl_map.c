@@ -1,8 +1,12 @@
 /* libFuzzer target for the JSON Lines parser under a fixed column map
- * (time=t:ms,input=i,output=o,stream=s,kind=k,exec=e:us): rows respect the limits, errors sit
- * on a real 1-based line with a message, counts agree with the stats. Aborts otherwise. */
+ * (time=t:ms,input=i?,output=o?0,stream=s?,kind=k?x,exec=e:us: defaults for all but e, so
+ * objects lacking e are refused): rows respect the limits, kept attrs are a JSON object,
+ * errors sit on a real 1-based line with a message, counts agree with the stats. Aborts
+ * otherwise. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "epara/error.h"
 #include "epara/trace.h"
@@ -20,6 +24,16 @@ check(int ok)
         abort();
 }
 
+/* Kept fields are a non-empty JSON object. */
+static int
+attrs_ok(const char *a)
+{
+    json_t *o = json_loads(a, JSON_REJECT_DUPLICATES, NULL);
+    int ok = o && json_is_object(o) && json_object_size(o) > 0;
+    json_decref(o);
+    return ok;
+}
+
 static int
 sink(void *ctx, const ep_trace_row *row, long line)
 {
@@ -30,7 +44,8 @@ sink(void *ctx, const ep_trace_row *row, long line)
     check(row->output == EP_TRACE_NONE || (row->output >= 0 && row->output <= EP_TRACE_MAX_SIZE));
     check(row->exec == EP_TRACE_NONE || (row->exec >= 0 && row->exec <= EP_TRACE_MAX_EXEC));
     check(row->stream >= EP_TRACE_NONE && row->frame == EP_TRACE_NONE);
-    check(!row->attrs && !row->service);
+    check(!row->service);
+    check(!row->attrs || attrs_ok(row->attrs));
     check(!row->kind || strlen(row->kind) <= EP_TRACE_MAX_TEXT);
     s->rows++;
     s->last_line = line;
@@ -43,8 +58,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     static ep_colmap map;
     static int ready;
     if (!ready) {
-        check(ep_colmap_parse("time=t:ms,input=i,output=o,stream=s,kind=k,exec=e:us", &map, NULL,
-                              0) == 0);
+        check(ep_colmap_parse("time=t:ms,input=i?,output=o?0,stream=s?,kind=k?x,exec=e:us", &map,
+                              NULL, 0) == 0);
         ready = 1;
     }
     long lines = 1;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The policies library must be pure (DESIGN.md §2): no clock, no rand(), no sockets, no
+# The policies library must be pure (docs/architecture.md): no clock, no rand(), no sockets, no
 # file or terminal I/O. Lists its undefined symbols and fails on any forbidden one.
 # Usage: test_purity.sh LIBEP_POLICIES.a
 set -u

@@ -1,6 +1,7 @@
 /* Tests for the column-map driven parsers (traces/parse_map.c) and the names parsed in
  * traces/parse.c: ep_colmap_parse and its errors, generic CSV by header name, JSON Lines,
- * exact decimal time units, limits, and the 1-based lines of every error. */
+ * exact decimal time units, limits, defaults, the unmapped fields kept in attrs, and the
+ * 1-based lines of every error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@ typedef struct got {
     ep_trace_row rows[MAXROWS];
     char kind[MAXROWS][300];
     char service[MAXROWS][300];
+    char attrs[MAXROWS][300];
     long lines[MAXROWS];
     long n;
 } got;
@@ -36,8 +38,8 @@ sink(void *ctx, const ep_trace_row *row, long line)
         snprintf(g->kind[g->n], sizeof g->kind[0], "%s", row->kind ? row->kind : "(null)");
         snprintf(g->service[g->n], sizeof g->service[0], "%s",
                  row->service ? row->service : "(null)");
+        snprintf(g->attrs[g->n], sizeof g->attrs[0], "%s", row->attrs ? row->attrs : "(null)");
     }
-    assert_null(row->attrs);
     g->n++;
     return 0;
 }
@@ -195,6 +197,7 @@ test_csv_maps_columns_by_header_name_in_any_order(void **state)
     assert_int_equal(g_.rows[0].exec, 250000);
     assert_string_equal(g_.kind[0], "chat");
     assert_string_equal(g_.service[0], "svcA");
+    assert_string_equal(g_.attrs[0], "{\"extra\":\"x\"}"); /* the unmapped column */
     assert_int_equal(g_.lines[0], 2);
     /* empty optional cells are absent */
     assert_int_equal(g_.rows[1].arrival, INT64_C(2000500000));
@@ -295,7 +298,8 @@ test_csv_text_limits_and_utf8(void **state)
 
 /* --- jsonl ----------------------------------------------------------------------------- */
 
-#define JMAP "time=t:ms,input=i,output=o,stream=s,kind=k"
+/* Every optional key may be missing ("?": unknown when missing). */
+#define JMAP "time=t:ms,input=i?,output=o?,stream=s?,kind=k?"
 
 static void
 test_jsonl_parses_numbers_and_numeric_strings(void **state)
@@ -318,6 +322,8 @@ test_jsonl_parses_numbers_and_numeric_strings(void **state)
     assert_int_equal(g_.rows[1].output, EP_TRACE_NONE);
     assert_string_equal(g_.kind[1], "(null)");
     assert_int_equal(g_.lines[1], 3);
+    assert_string_equal(g_.attrs[0], "{\"x\":[1]}");
+    assert_string_equal(g_.attrs[1], "(null)");
     assert_int_equal(g_.rows[2].arrival, 500000);
     assert_int_equal(g_.rows[2].input, 3);
     assert_int_equal(g_.lines[2], 4);
@@ -385,6 +391,101 @@ test_jsonl_empty_input_is_an_error(void **state)
     expect_error(EP_FMT_JSONL, JMAP, "\n \n\t\n", 1, "empty file");
 }
 
+/* --- defaults and attrs ------------------------------------------------------------- */
+
+static void
+test_colmap_defaults_and_attrs_option(void **state)
+{
+    (void)state;
+    ep_colmap m = map("time=t,output=output_length?0,kind=k?chat?x,exec=e:ms?1.5,input=i?");
+    assert_string_equal(m.column[EP_FIELD_OUTPUT], "output_length");
+    assert_true(m.has_default[EP_FIELD_OUTPUT]);
+    assert_string_equal(m.dflt[EP_FIELD_OUTPUT], "0");
+    assert_string_equal(m.dflt[EP_FIELD_KIND], "chat?x");
+    assert_int_equal(m.unit[EP_FIELD_EXEC], EP_UNIT_MS);
+    assert_string_equal(m.column[EP_FIELD_EXEC], "e");
+    assert_true(m.has_default[EP_FIELD_INPUT] && m.dflt[EP_FIELD_INPUT][0] == '\0');
+    assert_false(m.has_default[EP_FIELD_TIME] || m.has_default[EP_FIELD_STREAM]);
+    assert_int_equal(m.drop_attrs, 0);
+    assert_int_equal(map("time=t,attrs=none").drop_attrs, 1);
+    assert_int_equal(map("attrs=all,time=t").drop_attrs, 0);
+    expect_colmap_error("time=t?5", "time takes no default");
+    expect_colmap_error("time=t,output=o?many", "output default: expected a non-negative integer");
+    expect_colmap_error("time=t,output=o?-1", "output default: negative value");
+    expect_colmap_error("time=t,exec=e?9999999", "exec default: duration");
+    expect_colmap_error("time=t,output=?1", "empty column name for output");
+    expect_colmap_error("time=t,attrs=some", "attrs=\"some\": expected all");
+    expect_colmap_error("time=t,attrs=none,attrs=all", "field attrs mapped twice");
+}
+
+static void
+test_jsonl_missing_mapped_key_is_refused_unless_the_map_gives_a_default(void **state)
+{
+    (void)state;
+    const char *text = "{\"t\":1,\"input_length\":5,\"output_length\":7}\n"
+                       "{\"t\":2,\"input_length\":6}\n"
+                       "{\"t\":3,\"input_length\":6,\"output_length\":null}\n";
+    expect_error(EP_FMT_JSONL, "time=t,input=input_length,output=output_length", text, 2,
+                 "missing key \"output_length\" (mapped to output; map it as "
+                 "output=output_length?DEFAULT");
+    expect_ok(EP_FMT_JSONL, "time=t,input=input_length,output=output_length?0", text, 3);
+    assert_int_equal(g_.rows[0].output, 7);
+    assert_int_equal(g_.rows[1].output, 0);
+    assert_int_equal(g_.rows[2].output, 0); /* null takes the default too */
+    expect_ok(EP_FMT_JSONL, "time=t,input=input_length,output=output_length?", text, 3);
+    assert_int_equal(g_.rows[1].output, EP_TRACE_NONE);
+    assert_int_equal(g_.rows[2].output, EP_TRACE_NONE);
+    expect_ok(EP_FMT_JSONL, "time=t,input=input_length,output=output_length,kind=k?batch",
+              "{\"t\":1,\"input_length\":5,\"output_length\":7}\n", 1);
+    assert_string_equal(g_.kind[0], "batch");
+    /* CSV: the column must exist; the default fills empty cells */
+    expect_ok(EP_FMT_CSV, "time=t,output=o?3,exec=e:ms?2", "t,o,e\n1,,\n2,4,1\n", 2);
+    assert_int_equal(g_.rows[0].output, 3);
+    assert_int_equal(g_.rows[0].exec, 2 * EP_NS_PER_MS);
+    assert_int_equal(g_.rows[1].output, 4);
+    assert_int_equal(g_.rows[1].exec, EP_NS_PER_MS);
+}
+
+static void
+test_csv_keeps_unmapped_columns_in_attrs(void **state)
+{
+    (void)state;
+    const char *text = "t,hash_ids,i,user,hash_ids,attrs\n"
+                       "1,1|2|3,10,alice,dup,\n"
+                       "2,,11,,,\n"
+                       "3,\"[4, 5]\",12,bob,,\"{\"\"user\"\":\"\"x\"\",\"\"n\"\":1.5}\"\n"
+                       "4,,13,\"q\"\"t\",,not json\n";
+    expect_ok(EP_FMT_CSV, "time=t,input=i", text, 4);
+    /* cells as strings, in column order; the first of two equal names; empty cells left out */
+    assert_string_equal(g_.attrs[0], "{\"hash_ids\":\"1|2|3\",\"user\":\"alice\"}");
+    assert_string_equal(g_.attrs[1], "(null)");
+    /* an attrs object (what `trace export` writes) is merged; kept columns win */
+    assert_string_equal(g_.attrs[2], "{\"hash_ids\":\"[4, 5]\",\"user\":\"bob\",\"n\":1.5}");
+    assert_string_equal(g_.attrs[3], "{\"user\":\"q\\\"t\",\"attrs\":\"not json\"}");
+    expect_ok(EP_FMT_CSV, "time=t,input=i,attrs=none", text, 4);
+    assert_string_equal(g_.attrs[0], "(null)");
+    assert_string_equal(g_.attrs[2], "(null)");
+}
+
+static void
+test_jsonl_keeps_unmapped_keys_with_their_json_values(void **state)
+{
+    (void)state;
+    expect_ok(EP_FMT_JSONL, "time=t,input=i,output=o",
+              "{\"t\":1,\"hash_ids\":[46,47,48],\"i\":5,\"o\":2,\"p\":0.1,\"e\":1e300,"
+              "\"s\":\"a\\\"\\u00e9\",\"n\":{\"x\":null,\"y\":[true,false]},\"r\":2.0}\n"
+              "{\"t\":2,\"i\":5,\"o\":2}\n"
+              "{\"t\":3,\"i\":5,\"o\":2,\"tag\":\"top\",\"attrs\":{\"tag\":\"in\",\"k\":1}}\n",
+              3);
+    assert_string_equal(g_.attrs[0], "{\"hash_ids\":[46,47,48],\"p\":0.1,\"e\":1e+300,"
+                                     "\"s\":\"a\\\"\u00e9\",\"n\":{\"x\":null,\"y\":[true,false]},"
+                                     "\"r\":2.0}");
+    assert_string_equal(g_.attrs[1], "(null)");
+    assert_string_equal(g_.attrs[2], "{\"tag\":\"top\",\"k\":1}");
+    expect_ok(EP_FMT_JSONL, "time=t,attrs=none", "{\"t\":1,\"hash_ids\":[1]}\n", 1);
+    assert_string_equal(g_.attrs[0], "(null)");
+}
+
 static void
 test_map_formats_require_a_map_with_time(void **state)
 {
@@ -422,6 +523,11 @@ main(void)
             cmocka_unit_test(test_jsonl_bad_json_is_an_error),
             cmocka_unit_test(test_jsonl_wrong_value_types_and_limits),
             cmocka_unit_test(test_jsonl_empty_input_is_an_error),
+            cmocka_unit_test(test_colmap_defaults_and_attrs_option),
+            cmocka_unit_test(
+                    test_jsonl_missing_mapped_key_is_refused_unless_the_map_gives_a_default),
+            cmocka_unit_test(test_csv_keeps_unmapped_columns_in_attrs),
+            cmocka_unit_test(test_jsonl_keeps_unmapped_keys_with_their_json_values),
             cmocka_unit_test(test_map_formats_require_a_map_with_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

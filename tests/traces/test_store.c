@@ -1,5 +1,6 @@
 /* The SQLite trace store: transactional writer (all or nothing, sorting, rebasing,
- * replace), streaming reader with time ranges, derive (scale/slice), merge, statistics. */
+ * replace), streaming reader with time ranges, derive (scale/slice), spread, merge,
+ * statistics (with arrival quantization and the keys kept in attrs). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -337,6 +338,76 @@ test_stats_of_a_known_trace(void **state)
 }
 
 static void
+test_stats_detect_quantized_arrivals_and_count_attrs_keys(void **state)
+{
+    ep_store *st = *state;
+    /* 20 buckets 3 s apart holding 5 requests each; every other row keeps attrs. */
+    ep_trace_meta m = meta_named("q");
+    ep_trace_writer *w;
+    assert_int_equal(ep_trace_writer_begin(st, &m, 0, &w), 0);
+    for (int i = 0; i < 100; i++) {
+        ep_trace_row r = row_at((ep_time)(i / 5) * 3 * EP_NS_PER_S, i);
+        r.attrs = i % 2 ? "{\"hash_ids\":[1,{\"x\":\"a,\\\"b\"}],\"user\":\"u\"}"
+                        : (i % 4 ? NULL : "{\"user\":\"v\"}");
+        assert_int_equal(ep_trace_writer_add(w, &r), 0);
+    }
+    assert_int_equal(ep_trace_writer_commit(w, NULL), 0);
+    ep_trace_stats s;
+    assert_int_equal(ep_trace_stats_compute(st, "q", &s), 0);
+    assert_int_equal(s.distinct_arrivals, 20);
+    assert_int_equal(s.tick, 3 * EP_NS_PER_S);
+    assert_true(s.quantized);
+    assert_int_equal(s.with_attrs, 75);
+    assert_int_equal(s.nattr_keys, 2);
+    assert_string_equal(s.attr_keys[0].name, "user"); /* first seen on row 0 */
+    assert_int_equal(s.attr_keys[0].rows, 75);
+    assert_string_equal(s.attr_keys[1].name, "hash_ids"); /* nested keys not counted */
+    assert_int_equal(s.attr_keys[1].rows, 50);
+    assert_false(s.attr_keys_more);
+
+    /* Spread over the tick: every request stays in its bucket, no ties are left, counts per
+     * bucket are kept, and the same seed gives the same trace. */
+    assert_int_equal(ep_trace_spread(st, "q", "s", s.tick, 7, 0, &m), 0);
+    assert_int_equal(m.rows, 100);
+    ep_time got[100], again[100];
+    int64_t in[100], in2[100];
+    assert_int_equal(read_all(st, "s", 0, EP_TIME_MAX, got, in, 100), 100);
+    int per_bucket[20] = {0};
+    for (int i = 0; i < 100; i++) {
+        int64_t b = in[i] / 5; /* the row's source bucket */
+        assert_true(got[i] >= b * 3 * EP_NS_PER_S && got[i] < (b + 1) * 3 * EP_NS_PER_S);
+        per_bucket[b]++;
+        if (i)
+            assert_true(got[i] >= got[i - 1]);
+    }
+    for (int b = 0; b < 20; b++)
+        assert_int_equal(per_bucket[b], 5);
+    ep_trace_stats s2;
+    assert_int_equal(ep_trace_stats_compute(st, "s", &s2), 0);
+    assert_int_equal(s2.distinct_arrivals, 100);
+    assert_false(s2.quantized);
+    assert_int_equal(s2.with_attrs, 75); /* other fields kept */
+    assert_int_equal(ep_trace_spread(st, "q", "s", s.tick, 7, 1, &m), 0);
+    assert_int_equal(read_all(st, "s", 0, EP_TIME_MAX, again, in2, 100), 100);
+    assert_memory_equal(got, again, sizeof got);
+    assert_int_equal(ep_trace_spread(st, "q", "s", s.tick, 8, 1, &m), 0);
+    assert_int_equal(read_all(st, "s", 0, EP_TIME_MAX, again, in2, 100), 100);
+    assert_memory_not_equal(got, again, sizeof got);
+    assert_int_equal(ep_trace_spread(st, "q", "q", s.tick, 7, 1, &m), EP_EINVAL);
+    assert_int_equal(ep_trace_spread(st, "q", "t", 0, 7, 1, &m), EP_EINVAL);
+    assert_int_equal(ep_trace_spread(st, "nope", "t", s.tick, 7, 1, &m), EP_ENOENT);
+
+    /* Ties at a fine tick are not a coarse clock: not flagged as quantized. */
+    ep_time t[] = {0, 0, 1, 1, 5};
+    assert_int_equal(write_trace(st, "d", t, 5, 0), 0);
+    assert_int_equal(ep_trace_stats_compute(st, "d", &s), 0);
+    assert_int_equal(s.distinct_arrivals, 3);
+    assert_int_equal(s.tick, 1);
+    assert_false(s.quantized);
+    assert_int_equal(s.with_attrs, 0);
+}
+
+static void
 test_remove_deletes_rows_and_metadata(void **state)
 {
     ep_store *st = *state;
@@ -393,6 +464,8 @@ main(void)
             cmocka_unit_test_setup_teardown(test_merge_interleaves_by_arrival_and_tags_services,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_stats_of_a_known_trace, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_stats_detect_quantized_arrivals_and_count_attrs_keys, setup, teardown),
             cmocka_unit_test_setup_teardown(test_remove_deletes_rows_and_metadata, setup, teardown),
             cmocka_unit_test_setup_teardown(test_open_refuses_missing_and_non_database_files, setup,
                                             teardown),
