@@ -909,6 +909,20 @@ frame_dp(epara_state *st, const ep_env *env, const ep_view *view, const ep_reque
     return pick->id;
 }
 
+static void
+reject(ep_route *out, const char *reason)
+{
+    out->kind = EP_ROUTE_REJECT;
+    out->reason = reason;
+}
+
+static void
+dispatch(ep_route *out, int instance)
+{
+    out->kind = EP_ROUTE_DISPATCH;
+    out->instance = instance;
+}
+
 /* Chooses where request req goes (epara_route records what it dispatched). */
 static void
 route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_info *req,
@@ -938,48 +952,40 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         }
     }
     if (n == 0) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "no instance of the service";
+        reject(out, "no instance of the service");
         return;
     }
     if (best_any < 0) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "every instance is at its TPOT-bound batch";
+        reject(out, "every instance is at its TPOT-bound batch");
         return;
     }
     if (best_local >= 0 && (t_local <= req->deadline || !st->p.forward)) {
-        out->kind = EP_ROUTE_DISPATCH;
-        out->instance = view->inst[best_local].id;
+        dispatch(out, view->inst[best_local].id);
         return;
     }
     if (!st->p.forward || req->hops >= st->p.max_hops) {
         if (best_local >= 0) {
-            out->kind = EP_ROUTE_DISPATCH;
-            out->instance = view->inst[best_local].id;
+            dispatch(out, view->inst[best_local].id);
             return;
         }
         if (!st->p.forward) {
-            out->kind = EP_ROUTE_REJECT;
-            out->reason = "no local instance";
+            reject(out, "no local instance");
             return;
         }
     }
     if (st->p.link_density && req->hops == 0 && view->inst[best_any].node != req->at_node &&
         !ep_link_adm_admit(&st->link, view, env->now, req->at_node, req->service)) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "uplink overloaded: kept for requests with fewer bytes";
+        reject(out, "uplink overloaded: kept for requests with fewer bytes");
         return;
     }
     if (t_any > req->deadline && st->p.early_reject) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "no instance can meet the deadline";
+        reject(out, "no instance can meet the deadline");
         return;
     }
     if (freq) {
         int pick = frame_dp(st, env, view, req);
         if (pick >= 0) {
-            out->kind = EP_ROUTE_DISPATCH;
-            out->instance = pick;
+            dispatch(out, pick);
             return;
         }
     }
@@ -991,8 +997,7 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         out->node = best->node;
         return;
     }
-    out->kind = EP_ROUTE_DISPATCH;
-    out->instance = best->id;
+    dispatch(out, best->id);
 }
 
 static void

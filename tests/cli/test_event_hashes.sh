@@ -18,6 +18,7 @@ if [ -z "$SHARED" ] || [ ! -f "$SHARED/traces/AzureLLMInferenceTrace_code.csv" ]
     echo "skipped: the production traces (SHARED_DIR/traces) are not here"
     exit 77
 fi
+SHARED=$(cd "$SHARED" && pwd) # a scenario resolves a relative EP_SHARED_DIR from its own directory
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
