@@ -1,5 +1,5 @@
 /* `epara`: the EPARA policy (Wang et al., "EPARA: Parallelizing Categorized AI Inference in
- * Edge Clouds", arXiv 2511.00603, 2025), as designed in DESIGN.md §5 from the paper's
+ * Edge Clouds", arXiv 2511.00603, 2025), as designed in docs/architecture.md from the paper's
  * abstract and its authors' public material:
  *  - categorizer: latency- vs frequency-sensitive (SLO fps or hint), single- vs
  *    multi-device (memory, min_devices, or no single device meets the SLO);

@@ -1,4 +1,4 @@
-/* `offload`: cooperative edge offloading (DESIGN.md §5 baselines). Invariant: a request is
+/* `offload`: cooperative edge offloading (docs/architecture.md, baselines). Invariant: a request is
  * served at its ingress node unless that node has no instance or its instance is overloaded;
  * then it moves to the least-loaded node holding an instance (nearer first on ties), at most
  * `max_hops` times. One replica per service per node where it fits, placed once.
