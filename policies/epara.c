@@ -997,8 +997,14 @@ frame_dp(epara_state *st, const ep_env *env, const ep_view *view, const ep_reque
             pick = iv;
         }
     }
-    if (ok < 2)
+    if (ok < 2) {
+        /* No choice to spread: what was credited this round is taken back, or a replica
+         * that alone met the deadline for a while would carry a surplus that later sends it
+         * every frame of every node in a row. */
+        if (best)
+            best->credit -= total;
         return -1;
+    }
     best->credit -= total;
     return pick->id;
 }

@@ -683,6 +683,30 @@ test_frames_of_a_stream_are_spread_over_the_replicas_that_meet_the_deadline(void
 
 /* Ten queued requests due in 1 s, but the seventh is due just before a batch of seven ends:
  * a batch of six (the largest that meets every deadline in it). */
+/* While one replica alone meets the deadline it gets the frames (earliest estimate), and it
+ * builds no credit from that: once both meet it again they alternate, instead of the one
+ * that stood alone taking every frame until a surplus is spent. */
+static void
+test_frames_routed_without_a_choice_leave_no_surplus(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, dnn_yaml, "r_dp_credit", "", 20);
+    int b = add(&f, D_CAM, NB, 0), c = add(&f, D_CAM, NC, 100);
+    for (int k = 0; k < 8; k++)
+        assert_dispatch(route(&f, D_CAM, NA, 0, 66), b);
+    f.inst[c].backlog = 0; /* c catches up */
+    int count[BF_MAX] = {0};
+    for (int k = 0; k < 4; k++) {
+        ep_route r = route(&f, D_CAM, NA, 0, 66);
+        assert_int_equal(r.kind, EP_ROUTE_DISPATCH);
+        count[r.instance]++;
+    }
+    assert_int_equal(count[b], 2);
+    assert_int_equal(count[c], 2);
+    bf_fini(&f);
+}
+
 static void
 test_the_batch_is_the_largest_that_meets_its_earliest_deadline(void **state)
 {
@@ -741,6 +765,7 @@ main(void)
             cmocka_unit_test(test_without_forward_nothing_is_sent_to_another_node),
             cmocka_unit_test(
                     test_frames_of_a_stream_are_spread_over_the_replicas_that_meet_the_deadline),
+            cmocka_unit_test(test_frames_routed_without_a_choice_leave_no_surplus),
             cmocka_unit_test(test_the_batch_is_the_largest_that_meets_its_earliest_deadline),
             cmocka_unit_test(test_demand_for_six_replicas_gets_at_least_six_devices),
             cmocka_unit_test(test_replicas_are_preferred_to_tp_groups_that_serve_less),
