@@ -806,28 +806,26 @@ done_yet(agent *a, ep_time now)
     return o->run_for > 0 && now >= o->run_for;
 }
 
-int
-ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, char *err,
-            size_t errlen)
+/* The options a run cannot start without; 0 or EP_EINVAL with the reason in err. */
+static int
+check_opts(const ep_exec_opts *o, char *err, size_t errlen)
 {
-    ep_exec_stats local_stats;
-    if (!stats)
-        stats = &local_stats;
-    memset(stats, 0, sizeof *stats);
-    if (out)
-        memset(out, 0, sizeof *out);
-    if (!o->sc || !o->key || o->keylen < EP_WIRE_MIN_KEY_BYTES || !(o->time_scale > 0) ||
-        o->sc->nnodes > EP_EXEC_MAX_NODES) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s",
-                     !o->key || o->keylen < EP_WIRE_MIN_KEY_BYTES
-                             ? "a shared key of at least 16 bytes is needed"
-                     : !(o->time_scale > 0) ? "time scale must be > 0"
-                                            : "bad options");
-        return EP_EINVAL;
-    }
-    int64_t w0 = mono_ns();
-    agent A, *a = &A;
+    if (o->sc && o->key && o->keylen >= EP_WIRE_MIN_KEY_BYTES && o->time_scale > 0 &&
+        o->sc->nnodes <= EP_EXEC_MAX_NODES)
+        return 0;
+    if (err && errlen)
+        snprintf(err, errlen, "%s",
+                 !o->key || o->keylen < EP_WIRE_MIN_KEY_BYTES
+                         ? "a shared key of at least 16 bytes is needed"
+                 : !(o->time_scale > 0) ? "time scale must be > 0"
+                                        : "bad options");
+    return EP_EINVAL;
+}
+
+/* Allocates the agent's tables and opens its sockets. */
+static int
+agent_init(agent *a, const ep_exec_opts *o, ep_exec_stats *stats, char *err, size_t errlen)
+{
     memset(a, 0, sizeof *a);
     a->o = o;
     a->sc = o->sc;
@@ -846,16 +844,19 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
                                                : (uint32_t)o->node;
     a->session = (uint64_t)ep_exec_wall_ns();
     a->up = calloc((size_t)a->nnodes + 1, sizeof *a->up);
-    int rc = 0;
-    if (!a->out || !a->heard || !a->up || !a->replay) {
-        rc = EP_ENOMEM;
-        goto done;
-    }
+    if (!a->out || !a->heard || !a->up || !a->replay)
+        return EP_ENOMEM;
     for (int k = 0; k < a->nnodes; k++)
         a->up[k] = 1;
-    if ((rc = open_sockets(a)) != 0)
-        goto done;
+    return open_sockets(a);
+}
 
+/* The runtime this process drives (its role's share of the nodes), with the agent's hooks
+ * (transport, placement and state to the wire, real engines for a node). */
+static int
+runtime_open(agent *a, char *err, size_t errlen)
+{
+    const ep_exec_opts *o = a->o;
     ep_live_opts lo;
     memset(&lo, 0, sizeof lo);
     lo.role = o->role;
@@ -875,74 +876,104 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
     lo.hooks.on_placement = hook_placement;
     lo.hooks.on_sync = hook_sync;
     if (o->role == EP_LIVE_NODE && o->engine && o->engine->kind != EP_ENGINE_EMULATED) {
-        if ((rc = ep_engine_open(o->sc, o->engine, &a->eng, err, errlen)) != 0)
-            goto done;
+        int rc = ep_engine_open(o->sc, o->engine, &a->eng, err, errlen);
+        if (rc)
+            return rc;
         lo.hooks.run = hook_run;
     }
-    if ((rc = ep_live_new(o->sc, &lo, &a->live, err, errlen)) != 0)
-        goto done;
+    return ep_live_new(o->sc, &lo, &a->live, err, errlen);
+}
 
+/* A node not yet placed says HELLO to the controller every HELLO_EVERY. */
+static void
+hello_if_due(agent *a, int64_t w)
+{
+    const ep_exec_opts *o = a->o;
+    if (o->role != EP_LIVE_NODE || a->placed || w < a->next_hello)
+        return;
+    ep_wire_msg h;
+    memset(&h, 0, sizeof h);
+    h.type = EP_WIRE_HELLO;
+    snprintf(h.u.hello.name, sizeof h.u.hello.name, "%s", o->sc->nodes[o->node].name);
+    h.u.hello.node = o->node;
+    h.u.hello.protocol = EP_WIRE_VERSION;
+    send_msg(a, a->ctl, &h);
+    a->next_hello = w + HELLO_EVERY;
+}
+
+/* Waits for the next message until the runtime's next event (or MAX_WAIT) and handles it:
+ * 0, or an error that ends the run. */
+static int
+wait_and_handle(agent *a, int64_t w, ep_time now)
+{
+    const ep_exec_opts *o = a->o;
+    ep_time next = ep_live_next(a->live);
+    if (next_held(a) < next)
+        next = next_held(a);
+    int64_t wnext = next == EP_TIME_MAX ? w + MAX_WAIT : wall_at(a, next);
+    if (now < 0 && wnext > a->epoch)
+        wnext = a->epoch;
+    int64_t wait = wnext - w;
+    if (wait > MAX_WAIT)
+        wait = MAX_WAIT;
     nng_msg *msg = NULL;
+    int rv;
+    if (wait >= MS) {
+        nng_socket_set_ms(a->in, NNG_OPT_RECVTIMEO, (nng_duration)(wait / MS));
+        rv = nng_recvmsg(a->in, &msg, 0);
+    } else {
+        rv = nng_recvmsg(a->in, &msg, NNG_FLAG_NONBLOCK);
+        if (rv == NNG_EAGAIN && wait > 0) {
+            struct timespec ts = {(time_t)(wnext / 1000000000), (long)(wnext % 1000000000)};
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                if (o->stop && *o->stop)
+                    break;
+        }
+    }
+    if (rv == 0) {
+        int64_t wr = mono_ns();
+        ep_time tr = trace_at(a, wr);
+        int rc = tr >= 0 ? ep_live_advance(a->live, tr) : 0;
+        if (!rc)
+            handle(a, nng_msg_body(msg), nng_msg_len(msg), wr);
+        nng_msg_free(msg);
+        return rc;
+    }
+    if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN && rv != NNG_EINTR)
+        return fail(a, EP_EIO, "receive failed on", "this process's socket", rv);
+    return 0;
+}
+
+/* The event loop: runs the runtime on the wall clock until the run is done. */
+static int
+run_loop(agent *a)
+{
+    const ep_exec_opts *o = a->o;
     for (;;) {
         int64_t w = mono_ns();
         ep_time now = trace_at(a, w);
-        if (now >= 0 && (rc = ep_live_advance(a->live, now)) != 0)
-            break;
+        int rc = now >= 0 ? ep_live_advance(a->live, now) : 0;
+        if (rc)
+            return rc;
         send_held(a, now);
-        if (a->failed) {
-            rc = a->failed;
-            break;
-        }
+        if (a->failed)
+            return a->failed;
         if (done_yet(a, now))
-            break;
+            return 0;
         if (o->role != EP_LIVE_LOADGEN && now >= 0)
             liveness(a, w);
-        if (o->role == EP_LIVE_NODE && !a->placed && w >= a->next_hello) {
-            ep_wire_msg h;
-            memset(&h, 0, sizeof h);
-            h.type = EP_WIRE_HELLO;
-            snprintf(h.u.hello.name, sizeof h.u.hello.name, "%s", o->sc->nodes[o->node].name);
-            h.u.hello.node = o->node;
-            h.u.hello.protocol = EP_WIRE_VERSION;
-            send_msg(a, a->ctl, &h);
-            a->next_hello = w + HELLO_EVERY;
-        }
-        ep_time next = ep_live_next(a->live);
-        if (next_held(a) < next)
-            next = next_held(a);
-        int64_t wnext = next == EP_TIME_MAX ? w + MAX_WAIT : wall_at(a, next);
-        if (now < 0 && wnext > a->epoch)
-            wnext = a->epoch;
-        int64_t wait = wnext - w;
-        if (wait > MAX_WAIT)
-            wait = MAX_WAIT;
-        int rv;
-        if (wait >= MS) {
-            nng_socket_set_ms(a->in, NNG_OPT_RECVTIMEO, (nng_duration)(wait / MS));
-            rv = nng_recvmsg(a->in, &msg, 0);
-        } else {
-            rv = nng_recvmsg(a->in, &msg, NNG_FLAG_NONBLOCK);
-            if (rv == NNG_EAGAIN && wait > 0) {
-                struct timespec ts = {(time_t)(wnext / 1000000000), (long)(wnext % 1000000000)};
-                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-                    if (o->stop && *o->stop)
-                        break;
-            }
-        }
-        if (rv == 0) {
-            int64_t wr = mono_ns();
-            ep_time tr = trace_at(a, wr);
-            if (tr >= 0 && (rc = ep_live_advance(a->live, tr)) != 0) {
-                nng_msg_free(msg);
-                break;
-            }
-            handle(a, nng_msg_body(msg), nng_msg_len(msg), wr);
-            nng_msg_free(msg);
-        } else if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN && rv != NNG_EINTR) {
-            rc = fail(a, EP_EIO, "receive failed on", "this process's socket", rv);
-            break;
-        }
+        hello_if_due(a, w);
+        if ((rc = wait_and_handle(a, w, now)) != 0)
+            return rc;
     }
+}
+
+/* BYE to every peer (nodes and the controller), the overhead statistics, what is still
+ * held sent, and the runtime's result: rc, or the runtime's own error. */
+static int
+finish(agent *a, int rc, ep_sim_result *out, ep_exec_stats *stats)
+{
+    const ep_exec_opts *o = a->o;
     if (o->role == EP_LIVE_NODE || o->role == EP_LIVE_CONTROLLER) {
         ep_wire_msg b;
         memset(&b, 0, sizeof b);
@@ -961,20 +992,24 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
     }
     a->stopping = 1;
     send_held(a, EP_TIME_MAX);
-    {
-        ep_sim_result r;
-        int frc = ep_live_finish(a->live, &r);
-        a->live = NULL;
-        if (!rc)
-            rc = frc;
-        if (out && !rc)
-            *out = r;
-        else
-            ep_sim_result_fini(&r);
-        if (rc && err && errlen && !err[0])
-            snprintf(err, errlen, "%s", ep_strerror(rc));
-    }
-done:
+    ep_sim_result r;
+    int frc = ep_live_finish(a->live, &r);
+    a->live = NULL;
+    if (!rc)
+        rc = frc;
+    if (out && !rc)
+        *out = r;
+    else
+        ep_sim_result_fini(&r);
+    if (rc && a->err && a->errlen && !a->err[0])
+        snprintf(a->err, a->errlen, "%s", ep_strerror(rc));
+    return rc;
+}
+
+/* Frees what agent_init and the run allocated (safe on a partly initialized agent). */
+static void
+agent_fini(agent *a)
+{
     ep_live_finish(a->live, NULL);
     close_sockets(a);
     ep_wire_msg_free(&a->last_place);
@@ -994,6 +1029,27 @@ done:
     free(a->einst);
     free(a->work);
     ep_engine_close(a->eng);
+}
+
+int
+ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, char *err,
+            size_t errlen)
+{
+    ep_exec_stats local_stats;
+    if (!stats)
+        stats = &local_stats;
+    memset(stats, 0, sizeof *stats);
+    if (out)
+        memset(out, 0, sizeof *out);
+    int rc = check_opts(o, err, errlen);
+    if (rc)
+        return rc;
+    int64_t w0 = mono_ns();
+    agent A, *a = &A;
+    if ((rc = agent_init(a, o, stats, err, errlen)) == 0 &&
+        (rc = runtime_open(a, err, errlen)) == 0)
+        rc = finish(a, run_loop(a), out, stats);
+    agent_fini(a);
     stats->wall_s = (double)(mono_ns() - w0) / 1e9;
     if (stats->state_lost > 0) {
         char who[32] = "controller";

@@ -71,7 +71,7 @@ net_delay(const alpa_ctx *c, int svc, int to)
     int64_t req, resp;
     if (s->kind == EP_SVC_LLM) {
         int64_t bpt = s->bytes_per_token > 0 ? s->bytes_per_token : 4;
-        req = (int64_t)((in > 0 ? in : 512) * (double)bpt);
+        req = (int64_t)((in > 0 ? in : EP_DEFAULT_INPUT_TOKENS) * (double)bpt);
         resp = bpt;
     } else {
         req = in > 0 ? (int64_t)in : s->input_bytes;

@@ -1,5 +1,5 @@
 /* `epara`: the EPARA policy (Wang et al., "EPARA: Parallelizing Categorized AI Inference in
- * Edge Clouds", arXiv 2511.00603, 2025), as designed in DESIGN.md §5 from the paper's
+ * Edge Clouds", arXiv 2511.00603, 2025), as designed in docs/architecture.md from the paper's
  * abstract and its authors' public material:
  *  - categorizer: latency- vs frequency-sensitive (SLO fps or hint), single- vs
  *    multi-device (memory, min_devices, or no single device meets the SLO);
@@ -9,7 +9,9 @@
  *    TP groups of every width in a node, a group kept only where it serves more within the
  *    SLO than its devices would as replicas; for multi-device services TP groups in a node
  *    and PP chains over the fewest devices (pairs, triples, then chains of consecutive
- *    devices); instances sharing a device are labelled MT, which the host applies);
+ *    devices); instances sharing a device are labelled MT, which the host applies; a TP
+ *    group of an LLM with other instances also hosts the other latency LLMs that fit
+ *    (pooling: each prefills at the group's speed on every group));
  *  - state-aware scheduler: greedy maximization of sum_s w_s min(demand_s, supply_s) over
  *    those candidates under device memory (weights and the KV cache of the batch a
  *    candidate's capacity counts on) and compute budgets, each candidate costed by the larger
@@ -87,6 +89,7 @@ typedef struct epara_params {
     int drop_doomed;    /* 0: early rejection drops only requests already past deadline */
     int mt_stretch;     /* 0: estimates ignore the slowdown of co-located busy instances */
     int fill_idle;      /* 0: devices idle once demand is covered stay idle */
+    int pool;           /* 0: a TP group hosts one LLM service only */
     int score_time;     /* the greedy counts device time as well as memory */
     int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
 } epara_params;
@@ -168,6 +171,8 @@ static const ep_param_decl epara_params_decl[] = {
         {"mt_stretch", 0, 1, 1, 1,
          "estimates stretch the work by the slowdown of co-located busy instances"},
         {"fill_idle", 0, 1, 1, 1, "devices idle once demand is covered get an instance too"},
+        {"pool", 0, 1, 1, 1,
+         "a TP group of an LLM with other instances also hosts the other latency LLMs (MT)"},
         {"score_time", 0, 1, 1, 1,
          "the greedy's cost of a candidate counts the device time it takes, not only memory"},
         {"per_service", 0, 1, 1, 0,
@@ -218,6 +223,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->per_service = PARAM("per_service") != 0;
     p->score_time = PARAM("score_time") != 0;
     p->fill_idle = PARAM("fill_idle") != 0;
+    p->pool = PARAM("pool") != 0;
     p->mt_stretch = PARAM("mt_stretch") != 0;
     p->drop_doomed = PARAM("drop_doomed") != 0;
 #undef PARAM
@@ -644,6 +650,91 @@ tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen
     }
 }
 
+/* KV tokens each LLM instance on device d would get as the host splits memory (what the
+ * weights leave, in equal shares), with chosen set as it is. */
+static double
+kv_share_bytes(const ep_view *view, const cands *cs, const int *chosen, int d)
+{
+    double left = ep_pol_usable_mem(view->sc, d);
+    int llms = 0;
+    for (int k = 0; k < cs->n; k++) {
+        const cand *c = &cs->c[k];
+        if (!chosen[k])
+            continue;
+        for (int j = 0; j < c->spec.ndev; j++)
+            if (c->spec.devs[j] == d) {
+                left -= (double)ep_cost_instance_mem(view->sc, c->spec.service, c->spec.ndev);
+                llms += view->sc->services[c->spec.service].kind == EP_SVC_LLM;
+            }
+    }
+    return llms > 0 ? left / llms : left;
+}
+
+/* Pooling (MT for LLMs on a TP group): a TP group chosen for an LLM service that has other
+ * instances too also hosts every other single-device latency LLM service with demand whose
+ * weights fit beside it, as long as each LLM instance on its devices keeps the KV cache of
+ * two long prompts (tail_factor x the mean) as the host splits the memory: a burst or a long
+ * prompt of either service is then prefilled at the group's speed on every such group, not
+ * only on its own (statistical multiplexing). A group that is its service's only instance
+ * is left to it: guests there would take the time it has nowhere else to find. */
+static void
+pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, const double *demand)
+{
+    const ep_scenario *sc = view->sc;
+    int n0 = cs->n;
+    for (int g = 0; g < n0; g++) {
+        const cand *grp = &cs->c[g];
+        if (chosen[g] != 1 || grp->spec.ndev < 2 || grp->spec.mode != EP_MODE_TP ||
+            sc->services[grp->spec.service].kind != EP_SVC_LLM)
+            continue;
+        int owned = 0; /* the group's service's other instances */
+        for (int k = 0; k < n0; k++)
+            owned += chosen[k] && k != g && cs->c[k].spec.service == grp->spec.service;
+        if (!owned)
+            continue;
+        for (int k = 0; k < n0; k++) {
+            const cand *c = &cs->c[k];
+            int b = c->spec.service;
+            if (chosen[k] || c->spec.ndev != grp->spec.ndev || c->spec.mode != EP_MODE_TP ||
+                sc->services[b].kind != EP_SVC_LLM || !(demand[b] > 0) ||
+                view->cat[b].sensitivity == EP_SENS_FREQUENCY || view->cat[b].multi_device)
+                continue;
+            int same = 1;
+            for (int j = 0; j < c->spec.ndev && same; j++)
+                same = c->spec.devs[j] == grp->spec.devs[j];
+            if (!same)
+                continue;
+            chosen[k] = 2; /* tentatively */
+            int ok = 1;
+            for (int j = 0; j < c->spec.ndev && ok; j++) {
+                int d = c->spec.devs[j];
+                double share = kv_share_bytes(view, cs, chosen, d);
+                /* every LLM on d keeps two long prompts' KV (per device share) */
+                for (int q = 0; q < cs->n && ok; q++) {
+                    const cand *o = &cs->c[q];
+                    if (!chosen[q] || sc->services[o->spec.service].kind != EP_SVC_LLM)
+                        continue;
+                    int on = 0;
+                    for (int r = 0; r < o->spec.ndev; r++)
+                        on |= o->spec.devs[r] == d;
+                    if (!on)
+                        continue;
+                    int t = o->spec.service;
+                    double need = 2 *
+                                  (st->p.tail_factor * ep_pol_mean_input(view, t) +
+                                   ep_pol_mean_output(view, t)) *
+                                  (double)sc->services[t].kv_bytes_per_token / o->spec.ndev;
+                    ok = share >= need;
+                }
+            }
+            chosen[k] = ok ? 3 : 0;
+        }
+    }
+    for (int k = 0; k < cs->n; k++)
+        if (chosen[k] > 1)
+            chosen[k] = 1;
+}
+
 /* Devices left idle once demand is covered get an instance too: supply is an estimate (a
  * burst, a long prompt or a stale view can need more), and an idle device serves nothing.
  * Each round, the service with the least supply per unit of demand that has a candidate
@@ -750,6 +841,9 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
         tail_replicas(st, view, &cs, chosen, freem, budget, count, demand);
     if (st->p.fill_idle)
         fill_idle(st, view, &cs, chosen, freem, budget, count, demand, supply);
+    /* After fill_idle: the guests take no device, only the memory the host splits. */
+    if (st->p.pool)
+        pool(st, view, &cs, chosen, demand);
     for (int k = 0; k < cs.n && !rc; k++)
         if (chosen[k])
             rc = ep_placement_add(out, &cs.c[k].spec);
@@ -903,10 +997,30 @@ frame_dp(epara_state *st, const ep_env *env, const ep_view *view, const ep_reque
             pick = iv;
         }
     }
-    if (ok < 2)
+    if (ok < 2) {
+        /* No choice to spread: what was credited this round is taken back, or a replica
+         * that alone met the deadline for a while would carry a surplus that later sends it
+         * every frame of every node in a row. */
+        if (best)
+            best->credit -= total;
         return -1;
+    }
     best->credit -= total;
     return pick->id;
+}
+
+static void
+reject(ep_route *out, const char *reason)
+{
+    out->kind = EP_ROUTE_REJECT;
+    out->reason = reason;
+}
+
+static void
+dispatch(ep_route *out, int instance)
+{
+    out->kind = EP_ROUTE_DISPATCH;
+    out->instance = instance;
 }
 
 /* Chooses where request req goes (epara_route records what it dispatched). */
@@ -938,48 +1052,40 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         }
     }
     if (n == 0) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "no instance of the service";
+        reject(out, "no instance of the service");
         return;
     }
     if (best_any < 0) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "every instance is at its TPOT-bound batch";
+        reject(out, "every instance is at its TPOT-bound batch");
         return;
     }
     if (best_local >= 0 && (t_local <= req->deadline || !st->p.forward)) {
-        out->kind = EP_ROUTE_DISPATCH;
-        out->instance = view->inst[best_local].id;
+        dispatch(out, view->inst[best_local].id);
         return;
     }
     if (!st->p.forward || req->hops >= st->p.max_hops) {
         if (best_local >= 0) {
-            out->kind = EP_ROUTE_DISPATCH;
-            out->instance = view->inst[best_local].id;
+            dispatch(out, view->inst[best_local].id);
             return;
         }
         if (!st->p.forward) {
-            out->kind = EP_ROUTE_REJECT;
-            out->reason = "no local instance";
+            reject(out, "no local instance");
             return;
         }
     }
     if (st->p.link_density && req->hops == 0 && view->inst[best_any].node != req->at_node &&
         !ep_link_adm_admit(&st->link, view, env->now, req->at_node, req->service)) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "uplink overloaded: kept for requests with fewer bytes";
+        reject(out, "uplink overloaded: kept for requests with fewer bytes");
         return;
     }
     if (t_any > req->deadline && st->p.early_reject) {
-        out->kind = EP_ROUTE_REJECT;
-        out->reason = "no instance can meet the deadline";
+        reject(out, "no instance can meet the deadline");
         return;
     }
     if (freq) {
         int pick = frame_dp(st, env, view, req);
         if (pick >= 0) {
-            out->kind = EP_ROUTE_DISPATCH;
-            out->instance = pick;
+            dispatch(out, pick);
             return;
         }
     }
@@ -991,8 +1097,7 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         out->node = best->node;
         return;
     }
-    out->kind = EP_ROUTE_DISPATCH;
-    out->instance = best->id;
+    dispatch(out, best->id);
 }
 
 static void

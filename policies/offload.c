@@ -1,4 +1,4 @@
-/* `offload`: cooperative edge offloading (DESIGN.md §5 baselines). Invariant: a request is
+/* `offload`: cooperative edge offloading (docs/architecture.md, baselines). Invariant: a request is
  * served at its ingress node unless that node has no instance or its instance is overloaded;
  * then it moves to the least-loaded node holding an instance (nearer first on ties), at most
  * `max_hops` times. One replica per service per node where it fits, placed once.
@@ -106,9 +106,7 @@ slo_capacity(const ep_view *v, const ep_instance_spec *sp, int strict)
             return 0;
         return 1e9 / (double)(interval > 0 ? interval : t);
     }
-    double in = v->mean_input && v->mean_input[sp->service] >= 1 ? v->mean_input[sp->service] : 512;
-    double out =
-            v->mean_output && v->mean_output[sp->service] >= 1 ? v->mean_output[sp->service] : 128;
+    double in = ep_pol_mean_input(v, sp->service), out = ep_pol_mean_output(v, sp->service);
     ep_dur p = ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0);
     ep_dur d = ep_pol_llm_iteration(v, sp, 0, 0, 1, (int64_t)(in + out / 2));
     if (p > svc->slo.ttft || d > svc->slo.tpot || (double)ep_pol_kv_capacity(v, sp) < in + out)

@@ -116,6 +116,18 @@ ep_pol_llm_iteration(const ep_view *v, const ep_instance_spec *sp, int64_t pf_to
     }
 }
 
+double
+ep_pol_mean_input(const ep_view *v, int s)
+{
+    return v->mean_input && v->mean_input[s] >= 1 ? v->mean_input[s] : EP_DEFAULT_INPUT_TOKENS;
+}
+
+double
+ep_pol_mean_output(const ep_view *v, int s)
+{
+    return v->mean_output && v->mean_output[s] >= 1 ? v->mean_output[s] : EP_DEFAULT_OUTPUT_TOKENS;
+}
+
 int64_t
 ep_pol_kv_capacity(const ep_view *v, const ep_instance_spec *sp)
 {
@@ -147,9 +159,7 @@ int
 ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda)
 {
     const ep_service *svc = &v->sc->services[sp->service];
-    double in = v->mean_input && v->mean_input[sp->service] >= 1 ? v->mean_input[sp->service] : 512;
-    double out =
-            v->mean_output && v->mean_output[sp->service] >= 1 ? v->mean_output[sp->service] : 128;
+    double in = ep_pol_mean_input(v, sp->service), out = ep_pol_mean_output(v, sp->service);
     int64_t kv = ep_pol_kv_capacity(v, sp);
     double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) / 1e9;
     double lp = lambda > 0 ? lambda * p : 0;
@@ -201,8 +211,7 @@ ep_pol_capacity_at(const ep_view *v, const ep_instance_spec *sp, double slow, in
         }
     } else {
         int s = sp->service;
-        double in = v->mean_input && v->mean_input[s] >= 1 ? v->mean_input[s] : 512;
-        double out = v->mean_output && v->mean_output[s] >= 1 ? v->mean_output[s] : 128;
+        double in = ep_pol_mean_input(v, s), out = ep_pol_mean_output(v, s);
         if (kv < 0)
             kv = ep_pol_kv_capacity(v, sp);
         double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) * slow / 1e9;

@@ -175,8 +175,8 @@ static void
 row_sizes(const ep_service *svc, const ep_trace_row *row, int64_t *in, int64_t *out)
 {
     if (svc->kind == EP_SVC_LLM) {
-        *in = row->input > 0 ? row->input : 512;
-        *out = row->output > 0 ? row->output : 128;
+        *in = row->input > 0 ? row->input : EP_DEFAULT_INPUT_TOKENS;
+        *out = row->output > 0 ? row->output : EP_DEFAULT_OUTPUT_TOKENS;
     } else {
         *in = row->input > 0 ? row->input : svc->input_bytes;
         *out = 1;

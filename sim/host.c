@@ -340,7 +340,7 @@ sim_route(sim *s, sim_request *r)
     };
     sim_refresh_view(s, r->at_node);
     s->env.now = s->eng.now;
-    ep_route d = {EP_ROUTE_REJECT, -1, -1, "no sim_route"};
+    ep_route d = {EP_ROUTE_REJECT, -1, -1, "the policy's route gave no decision"};
     void *st = sim_pol_state(s, r->at_node); /* the deciding node's */
     sim_plog_begin(s, SIM_PL_ROUTE);
     s->pol->route(st, &s->env, &s->view, &ri, &d);

@@ -1,4 +1,4 @@
-/* Run metrics (DESIGN.md §6): per service and overall counts of outcomes, SLO attainment
+/* Run metrics (docs/architecture.md): per service and overall counts of outcomes, SLO attainment
  * and goodput over the measured window (arrivals in [warm-up, end - cool-down]; rejected,
  * dropped and unfinished requests count as misses). Latency quantiles come from log-linear
  * histograms (256 sub-buckets per power of two: relative error below 0.4%), so memory

@@ -4,7 +4,7 @@
  * (decisions and timers armed). Replaying feeds the same calls, in the same order, to fresh
  * states of the same compiled policy, one per state the writer had (each node's, the
  * controller's), and checks that every output is identical: a policy is a pure function of
- * its calls (DESIGN.md §5), so a testbed process's decisions must replay through the
+ * its calls (docs/architecture.md), so a testbed process's decisions must replay through the
  * simulator's policy library unchanged.
  *
  * Format: binary, in the byte order and struct layout of the build that wrote it (the

@@ -52,8 +52,8 @@ sim_arrival(sim *s, sim_event *ev)
     r->frame = src->row.frame;
     r->exec = src->row.exec;
     if (svc->kind == EP_SVC_LLM) {
-        rec->input = src->row.input > 0 ? src->row.input : 512;
-        rec->output = src->row.output > 0 ? src->row.output : 128;
+        rec->input = src->row.input > 0 ? src->row.input : EP_DEFAULT_INPUT_TOKENS;
+        rec->output = src->row.output > 0 ? src->row.output : EP_DEFAULT_OUTPUT_TOKENS;
         r->bytes = rec->input * svc->bytes_per_token;
         r->deadline = rec->arrival + svc->slo.ttft;
     } else {

@@ -13,6 +13,10 @@
 #define EP_NAME_MAX    64
 #define EP_PATH_MAX    1024
 #define EP_MAX_INGRESS 1024 /* ingress nodes of one workload */
+/* Sizes of an LLM request whose trace row gives none (and of a service before its first
+ * request, where a policy has no mean yet), in tokens. */
+#define EP_DEFAULT_INPUT_TOKENS  512
+#define EP_DEFAULT_OUTPUT_TOKENS 128
 
 typedef enum ep_device_kind { EP_DEV_GPU, EP_DEV_CPU, EP_DEV_NPU } ep_device_kind;
 typedef enum ep_node_class { EP_NODE_SERVER, EP_NODE_EMBEDDED, EP_NODE_MICRO } ep_node_class;

@@ -37,6 +37,10 @@ int ep_pol_greedy_batch(const ep_view *v, int instance, const ep_queue_view *q);
 
 /* KV-cache tokens of an LLM instance (the smallest stage device bounds each share). */
 int64_t ep_pol_kv_capacity(const ep_view *v, const ep_instance_spec *sp);
+/* Service s's running mean prompt / output length in tokens (EP_DEFAULT_INPUT_TOKENS /
+ * EP_DEFAULT_OUTPUT_TOKENS before it has one). */
+double ep_pol_mean_input(const ep_view *v, int s);
+double ep_pol_mean_output(const ep_view *v, int s);
 
 /* Requests per second an instance of spec sp sustains within its service's SLO, with the
  * service's current mean request sizes; *batch (may be NULL) gets the batch size that

@@ -1,7 +1,8 @@
 /* EPARA's core decisions (policies/epara.c), each through the policy's own hooks on a small
  * hand-built scenario and view: the categorizer (latency vs frequency from the SLO and the
  * hint; single vs multi device from memory and from the SLO), the allocator's instance specs
- * per category (queue order, multi-frame batches, TP in a node, PP across nodes), the router
+ * per category (queue order, multi-frame batches, TP in a node, PP across nodes, pooling of
+ * LLMs on a TP group), the router
  * (local first, earliest completion with the link delay, hop limit, early rejection, no
  * forwarding, frame-level DP) and pick_batch (the largest batch that meets its earliest
  * deadline). Where a mechanism has a switch (--param), the decision is shown to change when
@@ -356,6 +357,70 @@ test_replicas_are_preferred_to_tp_groups_that_serve_less(void **state)
     bf_fini(&f);
 }
 
+/* Pooling: two servers with two GPUs each. big: an 8B LLM whose TTFT only a TP pair meets
+ * (a 1,000-token prompt takes ~0.24 s on one GPU), so it gets a pair on each server; small:
+ * a 1B LLM one GPU serves. With pool, small also runs on big's pairs (MT), beside its own
+ * replicas; without it, small has single-GPU replicas only. */
+static const char pool_yaml[] =
+        "name: pool\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, count: 2, cores: 32, mem_gb: 128, devices: [gpu, gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+        "services:\n"
+        "  - {name: big, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 220, tpot_ms: 100}}\n"
+        "  - {name: small, kind: llm, params_b: 1, layers: 16, hidden: 2048,"
+        " kv_kb_per_token: 32, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "workload:\n"
+        "  - {trace: t, service: big, ingress: srv}\n";
+
+/* The TP instance of svc on devices d0, d1 in the placement, or NULL. */
+static const ep_instance_spec *
+pair_of(const ep_instance_spec *buf, int n, int svc, int d0, int d1)
+{
+    for (int i = 0; i < n; i++)
+        if (buf[i].service == svc && buf[i].ndev == 2 && buf[i].devs[0] == d0 &&
+            buf[i].devs[1] == d1)
+            return &buf[i];
+    return NULL;
+}
+
+static void
+test_a_tp_group_with_siblings_also_hosts_the_other_llms(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, pool_yaml, "pool_on", "", 1.5);
+    assert_int_equal(f.cat[0].multi_device, 1); /* the premise: no GPU alone meets big's TTFT */
+    int n = place(&f, buf);
+    for (int d = 0; d < 4; d += 2) {
+        assert_non_null(pair_of(buf, n, 0, d, d + 1));
+        assert_non_null(pair_of(buf, n, 1, d, d + 1)); /* small pooled on big's pair */
+    }
+    bf_fini(&f);
+    setup(&f, pool_yaml, "pool_off", "pool: 0", 1.5);
+    n = place(&f, buf);
+    assert_non_null(pair_of(buf, n, 0, 0, 1));
+    for (int i = 0; i < n; i++)
+        if (buf[i].service == 1)
+            assert_int_equal(buf[i].ndev, 1);
+    bf_fini(&f);
+    /* Demand one pair covers: big's only pair is left to it. */
+    setup(&f, pool_yaml, "pool_one", "fill_idle: 0, extra: 1", 0.05);
+    n = place(&f, buf);
+    int pairs = 0;
+    for (int i = 0; i < n; i++)
+        pairs += buf[i].service == 0 && buf[i].ndev == 2;
+    assert_int_equal(pairs, 1);
+    for (int i = 0; i < n; i++)
+        if (buf[i].service == 1)
+            assert_int_equal(buf[i].ndev, 1);
+    bf_fini(&f);
+}
+
 /* --- allocator ---------------------------------------------------------------------------- */
 
 static void
@@ -618,6 +683,30 @@ test_frames_of_a_stream_are_spread_over_the_replicas_that_meet_the_deadline(void
 
 /* Ten queued requests due in 1 s, but the seventh is due just before a batch of seven ends:
  * a batch of six (the largest that meets every deadline in it). */
+/* While one replica alone meets the deadline it gets the frames (earliest estimate), and it
+ * builds no credit from that: once both meet it again they alternate, instead of the one
+ * that stood alone taking every frame until a surplus is spent. */
+static void
+test_frames_routed_without_a_choice_leave_no_surplus(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, dnn_yaml, "r_dp_credit", "", 20);
+    int b = add(&f, D_CAM, NB, 0), c = add(&f, D_CAM, NC, 100);
+    for (int k = 0; k < 8; k++)
+        assert_dispatch(route(&f, D_CAM, NA, 0, 66), b);
+    f.inst[c].backlog = 0; /* c catches up */
+    int count[BF_MAX] = {0};
+    for (int k = 0; k < 4; k++) {
+        ep_route r = route(&f, D_CAM, NA, 0, 66);
+        assert_int_equal(r.kind, EP_ROUTE_DISPATCH);
+        count[r.instance]++;
+    }
+    assert_int_equal(count[b], 2);
+    assert_int_equal(count[c], 2);
+    bf_fini(&f);
+}
+
 static void
 test_the_batch_is_the_largest_that_meets_its_earliest_deadline(void **state)
 {
@@ -661,6 +750,7 @@ main(void)
             cmocka_unit_test(test_a_model_too_slow_on_one_device_for_its_deadline_is_multi_device),
             cmocka_unit_test(
                     test_without_categorize_every_service_is_latency_and_multi_only_by_memory),
+            cmocka_unit_test(test_a_tp_group_with_siblings_also_hosts_the_other_llms),
             cmocka_unit_test(test_frequency_tasks_get_fifo_queues_and_multi_frame_batches),
             cmocka_unit_test(test_latency_tasks_get_edf_queues),
             cmocka_unit_test(test_a_multi_device_llm_gets_a_tp_group_inside_one_node),
@@ -675,6 +765,7 @@ main(void)
             cmocka_unit_test(test_without_forward_nothing_is_sent_to_another_node),
             cmocka_unit_test(
                     test_frames_of_a_stream_are_spread_over_the_replicas_that_meet_the_deadline),
+            cmocka_unit_test(test_frames_routed_without_a_choice_leave_no_surplus),
             cmocka_unit_test(test_the_batch_is_the_largest_that_meets_its_earliest_deadline),
             cmocka_unit_test(test_demand_for_six_replicas_gets_at_least_six_devices),
             cmocka_unit_test(test_replicas_are_preferred_to_tp_groups_that_serve_less),
