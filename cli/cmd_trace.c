@@ -44,6 +44,8 @@ static const char import_help[] =
         "  --quiet          print nothing on success\n"
         "  -h, --help       this help\n";
 
+#define SKIPS_LISTED 20 /* skipped rows an import lists on stderr */
+
 typedef struct skip_report {
     const char *file;
     long count;
@@ -53,9 +55,9 @@ static void
 report_skip(void *ctx, long line, const char *reason)
 {
     skip_report *s = ctx;
-    if (s->count < 20)
+    if (s->count < SKIPS_LISTED)
         fprintf(stderr, "%s:%ld: skipped: %s\n", s->file, line, reason);
-    else if (s->count == 20)
+    else if (s->count == SKIPS_LISTED)
         fprintf(stderr, "%s: further skipped rows not listed\n", s->file);
     s->count++;
 }
@@ -252,8 +254,10 @@ trace_import(int argc, char **argv)
         rc = cli_store_fail(st, "trace import", meta.name, err);
     } else if (!quiet) {
         cli_print_written(&out, "imported");
-        if (pst.skipped)
-            printf("skipped %ld rows (reported above)\n", pst.skipped);
+        if (pst.skipped > SKIPS_LISTED)
+            printf("skipped %ld rows (the first %d listed on stderr)\n", pst.skipped, SKIPS_LISTED);
+        else if (pst.skipped)
+            printf("skipped %ld rows (each listed on stderr)\n", pst.skipped);
     }
     ep_store_close(st);
     return rc;

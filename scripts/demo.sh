@@ -31,7 +31,7 @@ if [ -f "$SHARED/AzureLLMInferenceTrace_code.csv" ]; then
     "$EPARA" trace import --db "$DB" --name azure-conv --format azure-llm \
         "$SHARED/AzureLLMInferenceTrace_conv.csv"
     # The importer lists the first skipped rows on stderr (kept in a file here) and counts
-    # them all on stdout; say both truthfully instead of its "reported above".
+    # them all on stdout; the demo says both in one line.
     imp=$("$EPARA" trace import --db "$DB" --name gentd26 --format alibaba-gentd \
         "$SHARED/alibaba_gentd26_lora_request_trace.csv" 2>"$OUT/gentd26-skipped.txt")
     printf '%s\n' "$imp" | grep -v '^skipped [0-9]* rows' || true

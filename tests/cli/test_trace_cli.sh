@@ -195,5 +195,24 @@ done
 "$EPARA" trace import --db "$DB" --format nope "$T/good.csv" >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "unknown format exits 2"
 
+# Skipped rows: the import counts them all on stdout and says how many stderr lists (the
+# first 20), never "reported above" when fewer were shown.
+G=$T/gentd.csv
+echo "gmt_create,predict_type,predict_status,exec_time_seconds,groupId,prompt_length,negative_prompt_length,num_images_per_prompt,num_inference_steps,checkpoint_model_version_id,num_lora" >"$G"
+for i in $(seq 1 25); do
+    echo "2024-11-15 16:57:$((10 + i)),TXT_2_IMG,PENDING,,G0000,,,1.0,30.0,M0000,0" >>"$G"
+done
+echo "2024-11-15 16:58:50,TXT_2_IMG,SUCCEED,32.0,G0000,63.0,26.0,1.0,30.0,M0000,0" >>"$G"
+"$EPARA" trace import --db "$T/g.db" --name g --format alibaba-gentd "$G" >"$T/out" 2>"$T/err"
+grep -q "^skipped 25 rows (the first 20 listed on stderr)" "$T/out" && ok ||
+    { bad "gentd import does not count 25 skipped rows, 20 listed"; cat "$T/out"; }
+[ "$(grep -c ': skipped: pending request' "$T/err")" -eq 20 ] && ok ||
+    { bad "stderr does not list the first 20 skipped rows"; cat "$T/err"; }
+{ head -6 "$G"; tail -1 "$G"; } >"$T/g5.csv"
+"$EPARA" trace import --db "$T/g.db" --name g2 --format alibaba-gentd "$T/g5.csv" \
+    >"$T/out" 2>"$T/err"
+grep -q "^skipped 5 rows (each listed on stderr)" "$T/out" && ok ||
+    { bad "5 skipped rows miscounted"; cat "$T/out" "$T/err"; }
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
