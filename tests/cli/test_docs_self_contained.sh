@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The docs a user reads send them only to files they have: README.md, docs/, the scenarios,
-# the study and plot docs, the public headers, core/, cli/, plots/, scripts/ and the build
-# files cite no design notes outside the repository (DESIGN.md, REFERENCE.md, STYLE.md,
+# the study and plot docs, the public headers, every module's sources and README, plots/,
+# scripts/, the build files and .clang-format cite no design notes outside the repository (DESIGN.md, REFERENCE.md, STYLE.md,
 # ../shared/ other than the public traces and profiles a user downloads). The facts those
 # notes held are in docs/sources.md and docs/architecture.md, and every repository file a
 # doc names in the form "docs/NAME.md" exists.
@@ -18,7 +18,9 @@ files=$(ls README.md docs/*.md docs/decisions/*.md experiments/README.md experim
     experiments/scenarios/*.yaml experiments/scenarios/suite/*.yaml experiments/*/template.yaml \
     experiments/*.c include/epara/*.h core/*.c core/CMakeLists.txt cli/*.c cli/*.h cli/README.md \
     plots/*.gp plots/README.md scripts/*.sh bench/README.md CMakeLists.txt tests/CMakeLists.txt \
-    2>/dev/null)
+    policies/*.c policies/*.h policies/README.md sim/*.c sim/*.h sim/README.md exec/*.c \
+    exec/*.h exec/*.cu exec/README.md exec/CMakeLists.txt traces/*.c traces/*.h traces/README.md \
+    .clang-format 2>/dev/null)
 hits=$(grep -nE 'DESIGN\.md|REFERENCE\.md|STYLE\.md|\.\./shared/(DESIGN|REFERENCE|STYLE|hooks)' $files)
 [ -z "$hits" ] && ok || { bad "references to notes a user does not have:"; echo "$hits"; }
 [ -s docs/sources.md ] && grep -q 'arxiv.org/abs/2511.00603' docs/sources.md && ok ||
