@@ -15,41 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef EPARA_HAVE_CUDA
-static void
-test_the_cuda_engine_is_built(void **state)
-{
-    (void)state;
-    print_message("skipped: this build has no cuda engine (built without CUDA: no CUDA "
-                  "compiler and toolkit found when CMake configured, or -DEPARA_CUDA=OFF)\n");
-    skip();
-}
+#include "cuda_skip.h"
 
-int
-main(void)
-{
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_the_cuda_engine_is_built)};
-    return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 77;
-}
-#else
+#ifdef EPARA_HAVE_CUDA
 #include "epara/engine_cpu.h"
 #include "epara/engine_cuda.h"
 #include "epara/error.h"
 #include "rel_diff.h"
-
-/* Set when no test can run (no usable device): each test then says why and skips (cmocka's
- * skip()), and the executable exits 77, so that ctest counts it skipped and its output (ctest
- * -V, or running it) gives the reason. */
-static char skip_why[512];
-
-static void
-needs_device(void)
-{
-    if (skip_why[0]) {
-        print_message("skipped: %s\n", skip_why);
-        skip();
-    }
-}
 
 /* GPU and CPU sum in different orders; FP32 through a few layers stays well inside this. */
 #define TOL 1e-3
