@@ -25,6 +25,23 @@ params_dump(json_t *p, char *buf, size_t len)
     json_decref(p);
 }
 
+/* The metadata of trace dst derived from src (its license carried over; params left to the
+ * caller). */
+static int
+derived_meta(ep_store *st, const char *src, const char *dst, ep_trace_meta *dm)
+{
+    ep_trace_meta sm;
+    int err = ep_trace_meta_get(st, src, &sm);
+    if (err)
+        return err;
+    memset(dm, 0, sizeof *dm);
+    snprintf(dm->name, sizeof dm->name, "%s", dst);
+    snprintf(dm->source, sizeof dm->source, "trace:%s", src);
+    snprintf(dm->format, sizeof dm->format, "derived");
+    snprintf(dm->license, sizeof dm->license, "%s", sm.license);
+    return 0;
+}
+
 int
 ep_trace_derive(ep_store *st, const char *src, const char *dst, const ep_trace_transform *t,
                 int replace, ep_trace_meta *out_meta)
@@ -32,15 +49,10 @@ ep_trace_derive(ep_store *st, const char *src, const char *dst, const ep_trace_t
     if (strcmp(src, dst) == 0 || !(t->time_scale > 0) || !isfinite(t->time_scale) || t->from < 0 ||
         t->to <= t->from)
         return EP_EINVAL;
-    ep_trace_meta sm, dm;
-    int err = ep_trace_meta_get(st, src, &sm);
+    ep_trace_meta dm;
+    int err = derived_meta(st, src, dst, &dm);
     if (err)
         return err;
-    memset(&dm, 0, sizeof dm);
-    snprintf(dm.name, sizeof dm.name, "%s", dst);
-    snprintf(dm.source, sizeof dm.source, "trace:%s", src);
-    snprintf(dm.format, sizeof dm.format, "derived");
-    snprintf(dm.license, sizeof dm.license, "%s", sm.license);
     json_t *p = json_pack("{s:s, s:f, s:I, s:I}", "source", src, "time_scale", t->time_scale,
                           "from_ns", (json_int_t)t->from, "to_ns", (json_int_t)t->to);
     if (p && t->service)
@@ -84,15 +96,10 @@ ep_trace_spread(ep_store *st, const char *src, const char *dst, ep_dur width, ui
 {
     if (strcmp(src, dst) == 0 || width <= 0 || width > 86400 * EP_NS_PER_S)
         return EP_EINVAL;
-    ep_trace_meta sm, dm;
-    int err = ep_trace_meta_get(st, src, &sm);
+    ep_trace_meta dm;
+    int err = derived_meta(st, src, dst, &dm);
     if (err)
         return err;
-    memset(&dm, 0, sizeof dm);
-    snprintf(dm.name, sizeof dm.name, "%s", dst);
-    snprintf(dm.source, sizeof dm.source, "trace:%s", src);
-    snprintf(dm.format, sizeof dm.format, "derived");
-    snprintf(dm.license, sizeof dm.license, "%s", sm.license);
     params_dump(json_pack("{s:s, s:s, s:I, s:I}", "source", src, "spread", "uniform", "width_ns",
                           (json_int_t)width, "seed", (json_int_t)seed),
                 dm.params, sizeof dm.params);
