@@ -275,10 +275,62 @@ typedef struct cand {
                       placed only for the prompts no replica prefills within the TTFT */
 } cand;
 
+/* Capacities already computed this round, by what they depend on: a replica's or a TP
+ * group's is the same on every device of the same class (and, for TP, the same intra-node
+ * bandwidth), so a cluster of many identical nodes prices each shape once. */
+#define CAP_MEMO 512
+typedef struct cap_memo {
+    int service, mode, ndev, spec, max_batch, order;
+    double intra_bw;
+    double cap;
+    int batch;
+} cap_memo;
+
 typedef struct cands {
     cand *c;
     int n, cap;
+    cap_memo memo[CAP_MEMO];
+    int nmemo;
 } cands;
+
+/* The capacity of candidate sp (ep_pol_capacity_at, lone for LLMs), memoized where it does
+ * not depend on which devices it is (SINGLE and TP; PP crosses links and is priced each
+ * time). */
+static double
+cand_capacity(const ep_view *v, cands *cs, const ep_instance_spec *sp, int lone, int *batch)
+{
+    const ep_scenario *sc = v->sc;
+    int memo = sp->mode == EP_MODE_SINGLE || sp->mode == EP_MODE_TP;
+    cap_memo key = {0};
+    if (memo) {
+        const ep_device *d = &sc->devices[sp->devs[0]];
+        key = (cap_memo){sp->service,
+                         (int)sp->mode,
+                         sp->ndev,
+                         d->spec,
+                         sp->max_batch,
+                         (int)sp->order,
+                         sp->mode == EP_MODE_TP ? sc->nodes[d->node].intra_bw_bytes_per_s : 0,
+                         0,
+                         0};
+        for (int i = 0; i < cs->nmemo; i++) {
+            const cap_memo *m = &cs->memo[i];
+            if (m->service == key.service && m->mode == key.mode && m->ndev == key.ndev &&
+                m->spec == key.spec && m->max_batch == key.max_batch && m->order == key.order &&
+                m->intra_bw == key.intra_bw) {
+                *batch = m->batch;
+                return m->cap;
+            }
+        }
+    }
+    double cap = ep_pol_capacity_at(v, sp, 1, -1, INFINITY, lone, batch, NULL);
+    if (memo && cs->nmemo < CAP_MEMO) {
+        key.cap = cap;
+        key.batch = *batch;
+        cs->memo[cs->nmemo++] = key;
+    }
+    return cap;
+}
 
 static void
 cand_add(const epara_state *st, const ep_view *v, cands *cs, const ep_instance_spec *sp)
@@ -289,7 +341,7 @@ cand_add(const epara_state *st, const ep_view *v, cands *cs, const ep_instance_s
     /* An LLM whose mean prompt leaves no room for queueing within the TTFT still serves one
      * request at a time (lone): a wider group may then serve more. */
     int llm = v->sc->services[sp->service].kind == EP_SVC_LLM;
-    double cap = ep_pol_capacity_at(v, sp, 1, -1, INFINITY, llm, &batch, NULL);
+    double cap = cand_capacity(v, cs, sp, llm, &batch);
     if (cap <= 0)
         return;
     cand *c = &cs->c[cs->n++];
@@ -598,11 +650,31 @@ long_prefill(const ep_view *view, const cand *c, double len)
  * fastest (a running one first, if within the TTFT): the router sends it the prompts no
  * other instance meets the TTFT for (it picks the earliest estimate). It plans a tenth of
  * the service's demand there and adds nothing to its planned supply. */
+typedef struct tail_try {
+    int k;
+    double t;
+    int run;
+} tail_try;
+
+static int
+tail_try_cmp(const void *a, const void *b)
+{
+    const tail_try *x = a, *y = b;
+    if (x->run != y->run)
+        return y->run - x->run;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->k - y->k;
+}
+
 static void
 tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
               double *budget, int *count, const double *demand)
 {
     const ep_scenario *sc = view->sc;
+    tail_try *try = malloc((size_t)(cs->n + 1) * sizeof *try);
+    if (!try)
+        return; /* no tail replica this round */
     for (int s = 0; s < sc->nservices; s++) {
         if (sc->services[s].kind != EP_SVC_LLM || view->cat[s].sensitivity == EP_SENS_FREQUENCY ||
             !(demand[s] > 0))
@@ -620,119 +692,115 @@ tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen
         }
         if (!placed || have <= ttft * st->p.tail_slack)
             continue; /* none placed (handled before), or one prefills long prompts already */
-        for (;;) {
-            int pick = -1, pick_run = 0;
-            double pick_t = INFINITY;
-            for (int k = 0; k < cs->n; k++) {
-                if (chosen[k] || cs->c[k].spec.service != s)
-                    continue;
-                double t = long_prefill(view, &cs->c[k], len);
-                if (!(t < have))
-                    continue;
-                int run = t <= ttft && is_running(view, &cs->c[k].spec);
-                if (pick < 0 || run > pick_run || (run == pick_run && t < pick_t)) {
-                    pick = k;
-                    pick_t = t;
-                    pick_run = run;
-                }
-            }
-            if (pick < 0)
-                break;
-            chosen[pick] = -1; /* tried */
-            if (take(st, view, &cs->c[pick], freem, budget, count, demand[s] * 0.1) > 0) {
-                chosen[pick] = 1;
-                break;
-            }
+        /* The candidates that prefill it faster than what is placed, running ones within
+         * the TTFT first, then the fastest (ties: candidate order): tried in that order until
+         * one fits. */
+        int n = 0;
+        for (int k = 0; k < cs->n; k++) {
+            if (chosen[k] || cs->c[k].spec.service != s)
+                continue;
+            double t = long_prefill(view, &cs->c[k], len);
+            if (t < have)
+                try[n++] = (tail_try){k, t, t <= ttft && is_running(view, &cs->c[k].spec)};
         }
-        for (int k = 0; k < cs->n; k++)
-            if (chosen[k] < 0)
-                chosen[k] = 0;
+        qsort(try, (size_t)n, sizeof *try, tail_try_cmp);
+        for (int i = 0; i < n; i++)
+            if (take(st, view, &cs->c[try[i].k], freem, budget, count, demand[s] * 0.1) > 0) {
+                chosen[try[i].k] = 1;
+                break;
+            }
     }
+    free(try);
 }
 
-/* KV tokens each LLM instance on device d would get as the host splits memory (what the
- * weights leave, in equal shares), with chosen set as it is. */
+/* Memory each device's chosen instances hold for their weights (wsum), its LLM instances
+ * (nllm) and the largest KV per device any of them must keep (need): what pooling checks a
+ * guest against, kept as guests are added. */
+typedef struct dev_mem {
+    double wsum, need;
+    int nllm;
+} dev_mem;
+
+/* The KV per device that an LLM instance of spec sp keeps room for when pooled: two long
+ * prompts (tail_factor x the mean, plus the mean output). */
 static double
-kv_share_bytes(const ep_view *view, const cands *cs, const int *chosen, int d)
+pool_need(const epara_state *st, const ep_view *view, const ep_instance_spec *sp)
 {
-    double left = ep_pol_usable_mem(view->sc, d);
-    int llms = 0;
-    for (int k = 0; k < cs->n; k++) {
-        const cand *c = &cs->c[k];
-        if (!chosen[k])
-            continue;
-        for (int j = 0; j < c->spec.ndev; j++)
-            if (c->spec.devs[j] == d) {
-                left -= (double)ep_cost_instance_mem(view->sc, c->spec.service, c->spec.ndev);
-                llms += view->sc->services[c->spec.service].kind == EP_SVC_LLM;
-            }
+    int t = sp->service;
+    return 2 * (st->p.tail_factor * ep_pol_mean_input(view, t) + ep_pol_mean_output(view, t)) *
+           (double)view->sc->services[t].kv_bytes_per_token / sp->ndev;
+}
+
+static void
+dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const ep_instance_spec *sp)
+{
+    int llm = view->sc->services[sp->service].kind == EP_SVC_LLM;
+    double w = (double)ep_cost_instance_mem(view->sc, sp->service, sp->ndev);
+    double need = llm ? pool_need(st, view, sp) : 0;
+    for (int j = 0; j < sp->ndev; j++) {
+        dev_mem *m = &dm[sp->devs[j]];
+        m->wsum += w;
+        m->nllm += llm;
+        if (need > m->need)
+            m->need = need;
     }
-    return llms > 0 ? left / llms : left;
 }
 
 /* Pooling (MT for LLMs on a TP group): a TP group chosen for an LLM service that has other
  * instances too also hosts every other single-device latency LLM service with demand whose
  * weights fit beside it, as long as each LLM instance on its devices keeps the KV cache of
- * two long prompts (tail_factor x the mean) as the host splits the memory: a burst or a long
- * prompt of either service is then prefilled at the group's speed on every such group, not
- * only on its own (statistical multiplexing). A group that is its service's only instance
- * is left to it: guests there would take the time it has nowhere else to find. */
+ * two long prompts (tail_factor x the mean) as the host splits the memory (what the weights
+ * leave, in equal shares): a burst or a long prompt of either service is then prefilled at
+ * the group's speed on every such group, not only on its own (statistical multiplexing). A
+ * group that is its service's only instance is left to it: guests there would take the time
+ * it has nowhere else to find. Linear in the candidates (one pass per chosen group). */
 static void
 pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, const double *demand)
 {
     const ep_scenario *sc = view->sc;
-    int n0 = cs->n;
+    int n0 = cs->n, per_svc[MAX_SVC] = {0};
+    dev_mem *dm = calloc((size_t)sc->ndevices + 1, sizeof *dm);
+    if (!dm)
+        return; /* no pooling: the placement stands as it is */
+    for (int k = 0; k < n0; k++)
+        if (chosen[k]) {
+            per_svc[cs->c[k].spec.service]++;
+            dev_mem_add(st, view, dm, &cs->c[k].spec);
+        }
     for (int g = 0; g < n0; g++) {
         const cand *grp = &cs->c[g];
         if (chosen[g] != 1 || grp->spec.ndev < 2 || grp->spec.mode != EP_MODE_TP ||
-            sc->services[grp->spec.service].kind != EP_SVC_LLM)
-            continue;
-        int owned = 0; /* the group's service's other instances */
-        for (int k = 0; k < n0; k++)
-            owned += chosen[k] && k != g && cs->c[k].spec.service == grp->spec.service;
-        if (!owned)
+            sc->services[grp->spec.service].kind != EP_SVC_LLM || per_svc[grp->spec.service] < 2)
             continue;
         for (int k = 0; k < n0; k++) {
             const cand *c = &cs->c[k];
             int b = c->spec.service;
             if (chosen[k] || c->spec.ndev != grp->spec.ndev || c->spec.mode != EP_MODE_TP ||
-                sc->services[b].kind != EP_SVC_LLM || !(demand[b] > 0) ||
-                view->cat[b].sensitivity == EP_SENS_FREQUENCY || view->cat[b].multi_device)
+                c->spec.devs[0] != grp->spec.devs[0] || sc->services[b].kind != EP_SVC_LLM ||
+                !(demand[b] > 0) || view->cat[b].sensitivity == EP_SENS_FREQUENCY ||
+                view->cat[b].multi_device)
                 continue;
-            int same = 1;
-            for (int j = 0; j < c->spec.ndev && same; j++)
-                same = c->spec.devs[j] == grp->spec.devs[j];
-            if (!same)
-                continue;
-            chosen[k] = 2; /* tentatively */
             int ok = 1;
+            double w = (double)ep_cost_instance_mem(sc, b, c->spec.ndev);
+            double need = pool_need(st, view, &c->spec);
             for (int j = 0; j < c->spec.ndev && ok; j++) {
                 int d = c->spec.devs[j];
-                double share = kv_share_bytes(view, cs, chosen, d);
-                /* every LLM on d keeps two long prompts' KV (per device share) */
-                for (int q = 0; q < cs->n && ok; q++) {
-                    const cand *o = &cs->c[q];
-                    if (!chosen[q] || sc->services[o->spec.service].kind != EP_SVC_LLM)
-                        continue;
-                    int on = 0;
-                    for (int r = 0; r < o->spec.ndev; r++)
-                        on |= o->spec.devs[r] == d;
-                    if (!on)
-                        continue;
-                    int t = o->spec.service;
-                    double need = 2 *
-                                  (st->p.tail_factor * ep_pol_mean_input(view, t) +
-                                   ep_pol_mean_output(view, t)) *
-                                  (double)sc->services[t].kv_bytes_per_token / o->spec.ndev;
-                    ok = share >= need;
-                }
+                const dev_mem *m = &dm[d];
+                ok = d == grp->spec.devs[j];
+                double share = (ep_pol_usable_mem(sc, d) - m->wsum - w) / (m->nllm + 1);
+                ok = ok && share >= need && share >= m->need;
             }
-            chosen[k] = ok ? 3 : 0;
+            if (!ok)
+                continue;
+            chosen[k] = 2; /* a guest: not a group others are pooled on */
+            per_svc[b]++;
+            dev_mem_add(st, view, dm, &c->spec);
         }
     }
-    for (int k = 0; k < cs->n; k++)
-        if (chosen[k] > 1)
+    for (int k = 0; k < n0; k++)
+        if (chosen[k] == 2)
             chosen[k] = 1;
+    free(dm);
 }
 
 /* Devices left idle once demand is covered get an instance too: supply is an estimate (a
@@ -791,7 +859,10 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
             st->forecast[s] = burst;
     }
     st->have_forecast = 1;
-    cands cs = {calloc(MAX_CAND, sizeof(cand)), 0, MAX_CAND};
+    static const cands none; /* the memo starts empty */
+    cands cs = none;
+    cs.c = calloc(MAX_CAND, sizeof(cand));
+    cs.cap = MAX_CAND;
     double *freem = calloc((size_t)sc->ndevices + 1, sizeof *freem);
     double *budget = calloc((size_t)sc->ndevices + 1, sizeof *budget);
     int *count = calloc((size_t)sc->ndevices + 1, sizeof *count);

@@ -52,6 +52,9 @@ assert t['testbed']['bad_frames'] == 0
 for name, st in t['testbed']['processes'].items():
     assert st == {'how': 'exited', 'code': 0}, (name, st)
 EOF
+    [ $fail -eq 0 ] || for f in "$T"/*.log; do # a process that did not end cleanly says why
+        [ -s "$f" ] && { echo "== $f (last lines)"; tail -n 15 "$f"; }
+    done
     n=$(field "$T/tb.json" requests)
     if command -v sqlite3 >/dev/null; then
         r=$(sqlite3 "$T/tb.db" "SELECT COUNT(*), COUNT(DISTINCT id) FROM records")
