@@ -119,6 +119,10 @@ typedef struct epara_state {
     double peak[MAX_SVC];
     dp_slot dp[MAX_INST]; /* frame_dp, by instance id modulo MAX_INST */
     ep_link_adm link;     /* link_density: the uplink admission (epara/policy_util.h) */
+    /* During one route call (mt_stretch): busy ready instances per device (devices below
+     * MAX_DEV), so an instance alone on its devices skips the co-location scan. */
+    int busy_dev[MAX_DEV];
+    int busy_valid;
     int placed_once;
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
@@ -971,6 +975,38 @@ note_sent(epara_state *st, const ep_view *view, const ep_request_info *req, int 
     }
 }
 
+/* Counts the busy ready instances of each device for this route call (none when the
+ * scenario has more devices than the table). */
+static void
+busy_devices(epara_state *st, const ep_view *view, int on)
+{
+    st->busy_valid = 0;
+    if (!on || view->sc->ndevices > MAX_DEV)
+        return;
+    memset(st->busy_dev, 0, (size_t)view->sc->ndevices * sizeof *st->busy_dev);
+    for (int i = 0; i < view->ninst; i++) {
+        const ep_instance_view *o = &view->inst[i];
+        if (o->ready && o->running > 0)
+            for (int d = 0; d < o->spec.ndev; d++)
+                st->busy_dev[o->spec.devs[d]]++;
+    }
+    st->busy_valid = 1;
+}
+
+/* Whether another busy ready instance may share a device with iv (1 when unknown): else
+ * ep_pol_mt_stretch would find none. */
+static int
+shares_busy_device(const epara_state *st, const ep_instance_view *iv)
+{
+    if (!st->busy_valid)
+        return 1;
+    int self = iv->ready && iv->running > 0;
+    for (int d = 0; d < iv->spec.ndev; d++)
+        if (st->busy_dev[iv->spec.devs[d]] > self)
+            return 1;
+    return 0;
+}
+
 /* Estimated completion on instance i: ep_pol_estimate plus, when the request has to leave
  * this node, the wait behind what this node's uplink still has to send (its own NIC queue:
  * a burst of frames on a slow link would otherwise be sent to miss their deadlines). */
@@ -979,7 +1015,8 @@ estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_reque
 {
     const ep_instance_view *iv = &view->inst[i];
     ep_time t = ep_pol_estimate(view, env, req, i) + sent_since_sync(st, view, req, i);
-    if (st->p.mt_stretch) { /* co-located instances busy now slow this one's work down */
+    if (st->p.mt_stretch && shares_busy_device(st, iv)) {
+        /* co-located instances busy now slow this one's work down */
         double f = ep_pol_mt_stretch(view, iv);
         if (f > 1) {
             ep_dur move = view->delay(view, req->at_node, iv->node, req->bytes);
@@ -1178,7 +1215,9 @@ epara_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
     epara_state *st = state;
     if (req->hops == 0 && st->p.link_density)
         ep_link_adm_note(&st->link, req->at_node, req->service, env->now);
+    busy_devices(st, view, st->p.mt_stretch);
     route(st, env, view, req, out);
+    st->busy_valid = 0;
     if (out->kind == EP_ROUTE_DISPATCH)
         note_sent(st, view, req, out->instance);
 }

@@ -75,15 +75,18 @@ link_share(const ep_link_adm *a, const ep_view *v, ep_time now, int n, int s)
         return 1;
     double brate[EP_LINK_SVC] = {0}, dens[EP_LINK_SVC] = {0}, total = 0;
     int ns = sc->nservices < EP_LINK_SVC ? sc->nservices : EP_LINK_SVC;
+    int local[EP_LINK_SVC] = {0}; /* a ready instance of the service on n */
+    for (int i = 0; i < v->ninst; i++) {
+        const ep_instance_view *iv = &v->inst[i];
+        if (iv->ready && iv->node == n && iv->spec.service < ns)
+            local[iv->spec.service] = 1;
+    }
     for (int k = 0; k < ns; k++) {
         double r = a->window > 0 ? in_rate(a, n, k, now) : v->rate[k] * a->ingress_share[n][k];
         if (r <= 0)
             continue;
-        int local = 0;
-        for (int i = 0; i < v->ninst && !local; i++)
-            local = v->inst[i].spec.service == k && v->inst[i].ready && v->inst[i].node == n;
         double b = req_bytes(v, k);
-        if (local || b <= 0)
+        if (local[k] || b <= 0)
             continue;
         brate[k] = r * b;
         dens[k] = (sc->services[k].weight > 0 ? sc->services[k].weight : 1) / b;

@@ -207,6 +207,29 @@ void
 sim_refresh_view(sim *s, int at_node)
 {
     int vp = s->vpart && s->role == SIM_ROLE_SIM;
+    if (!vp && s->role == SIM_ROLE_SIM && at_node >= 0) {
+        /* The common case, per routed request: every instance as synced but at_node's, live.
+         * Only the entries that changed since the last refresh are copied. */
+        if (!s->iview_synced) {
+            if (s->ninst > 0)
+                memcpy(s->iview, s->synced, (size_t)s->ninst * sizeof *s->iview);
+            s->iview_synced = 1;
+        } else {
+            for (int j = 0; j < s->nlive; j++)
+                s->iview[s->live_idx[j]] = s->synced[s->live_idx[j]];
+        }
+        s->nlive = 0;
+        for (int i = 0; i < s->ninst; i++)
+            if (s->inst_node[i] == at_node) {
+                sim_live_view(s, s->inst[i], &s->iview[i]);
+                s->live_idx[s->nlive++] = i;
+            }
+        s->view.node_up = s->node_up;
+        s->view.inst = s->iview;
+        s->view.ninst = s->ninst;
+        return;
+    }
+    s->iview_synced = 0;
     int side = vp && at_node >= 0 ? s->vcut[at_node] : 0;
     for (int i = 0; i < s->ninst; i++) {
         int node = s->inst[i]->node;
@@ -236,8 +259,10 @@ static void
 apply_sync(sim *s, const ep_instance_view *v, int n)
 {
     for (int i = 0; i < n && i < s->ninst; i++)
-        if (v[i].synced_at >= s->synced[i].synced_at)
+        if (v[i].synced_at >= s->synced[i].synced_at) {
             s->synced[i] = v[i];
+            s->iview_synced = 0;
+        }
 }
 
 void
@@ -267,6 +292,7 @@ sim_sync_tick(sim *s, sim_event *ev)
     } else if (!s->sync_loss) {
         for (int i = 0; i < s->ninst; i++)
             sim_live_view(s, s->inst[i], &s->synced[i]);
+        s->iview_synced = 0;
     }
     if (s->role == SIM_ROLE_SIM && s->eng.now > s->part_since) {
         /* A round of sync messages missed across the cut (or received again after the heal)

@@ -59,6 +59,14 @@ grow_instances(sim *s)
     if (!z)
         return EP_ENOMEM;
     s->frozen = z;
+    int *li = realloc(s->live_idx, (size_t)cap * sizeof *li);
+    if (!li)
+        return EP_ENOMEM;
+    s->live_idx = li;
+    int *nd = realloc(s->inst_node, (size_t)cap * sizeof *nd);
+    if (!nd)
+        return EP_ENOMEM;
+    s->inst_node = nd;
     s->cap_inst = cap;
     s->view.inst = s->iview; /* never leave the policy's view pointing at the old array */
     return 0;
@@ -208,11 +216,13 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
         ep_list_init(&in->queue);
         ep_list_init(&in->running);
         sim_event_init(&in->ev, sim_instance_event, EV_BATCH_DONE, (uint32_t)in->id);
+        s->inst_node[s->ninst] = in->node;
         s->inst[s->ninst++] = in;
         /* Every node knows the initial placement, ready at once; later instances are seen
          * loading until their node reports them ready. */
         in->ready = initial;
         sim_live_view(s, in, &s->synced[in->id]);
+        s->iview_synced = 0;
         s->frozen[in->id] = s->synced[in->id];
         s->res->instances++;
         if (initial || !sim_is_local(s, in->node)) {

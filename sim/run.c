@@ -146,6 +146,8 @@ sim_free(sim *s)
     free(s->inst);
     free(s->iview);
     free(s->synced);
+    free(s->live_idx);
+    free(s->inst_node);
     free(s->frozen);
     free(s->cut);
     free(s->vcut);

@@ -201,6 +201,13 @@ struct sim {
     int ninst, cap_inst;
     ep_instance_view *iview;  /* the view handed to the policy */
     ep_instance_view *synced; /* every instance as of the last state sync */
+    /* sim_refresh_view's shortcut (simulator, no partition in view): while iview_synced,
+     * iview equals synced except the entries live_idx[0..nlive) of the node it was last
+     * refreshed for. Whatever writes synced or adds an instance clears it. */
+    int iview_synced;
+    int *live_idx;
+    int nlive;
+    int *inst_node; /* inst[i]->node, dense (scanned per refresh) */
     int sync_loss;
     struct sim_fault_ev *faults;
     sim_event sync_ev, place_ev;
