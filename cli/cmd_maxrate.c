@@ -8,14 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "commands.h"
 #include "epara/bound.h"
+#include "epara/results.h"
 #include "epara/error.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
@@ -104,25 +103,18 @@ attain_at(probe *p, double scale, double *att)
     return 0;
 }
 
-/* The result as a row of max_rates in results database path (one transaction). The options
- * object names the parameters as `epara sweep` and `epara sim` record them, so that epara
- * report can match the row to a series. Prints the problem; 0 or -1. */
+/* The result as a row of max_rates in results database path. The options object names the
+ * parameters as `epara sweep` and `epara sim` record them, so that epara report can match the
+ * row to a series. Prints the problem; 0 or -1. */
 static int
 store_result(const char *path, const ep_scenario *sc, const probe *p, const char *metric,
              const char *svcname, double target, double tol, double dur, double slo,
              const cli_params *params, double lo, double hi, double att_lo, double rps_lo,
              double gps_lo)
 {
-    static const char ddl[] =
-            "CREATE TABLE IF NOT EXISTS max_rates (id INTEGER PRIMARY KEY, started_at TEXT,"
-            " scenario TEXT, policy TEXT, metric TEXT, service TEXT, attainment_target REAL,"
-            " max_rate_scale REAL, bracket_lo REAL, bracket_hi REAL, attainment REAL,"
-            " requests_per_s REAL, goodput_per_s REAL, duration_s REAL, seed INTEGER,"
-            " slo_scale REAL, tol REAL, runs INTEGER, options TEXT, git_rev TEXT, host TEXT)";
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
     json_t *pj = json_object(), *opts = NULL;
-    char *otxt = NULL, host[256] = "unknown", when[32] = "";
+    char *otxt = NULL, host[256] = "unknown", err[512] = "out of memory";
+    ep_results *res = NULL;
     int ok = 0;
     for (int i = 0; pj && i < params->n; i++) {
         const char *eq = strchr(params->kv[i], '=');
@@ -133,53 +125,36 @@ store_result(const char *path, const ep_scenario *sc, const probe *p, const char
     opts = json_pack("{s:f, s:f, s:o}", "slo_scale", slo, "duration_s", dur, "params", pj);
     otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
     gethostname(host, sizeof host - 1);
-    time_t now = time(NULL);
-    struct tm tmv;
-    if (gmtime_r(&now, &tmv))
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    if (!otxt ||
-        sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-        goto done;
-    sqlite3_busy_timeout(db, 60000);
-    if (sqlite3_exec(db, ddl, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO max_rates (started_at, scenario, policy, metric, service,"
-                           " attainment_target, max_rate_scale, bracket_lo, bracket_hi,"
-                           " attainment, requests_per_s, goodput_per_s, duration_s, seed,"
-                           " slo_scale, tol, runs, options, git_rev, host) VALUES (?,?,?,?,?,?,"
-                           "?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        goto done;
-    sqlite3_bind_text(s, 1, when, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, sc->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, p->o.policy, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 4, metric, -1, SQLITE_STATIC);
-    if (svcname)
-        sqlite3_bind_text(s, 5, svcname, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(s, 6, target);
-    if (lo > 0) {
-        sqlite3_bind_double(s, 7, lo);
-        sqlite3_bind_double(s, 8, lo);
-        sqlite3_bind_double(s, 10, att_lo);
-        sqlite3_bind_double(s, 11, rps_lo);
-        sqlite3_bind_double(s, 12, gps_lo);
+    double met = lo > 0 ? lo : NAN; /* unknown when the target was never met */
+    ep_max_rate_row row = {
+            .scenario = sc->name,
+            .policy = p->o.policy,
+            .metric = metric,
+            .service = svcname,
+            .options_json = otxt,
+            .git_rev = EP_GIT_REV,
+            .host = host,
+            .attainment_target = target,
+            .max_rate_scale = met,
+            .bracket_lo = met,
+            .bracket_hi = hi,
+            .attainment = lo > 0 ? att_lo : NAN,
+            .requests_per_s = lo > 0 ? rps_lo : NAN,
+            .goodput_per_s = lo > 0 ? gps_lo : NAN,
+            .duration_s = dur,
+            .slo_scale = slo,
+            .tol = tol,
+            .seed = p->o.seed_set ? p->o.seed : sc->run.seed,
+            .runs = p->runs,
+    };
+    if (otxt && ep_results_open(path, &res, err, sizeof err) == 0) {
+        ok = ep_results_add_max_rate(res, &row) == 0;
+        if (!ok)
+            snprintf(err, sizeof err, "%s", ep_results_errmsg(res));
     }
-    sqlite3_bind_double(s, 9, hi);
-    sqlite3_bind_double(s, 13, dur);
-    sqlite3_bind_int64(s, 14, (sqlite3_int64)(p->o.seed_set ? p->o.seed : sc->run.seed));
-    sqlite3_bind_double(s, 15, slo);
-    sqlite3_bind_double(s, 16, tol);
-    sqlite3_bind_int(s, 17, p->runs);
-    sqlite3_bind_text(s, 18, otxt, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 19, EP_GIT_REV, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 20, host, -1, SQLITE_TRANSIENT);
-    ok = sqlite3_step(s) == SQLITE_DONE;
-done:
     if (!ok)
-        cli_err("maxrate: %s: cannot store the result: %s", path,
-                db ? sqlite3_errmsg(db) : "out of memory");
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+        cli_err("maxrate: %s: cannot store the result: %s", path, err);
+    ep_results_close(res);
     json_decref(opts);
     free(otxt);
     return ok ? 0 : -1;

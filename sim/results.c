@@ -11,6 +11,9 @@
  *   records(run_id, id, service, ingress, outcome, reason, slo_met, in_window, arrival_ns,
  *        dispatch_ns, first_token_ns, done_ns, instance, node, hops, batch, input, output,
  *        preemptions)
+ *   max_rates(id, started_at, scenario, policy, metric, service, attainment_target,
+ *        max_rate_scale, bracket_lo, bracket_hi, attainment, requests_per_s, goodput_per_s,
+ *        duration_s, seed, slo_scale, tol, runs, options, git_rev, host): epara maxrate --out
  * Added by epara sweep (ep_results_sweep_init, ALTER TABLE, so older databases stay readable
  * and gain it on first use): runs.sweep_key TEXT (NULL for runs of other commands), indexed. */
 #include <math.h>
@@ -52,6 +55,11 @@ static const char schema[] =
         " done_ns INTEGER, instance INTEGER, node TEXT, hops INTEGER, batch INTEGER,"
         " input INTEGER, output INTEGER, preemptions INTEGER);"
         "CREATE INDEX IF NOT EXISTS records_run ON records(run_id);"
+        "CREATE TABLE IF NOT EXISTS max_rates (id INTEGER PRIMARY KEY, started_at TEXT,"
+        " scenario TEXT, policy TEXT, metric TEXT, service TEXT, attainment_target REAL,"
+        " max_rate_scale REAL, bracket_lo REAL, bracket_hi REAL, attainment REAL,"
+        " requests_per_s REAL, goodput_per_s REAL, duration_s REAL, seed INTEGER,"
+        " slo_scale REAL, tol REAL, runs INTEGER, options TEXT, git_rev TEXT, host TEXT);"
         "PRAGMA user_version=1;";
 
 int
@@ -113,6 +121,55 @@ bind_real(sqlite3_stmt *s, int i, double v)
         sqlite3_bind_null(s, i);
 }
 
+/* The current UTC time as ISO 8601 into now[32]. */
+static void
+utc_now(char *now)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+ep_results_add_max_rate(ep_results *r, const ep_max_rate_row *row)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO max_rates (started_at, scenario, policy, metric, service,"
+                           " attainment_target, max_rate_scale, bracket_lo, bracket_hi,"
+                           " attainment, requests_per_s, goodput_per_s, duration_s, seed,"
+                           " slo_scale, tol, runs, options, git_rev, host)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return EP_EDB;
+    char now[32];
+    utc_now(now);
+    bind_text(s, 1, now);
+    bind_text(s, 2, row->scenario);
+    bind_text(s, 3, row->policy);
+    bind_text(s, 4, row->metric);
+    bind_text(s, 5, row->service);
+    bind_real(s, 6, row->attainment_target);
+    bind_real(s, 7, row->max_rate_scale);
+    bind_real(s, 8, row->bracket_lo);
+    bind_real(s, 9, row->bracket_hi);
+    bind_real(s, 10, row->attainment);
+    bind_real(s, 11, row->requests_per_s);
+    bind_real(s, 12, row->goodput_per_s);
+    bind_real(s, 13, row->duration_s);
+    sqlite3_bind_int64(s, 14, (sqlite3_int64)row->seed);
+    bind_real(s, 15, row->slo_scale);
+    bind_real(s, 16, row->tol);
+    sqlite3_bind_int(s, 17, row->runs);
+    bind_text(s, 18, row->options_json);
+    bind_text(s, 19, row->git_rev);
+    bind_text(s, 20, row->host);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : EP_EDB;
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int
 ep_results_begin(ep_results *r, const ep_run_info *info, int64_t *run_id)
 {
@@ -126,10 +183,7 @@ ep_results_begin(ep_results *r, const ep_run_info *info, int64_t *run_id)
                            -1, &s, NULL) != SQLITE_OK)
         goto fail;
     char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_now(now);
     bind_text(s, 1, now);
     bind_text(s, 2, info->scenario_name);
     bind_text(s, 3, info->scenario_text);

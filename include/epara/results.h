@@ -38,6 +38,23 @@ int ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_sim_result 
 /* Rolls back the run being written. */
 void ep_results_abort(ep_results *r);
 
+/* One `epara maxrate` result (table max_rates): the bracket [bracket_lo, bracket_hi] the
+ * bisection ended with; NaN for what is unknown (max_rate_scale, bracket_lo, attainment,
+ * requests_per_s and goodput_per_s when the target was never met). Strings are borrowed;
+ * service NULL for an overall metric. */
+typedef struct ep_max_rate_row {
+    const char *scenario, *policy, *metric, *service;
+    const char *options_json; /* slo_scale, duration_s and params, as epara sweep records them */
+    const char *git_rev, *host;
+    double attainment_target, max_rate_scale, bracket_lo, bracket_hi, attainment;
+    double requests_per_s, goodput_per_s, duration_s, slo_scale, tol;
+    uint64_t seed;
+    int runs;
+} ep_max_rate_row;
+
+/* Stores one max_rates row (its own statement, outside any run). 0 or EP_EDB. */
+int ep_results_add_max_rate(ep_results *r, const ep_max_rate_row *row);
+
 /* Sweeps (epara sweep). A sweep run's identity is its sweep_key (the scenario, policy and
  * options, as text chosen by the caller): a run whose key already has a completed row is
  * not run again, which is how interrupted sweeps resume. */

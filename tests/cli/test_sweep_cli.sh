@@ -239,6 +239,12 @@ fi
 mr=$("$EPARA" maxrate --policy static --duration 20 --tol 0.2 --max-scale 64 --trace-db "$T/tr.db" \
     --out "$T/res.db" --json --quiet 2>/dev/null | grep -o '"max_rate_scale":[0-9.e+-]*' | cut -d: -f2)
 [ -n "$mr" ] && ok || bad "maxrate --out --json"
+if command -v sqlite3 >/dev/null; then
+    row=$(sqlite3 "$T/res.db" "SELECT policy, metric, attainment_target, runs > 0,
+        bracket_lo = max_rate_scale AND bracket_hi > bracket_lo, attainment >= 0.9
+        FROM max_rates WHERE policy = 'static'")
+    [ "$row" = "static|overall|0.9|1|1|1" ] && ok || bad "max_rates row: $row"
+fi
 "$EPARA" report --db "$T/res.db" --csv "$T/csv" --quiet >/dev/null 2>&1
 awk -F, -v mr="$mr" '$1 == "static" { found = ($6 == "maxrate" && ($2 - mr) ^ 2 < 1e-6 * mr * mr) }
     END { exit !found }' "$T/csv/max_rate.csv" && ok ||
