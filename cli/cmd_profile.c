@@ -2,25 +2,24 @@
  * batch size; LLM prefill latency by prompt length and decode step latency by batch at a
  * reference context) and writes the medians into the `profiles` table of a database, which
  * the simulator reads ahead of the scenario's tables when given that database as --trace-db.
- * Rows of one (service, device) are replaced in one transaction: a table is whole or absent. */
+ * Rows of one (service, device) are replaced in one transaction: a table is whole or absent.
+ * `epara profile import` (cmd_profile_import.c) writes such a table from published profiles. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sqlite3.h>
 
 #include "commands.h"
 #include "epara/engine.h"
 #include "epara/error.h"
+#include "epara/prepare.h"
 #include "epara/profile.h"
 #include "epara/scenario.h"
-#include "epara/store.h"
 #include "util.h"
 
 static const char help[] =
         "usage: epara profile --engine KIND --service NAME [options]\n"
+        "       epara profile import --format vidur DIR --service NAME --device SPEC [options]\n"
         "\n"
         "Measures one service of a scenario with an engine on this machine and writes its\n"
         "profile table into the `profiles` table of --out. DNN services: the latency of one\n"
@@ -32,7 +31,11 @@ static const char help[] =
         "  epara profile --engine cpu --scenario S.yaml --service llama-1b --out prof.db\n"
         "  epara sim --scenario S.yaml --trace-db prof.db   # 'N measured profile tables ...'\n"
         "(or write into the scenario's own run.trace_db with --out). Measured tables take\n"
-        "precedence over the scenario's tables and the roofline for that (service, device).\n"
+        "precedence over the scenario's tables and the estimate for that (service, device).\n"
+        "\n"
+        "'epara profile import' writes such a table from published GPU kernel profiles instead\n"
+        "of measuring: Vidur's mlp.csv (MLSys 2024) of an LLM on a GPU, plus the cost model's\n"
+        "attention and the device's batch_overhead ('epara profile import --help').\n"
         "\n"
         "  --engine KIND      emulated (sleeps the scenario's cost-model estimate: checks the\n"
         "                     timing loop), cpu (real FP32 compute on a small stand-in model,\n"
@@ -82,46 +85,11 @@ typedef struct prof {
     ep_dur *runs;
 } prof;
 
-static int
-cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Parses "a,b,c" into sorted distinct values in [1, hi]; returns the count or -1. */
+/* "a,b,c" into sorted distinct values in [1, hi], at most a profile table's points. */
 static int
 parse_list(const char *opt, const char *text, int64_t hi, int64_t *out)
 {
-    int n = 0;
-    const char *p = text;
-    while (1) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char item[32];
-        if (len == 0 || len >= sizeof item) {
-            cli_err("%s: '%s' is not a comma-separated list of integers", opt, text);
-            return -1;
-        }
-        if (n == MAX_POINTS) {
-            cli_err("%s: more than %d values (the profile table's limit)", opt, MAX_POINTS);
-            return -1;
-        }
-        memcpy(item, p, len);
-        item[len] = '\0';
-        if (cli_i64(opt, item, 1, hi, &out[n]))
-            return -1;
-        n++;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    qsort(out, (size_t)n, sizeof *out, cmp_i64);
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (m == 0 || out[i] != out[m - 1])
-            out[m++] = out[i];
-    return m;
+    return cli_i64_list(opt, text, hi, out, MAX_POINTS);
 }
 
 /* Powers of two from 1 to hi (at least {1}). */
@@ -233,58 +201,27 @@ measure_decode(prof *p, int64_t batch, int64_t ctx_ref, ep_engine_work *w, point
     return 0;
 }
 
-/* Replaces the rows of (service, device) with pts in one transaction. */
+/* Replaces the rows of (service, device) with pts in one transaction (ep_profiles_replace). */
 static int
 store_points(const char *path, const char *svc, const char *dev, const char *source,
              const point *pts, int n)
 {
+    ep_profile_row rows[2 * MAX_POINTS];
+    EP_ASSERT(n <= 2 * MAX_POINTS);
+    for (int i = 0; i < n; i++)
+        rows[i] = (ep_profile_row){.kind = pts[i].kind,
+                                   .x = pts[i].x,
+                                   .ctx_ref = pts[i].ctx_ref,
+                                   .latency = pts[i].median};
     ep_store *st = cli_store_open(path, 0);
     if (!st)
         return -1;
-    sqlite3 *db = ep_store_db(st);
-    sqlite3_stmt *del = NULL, *ins = NULL;
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v2(db, "DELETE FROM profiles WHERE service = ? AND device = ?", -1,
-                                &del, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v2(db,
-                                "INSERT INTO profiles (service, device, kind, x, latency_ns,"
-                                " ctx_ref, source, measured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                -1, &ins, NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_bind_text(del, 1, svc, -1, SQLITE_STATIC);
-        sqlite3_bind_text(del, 2, dev, -1, SQLITE_STATIC);
-        ok = sqlite3_step(del) == SQLITE_DONE;
-    }
-    for (int i = 0; ok && i < n; i++) {
-        sqlite3_reset(ins);
-        sqlite3_bind_text(ins, 1, svc, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 2, dev, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, pts[i].kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 4, pts[i].x);
-        sqlite3_bind_int64(ins, 5, pts[i].median);
-        if (pts[i].ctx_ref > 0)
-            sqlite3_bind_int64(ins, 6, pts[i].ctx_ref);
-        else
-            sqlite3_bind_null(ins, 6);
-        sqlite3_bind_text(ins, 7, source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 8, when, -1, SQLITE_STATIC);
-        ok = sqlite3_step(ins) == SQLITE_DONE;
-    }
-    if (!ok)
-        cli_err("profile: %s: cannot write profiles: %s", path, sqlite3_errmsg(db));
-    sqlite3_finalize(del);
-    sqlite3_finalize(ins);
-    if (sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK && ok) {
-        cli_err("profile: %s: commit failed: %s", path, sqlite3_errmsg(db));
-        ok = 0;
-    }
+    char err[512];
+    int rc = ep_profiles_replace(st, svc, dev, source, rows, n, err, sizeof err);
+    if (rc)
+        cli_err("profile: %s: %s", path, err);
     ep_store_close(st);
-    return ok ? 0 : -1;
+    return rc ? -1 : 0;
 }
 
 static int
@@ -335,6 +272,8 @@ cmd_profile(int argc, char **argv)
     int64_t repeat = 5, ctx_ref = 256, threads = 0;
     int dry = 0, quiet = 0, ctx_set = 0, c;
     char msg[512];
+    if (argc > 1 && strcmp(argv[1], "import") == 0)
+        return cmd_profile_import(argc - 1, argv + 1);
     ep_engine_opts eo;
     ep_engine_opts_default(&eo);
     optind = 1;

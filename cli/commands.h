@@ -12,6 +12,9 @@ int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+/* `epara profile import` (cmd_profile_import.c), dispatched by cmd_profile. */
+int cmd_profile_import(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);

@@ -16,6 +16,7 @@ static const cli_cmd commands[] = {
         {"plot", "draw every figure of a results database with gnuplot (png and svg)", cmd_plot},
         {"profile", "measure a service with an engine; write a profile table the sim reads",
          cmd_profile},
+        {"cost", "print the cost model's prefill, decode or batch time of a service", cmd_cost},
         {"testbed", "run a live local testbed of a scenario: controller, nodes, loadgen",
          cmd_testbed},
         {"controller", "executor: the placement controller of a live testbed", cmd_controller},

@@ -59,6 +59,47 @@ cli_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int
+cli_i64_list(const char *opt, const char *text, int64_t hi, int64_t *out, int max)
+{
+    int n = 0;
+    const char *p = text;
+    while (1) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        if (len == 0 || len >= sizeof item) {
+            cli_err("%s: '%s' is not a comma-separated list of integers", opt, text);
+            return -1;
+        }
+        if (n == max) {
+            cli_err("%s: more than %d values", opt, max);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (cli_i64(opt, item, 1, hi, &out[n]))
+            return -1;
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    qsort(out, (size_t)n, sizeof *out, cmp_i64);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (m == 0 || out[i] != out[m - 1])
+            out[m++] = out[i];
+    return m;
+}
+
 int
 cli_u64(const char *opt, const char *text, uint64_t *out)
 {

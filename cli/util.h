@@ -26,6 +26,9 @@ void cli_err(const char *fmt, ...) EP_PRINTF(1, 2);
 int cli_double(const char *opt, const char *text, double lo, double hi, double *out);
 int cli_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out);
 int cli_u64(const char *opt, const char *text, uint64_t *out);
+/* "a,b,c" into at most max sorted distinct values in [1, hi]; returns the count or -1
+ * (after printing the problem). */
+int cli_i64_list(const char *opt, const char *text, int64_t hi, int64_t *out, int max);
 
 /* Opens the store, printing the reason on failure. Returns NULL on error. */
 ep_store *cli_store_open(const char *path, int flags);

@@ -1,24 +1,22 @@
-/* Execution-cost model (sim/README.md, "Model"): a profile table from the scenario when one covers
- * the question, else a roofline estimate from the device and model specs. Pure functions of
- * the scenario. Every duration is rounded to the nearest ns and saturates: it is never
+/* Execution-cost model (sim/README.md, "Model"; epara/profile.h): a profile table from the
+ * scenario when one covers the question, else an estimate from the device and model specs. Pure
+ * functions of the scenario. Every duration is rounded to the nearest ns and saturates: it is never
  * negative and never exceeds EP_TIME_MAX. */
 #include <math.h>
 
 #include "epara/error.h"
 #include "epara/profile.h"
 
-/* Stand-ins for spec fields left at 0 (assumptions; model.h documents the defaults). */
-#define DEFAULT_COMPUTE_EFF 0.4
-#define DEFAULT_MEM_EFF     0.7
-#define DEFAULT_MEM_UTIL    0.9
-#define DEFAULT_INTRA_BW    32e9 /* bytes/s, a PCIe 4.0 x16-class path between devices */
-#define DEFAULT_LOAD_BW     2e9  /* bytes/s, an NVMe-class disk */
+/* Stand-ins for node and spec fields left at 0 (assumptions; the model's constants are in
+ * epara/profile.h). */
+#define DEFAULT_INTRA_BW 32e9 /* bytes/s, a PCIe 4.0 x16-class path between devices */
+#define DEFAULT_LOAD_BW  2e9  /* bytes/s, an NVMe-class disk */
 
 /* Share of a measured decode step at ctx_ref context that is taken to grow in proportion to
  * the context (KV reads, attention); the rest (weights, launches) is fixed. */
 #define DECODE_CTX_SHARE 0.5
 
-/* Largest ns count a double is converted from; just below INT64_MAX so that llround is
+/* Largest ns count a double is converted from; just below INT64_MAX so that rounding is
  * defined. Anything at or beyond it saturates. */
 #define NS_SATURATE 9.2e18
 
@@ -29,7 +27,7 @@ round_ns(double ns)
         return 0;
     if (ns >= NS_SATURATE)
         return EP_TIME_MAX;
-    return (ep_dur)llround(ns);
+    return ep_round_i64(ns);
 }
 
 static ep_dur
@@ -65,12 +63,24 @@ service_at(const ep_scenario *sc, int svc)
     return &sc->services[svc];
 }
 
-/* max(flops / (peak x compute_eff), bytes / (bw x mem_eff)) + batch_overhead. */
-static ep_dur
-roofline(const ep_device_spec *d, double flops, double bytes)
+static double
+mem_eff(const ep_device_spec *d)
 {
-    double compute_s = flops / (d->peak_flops * or_default(d->compute_eff, DEFAULT_COMPUTE_EFF));
-    double memory_s = bytes / (d->mem_bw_bytes_per_s * or_default(d->mem_eff, DEFAULT_MEM_EFF));
+    return or_default(d->mem_eff, EP_DEFAULT_MEM_EFF);
+}
+
+static double
+attn_eff_max(const ep_device_spec *d)
+{
+    return or_default(d->attn_eff, EP_DEFAULT_ATTN_EFF);
+}
+
+/* DNN: max(flops / (peak x dnn_eff), bytes / (bw x mem_eff)) + batch_overhead. */
+static ep_dur
+dnn_roofline(const ep_device_spec *d, double flops, double bytes)
+{
+    double compute_s = flops / (d->peak_flops * or_default(d->dnn_eff, EP_DEFAULT_DNN_EFF));
+    double memory_s = bytes / (d->mem_bw_bytes_per_s * mem_eff(d));
     return sat_add(round_ns(fmax(compute_s, memory_s) * 1e9), d->batch_overhead);
 }
 
@@ -130,25 +140,81 @@ ep_cost_dnn_batch(const ep_scenario *sc, int svc, int spec, int batch)
     double flops = (double)batch * s->flops_per_item;
     /* Weights read once; activations written and read once per item. */
     double bytes = (double)s->weights_bytes + 2.0 * batch * (double)s->act_bytes_per_item;
-    return roofline(d, flops, bytes);
+    return dnn_roofline(d, flops, bytes);
 }
 
-/* Roofline of one LLM iteration; see ep_cost_llm_iteration. */
-static ep_dur
-llm_roofline(const ep_device_spec *d, const ep_service *s, int64_t prefill_tokens,
-             double prefill_sq, int decode_batch, int64_t ctx_tokens)
+/* Seconds of the attention part of an LLM iteration (epara/profile.h). Causal prefill
+ * attention: QK^T and AV over half the L x L square, 2 FLOPs per MAC: 2 x layers x hidden x
+ * L^2, at an efficiency that grows with the prompt (short prompts leave the tensor cores
+ * idle). Decode: QK^T and AV over the whole context, 4 x layers x hidden x ctx FLOPs, bound
+ * by reading the KV, at a bandwidth efficiency that grows with the batch; each new token
+ * also writes its KV. */
+static double
+llm_attention_s(const ep_device_spec *d, const ep_service *s, int64_t prefill_tokens,
+                double prefill_sq, int decode_batch, int64_t ctx_tokens)
 {
     double lh = (double)s->layers * (double)s->hidden;
+    double bw = d->mem_bw_bytes_per_s, kv = (double)s->kv_bytes_per_token;
+    double amax = attn_eff_max(d), t = 0;
+    if (prefill_tokens > 0 && prefill_sq > 0) {
+        /* eff = amax x len / (len + half), len = sq / tokens: FLOPs / (peak x eff) is
+         * 2 lh sq (sq + half x tokens) / (peak x amax x sq). */
+        double half = or_default(d->attn_half_tokens, EP_DEFAULT_ATTN_HALF_TOKENS);
+        t += fmax(2.0 * lh * (prefill_sq + half * (double)prefill_tokens) / (d->peak_flops * amax),
+                  kv * (double)prefill_tokens / (bw * mem_eff(d)));
+    }
+    if (decode_batch > 0) {
+        /* eff = kv_eff x b / (b + half). */
+        double b = (double)decode_batch;
+        double half = or_default(d->kv_half_batch, EP_DEFAULT_KV_HALF_BATCH);
+        double ke = or_default(d->kv_eff, EP_DEFAULT_KV_EFF);
+        t += fmax(4.0 * lh * (double)ctx_tokens / (d->peak_flops * amax),
+                  kv * ((double)ctx_tokens + b) * (b + half) / (bw * ke * b));
+    }
+    return t;
+}
+
+/* (1 + r^2.5)^(1/2.5) for 0 <= r <= 1: blend(c, m) / max(c, m) (epara/profile.h). Away
+ * from the knee (r^2.5 < 0.01, most iterations) a 4-term binomial series, exact to 1e-11,
+ * instead of pow. */
+static double
+blend_factor(double r)
+{
+    double t = r * r * sqrt(r);
+    if (t < 0.01)
+        return 1.0 + t * (0.4 + t * (-0.12 + t * (0.064 - t * 0.0416)));
+    return pow(1.0 + t, 1.0 / EP_ROOFLINE_BLEND);
+}
+
+/* Estimate of one LLM iteration; see epara/profile.h. */
+static ep_dur
+llm_estimate(const ep_device_spec *d, const ep_service *s, int64_t prefill_tokens,
+             double prefill_sq, int decode_batch, int64_t ctx_tokens)
+{
     double new_tokens = (double)prefill_tokens + (double)decode_batch;
-    /* Causal prefill attention: QK^T and AV over half the L x L square, 2 FLOPs per MAC:
-     * 2 x layers x hidden x L^2. Decode: QK^T and AV over the whole context, 4 x layers x
-     * hidden x ctx. */
-    double flops =
-            2.0 * s->params * new_tokens + 2.0 * lh * prefill_sq + 4.0 * lh * (double)ctx_tokens;
-    /* Weights read once; decode reads the KV of its context; every new token writes its KV. */
-    double kv = (double)s->kv_bytes_per_token;
-    double bytes = (double)s->weights_bytes + kv * (double)ctx_tokens + kv * new_tokens;
-    return roofline(d, flops, bytes);
+    /* Sequences that produce a token: the prefilled prompts count as one (the signature has
+     * no count; the LM head is small beside the prompt's GEMMs). */
+    double seqs = (double)decode_batch + (prefill_tokens > 0);
+    double emb = s->vocab > 0 ? (double)s->vocab * (double)s->hidden : 0.0;
+    double gemm_params = fmax(s->params - emb * (s->tied_embeddings ? 1.0 : 2.0), 0.0);
+    double gemm_flops = 2.0 * gemm_params * new_tokens + 2.0 * emb * seqs;
+    /* The embedding is a lookup: only an untied table is left unread. */
+    double weights = (double)s->weights_bytes;
+    if (emb > 0 && !s->tied_embeddings && s->params > 0)
+        weights = fmax(weights * (1.0 - emb / s->params), 0.0);
+    double inv_bw = 1.0 / (d->mem_bw_bytes_per_s * mem_eff(d));
+    double c = gemm_flops / (d->peak_flops * or_default(d->compute_eff, EP_DEFAULT_COMPUTE_EFF));
+    double m = weights * inv_bw;
+    double hi = fmax(c, m);
+    double gemm_s = hi > 0 ? hi * blend_factor(fmin(c, m) / hi) : 0;
+    double floor_s =
+            (double)(d->kernel_floor > 0 ? d->kernel_floor : EP_DEFAULT_KERNEL_FLOOR_NS) * 1e-9;
+    double small_s =
+            (double)s->layers * fmax(floor_s, new_tokens * EP_ELEMENTWISE_BYTES_PER_HIDDEN *
+                                                      (double)s->hidden * inv_bw);
+    double t = gemm_s + small_s +
+               llm_attention_s(d, s, prefill_tokens, prefill_sq, decode_batch, ctx_tokens);
+    return sat_add(round_ns(t * 1e9), d->batch_overhead);
 }
 
 /* Decode step from a table measured at ctx_ref tokens per request: the DECODE_CTX_SHARE of
@@ -169,9 +235,9 @@ decode_from_table(const ep_profile_table *t, int batch, int64_t ctx_tokens)
 }
 
 /* With tables, the prefill part comes from (x, y) at prefill_tokens and the decode part from
- * decode_from_table; a part without a table is estimated alone by the roofline; the parts
+ * decode_from_table; a part without a table is estimated alone; the parts
  * add up (each already includes its overhead). Without any table for the parts present,
- * one joint roofline reads the weights once. An empty iteration costs 0. */
+ * one joint estimate reads the weights once. An empty iteration costs 0. */
 ep_dur
 ep_cost_llm_iteration(const ep_scenario *sc, int svc, int spec, int64_t prefill_tokens,
                       double prefill_sq, int decode_batch, int64_t ctx_tokens)
@@ -184,15 +250,25 @@ ep_cost_llm_iteration(const ep_scenario *sc, int svc, int spec, int64_t prefill_
     const ep_profile_table *pt = prefill_tokens > 0 ? find_table(sc, svc, spec, PART_MAIN) : NULL;
     const ep_profile_table *dt = decode_batch > 0 ? find_table(sc, svc, spec, PART_DECODE) : NULL;
     if (!pt && !dt)
-        return llm_roofline(d, s, prefill_tokens, prefill_sq, decode_batch, ctx_tokens);
+        return llm_estimate(d, s, prefill_tokens, prefill_sq, decode_batch, ctx_tokens);
     ep_dur t = 0;
     if (prefill_tokens > 0)
         t = sat_add(t, pt ? ep_interp(pt->x, pt->y, pt->n, (double)prefill_tokens)
-                          : llm_roofline(d, s, prefill_tokens, prefill_sq, 0, 0));
+                          : llm_estimate(d, s, prefill_tokens, prefill_sq, 0, 0));
     if (decode_batch > 0)
         t = sat_add(t, dt ? decode_from_table(dt, decode_batch, ctx_tokens)
-                          : llm_roofline(d, s, 0, 0, decode_batch, ctx_tokens));
+                          : llm_estimate(d, s, 0, 0, decode_batch, ctx_tokens));
     return t;
+}
+
+ep_dur
+ep_cost_llm_attention(const ep_scenario *sc, int svc, int spec, int64_t prefill_tokens,
+                      double prefill_sq, int decode_batch, int64_t ctx_tokens)
+{
+    EP_ASSERT(prefill_tokens >= 0 && prefill_sq >= 0 && decode_batch >= 0 && ctx_tokens >= 0);
+    return round_ns(llm_attention_s(spec_at(sc, spec), service_at(sc, svc), prefill_tokens,
+                                    prefill_sq, decode_batch, ctx_tokens) *
+                    1e9);
 }
 
 ep_dur
@@ -230,8 +306,8 @@ ep_cost_kv_capacity_tokens(const ep_scenario *sc, int svc, int spec, int ndev)
     const ep_service *s = service_at(sc, svc);
     if (ndev < 1 || s->kv_bytes_per_token <= 0 || d->mem_bytes <= 0)
         return 0;
-    double budget =
-            floor((double)ndev * (double)d->mem_bytes * or_default(d->mem_util, DEFAULT_MEM_UTIL));
+    double budget = floor((double)ndev * (double)d->mem_bytes *
+                          or_default(d->mem_util, EP_DEFAULT_MEM_UTIL));
     if (budget >= NS_SATURATE) /* not time, but the same int64 limit */
         budget = NS_SATURATE;
     /* Integers from here on, so the floor is exact. */

@@ -1,9 +1,11 @@
-/* Measured profiles from SQLite: the `profiles` table of the trace database (written by
- * `epara profile` on real devices) becomes profile tables placed ahead of the scenario's
- * own, so measurements take precedence over shipped tables and over the roofline. */
+/* Measured profiles in SQLite: the `profiles` table of the trace database (written by
+ * `epara profile` on real devices and `epara profile import`) becomes profile tables placed
+ * ahead of the scenario's own, so measurements take precedence over shipped tables and over
+ * the roofline. Writers replace a (service, device)'s rows in one transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -102,5 +104,73 @@ ep_scenario_load_profiles(ep_scenario *sc, ep_store *st, int *loaded, char *err,
     sc->profiles = all;
     sc->nprofiles += n;
     *loaded = n;
+    return 0;
+}
+
+/* Deletes the rows of (service, device) and inserts rows[0..n); 1 when all went in. */
+static int
+write_rows(sqlite3 *db, const char *service, const char *device, const char *source,
+           const ep_profile_row *rows, int n)
+{
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    int ok = sqlite3_prepare_v2(db, "DELETE FROM profiles WHERE service = ? AND device = ?", -1,
+                                &del, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db,
+                                "INSERT INTO profiles (service, device, kind, x, latency_ns,"
+                                " ctx_ref, source, measured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                -1, &ins, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(del, 1, service, -1, SQLITE_STATIC);
+        sqlite3_bind_text(del, 2, device, -1, SQLITE_STATIC);
+        ok = sqlite3_step(del) == SQLITE_DONE;
+    }
+    for (int i = 0; ok && i < n; i++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, service, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, device, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, rows[i].kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, rows[i].x);
+        sqlite3_bind_int64(ins, 5, rows[i].latency);
+        if (rows[i].ctx_ref > 0)
+            sqlite3_bind_int64(ins, 6, rows[i].ctx_ref);
+        else
+            sqlite3_bind_null(ins, 6);
+        if (source)
+            sqlite3_bind_text(ins, 7, source, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 7);
+        sqlite3_bind_text(ins, 8, when, -1, SQLITE_STATIC);
+        ok = sqlite3_step(ins) == SQLITE_DONE;
+    }
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    return ok;
+}
+
+int
+ep_profiles_replace(ep_store *st, const char *service, const char *device, const char *source,
+                    const ep_profile_row *rows, int n, char *err, size_t errlen)
+{
+    EP_ASSERT(st && service && device && n >= 0 && (rows || n == 0));
+    sqlite3 *db = ep_store_db(st);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot write profiles: %s", sqlite3_errmsg(db));
+        return EP_EDB;
+    }
+    if (!write_rows(db, service, device, source, rows, n)) {
+        snprintf(err, errlen, "cannot write profiles: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return EP_EDB;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot commit profiles: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return EP_EDB;
+    }
     return 0;
 }

@@ -8,12 +8,26 @@
 #include <string.h>
 
 #include "epara/error.h"
+#include "epara/profile.h"
 #include "scenario_internal.h"
 
-static const char *const spec_keys[] = {"name",        "kind",        "mem_gb",
-                                        "mem_bw_gbps", "peak_tflops", "compute_eff",
-                                        "mem_eff",     "mem_util",    "batch_overhead_ms",
-                                        "load_gbps",   NULL};
+static const char *const spec_keys[] = {"name",
+                                        "kind",
+                                        "mem_gb",
+                                        "mem_bw_gbps",
+                                        "peak_tflops",
+                                        "compute_eff",
+                                        "mem_eff",
+                                        "attn_eff",
+                                        "attn_half_tokens",
+                                        "kv_eff",
+                                        "kv_half_batch",
+                                        "kernel_floor_us",
+                                        "dnn_eff",
+                                        "mem_util",
+                                        "batch_overhead_ms",
+                                        "load_gbps",
+                                        NULL};
 static const char *const node_keys[] = {"name",    "class", "count",      "cores", "mem_gb",
                                         "devices", "link",  "intra_gbps", NULL};
 static const char *const link_keys[] = {"bw_gbps", "latency_ms", "loss", NULL};
@@ -28,10 +42,16 @@ parse_spec(scenario_ctx *c, yaml_node_t *n, int i, ep_device_spec *d)
     scenario_map m;
     int rc, kind = 0;
     double mem_gb = 0, bw = 0, tflops = 0, load = 2;
-    d->compute_eff = 0.4;
-    d->mem_eff = 0.7;
-    d->mem_util = 0.9;
-    d->batch_overhead = 200 * EP_NS_PER_US;
+    d->compute_eff = EP_DEFAULT_COMPUTE_EFF;
+    d->mem_eff = EP_DEFAULT_MEM_EFF;
+    d->attn_eff = EP_DEFAULT_ATTN_EFF;
+    d->attn_half_tokens = EP_DEFAULT_ATTN_HALF_TOKENS;
+    d->kv_eff = EP_DEFAULT_KV_EFF;
+    d->kv_half_batch = EP_DEFAULT_KV_HALF_BATCH;
+    d->kernel_floor = EP_DEFAULT_KERNEL_FLOOR_NS;
+    d->dnn_eff = EP_DEFAULT_DNN_EFF;
+    d->mem_util = EP_DEFAULT_MEM_UTIL;
+    d->batch_overhead = EP_DEFAULT_BATCH_OVERHEAD_NS;
     if ((rc = scenario_map_open(c, n, path, spec_keys, &m)) ||
         (rc = scenario_name(&m, "name", SCENARIO_REQ, d->name, sizeof d->name)) ||
         (rc = scenario_enum(&m, "kind", SCENARIO_REQ, kind_names, &kind)) ||
@@ -40,6 +60,14 @@ parse_spec(scenario_ctx *c, yaml_node_t *n, int i, ep_device_spec *d)
         (rc = scenario_num(&m, "peak_tflops", SCENARIO_REQ, 0, 1, 1e6, &tflops)) ||
         (rc = scenario_num(&m, "compute_eff", SCENARIO_OPT, 0, 1, 1, &d->compute_eff)) ||
         (rc = scenario_num(&m, "mem_eff", SCENARIO_OPT, 0, 1, 1, &d->mem_eff)) ||
+        (rc = scenario_num(&m, "attn_eff", SCENARIO_OPT, 0, 1, 1, &d->attn_eff)) ||
+        (rc = scenario_num(&m, "attn_half_tokens", SCENARIO_OPT, 0, 1, 1e9,
+                           &d->attn_half_tokens)) ||
+        (rc = scenario_num(&m, "kv_eff", SCENARIO_OPT, 0, 1, 1, &d->kv_eff)) ||
+        (rc = scenario_num(&m, "kv_half_batch", SCENARIO_OPT, 0, 1, 1e6, &d->kv_half_batch)) ||
+        (rc = scenario_dur(&m, "kernel_floor_us", SCENARIO_OPT, 1e-6, 0, 0, 1e6,
+                           &d->kernel_floor)) ||
+        (rc = scenario_num(&m, "dnn_eff", SCENARIO_OPT, 0, 1, 1, &d->dnn_eff)) ||
         (rc = scenario_num(&m, "mem_util", SCENARIO_OPT, 0, 1, 1, &d->mem_util)) ||
         (rc = scenario_dur(&m, "batch_overhead_ms", SCENARIO_OPT, 1e-3, 0, 0, 1e6,
                            &d->batch_overhead)) ||

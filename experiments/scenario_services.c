@@ -11,19 +11,38 @@
 #include "epara/error.h"
 #include "scenario_internal.h"
 
-static const char *const service_keys[] = {
-        "name",          "kind",        "model",    "params_b",        "params_m",
-        "weights_gb",    "layers",      "hidden",   "kv_kb_per_token", "gflops",
-        "act_mb",        "reserve_mb",  "input_kb", "bytes_per_token", "max_batch",
-        "slo",           "sensitivity", "weight",   "min_devices",     "use_trace_exec",
-        "prefill_chunk", NULL};
+static const char *const service_keys[] = {"name",
+                                           "kind",
+                                           "model",
+                                           "params_b",
+                                           "params_m",
+                                           "weights_gb",
+                                           "layers",
+                                           "hidden",
+                                           "kv_kb_per_token",
+                                           "gflops",
+                                           "act_mb",
+                                           "reserve_mb",
+                                           "input_kb",
+                                           "bytes_per_token",
+                                           "max_batch",
+                                           "slo",
+                                           "sensitivity",
+                                           "weight",
+                                           "min_devices",
+                                           "use_trace_exec",
+                                           "prefill_chunk",
+                                           "vocab",
+                                           "tied_embeddings",
+                                           NULL};
 static const char *const slo_keys[] = {"ttft_ms", "tpot_ms",           "deadline_ms",
                                        "fps",     "frame_deadline_ms", NULL};
 static const char *const kind_names[] = {"llm", "dnn", NULL};
 static const char *const sens_names[] = {"auto", "latency", "frequency", NULL};
 
 /* Keys that only one kind of service takes (a typo-level mistake otherwise). */
-static const char *const llm_only[] = {"kv_kb_per_token", "bytes_per_token", "prefill_chunk", NULL};
+static const char *const llm_only[] = {"kv_kb_per_token", "bytes_per_token", "prefill_chunk",
+                                       "vocab",           "tied_embeddings", NULL};
 static const char *const dnn_only[] = {"gflops", "act_mb", "input_kb", "use_trace_exec", NULL};
 static const char *const llm_only_slo[] = {"ttft_ms", "tpot_ms", NULL};
 static const char *const dnn_only_slo[] = {"deadline_ms", "fps", "frame_deadline_ms", NULL};
@@ -118,7 +137,7 @@ parse_service(scenario_ctx *c, yaml_node_t *n, int i, ep_service *s)
         s->params = (double)s->weights_bytes / 2;
 
     long long layers = llm ? 0 : 1, hidden = 0, max_batch = llm ? 256 : 32, min_dev = 0;
-    long long chunk = 0;
+    long long chunk = 0, vocab = 0;
     double kv_kb = 0, gflops = 0, act_mb = 0, input_kb = 100, bpt = 4;
     double reserve_mb = -1;
     s->weight = 1;
@@ -132,6 +151,8 @@ parse_service(scenario_ctx *c, yaml_node_t *n, int i, ep_service *s)
         (rc = scenario_num(&m, "bytes_per_token", SCENARIO_OPT, 0, 1, 1e6, &bpt)) ||
         (rc = scenario_int(&m, "max_batch", SCENARIO_OPT, 1, 1000000, &max_batch)) ||
         (rc = scenario_int(&m, "prefill_chunk", SCENARIO_OPT, 0, 100000000, &chunk)) ||
+        (rc = scenario_int(&m, "vocab", SCENARIO_OPT, 0, 100000000, &vocab)) ||
+        (rc = scenario_bool(&m, "tied_embeddings", SCENARIO_OPT, &s->tied_embeddings)) ||
         (rc = scenario_enum(&m, "sensitivity", SCENARIO_OPT, sens_names, &sens)) ||
         (rc = scenario_num(&m, "weight", SCENARIO_OPT, 0, 1, 1e9, &s->weight)) ||
         (rc = scenario_int(&m, "min_devices", SCENARIO_OPT, 0, 1024, &min_dev)) ||
@@ -147,6 +168,13 @@ parse_service(scenario_ctx *c, yaml_node_t *n, int i, ep_service *s)
     s->bytes_per_token = llround(bpt);
     s->max_batch = (int)max_batch;
     s->prefill_chunk = chunk;
+    s->vocab = vocab;
+    if (llm && (double)vocab * (double)hidden * (s->tied_embeddings ? 1 : 2) >= s->params)
+        return scenario_fail(c, scenario_get(&m, "vocab"),
+                             "%s.vocab: %lld x hidden %lld embedding parameters%s reach the "
+                             "model's %.4g parameters",
+                             path, vocab, hidden, s->tied_embeddings ? "" : " (x2, untied)",
+                             s->params);
     s->min_devices = (int)min_dev;
     s->sensitivity = (ep_sensitivity)sens;
     /* Activation reserve: a 1 GB workspace for LLMs; a full batch's activations for DNNs. */

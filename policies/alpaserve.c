@@ -257,9 +257,9 @@ estimate(const ep_view *v, const ep_env *env, const ep_request_info *req,
                                             : alpa_max_batch(v->sc, iv->spec.service);
             per = ep_pol_dnn_batch(v, &iv->spec, mb, NULL) / mb;
         }
-        work += (ep_dur)llround(pend * (double)per);
+        work += ep_round_i64(pend * (double)per);
     }
-    work = (ep_dur)llround((double)work * ep_pol_mt_stretch(v, iv));
+    work = ep_round_i64((double)work * ep_pol_mt_stretch(v, iv));
     return env->now + move + work;
 }
 

@@ -273,7 +273,7 @@ static ep_dur
 link_cost(const ep_link *l, int64_t bytes)
 {
     double bw = ep_pol_link_bw(l);
-    return l->latency + (bw > 0 ? (ep_dur)llround((double)bytes / bw * 1e9) : 0);
+    return l->latency + (bw > 0 ? ep_round_i64((double)bytes / bw * 1e9) : 0);
 }
 
 ep_dur

@@ -35,7 +35,7 @@ batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
                                                 : ep_cost_dnn_batch(sc, sp->service, spec0, 1);
             total += (double)e * scale;
         }
-        return (ep_dur)llround(total / (sp->mode == EP_MODE_TP ? sp->ndev : 1));
+        return ep_round_i64(total / (sp->mode == EP_MODE_TP ? sp->ndev : 1));
     }
     return ep_pol_dnn_batch(&s->view, sp, b, interval);
 }
@@ -152,7 +152,7 @@ sim_dnn_start(sim *s, sim_instance *in)
     t = sim_instance_begin(s, in, t);
     double slow = sim_instance_slow(s, in);
     if (slow > 1 && interval > 0) /* a throttled stage slows the pipeline's rate too */
-        interval = (ep_dur)llround((double)interval * slow);
+        interval = ep_round_i64((double)interval * slow);
     if (in->spec.mode == EP_MODE_PP && interval > 0 && interval < t) {
         /* Pipelined: the batch leaves stage 1 after the slowest stage's time, when the next
          * batch may enter; each request completes when the whole pipeline is through. */

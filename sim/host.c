@@ -476,7 +476,7 @@ static ep_dur
 stretch(ep_dur t, double f)
 {
     double scaled = (double)t * f;
-    return scaled < 4e18 ? (ep_dur)llround(scaled) : (ep_dur)4e18;
+    return scaled < 4e18 ? ep_round_i64(scaled) : (ep_dur)4e18;
 }
 
 /* The parallel mode as the host applies it on a device: a SINGLE instance has its device to

@@ -10,7 +10,7 @@ sim_pipe_cost(const sim_pipe *p, int64_t bytes)
 {
     double bw = p->bw * (1.0 - (p->loss < 0.99 ? p->loss : 0.99));
     double t = bw > 0 ? (double)bytes / bw * 1e9 : 0;
-    return (ep_dur)llround(t);
+    return ep_round_i64(t);
 }
 
 ep_time

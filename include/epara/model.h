@@ -21,17 +21,27 @@
 typedef enum ep_device_kind { EP_DEV_GPU, EP_DEV_CPU, EP_DEV_NPU } ep_device_kind;
 typedef enum ep_node_class { EP_NODE_SERVER, EP_NODE_EMBEDDED, EP_NODE_MICRO } ep_node_class;
 
-/* A device class: the key of profiles, and the numbers a roofline estimate needs. */
+/* A device class: the key of profiles, and the numbers the cost model needs (epara/profile.h
+ * documents the model; docs/calibration.md the defaults' sources). Efficiencies and other
+ * model constants left <= 0 take the defaults EP_DEFAULT_* of epara/profile.h. */
 typedef struct ep_device_spec {
     char name[EP_NAME_MAX]; /* e.g. "rtx4090", "orin-agx", "rpi5" */
     ep_device_kind kind;
     int64_t mem_bytes;
     double mem_bw_bytes_per_s;  /* memory bandwidth */
     double peak_flops;          /* dense FP16 tensor (GPU) or FP32 (CPU) peak, FLOP/s */
-    double compute_eff;         /* achievable fraction of peak_flops (default 0.4) */
-    double mem_eff;             /* achievable fraction of bandwidth (default 0.7) */
+    double compute_eff;         /* fraction of peak_flops large dense GEMMs reach */
+    double mem_eff;             /* fraction of bandwidth streaming weights reaches */
+    double attn_eff;            /* prefill attention: fraction of peak for long prompts ... */
+    double attn_half_tokens;    /* ... reached at half by prompts of this many tokens */
+    double kv_eff;              /* decode attention: fraction of bandwidth KV reads reach at
+                                   large batch ... */
+    double kv_half_batch;       /* ... reached at half by this decode batch */
+    ep_dur kernel_floor;        /* LLM: small kernels (norms, RoPE, activations, adds) per
+                                   layer and iteration, at least */
+    double dnn_eff;             /* fraction of peak_flops a DNN batch reaches */
     double mem_util;            /* fraction of memory an engine may use (default 0.9) */
-    ep_dur batch_overhead;      /* fixed cost per batch / iteration (kernel launches) */
+    ep_dur batch_overhead;      /* fixed cost per batch / iteration (host, launches) */
     double load_bw_bytes_per_s; /* weight loading bandwidth (disk/PCIe) */
 } ep_device_spec;
 
@@ -80,6 +90,9 @@ typedef struct ep_service {
     int64_t weights_bytes;
     int layers;
     int64_t hidden;
+    int64_t vocab;              /* LLM: vocabulary size (0: unknown; every parameter then
+                                   counts as a GEMM weight for every token) */
+    int tied_embeddings;        /* LLM: the LM head shares the embedding's weights */
     int64_t kv_bytes_per_token; /* LLM */
     double flops_per_item;      /* DNN: FLOPs per input (image) */
     int64_t act_bytes_per_item; /* DNN: activation bytes per item between PP stages */

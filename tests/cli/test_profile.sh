@@ -3,9 +3,12 @@
 # simulator reads (prefill, decode with ctx_ref, dnn), a rerun replaces a service's rows,
 # `epara sim --trace-db` takes the measured tables (says so, and the run changes), the
 # emulated engine sleeps the cost model's estimate, and bad arguments exit 2 with a message.
+# `epara profile import --format vidur` writes Vidur's A100 Llama-2-7B table (when SHARED_DIR
+# has it) that `epara sim` then reports, and refuses bad files naming FILE:LINE.
 # Usage: test_profile.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
+SHARED=${2:-}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0
@@ -103,6 +106,62 @@ expect2 "--llm-shape: n_heads must be a multiple of n_kv_heads" --engine cpu --s
     --llm-shape heads=8,kv_heads=3
 expect2 "--ctx-ref: 128 must be below the model's max_seq_len 128" --engine cpu \
     --service llama-1b --llm-shape $SHAPE --ctx-ref 128
+
+# Import: a scenario holding Vidur's pair (an A100 class, Llama-2-7B: 32 layers, hidden 4096).
+cat >"$T/a100.yaml" <<'YAML'
+name: a100-llama2
+run: {duration_s: 30, warmup_s: 5, cooldown_s: 5}
+devices:
+  - {name: a100, kind: gpu, mem_gb: 80, mem_bw_gbps: 2000, peak_tflops: 312}
+nodes:
+  - {name: server, class: server, cores: 32, mem_gb: 256, devices: [a100],
+     link: {bw_gbps: 10, latency_ms: 0.1}}
+services:
+  - {name: llama2-7b, kind: llm, params_b: 6.74, layers: 32, hidden: 4096, vocab: 32000,
+     kv_kb_per_token: 512, max_batch: 64, slo: {ttft_ms: 2000, tpot_ms: 200}}
+workload:
+  - trace: chat
+    service: llama2-7b
+    ingress: server
+    generate: {kind: poisson, rate: 2, duration_s: 30, seed: 1, sizes: "fixed:512,64"}
+YAML
+VIDUR=$SHARED/profiles/vidur/a100/meta-llama/Llama-2-7b-hf
+if [ -n "$SHARED" ] && [ -f "$VIDUR/mlp.csv" ]; then
+    "$EPARA" profile import --format vidur "$VIDUR" --scenario "$T/a100.yaml" \
+        --service llama2-7b --device a100 --out "$T/v.db" >"$T/v.out" 2>"$T/v.err"
+    rc=$?
+    [ $rc -eq 0 ] && ok || { bad "profile import exit $rc"; cat "$T/v.err"; }
+    grep -q "wrote 43 rows into $T/v.db (service llama2-7b, device a100: 32 prefill, 11 decode" \
+        "$T/v.out" && ok || { bad "import summary"; cat "$T/v.out"; }
+    # Total = linear + attention + overhead on every line; 1056 tokens: 70.367 ms of kernels.
+    awk '$1 == "prefill" || $1 == "decode" { n++; d = $4 + $5 + $6 - $7; if (d > 1e-3 || d < -1e-3) bad = 1 }
+         $1 == "prefill" && $2 == 1056 && $4 == "70.3670" { hit = 1 }
+         END { exit !(n == 43 && !bad && hit) }' "$T/v.out" && ok ||
+        { bad "import table"; cat "$T/v.out"; }
+    EP_SHARED_DIR=$T/nothing "$EPARA" sim --scenario "$T/a100.yaml" --trace-db "$T/v.db" \
+        >"$T/vs.out" 2>"$T/vs.err"
+    rc=$?
+    [ $rc -eq 0 ] && grep -q "epara: 1 measured profile tables from $T/v.db take precedence" \
+        "$T/vs.err" && ok || { bad "sim after import: exit $rc"; cat "$T/vs.err"; }
+else
+    echo "skipped: the Vidur import of a real profile ($VIDUR/mlp.csv is absent)"
+fi
+mkdir -p "$T/vbad"
+printf 'num_tokens,num_tensor_parallel_workers,n_embd\n1,1,4096\n' >"$T/vbad/mlp.csv"
+expect2 "$T/vbad/mlp.csv:1: no column 'time_stats.emb.median'" import --format vidur "$T/vbad" \
+    --scenario "$T/a100.yaml" --service llama2-7b --device a100
+expect2 "--format: 'csv' is not a profile format" import --format csv "$T/vbad" \
+    --scenario "$T/a100.yaml" --service llama2-7b --device a100
+expect2 "--format, --service, --device and one DIR are required" import --format vidur \
+    --scenario "$T/a100.yaml" --service llama2-7b --device a100
+expect2 "--device: no device class 'h100'" import --format vidur "$T/vbad" \
+    --scenario "$T/a100.yaml" --service llama2-7b --device h100
+expect2 "--service: video-seg is a DNN service" import --format vidur "$T/vbad" \
+    --service video-seg --device rtx4090
+"$EPARA" profile import --help | grep -q 'usage: epara profile import --format vidur' && ok ||
+    bad "profile import --help"
+"$EPARA" profile --help | grep -q 'epara profile import' && ok ||
+    bad "profile --help does not mention import"
 if ! "$EPARA" profile --engine cuda --service llama-1b --dry-run --repeat 1 --tokens 4 \
     --batches 1 >/dev/null 2>&1; then
     expect2 "cuda engine not available" --engine cuda --service llama-1b

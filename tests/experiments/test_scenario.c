@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "epara/error.h"
+#include "epara/profile.h"
 #include "epara/scenario.h"
 
 #define DEFAULT_YAML EP_SOURCE_DIR "/experiments/scenarios/edge-default.yaml"
@@ -98,7 +99,13 @@ test_default_scenario_builds_the_edge_cluster(void **state)
     assert_int_equal(gpu->mem_bytes, INT64_C(24000000000));
     assert_true(gpu->mem_bw_bytes_per_s == 1008e9);
     assert_true(gpu->peak_flops == 165e12);
-    assert_true(gpu->compute_eff == 0.4 && gpu->mem_eff == 0.7 && gpu->mem_util == 0.9);
+    /* Calibrated: memory constants set (docs/calibration.md), the others the defaults. */
+    assert_true(gpu->mem_eff == 0.86 && gpu->kv_eff == 0.72 && gpu->mem_util == 0.9);
+    assert_true(
+            gpu->compute_eff == EP_DEFAULT_COMPUTE_EFF && gpu->attn_eff == EP_DEFAULT_ATTN_EFF &&
+            gpu->attn_half_tokens == EP_DEFAULT_ATTN_HALF_TOKENS &&
+            gpu->kv_half_batch == EP_DEFAULT_KV_HALF_BATCH && gpu->dnn_eff == EP_DEFAULT_DNN_EFF);
+    assert_int_equal(gpu->kernel_floor, EP_DEFAULT_KERNEL_FLOOR_NS);
     assert_int_equal(gpu->batch_overhead, 200 * EP_NS_PER_US);
     assert_int_equal(sc.specs[ep_scenario_find_spec(&sc, "rpi5")].kind, EP_DEV_CPU);
 
@@ -160,6 +167,9 @@ test_default_scenario_maps_services_and_workload(void **state)
     assert_int_equal(l13->kv_bytes_per_token, 800 * 1024);
     assert_int_equal(l13->layers, 40);
     assert_int_equal(l13->hidden, 5120);
+    assert_int_equal(l13->vocab, 32000);
+    assert_false(l13->tied_embeddings);
+    assert_true(sc.services[ep_scenario_find_service(&sc, "llama-1b")].tied_embeddings);
     assert_int_equal(l13->slo.ttft, 2 * EP_NS_PER_S);
     assert_int_equal(l13->slo.tpot, 200 * EP_NS_PER_MS);
     assert_int_equal(l13->max_batch, 256);
@@ -543,6 +553,21 @@ test_unknown_keys_and_wrong_types_name_the_field(void **state)
                          "    gflops: 3\n"
                          "    slo: {ttft_ms: 1, tpot_ms: 1}\n",
                  17, "services[0].gflops: applies to dnn services only");
+    /* An embedding as large as the model: a vocabulary or hidden size typo. */
+    expect_error(CLUSTER "services:\n"
+                         "  - name: chat\n"
+                         "    kind: llm\n"
+                         "    params_b: 1\n"
+                         "    layers: 16\n"
+                         "    hidden: 2048\n"
+                         "    vocab: 300000\n"
+                         "    kv_kb_per_token: 32\n"
+                         "    slo: {ttft_ms: 1, tpot_ms: 1}\n",
+                 16, "services[0].vocab: 300000 x hidden 2048 embedding parameters (x2, untied)");
+    expect_error(CLUSTER "services:\n"
+                         "  - {name: s, kind: dnn, params_m: 1, gflops: 1, vocab: 10,"
+                         " slo: {deadline_ms: 1}}\n",
+                 11, "services[0].vocab: applies to llm services only");
     expect_error(CLUSTER "services:\n"
                          "  - {name: s, kind: dnn, params_m: 1, gflops: 1, slo: {deadline_ms: 1},\n"
                          "     kind: llm}\n",

@@ -429,11 +429,12 @@ test_an_llm_reserves_the_kv_cache_of_the_batch_its_demand_needs(void **state)
 {
     (void)state;
     fake f;
-    /* At 3/s a replica of the big model needs a running batch of 10 (2.7 GB of KV per GPU of
-     * its pair, beside 14 GB of weights and reserve of the 21.6 GB usable): neither other LLM
-     * fits beside it (the small one would leave 5.36 GB for two such shares), so it gets a
-     * pair to itself and runs the SLO batch the whole pair holds (27). */
-    double hot[] = {3, 6, 4};
+    /* At 5/s a replica of the big model needs a running batch of about 15 (4.2 GB of KV per
+     * GPU of its pair, beside 14 GB of weights and reserve of the 21.6 GB usable; at 3/s it
+     * needs 9, and the small model fits beside it): neither other LLM fits beside it (the
+     * small one needs 3.5 GB with its reserve), so it gets a pair to itself and runs the SLO
+     * batch the whole pair holds (27). */
+    double hot[] = {8, 6, 4};
     fake_init(&f, yaml_kv, hot);
     assert_true(place(&f)); /* asserts every LLM's batch within its KV share, carrying its share */
     assert_int_equal(replicas(&f, 0), 1);

@@ -358,7 +358,7 @@ test_replicas_are_preferred_to_tp_groups_that_serve_less(void **state)
 }
 
 /* Pooling: two servers with two GPUs each. big: an 8B LLM whose TTFT only a TP pair meets
- * (a 1,000-token prompt takes ~0.24 s on one GPU), so it gets a pair on each server; small:
+ * (a 1,000-token prompt takes ~0.16 s on one GPU), so it gets a pair on each server; small:
  * a 1B LLM one GPU serves. With pool, small also runs on big's pairs (MT), beside its own
  * replicas; without it, small has single-GPU replicas only. */
 static const char pool_yaml[] =
@@ -370,7 +370,7 @@ static const char pool_yaml[] =
         " link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
         "services:\n"
         "  - {name: big, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
-        " kv_kb_per_token: 128, slo: {ttft_ms: 220, tpot_ms: 100}}\n"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 150, tpot_ms: 100}}\n"
         "  - {name: small, kind: llm, params_b: 1, layers: 16, hidden: 2048,"
         " kv_kb_per_token: 32, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
         "workload:\n"
