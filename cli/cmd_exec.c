@@ -223,7 +223,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             bad = cli_double("--duration", optarg, 1e-3, 1e9, &c->duration);
             break;
         case 'l':
-            bad = cli_double("--slo-scale", optarg, CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX, &c->slo);
+            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &c->slo);
             break;
         case 'n':
             bad = cli_i64("--node", optarg, 0, EP_EXEC_MAX_NODES - 1, &v);
@@ -423,7 +423,7 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     }
     if ((rc = cli_scenario_prepare(&sc, c->trace_db, 1, &st)) != 0)
         return rc;
-    cli_slo_scale(&sc, c->slo);
+    ep_scenario_scale_slos(&sc, c->slo);
     if (role == EP_LIVE_NODE && c->node >= sc.nnodes) {
         cli_err("node: --node %d: the scenario has %d nodes", c->node, sc.nnodes);
         ep_store_close(st);
@@ -528,7 +528,7 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     if (role == EP_LIVE_LOADGEN) {
         if (c->eng.kind != EP_ENGINE_EMULATED && !c->json)
             printf("engine %s on the nodes\n", ep_engine_kind_name(c->eng.kind));
-        json_t *js = cli_sim_summary_json(&sc, &r);
+        json_t *js = ep_sim_summary_json(&sc, &r);
         if (js) {
             json_object_set_new(js, "testbed",
                                 json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}",

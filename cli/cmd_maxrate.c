@@ -217,7 +217,7 @@ cmd_maxrate(int argc, char **argv)
             bad = cli_double("--max-scale", optarg, 1, 1e6, &maxscale);
             break;
         case 'l':
-            bad = cli_double("--slo-scale", optarg, CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX, &slo);
+            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &slo);
             break;
         case 'T':
             tdb = optarg;
@@ -281,7 +281,7 @@ cmd_maxrate(int argc, char **argv)
     if ((rc = cli_scenario_prepare(&sc, tdb, p.quiet, &st)) != 0)
         return rc;
     rc = EXIT_FAIL;
-    cli_slo_scale(&sc, slo);
+    ep_scenario_scale_slos(&sc, slo);
     if (svcname && (p.svc = ep_scenario_find_service(&sc, svcname)) < 0) {
         cli_err("--service: no service '%s' in the scenario", svcname);
         rc = EXIT_USAGE;

@@ -1,7 +1,7 @@
 /* `epara profile import`: a service's profile table from published GPU kernel profiles
- * (Vidur's mlp.csv; the importer is experiments/profiles_vidur.c) into the `profiles` table
- * the simulator reads. Argument parsing and printing only; nothing is written unless the
- * whole table was read. */
+ * (Vidur's mlp.csv and attention.csv; the importer is experiments/profiles_vidur.c) into the
+ * `profiles` table the simulator reads. Argument parsing and printing only; nothing is
+ * written unless the whole table was read. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +17,8 @@ static const char help[] =
         "usage: epara profile import --format vidur DIR --service NAME --device SPEC [options]\n"
         "\n"
         "Writes the profile table of one LLM service on one device class from Vidur's\n"
-        "per-operator GPU kernel profiles (Agrawal et al., \"Vidur: A Large-Scale Simulation\n"
-        "Framework for LLM Inference\", MLSys 2024; MIT license; github.com/microsoft/vidur,\n"
+        "GPU kernel profiles (Agrawal et al., \"Vidur: A Large-Scale Simulation Framework for\n"
+        "LLM Inference\", MLSys 2024; MIT license; github.com/microsoft/vidur,\n"
         "data/profiling/compute/DEVICE/MODEL/) into the `profiles` table of --out, which\n"
         "'epara sim --trace-db' reads ahead of the scenario's tables and the estimate.\n"
         "\n"
@@ -30,15 +30,32 @@ static const char help[] =
         "              attn_post_proj, post_attention_layernorm, mlp_up_proj, mlp_act,\n"
         "              mlp_down_proj, add) + emb            (Vidur; rows of one num_tokens "
         "averaged)\n"
-        "  + attention       the cost model's (mlp.csv has none): a prefill of x tokens, or a\n"
-        "                    decode step of x requests holding --ctx-ref context tokens each\n"
+        "  + attention       DIR/attention.csv's when DIR has one (below), else the cost\n"
+        "                    model's: a prefill of x tokens, or a decode step of x requests\n"
+        "                    holding --ctx-ref context tokens each\n"
         "  + batch_overhead  the device class's: kernel times leave out the host, and a table\n"
         "                    point is a whole iteration\n"
-        "Prefill points: up to 32 of the CSV's token counts, spread geometrically from the\n"
+        "Prefill points: up to 32 of mlp.csv's token counts, spread geometrically from the\n"
         "smallest to the largest. Decode points: up to 32 of its token counts in [1, max_batch]\n"
-        "as batch sizes, spread the same way. A DIR/attention.csv (Vidur's measured attention) is\n"
-        "refused: its format is not read yet. A missing or malformed file writes nothing and\n"
-        "names FILE:LINE.\n"
+        "as batch sizes, spread the same way.\n"
+        "\n"
+        "DIR/attention.csv (Vidur's attention profiler), rows with num_tensor_parallel_workers\n"
+        "= 1: n_embd (must equal hidden; n_q_head must divide it), is_prefill (True/False),\n"
+        "batch_size, prefill_chunk_size, kv_cache_size and the per-layer medians (ms)\n"
+        "time_stats.T.median. A layer's attention is attn_prefill (prefill rows) or attn_decode\n"
+        "(decode rows) + attn_kv_cache_save + attn_input_reshape + attn_output_reshape (each\n"
+        "when present; an empty cell counts 0); the point's is layers x that (Vidur's rule).\n"
+        "  prefill at x: the row with batch_size 1, kv_cache_size 0 and prefill_chunk_size x,\n"
+        "    else linear between the two nearest such rows; beyond the smallest or largest, that\n"
+        "    row's x (x / chunk)^2 (causal attention grows with the square)\n"
+        "  decode at batch b: the rows with batch_size b at kv_cache_size = --ctx-ref (linear\n"
+        "    between the two nearest kv_cache_size, the nearest x ctx_ref / kv beyond them),\n"
+        "    else linear between the two nearest batches (the nearest x b / batch beyond them)\n"
+        "Stored with source 'vidur mlp.csv + attention.csv + batch_overhead' ('vidur mlp.csv\n"
+        "+ modelled attention + batch_overhead' without the file). A missing or malformed file\n"
+        "(a missing column, a cell that is not a number, is_prefill not True/False, no\n"
+        "single-device prefill or decode row, a Git LFS pointer: 'git lfs pull' in the Vidur\n"
+        "clone) writes nothing and names FILE:LINE; exit 2.\n"
         "\n"
         "  --format vidur   profile format (required; vidur is the only one for now)\n"
         "  --service NAME   the scenario's LLM service the profile is of (required)\n"
@@ -65,20 +82,27 @@ static void
 print_table(const ep_scenario *sc, int svc, int spec, const ep_vidur_profile *p)
 {
     const ep_service *s = &sc->services[svc];
+    const char *from = p->attention_measured ? "vidur" : "model";
     printf("vidur: %s: %ld rows, %ld with num_tensor_parallel_workers = 1 (vocab_size %lld, "
            "informational)\n",
            p->path, p->rows, p->rows_tp1, (long long)p->vocab_size);
+    if (p->attention_measured)
+        printf("vidur: %s: %ld rows, %ld single-device prefills of a whole prompt and %ld "
+               "single-device decode rows\n",
+               p->attention_path, p->attention_rows, p->attention_prefill, p->attention_decode);
     printf("service %s (%d layers, hidden %lld) on %s: linear_ms from Vidur's kernels, "
-           "attention_ms from the cost model, overhead_ms the device's batch_overhead\n",
-           s->name, s->layers, (long long)s->hidden, sc->specs[spec].name);
-    printf("%-8s %6s %8s %11s %13s %12s %11s\n", "kind", "x", "ctx_ref", "linear_ms",
-           "attention_ms", "overhead_ms", "total_ms");
+           "attention_ms from %s, overhead_ms the device's batch_overhead\n",
+           s->name, s->layers, (long long)s->hidden, sc->specs[spec].name,
+           p->attention_measured ? "Vidur's attention.csv"
+                                 : "the cost model (DIR has no attention.csv)");
+    printf("%-8s %6s %8s %11s %13s(%s) %12s %11s\n", "kind", "x", "ctx_ref", "linear_ms",
+           "attention_ms", from, "overhead_ms", "total_ms");
     for (int i = 0; i < p->nprefill + p->ndecode; i++) {
         const ep_vidur_point *pt = &p->pts[i];
         char ctx[24] = "-";
         if (pt->row.ctx_ref > 0)
             snprintf(ctx, sizeof ctx, "%lld", (long long)pt->row.ctx_ref);
-        printf("%-8s %6lld %8s %11.4f %13.4f %12.4f %11.4f\n", pt->row.kind, (long long)pt->row.x,
+        printf("%-8s %6lld %8s %11.4f %20.4f %12.4f %11.4f\n", pt->row.kind, (long long)pt->row.x,
                ctx, ms(pt->linear), ms(pt->attention), ms(pt->overhead), ms(pt->row.latency));
     }
 }

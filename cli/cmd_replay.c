@@ -51,7 +51,7 @@ cmd_replay(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'x':
-            if (cli_double("--slo-scale", optarg, CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX, &slo))
+            if (cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &slo))
                 return EXIT_USAGE;
             break;
         case 'q':
@@ -83,7 +83,7 @@ cmd_replay(int argc, char **argv)
         ep_scenario_fini(&sc);
         return EXIT_USAGE;
     }
-    cli_slo_scale(&sc, slo);
+    ep_scenario_scale_slos(&sc, slo);
     FILE *f = fopen(log, "rb");
     if (!f) {
         cli_err("replay: %s: cannot open", log);

@@ -10,8 +10,8 @@
 
 #include <jansson.h>
 
-#include "lathist.h"
 #include "epara/bound.h"
+#include "epara/lathist.h"
 #include "report.h"
 static void
 header(FILE *f, const char *first, const report *rp, int use_variant)
@@ -142,10 +142,10 @@ report_ablation(report *rp)
  * its stored records (read with lat). 1 when it had either, 0 when neither, -1 on a
  * database error. */
 static int
-run_hist(const run_row *r, sqlite3_stmt *lat, cli_lathist *h)
+run_hist(const run_row *r, sqlite3_stmt *lat, ep_lathist *h)
 {
     json_t *js = json_loads(r->summary, 0, NULL);
-    int got = js && cli_lathist_merge_json(h, json_object_get(js, "latency_hist")) == 0;
+    int got = js && ep_lathist_merge_json(h, json_object_get(js, "latency_hist")) == 0;
     json_decref(js);
     if (got)
         return 1;
@@ -155,8 +155,8 @@ run_hist(const run_row *r, sqlite3_stmt *lat, cli_lathist *h)
     int rc;
     while ((rc = sqlite3_step(lat)) == SQLITE_ROW) {
         const unsigned char *out = sqlite3_column_text(lat, 0);
-        cli_lathist_count(h, out ? (const char *)out : "", sqlite3_column_int(lat, 1),
-                          (double)sqlite3_column_int64(lat, 2) / 1e9);
+        ep_lathist_count(h, out ? (const char *)out : "", sqlite3_column_int(lat, 1),
+                         (double)sqlite3_column_int64(lat, 2) / 1e9);
     }
     return rc != SQLITE_DONE ? -1 : h->requests > before;
 }
@@ -172,7 +172,7 @@ report_latency_cdf(report *rp)
     sqlite3_stmt *lat = NULL;
     int *src = calloc((size_t)(rp->n ? rp->n : 1), sizeof *src);
     double *at = malloc((size_t)(rp->nser ? rp->nser : 1) * sizeof *at);
-    cli_lathist *h = calloc((size_t)(rp->nser ? rp->nser : 1), sizeof *h);
+    ep_lathist *h = calloc((size_t)(rp->nser ? rp->nser : 1), sizeof *h);
     int rc = -1, dberr = 1, any = 0;
     cli_out o;
     FILE *f = NULL;
@@ -231,7 +231,7 @@ report_latency_cdf(report *rp)
         for (int k = 0; k < rp->nser; k++)
             if (h[k].requests > 0) {
                 fputc(',', f);
-                report_csv_num(f, cli_lathist_quantile(&h[k], p / 100.0));
+                report_csv_num(f, ep_lathist_quantile(&h[k], p / 100.0));
             }
         fputc('\n', f);
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "epara/error.h"
+#include "epara/scenario.h"
 #include "util.h"
 
 void
@@ -288,25 +289,6 @@ cli_print_written(const ep_trace_meta *m, const char *verb)
 }
 
 int
-cli_param_put(ep_scenario *sc, const char *key, const char *value)
-{
-    if (strlen(key) >= EP_NAME_MAX || strlen(value) >= EP_NAME_MAX)
-        return -1;
-    int i;
-    for (i = 0; i < sc->nparams; i++)
-        if (strcmp(sc->params[i].key, key) == 0)
-            break;
-    if (i == sc->nparams) {
-        if (sc->nparams == EP_MAX_PARAMS)
-            return -1;
-        sc->nparams++;
-        snprintf(sc->params[i].key, sizeof sc->params[i].key, "%s", key);
-    }
-    snprintf(sc->params[i].value, sizeof sc->params[i].value, "%s", value);
-    return 0;
-}
-
-int
 cli_param_set(ep_scenario *sc, const char *kv)
 {
     const char *eq = strchr(kv, '=');
@@ -320,32 +302,11 @@ cli_param_set(ep_scenario *sc, const char *kv)
     char key[EP_NAME_MAX];
     memcpy(key, kv, kl);
     key[kl] = '\0';
-    if (cli_param_put(sc, key, eq + 1)) {
+    if (ep_scenario_param_put(sc, key, eq + 1)) {
         cli_err("--param: too many policy parameters (at most %d)", EP_MAX_PARAMS);
         return -1;
     }
     return 0;
-}
-
-static ep_dur
-scale_dur(ep_dur d, double x)
-{
-    if (d <= 0)
-        return d;
-    long long v = llround((double)d * x);
-    return v < 1 ? 1 : (ep_dur)v;
-}
-
-void
-cli_slo_scale(ep_scenario *sc, double x)
-{
-    for (int i = 0; i < sc->nservices; i++) {
-        ep_slo *s = &sc->services[i].slo;
-        s->ttft = scale_dur(s->ttft, x);
-        s->tpot = scale_dur(s->tpot, x);
-        s->deadline = scale_dur(s->deadline, x);
-        s->frame_deadline = scale_dur(s->frame_deadline, x);
-    }
 }
 
 void

@@ -78,27 +78,10 @@ int cli_scenario_prepare(ep_scenario *sc, const char *trace_db, int quiet, ep_st
 /* How messages name scenario file `path` (NULL: the embedded default). */
 const char *cli_scenario_name(const char *path);
 
-/* Adds or replaces policy parameter "KEY=VALUE" in sc (for --param). Prints the problem
- * and returns -1 when the text is malformed or the table is full. */
+/* Adds or replaces policy parameter "KEY=VALUE" in sc (for --param; ep_scenario_param_put).
+ * Prints the problem and returns -1 when the text is malformed or the table is full. */
 int cli_param_set(ep_scenario *sc, const char *kv);
-/* Adds or replaces policy parameter key = value in sc, silently; -1 when either is
- * EP_NAME_MAX bytes or longer or the table is full. */
-int cli_param_put(ep_scenario *sc, const char *key, const char *value);
-
-/* The range of an SLO scale (--slo-scale, sweep grid slo_scale). */
-#define CLI_SLO_SCALE_MIN 1e-3
-#define CLI_SLO_SCALE_MAX 1e3
-
-/* Multiplies every service's SLO times (ttft, tpot, deadline, frame_deadline) by x, in
- * [CLI_SLO_SCALE_MIN, CLI_SLO_SCALE_MAX] (the caller checks); fps is unchanged. Times that
- * are set stay at least 1 ns; unset (0) ones stay 0. Applied after loading a scenario. */
-void cli_slo_scale(ep_scenario *sc, double x);
-
-/* The JSON object `epara sim --json` prints (and the results database stores as a run's
- * summary) for result r of scenario sc; a new reference (jansson), NULL when out of memory. */
-struct json_t;
 struct ep_sim_result;
-struct json_t *cli_sim_summary_json(const ep_scenario *sc, const struct ep_sim_result *r);
 /* The per-service table `epara sim` prints without --json. */
 void cli_sim_print_table(const ep_scenario *sc, const struct ep_sim_result *r);
 

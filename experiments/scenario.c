@@ -1,9 +1,11 @@
 /* Scenario loader (include/epara/scenario.h): reads the YAML document with libyaml's
  * document API and fills an ep_scenario section by section (run, cluster, services and
  * profiles, workload, policy, MT slowdown, faults). Invariant: the caller's ep_scenario is
- * written only when the whole document is valid; on any error everything built is freed. */
+ * written only when the whole document is valid; on any error everything built is freed.
+ * Also the edits made to a loaded scenario before a run: policy parameters, SLO scaling. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -624,4 +626,44 @@ ep_scenario_default_text(size_t *len)
     if (len)
         *len = scenario_default_yaml_len;
     return (const char *)scenario_default_yaml;
+}
+
+int
+ep_scenario_param_put(ep_scenario *sc, const char *key, const char *value)
+{
+    if (strlen(key) >= EP_NAME_MAX || strlen(value) >= EP_NAME_MAX)
+        return EP_EINVAL;
+    int i;
+    for (i = 0; i < sc->nparams; i++)
+        if (strcmp(sc->params[i].key, key) == 0)
+            break;
+    if (i == sc->nparams) {
+        if (sc->nparams == EP_MAX_PARAMS)
+            return EP_EFULL;
+        sc->nparams++;
+        snprintf(sc->params[i].key, sizeof sc->params[i].key, "%s", key);
+    }
+    snprintf(sc->params[i].value, sizeof sc->params[i].value, "%s", value);
+    return 0;
+}
+
+static ep_dur
+scale_dur(ep_dur d, double x)
+{
+    if (d <= 0)
+        return d;
+    long long v = llround((double)d * x);
+    return v < 1 ? 1 : (ep_dur)v;
+}
+
+void
+ep_scenario_scale_slos(ep_scenario *sc, double x)
+{
+    for (int i = 0; i < sc->nservices; i++) {
+        ep_slo *s = &sc->services[i].slo;
+        s->ttft = scale_dur(s->ttft, x);
+        s->tpot = scale_dur(s->tpot, x);
+        s->deadline = scale_dur(s->deadline, x);
+        s->frame_deadline = scale_dur(s->frame_deadline, x);
+    }
 }

@@ -40,10 +40,9 @@ typedef struct ep_profile_row {
 int ep_profiles_replace(ep_store *st, const char *service, const char *device, const char *source,
                         const ep_profile_row *rows, int n, char *err, size_t errlen);
 
-/* Vidur's per-operator GPU kernel profiles (Agrawal et al., "Vidur: A Large-Scale Simulation
- * Framework for LLM Inference", MLSys 2024; MIT license) as a profile table: the importer of
- * `epara profile import --format vidur` (experiments/profiles_vidur.c, experiments/README.md
- * has the rules). */
+/* Vidur's GPU kernel profiles (Agrawal et al., "Vidur: A Large-Scale Simulation Framework for
+ * LLM Inference", MLSys 2024; MIT license) as a profile table: the importer of `epara profile
+ * import --format vidur` (experiments/profiles_vidur.c, experiments/README.md has the rules). */
 #define EP_VIDUR_CTX_REF_DEFAULT 1024
 
 /* One point of an imported table: row.latency = linear + attention + overhead. */
@@ -51,7 +50,9 @@ typedef struct ep_vidur_point {
     ep_profile_row row;
     ep_dur linear;    /* layers x (sum of the nine per-layer operator medians) + emb once,
                          from the mlp.csv row(s) with num_tokens = x; duplicates averaged */
-    ep_dur attention; /* ep_cost_llm_attention of the point (not in mlp.csv) */
+    ep_dur attention; /* attention.csv's (layers x the per-layer attention interpolated to the
+                         point) when the profile has attention_measured, else
+                         ep_cost_llm_attention of the point */
     ep_dur overhead;  /* the device class's batch_overhead (kernel times exclude the host) */
 } ep_vidur_point;
 
@@ -62,19 +63,27 @@ typedef struct ep_vidur_profile {
     long rows;              /* data rows of mlp.csv */
     long rows_tp1;          /* of them with num_tensor_parallel_workers = 1 (the ones used) */
     int64_t vocab_size;     /* the CSV's vocab_size (informational; 0 when it has none) */
+    int attention_measured; /* 1: the attention is attention.csv's; 0: DIR has none, and the
+                               attention is the cost model's */
+    long attention_rows;    /* data rows of attention.csv (0 when absent) */
+    long attention_prefill; /* of them single-device prefills of a whole prompt (used) */
+    long attention_decode;  /* of them single-device decode rows (used) */
     const char *source;     /* the rows' `source` text (static) */
     char path[EP_PATH_MAX]; /* the mlp.csv read */
+    char attention_path[EP_PATH_MAX]; /* DIR/attention.csv (read when attention_measured) */
 } ep_vidur_profile;
 
-/* Reads DIR/mlp.csv (borrowed path) and computes the table of LLM service svc on device
- * class spec of sc: up to EP_PROFILE_POINTS prefill points at the CSV's token counts, spread
- * geometrically from the smallest to the largest, and decode points at its token counts in
- * [1, max_batch] (ctx_ref context tokens per request, >= 1), spread the same way. Writes
+/* Reads DIR/mlp.csv and, when DIR has one, DIR/attention.csv (borrowed path), and computes
+ * the table of LLM service svc on device class spec of sc: up to EP_PROFILE_POINTS prefill
+ * points at mlp.csv's token counts, spread geometrically from the smallest to the largest,
+ * and decode points at its token counts in [1, max_batch] (ctx_ref context tokens per
+ * request, >= 1), spread the same way. The attention of a point is attention.csv's
+ * (single-device rows, interpolated) when the file exists, else the cost model's. Writes
  * nothing anywhere but *out (only on success). 0, EP_ENOENT (no DIR/mlp.csv), EP_EIO,
- * EP_ENOTSUP (DIR/attention.csv exists: its format is not read yet), EP_EPARSE (a missing
- * column, a bad cell, no row with one tensor-parallel worker: FILE:LINE in err), EP_EINVAL
- * (svc is not an LLM, n_embd differs from its hidden size, ctx_ref outside [1, 1e9]),
- * EP_ENOMEM. */
+ * EP_EPARSE (a missing column, a bad cell, no row with one tensor-parallel worker, no
+ * single-device prefill or decode row in attention.csv: FILE:LINE in err), EP_EINVAL (svc is
+ * not an LLM, a file's n_embd differs from its hidden size: FILE:LINE in err, ctx_ref outside
+ * [1, 1e9]), EP_ENOMEM. */
 int ep_vidur_read(const char *dir, const ep_scenario *sc, int svc, int spec, int64_t ctx_ref,
                   ep_vidur_profile *out, char *err, size_t errlen);
 

@@ -38,6 +38,13 @@ int ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_sim_result 
 /* Rolls back the run being written. */
 void ep_results_abort(ep_results *r);
 
+/* The summary of result r of scenario sc: the JSON object `epara sim --json` prints and
+ * ep_results_commit stores (goodput, attainment, outcome counts, latencies, engine
+ * statistics, per-service and per-device breakdowns); a new reference (jansson), NULL when
+ * out of memory. */
+struct json_t;
+struct json_t *ep_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r);
+
 /* One `epara maxrate` result (table max_rates): the bracket [bracket_lo, bracket_hi] the
  * bisection ended with; NaN for what is unknown (max_rate_scale, bracket_lo, attainment,
  * requests_per_s and goodput_per_s when the target was never met). Strings are borrowed;

@@ -31,4 +31,18 @@ int ep_scenario_load_text(const char *text, size_t len, const char *name, const 
  * Load it with ep_scenario_load_text(text, len, "edge-default", ".", ...). */
 const char *ep_scenario_default_text(size_t *len);
 
+/* Adds or replaces policy parameter key = value in sc (for --param and sweep grids). 0, or
+ * EP_EINVAL when either is EP_NAME_MAX bytes or longer, EP_EFULL when the table is full
+ * (EP_MAX_PARAMS); sc is unchanged then. */
+int ep_scenario_param_put(ep_scenario *sc, const char *key, const char *value);
+
+/* The range of an SLO scale (--slo-scale, sweep grid slo_scale). */
+#define EP_SLO_SCALE_MIN 1e-3
+#define EP_SLO_SCALE_MAX 1e3
+
+/* Multiplies every service's SLO times (ttft, tpot, deadline, frame_deadline) by x, in
+ * [EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX] (the caller checks); fps is unchanged. Times that are
+ * set stay at least 1 ns; unset (0) ones stay 0. Applied after loading a scenario. */
+void ep_scenario_scale_slos(ep_scenario *sc, double x);
+
 #endif

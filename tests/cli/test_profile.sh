@@ -4,7 +4,8 @@
 # `epara sim --trace-db` takes the measured tables (says so, and the run changes), the
 # emulated engine sleeps the cost model's estimate, and bad arguments exit 2 with a message.
 # `epara profile import --format vidur` writes Vidur's A100 Llama-2-7B table (when SHARED_DIR
-# has it) that `epara sim` then reports, and refuses bad files naming FILE:LINE.
+# has it) that `epara sim` then reports, takes the attention of a hand-made attention.csv
+# when DIR has one, and refuses bad files naming FILE:LINE.
 # Usage: test_profile.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -133,6 +134,7 @@ if [ -n "$SHARED" ] && [ -f "$VIDUR/mlp.csv" ]; then
     [ $rc -eq 0 ] && ok || { bad "profile import exit $rc"; cat "$T/v.err"; }
     grep -q "wrote 43 rows into $T/v.db (service llama2-7b, device a100: 32 prefill, 11 decode" \
         "$T/v.out" && ok || { bad "import summary"; cat "$T/v.out"; }
+    grep -q "attention_ms(model)" "$T/v.out" && ok || bad "import: attention not said modelled"
     # Total = linear + attention + overhead on every line; 1056 tokens: 70.367 ms of kernels.
     awk '$1 == "prefill" || $1 == "decode" { n++; d = $4 + $5 + $6 - $7; if (d > 1e-3 || d < -1e-3) bad = 1 }
          $1 == "prefill" && $2 == 1056 && $4 == "70.3670" { hit = 1 }
@@ -146,6 +148,40 @@ if [ -n "$SHARED" ] && [ -f "$VIDUR/mlp.csv" ]; then
 else
     echo "skipped: the Vidur import of a real profile ($VIDUR/mlp.csv is absent)"
 fi
+# A hand-made mlp.csv (every median 0.01 ms: 32 x 9 x 0.01 + 0.01 = 2.89 ms a point) beside an
+# attention.csv: the prefill of 8 tokens is its row, 32 x (0.05 + 0.01) = 1.92 ms of attention.
+mkdir -p "$T/vatt"
+{
+    for op in emb input_layernorm attn_pre_proj attn_rope attn_post_proj \
+        post_attention_layernorm mlp_up_proj mlp_act mlp_down_proj add; do
+        printf 'time_stats.%s.median,' "$op"
+    done
+    echo 'n_embd,num_tokens,num_tensor_parallel_workers'
+    for n in 1 8 100; do
+        echo "0.01,0.01,0.01,0.01,0.01,0.01,0.01,0.01,0.01,0.01,4096,$n,1"
+    done
+} >"$T/vatt/mlp.csv"
+ATT_HEAD=n_embd,n_q_head,num_tensor_parallel_workers,batch_size,prefill_chunk_size,kv_cache_size
+ATT_HEAD=$ATT_HEAD,is_prefill,time_stats.attn_prefill.median,time_stats.attn_decode.median
+ATT_HEAD=$ATT_HEAD,time_stats.attn_kv_cache_save.median
+printf '%s\n' "$ATT_HEAD" 4096,32,1,1,8,0,True,0.05,,0.01 4096,32,1,1,128,0,True,0.6,,0.02 \
+    4096,32,1,1,0,1024,False,,0.02,0.001 4096,32,1,16,0,1024,False,,0.2,0.002 \
+    >"$T/vatt/attention.csv"
+"$EPARA" profile import --format vidur "$T/vatt" --scenario "$T/a100.yaml" --service llama2-7b \
+    --device a100 --out "$T/va.db" >"$T/va.out" 2>"$T/va.err"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "import with attention.csv: exit $rc"; cat "$T/va.err"; }
+grep -q "attention_ms(vidur)" "$T/va.out" && grep -q "attention_ms from Vidur's attention.csv" \
+    "$T/va.out" && ok || { bad "import: attention not said to be Vidur's"; cat "$T/va.out"; }
+awk '$1 == "prefill" && $2 == 8 && $4 == "2.8900" && $5 == "1.9200" { hit = 1 }
+     END { exit !hit }' "$T/va.out" && ok || { bad "import: prefill of 8 tokens"; cat "$T/va.out"; }
+if command -v sqlite3 >/dev/null; then
+    [ "$(sqlite3 "$T/va.db" "SELECT DISTINCT source FROM profiles")" = \
+        "vidur mlp.csv + attention.csv + batch_overhead" ] && ok || bad "import: source"
+fi
+sed -i 's/^4096,32,1,1,0,1024,False/4096,32,1,1,0,1024,yes/' "$T/vatt/attention.csv"
+expect2 "$T/vatt/attention.csv:4: is_prefill is \"yes\": expected True or False" import \
+    --format vidur "$T/vatt" --scenario "$T/a100.yaml" --service llama2-7b --device a100
 mkdir -p "$T/vbad"
 printf 'num_tokens,num_tensor_parallel_workers,n_embd\n1,1,4096\n' >"$T/vbad/mlp.csv"
 expect2 "$T/vbad/mlp.csv:1: no column 'time_stats.emb.median'" import --format vidur "$T/vbad" \

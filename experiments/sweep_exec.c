@@ -1,9 +1,10 @@
-/* `epara sweep` worker pool and progress. The parent forks N workers after closing its own
- * SQLite connections; each worker opens its own (trace database read-only, results
+/* The sweep's local worker pool (epara/sweep.h). The parent forks N workers after closing
+ * its own SQLite connections; each worker opens its own (trace database read-only, results
  * database with a busy timeout) and stores its runs itself. The parent hands out one plan
  * index at a time over the worker's command pipe (so slow runs do not hold up a fixed
  * share) and reads fixed-size results (< PIPE_BUF, so writes are atomic) from one shared
- * result pipe to drive the progress display. A worker that dies fails its current run. */
+ * result pipe, passing each to the caller's hooks. A worker that dies fails its current
+ * run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,103 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "sweep.h"
-#include "util.h"
+#include "epara/error.h"
+#include "epara/sweep.h"
 
-_Static_assert(sizeof(sweep_result) < 4096, "results must fit in one atomic pipe write");
+_Static_assert(sizeof(ep_sweep_result) < 4096, "results must fit in one atomic pipe write");
 
-double
-sweep_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
+/* Reports r to the caller. */
 static void
-fmt_dur(double s, char *buf, size_t len)
+report(const ep_sweep_hooks *h, const ep_sweep_plan *plan, const ep_sweep_result *r)
 {
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, len, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60)
-        snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, len, "%lds", t);
-}
-
-static void
-draw(sweep_progress *pg)
-{
-    enum { WIDTH = 30 };
-    char bar[WIDTH + 1], el[32], eta[32] = "--";
-    int fill = pg->total ? (int)((long)pg->done * WIDTH / pg->total) : WIDTH;
-    for (int i = 0; i < WIDTH; i++)
-        bar[i] = i < fill ? '#' : '-';
-    bar[WIDTH] = '\0';
-    double now = sweep_now(), elapsed = now - pg->t0;
-    fmt_dur(elapsed, el, sizeof el);
-    if (pg->done > 0 && pg->done < pg->total)
-        fmt_dur(elapsed / pg->done * (pg->total - pg->done), eta, sizeof eta);
-    else if (pg->done == pg->total)
-        snprintf(eta, sizeof eta, "0s");
-    fprintf(stderr, "\r\033[K%s [%s] %d/%d runs %3d%%  %s elapsed, ETA %s", pg->label, bar,
-            pg->done, pg->total, pg->total ? 100 * pg->done / pg->total : 100, el, eta);
-    if (pg->failed)
-        fprintf(stderr, "  (%d failed)", pg->failed);
-    fflush(stderr);
-    pg->last_draw = now;
-}
-
-void
-sweep_progress_init(sweep_progress *pg, int total, int quiet, const char *label)
-{
-    memset(pg, 0, sizeof *pg);
-    pg->total = total;
-    pg->quiet = quiet;
-    pg->bar = !quiet && cli_tty() && total > 0;
-    pg->label = label;
-    pg->t0 = pg->last_draw = sweep_now();
-    if (pg->bar)
-        draw(pg);
-}
-
-void
-sweep_progress_run(sweep_progress *pg, const sweep_plan *plan, const sweep_result *r)
-{
-    char what[512];
-    pg->done++;
-    if (r->status)
-        pg->failed++;
-    sweep_describe(&plan->runs[r->run], what, sizeof what);
-    if (r->status) {
-        fprintf(stderr, "%s%s: run %d (%s) failed: %s\n", pg->bar ? "\r\033[K" : "", pg->label,
-                r->run, what, r->msg);
-    } else if (!pg->quiet && !pg->bar) {
-        fprintf(stderr, "%s: %d/%d %s: goodput %.4g/s, attainment %.4f (%.2f s)\n", pg->label,
-                pg->done, pg->total, what, r->goodput_per_s, r->slo_attainment, r->wall_s);
-    }
-    if (pg->bar)
-        draw(pg);
-}
-
-void
-sweep_progress_tick(sweep_progress *pg)
-{
-    if (pg->bar && sweep_now() - pg->last_draw >= 0.5)
-        draw(pg);
-}
-
-void
-sweep_progress_end(sweep_progress *pg)
-{
-    if (pg->bar) {
-        draw(pg);
-        fputc('\n', stderr);
-    }
+    if (h && h->on_result)
+        h->on_result(h->arg, plan, r);
 }
 
 typedef struct worker {
@@ -151,27 +68,28 @@ read_all(int fd, void *buf, size_t len)
 }
 
 static void
-worker_main(const sweep_ctx *ctx, const sweep_plan *plan, int id, int cmd, int res)
+worker_main(const ep_sweep_ctx *ctx, const ep_sweep_plan *plan, int id, int cmd, int res)
 {
-    sweep_conn c;
-    int rc = sweep_conn_open(ctx, &c);
+    ep_sweep_conn c;
+    char why[300] = "";
+    int rc = ep_sweep_conn_open(ctx, &c, why, sizeof why);
     int32_t idx;
     while (read_all(cmd, &idx, sizeof idx) == 0) {
-        sweep_result r;
+        ep_sweep_result r;
         if (rc) {
             memset(&r, 0, sizeof r);
             r.run = idx;
             r.status = rc;
-            snprintf(r.msg, sizeof r.msg, "the worker could not open its databases");
+            snprintf(r.msg, sizeof r.msg, "the worker could not open its databases: %s", why);
         } else {
-            sweep_run_one(ctx, &c, &plan->runs[idx], idx, &r);
+            ep_sweep_run_one(ctx, &c, &plan->runs[idx], idx, &r);
         }
         r.worker = id;
         if (write_all(res, &r, sizeof r))
             break;
     }
     if (!rc)
-        sweep_conn_close(&c);
+        ep_sweep_conn_close(&c);
     close(cmd);
     close(res);
     _exit(0);
@@ -197,38 +115,40 @@ assign(worker *w, const int *todo, int ntodo, int *next)
 }
 
 static int
-inproc(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int ntodo, sweep_progress *pg)
+inproc(const ep_sweep_ctx *ctx, const ep_sweep_plan *plan, const int *todo, int ntodo,
+       const ep_sweep_hooks *h, char *err, size_t errlen)
 {
-    sweep_conn c;
-    if (sweep_conn_open(ctx, &c))
-        return -1;
+    ep_sweep_conn c;
+    int rc = ep_sweep_conn_open(ctx, &c, err, errlen);
+    if (rc)
+        return rc;
     int failed = 0;
     for (int i = 0; i < ntodo; i++) {
-        sweep_result r;
-        sweep_run_one(ctx, &c, &plan->runs[todo[i]], todo[i], &r);
+        ep_sweep_result r;
+        ep_sweep_run_one(ctx, &c, &plan->runs[todo[i]], todo[i], &r);
         failed += r.status != 0;
-        sweep_progress_run(pg, plan, &r);
+        report(h, plan, &r);
     }
-    sweep_conn_close(&c);
+    ep_sweep_conn_close(&c);
     return failed;
 }
 
 int
-sweep_exec(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int ntodo, int jobs,
-           sweep_progress *pg)
+ep_sweep_exec(const ep_sweep_ctx *ctx, const ep_sweep_plan *plan, const int *todo, int ntodo,
+              int jobs, const ep_sweep_hooks *hooks, char *err, size_t errlen)
 {
     if (ntodo == 0)
         return 0;
     if (jobs > ntodo)
         jobs = ntodo;
     if (jobs <= 1)
-        return inproc(ctx, plan, todo, ntodo, pg);
+        return inproc(ctx, plan, todo, ntodo, hooks, err, errlen);
     worker *w = calloc((size_t)jobs, sizeof *w);
     int resp[2];
     if (!w || pipe(resp) != 0) {
-        cli_err("sweep: cannot start workers: %s", strerror(errno));
+        snprintf(err, errlen, "sweep: cannot start workers: %s", strerror(errno));
         free(w);
-        return -1;
+        return EP_EIO;
     }
     /* A worker that died must not take the parent with it when it is written to. */
     struct sigaction ign, old_pipe;
@@ -262,11 +182,11 @@ sweep_exec(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int nt
     }
     close(resp[1]);
     if (started == 0) {
-        cli_err("sweep: cannot start workers: %s", strerror(errno));
+        snprintf(err, errlen, "sweep: cannot start workers: %s", strerror(errno));
         close(resp[0]);
         sigaction(SIGPIPE, &old_pipe, NULL);
         free(w);
-        return -1;
+        return EP_EIO;
     }
     fcntl(resp[0], F_SETFL, fcntl(resp[0], F_GETFL) | O_NONBLOCK);
     for (int k = 0; k < started; k++) {
@@ -278,18 +198,19 @@ sweep_exec(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int nt
         int pr = poll(&pfd, 1, 500);
         if (pr < 0 && errno != EINTR)
             break;
-        sweep_result r;
+        ep_sweep_result r;
         ssize_t n;
         while ((n = read(resp[0], &r, sizeof r)) == (ssize_t)sizeof r) {
             if (r.worker < 0 || r.worker >= started || w[r.worker].busy != r.run)
                 continue;
             running--;
             failed += r.status != 0;
-            sweep_progress_run(pg, plan, &r);
+            report(hooks, plan, &r);
             assign(&w[r.worker], todo, ntodo, &next);
             running += w[r.worker].busy >= 0;
         }
-        sweep_progress_tick(pg);
+        if (hooks && hooks->on_tick)
+            hooks->on_tick(hooks->arg);
         /* Results already in the pipe were read above; a worker gone now while busy died
          * during its run. */
         for (int k = 0; k < started; k++) {
@@ -301,7 +222,7 @@ sweep_exec(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int nt
                 if (r.worker >= 0 && r.worker < started && w[r.worker].busy == r.run) {
                     running--;
                     failed += r.status != 0;
-                    sweep_progress_run(pg, plan, &r);
+                    report(hooks, plan, &r);
                     assign(&w[r.worker], todo, ntodo, &next);
                     running += w[r.worker].busy >= 0;
                 }
@@ -309,7 +230,7 @@ sweep_exec(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int nt
                 memset(&r, 0, sizeof r);
                 r.worker = k;
                 r.run = w[k].busy;
-                r.status = EXIT_FAIL;
+                r.status = EP_ECANCELED;
                 if (WIFSIGNALED(st))
                     snprintf(r.msg, sizeof r.msg, "worker %d died (signal %d)", k, WTERMSIG(st));
                 else
@@ -317,7 +238,7 @@ sweep_exec(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int nt
                              WEXITSTATUS(st));
                 running--;
                 failed++;
-                sweep_progress_run(pg, plan, &r);
+                report(hooks, plan, &r);
                 w[k].busy = -1;
             }
             if (w[k].cmd >= 0) {
@@ -327,13 +248,13 @@ sweep_exec(const sweep_ctx *ctx, const sweep_plan *plan, const int *todo, int nt
         }
     }
     for (; next < ntodo; next++) {
-        sweep_result r;
+        ep_sweep_result r;
         memset(&r, 0, sizeof r);
         r.run = todo[next];
-        r.status = EXIT_FAIL;
+        r.status = EP_ECANCELED;
         snprintf(r.msg, sizeof r.msg, "not run: no worker left");
         failed++;
-        sweep_progress_run(pg, plan, &r);
+        report(hooks, plan, &r);
     }
     for (int k = 0; k < started; k++) {
         if (w[k].cmd >= 0)

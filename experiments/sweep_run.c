@@ -1,8 +1,8 @@
-/* `epara sweep`: one run of the plan (policy parameters and the SLO scale applied to the shared
- * scenario and restored afterwards, simulator or bound, stored with its identity key in one
- * transaction), and the results-database bookkeeping around a sweep (what is left to run,
- * journal mode). The simulation runs outside any transaction, so concurrent workers only
- * queue to store. */
+/* One run of a sweep plan (epara/sweep.h: policy parameters and the SLO scale applied to the
+ * shared scenario and restored afterwards, simulator or bound, stored with its identity key
+ * in one transaction), and the results-database bookkeeping around a sweep (what is left to
+ * run, journal mode). The simulation runs outside any transaction, so concurrent workers
+ * only queue to store. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,108 +12,53 @@
 
 #include "epara/bound.h"
 #include "epara/error.h"
+#include "epara/lathist.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
-#include "lathist.h"
-#include "sweep.h"
-#include "util.h"
-#include "gitrev.h"
+#include "epara/sweep.h"
 
 /* Workers wait this long for another writer's lock (a run with records takes seconds). */
 #define BUSY_MS 600000
 
-/* Checks every policy parameter any planned run would get, before any trace is prepared
- * or worker started: for each policy, every value of every param.KEY dimension over the
- * scenario's parameters (each entry is checked on its own, so tuples that take each value
- * once cover every grid point). Prints the problem; -1 on the first. */
-static int
-check_params(const sweep_opts *o, const ep_scenario *sc)
+void
+ep_sweep_ctx_init(ep_sweep_ctx *ctx, ep_scenario *sc, const char *trace_db, const char *out,
+                  int records, const char *git_rev)
 {
-    const char *keys[SWEEP_MAX_DIMS], *vals[SWEEP_MAX_DIMS];
-    int n = 0, nvals = 1;
-    for (int d = 0; d < o->grid.ndims; d++)
-        if (o->grid.dims[d].kind == SWEEP_PARAM) {
-            keys[n++] = o->grid.dims[d].key;
-            if (o->grid.dims[d].nvals > nvals)
-                nvals = o->grid.dims[d].nvals;
-        }
-    for (int p = 0; p < o->npolicies; p++)
-        for (int j = 0; j < nvals; j++) {
-            for (int d = 0, k = 0; d < o->grid.ndims; d++) {
-                const sweep_dim *dm = &o->grid.dims[d];
-                if (dm->kind == SWEEP_PARAM)
-                    vals[k++] = dm->text[j < dm->nvals ? j : dm->nvals - 1];
-            }
-            if (cli_policy_params_check(sc, o->scen, o->policies[p], keys, vals, n, "--grid"))
-                return -1;
-        }
-    return 0;
-}
-
-int
-sweep_setup(const sweep_opts *o, int quiet_prepare, ep_scenario *sc, sweep_ctx *ctx,
-            sweep_plan *plan)
-{
-    ep_store *st = NULL;
-    int rc = cli_scenario_load(o->scen, sc);
-    if (rc)
-        return rc;
-    if (check_params(o, sc)) {
-        ep_scenario_fini(sc);
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_scenario_prepare(sc, o->trace_db, quiet_prepare, &st)) != 0)
-        return rc;
-    /* Workers open their own read-only connections; none may cross a fork. */
-    ep_store_close(st);
     memset(ctx, 0, sizeof *ctx);
     ctx->sc = sc;
-    ctx->trace_db = o->trace_db ? o->trace_db : sc->run.trace_db;
-    ctx->out = o->out;
-    ctx->records = o->records;
+    ctx->trace_db = trace_db;
+    ctx->out = out;
+    ctx->git_rev = git_rev;
+    ctx->records = records;
     snprintf(ctx->host, sizeof ctx->host, "unknown");
     gethostname(ctx->host, sizeof ctx->host - 1);
-    char err[256];
-    if (sweep_plan_build(&o->grid, o->policies, o->npolicies, sc, o->scen, o->duration_s,
-                         o->records, plan, err, sizeof err)) {
-        cli_err("%s", err);
-        ep_scenario_fini(sc);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
-}
-
-void
-sweep_describe(const sweep_run *r, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s x%g seed %llu", r->policy, r->rate_scale,
-                     (unsigned long long)r->seed);
-    if (r->duration_s > 0 && n >= 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, " duration %g", r->duration_s);
-    if (r->slo_scale != 1 && n >= 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, " slo x%g", r->slo_scale);
-    for (int i = 0; i < r->nparams && n >= 0 && (size_t)n < len; i++)
-        n += snprintf(buf + n, len - (size_t)n, " %s=%s", r->pkey[i], r->pval[i]);
 }
 
 int
-sweep_conn_open(const sweep_ctx *ctx, sweep_conn *c)
+ep_sweep_conn_open(const ep_sweep_ctx *ctx, ep_sweep_conn *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     char msg[512] = "";
-    if (!(c->st = cli_store_open(ctx->trace_db, EP_STORE_READONLY)))
-        return EXIT_FAIL;
+    int rc = ep_store_open(ctx->trace_db, EP_STORE_READONLY, &c->st, msg, sizeof msg);
+    if (rc) {
+        if (rc == EP_ENOENT)
+            snprintf(err, errlen, "%s: no such database", ctx->trace_db);
+        else
+            snprintf(err, errlen, "%s", msg[0] ? msg : ep_strerror(rc));
+        c->st = NULL;
+        return rc;
+    }
     if (ep_results_open(ctx->out, &c->res, msg, sizeof msg) ||
         ep_results_sweep_init(c->res, BUSY_MS)) {
-        cli_err("sweep: %s", c->res ? ep_results_errmsg(c->res) : msg);
-        sweep_conn_close(c);
-        return EXIT_FAIL;
+        snprintf(err, errlen, "sweep: %s", c->res ? ep_results_errmsg(c->res) : msg);
+        ep_sweep_conn_close(c);
+        return EP_EDB;
     }
-    return EXIT_OK;
+    return 0;
 }
 
 void
-sweep_conn_close(sweep_conn *c)
+ep_sweep_conn_close(ep_sweep_conn *c)
 {
     ep_results_close(c->res);
     ep_store_close(c->st);
@@ -124,7 +69,7 @@ sweep_conn_close(sweep_conn *c)
  * the records too, in memory during the run and stored after it, so the results database
  * is locked only while storing. */
 typedef struct rec_buf {
-    cli_lathist hist;
+    ep_lathist hist;
     int keep; /* --records */
     ep_record *v;
     size_t n, cap;
@@ -135,7 +80,7 @@ static void
 on_record(void *ctx, const ep_record *rec)
 {
     rec_buf *b = ctx;
-    cli_lathist_add(&b->hist, rec);
+    ep_lathist_add(&b->hist, rec);
     if (b->oom || !b->keep)
         return;
     if (b->n == b->cap) {
@@ -152,7 +97,7 @@ on_record(void *ctx, const ep_record *rec)
 }
 
 static int
-store(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, const ep_sim_result *res,
+store(const ep_sweep_ctx *ctx, ep_sweep_conn *c, const ep_sweep_run *r, const ep_sim_result *res,
       const rec_buf *rb, int bound)
 {
     size_t dlen;
@@ -161,7 +106,7 @@ store(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, const ep_sim_resu
             .sc = sc,
             .scenario_name = sc->name,
             .scenario_text = sc->text ? sc->text : ep_scenario_default_text(&dlen),
-            .git_rev = EP_GIT_REV,
+            .git_rev = ctx->git_rev,
             .host = ctx->host,
             .options_json = r->options,
             .rate_scale = r->rate_scale,
@@ -169,8 +114,8 @@ store(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, const ep_sim_resu
             .seed = r->seed,
             .policy = r->policy,
     };
-    json_t *js = cli_sim_summary_json(sc, res);
-    if (js && !bound && json_object_set_new(js, "latency_hist", cli_lathist_json(&rb->hist))) {
+    json_t *js = ep_sim_summary_json(sc, res);
+    if (js && !bound && json_object_set_new(js, "latency_hist", ep_lathist_json(&rb->hist))) {
         json_decref(js);
         js = NULL;
     }
@@ -196,7 +141,8 @@ store(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, const ep_sim_resu
 }
 
 void
-sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, sweep_result *out)
+ep_sweep_run_one(const ep_sweep_ctx *ctx, ep_sweep_conn *c, const ep_sweep_run *r, int idx,
+                 ep_sweep_result *out)
 {
     memset(out, 0, sizeof *out);
     out->run = idx;
@@ -207,22 +153,21 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
     if (!saved || !slos) {
         free(saved);
         free(slos);
-        out->status = EXIT_FAIL;
+        out->status = EP_ENOMEM;
         snprintf(out->msg, sizeof out->msg, "out of memory");
         return;
     }
     memcpy(saved, sc->params, sizeof sc->params);
     for (int i = 0; i < sc->nservices; i++)
         slos[i] = sc->services[i].slo;
-    cli_slo_scale(sc, r->slo_scale);
+    ep_scenario_scale_slos(sc, r->slo_scale);
     rec_buf rb;
     memset(&rb, 0, sizeof rb);
     rb.keep = ctx->records;
     ep_sim_result res;
     memset(&res, 0, sizeof res);
     for (int i = 0; i < r->nparams; i++)
-        if (cli_param_put(sc, r->pkey[i], r->pval[i])) {
-            out->status = EXIT_USAGE;
+        if ((out->status = ep_scenario_param_put(sc, r->pkey[i], r->pval[i])) != 0) {
             snprintf(out->msg, sizeof out->msg, "more than %d policy parameters", EP_MAX_PARAMS);
             goto done;
         }
@@ -234,7 +179,7 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
     o.rate_scale = r->rate_scale;
     o.traces = c->st;
     if (r->duration_s > 0 && ep_dur_from_s(r->duration_s, &o.duration)) {
-        out->status = EXIT_USAGE;
+        out->status = EP_ERANGE;
         snprintf(out->msg, sizeof out->msg, "duration %g s is out of range", r->duration_s);
         goto done;
     }
@@ -246,16 +191,16 @@ sweep_run_one(const sweep_ctx *ctx, sweep_conn *c, const sweep_run *r, int idx, 
     int err = bound ? ep_bound_run(sc, &o, &res, out->msg, sizeof out->msg)
                     : ep_sim_run(sc, &o, &res, out->msg, sizeof out->msg);
     if (err) {
-        out->status = err == EP_EINVAL || err == EP_ENOENT ? EXIT_USAGE : EXIT_FAIL;
+        out->status = err;
         goto done;
     }
     if (rb.oom) {
-        out->status = EXIT_FAIL;
+        out->status = EP_ENOMEM;
         snprintf(out->msg, sizeof out->msg, "out of memory keeping the records");
         goto done;
     }
     if (store(ctx, c, r, &res, &rb, bound)) {
-        out->status = EXIT_FAIL;
+        out->status = EP_EDB;
         snprintf(out->msg, sizeof out->msg, "%s: cannot store the run: %s", ctx->out,
                  ep_results_errmsg(c->res));
         goto done;
@@ -275,49 +220,40 @@ done:
 }
 
 int
-sweep_todo(const char *out, const sweep_plan *plan, int wal, int dry_run, int **todo, int *ntodo)
+ep_sweep_todo(const char *out, const ep_sweep_plan *plan, int dry_run, int **todo, int *ntodo,
+              char *err, size_t errlen)
 {
     ep_results *res = NULL;
     char msg[512] = "";
     *todo = NULL;
     *ntodo = 0;
+    int *t = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "sweep: out of memory");
+        return EP_ENOMEM;
+    }
     if (dry_run && access(out, F_OK) != 0) {
         /* Nothing stored yet, and a dry run creates nothing. */
-        int *t = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *t);
-        if (!t) {
-            cli_err("sweep: out of memory");
-            return EXIT_FAIL;
-        }
         for (int i = 0; i < plan->n; i++)
             t[i] = i;
         *todo = t;
         *ntodo = plan->n;
-        return EXIT_OK;
+        return 0;
     }
     if (ep_results_open(out, &res, msg, sizeof msg)) {
-        cli_err("sweep: %s", msg);
-        return EXIT_FAIL;
+        snprintf(err, errlen, "sweep: %s", msg);
+        free(t);
+        return EP_EDB;
     }
-    int rc = EXIT_FAIL;
+    int rc = EP_EDB, n = 0;
     if (ep_results_sweep_init(res, BUSY_MS)) {
-        cli_err("sweep: %s: %s", out, ep_results_errmsg(res));
+        snprintf(err, errlen, "sweep: %s: %s", out, ep_results_errmsg(res));
         goto done;
     }
-    /* WAL lets workers store while others read; without it (another connection is open)
-     * the busy timeout still serializes them correctly. */
-    if (wal && ep_results_set_wal(res, 1))
-        cli_err("sweep: %s: cannot switch to WAL (%s); continuing", out, ep_results_errmsg(res));
-    int *t = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *t);
-    if (!t) {
-        cli_err("sweep: out of memory");
-        goto done;
-    }
-    int n = 0;
     for (int i = 0; i < plan->n; i++) {
         int found = 0;
         if (ep_results_sweep_has(res, plan->runs[i].key, &found)) {
-            cli_err("sweep: %s: %s", out, ep_results_errmsg(res));
-            free(t);
+            snprintf(err, errlen, "sweep: %s: %s", out, ep_results_errmsg(res));
             goto done;
         }
         if (!found)
@@ -325,18 +261,27 @@ sweep_todo(const char *out, const sweep_plan *plan, int wal, int dry_run, int **
     }
     *todo = t;
     *ntodo = n;
-    rc = EXIT_OK;
+    t = NULL;
+    rc = 0;
 done:
+    free(t);
     ep_results_close(res);
     return rc;
 }
 
-void
-sweep_settle(const char *out)
+int
+ep_sweep_journal(const char *out, int wal, char *err, size_t errlen)
 {
     ep_results *res = NULL;
-    char msg[512];
-    if (ep_results_open(out, &res, msg, sizeof msg) == 0)
-        ep_results_set_wal(res, 0);
+    char msg[512] = "";
+    int rc = 0;
+    if (ep_results_open(out, &res, msg, sizeof msg)) {
+        snprintf(err, errlen, "%s", msg);
+        rc = EP_EDB;
+    } else if (ep_results_sweep_init(res, BUSY_MS) || ep_results_set_wal(res, wal)) {
+        snprintf(err, errlen, "%s", ep_results_errmsg(res));
+        rc = EP_EDB;
+    }
     ep_results_close(res);
+    return rc;
 }
