@@ -885,9 +885,16 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
         rc = EP_ENOMEM;
         goto done;
     }
+    /* A device on a node that is down, or cut off by its uplink, takes no new instance: the
+     * scheduler's view says so (a crash or a link failure). Running instances there are not
+     * kept either (keep_running). */
     for (int d = 0; d < sc->ndevices; d++) {
-        freem[d] = ep_pol_usable_mem(sc, d);
-        budget[d] = st->p.mt ? st->p.budget : 1.0;
+        const ep_node *nd = &sc->nodes[sc->devices[d].node];
+        int node = sc->devices[d].node;
+        int usable = (!view->node_up || view->node_up[node]) &&
+                     (!view->link_up || view->link_up[nd->link]);
+        freem[d] = usable ? ep_pol_usable_mem(sc, d) : 0;
+        budget[d] = usable ? (st->p.mt ? st->p.budget : 1.0) : 0;
     }
     double supply[MAX_SVC] = {0}, demand[MAX_SVC];
     for (int s = 0; s < ns; s++)

@@ -387,6 +387,27 @@ pair_of(const ep_instance_spec *buf, int n, int svc, int d0, int d1)
     return NULL;
 }
 
+/* A crashed node, or one its uplink cuts off, takes no new instance: everything goes to the
+ * other server (before, the greedy kept choosing the dead node's GPUs every round). */
+static void
+test_a_node_that_is_down_or_cut_off_gets_no_instance(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    for (int cut = 0; cut <= 1; cut++) {
+        bf f;
+        setup(&f, pool_yaml, cut ? "down_link" : "down_node", "", 1.5);
+        /* The fixture's node_up and link_up are one array; node 0's link is link 0. */
+        f.up[0] = 0;
+        int n = place(&f, buf);
+        assert_true(n >= 2);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < buf[i].ndev; j++)
+                assert_int_not_equal(f.sc.devices[buf[i].devs[j]].node, 0);
+        bf_fini(&f);
+    }
+}
+
 static void
 test_a_tp_group_with_siblings_also_hosts_the_other_llms(void **state)
 {
@@ -751,6 +772,7 @@ main(void)
             cmocka_unit_test(
                     test_without_categorize_every_service_is_latency_and_multi_only_by_memory),
             cmocka_unit_test(test_a_tp_group_with_siblings_also_hosts_the_other_llms),
+            cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
             cmocka_unit_test(test_frequency_tasks_get_fifo_queues_and_multi_frame_batches),
             cmocka_unit_test(test_latency_tasks_get_edf_queues),
             cmocka_unit_test(test_a_multi_device_llm_gets_a_tp_group_inside_one_node),
