@@ -410,7 +410,7 @@ att_row(void *ctx, const csv_reader *cr)
     att_reader *a = ctx;
     table *t = &a->t;
     int64_t v[A_ISPREFILL];
-    int prefill, rc = 0;
+    int prefill = 0, rc = 0;
     for (int c = 0; c < A_ISPREFILL && !rc; c++)
         rc = cell_int(t, cr, c, max[c], &v[c]);
     if (rc || (rc = cell_bool(t, cr, A_ISPREFILL, &prefill)) ||
@@ -426,7 +426,7 @@ att_row(void *ctx, const csv_reader *cr)
                     t->names[low], prefill ? "prefill" : "decode");
     if (v[A_TP] != 1)
         return 0;
-    ep_dur per;
+    ep_dur per = 0;
     if ((rc = layer_attention(a, cr, prefill, &per)))
         return rc;
     if (!prefill)
