@@ -887,12 +887,17 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     }
     /* A device on a node that is down, or cut off by its uplink, takes no new instance: the
      * scheduler's view says so (a crash or a link failure). Running instances there are not
-     * kept either (keep_running). */
+     * kept either (keep_running). When the view has no node up at all, it knows nothing (a
+     * testbed's controller that hears no state message takes every node for silent): the
+     * placement then ignores it rather than retire everything. */
+    int any_up = 0;
+    for (int n = 0; n < sc->nnodes && !any_up; n++)
+        any_up = !view->node_up || view->node_up[n];
     for (int d = 0; d < sc->ndevices; d++) {
         const ep_node *nd = &sc->nodes[sc->devices[d].node];
         int node = sc->devices[d].node;
-        int usable = (!view->node_up || view->node_up[node]) &&
-                     (!view->link_up || view->link_up[nd->link]);
+        int usable = !any_up || ((!view->node_up || view->node_up[node]) &&
+                                 (!view->link_up || view->link_up[nd->link]));
         freem[d] = usable ? ep_pol_usable_mem(sc, d) : 0;
         budget[d] = usable ? (st->p.mt ? st->p.budget : 1.0) : 0;
     }
