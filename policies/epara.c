@@ -844,6 +844,98 @@ fill_idle(const epara_state *st, const ep_view *view, cands *cs, int *chosen, do
     }
 }
 
+/* A service with no instance at all gets one before spare capacity is handed out: the first
+ * of its candidates that fits the memory and time left. When none does because LLM
+ * instances planned their KV caches there (kv_reserve), it borrows from those reserves:
+ * its best candidate (a running one first) whose devices keep, for every LLM instance on
+ * them (itself included), the KV of two long prompts (what pooling keeps) once the host
+ * splits the memory the weights leave. Without it a service placed last (an image generator
+ * beside chat models, or an LLM behind a cheaper service) loses every request to the
+ * headroom others planned. */
+static void
+cover_unserved(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
+               double *budget, int *count, const double *demand, double *supply)
+{
+    const ep_scenario *sc = view->sc;
+    dev_mem *dm = NULL;
+    for (int s = 0; s < sc->nservices; s++) {
+        if (supply[s] > 0)
+            continue;
+        int done = 0;
+        for (int k = 0; k < cs->n && !done; k++) {
+            if (chosen[k] || cs->c[k].tail_only || cs->c[k].spec.service != s)
+                continue;
+            double add = take(st, view, &cs->c[k], freem, budget, count, 0);
+            if (add > 0) {
+                chosen[k] = 1;
+                supply[s] += add;
+                done = 1;
+            }
+        }
+        if (done || !st->p.kv_reserve)
+            continue;
+        if (!dm) { /* the chosen instances' weights and KV needs per device, once */
+            dm = calloc((size_t)sc->ndevices + 1, sizeof *dm);
+            if (!dm)
+                return; /* nothing borrowed this round */
+            for (int k = 0; k < cs->n; k++)
+                if (chosen[k])
+                    dev_mem_add(st, view, dm, &cs->c[k].spec);
+        }
+        int best = -1, best_run = 0;
+        double best_score = 0;
+        for (int k = 0; k < cs->n; k++) {
+            const cand *c = &cs->c[k];
+            if (chosen[k] || c->tail_only || c->spec.service != s)
+                continue;
+            /* Its weights (an LLM: and its own two long prompts, not its whole batch). */
+            int llm = sc->services[s].kind == EP_SVC_LLM;
+            double w = (double)ep_cost_instance_mem(sc, s, c->spec.ndev);
+            double need = llm ? pool_need(st, view, &c->spec) : 0, b = 1.0;
+            int ok = 1;
+            for (int j = 0; j < c->spec.ndev && ok; j++) {
+                int d = c->spec.devs[j];
+                const dev_mem *m = &dm[d];
+                double left = ep_pol_usable_mem(sc, d) - m->wsum - w;
+                int nllm = m->nllm + llm;
+                ok = (st->p.mt || count[d] == 0) && left >= 0 &&
+                     (nllm == 0 || left / nllm >= (need > m->need ? need : m->need));
+                if (budget[d] < b)
+                    b = budget[d];
+            }
+            if (!ok || b < 0.05)
+                continue;
+            int run = is_running(view, &c->spec);
+            cand scaled = *c;
+            scaled.cap = c->cap * b;
+            double score =
+                    cand_score(st, view, &scaled, demand[s] > 0 ? demand[s] : c->cap, demand);
+            if (best < 0 || run > best_run || (run == best_run && score > best_score)) {
+                best = k;
+                best_run = run;
+                best_score = score;
+            }
+        }
+        if (best < 0)
+            continue;
+        const cand *c = &cs->c[best];
+        double b = 1.0;
+        for (int j = 0; j < c->spec.ndev; j++)
+            if (budget[c->spec.devs[j]] < b)
+                b = budget[c->spec.devs[j]];
+        for (int j = 0; j < c->spec.ndev; j++) {
+            int d = c->spec.devs[j];
+            freem[d] = freem[d] > c->mem ? freem[d] - c->mem : 0;
+            budget[d] -= b;
+            count[d]++;
+        }
+        chosen[best] = 1;
+        supply[s] += c->cap * b;
+        dev_mem_add(st, view, dm, &c->spec);
+    }
+    free(dm);
+}
+
 static int
 ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
 {
@@ -916,20 +1008,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
             keep_running(st, view, &cs, chosen, freem, budget, count, demand, supply, mult);
         greedy(st, view, &cs, chosen, freem, budget, count, demand, supply, mult);
         if (round == 0)
-            for (int s = 0; s < ns; s++) {
-                if (supply[s] > 0)
-                    continue;
-                for (int k = 0; k < cs.n; k++) {
-                    if (chosen[k] || cs.c[k].tail_only || cs.c[k].spec.service != s)
-                        continue;
-                    double add = take(st, view, &cs.c[k], freem, budget, count, 0);
-                    if (add > 0) {
-                        chosen[k] = 1;
-                        supply[s] += add;
-                        break;
-                    }
-                }
-            }
+            cover_unserved(st, view, &cs, chosen, freem, budget, count, demand, supply);
     }
     if (st->p.tail_replica)
         tail_replicas(st, view, &cs, chosen, freem, budget, count, demand);

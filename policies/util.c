@@ -242,8 +242,12 @@ ep_pol_capacity_at(const ep_view *v, const ep_instance_spec *sp, double slow, in
             double d1 = (double)ep_pol_llm_iteration(v, sp, 0, 0, 1, (int64_t)(in + out / 2)) *
                         slow / 1e9;
             if (p <= ttft && d1 <= tpot) {
-                best = 1 / (p + out * d1);
-                bb = 1;
+                /* One request at a time, at most as often as the next one's prefill
+                 * stalls its decode steps within the TPOT (the main loop's rule at batch
+                 * 1: d1 / (1 - lambda p) <= tpot). */
+                double busy = 1 / (p + out * d1), stall = (1 - d1 / tpot) / p;
+                best = stall < busy ? stall : busy;
+                bb = best > 0 ? 1 : 0;
             }
         }
     }

@@ -56,7 +56,9 @@ double ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
  * of the instance's device; 1: alone) and, for an LLM, at most kv KV-cache tokens (< 0: what
  * its devices hold alone, ep_pol_kv_capacity). lone: when no batch qualifies but a lone
  * request meets the SLO (DNN: its batch time within the deadline; LLM: prefill within the
- * TTFT, one decode step within the TPOT), that request's rate instead of 0. Returns requests
+ * TTFT, one decode step within the TPOT), that request's rate instead of 0 (LLM: at most
+ * the rate whose prefills, each stalling the running request's decode, keep its TPOT:
+ * (1 - d / tpot) / p). Returns requests
  * per second (0 when hopeless); *batch (not NULL) gets the batch achieving it; *reach (may be
  * NULL) the smallest batch whose capacity (the best over batches up to it) reaches target
  * requests per second, else *batch: the batch an instance needs to carry target within its

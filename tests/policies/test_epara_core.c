@@ -454,6 +454,42 @@ test_a_tp_group_with_siblings_also_hosts_the_other_llms(void **state)
     bf_fini(&f);
 }
 
+/* Coverage: one GPU. gen, a small generator (1.5 GB with its workspace), scores first and
+ * takes its share; chat, an 8B LLM, then plans the KV cache of its whole capacity batch
+ * (~5 GB beside 16 GB of weights) and no longer fits. It borrows from that reserve, keeping
+ * two long prompts' KV, instead of getting no instance (before: every chat request
+ * rejected); without kv_reserve it fits anyway. */
+static const char cover_yaml[] =
+        "name: cover\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, count: 1, cores: 32, mem_gb: 128, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: chat, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "  - {name: gen, kind: dnn, params_b: 0.5, reserve_mb: 500, gflops: 1000,"
+        " slo: {deadline_ms: 1000}}\n"
+        "workload:\n"
+        "  - {trace: t, service: chat, ingress: srv}\n";
+
+static void
+test_a_service_left_without_memory_borrows_from_kv_reserves(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    const char *params[] = {"fill_idle: 0", "fill_idle: 0, kv_reserve: 0"};
+    for (int i = 0; i < 2; i++) {
+        bf f;
+        setup(&f, cover_yaml, i ? "cover_nokv" : "cover", params[i], 2);
+        int n = place(&f, buf);
+        assert_non_null(first_of(buf, n, 0));
+        assert_non_null(first_of(buf, n, 1));
+        bf_fini(&f);
+    }
+}
+
 /* --- allocator ---------------------------------------------------------------------------- */
 
 static void
@@ -785,6 +821,7 @@ main(void)
                     test_without_categorize_every_service_is_latency_and_multi_only_by_memory),
             cmocka_unit_test(test_a_tp_group_with_siblings_also_hosts_the_other_llms),
             cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
+            cmocka_unit_test(test_a_service_left_without_memory_borrows_from_kv_reserves),
             cmocka_unit_test(test_frequency_tasks_get_fifo_queues_and_multi_frame_batches),
             cmocka_unit_test(test_latency_tasks_get_edf_queues),
             cmocka_unit_test(test_a_multi_device_llm_gets_a_tp_group_inside_one_node),

@@ -1,5 +1,6 @@
 /* Policy helpers: SLO-bounded capacity and the LLM batch limit against direct evaluation of
  * the cost model, memory accounting over a placement, greedy batches. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,6 +115,33 @@ test_capacity_meets_the_slo_and_reports_its_batch(void **state)
     ep_scenario_fini(&f.sc);
 }
 
+/* A prompt whose prefill leaves no room for queueing (p > TTFT / 2) is served lone: one
+ * request at a time, at most as often as the next prefill, stalling the running request's
+ * decode steps, keeps its TPOT: (1 - d / tpot) / p, below the busy server's 1 / (p + O d)
+ * (before, that busy rate: a device whose TPOT only an idle instance meets looked able to
+ * serve a request every p + O d). */
+static void
+test_a_lone_llm_request_rate_keeps_the_tpot_under_prefill_stalls(void **state)
+{
+    (void)state;
+    fix f;
+    fix_init(&f);
+    f.in[0] = 8000;
+    f.out[0] = 2;
+    ep_instance_spec sp = single(0, 0);
+    double p = (double)ep_pol_llm_iteration(&f.v, &sp, 8000, 8000.0 * 8000.0, 0, 0) / 1e9;
+    double d = (double)ep_pol_llm_iteration(&f.v, &sp, 0, 0, 1, 8001) / 1e9;
+    assert_true(p > 1.0 && p <= 2.0 && d < 0.1); /* the premise: lone, within the SLO */
+    int b = 0;
+    assert_true(ep_pol_capacity(&f.v, &sp, &b) == 0);
+    double cap = ep_pol_capacity_at(&f.v, &sp, 1, -1, INFINITY, 1, &b, NULL);
+    double stall = (1 - d / 0.1) / p, busy = 1 / (p + 2 * d);
+    assert_true(stall < busy);
+    assert_int_equal(b, 1);
+    assert_true(cap > 0.999 * stall && cap < 1.001 * stall);
+    ep_scenario_fini(&f.sc);
+}
+
 static void
 test_free_memory_counts_only_active_instances(void **state)
 {
@@ -166,6 +194,7 @@ main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_llm_batch_limit_is_the_largest_batch_within_tpot),
             cmocka_unit_test(test_capacity_meets_the_slo_and_reports_its_batch),
+            cmocka_unit_test(test_a_lone_llm_request_rate_keeps_the_tpot_under_prefill_stalls),
             cmocka_unit_test(test_free_memory_counts_only_active_instances),
             cmocka_unit_test(test_greedy_batch_takes_the_queue_up_to_the_max_batch),
     };
