@@ -17,7 +17,10 @@
  *    candidate's capacity counts on) and compute budgets, each candidate costed by the larger
  *    of its memory share and device-time share per device; demand forecast by EWMA raised
  *    toward the recent peak (or the oracle), supply of running instances discounted by
- *    their backlog, hysteresis; a latency LLM whose instances all prefill a long prompt
+ *    their backlog, hysteresis; when a service falls short on devices others took, two
+ *    more plans with those devices (then every device it could use) priced higher, the
+ *    plan covering most demand kept; a service left without an instance borrows from
+ *    co-located LLMs' KV reserves; a latency LLM whose instances all prefill a long prompt
  *    past its TTFT gets the instance that prefills it fastest; devices left idle get an
  *    instance of the service with the least supply per unit of demand;
  *  - request router: serve locally if a local instance meets the deadline by its estimate
@@ -92,6 +95,7 @@ typedef struct epara_params {
     int pool;           /* 0: a TP group hosts one LLM service only */
     int score_time;     /* the greedy counts device time as well as memory */
     int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
+    double contest;     /* price above 1 of a device a service short of demand found taken */
 } epara_params;
 
 /* Prefill work a node dispatched to a remote instance after the view of it was synced:
@@ -129,6 +133,7 @@ typedef struct epara_state {
     int tpot_batch[MAX_INST];
     double tpot_rate[MAX_INST];  /* the arrival rate tpot_batch was computed for */
     double admit_rate[MAX_INST]; /* requests/s the instance admits at that rate */
+    const double *price;         /* during a placement: each device's price (NULL: 1) */
 } epara_state;
 
 /* The parameters ep_init reads: the one place their defaults and domains live (the host
@@ -179,6 +184,9 @@ static const ep_param_decl epara_params_decl[] = {
          "a TP group of an LLM with other instances also hosts the other latency LLMs (MT)"},
         {"score_time", 0, 1, 1, 1,
          "the greedy's cost of a candidate counts the device time it takes, not only memory"},
+        {"contest", 0, 1000, 0, 5,
+         "devices a service short of its demand contests are priced 1 + contest in two more "
+         "plans, the one covering most demand kept (0: one plan)"},
         {"per_service", 0, 1, 1, 0,
          "objective: shares of each service's demand (1) or requests served (0)"},
         {NULL, 0, 0, 0, 0, NULL},
@@ -227,6 +235,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->per_service = PARAM("per_service") != 0;
     p->score_time = PARAM("score_time") != 0;
     p->fill_idle = PARAM("fill_idle") != 0;
+    p->contest = PARAM("contest");
     p->pool = PARAM("pool") != 0;
     p->mt_stretch = PARAM("mt_stretch") != 0;
     p->drop_doomed = PARAM("drop_doomed") != 0;
@@ -519,8 +528,9 @@ cand_score(const epara_state *st, const ep_view *view, const cand *c, double wan
      * device's time (serving `serve` requests/s of the `full` it sustains alone). */
     double timefrac = c->full > 0 && st->p.score_time ? serve / c->full : 0, cost = 0;
     for (int j = 0; j < c->spec.ndev; j++) {
-        double memfrac = c->mem / ep_pol_usable_mem(sc, c->spec.devs[j]);
-        cost += memfrac > timefrac ? memfrac : timefrac;
+        int d = c->spec.devs[j];
+        double memfrac = c->mem / ep_pol_usable_mem(sc, d);
+        cost += (memfrac > timefrac ? memfrac : timefrac) * (st->price ? st->price[d] : 1);
     }
     return gain / (cost + 1e-9);
 }
@@ -936,6 +946,121 @@ cover_unserved(const epara_state *st, const ep_view *view, cands *cs, int *chose
     free(dm);
 }
 
+/* One placement plan under construction: the candidates chosen, what each device has left
+ * (memory, time budget, instances) and the supply planned per service. */
+typedef struct plan {
+    int *chosen, *count;
+    double *freem, *budget;
+    double supply[MAX_SVC];
+} plan;
+
+static void
+plan_free(plan *pl)
+{
+    free(pl->chosen);
+    free(pl->count);
+    free(pl->freem);
+    free(pl->budget);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* An empty plan over every device. A device on a node that is down, or cut off by its
+ * uplink, takes no new instance: the scheduler's view says so (a crash or a link failure).
+ * Running instances there are not kept either (keep_running). When the view has no node up
+ * at all, it knows nothing (a testbed's controller that hears no state message takes every
+ * node for silent): the placement then ignores it rather than retire everything. */
+static int
+plan_init(const epara_state *st, const ep_view *view, int ncand, plan *pl)
+{
+    const ep_scenario *sc = view->sc;
+    memset(pl, 0, sizeof *pl);
+    pl->chosen = calloc((size_t)ncand + 1, sizeof *pl->chosen);
+    pl->count = calloc((size_t)sc->ndevices + 1, sizeof *pl->count);
+    pl->freem = calloc((size_t)sc->ndevices + 1, sizeof *pl->freem);
+    pl->budget = calloc((size_t)sc->ndevices + 1, sizeof *pl->budget);
+    if (!pl->chosen || !pl->count || !pl->freem || !pl->budget) {
+        plan_free(pl);
+        return EP_ENOMEM;
+    }
+    int any_up = 0;
+    for (int n = 0; n < sc->nnodes && !any_up; n++)
+        any_up = !view->node_up || view->node_up[n];
+    for (int d = 0; d < sc->ndevices; d++) {
+        const ep_node *nd = &sc->nodes[sc->devices[d].node];
+        int node = sc->devices[d].node;
+        int usable = !any_up || ((!view->node_up || view->node_up[node]) &&
+                                 (!view->link_up || view->link_up[nd->link]));
+        pl->freem[d] = usable ? ep_pol_usable_mem(sc, d) : 0;
+        pl->budget[d] = usable ? (st->p.mt ? st->p.budget : 1.0) : 0;
+    }
+    return 0;
+}
+
+/* The first round of a plan: running instances that are still useful are kept first
+ * (hysteresis: a move costs a model load), their supply discounted by the backlog they
+ * carry (state-aware), then the greedy adds instances until the forecast demand (x
+ * headroom) of every service is covered, then a service with no instance gets one. Returns
+ * the weighted demand covered, sum_s w_s min(demand_s, supply_s). */
+static double
+plan_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand)
+{
+    if (st->p.hysteresis && st->placed_once)
+        keep_running(st, view, cs, pl->chosen, pl->freem, pl->budget, pl->count, demand, pl->supply,
+                     1.0);
+    greedy(st, view, cs, pl->chosen, pl->freem, pl->budget, pl->count, demand, pl->supply, 1.0);
+    cover_unserved(st, view, cs, pl->chosen, pl->freem, pl->budget, pl->count, demand, pl->supply);
+    double covered = 0;
+    for (int s = 0; s < view->sc->nservices; s++)
+        covered += view->sc->services[s].weight *
+                   (pl->supply[s] < demand[s] ? pl->supply[s] : demand[s]);
+    return covered;
+}
+
+/* Devices contested by a service short of its demand: those where one of its candidates
+ * did not fit the memory or time the plan left (all = 0), or every device of its
+ * candidates once one did not fit (all = 1: also those it holds, so that others move off
+ * them). They get price 1 + contest (the others 1); returns how many. The greedy values a
+ * share of a device at its price, so a service that runs almost as well elsewhere (frames
+ * on embedded boards) leaves such devices to one that has nowhere else to go (an image
+ * generator only a large GPU serves in time), which a greedy by gain per share alone
+ * never does. */
+static int
+contested(const epara_state *st, const ep_view *view, const cands *cs, const plan *pl,
+          const double *demand, int all, double *price)
+{
+    const ep_scenario *sc = view->sc;
+    int n = 0, blocked[MAX_SVC] = {0};
+    for (int d = 0; d < sc->ndevices; d++)
+        price[d] = 1;
+    for (int k = 0; k < cs->n; k++) {
+        const cand *c = &cs->c[k];
+        int s = c->spec.service;
+        if (pl->chosen[k] || c->tail_only || !(pl->supply[s] < 0.99 * demand[s]))
+            continue;
+        for (int j = 0; j < c->spec.ndev; j++) {
+            int d = c->spec.devs[j];
+            if (pl->freem[d] >= c->mem && pl->budget[d] >= 0.05 && (st->p.mt || !pl->count[d]))
+                continue;
+            blocked[s] = 1;
+            if (!all && price[d] == 1) {
+                price[d] = 1 + st->p.contest;
+                n++;
+            }
+        }
+    }
+    for (int k = 0; k < cs->n && all; k++) {
+        const cand *c = &cs->c[k];
+        if (c->tail_only || !blocked[c->spec.service])
+            continue;
+        for (int j = 0; j < c->spec.ndev; j++)
+            if (price[c->spec.devs[j]] == 1) {
+                price[c->spec.devs[j]] = 1 + st->p.contest;
+                n++;
+            }
+    }
+    return n;
+}
+
 static int
 ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
 {
@@ -961,75 +1086,66 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
      * (zeroing 65,536 candidates every round was a tenth of a default-scenario run). */
     cs.c = malloc(MAX_CAND * sizeof(cand));
     cs.cap = MAX_CAND;
-    double *freem = calloc((size_t)sc->ndevices + 1, sizeof *freem);
-    double *budget = calloc((size_t)sc->ndevices + 1, sizeof *budget);
-    int *count = calloc((size_t)sc->ndevices + 1, sizeof *count);
-    int *chosen = NULL;
+    plan a = {0}, b = {0};
+    double *price = calloc((size_t)sc->ndevices + 1, sizeof *price);
     int rc = 0;
-    if (!cs.c || !freem || !budget || !count) {
+    if (!cs.c || !price) {
         rc = EP_ENOMEM;
         goto done;
     }
     for (int s = 0; s < ns; s++)
         candidates_for(st, view, s, &cs);
-    chosen = calloc((size_t)cs.n + 1, sizeof *chosen);
-    if (!chosen) {
-        rc = EP_ENOMEM;
+    if ((rc = plan_init(st, view, cs.n, &a)) != 0)
         goto done;
-    }
-    /* A device on a node that is down, or cut off by its uplink, takes no new instance: the
-     * scheduler's view says so (a crash or a link failure). Running instances there are not
-     * kept either (keep_running). When the view has no node up at all, it knows nothing (a
-     * testbed's controller that hears no state message takes every node for silent): the
-     * placement then ignores it rather than retire everything. */
-    int any_up = 0;
-    for (int n = 0; n < sc->nnodes && !any_up; n++)
-        any_up = !view->node_up || view->node_up[n];
-    for (int d = 0; d < sc->ndevices; d++) {
-        const ep_node *nd = &sc->nodes[sc->devices[d].node];
-        int node = sc->devices[d].node;
-        int usable = !any_up || ((!view->node_up || view->node_up[node]) &&
-                                 (!view->link_up || view->link_up[nd->link]));
-        freem[d] = usable ? ep_pol_usable_mem(sc, d) : 0;
-        budget[d] = usable ? (st->p.mt ? st->p.budget : 1.0) : 0;
-    }
-    double supply[MAX_SVC] = {0}, demand[MAX_SVC];
+    double demand[MAX_SVC] = {0};
     for (int s = 0; s < ns; s++)
         demand[s] = st->forecast[s] * st->p.headroom;
-    /* Two rounds: first cover the forecast demand (x headroom) of every service, then hand
-     * out spare capacity up to `extra` times demand. In each round, running instances that
-     * are still useful are kept first (hysteresis: a move costs a model load), their
-     * supply discounted by the backlog they carry (state-aware), then the greedy adds new
-     * instances. A service with no instance at all gets one before spare capacity is
-     * handed out. */
-    for (int round = 0; round < 2; round++) {
-        double mult = round == 0 ? 1.0 : st->p.extra;
-        if (st->p.hysteresis && st->placed_once)
-            keep_running(st, view, &cs, chosen, freem, budget, count, demand, supply, mult);
-        greedy(st, view, &cs, chosen, freem, budget, count, demand, supply, mult);
-        if (round == 0)
-            cover_unserved(st, view, &cs, chosen, freem, budget, count, demand, supply);
+    /* First cover the forecast demand; where a service fell short on devices others took,
+     * plan again with those devices priced higher and keep the plan covering more. */
+    st->price = NULL;
+    double covered = plan_cover(st, view, &cs, &a, demand);
+    for (int all = 0; all <= 1 && st->p.contest > 0; all++) {
+        plan_free(&b);
+        if (contested(st, view, &cs, &a, demand, all, price) == 0)
+            continue;
+        if ((rc = plan_init(st, view, cs.n, &b)) != 0)
+            goto done;
+        st->price = price;
+        double more = plan_cover(st, view, &cs, &b, demand);
+        st->price = NULL;
+        if (more > covered * (1 + 1e-9)) {
+            plan t = a;
+            a = b;
+            b = t;
+            covered = more;
+        }
     }
+    /* Then hand out spare capacity up to `extra` times demand (running instances first),
+     * a replica for long prompts, idle devices, pooling. */
+    if (st->p.hysteresis && st->placed_once)
+        keep_running(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand, a.supply,
+                     st->p.extra);
+    greedy(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand, a.supply, st->p.extra);
     if (st->p.tail_replica)
-        tail_replicas(st, view, &cs, chosen, freem, budget, count, demand);
+        tail_replicas(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand);
     if (st->p.fill_idle)
-        fill_idle(st, view, &cs, chosen, freem, budget, count, demand, supply);
+        fill_idle(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand, a.supply);
     /* After fill_idle: the guests take no device, only the memory the host splits. */
     if (st->p.pool)
-        pool(st, view, &cs, chosen, demand);
+        pool(st, view, &cs, a.chosen, demand);
     for (int k = 0; k < cs.n && !rc; k++)
-        if (chosen[k])
+        if (a.chosen[k])
             rc = ep_placement_add(out, &cs.c[k].spec);
     /* MT: instances sharing a device run concurrently on it (the host applies the mode). */
     if (!rc)
         ep_placement_mark_mt(out);
     st->placed_once = 1;
 done:
+    st->price = NULL;
     free(cs.c);
-    free(freem);
-    free(budget);
-    free(count);
-    free(chosen);
+    free(price);
+    plan_free(&a);
+    plan_free(&b);
     return rc;
 }
 

@@ -8,6 +8,7 @@
  * deadline). Where a mechanism has a switch (--param), the decision is shown to change when
  * it is off. */
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -490,6 +491,69 @@ test_a_service_left_without_memory_borrows_from_kv_reserves(void **state)
     }
 }
 
+/* Contested devices: a server with two fast GPUs and two boards with slow ones. gen, an
+ * image generator, meets its deadline only on a fast GPU and wants 1.5 of them; cam's
+ * frames run on either, a fast GPU serving them most cheaply, and the two boards hold what
+ * cam wants. One instance per device (mt: 0). The greedy alone gives cam a fast GPU (its
+ * best gain per share) and gen the other (gen short of demand); the second plan, with the
+ * device gen found taken priced higher, sends cam to the boards and gives gen both. */
+static const char contest_yaml[] =
+        "name: contest\n"
+        "devices:\n"
+        "  - {name: fast, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "  - {name: slow, kind: gpu, mem_gb: 32, mem_bw_gbps: 204.8, peak_tflops: 42.5}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, count: 1, cores: 32, mem_gb: 128, devices: [fast, fast],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+        "  - {name: brd, class: embedded, count: 2, cores: 12, mem_gb: 32, devices: [slow],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: gen, kind: dnn, params_m: 500, gflops: 20000, max_batch: 1,"
+        " slo: {deadline_ms: 1000}, sensitivity: latency}\n"
+        "  - {name: cam, kind: dnn, params_m: 4, gflops: 200, max_batch: 8, slo: {fps: 30}}\n"
+        "workload:\n"
+        "  - {trace: t, service: gen, ingress: srv}\n";
+
+/* Instances of svc in buf[0..n) on devices of class spec. */
+static int
+on_class(const bf *f, const ep_instance_spec *buf, int n, int svc, int spec)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += buf[i].service == svc && f->sc.devices[buf[i].devs[0]].spec == spec;
+    return k;
+}
+
+static void
+test_a_device_only_one_service_can_use_is_left_to_it(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    for (int contest = 0; contest <= 1; contest++) {
+        bf f;
+        setup(&f, contest_yaml, contest ? "contest" : "contest_off",
+              contest ? "mt: 0, fill_idle: 0, extra: 1, tail_replica: 0"
+                      : "mt: 0, fill_idle: 0, extra: 1, tail_replica: 0, contest: 0",
+              1);
+        ep_instance_spec g = {.service = 0, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {0}};
+        ep_instance_spec cf = {.service = 1, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {0}};
+        ep_instance_spec cs = {.service = 1, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {2}};
+        double gen = ep_pol_capacity(&f.view, &g, NULL);
+        double cam_fast = ep_pol_capacity(&f.view, &cf, NULL);
+        double cam_slow = ep_pol_capacity(&f.view, &cs, NULL);
+        g.devs[0] = 2;
+        /* the premise: gen only on a fast GPU, cam cheaper there than on a board */
+        assert_true(gen > 0 && ep_pol_capacity(&f.view, &g, NULL) == 0);
+        assert_true(cam_fast > 1.5 * cam_slow && cam_slow > 0);
+        f.rate[0] = 1.5 * gen / 1.25; /* demand: forecast x headroom 1.25 */
+        f.rate[1] = 1.6 * cam_slow / 1.25;
+        int n = place(&f, buf);
+        assert_int_equal(on_class(&f, buf, n, 0, 0), contest ? 2 : 1);
+        assert_int_equal(on_class(&f, buf, n, 1, 1), contest ? 2 : 0);
+        bf_fini(&f);
+    }
+}
+
 /* --- allocator ---------------------------------------------------------------------------- */
 
 static void
@@ -822,6 +886,7 @@ main(void)
             cmocka_unit_test(test_a_tp_group_with_siblings_also_hosts_the_other_llms),
             cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
             cmocka_unit_test(test_a_service_left_without_memory_borrows_from_kv_reserves),
+            cmocka_unit_test(test_a_device_only_one_service_can_use_is_left_to_it),
             cmocka_unit_test(test_frequency_tasks_get_fifo_queues_and_multi_frame_batches),
             cmocka_unit_test(test_latency_tasks_get_edf_queues),
             cmocka_unit_test(test_a_multi_device_llm_gets_a_tp_group_inside_one_node),
