@@ -2,7 +2,7 @@
 # End-to-end test of the suite ablations (experiments/suite/ablate) on one scenario and two
 # mechanisms in its reduced mode: ablation.csv holds one finite max rate per scenario and
 # variant (all, and each mechanism off), ablation.md a row per scenario with a column per
-# mechanism; an unknown mechanism is refused (exit 2) before anything runs.
+# mechanism; an unknown mechanism or METRIC is refused (exit 2) before anything runs.
 # Usage: test_suite_ablate.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -36,6 +36,11 @@ rc=$?
 [ $rc -eq 2 ] && ok || bad "unknown mechanism: exit $rc"
 grep -q "no parameter no_such_switch" "$T/e2" && ok || bad "unknown mechanism message: $(cat "$T/e2")"
 [ ! -e "$T/b/runs" ] && ok || bad "runs started for an unknown mechanism"
+
+METRIC=worst OUT=$T/c EPARA=$EPARA "$SRC/experiments/suite/ablate" >"$T/o3" 2>"$T/e3"
+rc=$?
+[ $rc -eq 2 ] && ok || bad "unknown metric: exit $rc"
+grep -q "METRIC must be overall90 or mean80" "$T/e3" && ok || bad "unknown metric message: $(cat "$T/e3")"
 
 echo "passed $pass, failed $fail"
 [ $fail -eq 0 ]
