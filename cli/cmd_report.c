@@ -1,8 +1,8 @@
 /* `epara report`: exports a results database as the CSV files the plot scripts read: one row
  * per run, service, device and placement summary here, and the aggregated tables behind each
  * figure in report_figs.c (series = policy + parameters, averaged over seeds). Every file is
- * written whole or not at all (cli_out). Runs without a summary (never committed) are
- * ignored. */
+ * written whole or not at all (cli_out). The database is read only through the results
+ * queries (epara/results.h), which skip runs without a summary (never committed). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
+#include "epara/error.h"
 #include "commands.h"
 #include "report.h"
 #include "util.h"
@@ -66,17 +66,11 @@ static const char help[] =
         "                      ablation.csv (the swept one nearest X; default 1)\n"
         "  --quiet            do not list the files written\n";
 
+/* A heap copy of s, "" for NULL. */
 static char *
-col_str(sqlite3_stmt *s, int i)
+dup_str(const char *s)
 {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return strdup(t ? (const char *)t : "");
-}
-
-double
-report_col_num(sqlite3_stmt *s, int i)
-{
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+    return strdup(s ? s : "");
 }
 
 void
@@ -121,61 +115,53 @@ slo_of(const char *options)
     return isfinite(x) && x > 0 ? x : 1;
 }
 
+/* ep_results_each_run's callback: appends the run to the report's runs. */
+typedef struct run_loader {
+    report *rp;
+    int cap;
+} run_loader;
+
+static int
+add_run(void *ctx, const ep_results_run *v)
+{
+    run_loader *ld = ctx;
+    report *rp = ld->rp;
+    if (rp->n == ld->cap) {
+        int cap = ld->cap ? 2 * ld->cap : 64;
+        run_row *m = realloc(rp->runs, (size_t)cap * sizeof *m);
+        if (!m)
+            return EP_ENOMEM;
+        rp->runs = m;
+        ld->cap = cap;
+    }
+    run_row *r = &rp->runs[rp->n++];
+    memset(r, 0, sizeof *r);
+    r->id = v->id;
+    r->scenario = dup_str(v->scenario);
+    r->policy = dup_str(v->policy);
+    r->rate = isfinite(v->rate_scale) ? v->rate_scale : 1;
+    r->seed = (int64_t)v->seed;
+    r->dur = isfinite(v->duration_s) ? v->duration_s : 0;
+    r->goodput = v->goodput_per_s;
+    r->attain = v->slo_attainment;
+    r->p50 = v->p50_latency_s;
+    r->p99 = v->p99_latency_s;
+    r->requests = v->requests;
+    r->completed = v->completed;
+    r->rejected = v->rejected;
+    r->dropped = v->dropped;
+    r->unfinished = v->unfinished;
+    r->params = params_of(v->options_json);
+    r->slo = slo_of(v->options_json);
+    r->summary = dup_str(v->summary_json);
+    return r->scenario && r->policy && r->params && r->summary ? 0 : EP_ENOMEM;
+}
+
 static int
 load_runs(report *rp)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(rp->db,
-                           "SELECT id, scenario, policy, rate_scale, seed, duration_s,"
-                           " goodput_per_s, slo_attainment, p50_latency_s, p99_latency_s,"
-                           " requests, completed, rejected, dropped, unfinished, options, summary"
-                           " FROM runs WHERE summary IS NOT NULL AND (?1 IS NULL OR scenario = ?1)"
-                           " ORDER BY id",
-                           -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    if (rp->scenario)
-        sqlite3_bind_text(s, 1, rp->scenario, -1, SQLITE_STATIC);
-    int cap = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (rp->n == cap) {
-            cap = cap ? 2 * cap : 64;
-            run_row *v = realloc(rp->runs, (size_t)cap * sizeof *v);
-            if (!v)
-                break;
-            rp->runs = v;
-        }
-        run_row *r = &rp->runs[rp->n++];
-        memset(r, 0, sizeof *r);
-        r->id = sqlite3_column_int64(s, 0);
-        r->scenario = col_str(s, 1);
-        r->policy = col_str(s, 2);
-        r->rate = report_col_num(s, 3);
-        if (!isfinite(r->rate))
-            r->rate = 1;
-        r->seed = sqlite3_column_int64(s, 4);
-        r->dur = report_col_num(s, 5);
-        if (!isfinite(r->dur))
-            r->dur = 0;
-        r->goodput = report_col_num(s, 6);
-        r->attain = report_col_num(s, 7);
-        r->p50 = report_col_num(s, 8);
-        r->p99 = report_col_num(s, 9);
-        r->requests = sqlite3_column_int64(s, 10);
-        r->completed = sqlite3_column_int64(s, 11);
-        r->rejected = sqlite3_column_int64(s, 12);
-        r->dropped = sqlite3_column_int64(s, 13);
-        r->unfinished = sqlite3_column_int64(s, 14);
-        const unsigned char *opt = sqlite3_column_text(s, 15);
-        r->params = params_of((const char *)opt);
-        r->slo = slo_of((const char *)opt);
-        r->summary = col_str(s, 16);
-        if (!r->scenario || !r->policy || !r->params || !r->summary) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    run_loader ld = {rp, 0};
+    return ep_results_each_run(rp->db, rp->scenario, add_run, &ld) == 0 ? 0 : -1;
 }
 
 int
@@ -250,56 +236,47 @@ make_series(report *rp)
     return 0;
 }
 
-/* Matches each stored `epara maxrate --out` result (overall attainment, target
- * REPORT_MAX_RATE_TARGET) to the series whose runs have its scenario, policy, parameters,
- * duration and SLO scale; the latest one wins. Databases without the table have none. */
+/* ep_results_each_max_rate's callback: a stored `epara maxrate --out` result of the overall
+ * attainment at REPORT_MAX_RATE_TARGET sets the max rate of the series whose runs have its
+ * scenario, policy, parameters, duration and SLO scale. */
+static int
+match_max_rate(void *ctx, const ep_max_rate_row *m)
+{
+    report *rp = ctx;
+    if (!m->metric || strcmp(m->metric, "overall") != 0 || m->service ||
+        !(fabs(m->attainment_target - REPORT_MAX_RATE_TARGET) < 1e-9))
+        return 0;
+    char *params = params_of(m->options_json);
+    if (!params)
+        return EP_ENOMEM;
+    for (int i = 0; m->scenario && m->policy && i < rp->n; i++) {
+        const run_row *r = &rp->runs[i];
+        if (strcmp(r->scenario, m->scenario) != 0 || strcmp(r->policy, m->policy) != 0 ||
+            strcmp(r->params, params) != 0 ||
+            r->dur != (isfinite(m->duration_s) ? m->duration_s : 0) ||
+            r->slo != (isfinite(m->slo_scale) ? m->slo_scale : 1))
+            continue;
+        series_max *sm = &rp->smax[r->series];
+        sm->set = 1;
+        sm->max_rate = m->max_rate_scale;
+        sm->lo = sm->max_rate;
+        sm->hi = m->bracket_hi;
+        sm->goodput = m->goodput_per_s;
+        break;
+    }
+    free(params);
+    return 0;
+}
+
+/* Matches the stored max rates to the series, oldest first (the latest one wins).
+ * Databases without the table have none. */
 static int
 load_max_rates(report *rp)
 {
-    sqlite3_stmt *s;
     rp->smax = calloc((size_t)(rp->nser ? rp->nser : 1), sizeof *rp->smax);
     if (!rp->smax)
         return -1;
-    if (sqlite3_prepare_v2(
-                rp->db,
-                "SELECT scenario, policy, options, duration_s, slo_scale, max_rate_scale,"
-                " bracket_hi, goodput_per_s FROM max_rates WHERE metric = 'overall'"
-                " AND service IS NULL AND abs(attainment_target - ?1) < 1e-9"
-                " AND (?2 IS NULL OR scenario = ?2) ORDER BY id",
-                -1, &s, NULL) != SQLITE_OK)
-        return 0; /* no max_rates table */
-    sqlite3_bind_double(s, 1, REPORT_MAX_RATE_TARGET);
-    if (rp->scenario)
-        sqlite3_bind_text(s, 2, rp->scenario, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *scen = (const char *)sqlite3_column_text(s, 0),
-                   *pol = (const char *)sqlite3_column_text(s, 1),
-                   *opt = (const char *)sqlite3_column_text(s, 2);
-        char *params = params_of(opt);
-        double dur = report_col_num(s, 3), slo = report_col_num(s, 4);
-        if (!params) {
-            sqlite3_finalize(s);
-            return -1;
-        }
-        for (int i = 0; scen && pol && i < rp->n; i++) {
-            const run_row *r = &rp->runs[i];
-            if (strcmp(r->scenario, scen) != 0 || strcmp(r->policy, pol) != 0 ||
-                strcmp(r->params, params) != 0 || r->dur != (isfinite(dur) ? dur : 0) ||
-                r->slo != (isfinite(slo) ? slo : 1))
-                continue;
-            series_max *m = &rp->smax[r->series];
-            m->set = 1;
-            m->max_rate = report_col_num(s, 5);
-            m->lo = m->max_rate;
-            m->hi = report_col_num(s, 6);
-            m->goodput = report_col_num(s, 7);
-            break;
-        }
-        free(params);
-    }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return ep_results_each_max_rate(rp->db, rp->scenario, match_max_rate, rp) == 0 ? 0 : -1;
 }
 
 int
@@ -370,55 +347,95 @@ write_runs(report *rp)
     return report_finish(rp, &o, "runs.csv", rp->n);
 }
 
-/* Writes every row of a query (column names as the header). */
-static int
-write_query(report *rp, const char *name, const char *sql)
+/* A CSV file being written row by row from a query's callback. */
+typedef struct csv_rows {
+    FILE *f;
+    long rows;
+} csv_rows;
+
+/* ",v" for each number (an empty field when not finite). */
+static void
+put_nums(FILE *f, const double *v, size_t n)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(rp->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        cli_err("report: %s: %s", name, sqlite3_errmsg(rp->db));
-        return -1;
+    for (size_t i = 0; i < n; i++) {
+        fputc(',', f);
+        report_csv_num(f, v[i]);
     }
-    if (rp->scenario)
-        sqlite3_bind_text(s, 1, rp->scenario, -1, SQLITE_STATIC);
+}
+
+/* The run's columns every breakdown row starts with: run_id,policy,rate_scale,seed. */
+static void
+put_run_cols(FILE *f, const ep_results_run_ref *run)
+{
+    fprintf(f, "%lld,", (long long)run->id);
+    cli_csv_field(f, run->policy);
+    fputc(',', f);
+    report_csv_num(f, run->rate_scale);
+    fprintf(f, ",%lld", (long long)run->seed);
+}
+
+static int
+put_service(void *ctx, const ep_results_service *v)
+{
+    csv_rows *c = ctx;
+    const char *text[] = {v->service, v->kind, v->sensitivity};
+    const double num[] = {v->goodput_per_s, v->slo_attainment, v->p50_latency_s,
+                          v->p90_latency_s, v->p99_latency_s,  v->p50_ttft_s,
+                          v->p99_ttft_s,    v->p50_tpot_s,     v->p99_tpot_s};
+    put_run_cols(c->f, &v->run);
+    for (size_t i = 0; i < EP_ARRAY_LEN(text); i++) {
+        fputc(',', c->f);
+        cli_csv_field(c->f, text[i]);
+    }
+    fprintf(c->f, ",%d,%lld,%lld,%lld,%lld,%lld,%lld", v->multi_device, (long long)v->requests,
+            (long long)v->completed, (long long)v->rejected, (long long)v->dropped,
+            (long long)v->unfinished, (long long)v->slo_met);
+    put_nums(c->f, num, EP_ARRAY_LEN(num));
+    fputc('\n', c->f);
+    c->rows++;
+    return 0;
+}
+
+static int
+put_device(void *ctx, const ep_results_device *v)
+{
+    csv_rows *c = ctx;
+    put_run_cols(c->f, &v->run);
+    fprintf(c->f, ",%d,", v->device);
+    cli_csv_field(c->f, v->node);
+    fputc(',', c->f);
+    cli_csv_field(c->f, v->spec);
+    const double num[] = {v->busy_s, v->utilization};
+    put_nums(c->f, num, EP_ARRAY_LEN(num));
+    fputc('\n', c->f);
+    c->rows++;
+    return 0;
+}
+
+/* services.csv (one row per run and service) or devices.csv (per run and device): header,
+ * then every row of the runs the report covers. */
+static int
+write_breakdown(report *rp, int devices)
+{
+    const char *name = devices ? "devices.csv" : "services.csv";
     cli_out o;
-    FILE *f = report_start(rp, &o, name);
-    if (!f) {
-        sqlite3_finalize(s);
+    csv_rows c = {report_start(rp, &o, name), 0};
+    if (!c.f)
         return -1;
-    }
-    int nc = sqlite3_column_count(s), rc;
-    for (int c = 0; c < nc; c++)
-        fprintf(f, "%s%s", c ? "," : "", sqlite3_column_name(s, c));
-    fputc('\n', f);
-    long rows = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        for (int c = 0; c < nc; c++) {
-            if (c)
-                fputc(',', f);
-            switch (sqlite3_column_type(s, c)) {
-            case SQLITE_INTEGER:
-                fprintf(f, "%lld", (long long)sqlite3_column_int64(s, c));
-                break;
-            case SQLITE_FLOAT:
-                report_csv_num(f, sqlite3_column_double(s, c));
-                break;
-            case SQLITE_NULL:
-                break;
-            default:
-                cli_csv_field(f, (const char *)sqlite3_column_text(s, c));
-            }
-        }
-        fputc('\n', f);
-        rows++;
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        cli_err("report: %s: %s", name, sqlite3_errmsg(rp->db));
+    fputs(devices ? "run_id,policy,rate_scale,seed,device,node,spec,busy_s,utilization\n"
+                  : "run_id,policy,rate_scale,seed,service,kind,sensitivity,multi_device,"
+                    "requests,completed,rejected,dropped,unfinished,slo_met,goodput_per_s,"
+                    "slo_attainment,p50_latency_s,p90_latency_s,p99_latency_s,p50_ttft_s,"
+                    "p99_ttft_s,p50_tpot_s,p99_tpot_s\n",
+          c.f);
+    int rc = devices ? ep_results_each_device(rp->db, rp->scenario, 0, put_device, &c)
+                     : ep_results_each_service(rp->db, rp->scenario, 0, put_service, &c);
+    if (rc != 0) {
+        cli_err("report: %s: %s", name, ep_results_errmsg(rp->db));
         cli_out_close(&o, 0);
         return -1;
     }
-    return report_finish(rp, &o, name, rows);
+    return report_finish(rp, &o, name, c.rows);
 }
 
 static int
@@ -484,34 +501,22 @@ report_export(const char *db, const char *dir, const char *scenario, double at_r
     rp.at_rate = at_rate;
     rp.quiet = quiet;
     int rc = EXIT_FAIL;
-    if (sqlite3_open_v2(db, &rp.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        cli_err("report: %s: %s", db, rp.db ? sqlite3_errmsg(rp.db) : "cannot open");
+    char err[512];
+    if (ep_results_open_read(db, &rp.db, err, sizeof err) != 0) {
+        cli_err("report: %s", err);
         goto done;
     }
-    sqlite3_busy_timeout(rp.db, 30000);
     if (load_runs(&rp) != 0) {
-        cli_err("report: %s: not a results database (%s)", db, sqlite3_errmsg(rp.db));
+        cli_err("report: %s: not a results database (%s)", db, ep_results_errmsg(rp.db));
         goto done;
     }
     if (mkdirs(dir) != 0) {
         cli_err("report: %s: cannot create: %s", dir, strerror(errno));
         goto done;
     }
-    if (make_series(&rp) || load_max_rates(&rp) || write_runs(&rp) ||
-        write_query(&rp, "services.csv",
-                    "SELECT s.run_id, r.policy, r.rate_scale, r.seed, s.service, s.kind,"
-                    " s.sensitivity, s.multi_device, s.requests, s.completed, s.rejected,"
-                    " s.dropped, s.unfinished, s.slo_met, s.goodput_per_s, s.slo_attainment,"
-                    " s.p50_latency_s, s.p90_latency_s, s.p99_latency_s, s.p50_ttft_s,"
-                    " s.p99_ttft_s, s.p50_tpot_s, s.p99_tpot_s FROM run_services s JOIN runs r"
-                    " ON r.id = s.run_id WHERE r.summary IS NOT NULL AND (?1 IS NULL OR"
-                    " r.scenario = ?1) ORDER BY s.run_id, s.rowid") ||
-        write_query(&rp, "devices.csv",
-                    "SELECT d.run_id, r.policy, r.rate_scale, r.seed, d.device, d.node, d.spec,"
-                    " d.busy_s, d.utilization FROM run_devices d JOIN runs r ON r.id = d.run_id"
-                    " WHERE r.summary IS NOT NULL AND (?1 IS NULL OR r.scenario = ?1)"
-                    " ORDER BY d.run_id, d.device") ||
-        write_placements(&rp) || report_vs_rate(&rp, "goodput_vs_rate.csv", 0) ||
+    if (make_series(&rp) || load_max_rates(&rp) || write_runs(&rp) || write_breakdown(&rp, 0) ||
+        write_breakdown(&rp, 1) || write_placements(&rp) ||
+        report_vs_rate(&rp, "goodput_vs_rate.csv", 0) ||
         report_vs_rate(&rp, "attainment_vs_rate.csv", 1) || report_max_rate(&rp) ||
         report_latency_cdf(&rp) || report_utilization(&rp) || report_idle_devices(&rp) ||
         report_per_category(&rp) || report_ablation(&rp))
@@ -532,7 +537,7 @@ done:
     free(rp.ser);
     free(rp.rates);
     free(rp.smax);
-    sqlite3_close(rp.db);
+    ep_results_close(rp.db);
     return rc;
 }
 

@@ -1,13 +1,13 @@
 /* `epara report` internals shared by cmd_report.c (loading runs, naming series, the per-run
- * exports) and report_figs.c (the aggregated tables each figure reads). */
+ * exports), report_figs.c and report_cat.c (the aggregated tables each figure reads). The
+ * results database is read through the queries of epara/results.h; nothing here runs SQL. */
 #ifndef EPARA_CLI_REPORT_H
 #define EPARA_CLI_REPORT_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include <sqlite3.h>
-
+#include "epara/results.h"
 #include "util.h"
 
 typedef struct run_row {
@@ -30,7 +30,7 @@ typedef struct series_max {
 } series_max;
 
 typedef struct report {
-    sqlite3 *db;
+    ep_results *db; /* opened read-only */
     const char *dir, *scenario;
     double at_rate;  /* --rate */
     double ref_rate; /* the swept rate scale nearest at_rate (NaN without runs) */
@@ -45,8 +45,6 @@ typedef struct report {
     series_max *smax; /* per series; set where a stored maxrate result matches it */
 } report;
 
-/* Column i as a double, NaN when NULL. */
-double report_col_num(sqlite3_stmt *s, int i);
 /* A number ("%.10g"), nothing when not finite (an empty CSV field). */
 void report_csv_num(FILE *f, double v);
 int report_cmp_double(const void *a, const void *b);

@@ -60,58 +60,70 @@ write_table(report *rp, const char *name, const char *first, char (*labels)[192]
     return report_finish(rp, &o, name, nrows);
 }
 
+/* The services of the runs at the reference rates, summed per series. */
+typedef struct cat_acc {
+    svc_row *sv;
+    int nsv;
+    int series, epara; /* of the run being read; epara: it is an epara run */
+    double **req, **met;
+} cat_acc;
+
+/* ep_results_each_service's callback: adds one service of one run. */
+static int
+add_service(void *ctx, const ep_results_service *v)
+{
+    cat_acc *a = ctx;
+    const char *name = v->service;
+    int j;
+    for (j = 0; j < a->nsv; j++)
+        if (strcmp(a->sv[j].name, name ? name : "?") == 0)
+            break;
+    if (j == a->nsv) {
+        if (a->nsv == MAXSVC)
+            return 0;
+        snprintf(a->sv[j].name, sizeof a->sv[j].name, "%s", name ? name : "?");
+        a->sv[j].cat = a->sv[j].ref_cat = -1;
+        a->nsv++;
+    }
+    int c = cat_of(v->sensitivity, v->multi_device);
+    if (a->sv[j].cat < 0)
+        a->sv[j].cat = c;
+    if (a->epara && a->sv[j].ref_cat < 0)
+        a->sv[j].ref_cat = c;
+    a->req[j][a->series] += (double)v->requests;
+    a->met[j][a->series] += (double)v->slo_met;
+    return 0;
+}
+
 int
 report_per_category(report *rp)
 {
-    sqlite3_stmt *s = NULL;
     size_t ns = (size_t)(rp->nser ? rp->nser : 1);
     svc_row *sv = calloc(MAXSVC, sizeof *sv);
     double *at = calloc(ns, sizeof *at),
            *buf = calloc((size_t)(MAXSVC + NCAT) * 2 * ns, sizeof *buf);
     double **req = calloc(MAXSVC + NCAT, sizeof *req), **met = calloc(MAXSVC + NCAT, sizeof *met);
     char(*labels)[192] = calloc(MAXSVC + NCAT, sizeof *labels);
-    int nsv = 0, rc = -1;
-    if (!sv || !at || !buf || !req || !met || !labels ||
-        sqlite3_prepare_v2(rp->db,
-                           "SELECT service, sensitivity, multi_device, requests, slo_met FROM"
-                           " run_services WHERE run_id = ?1 ORDER BY rowid",
-                           -1, &s, NULL) != SQLITE_OK)
+    int rc = -1;
+    if (!sv || !at || !buf || !req || !met || !labels)
         goto done;
     for (int i = 0; i < MAXSVC + NCAT; i++) {
         req[i] = buf + (size_t)i * 2 * ns;
         met[i] = req[i] + ns;
     }
+    cat_acc a = {sv, 0, 0, 0, req, met};
     for (int k = 0; k < rp->nser; k++)
         at[k] = report_nearest_rate(rp, k);
     for (int i = 0; i < rp->n; i++) {
         const run_row *r = &rp->runs[i];
         if (r->rate != at[r->series])
             continue;
-        int epara = strcmp(r->policy, "epara") == 0;
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, r->id);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            const char *name = (const char *)sqlite3_column_text(s, 0);
-            int j;
-            for (j = 0; j < nsv; j++)
-                if (strcmp(sv[j].name, name ? name : "?") == 0)
-                    break;
-            if (j == nsv) {
-                if (nsv == MAXSVC)
-                    continue;
-                snprintf(sv[nsv].name, sizeof sv[nsv].name, "%s", name ? name : "?");
-                sv[nsv].cat = sv[nsv].ref_cat = -1;
-                nsv++;
-            }
-            int c = cat_of((const char *)sqlite3_column_text(s, 1), sqlite3_column_int(s, 2));
-            if (sv[j].cat < 0)
-                sv[j].cat = c;
-            if (epara && sv[j].ref_cat < 0)
-                sv[j].ref_cat = c;
-            req[j][r->series] += sqlite3_column_double(s, 3);
-            met[j][r->series] += sqlite3_column_double(s, 4);
-        }
+        a.series = r->series;
+        a.epara = strcmp(r->policy, "epara") == 0;
+        if (ep_results_each_service(rp->db, NULL, r->id, add_service, &a) != 0)
+            goto done;
     }
+    int nsv = a.nsv;
     /* Per category, in the fixed order, with its share of all requests. */
     double total = 0, creq[NCAT] = {0};
     for (int j = 0; j < nsv; j++) {
@@ -146,7 +158,6 @@ report_per_category(report *rp)
         goto done;
     rc = 0;
 done:
-    sqlite3_finalize(s);
     free(sv);
     free(at);
     free(buf);
@@ -214,24 +225,45 @@ why_idle(const ep_scenario *sc, int spec, char *out, size_t len)
         snprintf(out, len, "no service fits in the memory of %s", sp->name);
 }
 
+enum { IDLE_MAXDEV = 4096 };
+
+/* Per device index: its node and class and its largest utilization over the runs read. */
+typedef struct idle_acc {
+    double *maxu; /* NaN until a run has the device */
+    char (*node)[128], (*spec)[128];
+    int ndev;
+} idle_acc;
+
+/* ep_results_each_device's callback: one device of one run. */
+static int
+add_device(void *ctx, const ep_results_device *v)
+{
+    idle_acc *a = ctx;
+    int d = v->device;
+    if (d < 0 || d >= IDLE_MAXDEV)
+        return 0;
+    for (; a->ndev <= d; a->ndev++)
+        a->maxu[a->ndev] = NAN;
+    snprintf(a->node[d], sizeof a->node[d], "%s", v->node ? v->node : "?");
+    snprintf(a->spec[d], sizeof a->spec[d], "%s", v->spec ? v->spec : "?");
+    if (isnan(a->maxu[d]) || v->utilization > a->maxu[d])
+        a->maxu[d] = v->utilization;
+    return 0;
+}
+
 int
 report_idle_devices(report *rp)
 {
-    enum { MAXDEV = 4096 };
-    sqlite3_stmt *s = NULL, *txt = NULL;
-    double *maxu = malloc(MAXDEV * sizeof *maxu), *at = calloc((size_t)(rp->nser + 1), sizeof *at);
-    char(*node)[128] = calloc(MAXDEV, sizeof *node), (*spec)[128] = calloc(MAXDEV, sizeof *spec);
-    int ndev = 0, rc = -1, loaded = 0;
+    double *maxu = malloc(IDLE_MAXDEV * sizeof *maxu),
+           *at = calloc((size_t)(rp->nser + 1), sizeof *at);
+    char(*node)[128] = calloc(IDLE_MAXDEV, sizeof *node);
+    char(*spec)[128] = calloc(IDLE_MAXDEV, sizeof *spec);
+    int rc = -1, loaded = 0;
     int64_t ref_run = -1;
     ep_scenario sc;
     rp->idle[0] = '\0';
-    if (!maxu || !at || !node || !spec ||
-        sqlite3_prepare_v2(rp->db,
-                           "SELECT device, node, spec, utilization FROM run_devices WHERE"
-                           " run_id = ?1 ORDER BY device",
-                           -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(rp->db, "SELECT scenario_text, scenario FROM runs WHERE id = ?1", -1,
-                           &txt, NULL) != SQLITE_OK)
+    idle_acc a = {maxu, node, spec, 0};
+    if (!maxu || !at || !node || !spec)
         goto done;
     for (int k = 0; k < rp->nser; k++)
         at[k] = report_nearest_rate(rp, k);
@@ -241,31 +273,16 @@ report_idle_devices(report *rp)
             continue;
         if (ref_run < 0)
             ref_run = r->id;
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, r->id);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            int d = sqlite3_column_int(s, 0);
-            if (d < 0 || d >= MAXDEV)
-                continue;
-            for (; ndev <= d; ndev++)
-                maxu[ndev] = NAN;
-            const unsigned char *nd = sqlite3_column_text(s, 1), *sp = sqlite3_column_text(s, 2);
-            snprintf(node[d], sizeof node[d], "%s", nd ? (const char *)nd : "?");
-            snprintf(spec[d], sizeof spec[d], "%s", sp ? (const char *)sp : "?");
-            double u = report_col_num(s, 3);
-            if (isnan(maxu[d]) || u > maxu[d])
-                maxu[d] = u;
-        }
+        if (ep_results_each_device(rp->db, NULL, r->id, add_device, &a) != 0)
+            goto done;
     }
-    if (ref_run >= 0) {
-        sqlite3_bind_int64(txt, 1, ref_run);
-        if (sqlite3_step(txt) == SQLITE_ROW && sqlite3_column_text(txt, 0)) {
-            const char *t = (const char *)sqlite3_column_text(txt, 0);
-            const unsigned char *nm = sqlite3_column_text(txt, 1);
-            ep_parse_error perr;
-            loaded = ep_scenario_load_text(t, strlen(t), nm ? (const char *)nm : "scenario", ".",
-                                           &sc, &perr) == 0;
-        }
+    char *text = NULL, *name = NULL;
+    if (ref_run >= 0 && ep_results_run_scenario(rp->db, ref_run, &text, &name) == 0) {
+        ep_parse_error perr;
+        loaded = ep_scenario_load_text(text, strlen(text), name ? name : "scenario", ".", &sc,
+                                       &perr) == 0;
+        free(text);
+        free(name);
     }
     cli_out o;
     FILE *f = report_start(rp, &o, "idle_devices.csv");
@@ -275,7 +292,7 @@ report_idle_devices(report *rp)
     long rows = 0;
     size_t n = 0;
     char last_spec[128] = "";
-    for (int d = 0; d < ndev; d++) {
+    for (int d = 0; d < a.ndev; d++) {
         if (!(maxu[d] == 0))
             continue;
         char why[400] = "the scenario of the runs could not be read";
@@ -302,7 +319,7 @@ report_idle_devices(report *rp)
         if (w > 0 && (size_t)w < sizeof rp->idle - n)
             n += (size_t)w;
         int next_same = 0;
-        for (int e = d + 1; e < ndev && !next_same; e++)
+        for (int e = d + 1; e < a.ndev && !next_same; e++)
             if (maxu[e] == 0)
                 next_same = strcmp(spec[e], spec[d]) == 0 ? 1 : -1;
         if (next_same != 1) {
@@ -315,8 +332,6 @@ report_idle_devices(report *rp)
 done:
     if (loaded)
         ep_scenario_fini(&sc);
-    sqlite3_finalize(s);
-    sqlite3_finalize(txt);
     free(maxu);
     free(at);
     free(node);

@@ -13,6 +13,7 @@
 #include "epara/bound.h"
 #include "epara/lathist.h"
 #include "report.h"
+
 static void
 header(FILE *f, const char *first, const report *rp, int use_variant)
 {
@@ -138,11 +139,21 @@ report_ablation(report *rp)
     return report_finish(rp, &o, "ablation.csv", rows);
 }
 
-/* Adds run r's requests to h: from the latency histogram of its stored summary, else from
- * its stored records (read with lat). 1 when it had either, 0 when neither, -1 on a
- * database error. */
+/* ep_results_each_record's callback: counts a record of the measured window in the
+ * histogram ctx. */
 static int
-run_hist(const run_row *r, sqlite3_stmt *lat, ep_lathist *h)
+count_record(void *ctx, const ep_results_record *rec)
+{
+    if (rec->in_window == 1)
+        ep_lathist_count(ctx, rec->outcome ? rec->outcome : "", rec->slo_met,
+                         (double)(rec->done - rec->arrival) / 1e9);
+    return 0;
+}
+
+/* Adds run r's requests to h: from the latency histogram of its stored summary, else from
+ * its stored records. 1 when it had either, 0 when neither, -1 on a database error. */
+static int
+run_hist(ep_results *db, const run_row *r, ep_lathist *h)
 {
     json_t *js = json_loads(r->summary, 0, NULL);
     int got = js && ep_lathist_merge_json(h, json_object_get(js, "latency_hist")) == 0;
@@ -150,15 +161,9 @@ run_hist(const run_row *r, sqlite3_stmt *lat, ep_lathist *h)
     if (got)
         return 1;
     int64_t before = h->requests;
-    sqlite3_reset(lat);
-    sqlite3_bind_int64(lat, 1, r->id);
-    int rc;
-    while ((rc = sqlite3_step(lat)) == SQLITE_ROW) {
-        const unsigned char *out = sqlite3_column_text(lat, 0);
-        ep_lathist_count(h, out ? (const char *)out : "", sqlite3_column_int(lat, 1),
-                         (double)sqlite3_column_int64(lat, 2) / 1e9);
-    }
-    return rc != SQLITE_DONE ? -1 : h->requests > before;
+    if (ep_results_each_record(db, r->id, count_record, h) != 0)
+        return -1;
+    return h->requests > before;
 }
 
 /* percentile 1..99, then per series the latency within which that share of ALL requests
@@ -169,18 +174,13 @@ run_hist(const run_row *r, sqlite3_stmt *lat, ep_lathist *h)
 int
 report_latency_cdf(report *rp)
 {
-    sqlite3_stmt *lat = NULL;
     int *src = calloc((size_t)(rp->n ? rp->n : 1), sizeof *src);
     double *at = malloc((size_t)(rp->nser ? rp->nser : 1) * sizeof *at);
     ep_lathist *h = calloc((size_t)(rp->nser ? rp->nser : 1), sizeof *h);
     int rc = -1, dberr = 1, any = 0;
     cli_out o;
     FILE *f = NULL;
-    if (!src || !at || !h ||
-        sqlite3_prepare_v2(rp->db,
-                           "SELECT outcome, slo_met, done_ns - arrival_ns FROM records WHERE"
-                           " run_id = ?1 AND in_window = 1",
-                           -1, &lat, NULL) != SQLITE_OK)
+    if (!src || !at || !h)
         goto done;
     for (int k = 0; k < rp->nser; k++)
         at[k] = NAN;
@@ -189,25 +189,15 @@ report_latency_cdf(report *rp)
         const run_row *r = &rp->runs[i];
         if (strstr(r->summary, "\"latency_hist\"")) {
             src[i] = 1;
-        } else {
-            sqlite3_stmt *has = NULL;
-            if (sqlite3_prepare_v2(rp->db,
-                                   "SELECT EXISTS (SELECT 1 FROM records WHERE run_id = ?1)", -1,
-                                   &has, NULL) != SQLITE_OK)
-                goto done;
-            sqlite3_bind_int64(has, 1, r->id);
-            int st = sqlite3_step(has);
-            src[i] = st == SQLITE_ROW && sqlite3_column_int(has, 0);
-            sqlite3_finalize(has);
-            if (st != SQLITE_ROW)
-                goto done;
+        } else if (ep_results_has_records(rp->db, r->id, &src[i]) != 0) {
+            goto done;
         }
         if (src[i] && report_nearer(r->rate, at[r->series], rp->at_rate))
             at[r->series] = r->rate;
     }
     for (int i = 0; i < rp->n; i++) {
         const run_row *r = &rp->runs[i];
-        if (src[i] && r->rate == at[r->series] && run_hist(r, lat, &h[r->series]) < 0)
+        if (src[i] && r->rate == at[r->series] && run_hist(rp->db, r, &h[r->series]) < 0)
             goto done;
     }
     dberr = 0;
@@ -238,8 +228,8 @@ report_latency_cdf(report *rp)
     rc = report_finish(rp, &o, "latency_cdf.csv", any ? 99 : 0);
 done:
     if (rc && dberr)
-        cli_err("report: latency_cdf.csv: cannot read the latencies: %s", sqlite3_errmsg(rp->db));
-    sqlite3_finalize(lat);
+        cli_err("report: latency_cdf.csv: cannot read the latencies: %s",
+                ep_results_errmsg(rp->db));
     free(h);
     free(at);
     free(src);
@@ -335,6 +325,51 @@ report_max_rate(report *rp)
     return report_finish(rp, &o, "max_rate.csv", rp->nser);
 }
 
+/* Utilization summed per device label and series, over the runs at the reference rates. */
+typedef struct util_acc {
+    int series; /* of the run being read */
+    int nseen;  /* devices of that run so far (their labels in seen) */
+    char seen[64][160];
+    char (*dev)[160]; /* labels in the order first seen */
+    int ndev, nser;
+    double *sum; /* [device][series] */
+    int *cnt;
+} util_acc;
+
+enum { UTIL_MAXDEV = 4096 };
+
+/* ep_results_each_device's callback: adds one device of one run. */
+static int
+add_util(void *ctx, const ep_results_device *v)
+{
+    util_acc *a = ctx;
+    char lab[160];
+    snprintf(lab, sizeof lab, "%s/%s", v->node ? v->node : "?", v->spec ? v->spec : "?");
+    int dup = 1;
+    for (int k = 0; k < a->nseen; k++)
+        dup += strncmp(a->seen[k], lab, sizeof lab) == 0;
+    if (a->nseen < 64)
+        memcpy(a->seen[a->nseen++], lab, sizeof lab);
+    if (dup > 1) {
+        size_t l = strlen(lab);
+        snprintf(lab + l, sizeof lab - l, "#%d", dup);
+    }
+    int d;
+    for (d = 0; d < a->ndev; d++)
+        if (strcmp(a->dev[d], lab) == 0)
+            break;
+    if (d == a->ndev) {
+        if (a->ndev == UTIL_MAXDEV)
+            return 0;
+        memcpy(a->dev[a->ndev++], lab, sizeof lab);
+    }
+    if (isfinite(v->utilization)) {
+        a->sum[(size_t)d * (size_t)a->nser + (size_t)a->series] += v->utilization;
+        a->cnt[(size_t)d * (size_t)a->nser + (size_t)a->series]++;
+    }
+    return 0;
+}
+
 /* device, then per series the mean utilization over its runs at the rate scale nearest
  * at_rate. Devices are "node/spec" (with #2, #3... for identical devices of one node), in
  * the order first seen. The bound has no column: a fluid LP keeps no real device busy (what it
@@ -342,60 +377,29 @@ report_max_rate(report *rp)
 int
 report_utilization(report *rp)
 {
-    sqlite3_stmt *s = NULL;
-    enum { MAXDEV = 4096 };
-    char(*dev)[160] = calloc(MAXDEV, sizeof *dev);
-    size_t cells = (size_t)MAXDEV * (size_t)(rp->nser ? rp->nser : 1);
+    size_t cells = (size_t)UTIL_MAXDEV * (size_t)(rp->nser ? rp->nser : 1);
+    util_acc *a = calloc(1, sizeof *a);
+    char(*dev)[160] = calloc(UTIL_MAXDEV, sizeof *dev);
     double *sum = calloc(cells, sizeof *sum), *at = calloc((size_t)(rp->nser + 1), sizeof *at);
-    int *cnt = calloc(cells, sizeof *cnt), ndev = 0, rc = -1;
+    int *cnt = calloc(cells, sizeof *cnt), rc = -1;
     cli_out o;
     FILE *f = NULL;
-    if (!dev || !sum || !cnt || !at ||
-        sqlite3_prepare_v2(rp->db,
-                           "SELECT node, spec, utilization FROM run_devices WHERE run_id = ?1"
-                           " ORDER BY device",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (!a || !dev || !sum || !cnt || !at)
         goto done;
+    a->dev = dev;
+    a->nser = rp->nser;
+    a->sum = sum;
+    a->cnt = cnt;
     for (int k = 0; k < rp->nser; k++)
         at[k] = report_nearest_rate(rp, k);
     for (int i = 0; i < rp->n; i++) {
         const run_row *r = &rp->runs[i];
         if (r->rate != at[r->series] || strcmp(r->policy, EP_BOUND_NAME) == 0)
             continue;
-        char seen[64][160];
-        int nseen = 0;
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, r->id);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            char lab[160];
-            const unsigned char *node = sqlite3_column_text(s, 0),
-                                *spec = sqlite3_column_text(s, 1);
-            snprintf(lab, sizeof lab, "%s/%s", node ? (const char *)node : "?",
-                     spec ? (const char *)spec : "?");
-            int dup = 1;
-            for (int k = 0; k < nseen; k++)
-                dup += strncmp(seen[k], lab, sizeof lab) == 0;
-            if (nseen < 64)
-                memcpy(seen[nseen++], lab, sizeof lab);
-            if (dup > 1) {
-                size_t l = strlen(lab);
-                snprintf(lab + l, sizeof lab - l, "#%d", dup);
-            }
-            int d;
-            for (d = 0; d < ndev; d++)
-                if (strcmp(dev[d], lab) == 0)
-                    break;
-            if (d == ndev) {
-                if (ndev == MAXDEV)
-                    continue;
-                memcpy(dev[ndev++], lab, sizeof lab);
-            }
-            double u = report_col_num(s, 2);
-            if (isfinite(u)) {
-                sum[(size_t)d * (size_t)rp->nser + (size_t)r->series] += u;
-                cnt[(size_t)d * (size_t)rp->nser + (size_t)r->series]++;
-            }
-        }
+        a->series = r->series;
+        a->nseen = 0;
+        if (ep_results_each_device(rp->db, NULL, r->id, add_util, a) != 0)
+            goto done;
     }
     if (!(f = report_start(rp, &o, "utilization.csv")))
         goto done;
@@ -406,7 +410,7 @@ report_utilization(report *rp)
             cli_csv_field(f, rp->ser[k].label);
         }
     fputc('\n', f);
-    for (int d = 0; d < ndev; d++) {
+    for (int d = 0; d < a->ndev; d++) {
         cli_csv_field(f, dev[d]);
         for (int k = 0; k < rp->nser; k++) {
             if (strcmp(rp->ser[k].policy, EP_BOUND_NAME) == 0)
@@ -418,9 +422,9 @@ report_utilization(report *rp)
         }
         fputc('\n', f);
     }
-    rc = report_finish(rp, &o, "utilization.csv", ndev);
+    rc = report_finish(rp, &o, "utilization.csv", a->ndev);
 done:
-    sqlite3_finalize(s);
+    free(a);
     free(dev);
     free(sum);
     free(cnt);

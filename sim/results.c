@@ -15,7 +15,8 @@
  *        max_rate_scale, bracket_lo, bracket_hi, attainment, requests_per_s, goodput_per_s,
  *        duration_s, seed, slo_scale, tol, runs, options, git_rev, host): epara maxrate --out
  * Added by epara sweep (ep_results_sweep_init, ALTER TABLE, so older databases stay readable
- * and gain it on first use): runs.sweep_key TEXT (NULL for runs of other commands), indexed. */
+ * and gain it on first use): runs.sweep_key TEXT (NULL for runs of other commands), indexed.
+ * The queries that read it back are in results_query.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,7 @@
 
 #include "epara/error.h"
 #include "epara/results.h"
-
-struct ep_results {
-    sqlite3 *db;
-    sqlite3_stmt *rec;
-    int64_t run;
-    const ep_scenario *sc;
-};
+#include "results_internal.h"
 
 static const char schema[] =
         "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
