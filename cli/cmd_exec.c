@@ -17,6 +17,7 @@
 #include "epara/exec.h"
 #include "epara/results.h"
 #include "epara/scenario.h"
+#include "epara/testbed.h"
 #include "exec_cli.h"
 #include "gitrev.h"
 #include "util.h"
@@ -529,19 +530,8 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         if (c->eng.kind != EP_ENGINE_EMULATED && !c->json)
             printf("engine %s on the nodes\n", ep_engine_kind_name(c->eng.kind));
         json_t *js = ep_sim_summary_json(&sc, &r);
-        if (js) {
-            json_object_set_new(js, "testbed",
-                                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}",
-                                          "messages_in", (json_int_t)stats->msgs_in, "messages_out",
-                                          (json_int_t)stats->msgs_out, "bad_frames",
-                                          (json_int_t)stats->bad_frames, "replayed_frames",
-                                          (json_int_t)stats->replayed, "send_failed",
-                                          (json_int_t)stats->send_failed, "late_results",
-                                          (json_int_t)stats->late_results, "overhead_p50_ms",
-                                          stats->overhead_p50_s * 1e3, "overhead_p99_ms",
-                                          stats->overhead_p99_s * 1e3, "overhead_n",
-                                          (json_int_t)stats->overhead_n, "wall_s", stats->wall_s));
-        }
+        if (js)
+            json_object_set_new(js, "testbed", ep_testbed_stats_json(stats));
         if (res) {
             if (sink.err) {
                 cli_err("loadgen: %s: cannot store records: %s", c->out, ep_results_errmsg(res));
