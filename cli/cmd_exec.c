@@ -17,6 +17,7 @@
 #include "epara/exec.h"
 #include "epara/results.h"
 #include "epara/scenario.h"
+#include "epara/testbed.h"
 #include "exec_cli.h"
 #include "gitrev.h"
 #include "util.h"
@@ -81,6 +82,36 @@ static const char exec_help[] =
         "\n"
         "exit status: 0 done, 1 runtime failure, 2 bad arguments\n";
 
+/* The default epoch (no --epoch): the next multiple of EPOCH_ROUND_NS at least
+ * EPOCH_LEAD_NS away, so processes started by hand within a few seconds of each other (on
+ * one machine, or several with synchronized clocks) agree on it without being told. */
+#define EPOCH_ROUND_NS (10 * EP_NS_PER_S)
+#define EPOCH_LEAD_NS  (3 * EP_NS_PER_S)
+/* --epoch +S: at most a day ahead. */
+#define EPOCH_AHEAD_MAX_S 86400.0
+/* The longest shared key read: a generous bound, as HMAC-SHA256 hashes any key longer than
+ * its 64-byte block down to 32 bytes. */
+#define KEY_MAX_BYTES 256
+/* --base-port: from the first port an unprivileged process may listen on (1024) to the
+ * highest whose loadgen and node ports still fit below 65536. */
+#define PORT_MIN 1024
+#define PORT_MAX 65535
+/* --threads: at most this many BLAS threads per node process. */
+#define THREADS_MAX 1024
+
+/* getopt_long values of the options without a short letter: above any character. */
+enum {
+    OPT_LLM_SHAPE = 1001,
+    OPT_DNN_SHAPE,
+    OPT_CHECKPOINT,
+    OPT_THREADS,
+    OPT_POLICY_LOG,
+    OPT_MAX_HELD,
+    OPT_NODE_IP,
+    OPT_REAL_BANDWIDTH,
+    OPT_SYNC_LOSS,
+};
+
 static volatile sig_atomic_t stop_flag;
 
 static void
@@ -134,57 +165,58 @@ parse_epoch(const char *text, int64_t *out)
 {
     if (text && text[0] == '+') {
         double s;
-        if (cli_double("--epoch", text + 1, 0, 86400, &s))
+        if (cli_double("--epoch", text + 1, 0, EPOCH_AHEAD_MAX_S, &s))
             return -1;
-        *out = ep_exec_wall_ns() + (int64_t)(s * 1e9);
+        *out = ep_exec_wall_ns() + (int64_t)(s * (double)EP_NS_PER_S);
         return 0;
     }
     if (text)
         return cli_i64("--epoch", text, 0, INT64_MAX / 2, out);
-    int64_t now = ep_exec_wall_ns(), ten = INT64_C(10000000000);
-    *out = (now + INT64_C(3000000000) + ten - 1) / ten * ten;
+    int64_t now = ep_exec_wall_ns();
+    *out = (now + EPOCH_LEAD_NS + EPOCH_ROUND_NS - 1) / EPOCH_ROUND_NS * EPOCH_ROUND_NS;
     return 0;
 }
 
 int
 exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed)
 {
-    static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
-                                             {"trace-db", required_argument, NULL, 't'},
-                                             {"policy", required_argument, NULL, 'p'},
-                                             {"param", required_argument, NULL, 'P'},
-                                             {"seed", required_argument, NULL, 'S'},
-                                             {"rate-scale", required_argument, NULL, 'r'},
-                                             {"duration", required_argument, NULL, 'd'},
-                                             {"slo-scale", required_argument, NULL, 'l'},
-                                             {"node", required_argument, NULL, 'n'},
-                                             {"host", required_argument, NULL, 'H'},
-                                             {"base-port", required_argument, NULL, 'B'},
-                                             {"key-file", required_argument, NULL, 'k'},
-                                             {"epoch", required_argument, NULL, 'e'},
-                                             {"time-scale", required_argument, NULL, 'T'},
-                                             {"real-links", no_argument, NULL, 'L'},
-                                             {"run-for", required_argument, NULL, 'F'},
-                                             {"grace", required_argument, NULL, 'g'},
-                                             {"out", required_argument, NULL, 'o'},
-                                             {"records", no_argument, NULL, 'R'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"verbose", no_argument, NULL, 'v'},
-                                             {"engine", required_argument, NULL, 'E'},
-                                             {"llm-shape", required_argument, NULL, 1001},
-                                             {"dnn-shape", required_argument, NULL, 1002},
-                                             {"checkpoint", required_argument, NULL, 1003},
-                                             {"threads", required_argument, NULL, 1004},
-                                             {"policy-log", required_argument, NULL, 1005},
-                                             {"max-held", required_argument, NULL, 1006},
-                                             {"sync-loss", required_argument, NULL, 1011},
-                                             {"node-ip", required_argument, NULL, 1007},
-                                             {"real-bandwidth", no_argument, NULL, 1008},
-                                             {"netns", no_argument, NULL, 'N'},
-                                             {"keep-logs", required_argument, NULL, 'K'},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+            {"scenario", required_argument, NULL, 's'},
+            {"trace-db", required_argument, NULL, 't'},
+            {"policy", required_argument, NULL, 'p'},
+            {"param", required_argument, NULL, 'P'},
+            {"seed", required_argument, NULL, 'S'},
+            {"rate-scale", required_argument, NULL, 'r'},
+            {"duration", required_argument, NULL, 'd'},
+            {"slo-scale", required_argument, NULL, 'l'},
+            {"node", required_argument, NULL, 'n'},
+            {"host", required_argument, NULL, 'H'},
+            {"base-port", required_argument, NULL, 'B'},
+            {"key-file", required_argument, NULL, 'k'},
+            {"epoch", required_argument, NULL, 'e'},
+            {"time-scale", required_argument, NULL, 'T'},
+            {"real-links", no_argument, NULL, 'L'},
+            {"run-for", required_argument, NULL, 'F'},
+            {"grace", required_argument, NULL, 'g'},
+            {"out", required_argument, NULL, 'o'},
+            {"records", no_argument, NULL, 'R'},
+            {"json", no_argument, NULL, 'j'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"engine", required_argument, NULL, 'E'},
+            {"llm-shape", required_argument, NULL, OPT_LLM_SHAPE},
+            {"dnn-shape", required_argument, NULL, OPT_DNN_SHAPE},
+            {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+            {"threads", required_argument, NULL, OPT_THREADS},
+            {"policy-log", required_argument, NULL, OPT_POLICY_LOG},
+            {"max-held", required_argument, NULL, OPT_MAX_HELD},
+            {"sync-loss", required_argument, NULL, OPT_SYNC_LOSS},
+            {"node-ip", required_argument, NULL, OPT_NODE_IP},
+            {"real-bandwidth", no_argument, NULL, OPT_REAL_BANDWIDTH},
+            {"netns", no_argument, NULL, 'N'},
+            {"keep-logs", required_argument, NULL, 'K'},
+            {"quiet", no_argument, NULL, 'q'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0}};
     memset(c, 0, sizeof *c);
     c->rate = 1;
     c->slo = 1;
@@ -233,7 +265,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             c->host = optarg;
             break;
         case 'B':
-            bad = cli_i64("--base-port", optarg, 1024, 65535 - EP_EXEC_MAX_NODES - 2, &v);
+            bad = cli_i64("--base-port", optarg, PORT_MIN, PORT_MAX - EP_EXEC_MAX_NODES - 2, &v);
             c->base_port = (int)v;
             break;
         case 'k':
@@ -276,29 +308,30 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
                 return EXIT_USAGE;
             }
             break;
-        case 1001:
-        case 1002: {
+        case OPT_LLM_SHAPE:
+        case OPT_DNN_SHAPE: {
             char msg[256];
-            int r = ch == 1001 ? ep_engine_llm_shape_parse(optarg, &c->eng.llm, msg, sizeof msg)
-                               : ep_engine_dnn_shape_parse(optarg, &c->eng.seg, &c->eng.seg_side,
-                                                           msg, sizeof msg);
+            int r = ch == OPT_LLM_SHAPE
+                            ? ep_engine_llm_shape_parse(optarg, &c->eng.llm, msg, sizeof msg)
+                            : ep_engine_dnn_shape_parse(optarg, &c->eng.seg, &c->eng.seg_side, msg,
+                                                        sizeof msg);
             if (r) {
-                cli_err("--%s: %s", ch == 1001 ? "llm-shape" : "dnn-shape", msg);
+                cli_err("--%s: %s", ch == OPT_LLM_SHAPE ? "llm-shape" : "dnn-shape", msg);
                 return EXIT_USAGE;
             }
-            if (ch == 1001)
+            if (ch == OPT_LLM_SHAPE)
                 c->llm_shape = optarg;
             else
                 c->dnn_shape = optarg;
             break;
         }
-        case 1003:
+        case OPT_CHECKPOINT:
             c->checkpoint = c->eng.checkpoint = optarg;
             break;
-        case 1005:
+        case OPT_POLICY_LOG:
             c->policy_log = optarg;
             break;
-        case 1007: {
+        case OPT_NODE_IP: {
             unsigned b[4];
             char tail;
             if (sscanf(optarg, "%u.%u.%u.%u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 ||
@@ -309,13 +342,13 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             c->node_ip = optarg;
             break;
         }
-        case 1008:
+        case OPT_REAL_BANDWIDTH:
             c->real_links = 2;
             break;
-        case 1006:
+        case OPT_MAX_HELD:
             bad = cli_i64("--max-held", optarg, 1, INT64_C(1) << 32, &c->max_held);
             break;
-        case 1011: {
+        case OPT_SYNC_LOSS: {
             char *colon = strchr(optarg, ':');
             char a[64];
             size_t l = colon ? (size_t)(colon - optarg) : 0;
@@ -336,8 +369,8 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             }
             break;
         }
-        case 1004:
-            bad = cli_i64("--threads", optarg, 1, 1024, &c->threads);
+        case OPT_THREADS:
+            bad = cli_i64("--threads", optarg, 1, THREADS_MAX, &c->threads);
             c->eng.threads = (int)c->threads;
             break;
         case 'N':
@@ -407,7 +440,7 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         cli_err("node: --node K is required");
         return EXIT_USAGE;
     }
-    uint8_t key[256];
+    uint8_t key[KEY_MAX_BYTES];
     size_t keylen;
     if (exec_read_key(c->key_file, key, sizeof key, &keylen))
         return EXIT_USAGE;
@@ -457,15 +490,15 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     o.epoch_ns = c->epoch;
     o.time_scale = c->time_scale;
     o.real_links = c->real_links;
-    o.grace = (ep_dur)(c->grace * 1e9);
-    o.run_for = (ep_dur)(c->run_for * 1e9);
+    o.grace = (ep_dur)(c->grace * (double)EP_NS_PER_S);
+    o.run_for = (ep_dur)(c->run_for * (double)EP_NS_PER_S);
     o.stop = &stop_flag;
     o.verbose = c->verbose;
     c->eng.seed = c->seed_set ? c->seed : sc.run.seed;
     o.engine = &c->eng;
     o.max_held = c->max_held;
-    o.sync_loss_from = (ep_time)(c->sync_loss[0] * 1e9);
-    o.sync_loss_until = (ep_time)(c->sync_loss[1] * 1e9);
+    o.sync_loss_from = (ep_time)(c->sync_loss[0] * (double)EP_NS_PER_S);
+    o.sync_loss_until = (ep_time)(c->sync_loss[1] * (double)EP_NS_PER_S);
     if (c->policy_log && role != EP_LIVE_LOADGEN &&
         !(o.sim.policy_log = fopen(c->policy_log, "wb"))) {
         cli_err("--policy-log %s: cannot create", c->policy_log);
@@ -529,19 +562,8 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         if (c->eng.kind != EP_ENGINE_EMULATED && !c->json)
             printf("engine %s on the nodes\n", ep_engine_kind_name(c->eng.kind));
         json_t *js = ep_sim_summary_json(&sc, &r);
-        if (js) {
-            json_object_set_new(js, "testbed",
-                                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}",
-                                          "messages_in", (json_int_t)stats->msgs_in, "messages_out",
-                                          (json_int_t)stats->msgs_out, "bad_frames",
-                                          (json_int_t)stats->bad_frames, "replayed_frames",
-                                          (json_int_t)stats->replayed, "send_failed",
-                                          (json_int_t)stats->send_failed, "late_results",
-                                          (json_int_t)stats->late_results, "overhead_p50_ms",
-                                          stats->overhead_p50_s * 1e3, "overhead_p99_ms",
-                                          stats->overhead_p99_s * 1e3, "overhead_n",
-                                          (json_int_t)stats->overhead_n, "wall_s", stats->wall_s));
-        }
+        if (js)
+            json_object_set_new(js, "testbed", ep_testbed_stats_json(stats));
         if (res) {
             if (sink.err) {
                 cli_err("loadgen: %s: cannot store records: %s", c->out, ep_results_errmsg(res));

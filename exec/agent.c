@@ -21,13 +21,31 @@
 #include "epara/error.h"
 #include "epara/heap.h"
 
-#define MS                 INT64_C(1000000)
-#define MAX_WAIT           (50 * MS)  /* wall ns between looks at the clock and flags */
-#define HELLO_EVERY        (200 * MS) /* wall ns between a node's HELLOs until it is placed */
+#define MS EP_NS_PER_MS
+/* Wall ns between looks at the clock and the flags: how late a signal is noticed. */
+#define MAX_WAIT    (50 * MS)
+#define HELLO_EVERY (200 * MS) /* wall ns between a node's HELLOs until it is placed */
+/* Liveness (exec/README.md, Faults): a node silent for QUIET_SYNCS sync periods, and at
+ * least QUIET_MIN, is down; one never heard from counts as up for FIRST_HEARD_WITHIN after
+ * the epoch, while the processes start and connect. */
+#define QUIET_SYNCS        3
+#define QUIET_MIN          (1500 * MS)
 #define FIRST_HEARD_WITHIN (5000 * MS)
 #define OVH_MIN_S          1e-7 /* overhead histogram: 0.1 us .. 1000 s, 0.6% wide bins */
 #define OVH_PER_DECADE     400
 #define OVH_BINS           (10 * OVH_PER_DECADE + 2)
+/* Dialers retry a lost peer after 20 ms, backing off to at most 500 ms: a restarted peer is
+ * found within a sync period (500 ms in the scenarios) without busy redialing. */
+#define RECONNECT_MIN_MS 20
+#define RECONNECT_MAX_MS 500
+#define SENT_CAP0        4096        /* loadgen: first size of the send-time window (ids) */
+#define EINST_GROW       16          /* node: engine instance slots added at a time */
+#define CLOSE_WAIT       (2000 * MS) /* at most this long for the sockets to close */
+#define CLOSE_TICK       (10 * MS)
+#define SLO_SPAN_MIN     (60 * EP_NS_PER_S) /* the smallest result timeout (slo_span) */
+#define VERBOSE_DROPS    10 /* --verbose: messages logged for the first dropped frames */
+/* Trace and wall times as doubles are clamped short of int64's range (9.22e18). */
+#define TIME_CLAMP 9e18
 
 typedef struct agent {
     const ep_exec_opts *o;
@@ -86,7 +104,7 @@ ep_exec_wall_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * EP_NS_PER_S + ts.tv_nsec;
 }
 
 void
@@ -112,21 +130,21 @@ mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * EP_NS_PER_S + ts.tv_nsec;
 }
 
 static ep_time
 trace_at(const agent *a, int64_t wall)
 {
     double t = (double)(wall - a->epoch) * a->scale;
-    return t < -9e18 ? INT64_MIN / 2 : (ep_time)t;
+    return t < -TIME_CLAMP ? INT64_MIN / 2 : (ep_time)t;
 }
 
 static int64_t
 wall_at(const agent *a, ep_time t)
 {
     double w = (double)t / a->scale;
-    return w > 9e18 ? INT64_MAX / 2 : a->epoch + (int64_t)w;
+    return w > TIME_CLAMP ? INT64_MAX / 2 : a->epoch + (int64_t)w;
 }
 
 static int
@@ -197,7 +215,7 @@ sent_reserve(agent *a, uint64_t id)
     }
     if (k == a->sent_cap)
         a->sent_base = id;
-    int64_t cap = a->sent_cap ? a->sent_cap : 4096;
+    int64_t cap = a->sent_cap ? a->sent_cap : SENT_CAP0;
     while ((uint64_t)cap <= id - a->sent_base)
         cap *= 2;
     if (cap > a->sent_cap) {
@@ -364,7 +382,7 @@ static struct eng_inst *
 engine_inst(agent *a, int instance, const ep_instance_spec *spec)
 {
     if (instance >= a->neinst) {
-        int n = instance + 16;
+        int n = instance + EINST_GROW;
         struct eng_inst *p = realloc(a->einst, (size_t)n * sizeof *p);
         if (!p)
             return NULL;
@@ -501,7 +519,7 @@ static void
 liveness(agent *a, int64_t wall)
 {
     double sync_wall = (double)a->sc->run.sync_period / a->scale;
-    int64_t quiet = (int64_t)fmax(3 * sync_wall, 1500.0 * (double)MS);
+    int64_t quiet = (int64_t)fmax(QUIET_SYNCS * sync_wall, (double)QUIET_MIN);
     for (int k = 0; k < a->nnodes; k++) {
         if (a->o->role == EP_LIVE_NODE && k == a->o->node)
             continue;
@@ -528,7 +546,7 @@ record_overhead(agent *a, const ep_wire_result *q, int64_t wall)
     *slot = INT64_MIN;
     if (late_send == INT64_MIN || q->outcome != EP_OUT_COMPLETED || q->done == EP_WIRE_NEVER)
         return;
-    double v = (double)(late_send + (wall - wall_at(a, q->done))) / 1e9;
+    double v = (double)(late_send + (wall - wall_at(a, q->done))) / (double)EP_NS_PER_S;
     int bin = v <= OVH_MIN_S ? 0 : 1 + (int)(log10(v / OVH_MIN_S) * OVH_PER_DECADE);
     a->ovh[bin < OVH_BINS ? bin : OVH_BINS - 1]++;
     a->novh++;
@@ -541,7 +559,7 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
     char why[256];
     ep_wire_env env;
     if (ep_wire_decode_env(buf, len, a->o->key, a->o->keylen, &m, &env, why, sizeof why) != 0) {
-        if (a->o->verbose && a->st->bad_frames < 10)
+        if (a->o->verbose && a->st->bad_frames < VERBOSE_DROPS)
             fprintf(stderr, "dropped a message: %s\n", why);
         a->st->bad_frames++;
         return;
@@ -558,7 +576,7 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
                                              : from == a->nnodes ? m.type == EP_WIRE_PLACEMENT
                                                                  : m.type == EP_WIRE_REQUEST));
     if (!allowed || ep_wire_replay_check(&a->replay[from], &env) != 0) {
-        if (a->o->verbose && a->st->bad_frames < 10)
+        if (a->o->verbose && a->st->bad_frames < VERBOSE_DROPS)
             fprintf(stderr, "dropped a message: %s\n",
                     !allowed ? "unexpected sender for its type" : "replayed or stale frame");
         if (allowed)
@@ -656,9 +674,9 @@ open_out(agent *a, nng_socket *s, ep_live_role role, int node)
     if (!rv)
         rv = nng_socket_set_int(*s, NNG_OPT_SENDBUF, EP_EXEC_SEND_BUFFER);
     if (!rv)
-        rv = nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 20);
+        rv = nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
     if (!rv)
-        rv = nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, 500);
+        rv = nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
     if (!rv)
         rv = nng_dial(*s, addr, NULL, NNG_FLAG_NONBLOCK);
     return rv ? fail(a, EP_EIO, "cannot dial", addr, rv) : 0;
@@ -738,8 +756,8 @@ close_sockets(agent *a)
         free(s);
         return;
     }
-    struct timespec tick = {0, 10000000};
-    for (int i = 0; i < 200 && !atomic_load(&c->done); i++)
+    struct timespec tick = {0, (long)CLOSE_TICK};
+    for (int i = 0; i < CLOSE_WAIT / CLOSE_TICK && !atomic_load(&c->done); i++)
         nanosleep(&tick, NULL);
     if (atomic_load(&c->done)) {
         pthread_join(t, NULL);
@@ -771,7 +789,7 @@ ovh_quantile(const agent *a, double q)
 static ep_dur
 slo_span(const ep_scenario *sc)
 {
-    ep_dur span = 60 * EP_NS_PER_S;
+    ep_dur span = SLO_SPAN_MIN;
     for (int i = 0; i < sc->nservices; i++) {
         const ep_slo *slo = &sc->services[i].slo;
         ep_dur t = slo->ttft > slo->deadline ? slo->ttft : slo->deadline;
@@ -924,7 +942,7 @@ wait_and_handle(agent *a, int64_t w, ep_time now)
     } else {
         rv = nng_recvmsg(a->in, &msg, NNG_FLAG_NONBLOCK);
         if (rv == NNG_EAGAIN && wait > 0) {
-            struct timespec ts = {(time_t)(wnext / 1000000000), (long)(wnext % 1000000000)};
+            struct timespec ts = {(time_t)(wnext / EP_NS_PER_S), (long)(wnext % EP_NS_PER_S)};
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
                 if (o->stop && *o->stop)
                     break;
@@ -968,23 +986,31 @@ run_loop(agent *a)
     }
 }
 
-/* BYE to every peer (nodes and the controller), the overhead statistics, what is still
- * held sent, and the runtime's result: rc, or the runtime's own error. */
+/* A node or the controller says BYE to every peer (the nodes, and a node to the controller
+ * too), so they mark it down at once instead of after its silence. */
+static void
+say_bye(agent *a)
+{
+    const ep_exec_opts *o = a->o;
+    if (o->role != EP_LIVE_NODE && o->role != EP_LIVE_CONTROLLER)
+        return;
+    ep_wire_msg b;
+    memset(&b, 0, sizeof b);
+    b.type = EP_WIRE_BYE;
+    b.u.bye.node = o->role == EP_LIVE_NODE ? o->node : -1;
+    for (int k = 0; k < a->nnodes; k++)
+        if (!(o->role == EP_LIVE_NODE && k == o->node))
+            send_msg(a, a->out[k], &b);
+    if (o->role == EP_LIVE_NODE)
+        send_msg(a, a->ctl, &b);
+}
+
+/* The end of a run: BYE, the overhead statistics, what is still held sent, and the
+ * runtime's result: rc, or the runtime's own error. */
 static int
 finish(agent *a, int rc, ep_sim_result *out, ep_exec_stats *stats)
 {
-    const ep_exec_opts *o = a->o;
-    if (o->role == EP_LIVE_NODE || o->role == EP_LIVE_CONTROLLER) {
-        ep_wire_msg b;
-        memset(&b, 0, sizeof b);
-        b.type = EP_WIRE_BYE;
-        b.u.bye.node = o->role == EP_LIVE_NODE ? o->node : -1;
-        for (int k = 0; k < a->nnodes; k++)
-            if (!(o->role == EP_LIVE_NODE && k == o->node))
-                send_msg(a, a->out[k], &b);
-        if (o->role == EP_LIVE_NODE)
-            send_msg(a, a->ctl, &b);
-    }
+    say_bye(a);
     if (a->novh > 0) {
         stats->overhead_n = a->novh;
         stats->overhead_p50_s = ovh_quantile(a, 0.5);
@@ -1050,7 +1076,7 @@ ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, cha
         (rc = runtime_open(a, err, errlen)) == 0)
         rc = finish(a, run_loop(a), out, stats);
     agent_fini(a);
-    stats->wall_s = (double)(mono_ns() - w0) / 1e9;
+    stats->wall_s = (double)(mono_ns() - w0) / (double)EP_NS_PER_S;
     if (stats->state_lost > 0) {
         char who[32] = "controller";
         if (o->role == EP_LIVE_NODE)

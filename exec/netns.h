@@ -1,12 +1,13 @@
-/* Network namespaces and tc shaping for `epara testbed --netns` (netns.c). */
-#ifndef EPARA_CLI_NETNS_H
-#define EPARA_CLI_NETNS_H
+/* Network namespaces and tc shaping for a testbed with netns (exec/netns.c), internal to
+ * ep_testbed (exec/testbed.c). */
+#ifndef EPARA_EXEC_NETNS_H
+#define EPARA_EXEC_NETNS_H
 
 #include <stddef.h>
 
 #include "epara/model.h"
 
-typedef struct tb_netns {
+typedef struct exec_netns {
     int id; /* names: ep<id>b (bridge), ep<id>n<k> (namespaces), ep<id>h/c<k> */
     int n;  /* namespaces created */
     int bridge_up;
@@ -16,21 +17,21 @@ typedef struct tb_netns {
     char host[32];     /* the bridge's address: the controller and the loadgen listen there */
     char node_ip[32];  /* node 0's address; node k's is k above */
     char failed[1024]; /* what went wrong */
-    const ep_scenario *sc;
-} tb_netns;
+    ep_link *links;    /* node k's link (a copy of the scenario's: it outlives the scenario) */
+} exec_netns;
 
 /* Creates the bridge, one namespace per node of sc with its veth pair and shaping. On
  * failure removes what it made, leaves the reason in t->failed and returns -1. */
-int tb_netns_setup(tb_netns *t, const ep_scenario *sc);
-/* Removes everything setup made. */
-void tb_netns_teardown(tb_netns *t);
+int exec_netns_setup(exec_netns *t, const ep_scenario *sc);
+/* Removes everything setup made (and frees its copy of the links). */
+void exec_netns_teardown(exec_netns *t);
 /* Takes node k's link (its veth pair) down or up. 0, or -1 with the reason in t->failed. */
-int tb_netns_link(tb_netns *t, int k, int up);
+int exec_netns_link(exec_netns *t, int k, int up);
 /* Node k's link drops each packet, both ways, with probability p (0: none) from now on:
  * netem where the kernel has it, else iptables' statistic match in the node's namespace.
  * 0, or -1 with the reason in t->failed. */
-int tb_netns_loss(tb_netns *t, int k, double p);
+int exec_netns_loss(exec_netns *t, int k, double p);
 /* The namespace of node k. */
-void tb_netns_name(const tb_netns *t, int k, char *buf, size_t len);
+void exec_netns_name(const exec_netns *t, int k, char *buf, size_t len);
 
 #endif
