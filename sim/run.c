@@ -269,8 +269,9 @@ pol_setup(sim *s, int node, char *err, size_t errlen)
 }
 
 /* What the policy may know before any arrival: each service's long-run mean rate (rows /
- * span of its traces, scaled) and mean sizes (from up to the first 10,000 rows); with the
- * policy parameter oracle=1, the true arrivals of every placement period. */
+ * the period its traces repeat with, or their span when played once; scaled) and mean sizes (from
+ * up to the first 10,000 rows); with the policy parameter oracle=1, the true arrivals of every
+ * placement period. */
 static int
 demand_priors(sim *s)
 {
@@ -296,7 +297,9 @@ demand_priors(sim *s)
         ep_trace_meta m;
         if ((rc = ep_trace_meta_get(s->opts.traces, w->trace, &m)) != 0)
             break;
-        double span = (double)m.span * src->rp.scale;
+        /* Over the period it repeats with (what a generated trace covers, not only its
+         * rows: a very bursty one may hold all of them within nanoseconds), else its span. */
+        double span = (src->rp.period > 0 ? src->rp.period : (double)m.span) * src->rp.scale;
         if (span > 0)
             s->rate[w->service] += (double)m.rows / (span / 1e9);
         ep_trace_reader *r;

@@ -18,6 +18,10 @@ tg_generate(ep_store *st, const char *name, const ep_gen_spec *g, int64_t *rows)
     ep_trace_meta m;
     memset(&m, 0, sizeof m);
     snprintf(m.name, sizeof m.name, "%s", name);
+    /* as the scenario's generator marks its traces (experiments/prepare.c) */
+    static const char *const kinds[] = {"poisson", "gamma", "mmpp", "video"};
+    snprintf(m.format, sizeof m.format, "gen-%s",
+             (unsigned)g->kind < sizeof kinds / sizeof *kinds ? kinds[g->kind] : "other");
     ep_trace_writer *w;
     int rc = ep_trace_writer_begin(st, &m, 0, &w);
     if (rc)
