@@ -19,7 +19,10 @@
  *    toward the recent peak (or the oracle), supply of running instances discounted by
  *    their backlog, hysteresis; when a service falls short on devices others took, two
  *    more plans with those devices (then every device it could use) priced higher, the
- *    plan covering most demand kept; a service left without an instance borrows from
+ *    plan covering most demand kept; instances share a device only where each meets its
+ *    SLO at the slowdown the host applies (the scenario's MT factors at the expected number
+ *    of instances busy at once: an LLM decoding keeps its device busy however light its
+ *    load); a service left without an instance borrows from
  *    co-located LLMs' KV reserves; a latency LLM whose instances all prefill a long prompt
  *    past its TTFT gets the instance that prefills it fastest; devices left idle get an
  *    instance of the service with the least supply per unit of demand;
@@ -55,6 +58,13 @@
 /* Work this node sent to remote LLM instances since their last state sync: instances
  * tracked (direct-mapped by id; each node has its own state). */
 #define SENT_SLOTS 64
+/* mt_plan: the co-location slowdowns at which a candidate's capacity is priced (level 0:
+ * alone); an expected slowdown counts as the next level up (within 2%: the model's own
+ * error), beyond the last one as too slow. */
+static const double mt_levels[] = {1, 1.05, 1.1, 1.2, 1.35, 1.5, 2, 2.5, 3, 4, 6, 8};
+#define MT_LEVELS ((int)(sizeof mt_levels / sizeof mt_levels[0]))
+/* mt_plan: instances a device may hold */
+#define MT_SLOTS 8
 
 typedef struct epara_params {
     int categorize;     /* 0: every service latency, multi-device only by memory */
@@ -91,6 +101,7 @@ typedef struct epara_params {
     double peak_decay;  /* per placement period */
     int drop_doomed;    /* 0: early rejection drops only requests already past deadline */
     int mt_stretch;     /* 0: estimates ignore the slowdown of co-located busy instances */
+    int mt_plan;        /* 0: the scheduler plans co-location by device-time shares only */
     int fill_idle;      /* 0: devices idle once demand is covered stay idle */
     int pool;           /* 0: a TP group hosts one LLM service only */
     int score_time;     /* the greedy counts device time as well as memory */
@@ -179,6 +190,9 @@ static const ep_param_decl epara_params_decl[] = {
          "early_reject also drops queued requests a batch of one would finish late"},
         {"mt_stretch", 0, 1, 1, 1,
          "estimates stretch the work by the slowdown of co-located busy instances"},
+        {"mt_plan", 0, 1, 1, 1,
+         "co-located instances are planned at the scenario's MT slowdown: each meets its SLO "
+         "with all busy (0: device-time shares only)"},
         {"fill_idle", 0, 1, 1, 1, "devices idle once demand is covered get an instance too"},
         {"pool", 0, 1, 1, 1,
          "a TP group of an LLM with other instances also hosts the other latency LLMs (MT)"},
@@ -238,6 +252,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->contest = PARAM("contest");
     p->pool = PARAM("pool") != 0;
     p->mt_stretch = PARAM("mt_stretch") != 0;
+    p->mt_plan = PARAM("mt_plan") != 0;
     p->drop_doomed = PARAM("drop_doomed") != 0;
 #undef PARAM
     ep_link_adm_init(&st->link, view, p->link_margin, p->link_window);
@@ -281,11 +296,13 @@ ep_categorize(void *state, const ep_view *view, int svc, ep_category *out)
 
 typedef struct cand {
     ep_instance_spec spec;
-    double cap;    /* requests/s within the SLO (on what is left of its devices' time) */
-    double full;   /* requests/s within the SLO with its devices to itself */
-    double mem;    /* bytes per device */
-    int tail_only; /* a TP group that serves no more than its devices as replicas would:
-                      placed only for the prompts no replica prefills within the TTFT */
+    double cap;     /* requests/s within the SLO (on what is left of its devices' time) */
+    double full;    /* requests/s within the SLO with its devices to itself */
+    double mem;     /* bytes per device */
+    int tail_only;  /* a TP group that serves no more than its devices as replicas would:
+                       placed only for the prompts no replica prefills within the TTFT */
+    unsigned havek; /* bit l: capk[l - 1] computed this round */
+    double capk[MT_LEVELS - 1]; /* requests/s within the SLO slowed to mt_levels[l] */
 } cand;
 
 /* Capacities already computed this round, by what they depend on: a replica's or a TP
@@ -293,7 +310,7 @@ typedef struct cand {
  * bandwidth), so a cluster of many identical nodes prices each shape once. */
 #define CAP_MEMO 512
 typedef struct cap_memo {
-    int service, mode, ndev, spec, max_batch, order;
+    int service, mode, ndev, spec, max_batch, order, level;
     double intra_bw;
     double cap;
     int batch;
@@ -306,11 +323,13 @@ typedef struct cands {
     int nmemo;
 } cands;
 
-/* The capacity of candidate sp (ep_pol_capacity_at, lone for LLMs), memoized where it does
- * not depend on which devices it is (SINGLE and TP; PP crosses links and is priced each
+/* The capacity of candidate sp (ep_pol_capacity_at, lone for LLMs) slowed to
+ * mt_levels[level] by co-located instances (level 0: alone), memoized where it does not
+ * depend on which devices it is (SINGLE and TP; PP crosses links and is priced each
  * time). */
 static double
-cand_capacity(const ep_view *v, cands *cs, const ep_instance_spec *sp, int lone, int *batch)
+cand_capacity(const ep_view *v, cands *cs, const ep_instance_spec *sp, int lone, int level,
+              int *batch)
 {
     const ep_scenario *sc = v->sc;
     int memo = sp->mode == EP_MODE_SINGLE || sp->mode == EP_MODE_TP;
@@ -323,6 +342,7 @@ cand_capacity(const ep_view *v, cands *cs, const ep_instance_spec *sp, int lone,
                          d->spec,
                          sp->max_batch,
                          (int)sp->order,
+                         level,
                          sp->mode == EP_MODE_TP ? sc->nodes[d->node].intra_bw_bytes_per_s : 0,
                          0,
                          0};
@@ -330,13 +350,13 @@ cand_capacity(const ep_view *v, cands *cs, const ep_instance_spec *sp, int lone,
             const cap_memo *m = &cs->memo[i];
             if (m->service == key.service && m->mode == key.mode && m->ndev == key.ndev &&
                 m->spec == key.spec && m->max_batch == key.max_batch && m->order == key.order &&
-                m->intra_bw == key.intra_bw) {
+                m->level == key.level && m->intra_bw == key.intra_bw) {
                 *batch = m->batch;
                 return m->cap;
             }
         }
     }
-    double cap = ep_pol_capacity_at(v, sp, 1, -1, INFINITY, lone, batch, NULL);
+    double cap = ep_pol_capacity_at(v, sp, mt_levels[level], -1, INFINITY, lone, batch, NULL);
     if (memo && cs->nmemo < CAP_MEMO) {
         key.cap = cap;
         key.batch = *batch;
@@ -354,7 +374,7 @@ cand_add(const epara_state *st, const ep_view *v, cands *cs, const ep_instance_s
     /* An LLM whose mean prompt leaves no room for queueing within the TTFT still serves one
      * request at a time (lone): a wider group may then serve more. */
     int llm = v->sc->services[sp->service].kind == EP_SVC_LLM;
-    double cap = cand_capacity(v, cs, sp, llm, &batch);
+    double cap = cand_capacity(v, cs, sp, llm, 0, &batch);
     if (cap <= 0)
         return;
     cand *c = &cs->c[cs->n++];
@@ -370,6 +390,7 @@ cand_add(const epara_state *st, const ep_view *v, cands *cs, const ep_instance_s
         c->mem += (double)batch * (in + out) * (double)svc->kv_bytes_per_token / sp->ndev;
     }
     c->tail_only = 0;
+    c->havek = 0;
 }
 
 static void
@@ -483,32 +504,188 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
 
 /* --- state-aware scheduler ---------------------------------------------------------------- */
 
-/* Takes candidate c if memory and the devices' compute budgets allow; returns the supply
- * it adds (0 when it does not fit). An instance on a device already serving others gets
- * only the device time left (MT); without MT a device holds one instance. */
+/* One placement plan under construction: the candidates chosen, what each device has left
+ * (memory, time budget, instances), with mt_plan the share of time each of its instances
+ * is busy alone (busy[d * MT_SLOTS + i]) and the highest slowdown level they all
+ * tolerate, and the supply planned per service. */
+typedef struct plan {
+    int *chosen, *count, *tol;
+    double *freem, *budget, *busy;
+    double supply[MAX_SVC];
+} plan;
+
+/* Candidate c's capacity slowed to mt_levels[level], computed once per round and level. */
 static double
-take(const epara_state *st, const ep_view *v, const cand *c, double *freem, double *budget,
-     int *count, double want)
+cap_at_level(const ep_view *v, cands *cs, cand *c, int level)
+{
+    if (level <= 0)
+        return c->full;
+    if (level >= MT_LEVELS)
+        return 0;
+    if (!(c->havek & (1u << level))) {
+        int batch = 0, llm = v->sc->services[c->spec.service].kind == EP_SVC_LLM;
+        c->capk[level - 1] = cand_capacity(v, cs, &c->spec, llm, level, &batch);
+        c->havek |= 1u << level;
+    }
+    return c->capk[level - 1];
+}
+
+/* The share of time candidate c is busy serving `serve` requests/s alone: its device time
+ * for a DNN; for an LLM at least the time some request of it is decoding (continuous
+ * batching runs an iteration whenever one is in flight: a few requests a second of a
+ * chatbot keep it busy all the time). */
+static double
+busy_share(const ep_view *v, const cand *c, double serve)
+{
+    double u = c->full > 0 ? serve / c->full : 1;
+    int s = c->spec.service;
+    if (v->sc->services[s].kind == EP_SVC_LLM) {
+        double in = ep_pol_mean_input(v, s), out = ep_pol_mean_output(v, s);
+        double step =
+                (double)ep_pol_llm_iteration(v, &c->spec, 0, 0, 1, (int64_t)(in + out / 2)) / 1e9;
+        if (serve * out * step > u)
+            u = serve * out * step;
+    }
+    return u < 1 ? u : 1;
+}
+
+/* The slowdown level for one instance whose co-located instances are busy u[0..n-1] of
+ * the time alone: the host slows k busy instances by ep_cost_mt_slowdown(k) (the
+ * scenario's measured factors), and slowed work stays busy that much longer, so the
+ * instances busy at once, k = 1 + sum min(1, u_j x slowdown(k)), are found by iterating
+ * from k = 1 + sum u_j (the factors interpolated between whole k). */
+static int
+mt_level(const ep_view *v, const double *u, int n)
+{
+    if (n <= 0)
+        return 0;
+    double k = 1, slow = 1;
+    for (int it = 0; it < 16; it++) {
+        double next = 1;
+        for (int j = 0; j < n; j++)
+            next += fmin(1, u[j] * slow);
+        int lo = (int)next;
+        slow = ep_cost_mt_slowdown(v->sc, lo);
+        if (next > lo)
+            slow += (next - lo) * (ep_cost_mt_slowdown(v->sc, lo + 1) - slow);
+        if (fabs(next - k) < 1e-3)
+            break;
+        k = next;
+    }
+    int level = 0;
+    while (level < MT_LEVELS && mt_levels[level] * 1.02 < slow)
+        level++;
+    return level;
+}
+
+/* MT as the host runs it (mt_plan): candidate c, serving `serve` requests/s, joins
+ * devices that hold others only where it meets its own SLO at the slowdown their busy time
+ * causes it and every instance there tolerates the slowdown it adds to theirs; *level gets
+ * c's own level. Returns the requests/s it then serves within its SLO (its full capacity
+ * when alone), 0 when it does not fit. Without mt_plan, device-time shares only. */
+static double
+mt_room(const epara_state *st, const ep_view *v, cands *cs, cand *c, const plan *pl, double serve,
+        int *level)
+{
+    *level = 0;
+    int shared = 0;
+    for (int j = 0; j < c->spec.ndev; j++)
+        shared |= pl->count[c->spec.devs[j]] > 0;
+    if (!shared)
+        return c->full;
+    if (!st->p.mt)
+        return 0;
+    if (!st->p.mt_plan)
+        return c->full;
+    double u[MT_SLOTS + 1];
+    for (int j = 0; j < c->spec.ndev; j++) {
+        int d = c->spec.devs[j], m = pl->count[d];
+        if (m == 0)
+            continue;
+        if (m >= MT_SLOTS)
+            return 0;
+        memcpy(u, &pl->busy[(size_t)d * MT_SLOTS], (size_t)m * sizeof *u);
+        int l = mt_level(v, u, m);
+        if (l > *level)
+            *level = l;
+        /* The resident slowed most: the one whose own busy time counts least (dropped). */
+        int least = 0;
+        for (int i = 1; i < m; i++)
+            if (u[i] < u[least])
+                least = i;
+        u[least] = busy_share(v, c, serve);
+        if (mt_level(v, u, m) > pl->tol[d])
+            return 0; /* too slow for an instance there */
+    }
+    return cap_at_level(v, cs, c, *level);
+}
+
+/* The supply candidate c adds to the plan if memory, the devices' time left and MT allow
+ * (0: it does not fit); *use gets the device time it takes (for `want` requests/s, or all
+ * it has when want is 0 or more than it serves), *level its slowdown level. */
+static double
+fit(const epara_state *st, const ep_view *v, cands *cs, cand *c, const plan *pl, double want,
+    double *use, int *level)
 {
     double b = 1.0;
-    for (int k = 0; k < c->spec.ndev; k++) {
-        int d = c->spec.devs[k];
-        if (freem[d] < c->mem || (!st->p.mt && count[d] > 0))
+    for (int j = 0; j < c->spec.ndev; j++) {
+        int d = c->spec.devs[j];
+        if (pl->freem[d] < c->mem)
             return 0;
-        if (budget[d] < b)
-            b = budget[d];
+        if (pl->budget[d] < b)
+            b = pl->budget[d];
     }
     if (b < 0.05)
         return 0;
     double supply = c->cap * b;
-    double use = want > 0 && want < supply ? want / c->cap : b; /* device time it needs */
-    for (int k = 0; k < c->spec.ndev; k++) {
-        int d = c->spec.devs[k];
-        freem[d] -= c->mem;
-        budget[d] -= use;
-        count[d]++;
+    double lim = mt_room(st, v, cs, c, pl, want > 0 && want < supply ? want : supply, level);
+    if (!(lim > 0))
+        return 0;
+    if (supply > lim)
+        supply = lim;
+    *use = want > 0 && want < supply ? want / c->cap : b;
+    return supply;
+}
+
+/* Puts candidate c (index i) into the plan: its memory and device time taken, and with
+ * mt_plan its busy time added and its devices' tolerance lowered to the highest slowdown
+ * level (its own or more) at which it still serves `serve` requests/s within its SLO. */
+static void
+occupy(const epara_state *st, const ep_view *v, cands *cs, int i, plan *pl, double use,
+       double serve, int level)
+{
+    cand *c = &cs->c[i];
+    int tol = MT_LEVELS - 1;
+    double u = 0;
+    if (st->p.mt_plan && st->p.mt) {
+        for (tol = level; tol + 1 < MT_LEVELS && cap_at_level(v, cs, c, tol + 1) >= serve;)
+            tol++;
+        u = busy_share(v, c, serve);
     }
-    (void)v;
+    for (int j = 0; j < c->spec.ndev; j++) {
+        int d = c->spec.devs[j];
+        pl->freem[d] = pl->freem[d] > c->mem ? pl->freem[d] - c->mem : 0;
+        pl->budget[d] -= use;
+        if (pl->count[d] < MT_SLOTS)
+            pl->busy[(size_t)d * MT_SLOTS + pl->count[d]] = u;
+        pl->count[d]++;
+        if (tol < pl->tol[d])
+            pl->tol[d] = tol;
+    }
+    pl->chosen[i] = 1;
+}
+
+/* Takes candidate i if it fits (fit); returns the supply it adds (0 when it does not fit).
+ * An instance on a device already serving others gets only the device time left (MT);
+ * without MT a device holds one instance. */
+static double
+take(const epara_state *st, const ep_view *v, cands *cs, int i, plan *pl, double want)
+{
+    double use = 0;
+    int level = 0;
+    double supply = fit(st, v, cs, &cs->c[i], pl, want, &use, &level);
+    if (supply > 0)
+        occupy(st, v, cs, i, pl, use, want > 0 && want < supply ? want : supply, level);
     return supply;
 }
 
@@ -553,9 +730,11 @@ keep_cmp(const void *a, const void *b)
  * valuable first (as the greedy would order them), so a cheap instance sharing a device
  * with an expensive one is not crowded out by the order instances happen to be listed. */
 static void
-keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
-             double *budget, int *count, const double *demand, double *supply, double mult)
+keep_running(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand,
+             double mult)
 {
+    int *chosen = pl->chosen;
+    double *supply = pl->supply;
     double horizon = (double)view->placement_period / 1e9;
     keep *ks = calloc((size_t)view->ninst + 1, sizeof *ks);
     if (!ks)
@@ -580,11 +759,10 @@ keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen,
         int s = iv->spec.service, k = ks[j].cand;
         if (chosen[k] || (supply[s] > 0 && supply[s] >= demand[s] * mult))
             continue;
-        double add = take(st, view, &cs->c[k], freem, budget, count, demand[s] * mult - supply[s]);
+        double add = take(st, view, cs, k, pl, demand[s] * mult - supply[s]);
         if (add > 0) {
             double backlog = (double)iv->backlog / 1e9;
             double discount = horizon > 0 ? 1 - backlog / horizon : 1;
-            chosen[k] = 1;
             supply[s] += add * (discount > 0.2 ? discount : 0.2);
         }
     }
@@ -595,33 +773,29 @@ keep_running(const epara_state *st, const ep_view *view, cands *cs, int *chosen,
  * of memory it occupies (cost-benefit greedy for the knapsack constraints) until none
  * gains. */
 static void
-greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
-       double *budget, int *count, const double *demand, double *supply, double mult)
+greedy(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand,
+       double mult)
 {
+    double *supply = pl->supply;
     for (;;) {
         int best = -1;
         double best_score = 0;
         for (int k = 0; k < cs->n; k++) {
-            if (chosen[k] || cs->c[k].tail_only)
+            if (pl->chosen[k] || cs->c[k].tail_only)
                 continue;
-            const cand *c = &cs->c[k];
+            cand *c = &cs->c[k];
             int s = c->spec.service;
             double want = demand[s] * mult - supply[s];
             if (want <= 0)
                 continue;
-            double b = 1.0;
-            int ok = 1;
-            for (int j = 0; j < c->spec.ndev && ok; j++) {
-                int d = c->spec.devs[j];
-                ok = freem[d] >= c->mem && (st->p.mt || count[d] == 0);
-                if (budget[d] < b)
-                    b = budget[d];
-            }
-            if (!ok || b < 0.05)
-                continue;
-            /* A device already partly planned offers only its remaining time. */
+            /* A device already partly planned offers only its remaining time (and, shared,
+             * what the co-location slowdown leaves). */
+            double use = 0;
+            int level = 0;
             cand scaled = *c;
-            scaled.cap = c->cap * b;
+            scaled.cap = fit(st, view, cs, c, pl, want, &use, &level);
+            if (!(scaled.cap > 0))
+                continue;
             double score = cand_score(st, view, &scaled, want, demand);
             if (score > best_score) {
                 best_score = score;
@@ -631,9 +805,8 @@ greedy(const epara_state *st, const ep_view *view, cands *cs, int *chosen, doubl
         if (best < 0)
             return;
         int s = cs->c[best].spec.service;
-        supply[s] +=
-                take(st, view, &cs->c[best], freem, budget, count, demand[s] * mult - supply[s]);
-        chosen[best] = 1;
+        supply[s] += take(st, view, cs, best, pl, demand[s] * mult - supply[s]);
+        pl->chosen[best] = 1;
     }
 }
 
@@ -682,9 +855,9 @@ tail_try_cmp(const void *a, const void *b)
 }
 
 static void
-tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
-              double *budget, int *count, const double *demand)
+tail_replicas(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand)
 {
+    const int *chosen = pl->chosen;
     const ep_scenario *sc = view->sc;
     tail_try *try = malloc((size_t)(cs->n + 1) * sizeof *try);
     if (!try)
@@ -719,10 +892,8 @@ tail_replicas(const epara_state *st, const ep_view *view, cands *cs, int *chosen
         }
         qsort(try, (size_t)n, sizeof *try, tail_try_cmp);
         for (int i = 0; i < n; i++)
-            if (take(st, view, &cs->c[try[i].k], freem, budget, count, demand[s] * 0.1) > 0) {
-                chosen[try[i].k] = 1;
+            if (take(st, view, cs, try[i].k, pl, demand[s] * 0.1) > 0)
                 break;
-            }
     }
     free(try);
 }
@@ -823,9 +994,11 @@ pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, const d
  * on idle devices only takes its best-scoring one there (its requests spill over to it
  * when the others fall behind). */
 static void
-fill_idle(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
-          double *budget, int *count, const double *demand, double *supply)
+fill_idle(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand)
 {
+    const int *chosen = pl->chosen, *count = pl->count;
+    const double *freem = pl->freem;
+    double *supply = pl->supply;
     for (;;) {
         int best = -1;
         double best_ratio = INFINITY, best_score = 0;
@@ -848,8 +1021,9 @@ fill_idle(const epara_state *st, const ep_view *view, cands *cs, int *chosen, do
         }
         if (best < 0)
             return;
-        double add = take(st, view, &cs->c[best], freem, budget, count, 0);
-        chosen[best] = 1;
+        double add = take(st, view, cs, best, pl, 0);
+        if (!(add > 0))
+            return; /* cannot happen: it fits an idle device */
         supply[cs->c[best].spec.service] += add;
     }
 }
@@ -863,10 +1037,12 @@ fill_idle(const epara_state *st, const ep_view *view, cands *cs, int *chosen, do
  * beside chat models, or an LLM behind a cheaper service) loses every request to the
  * headroom others planned. */
 static void
-cover_unserved(const epara_state *st, const ep_view *view, cands *cs, int *chosen, double *freem,
-               double *budget, int *count, const double *demand, double *supply)
+cover_unserved(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
+               const double *demand)
 {
     const ep_scenario *sc = view->sc;
+    const int *chosen = pl->chosen;
+    double *supply = pl->supply;
     dev_mem *dm = NULL;
     for (int s = 0; s < sc->nservices; s++) {
         if (supply[s] > 0)
@@ -875,9 +1051,8 @@ cover_unserved(const epara_state *st, const ep_view *view, cands *cs, int *chose
         for (int k = 0; k < cs->n && !done; k++) {
             if (chosen[k] || cs->c[k].tail_only || cs->c[k].spec.service != s)
                 continue;
-            double add = take(st, view, &cs->c[k], freem, budget, count, 0);
+            double add = take(st, view, cs, k, pl, 0);
             if (add > 0) {
-                chosen[k] = 1;
                 supply[s] += add;
                 done = 1;
             }
@@ -892,12 +1067,13 @@ cover_unserved(const epara_state *st, const ep_view *view, cands *cs, int *chose
                 if (chosen[k])
                     dev_mem_add(st, view, dm, &cs->c[k].spec);
         }
-        int best = -1, best_run = 0;
-        double best_score = 0;
+        int best = -1, best_run = 0, best_level = 0;
+        double best_score = 0, best_cap = 0, best_b = 0;
         for (int k = 0; k < cs->n; k++) {
-            const cand *c = &cs->c[k];
+            cand *c = &cs->c[k];
             if (chosen[k] || c->tail_only || c->spec.service != s)
                 continue;
+            int level = 0;
             /* Its weights (an LLM: and its own two long prompts, not its whole batch). */
             int llm = sc->services[s].kind == EP_SVC_LLM;
             double w = (double)ep_cost_instance_mem(sc, s, c->spec.ndev);
@@ -908,59 +1084,47 @@ cover_unserved(const epara_state *st, const ep_view *view, cands *cs, int *chose
                 const dev_mem *m = &dm[d];
                 double left = ep_pol_usable_mem(sc, d) - m->wsum - w;
                 int nllm = m->nllm + llm;
-                ok = (st->p.mt || count[d] == 0) && left >= 0 &&
-                     (nllm == 0 || left / nllm >= (need > m->need ? need : m->need));
-                if (budget[d] < b)
-                    b = budget[d];
+                ok = left >= 0 && (nllm == 0 || left / nllm >= (need > m->need ? need : m->need));
+                if (pl->budget[d] < b)
+                    b = pl->budget[d];
             }
             if (!ok || b < 0.05)
                 continue;
+            double lim = mt_room(st, view, cs, c, pl, c->cap * b, &level);
+            if (!(lim > 0))
+                continue;
             int run = is_running(view, &c->spec);
             cand scaled = *c;
-            scaled.cap = c->cap * b;
+            scaled.cap = c->cap * b < lim ? c->cap * b : lim;
             double score =
                     cand_score(st, view, &scaled, demand[s] > 0 ? demand[s] : c->cap, demand);
             if (best < 0 || run > best_run || (run == best_run && score > best_score)) {
                 best = k;
                 best_run = run;
                 best_score = score;
+                best_cap = scaled.cap;
+                best_b = b;
+                best_level = level;
             }
         }
         if (best < 0)
             continue;
-        const cand *c = &cs->c[best];
-        double b = 1.0;
-        for (int j = 0; j < c->spec.ndev; j++)
-            if (budget[c->spec.devs[j]] < b)
-                b = budget[c->spec.devs[j]];
-        for (int j = 0; j < c->spec.ndev; j++) {
-            int d = c->spec.devs[j];
-            freem[d] = freem[d] > c->mem ? freem[d] - c->mem : 0;
-            budget[d] -= b;
-            count[d]++;
-        }
-        chosen[best] = 1;
-        supply[s] += c->cap * b;
-        dev_mem_add(st, view, dm, &c->spec);
+        occupy(st, view, cs, best, pl, best_b, best_cap, best_level);
+        supply[s] += best_cap;
+        dev_mem_add(st, view, dm, &cs->c[best].spec);
     }
     free(dm);
 }
-
-/* One placement plan under construction: the candidates chosen, what each device has left
- * (memory, time budget, instances) and the supply planned per service. */
-typedef struct plan {
-    int *chosen, *count;
-    double *freem, *budget;
-    double supply[MAX_SVC];
-} plan;
 
 static void
 plan_free(plan *pl)
 {
     free(pl->chosen);
     free(pl->count);
+    free(pl->tol);
     free(pl->freem);
     free(pl->budget);
+    free(pl->busy);
     memset(pl, 0, sizeof *pl);
 }
 
@@ -976,9 +1140,11 @@ plan_init(const epara_state *st, const ep_view *view, int ncand, plan *pl)
     memset(pl, 0, sizeof *pl);
     pl->chosen = calloc((size_t)ncand + 1, sizeof *pl->chosen);
     pl->count = calloc((size_t)sc->ndevices + 1, sizeof *pl->count);
+    pl->tol = calloc((size_t)sc->ndevices + 1, sizeof *pl->tol);
     pl->freem = calloc((size_t)sc->ndevices + 1, sizeof *pl->freem);
     pl->budget = calloc((size_t)sc->ndevices + 1, sizeof *pl->budget);
-    if (!pl->chosen || !pl->count || !pl->freem || !pl->budget) {
+    pl->busy = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->busy);
+    if (!pl->chosen || !pl->count || !pl->tol || !pl->freem || !pl->budget || !pl->busy) {
         plan_free(pl);
         return EP_ENOMEM;
     }
@@ -992,6 +1158,7 @@ plan_init(const epara_state *st, const ep_view *view, int ncand, plan *pl)
                                  (!view->link_up || view->link_up[nd->link]));
         pl->freem[d] = usable ? ep_pol_usable_mem(sc, d) : 0;
         pl->budget[d] = usable ? (st->p.mt ? st->p.budget : 1.0) : 0;
+        pl->tol[d] = MT_LEVELS - 1;
     }
     return 0;
 }
@@ -1005,10 +1172,9 @@ static double
 plan_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand)
 {
     if (st->p.hysteresis && st->placed_once)
-        keep_running(st, view, cs, pl->chosen, pl->freem, pl->budget, pl->count, demand, pl->supply,
-                     1.0);
-    greedy(st, view, cs, pl->chosen, pl->freem, pl->budget, pl->count, demand, pl->supply, 1.0);
-    cover_unserved(st, view, cs, pl->chosen, pl->freem, pl->budget, pl->count, demand, pl->supply);
+        keep_running(st, view, cs, pl, demand, 1.0);
+    greedy(st, view, cs, pl, demand, 1.0);
+    cover_unserved(st, view, cs, pl, demand);
     double covered = 0;
     for (int s = 0; s < view->sc->nservices; s++)
         covered += view->sc->services[s].weight *
@@ -1025,7 +1191,7 @@ plan_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, cons
  * generator only a large GPU serves in time), which a greedy by gain per share alone
  * never does. */
 static int
-contested(const epara_state *st, const ep_view *view, const cands *cs, const plan *pl,
+contested(const epara_state *st, const ep_view *view, cands *cs, const plan *pl,
           const double *demand, int all, double *price)
 {
     const ep_scenario *sc = view->sc;
@@ -1033,13 +1199,15 @@ contested(const epara_state *st, const ep_view *view, const cands *cs, const pla
     for (int d = 0; d < sc->ndevices; d++)
         price[d] = 1;
     for (int k = 0; k < cs->n; k++) {
-        const cand *c = &cs->c[k];
+        cand *c = &cs->c[k];
         int s = c->spec.service;
         if (pl->chosen[k] || c->tail_only || !(pl->supply[s] < 0.99 * demand[s]))
             continue;
+        int level = 0;
+        int shares = mt_room(st, view, cs, c, pl, c->cap, &level) > 0;
         for (int j = 0; j < c->spec.ndev; j++) {
             int d = c->spec.devs[j];
-            if (pl->freem[d] >= c->mem && pl->budget[d] >= 0.05 && (st->p.mt || !pl->count[d]))
+            if (shares && pl->freem[d] >= c->mem && pl->budget[d] >= 0.05)
                 continue;
             blocked[s] = 1;
             if (!all && price[d] == 1) {
@@ -1123,13 +1291,12 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     /* Then hand out spare capacity up to `extra` times demand (running instances first),
      * a replica for long prompts, idle devices, pooling. */
     if (st->p.hysteresis && st->placed_once)
-        keep_running(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand, a.supply,
-                     st->p.extra);
-    greedy(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand, a.supply, st->p.extra);
+        keep_running(st, view, &cs, &a, demand, st->p.extra);
+    greedy(st, view, &cs, &a, demand, st->p.extra);
     if (st->p.tail_replica)
-        tail_replicas(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand);
+        tail_replicas(st, view, &cs, &a, demand);
     if (st->p.fill_idle)
-        fill_idle(st, view, &cs, a.chosen, a.freem, a.budget, a.count, demand, a.supply);
+        fill_idle(st, view, &cs, &a, demand);
     /* After fill_idle: the guests take no device, only the memory the host splits. */
     if (st->p.pool)
         pool(st, view, &cs, a.chosen, demand);

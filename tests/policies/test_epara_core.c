@@ -554,6 +554,62 @@ test_a_device_only_one_service_can_use_is_left_to_it(void **state)
     }
 }
 
+/* MT at the host's slowdown: two GPUs on two servers, where two busy instances on one run
+ * three times slower each (mt_slowdown). chat, an 8B LLM whose decode step (~23 ms) meets
+ * its 40 ms TPOT alone but not slowed three times, is busy all the time at 1 request/s
+ * (100-token answers); img keeps a GPU busy half the time. Planned by device-time shares
+ * (mt_plan: 0) both fit on the first GPU; at the slowdown their busy time causes, img there
+ * would push chat past its TPOT, so it gets the other GPU. */
+static const char mtplan_yaml[] =
+        "name: mtplan\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, count: 2, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: chat, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 2000, tpot_ms: 40}}\n"
+        "  - {name: img, kind: dnn, params_m: 25, gflops: 8, max_batch: 32,"
+        " slo: {deadline_ms: 100}}\n"
+        "profiles:\n"
+        "  - {service: img, device: gpu, batch: [1, 32], latency_ms: [2, 20]}\n"
+        "mt_slowdown: [1.0, 3.0]\n"
+        "workload:\n"
+        "  - {trace: t, service: chat, ingress: srv}\n";
+
+static void
+test_co_location_is_planned_at_the_hosts_slowdown(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    for (int mtp = 0; mtp <= 1; mtp++) {
+        bf f;
+        setup(&f, mtplan_yaml, mtp ? "mtplan" : "mtplan_off",
+              mtp ? "fill_idle: 0, extra: 1, tail_replica: 0, kv_reserve: 0, contest: 0"
+                  : "fill_idle: 0, extra: 1, tail_replica: 0, kv_reserve: 0, contest: 0, "
+                    "mt_plan: 0",
+              1);
+        ep_instance_spec c = {.service = 0, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {0}};
+        ep_instance_spec g = {.service = 1, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {0}};
+        /* the premise: chat meets its TPOT alone, not three times slower */
+        assert_true(ep_pol_capacity(&f.view, &c, NULL) > 1.25);
+        int batch = 0;
+        assert_true(ep_pol_capacity_at(&f.view, &c, 3.0, -1, INFINITY, 1, &batch, NULL) == 0);
+        f.rate[1] = 0.5 * ep_pol_capacity(&f.view, &g, NULL) / 1.25; /* x headroom 1.25 */
+        int n = place(&f, buf);
+        const ep_instance_spec *chat = first_of(buf, n, 0), *img = first_of(buf, n, 1);
+        assert_non_null(chat);
+        assert_non_null(img);
+        assert_int_equal(n, 2);
+        if (mtp)
+            assert_int_not_equal(chat->devs[0], img->devs[0]);
+        else
+            assert_int_equal(chat->devs[0], img->devs[0]);
+        bf_fini(&f);
+    }
+}
+
 /* --- allocator ---------------------------------------------------------------------------- */
 
 static void
@@ -887,6 +943,7 @@ main(void)
             cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
             cmocka_unit_test(test_a_service_left_without_memory_borrows_from_kv_reserves),
             cmocka_unit_test(test_a_device_only_one_service_can_use_is_left_to_it),
+            cmocka_unit_test(test_co_location_is_planned_at_the_hosts_slowdown),
             cmocka_unit_test(test_frequency_tasks_get_fifo_queues_and_multi_frame_batches),
             cmocka_unit_test(test_latency_tasks_get_edf_queues),
             cmocka_unit_test(test_a_multi_device_llm_gets_a_tp_group_inside_one_node),
