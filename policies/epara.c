@@ -22,10 +22,11 @@
  *    plan covering most demand kept; instances share a device only where each meets its
  *    SLO at the slowdown the host applies (the scenario's MT factors at the expected number
  *    of instances busy at once: an LLM decoding keeps its device busy however light its
- *    load); a service left without an instance borrows from
- *    co-located LLMs' KV reserves; a latency LLM whose instances all prefill a long prompt
- *    past its TTFT gets the instance that prefills it fastest; devices left idle get an
- *    instance of the service with the least supply per unit of demand;
+ *    load); a service left without an instance borrows from co-located LLMs' KV reserves,
+ *    else joins a device whose instances it slows by less than it serves (requests
+ *    weighted, up to each service's demand); a latency LLM whose instances all prefill a
+ *    long prompt past its TTFT gets the instance that prefills it fastest; devices left
+ *    idle get an instance of the service with the least supply per unit of demand;
  *  - request router: serve locally if a local instance meets the deadline by its estimate
  *    (stretched by the co-location slowdown of busy neighbours), else dispatch to the
  *    earliest estimated completion including the link delay and the
@@ -506,11 +507,12 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
 
 /* One placement plan under construction: the candidates chosen, what each device has left
  * (memory, time budget, instances), with mt_plan the share of time each of its instances
- * is busy alone (busy[d * MT_SLOTS + i]) and the highest slowdown level they all
- * tolerate, and the supply planned per service. */
+ * is busy alone (busy[d * MT_SLOTS + i]), which candidate it is, the supply it added and
+ * the slowdown level that supply was priced at (who, gave, lvl: same index), and the
+ * highest slowdown level they all tolerate, and the supply planned per service. */
 typedef struct plan {
-    int *chosen, *count, *tol;
-    double *freem, *budget, *busy;
+    int *chosen, *count, *tol, *who, *lvl;
+    double *freem, *budget, *busy, *gave;
     double supply[MAX_SVC];
 } plan;
 
@@ -652,7 +654,7 @@ fit(const epara_state *st, const ep_view *v, cands *cs, cand *c, const plan *pl,
  * level (its own or more) at which it still serves `serve` requests/s within its SLO. */
 static void
 occupy(const epara_state *st, const ep_view *v, cands *cs, int i, plan *pl, double use,
-       double serve, int level)
+       double serve, double gave, int level)
 {
     cand *c = &cs->c[i];
     int tol = MT_LEVELS - 1;
@@ -666,8 +668,13 @@ occupy(const epara_state *st, const ep_view *v, cands *cs, int i, plan *pl, doub
         int d = c->spec.devs[j];
         pl->freem[d] = pl->freem[d] > c->mem ? pl->freem[d] - c->mem : 0;
         pl->budget[d] -= use;
-        if (pl->count[d] < MT_SLOTS)
-            pl->busy[(size_t)d * MT_SLOTS + pl->count[d]] = u;
+        if (pl->count[d] < MT_SLOTS) {
+            size_t slot = (size_t)d * MT_SLOTS + (size_t)pl->count[d];
+            pl->busy[slot] = u;
+            pl->who[slot] = i;
+            pl->gave[slot] = gave;
+            pl->lvl[slot] = level;
+        }
         pl->count[d]++;
         if (tol < pl->tol[d])
             pl->tol[d] = tol;
@@ -685,7 +692,7 @@ take(const epara_state *st, const ep_view *v, cands *cs, int i, plan *pl, double
     int level = 0;
     double supply = fit(st, v, cs, &cs->c[i], pl, want, &use, &level);
     if (supply > 0)
-        occupy(st, v, cs, i, pl, use, want > 0 && want < supply ? want : supply, level);
+        occupy(st, v, cs, i, pl, use, want > 0 && want < supply ? want : supply, supply, level);
     return supply;
 }
 
@@ -1028,90 +1035,205 @@ fill_idle(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const
     }
 }
 
-/* A service with no instance at all gets one before spare capacity is handed out: the first
- * of its candidates that fits the memory and time left. When none does because LLM
- * instances planned their KV caches there (kv_reserve), it borrows from those reserves:
+/* Service s, with no instance, borrows from the KV reserves LLM instances planned (kv_reserve):
  * its best candidate (a running one first) whose devices keep, for every LLM instance on
  * them (itself included), the KV of two long prompts (what pooling keeps) once the host
- * splits the memory the weights leave. Without it a service placed last (an image generator
- * beside chat models, or an LLM behind a cheaper service) loses every request to the
- * headroom others planned. */
+ * splits the memory the weights leave. *dm: the chosen instances' weights and KV needs per
+ * device, computed on first use. Returns 1 when it placed one. */
+static int
+borrow_kv(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand,
+          int s, dev_mem **dm)
+{
+    const ep_scenario *sc = view->sc;
+    if (!*dm) {
+        *dm = calloc((size_t)sc->ndevices + 1, sizeof **dm);
+        if (!*dm)
+            return 0; /* nothing borrowed this round */
+        for (int k = 0; k < cs->n; k++)
+            if (pl->chosen[k])
+                dev_mem_add(st, view, *dm, &cs->c[k].spec);
+    }
+    int best = -1, best_run = 0, best_level = 0;
+    double best_score = 0, best_cap = 0, best_b = 0;
+    for (int k = 0; k < cs->n; k++) {
+        cand *c = &cs->c[k];
+        if (pl->chosen[k] || c->tail_only || c->spec.service != s)
+            continue;
+        int level = 0;
+        /* Its weights (an LLM: and its own two long prompts, not its whole batch). */
+        int llm = sc->services[s].kind == EP_SVC_LLM;
+        double w = (double)ep_cost_instance_mem(sc, s, c->spec.ndev);
+        double need = llm ? pool_need(st, view, &c->spec) : 0, b = 1.0;
+        int ok = 1;
+        for (int j = 0; j < c->spec.ndev && ok; j++) {
+            int d = c->spec.devs[j];
+            const dev_mem *m = &(*dm)[d];
+            double left = ep_pol_usable_mem(sc, d) - m->wsum - w;
+            int nllm = m->nllm + llm;
+            ok = left >= 0 && (nllm == 0 || left / nllm >= (need > m->need ? need : m->need));
+            if (pl->budget[d] < b)
+                b = pl->budget[d];
+        }
+        if (!ok || b < 0.05)
+            continue;
+        double lim = mt_room(st, view, cs, c, pl, c->cap * b, &level);
+        if (!(lim > 0))
+            continue;
+        int run = is_running(view, &c->spec);
+        cand scaled = *c;
+        scaled.cap = c->cap * b < lim ? c->cap * b : lim;
+        double score = cand_score(st, view, &scaled, demand[s] > 0 ? demand[s] : c->cap, demand);
+        if (best < 0 || run > best_run || (run == best_run && score > best_score)) {
+            best = k;
+            best_run = run;
+            best_score = score;
+            best_cap = scaled.cap;
+            best_b = b;
+            best_level = level;
+        }
+    }
+    if (best < 0)
+        return 0;
+    occupy(st, view, cs, best, pl, best_b, best_cap, best_cap, best_level);
+    pl->supply[s] += best_cap;
+    dev_mem_add(st, view, *dm, &cs->c[best].spec);
+    return 1;
+}
+
+/* What candidate c, serving `serve` requests/s, costs the instances on its devices (mt_plan):
+ * each resident's supply scaled by its capacity at the slowdown level it reaches with c
+ * beside it over its capacity at the level it was planned at; lost[r] gets the requests/s
+ * service r loses. Returns 0 when a device holds no room for another instance (MT_SLOTS). */
+static int
+residents_loss(const ep_view *v, cands *cs, const cand *c, const plan *pl, double serve,
+               double *lost)
+{
+    double u[MT_SLOTS];
+    int seen[EP_MAX_STAGE_DEVS * MT_SLOTS], nseen = 0;
+    double uc = busy_share(v, c, serve);
+    for (int j = 0; j < c->spec.ndev; j++) {
+        int d = c->spec.devs[j], m = pl->count[d];
+        if (m >= MT_SLOTS)
+            return 0;
+        const double *busy = &pl->busy[(size_t)d * MT_SLOTS];
+        for (int i = 0; i < m; i++) {
+            size_t slot = (size_t)d * MT_SLOTS + (size_t)i;
+            int who = pl->who[slot], dup = 0;
+            for (int q = 0; q < nseen && !dup; q++)
+                dup = seen[q] == who;
+            if (dup) /* a group across two of c's devices: counted once */
+                continue;
+            seen[nseen++] = who;
+            int n = 0;
+            for (int q = 0; q < m; q++)
+                if (q != i)
+                    u[n++] = busy[q];
+            u[n++] = uc;
+            cand *r = &cs->c[who];
+            double was = cap_at_level(v, cs, r, pl->lvl[slot]);
+            double now = cap_at_level(v, cs, r, mt_level(v, u, n));
+            if (now < was && was > 0)
+                lost[r->spec.service] += pl->gave[slot] * (1 - now / was);
+        }
+    }
+    return 1;
+}
+
+/* Service s, with no instance and none that fits the slowdown the others tolerate
+ * (mt_plan), gets the candidate whose requests/s within its SLO outweigh what the
+ * instances beside it then lose (each service weighted, counted up to its demand): a
+ * service left without an instance loses every request, while a chat model at its
+ * TPOT-bound batch slowed 1.2x loses a share of its capacity. Returns 1 when it placed one. */
+static int
+slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand,
+              int s)
+{
+    const ep_scenario *sc = view->sc;
+    if (!st->p.mt || !st->p.mt_plan)
+        return 0;
+    int best = -1, best_level = 0;
+    double best_net = 0, best_serve = 0, best_b = 0, best_lost[MAX_SVC];
+    for (int k = 0; k < cs->n; k++) {
+        cand *c = &cs->c[k];
+        if (pl->chosen[k] || c->tail_only || c->spec.service != s)
+            continue;
+        double b = 1.0;
+        int level = 0, ok = 1;
+        for (int j = 0; j < c->spec.ndev && ok; j++) {
+            int d = c->spec.devs[j], m = pl->count[d];
+            ok = pl->freem[d] >= c->mem && m < MT_SLOTS;
+            if (pl->budget[d] < b)
+                b = pl->budget[d];
+            if (ok && m > 0) {
+                int l = mt_level(view, &pl->busy[(size_t)d * MT_SLOTS], m);
+                if (l > level)
+                    level = l;
+            }
+        }
+        if (!ok || b < 0.05)
+            continue;
+        double serve = cap_at_level(view, cs, c, level) * b;
+        double want = demand[s] > 0 ? demand[s] : serve;
+        if (serve > want)
+            serve = want;
+        double lost[MAX_SVC] = {0};
+        if (!(serve > 0) || !residents_loss(view, cs, c, pl, serve, lost))
+            continue;
+        double net = sc->services[s].weight * serve;
+        for (int r = 0; r < sc->nservices; r++) {
+            if (!(lost[r] > 0))
+                continue;
+            double before = fmin(pl->supply[r], demand[r]);
+            double after = fmin(fmax(pl->supply[r] - lost[r], 0), demand[r]);
+            net -= sc->services[r].weight * (before - after);
+        }
+        if (net > best_net) {
+            best = k;
+            best_net = net;
+            best_serve = serve;
+            best_b = b;
+            best_level = level;
+            memcpy(best_lost, lost, sizeof lost);
+        }
+    }
+    if (best < 0)
+        return 0;
+    occupy(st, view, cs, best, pl, best_b, best_serve, best_serve, best_level);
+    pl->supply[s] += best_serve;
+    for (int r = 0; r < sc->nservices; r++)
+        pl->supply[r] = fmax(pl->supply[r] - best_lost[r], 0);
+    return 1;
+}
+
+/* A service with no instance at all gets one before spare capacity is handed out: the first
+ * of its candidates that fits the memory and time left; else (kv_reserve) one that borrows
+ * from the KV reserves LLM instances planned there (borrow_kv); else (mt_plan) one that
+ * slows the instances beside it by less than it serves (slow_to_cover). Without them a
+ * service placed last (an image generator beside chat models, an LLM behind a cheaper
+ * service, a bursty code model beside busy frames) loses every request to the headroom
+ * others planned. */
 static void
 cover_unserved(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
                const double *demand)
 {
-    const ep_scenario *sc = view->sc;
-    const int *chosen = pl->chosen;
-    double *supply = pl->supply;
     dev_mem *dm = NULL;
-    for (int s = 0; s < sc->nservices; s++) {
-        if (supply[s] > 0)
+    for (int s = 0; s < view->sc->nservices; s++) {
+        if (pl->supply[s] > 0)
             continue;
         int done = 0;
         for (int k = 0; k < cs->n && !done; k++) {
-            if (chosen[k] || cs->c[k].tail_only || cs->c[k].spec.service != s)
+            if (pl->chosen[k] || cs->c[k].tail_only || cs->c[k].spec.service != s)
                 continue;
             double add = take(st, view, cs, k, pl, 0);
             if (add > 0) {
-                supply[s] += add;
+                pl->supply[s] += add;
                 done = 1;
             }
         }
-        if (done || !st->p.kv_reserve)
-            continue;
-        if (!dm) { /* the chosen instances' weights and KV needs per device, once */
-            dm = calloc((size_t)sc->ndevices + 1, sizeof *dm);
-            if (!dm)
-                return; /* nothing borrowed this round */
-            for (int k = 0; k < cs->n; k++)
-                if (chosen[k])
-                    dev_mem_add(st, view, dm, &cs->c[k].spec);
-        }
-        int best = -1, best_run = 0, best_level = 0;
-        double best_score = 0, best_cap = 0, best_b = 0;
-        for (int k = 0; k < cs->n; k++) {
-            cand *c = &cs->c[k];
-            if (chosen[k] || c->tail_only || c->spec.service != s)
-                continue;
-            int level = 0;
-            /* Its weights (an LLM: and its own two long prompts, not its whole batch). */
-            int llm = sc->services[s].kind == EP_SVC_LLM;
-            double w = (double)ep_cost_instance_mem(sc, s, c->spec.ndev);
-            double need = llm ? pool_need(st, view, &c->spec) : 0, b = 1.0;
-            int ok = 1;
-            for (int j = 0; j < c->spec.ndev && ok; j++) {
-                int d = c->spec.devs[j];
-                const dev_mem *m = &dm[d];
-                double left = ep_pol_usable_mem(sc, d) - m->wsum - w;
-                int nllm = m->nllm + llm;
-                ok = left >= 0 && (nllm == 0 || left / nllm >= (need > m->need ? need : m->need));
-                if (pl->budget[d] < b)
-                    b = pl->budget[d];
-            }
-            if (!ok || b < 0.05)
-                continue;
-            double lim = mt_room(st, view, cs, c, pl, c->cap * b, &level);
-            if (!(lim > 0))
-                continue;
-            int run = is_running(view, &c->spec);
-            cand scaled = *c;
-            scaled.cap = c->cap * b < lim ? c->cap * b : lim;
-            double score =
-                    cand_score(st, view, &scaled, demand[s] > 0 ? demand[s] : c->cap, demand);
-            if (best < 0 || run > best_run || (run == best_run && score > best_score)) {
-                best = k;
-                best_run = run;
-                best_score = score;
-                best_cap = scaled.cap;
-                best_b = b;
-                best_level = level;
-            }
-        }
-        if (best < 0)
-            continue;
-        occupy(st, view, cs, best, pl, best_b, best_cap, best_level);
-        supply[s] += best_cap;
-        dev_mem_add(st, view, dm, &cs->c[best].spec);
+        if (!done && st->p.kv_reserve)
+            done = borrow_kv(st, view, cs, pl, demand, s, &dm);
+        if (!done)
+            slow_to_cover(st, view, cs, pl, demand, s);
     }
     free(dm);
 }
@@ -1125,6 +1247,9 @@ plan_free(plan *pl)
     free(pl->freem);
     free(pl->budget);
     free(pl->busy);
+    free(pl->who);
+    free(pl->gave);
+    free(pl->lvl);
     memset(pl, 0, sizeof *pl);
 }
 
@@ -1144,7 +1269,11 @@ plan_init(const epara_state *st, const ep_view *view, int ncand, plan *pl)
     pl->freem = calloc((size_t)sc->ndevices + 1, sizeof *pl->freem);
     pl->budget = calloc((size_t)sc->ndevices + 1, sizeof *pl->budget);
     pl->busy = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->busy);
-    if (!pl->chosen || !pl->count || !pl->tol || !pl->freem || !pl->budget || !pl->busy) {
+    pl->who = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->who);
+    pl->gave = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->gave);
+    pl->lvl = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->lvl);
+    if (!pl->chosen || !pl->count || !pl->tol || !pl->freem || !pl->budget || !pl->busy ||
+        !pl->who || !pl->gave || !pl->lvl) {
         plan_free(pl);
         return EP_ENOMEM;
     }

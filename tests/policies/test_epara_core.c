@@ -610,6 +610,66 @@ test_co_location_is_planned_at_the_hosts_slowdown(void **state)
     }
 }
 
+/* One GPU shared by a light image service placed first and a heavier segmentation
+ * service; %s is the segmentation service's weight. */
+static const char slowcover_yaml_fmt[] =
+        "name: slowcover\n"
+        "devices:\n"
+        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: img, kind: dnn, params_m: 25, gflops: 8, max_batch: 32,"
+        " slo: {deadline_ms: 100}}\n"
+        "  - {name: seg, kind: dnn, params_m: 50, gflops: 60, max_batch: 8, weight: %s,"
+        " slo: {deadline_ms: 100}}\n"
+        "profiles:\n"
+        "  - {service: img, device: gpu, batch: [1, 32], latency_ms: [2, 20]}\n"
+        "  - {service: seg, device: gpu, batch: [1, 8], latency_ms: [10, 40]}\n"
+        "mt_slowdown: [1.0, 1.3]\n"
+        "workload:\n"
+        "  - {trace: t, service: img, ingress: srv}\n";
+
+/* A service that no device holds within the slowdown the others tolerate (mt_plan) still
+ * gets an instance where the requests it serves outweigh those it costs the others (a
+ * service without one loses every request), and not where they weigh less. */
+static void
+test_a_service_without_an_instance_joins_where_it_serves_more_than_it_slows(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    const char *weights[] = {"1", "0.05"};
+    for (int w = 0; w < 2; w++) {
+        char y[2048];
+        snprintf(y, sizeof y, slowcover_yaml_fmt, weights[w]);
+        bf f;
+        setup(&f, y, w ? "slowcover_light" : "slowcover",
+              "fill_idle: 0, tail_replica: 0, contest: 0, device_budget: 2", 1);
+        ep_instance_spec g = {.service = 0, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {0}};
+        ep_instance_spec sg = {.service = 1, .mode = EP_MODE_SINGLE, .ndev = 1, .devs = {0}};
+        double img = ep_pol_capacity(&f.view, &g, NULL), seg = ep_pol_capacity(&f.view, &sg, NULL);
+        /* img planned for 0.75 of what it serves alone (x headroom 1.25) loses a little of it
+         * slowed 1.35x; seg slowed that much still serves most of its demand */
+        f.rate[0] = 0.6 * img;
+        f.rate[1] = seg;
+        int batch = 0;
+        double img_slow = ep_pol_capacity_at(&f.view, &g, 1.35, -1, INFINITY, 0, &batch, NULL);
+        double seg_slow = ep_pol_capacity_at(&f.view, &sg, 1.35, -1, INFINITY, 0, &batch, NULL);
+        assert_true(img_slow < 0.75 * img && 0.75 * img - img_slow < 0.5 * seg_slow);
+        int n = place(&f, buf);
+        const ep_instance_spec *a = first_of(buf, n, 0), *b = first_of(buf, n, 1);
+        assert_non_null(a);
+        if (w == 0) {
+            assert_non_null(b); /* its frames outweigh those img loses */
+            assert_int_equal(a->devs[0], b->devs[0]);
+        } else {
+            assert_null(b); /* weighted 0.05, they do not */
+        }
+        bf_fini(&f);
+    }
+}
+
 /* --- allocator ---------------------------------------------------------------------------- */
 
 static void
@@ -944,6 +1004,8 @@ main(void)
             cmocka_unit_test(test_a_service_left_without_memory_borrows_from_kv_reserves),
             cmocka_unit_test(test_a_device_only_one_service_can_use_is_left_to_it),
             cmocka_unit_test(test_co_location_is_planned_at_the_hosts_slowdown),
+            cmocka_unit_test(
+                    test_a_service_without_an_instance_joins_where_it_serves_more_than_it_slows),
             cmocka_unit_test(test_frequency_tasks_get_fifo_queues_and_multi_frame_batches),
             cmocka_unit_test(test_latency_tasks_get_edf_queues),
             cmocka_unit_test(test_a_multi_device_llm_gets_a_tp_group_inside_one_node),
