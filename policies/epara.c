@@ -507,12 +507,13 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
 
 /* One placement plan under construction: the candidates chosen, what each device has left
  * (memory, time budget, instances), with mt_plan the share of time each of its instances
- * is busy alone (busy[d * MT_SLOTS + i]), which candidate it is, the supply it added and
- * the slowdown level that supply was priced at (who, gave, lvl: same index), and the
- * highest slowdown level they all tolerate, and the supply planned per service. */
+ * is busy alone (busy[d * MT_SLOTS + i]), which candidate it is, the requests/s it is
+ * planned to serve, the supply it added and the slowdown level that supply was priced at
+ * (who, serve, gave, lvl: same index), and the highest slowdown level they all tolerate,
+ * and the supply planned per service. */
 typedef struct plan {
     int *chosen, *count, *tol, *who, *lvl;
-    double *freem, *budget, *busy, *gave;
+    double *freem, *budget, *busy, *serve, *gave;
     double supply[MAX_SVC];
 } plan;
 
@@ -672,6 +673,7 @@ occupy(const epara_state *st, const ep_view *v, cands *cs, int i, plan *pl, doub
             size_t slot = (size_t)d * MT_SLOTS + (size_t)pl->count[d];
             pl->busy[slot] = u;
             pl->who[slot] = i;
+            pl->serve[slot] = serve;
             pl->gave[slot] = gave;
             pl->lvl[slot] = level;
         }
@@ -1100,17 +1102,19 @@ borrow_kv(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const
     return 1;
 }
 
-/* What candidate c, serving `serve` requests/s, costs the instances on its devices (mt_plan):
- * each resident's supply scaled by its capacity at the slowdown level it reaches with c
- * beside it over its capacity at the level it was planned at; lost[r] gets the requests/s
- * service r loses. Returns 0 when a device holds no room for another instance (MT_SLOTS). */
+/* What candidate c, carrying `load` requests/s, costs the instances on its devices
+ * (mt_plan): what each resident was planned to serve beyond its supply scaled by its
+ * capacity at the slowdown level it reaches with c beside it over its capacity at the level
+ * it was planned at. Counted per instance, not against its service's total: requests go to
+ * the instances near them, not to a fluid pool. lost[r] gets the requests/s service r
+ * loses. Returns 0 when a device holds no room for another instance (MT_SLOTS). */
 static int
-residents_loss(const ep_view *v, cands *cs, const cand *c, const plan *pl, double serve,
+residents_loss(const ep_view *v, cands *cs, const cand *c, const plan *pl, double load,
                double *lost)
 {
     double u[MT_SLOTS];
     int seen[EP_MAX_STAGE_DEVS * MT_SLOTS], nseen = 0;
-    double uc = busy_share(v, c, serve);
+    double uc = busy_share(v, c, load);
     for (int j = 0; j < c->spec.ndev; j++) {
         int d = c->spec.devs[j], m = pl->count[d];
         if (m >= MT_SLOTS)
@@ -1132,18 +1136,19 @@ residents_loss(const ep_view *v, cands *cs, const cand *c, const plan *pl, doubl
             cand *r = &cs->c[who];
             double was = cap_at_level(v, cs, r, pl->lvl[slot]);
             double now = cap_at_level(v, cs, r, mt_level(v, u, n));
-            if (now < was && was > 0)
-                lost[r->spec.service] += pl->gave[slot] * (1 - now / was);
+            double keeps = was > 0 ? pl->gave[slot] * now / was : 0;
+            if (keeps < pl->serve[slot])
+                lost[r->spec.service] += pl->serve[slot] - keeps;
         }
     }
     return 1;
 }
 
-/* Service s, with no instance and none that fits the slowdown the others tolerate
- * (mt_plan), gets the candidate whose requests/s within its SLO outweigh what the
- * instances beside it then lose (each service weighted, counted up to its demand): a
- * service left without an instance loses every request, while a chat model at its
- * TPOT-bound batch slowed 1.2x loses a share of its capacity. Returns 1 when it placed one. */
+/* The last resort for service s, still without an instance once every other step of the
+ * plan is done and none fits the slowdown the others tolerate (mt_plan): the candidate
+ * whose requests/s within its SLO outweigh what the instances beside it then lose (each
+ * service weighted; residents_loss), a service left without an instance losing every
+ * request. Returns 1 when it placed one. */
 static int
 slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand,
               int s)
@@ -1152,7 +1157,7 @@ slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, c
     if (!st->p.mt || !st->p.mt_plan)
         return 0;
     int best = -1, best_level = 0;
-    double best_net = 0, best_serve = 0, best_b = 0, best_lost[MAX_SVC];
+    double best_net = 0, best_serve = 0, best_load = 0, best_b = 0, best_lost[MAX_SVC];
     for (int k = 0; k < cs->n; k++) {
         cand *c = &cs->c[k];
         if (pl->chosen[k] || c->tail_only || c->spec.service != s)
@@ -1172,25 +1177,23 @@ slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, c
         }
         if (!ok || b < 0.05)
             continue;
-        double serve = cap_at_level(view, cs, c, level) * b;
-        double want = demand[s] > 0 ? demand[s] : serve;
-        if (serve > want)
-            serve = want;
+        /* It serves what its share of the device's time allows, but as the service's only
+         * instance it gets all the demand: busy as long as that keeps it (all the time when
+         * the demand is more than it serves slowed). */
+        double cap = cap_at_level(view, cs, c, level);
+        double want = demand[s] > 0 ? demand[s] : cap;
+        double serve = fmin(cap * b, want), load = want;
         double lost[MAX_SVC] = {0};
-        if (!(serve > 0) || !residents_loss(view, cs, c, pl, serve, lost))
+        if (!(serve > 0) || !residents_loss(view, cs, c, pl, load, lost))
             continue;
         double net = sc->services[s].weight * serve;
-        for (int r = 0; r < sc->nservices; r++) {
-            if (!(lost[r] > 0))
-                continue;
-            double before = fmin(pl->supply[r], demand[r]);
-            double after = fmin(fmax(pl->supply[r] - lost[r], 0), demand[r]);
-            net -= sc->services[r].weight * (before - after);
-        }
+        for (int r = 0; r < sc->nservices; r++)
+            net -= sc->services[r].weight * lost[r];
         if (net > best_net) {
             best = k;
             best_net = net;
             best_serve = serve;
+            best_load = load;
             best_b = b;
             best_level = level;
             memcpy(best_lost, lost, sizeof lost);
@@ -1198,7 +1201,7 @@ slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, c
     }
     if (best < 0)
         return 0;
-    occupy(st, view, cs, best, pl, best_b, best_serve, best_serve, best_level);
+    occupy(st, view, cs, best, pl, best_b, best_load, best_serve, best_level);
     pl->supply[s] += best_serve;
     for (int r = 0; r < sc->nservices; r++)
         pl->supply[r] = fmax(pl->supply[r] - best_lost[r], 0);
@@ -1207,11 +1210,9 @@ slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, c
 
 /* A service with no instance at all gets one before spare capacity is handed out: the first
  * of its candidates that fits the memory and time left; else (kv_reserve) one that borrows
- * from the KV reserves LLM instances planned there (borrow_kv); else (mt_plan) one that
- * slows the instances beside it by less than it serves (slow_to_cover). Without them a
- * service placed last (an image generator beside chat models, an LLM behind a cheaper
- * service, a bursty code model beside busy frames) loses every request to the headroom
- * others planned. */
+ * from the KV reserves LLM instances planned there (borrow_kv). Without it a service placed
+ * last (an image generator beside chat models, or an LLM behind a cheaper service) loses
+ * every request to the headroom others planned. */
 static void
 cover_unserved(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
                const double *demand)
@@ -1231,9 +1232,7 @@ cover_unserved(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
             }
         }
         if (!done && st->p.kv_reserve)
-            done = borrow_kv(st, view, cs, pl, demand, s, &dm);
-        if (!done)
-            slow_to_cover(st, view, cs, pl, demand, s);
+            borrow_kv(st, view, cs, pl, demand, s, &dm);
     }
     free(dm);
 }
@@ -1248,6 +1247,7 @@ plan_free(plan *pl)
     free(pl->budget);
     free(pl->busy);
     free(pl->who);
+    free(pl->serve);
     free(pl->gave);
     free(pl->lvl);
     memset(pl, 0, sizeof *pl);
@@ -1270,10 +1270,11 @@ plan_init(const epara_state *st, const ep_view *view, int ncand, plan *pl)
     pl->budget = calloc((size_t)sc->ndevices + 1, sizeof *pl->budget);
     pl->busy = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->busy);
     pl->who = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->who);
+    pl->serve = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->serve);
     pl->gave = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->gave);
     pl->lvl = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->lvl);
     if (!pl->chosen || !pl->count || !pl->tol || !pl->freem || !pl->budget || !pl->busy ||
-        !pl->who || !pl->gave || !pl->lvl) {
+        !pl->who || !pl->serve || !pl->gave || !pl->lvl) {
         plan_free(pl);
         return EP_ENOMEM;
     }
@@ -1426,6 +1427,10 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
         tail_replicas(st, view, &cs, &a, demand);
     if (st->p.fill_idle)
         fill_idle(st, view, &cs, &a, demand);
+    /* A service still without an instance (a bursty code model beside busy frames). */
+    for (int s = 0; s < ns; s++)
+        if (!(a.supply[s] > 0))
+            slow_to_cover(st, view, &cs, &a, demand, s);
     /* After fill_idle: the guests take no device, only the memory the host splits. */
     if (st->p.pool)
         pool(st, view, &cs, a.chosen, demand);
