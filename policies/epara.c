@@ -1178,13 +1178,15 @@ slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, c
         if (!ok || b < 0.05)
             continue;
         /* It serves what its share of the device's time allows, but as the service's only
-         * instance it gets all the demand: busy as long as that keeps it (all the time when
-         * the demand is more than it serves slowed). */
+         * instance it gets all the demand: busy as long as that keeps it. Not where the
+         * demand is more than it serves slowed: busy all the time, it would reject most of
+         * what it gets and slow every resident by the full factor, more than their planned
+         * busy shares tell. */
         double cap = cap_at_level(view, cs, c, level);
         double want = demand[s] > 0 ? demand[s] : cap;
         double serve = fmin(cap * b, want), load = want;
         double lost[MAX_SVC] = {0};
-        if (!(serve > 0) || !residents_loss(view, cs, c, pl, load, lost))
+        if (!(serve > 0) || want > cap || !residents_loss(view, cs, c, pl, load, lost))
             continue;
         double net = sc->services[s].weight * serve;
         for (int r = 0; r < sc->nservices; r++)
