@@ -23,8 +23,9 @@
  *    SLO at the slowdown the host applies (the scenario's MT factors at the expected number
  *    of instances busy at once: an LLM decoding keeps its device busy however light its
  *    load); a service left without an instance borrows from co-located LLMs' KV reserves,
- *    else joins a device whose instances it slows by less than it serves (requests
- *    weighted, up to each service's demand); a latency LLM whose instances all prefill a
+ *    else, once the plan is done, joins a device whose instances it slows by less than it
+ *    serves (requests weighted, each resident's loss against what it was planned to
+ *    serve) if it carries its whole demand there; a latency LLM whose instances all prefill a
  *    long prompt past its TTFT gets the instance that prefills it fastest; devices left
  *    idle get an instance of the service with the least supply per unit of demand;
  *  - request router: serve locally if a local instance meets the deadline by its estimate
@@ -505,17 +506,35 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
 
 /* --- state-aware scheduler ---------------------------------------------------------------- */
 
+/* One instance on a device of a plan, as mt_plan weighs co-location. */
+typedef struct mt_slot {
+    double busy;  /* share of time it is busy alone */
+    double serve; /* requests/s it is planned to serve */
+    double gave;  /* the supply it added to its service */
+    int who;      /* its candidate */
+    int lvl;      /* the slowdown level that supply was priced at */
+} mt_slot;
+
 /* One placement plan under construction: the candidates chosen, what each device has left
- * (memory, time budget, instances), with mt_plan the share of time each of its instances
- * is busy alone (busy[d * MT_SLOTS + i]), which candidate it is, the requests/s it is
- * planned to serve, the supply it added and the slowdown level that supply was priced at
- * (who, serve, gave, lvl: same index), and the highest slowdown level they all tolerate,
- * and the supply planned per service. */
+ * (memory, time budget, instances: slot[d * MT_SLOTS + i] the i-th on device d, the first
+ * MT_SLOTS of them) and the highest slowdown level its instances all tolerate, and the
+ * supply planned per service. */
 typedef struct plan {
-    int *chosen, *count, *tol, *who, *lvl;
-    double *freem, *budget, *busy, *serve, *gave;
+    int *chosen, *count, *tol;
+    double *freem, *budget;
+    mt_slot *slot;
     double supply[MAX_SVC];
 } plan;
+
+/* The busy shares of the instances on device d (at most MT_SLOTS) into u; returns how many. */
+static int
+dev_busy(const plan *pl, int d, double *u)
+{
+    int m = pl->count[d] < MT_SLOTS ? pl->count[d] : MT_SLOTS;
+    for (int i = 0; i < m; i++)
+        u[i] = pl->slot[(size_t)d * MT_SLOTS + (size_t)i].busy;
+    return m;
+}
 
 /* Candidate c's capacity slowed to mt_levels[level], computed once per round and level. */
 static double
@@ -607,7 +626,7 @@ mt_room(const epara_state *st, const ep_view *v, cands *cs, cand *c, const plan 
             continue;
         if (m >= MT_SLOTS)
             return 0;
-        memcpy(u, &pl->busy[(size_t)d * MT_SLOTS], (size_t)m * sizeof *u);
+        dev_busy(pl, d, u);
         int l = mt_level(v, u, m);
         if (l > *level)
             *level = l;
@@ -669,14 +688,9 @@ occupy(const epara_state *st, const ep_view *v, cands *cs, int i, plan *pl, doub
         int d = c->spec.devs[j];
         pl->freem[d] = pl->freem[d] > c->mem ? pl->freem[d] - c->mem : 0;
         pl->budget[d] -= use;
-        if (pl->count[d] < MT_SLOTS) {
-            size_t slot = (size_t)d * MT_SLOTS + (size_t)pl->count[d];
-            pl->busy[slot] = u;
-            pl->who[slot] = i;
-            pl->serve[slot] = serve;
-            pl->gave[slot] = gave;
-            pl->lvl[slot] = level;
-        }
+        if (pl->count[d] < MT_SLOTS)
+            pl->slot[(size_t)d * MT_SLOTS + (size_t)pl->count[d]] =
+                    (mt_slot){.busy = u, .serve = serve, .gave = gave, .who = i, .lvl = level};
         pl->count[d]++;
         if (tol < pl->tol[d])
             pl->tol[d] = tol;
@@ -1103,42 +1117,42 @@ borrow_kv(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const
 }
 
 /* What candidate c, carrying `load` requests/s, costs the instances on its devices
- * (mt_plan): what each resident was planned to serve beyond its supply scaled by its
- * capacity at the slowdown level it reaches with c beside it over its capacity at the level
- * it was planned at. Counted per instance, not against its service's total: requests go to
- * the instances near them, not to a fluid pool. lost[r] gets the requests/s service r
- * loses. Returns 0 when a device holds no room for another instance (MT_SLOTS). */
+ * (mt_plan): for each resident, what it was planned to serve beyond what it keeps, its
+ * supply scaled by its capacity at the slowdown level it reaches with c beside it over its
+ * capacity at the level it was planned at. Counted per instance, not against its service's total:
+ * requests go to the instances near them, not to a fluid pool. lost[r] gets the requests/s service
+ * r loses. Returns 0 when a device holds no room for another instance (MT_SLOTS). */
 static int
 residents_loss(const ep_view *v, cands *cs, const cand *c, const plan *pl, double load,
                double *lost)
 {
-    double u[MT_SLOTS];
+    double busy[MT_SLOTS], u[MT_SLOTS];
     int seen[EP_MAX_STAGE_DEVS * MT_SLOTS], nseen = 0;
     double uc = busy_share(v, c, load);
     for (int j = 0; j < c->spec.ndev; j++) {
         int d = c->spec.devs[j], m = pl->count[d];
         if (m >= MT_SLOTS)
             return 0;
-        const double *busy = &pl->busy[(size_t)d * MT_SLOTS];
+        dev_busy(pl, d, busy);
         for (int i = 0; i < m; i++) {
-            size_t slot = (size_t)d * MT_SLOTS + (size_t)i;
-            int who = pl->who[slot], dup = 0;
+            const mt_slot *sl = &pl->slot[(size_t)d * MT_SLOTS + (size_t)i];
+            int dup = 0;
             for (int q = 0; q < nseen && !dup; q++)
-                dup = seen[q] == who;
+                dup = seen[q] == sl->who;
             if (dup) /* a group across two of c's devices: counted once */
                 continue;
-            seen[nseen++] = who;
+            seen[nseen++] = sl->who;
             int n = 0;
             for (int q = 0; q < m; q++)
                 if (q != i)
                     u[n++] = busy[q];
             u[n++] = uc;
-            cand *r = &cs->c[who];
-            double was = cap_at_level(v, cs, r, pl->lvl[slot]);
+            cand *r = &cs->c[sl->who];
+            double was = cap_at_level(v, cs, r, sl->lvl);
             double now = cap_at_level(v, cs, r, mt_level(v, u, n));
-            double keeps = was > 0 ? pl->gave[slot] * now / was : 0;
-            if (keeps < pl->serve[slot])
-                lost[r->spec.service] += pl->serve[slot] - keeps;
+            double keeps = was > 0 ? sl->gave * now / was : 0;
+            if (keeps < sl->serve)
+                lost[r->spec.service] += sl->serve - keeps;
         }
     }
     return 1;
@@ -1158,6 +1172,7 @@ slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, c
         return 0;
     int best = -1, best_level = 0;
     double best_net = 0, best_serve = 0, best_load = 0, best_b = 0, best_lost[MAX_SVC];
+    double u[MT_SLOTS];
     for (int k = 0; k < cs->n; k++) {
         cand *c = &cs->c[k];
         if (pl->chosen[k] || c->tail_only || c->spec.service != s)
@@ -1170,7 +1185,7 @@ slow_to_cover(const epara_state *st, const ep_view *view, cands *cs, plan *pl, c
             if (pl->budget[d] < b)
                 b = pl->budget[d];
             if (ok && m > 0) {
-                int l = mt_level(view, &pl->busy[(size_t)d * MT_SLOTS], m);
+                int l = mt_level(view, u, dev_busy(pl, d, u));
                 if (l > level)
                     level = l;
             }
@@ -1247,11 +1262,7 @@ plan_free(plan *pl)
     free(pl->tol);
     free(pl->freem);
     free(pl->budget);
-    free(pl->busy);
-    free(pl->who);
-    free(pl->serve);
-    free(pl->gave);
-    free(pl->lvl);
+    free(pl->slot);
     memset(pl, 0, sizeof *pl);
 }
 
@@ -1270,13 +1281,8 @@ plan_init(const epara_state *st, const ep_view *view, int ncand, plan *pl)
     pl->tol = calloc((size_t)sc->ndevices + 1, sizeof *pl->tol);
     pl->freem = calloc((size_t)sc->ndevices + 1, sizeof *pl->freem);
     pl->budget = calloc((size_t)sc->ndevices + 1, sizeof *pl->budget);
-    pl->busy = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->busy);
-    pl->who = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->who);
-    pl->serve = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->serve);
-    pl->gave = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->gave);
-    pl->lvl = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->lvl);
-    if (!pl->chosen || !pl->count || !pl->tol || !pl->freem || !pl->budget || !pl->busy ||
-        !pl->who || !pl->serve || !pl->gave || !pl->lvl) {
+    pl->slot = calloc((size_t)(sc->ndevices + 1) * MT_SLOTS, sizeof *pl->slot);
+    if (!pl->chosen || !pl->count || !pl->tol || !pl->freem || !pl->budget || !pl->slot) {
         plan_free(pl);
         return EP_ENOMEM;
     }
