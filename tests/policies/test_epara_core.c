@@ -633,14 +633,17 @@ static const char slowcover_yaml_fmt[] =
 
 /* A service that no device holds within the slowdown the others tolerate (mt_plan) still
  * gets an instance where the requests it serves outweigh those it costs the others (a
- * service without one loses every request), and not where they weigh less. */
+ * service without one loses every request); not where they weigh less, nor where its
+ * demand is more than it serves slowed (busy all the time, it would slow the others by the
+ * full factor). */
 static void
 test_a_service_without_an_instance_joins_where_it_serves_more_than_it_slows(void **state)
 {
     (void)state;
     ep_instance_spec buf[256];
-    const char *weights[] = {"1", "0.05"};
-    for (int w = 0; w < 2; w++) {
+    const char *weights[] = {"1", "0.05", "1"};
+    const double seg_rate[] = {0.5, 0.5, 1}; /* x its capacity alone */
+    for (int w = 0; w < 3; w++) {
         char y[2048];
         snprintf(y, sizeof y, slowcover_yaml_fmt, weights[w]);
         bf f;
@@ -652,7 +655,7 @@ test_a_service_without_an_instance_joins_where_it_serves_more_than_it_slows(void
         /* img planned for 0.75 of what it serves alone (x headroom 1.25) loses a little of it
          * slowed 1.35x; seg slowed that much still serves its demand */
         f.rate[0] = 0.6 * img;
-        f.rate[1] = 0.5 * seg;
+        f.rate[1] = seg_rate[w] * seg;
         int batch = 0;
         double img_slow = ep_pol_capacity_at(&f.view, &g, 1.35, -1, INFINITY, 0, &batch, NULL);
         double seg_slow = ep_pol_capacity_at(&f.view, &sg, 1.35, -1, INFINITY, 0, &batch, NULL);
@@ -665,7 +668,7 @@ test_a_service_without_an_instance_joins_where_it_serves_more_than_it_slows(void
             assert_non_null(b); /* its frames outweigh those img loses */
             assert_int_equal(a->devs[0], b->devs[0]);
         } else {
-            assert_null(b); /* weighted 0.05, they do not */
+            assert_null(b); /* weighted 0.05 they do not; at 1.25x its capacity it is overrun */
         }
         bf_fini(&f);
     }
