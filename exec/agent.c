@@ -231,7 +231,7 @@ sent_reserve(agent *a, uint64_t id)
 }
 
 static int
-hook_send(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time deliver_at)
+hook_send(void *ctx, const ep_msg_request *req, int dst, int instance, ep_time deliver_at)
 {
     agent *a = ctx;
     if (dst < 0 || dst >= a->nnodes)
@@ -247,7 +247,7 @@ hook_send(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time 
     } else {
         m.type = EP_WIRE_FORWARD;
         m.u.forward.req = *req;
-        m.u.forward.kind = instance >= 0 ? EP_WIRE_TO_INSTANCE : EP_WIRE_TO_NODE;
+        m.u.forward.kind = instance >= 0 ? EP_MSG_TO_INSTANCE : EP_MSG_TO_NODE;
         m.u.forward.target = instance >= 0 ? instance : dst;
         m.u.forward.deliver_at = deliver_at;
     }
@@ -263,8 +263,8 @@ hook_placement(void *ctx, int64_t epoch, const ep_instance_spec *inst, int n)
     a->last_place.type = EP_WIRE_PLACEMENT;
     a->last_place.u.placement.epoch = epoch;
     a->have_place = 0;
-    if (n > EP_WIRE_MAX_INSTANCES)
-        n = EP_WIRE_MAX_INSTANCES;
+    if (n > EP_MSG_MAX_INSTANCES)
+        n = EP_MSG_MAX_INSTANCES;
     a->last_place.u.placement.inst = calloc((size_t)n + 1, sizeof *inst);
     if (!a->last_place.u.placement.inst) {
         a->failed = EP_ENOMEM;
@@ -286,7 +286,7 @@ hook_placement(void *ctx, int64_t epoch, const ep_instance_spec *inst, int n)
 }
 
 static void
-hook_sync(void *ctx, const ep_wire_state *st)
+hook_sync(void *ctx, const ep_msg_state *st)
 {
     agent *a = ctx;
     ep_wire_msg m;
@@ -342,14 +342,14 @@ node_record(void *ctx, const ep_record *rec)
     ep_wire_msg m;
     memset(&m, 0, sizeof m);
     m.type = EP_WIRE_RESULT;
-    ep_wire_result *q = &m.u.result;
+    ep_msg_result *q = &m.u.result;
     q->id = rec->id;
     q->outcome = (int)rec->outcome;
     if (rec->reason)
         snprintf(q->reason, sizeof q->reason, "%s", rec->reason);
-    q->dispatch = rec->dispatch > 0 ? rec->dispatch : EP_WIRE_NEVER;
-    q->first_token = rec->first_token > 0 ? rec->first_token : EP_WIRE_NEVER;
-    q->done = rec->done > 0 ? rec->done : EP_WIRE_NEVER;
+    q->dispatch = rec->dispatch > 0 ? rec->dispatch : EP_MSG_NEVER;
+    q->first_token = rec->first_token > 0 ? rec->first_token : EP_MSG_NEVER;
+    q->done = rec->done > 0 ? rec->done : EP_MSG_NEVER;
     q->instance = rec->instance >= 0 ? rec->instance : -1;
     q->node = rec->node >= 0 ? rec->node : -1;
     q->batch = rec->batch > 0 ? rec->batch : 0;
@@ -537,14 +537,14 @@ liveness(agent *a, int64_t wall)
 }
 
 static void
-record_overhead(agent *a, const ep_wire_result *q, int64_t wall)
+record_overhead(agent *a, const ep_msg_result *q, int64_t wall)
 {
     if (q->id < a->sent_base || q->id - a->sent_base >= (uint64_t)a->sent_cap)
         return;
     int64_t *slot = &a->sent_at[q->id - a->sent_base];
     int64_t late_send = *slot;
     *slot = INT64_MIN;
-    if (late_send == INT64_MIN || q->outcome != EP_OUT_COMPLETED || q->done == EP_WIRE_NEVER)
+    if (late_send == INT64_MIN || q->outcome != EP_OUT_COMPLETED || q->done == EP_MSG_NEVER)
         return;
     double v = (double)(late_send + (wall - wall_at(a, q->done))) / (double)EP_NS_PER_S;
     int bin = v <= OVH_MIN_S ? 0 : 1 + (int)(log10(v / OVH_MIN_S) * OVH_PER_DECADE);
@@ -622,14 +622,14 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
                 ep_wire_msg r;
                 memset(&r, 0, sizeof r);
                 r.type = EP_WIRE_RESULT;
-                r.u.result = (ep_wire_result){.id = m.u.request.id,
-                                              .outcome = EP_OUT_REJECTED,
-                                              .reason = "invalid request for this node",
-                                              .dispatch = EP_WIRE_NEVER,
-                                              .first_token = EP_WIRE_NEVER,
-                                              .done = EP_WIRE_NEVER,
-                                              .instance = -1,
-                                              .node = a->o->node};
+                r.u.result = (ep_msg_result){.id = m.u.request.id,
+                                             .outcome = EP_OUT_REJECTED,
+                                             .reason = "invalid request for this node",
+                                             .dispatch = EP_MSG_NEVER,
+                                             .first_token = EP_MSG_NEVER,
+                                             .done = EP_MSG_NEVER,
+                                             .instance = -1,
+                                             .node = a->o->node};
                 send_msg(a, a->lg, &r);
                 rc = 0;
             }

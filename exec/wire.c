@@ -427,8 +427,8 @@ dec_count(rd *r, const char *field, int *n)
 {
     int64_t k;
     TRY(rd_array(r, field, -1, &k));
-    if (k > EP_WIRE_MAX_INSTANCES)
-        return fail(r, field, "%" PRId64 " instances, at most %d", k, EP_WIRE_MAX_INSTANCES);
+    if (k > EP_MSG_MAX_INSTANCES)
+        return fail(r, field, "%" PRId64 " instances, at most %d", k, EP_MSG_MAX_INSTANCES);
     *n = (int)k;
     return 0;
 }
@@ -455,7 +455,7 @@ dec_placement(rd *r, ep_wire_placement *pl)
 }
 
 static int
-dec_state(rd *r, ep_wire_state *st)
+dec_state(rd *r, ep_msg_state *st)
 {
     r->ctx = "state";
     TRY(rd_array(r, "fields", NF_STATE, NULL));
@@ -470,7 +470,7 @@ dec_state(rd *r, ep_wire_state *st)
     }
     st->n = n;
     for (int i = 0; i < n; i++) {
-        ep_wire_inst_state *v = &st->inst[i];
+        ep_msg_inst_state *v = &st->inst[i];
         r->idx = i;
         TRY(rd_array(r, "fields", NF_INST, NULL));
         TRY(rd_i(r, "id", 0, INT32_MAX, &v->id));
@@ -483,8 +483,8 @@ dec_state(rd *r, ep_wire_state *st)
     r->idx = -1;
     int64_t k;
     TRY(rd_array(r, "demand", -1, &k));
-    if (k > EP_WIRE_MAX_SERVICES)
-        return fail(r, "demand", "%" PRId64 " services, at most %d", k, EP_WIRE_MAX_SERVICES);
+    if (k > EP_MSG_MAX_SERVICES)
+        return fail(r, "demand", "%" PRId64 " services, at most %d", k, EP_MSG_MAX_SERVICES);
     if (k) {
         st->demand = calloc((size_t)k, sizeof *st->demand);
         if (!st->demand)
@@ -492,7 +492,7 @@ dec_state(rd *r, ep_wire_state *st)
     }
     st->nsvc = (int)k;
     for (int i = 0; i < st->nsvc; i++) {
-        ep_wire_demand *d = &st->demand[i];
+        ep_msg_demand *d = &st->demand[i];
         r->idx = i;
         TRY(rd_array(r, "demand", 3, NULL));
         TRY(rd_int(r, "arrivals", 0, INT64_MAX, &d->arrivals));
@@ -503,7 +503,7 @@ dec_state(rd *r, ep_wire_state *st)
 }
 
 static int
-dec_request(rd *r, ep_wire_request *q)
+dec_request(rd *r, ep_msg_request *q)
 {
     TRY(rd_array(r, "fields", NF_REQUEST, NULL));
     TRY(rd_u64(r, "id", &q->id));
@@ -521,16 +521,16 @@ dec_request(rd *r, ep_wire_request *q)
 }
 
 static int
-dec_result(rd *r, ep_wire_result *q)
+dec_result(rd *r, ep_msg_result *q)
 {
     r->ctx = "result";
     TRY(rd_array(r, "fields", NF_RESULT, NULL));
     TRY(rd_u64(r, "id", &q->id));
     TRY(rd_i(r, "outcome", 0, 3, &q->outcome));
-    TRY(rd_str(r, "reason", q->reason, EP_WIRE_REASON_MAX, 1));
-    TRY(rd_int(r, "dispatch", EP_WIRE_NEVER, INT64_MAX, &q->dispatch));
-    TRY(rd_int(r, "first_token", EP_WIRE_NEVER, INT64_MAX, &q->first_token));
-    TRY(rd_int(r, "done", EP_WIRE_NEVER, INT64_MAX, &q->done));
+    TRY(rd_str(r, "reason", q->reason, EP_MSG_REASON_MAX, 1));
+    TRY(rd_int(r, "dispatch", EP_MSG_NEVER, INT64_MAX, &q->dispatch));
+    TRY(rd_int(r, "first_token", EP_MSG_NEVER, INT64_MAX, &q->first_token));
+    TRY(rd_int(r, "done", EP_MSG_NEVER, INT64_MAX, &q->done));
     TRY(rd_i(r, "instance", -1, INT32_MAX, &q->instance));
     TRY(rd_i(r, "node", -1, INT32_MAX, &q->node));
     TRY(rd_i(r, "batch", 0, INT32_MAX, &q->batch));
@@ -539,7 +539,7 @@ dec_result(rd *r, ep_wire_result *q)
 }
 
 static int
-dec_forward(rd *r, ep_wire_forward *f)
+dec_forward(rd *r, ep_msg_forward *f)
 {
     r->ctx = "forward";
     TRY(rd_array(r, "fields", NF_FORWARD, NULL));
@@ -547,8 +547,8 @@ dec_forward(rd *r, ep_wire_forward *f)
     TRY(dec_request(r, &f->req));
     r->ctx = "forward";
     int kind;
-    TRY(rd_i(r, "kind", EP_WIRE_TO_INSTANCE, EP_WIRE_TO_NODE, &kind));
-    f->kind = (ep_wire_target)kind;
+    TRY(rd_i(r, "kind", EP_MSG_TO_INSTANCE, EP_MSG_TO_NODE, &kind));
+    f->kind = (ep_msg_target)kind;
     TRY(rd_i(r, "target", 0, INT32_MAX, &f->target));
     return rd_int(r, "deliver_at", -1, INT64_MAX, &f->deliver_at);
 }
@@ -680,7 +680,7 @@ pk_i(msgpack_packer *pk, int64_t v)
 }
 
 static int
-enc_request(msgpack_packer *pk, const ep_wire_request *q)
+enc_request(msgpack_packer *pk, const ep_msg_request *q)
 {
     int bad = msgpack_pack_array(pk, NF_REQUEST);
     bad |= msgpack_pack_uint64(pk, q->id);
@@ -710,7 +710,7 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
     }
     case EP_WIRE_PLACEMENT: {
         const ep_wire_placement *pl = &m->u.placement;
-        if (pl->n < 0 || pl->n > EP_WIRE_MAX_INSTANCES || (pl->n && !pl->inst))
+        if (pl->n < 0 || pl->n > EP_MSG_MAX_INSTANCES || (pl->n && !pl->inst))
             return EP_EINVAL;
         bad |= msgpack_pack_array(pk, NF_PLACEMENT) | pk_i(pk, pl->epoch);
         bad |= msgpack_pack_array(pk, (size_t)pl->n);
@@ -727,22 +727,22 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
         break;
     }
     case EP_WIRE_STATE: {
-        const ep_wire_state *st = &m->u.state;
-        if (st->n < 0 || st->n > EP_WIRE_MAX_INSTANCES || (st->n && !st->inst))
+        const ep_msg_state *st = &m->u.state;
+        if (st->n < 0 || st->n > EP_MSG_MAX_INSTANCES || (st->n && !st->inst))
             return EP_EINVAL;
         bad |= msgpack_pack_array(pk, NF_STATE) | pk_i(pk, st->node) | pk_i(pk, st->time);
         bad |= msgpack_pack_array(pk, (size_t)st->n);
         for (int i = 0; i < st->n; i++) {
-            const ep_wire_inst_state *v = &st->inst[i];
+            const ep_msg_inst_state *v = &st->inst[i];
             bad |= msgpack_pack_array(pk, NF_INST) | pk_i(pk, v->id) | pk_i(pk, v->queued);
             bad |= pk_i(pk, v->running) | pk_i(pk, v->backlog) | pk_i(pk, v->kv_free);
             bad |= pk_i(pk, v->ready);
         }
-        if (st->nsvc < 0 || st->nsvc > EP_WIRE_MAX_SERVICES || (st->nsvc && !st->demand))
+        if (st->nsvc < 0 || st->nsvc > EP_MSG_MAX_SERVICES || (st->nsvc && !st->demand))
             return EP_EINVAL;
         bad |= msgpack_pack_array(pk, (size_t)st->nsvc);
         for (int i = 0; i < st->nsvc; i++) {
-            const ep_wire_demand *d = &st->demand[i];
+            const ep_msg_demand *d = &st->demand[i];
             bad |= msgpack_pack_array(pk, 3) | pk_i(pk, d->arrivals) | pk_i(pk, d->sum_in);
             bad |= pk_i(pk, d->sum_out);
         }
@@ -752,7 +752,7 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
         bad |= enc_request(pk, &m->u.request);
         break;
     case EP_WIRE_RESULT: {
-        const ep_wire_result *q = &m->u.result;
+        const ep_msg_result *q = &m->u.result;
         bad |= msgpack_pack_array(pk, NF_RESULT) | msgpack_pack_uint64(pk, q->id);
         size_t rn = strnlen(q->reason, sizeof q->reason);
         if (rn == sizeof q->reason)
@@ -765,7 +765,7 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
         break;
     }
     case EP_WIRE_FORWARD: {
-        const ep_wire_forward *f = &m->u.forward;
+        const ep_msg_forward *f = &m->u.forward;
         bad |= msgpack_pack_array(pk, NF_FORWARD) | enc_request(pk, &f->req);
         bad |= pk_i(pk, f->kind) | pk_i(pk, f->target) | pk_i(pk, f->deliver_at);
         break;
@@ -844,7 +844,7 @@ ep_wire_msg_free(ep_wire_msg *m)
 /* ---- equality ---- */
 
 static int
-request_equal(const ep_wire_request *a, const ep_wire_request *b)
+request_equal(const ep_msg_request *a, const ep_msg_request *b)
 {
     return a->id == b->id && a->service == b->service && a->ingress == b->ingress &&
            a->hops == b->hops && a->arrival == b->arrival && a->deadline == b->deadline &&
@@ -884,7 +884,7 @@ ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b)
         return 1;
     }
     case EP_WIRE_STATE: {
-        const ep_wire_state *x = &a->u.state, *y = &b->u.state;
+        const ep_msg_state *x = &a->u.state, *y = &b->u.state;
         if (x->node != y->node || x->time != y->time || x->n != y->n || x->nsvc != y->nsvc)
             return 0;
         for (int i = 0; i < x->nsvc; i++)
@@ -893,7 +893,7 @@ ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b)
                 x->demand[i].sum_out != y->demand[i].sum_out)
                 return 0;
         for (int i = 0; i < x->n; i++) {
-            const ep_wire_inst_state *p = &x->inst[i], *q = &y->inst[i];
+            const ep_msg_inst_state *p = &x->inst[i], *q = &y->inst[i];
             if (p->id != q->id || p->queued != q->queued || p->running != q->running ||
                 p->backlog != q->backlog || p->kv_free != q->kv_free || p->ready != q->ready)
                 return 0;
@@ -903,7 +903,7 @@ ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b)
     case EP_WIRE_REQUEST:
         return request_equal(&a->u.request, &b->u.request);
     case EP_WIRE_RESULT: {
-        const ep_wire_result *x = &a->u.result, *y = &b->u.result;
+        const ep_msg_result *x = &a->u.result, *y = &b->u.result;
         return x->id == y->id && x->outcome == y->outcome &&
                strncmp(x->reason, y->reason, sizeof x->reason) == 0 && x->hops == y->hops &&
                x->dispatch == y->dispatch && x->first_token == y->first_token &&

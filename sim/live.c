@@ -17,10 +17,10 @@ struct ep_live {
 
 /* --- requests on the wire ----------------------------------------------------------------- */
 
-static ep_wire_request
+static ep_msg_request
 to_wire(const sim_request *r)
 {
-    ep_wire_request q = {
+    ep_msg_request q = {
             .id = r->rec.id,
             .service = r->rec.service,
             .ingress = r->rec.ingress,
@@ -38,14 +38,14 @@ to_wire(const sim_request *r)
 }
 
 static int
-wire_valid(const sim *s, const ep_wire_request *q)
+wire_valid(const sim *s, const ep_msg_request *q)
 {
     return q->service >= 0 && q->service < s->sc->nservices && q->ingress >= 0 &&
            q->ingress < s->sc->nnodes;
 }
 
 static sim_request *
-from_wire(sim *s, const ep_wire_request *q)
+from_wire(sim *s, const ep_msg_request *q)
 {
     sim_request *r = sim_request_alloc(s);
     if (!r) {
@@ -100,7 +100,7 @@ sim_live_send(sim *s, sim_request *r, int dst)
         at = s->eng.now + s->up[lu].latency + s->down[ld].latency;
     else
         at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
-    ep_wire_request q = to_wire(r);
+    ep_msg_request q = to_wire(r);
     if (s->hooks.send(s->hooks.ctx, &q, dst, r->target, at) != 0) {
         sim_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
         return;
@@ -159,7 +159,7 @@ sim_loadgen_send(sim *s, sim_request *r)
     }
     *sim_pending_slot(s, id) = r;
     s->npending++;
-    ep_wire_request q = to_wire(r);
+    ep_msg_request q = to_wire(r);
     if (s->hooks.send(s->hooks.ctx, &q, r->rec.ingress, -1, s->eng.now) != 0)
         sim_request_finish(s, r, EP_OUT_DROPPED, "ingress node unreachable");
 }
@@ -177,7 +177,7 @@ sim_live_demand(sim *s)
         int64_t arr = 0;
         double in = 0, out = 0;
         for (int n = 0; n < sc->nnodes; n++) {
-            const ep_wire_demand *d = &s->demand[n * ns + k];
+            const ep_msg_demand *d = &s->demand[n * ns + k];
             arr += d->arrivals;
             in += (double)d->sum_in;
             out += (double)d->sum_out;
@@ -196,8 +196,8 @@ sim_live_sync(sim *s)
     int n = 0;
     for (int i = 0; i < s->ninst; i++)
         n += s->inst[i]->node == s->local;
-    int skip = n > EP_WIRE_MAX_INSTANCES ? n - EP_WIRE_MAX_INSTANCES : 0; /* oldest first */
-    ep_wire_inst_state *v = calloc((size_t)n + 1, sizeof *v);
+    int skip = n > EP_MSG_MAX_INSTANCES ? n - EP_MSG_MAX_INSTANCES : 0; /* oldest first */
+    ep_msg_inst_state *v = calloc((size_t)n + 1, sizeof *v);
     if (!v) {
         s->failed = EP_ENOMEM;
         return;
@@ -212,15 +212,15 @@ sim_live_sync(sim *s)
             skip--;
             continue;
         }
-        v[k++] = (ep_wire_inst_state){iv->id,      iv->queued,  iv->running,
-                                      iv->backlog, iv->kv_free, iv->ready};
+        v[k++] = (ep_msg_inst_state){iv->id,      iv->queued,  iv->running,
+                                     iv->backlog, iv->kv_free, iv->ready};
     }
-    ep_wire_state st = {.node = s->local,
-                        .time = s->eng.now,
-                        .inst = v,
-                        .n = k,
-                        .demand = &s->demand[s->local * s->sc->nservices],
-                        .nsvc = s->sc->nservices};
+    ep_msg_state st = {.node = s->local,
+                       .time = s->eng.now,
+                       .inst = v,
+                       .n = k,
+                       .demand = &s->demand[s->local * s->sc->nservices],
+                       .nsvc = s->sc->nservices};
     if (s->hooks.on_sync)
         s->hooks.on_sync(s->hooks.ctx, &st);
     free(v);
@@ -312,7 +312,7 @@ ep_live_now(const ep_live *l)
 }
 
 int
-ep_live_arrival(ep_live *l, const ep_wire_request *q)
+ep_live_arrival(ep_live *l, const ep_msg_request *q)
 {
     sim *s = &l->s;
     if (s->role != SIM_ROLE_NODE || !wire_valid(s, q) || q->ingress != s->local)
@@ -320,7 +320,7 @@ ep_live_arrival(ep_live *l, const ep_wire_request *q)
     sim_request *r = from_wire(s, q);
     if (!r)
         return EP_ENOMEM;
-    ep_wire_demand *d = &s->demand[s->local * s->sc->nservices + q->service];
+    ep_msg_demand *d = &s->demand[s->local * s->sc->nservices + q->service];
     d->arrivals++;
     d->sum_in += q->input;
     d->sum_out += q->output;
@@ -334,7 +334,7 @@ ep_live_arrival(ep_live *l, const ep_wire_request *q)
 }
 
 int
-ep_live_forward_in(ep_live *l, const ep_wire_forward *f)
+ep_live_forward_in(ep_live *l, const ep_msg_forward *f)
 {
     sim *s = &l->s;
     if (s->role != SIM_ROLE_NODE || !wire_valid(s, &f->req))
@@ -346,7 +346,7 @@ ep_live_forward_in(ep_live *l, const ep_wire_forward *f)
         sim_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
         return s->failed;
     }
-    if (f->kind == EP_WIRE_TO_INSTANCE && f->target < s->ninst)
+    if (f->kind == EP_MSG_TO_INSTANCE && f->target < s->ninst)
         r->target = f->target; /* else (a placement not applied here yet): routed again */
     ep_time at = f->deliver_at > s->eng.now ? f->deliver_at : s->eng.now;
     sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
@@ -375,14 +375,14 @@ ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n)
 }
 
 void
-ep_live_state_in(ep_live *l, const ep_wire_state *st)
+ep_live_state_in(ep_live *l, const ep_msg_state *st)
 {
     sim *s = &l->s;
     if (s->role == SIM_ROLE_LOADGEN || st->node < 0 || st->node >= s->sc->nnodes ||
         sim_is_local(s, st->node))
         return;
     for (int i = 0; i < st->n; i++) {
-        const ep_wire_inst_state *w = &st->inst[i];
+        const ep_msg_inst_state *w = &st->inst[i];
         if (w->id < 0 || w->id >= s->ninst || s->inst[w->id]->node != st->node)
             continue; /* an instance of a placement not applied here yet */
         ep_instance_view *v = &s->synced[w->id];
@@ -428,7 +428,7 @@ intern(sim *s, const char *reason)
 }
 
 int
-ep_live_result(ep_live *l, const ep_wire_result *res)
+ep_live_result(ep_live *l, const ep_msg_result *res)
 {
     sim *s = &l->s;
     sim_request **slot = s->role == SIM_ROLE_LOADGEN ? sim_pending_slot(s, res->id) : NULL;
@@ -436,9 +436,9 @@ ep_live_result(ep_live *l, const ep_wire_result *res)
         return 0;
     sim_request *r = *slot;
     ep_record *rec = &r->rec;
-    rec->dispatch = res->dispatch == EP_WIRE_NEVER ? 0 : res->dispatch;
-    rec->first_token = res->first_token == EP_WIRE_NEVER ? 0 : res->first_token;
-    rec->done = res->done == EP_WIRE_NEVER ? 0 : res->done;
+    rec->dispatch = res->dispatch == EP_MSG_NEVER ? 0 : res->dispatch;
+    rec->first_token = res->first_token == EP_MSG_NEVER ? 0 : res->first_token;
+    rec->done = res->done == EP_MSG_NEVER ? 0 : res->done;
     rec->instance = res->instance;
     rec->node = res->node;
     rec->batch = res->batch;

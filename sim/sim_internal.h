@@ -143,12 +143,12 @@ struct sim {
     const ep_scenario *sc;
     ep_sim_opts opts;
     sim_role role;
-    int local;              /* SIM_ROLE_NODE: the node this process hosts */
-    ep_live_hooks hooks;    /* live roles */
-    int64_t epoch;          /* live: last placement epoch applied or sent (-1: none) */
-    int64_t max_held;       /* live node: most requests held at once */
-    int link_mode;          /* live node: ep_live_opts.link_mode */
-    ep_wire_demand *demand; /* live: demand per (node, service) as reported (nnodes x ns) */
+    int local;             /* SIM_ROLE_NODE: the node this process hosts */
+    ep_live_hooks hooks;   /* live roles */
+    int64_t epoch;         /* live: last placement epoch applied or sent (-1: none) */
+    int64_t max_held;      /* live node: most requests held at once */
+    int link_mode;         /* live node: ep_live_opts.link_mode */
+    ep_msg_demand *demand; /* live: demand per (node, service) as reported (nnodes x ns) */
     /* loadgen: requests awaiting an outcome, pending[id - pending_base]; the window slides
      * past the ids already recorded, so memory follows the requests outstanding, not the
      * run's length */

@@ -19,6 +19,7 @@
 
 #include "epara/engine.h"
 #include "epara/live.h"
+#include "epara/wire.h"
 
 #define EP_EXEC_DEFAULT_PORT 47600
 #define EP_EXEC_MAX_NODES    1024

@@ -22,7 +22,7 @@
 #define EPARA_LIVE_H
 
 #include "epara/sim.h"
-#include "epara/wire.h"
+#include "epara/msg.h"
 
 typedef struct ep_live ep_live;
 
@@ -45,11 +45,11 @@ typedef struct ep_live_hooks {
      * ingress node dst (instance -1, deliver_at now). The request's fields are borrowed.
      * Returns 0, or nonzero when dst cannot be reached now: the request is then recorded
      * as dropped. Required for nodes and the loadgen. */
-    int (*send)(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time deliver_at);
+    int (*send)(void *ctx, const ep_msg_request *req, int dst, int instance, ep_time deliver_at);
     /* Controller: a new placement to push to every node (specs borrowed). */
     void (*on_placement)(void *ctx, int64_t epoch, const ep_instance_spec *inst, int n);
-    /* Node: the state to report to peers and the controller (borrowed; see ep_wire_state). */
-    void (*on_sync)(void *ctx, const ep_wire_state *st);
+    /* Node: the state to report to peers and the controller (borrowed; see ep_msg_state). */
+    void (*on_sync)(void *ctx, const ep_msg_state *st);
     /* Node with real engines (may be NULL: emulated, a batch takes the cost model's time):
      * runs the batch (DNN: `batch` items; items NULL) or LLM iteration (items[0..n)) that
      * instance `instance` starts now, blocking, and returns how long it took in trace ns
@@ -97,21 +97,21 @@ int ep_live_advance(ep_live *l, ep_time now);
 ep_time ep_live_now(const ep_live *l);
 
 /* Node: a request from the loadgen arrives at this ingress node now. */
-int ep_live_arrival(ep_live *l, const ep_wire_request *req);
+int ep_live_arrival(ep_live *l, const ep_msg_request *req);
 /* Node: a request forwarded by a peer (f->deliver_at: held until then). */
-int ep_live_forward_in(ep_live *l, const ep_wire_forward *f);
+int ep_live_forward_in(ep_live *l, const ep_msg_forward *f);
 /* Node: applies placement `epoch` (epoch 0: the initial one, instances ready at once;
  * later ones load for the profiled load time). Placements must come in epoch order; an
  * epoch at or below the last applied one is ignored (returns 0). */
 int ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n);
 /* Node and controller: a peer's state report (instances it hosts and its demand). */
-void ep_live_state_in(ep_live *l, const ep_wire_state *st);
+void ep_live_state_in(ep_live *l, const ep_msg_state *st);
 /* Node and controller: marks node `node` reachable or not (the policy sees it in
  * view.node_up; a node never marks itself down). */
 void ep_live_node_up(ep_live *l, int node, int up);
 /* Loadgen: the outcome of request res->id. Returns 1 when it completed a pending request,
  * 0 for an unknown or already recorded id (ignored: a duplicate or a late result). */
-int ep_live_result(ep_live *l, const ep_wire_result *res);
+int ep_live_result(ep_live *l, const ep_msg_result *res);
 
 /* Loadgen: whether request id is still awaiting its outcome. */
 int ep_live_is_pending(const ep_live *l, uint64_t id);

@@ -9,6 +9,7 @@
 #define EPARA_WIRE_H
 
 #include "epara/common.h"
+#include "epara/msg.h"
 #include "epara/policy.h"
 #include "epara/time.h"
 
@@ -17,12 +18,8 @@
 #define EP_WIRE_HEADER_BYTES  32 /* magic 4, version 2, type 2, length 4, envelope 20 */
 #define EP_WIRE_TAG_BYTES     32
 #define EP_WIRE_MIN_KEY_BYTES 16
-#define EP_WIRE_MAX_PAYLOAD   (1u << 24)  /* bytes */
-#define EP_WIRE_MAX_INSTANCES 4096        /* per PLACEMENT or STATE message */
-#define EP_WIRE_NAME_MAX      63          /* bytes, excluding the terminating NUL */
-#define EP_WIRE_NEVER         INT64_C(-1) /* RESULT timestamp of a step that did not happen */
-#define EP_WIRE_MAX_SERVICES  64          /* per STATE message */
-#define EP_WIRE_REASON_MAX    127         /* bytes of a RESULT reason, excluding the NUL */
+#define EP_WIRE_MAX_PAYLOAD   (1u << 24) /* bytes */
+#define EP_WIRE_NAME_MAX      63         /* bytes, excluding the terminating NUL */
 
 typedef enum ep_wire_type {
     EP_WIRE_HELLO = 1, /* node -> controller: who I am */
@@ -44,62 +41,8 @@ typedef struct ep_wire_hello {
 typedef struct ep_wire_placement {
     int64_t epoch;          /* >= 0 */
     ep_instance_spec *inst; /* owned (ep_wire_msg_free); n entries */
-    int n;                  /* 0..EP_WIRE_MAX_INSTANCES */
+    int n;                  /* 0..EP_MSG_MAX_INSTANCES */
 } ep_wire_placement;
-
-/* One instance's load as its node reports it. */
-typedef struct ep_wire_inst_state {
-    int id;          /* >= 0 */
-    int queued;      /* >= 0 */
-    int running;     /* >= 0 */
-    ep_dur backlog;  /* ns, >= 0 */
-    int64_t kv_free; /* tokens, >= 0; -1 for DNN instances */
-    int ready;       /* 0 or 1 */
-} ep_wire_inst_state;
-
-/* Demand a node has seen as ingress for one service since it started (cumulative). */
-typedef struct ep_wire_demand {
-    int64_t arrivals; /* >= 0 */
-    int64_t sum_in;   /* sum of request inputs (tokens or bytes), >= 0 */
-    int64_t sum_out;  /* sum of request outputs (tokens), >= 0 */
-} ep_wire_demand;
-
-typedef struct ep_wire_state {
-    int node;                 /* >= 0 */
-    ep_time time;             /* ns, >= 0: when the numbers were taken */
-    ep_wire_inst_state *inst; /* owned (ep_wire_msg_free); n entries */
-    int n;                    /* 0..EP_WIRE_MAX_INSTANCES */
-    ep_wire_demand *demand;   /* owned; nsvc entries, one per service in scenario order */
-    int nsvc;                 /* 0..EP_WIRE_MAX_SERVICES */
-} ep_wire_state;
-
-typedef struct ep_wire_request {
-    uint64_t id;
-    int service, ingress, hops; /* >= 0 */
-    ep_time arrival, deadline;  /* ns, >= 0 */
-    int64_t input, output;      /* tokens or bytes, >= 0 */
-    int64_t bytes;              /* payload bytes, >= 0 */
-    int64_t stream, frame;      /* >= 0, or -1 (none) */
-    ep_dur trace_exec;          /* ns from the trace, >= 0, or -1 (none) */
-} ep_wire_request;
-
-typedef struct ep_wire_result {
-    uint64_t id;
-    int outcome;                         /* an ep_outcome (sim.h), 0..3 */
-    char reason[EP_WIRE_REASON_MAX + 1]; /* why, when not completed; "" when none; no NUL */
-    ep_time dispatch, first_token, done; /* ns, >= 0, or EP_WIRE_NEVER */
-    int instance, node;                  /* >= 0, or -1 (none) */
-    int batch, preemptions, hops;        /* >= 0 */
-} ep_wire_result;
-
-typedef enum ep_wire_target { EP_WIRE_TO_INSTANCE, EP_WIRE_TO_NODE } ep_wire_target;
-
-typedef struct ep_wire_forward {
-    ep_wire_request req;
-    ep_wire_target kind;
-    int target;         /* instance id or node index, >= 0 */
-    ep_time deliver_at; /* ns: when an emulated link delivers it, >= 0; -1: on receipt */
-} ep_wire_forward;
 
 typedef struct ep_wire_bye {
     int node;   /* >= 0, or -1 (not a node: controller, loadgen) */
@@ -111,10 +54,10 @@ typedef struct ep_wire_msg {
     union {
         ep_wire_hello hello;
         ep_wire_placement placement;
-        ep_wire_state state;
-        ep_wire_request request;
-        ep_wire_result result;
-        ep_wire_forward forward;
+        ep_msg_state state;
+        ep_msg_request request;
+        ep_msg_result result;
+        ep_msg_forward forward;
         ep_wire_bye bye;
     } u;
 } ep_wire_msg;

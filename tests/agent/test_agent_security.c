@@ -90,17 +90,17 @@ request(uint64_t id, ep_time at)
     ep_wire_msg m;
     memset(&m, 0, sizeof m);
     m.type = EP_WIRE_REQUEST;
-    m.u.request = (ep_wire_request){.id = id,
-                                    .service = 0,
-                                    .ingress = 0,
-                                    .arrival = at,
-                                    .deadline = at + 1000 * EP_NS_PER_MS,
-                                    .input = 1000,
-                                    .output = 1,
-                                    .bytes = 1000,
-                                    .stream = -1,
-                                    .frame = -1,
-                                    .trace_exec = -1};
+    m.u.request = (ep_msg_request){.id = id,
+                                   .service = 0,
+                                   .ingress = 0,
+                                   .arrival = at,
+                                   .deadline = at + 1000 * EP_NS_PER_MS,
+                                   .input = 1000,
+                                   .output = 1,
+                                   .bytes = 1000,
+                                   .stream = -1,
+                                   .frame = -1,
+                                   .trace_exec = -1};
     return m;
 }
 

@@ -300,7 +300,7 @@ test_each_hook_runs_on_the_state_of_the_node_that_makes_the_call(void **state)
 }
 
 static int
-drop_send(void *ctx, const ep_wire_request *req, int dst, int instance, ep_time deliver_at)
+drop_send(void *ctx, const ep_msg_request *req, int dst, int instance, ep_time deliver_at)
 {
     (void)req;
     (void)dst;
@@ -358,19 +358,19 @@ test_a_testbed_process_holds_only_its_own_state(void **state)
     assert_int_equal(ep_live_new(&c.f.sc, &o, &nd, err, sizeof err), 0);
     assert_int_equal(pr.inits, 1);
     assert_int_equal(ep_live_apply(nd, 0, placed, nplaced), 0);
-    ep_wire_request q = {.id = 1,
-                         .service = 0,
-                         .ingress = 2,
-                         .deadline = 100 * EP_NS_PER_MS,
-                         .input = 200000,
-                         .output = 1,
-                         .bytes = 200000,
-                         .stream = -1,
-                         .frame = -1,
-                         .trace_exec = -1};
+    ep_msg_request q = {.id = 1,
+                        .service = 0,
+                        .ingress = 2,
+                        .deadline = 100 * EP_NS_PER_MS,
+                        .input = 200000,
+                        .output = 1,
+                        .bytes = 200000,
+                        .stream = -1,
+                        .frame = -1,
+                        .trace_exec = -1};
     assert_int_equal(ep_live_arrival(nd, &q), 0); /* forwarded to node 3 */
     assert_int_equal(sent, 1);
-    ep_wire_forward fw = {.req = q, .kind = EP_WIRE_TO_NODE, .target = 2, .deliver_at = -1};
+    ep_msg_forward fw = {.req = q, .kind = EP_MSG_TO_NODE, .target = 2, .deliver_at = -1};
     fw.req.id = 4; /* handed back with a hop: node 2 serves it */
     fw.req.hops = 1;
     assert_int_equal(ep_live_forward_in(nd, &fw), 0);

@@ -26,28 +26,28 @@ static ep_instance_spec specs[3] = {
          .order = EP_QUEUE_EDF},
         {.service = 9, .mode = EP_MODE_TP, .ndev = 2, .devs = {10, 11}, .max_batch = 1}};
 
-static ep_wire_inst_state views[2] = {
+static ep_msg_inst_state views[2] = {
         {.id = 0, .queued = 3, .running = 1, .backlog = 12345678901LL, .kv_free = -1, .ready = 1},
         {.id = 77, .queued = 0, .running = 0, .backlog = 0, .kv_free = 1 << 20, .ready = 0}};
 
-static ep_wire_demand demand[2] = {{.arrivals = 1000, .sum_in = 512000, .sum_out = 128000},
-                                   {.arrivals = 0, .sum_in = 0, .sum_out = 0}};
+static ep_msg_demand demand[2] = {{.arrivals = 1000, .sum_in = 512000, .sum_out = 128000},
+                                  {.arrivals = 0, .sum_in = 0, .sum_out = 0}};
 
-static ep_wire_request
+static ep_msg_request
 sample_request(void)
 {
-    ep_wire_request q = {.id = UINT64_MAX - 5,
-                         .service = 3,
-                         .ingress = 19,
-                         .hops = 2,
-                         .arrival = 1000000000LL,
-                         .deadline = INT64_MAX,
-                         .input = 512,
-                         .output = 128,
-                         .bytes = 70000,
-                         .stream = -1,
-                         .frame = 42,
-                         .trace_exec = -1};
+    ep_msg_request q = {.id = UINT64_MAX - 5,
+                        .service = 3,
+                        .ingress = 19,
+                        .hops = 2,
+                        .arrival = 1000000000LL,
+                        .deadline = INT64_MAX,
+                        .input = 512,
+                        .output = 128,
+                        .bytes = 70000,
+                        .stream = -1,
+                        .frame = 42,
+                        .trace_exec = -1};
     return q;
 }
 
@@ -83,21 +83,21 @@ sample(int type)
         m.u.request = sample_request();
         break;
     case EP_WIRE_RESULT:
-        m.u.result = (ep_wire_result){.id = 99,
-                                      .outcome = 2,
-                                      .reason = "deadline passed in queue",
-                                      .dispatch = 10,
-                                      .first_token = EP_WIRE_NEVER,
-                                      .done = 300,
-                                      .instance = -1,
-                                      .node = 5,
-                                      .batch = 4,
-                                      .preemptions = 1,
-                                      .hops = 2};
+        m.u.result = (ep_msg_result){.id = 99,
+                                     .outcome = 2,
+                                     .reason = "deadline passed in queue",
+                                     .dispatch = 10,
+                                     .first_token = EP_MSG_NEVER,
+                                     .done = 300,
+                                     .instance = -1,
+                                     .node = 5,
+                                     .batch = 4,
+                                     .preemptions = 1,
+                                     .hops = 2};
         break;
     case EP_WIRE_FORWARD:
         m.u.forward.req = sample_request();
-        m.u.forward.kind = EP_WIRE_TO_NODE;
+        m.u.forward.kind = EP_MSG_TO_NODE;
         m.u.forward.target = 11;
         m.u.forward.deliver_at = 123456789;
         break;
@@ -168,7 +168,7 @@ test_every_message_type_round_trips_field_by_field(void **state)
             assert_int_equal(d.u.state.time, 5000000000LL);
             assert_int_equal(d.u.state.n, 2);
             for (int i = 0; i < 2; i++) {
-                const ep_wire_inst_state *a = &views[i], *b = &d.u.state.inst[i];
+                const ep_msg_inst_state *a = &views[i], *b = &d.u.state.inst[i];
                 assert_int_equal(a->id, b->id);
                 assert_int_equal(a->queued, b->queued);
                 assert_int_equal(a->running, b->running);
@@ -185,7 +185,7 @@ test_every_message_type_round_trips_field_by_field(void **state)
             break;
         case EP_WIRE_REQUEST:
         case EP_WIRE_FORWARD: {
-            const ep_wire_request *b = t == EP_WIRE_REQUEST ? &d.u.request : &d.u.forward.req;
+            const ep_msg_request *b = t == EP_WIRE_REQUEST ? &d.u.request : &d.u.forward.req;
             assert_true(b->id == UINT64_MAX - 5);
             assert_int_equal(b->service, 3);
             assert_int_equal(b->ingress, 19);
@@ -199,7 +199,7 @@ test_every_message_type_round_trips_field_by_field(void **state)
             assert_int_equal(b->frame, 42);
             assert_int_equal(b->trace_exec, -1);
             if (t == EP_WIRE_FORWARD) {
-                assert_int_equal(d.u.forward.kind, EP_WIRE_TO_NODE);
+                assert_int_equal(d.u.forward.kind, EP_MSG_TO_NODE);
                 assert_int_equal(d.u.forward.target, 11);
                 assert_int_equal(d.u.forward.deliver_at, 123456789);
             }
@@ -211,7 +211,7 @@ test_every_message_type_round_trips_field_by_field(void **state)
             assert_string_equal(d.u.result.reason, "deadline passed in queue");
             assert_int_equal(d.u.result.hops, 2);
             assert_int_equal(d.u.result.dispatch, 10);
-            assert_int_equal(d.u.result.first_token, EP_WIRE_NEVER);
+            assert_int_equal(d.u.result.first_token, EP_MSG_NEVER);
             assert_int_equal(d.u.result.done, 300);
             assert_int_equal(d.u.result.instance, -1);
             assert_int_equal(d.u.result.node, 5);
@@ -243,15 +243,15 @@ test_empty_and_largest_placements_round_trip(void **state)
     assert_null(d.u.placement.inst);
     free(f);
 
-    ep_instance_spec *big = calloc(EP_WIRE_MAX_INSTANCES + 1, sizeof *big);
+    ep_instance_spec *big = calloc(EP_MSG_MAX_INSTANCES + 1, sizeof *big);
     assert_non_null(big);
-    for (int i = 0; i <= EP_WIRE_MAX_INSTANCES; i++) {
+    for (int i = 0; i <= EP_MSG_MAX_INSTANCES; i++) {
         big[i].service = i;
         big[i].ndev = 1;
         big[i].devs[0] = i % 20;
     }
     m.u.placement.inst = big;
-    m.u.placement.n = EP_WIRE_MAX_INSTANCES;
+    m.u.placement.n = EP_MSG_MAX_INSTANCES;
     encode_ok(&m, &f, &n);
     assert_int_equal(ep_wire_decode(f, n, key, sizeof key - 1, &d, NULL, 0), 0);
     assert_true(ep_wire_msg_equal(&m, &d));
@@ -260,7 +260,7 @@ test_empty_and_largest_placements_round_trip(void **state)
     free(f);
 
     /* One over the limit: the encoder refuses, and so does the decoder. */
-    m.u.placement.n = EP_WIRE_MAX_INSTANCES + 1;
+    m.u.placement.n = EP_MSG_MAX_INSTANCES + 1;
     assert_int_equal(ep_wire_encode(&m, key, sizeof key - 1, &f, &n), EP_EINVAL);
     free(big);
 }
