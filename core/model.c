@@ -18,6 +18,8 @@ ep_scenario_fini(ep_scenario *sc)
     free(sc->links);
     free(sc->services);
     free(sc->profiles);
+    for (int i = 0; sc->workloads && i < sc->nworkloads; i++)
+        free(sc->workloads[i].origin);
     free(sc->workloads);
     for (int i = 0; sc->faults && i < sc->nfaults; i++)
         free(sc->faults[i].nodes);

@@ -26,17 +26,18 @@ say(ep_prepare_log_fn log, void *ctx, const char *fmt, ...)
 }
 
 static int
-generate(const ep_workload *w, ep_store *st, char *err, size_t errlen, int64_t *rows)
+generate(const ep_workload *w, const ep_trace_origin *org, ep_store *st, char *err, size_t errlen,
+         int64_t *rows)
 {
-    ep_gen_spec g = w->gen;
+    ep_gen_spec g = org->gen;
     int64_t *pin = NULL, *pout = NULL;
     int rc = 0;
-    if (w->gen_sizes_trace[0]) {
+    if (org->gen_sizes_trace[0]) {
         size_t n;
-        rc = ep_trace_load_sizes(st, w->gen_sizes_trace, &pin, &pout, &n);
+        rc = ep_trace_load_sizes(st, org->gen_sizes_trace, &pin, &pout, &n);
         if (rc) {
             snprintf(err, errlen, "trace '%s': its sizes come from trace '%s', which is %s",
-                     w->trace, w->gen_sizes_trace,
+                     w->trace, org->gen_sizes_trace,
                      rc == EP_ENOENT ? "not in the database" : "unreadable");
             return rc;
         }
@@ -47,7 +48,7 @@ generate(const ep_workload *w, ep_store *st, char *err, size_t errlen, int64_t *
         } else if (ep_lognormal_fit(pin, n, &g.in_mu, &g.in_sigma) ||
                    ep_lognormal_fit(pout, n, &g.out_mu, &g.out_sigma)) {
             snprintf(err, errlen, "trace '%s': cannot fit sizes of '%s'", w->trace,
-                     w->gen_sizes_trace);
+                     org->gen_sizes_trace);
             rc = EP_EINVAL;
             goto done;
         }
@@ -92,7 +93,9 @@ ep_scenario_prepare_traces(const ep_scenario *sc, ep_store *st, ep_prepare_log_f
                            char *err, size_t errlen)
 {
     for (int i = 0; i < sc->nworkloads; i++) {
+        static const ep_trace_origin none;
         const ep_workload *w = &sc->workloads[i];
+        const ep_trace_origin *org = w->origin ? w->origin : &none;
         int seen = 0;
         for (int j = 0; j < i && !seen; j++)
             seen = strcmp(sc->workloads[j].trace, w->trace) == 0;
@@ -109,16 +112,16 @@ ep_scenario_prepare_traces(const ep_scenario *sc, ep_store *st, ep_prepare_log_f
             snprintf(err, errlen, "trace '%s': database error: %s", w->trace, ep_store_errmsg(st));
             return rc;
         }
-        if (w->has_import && access(w->import_file, R_OK) == 0) {
+        if (org->has_import && access(org->import_file, R_OK) == 0) {
             ep_parse_opts o;
             memset(&o, 0, sizeof o);
-            o.format = w->import_format;
+            o.format = org->import_format;
             o.seed = sc->run.seed;
-            o.expand = w->import_expand;
+            o.expand = org->import_expand;
             ep_colmap cmap;
-            if (w->import_format == EP_FMT_CSV || w->import_format == EP_FMT_JSONL) {
+            if (org->import_format == EP_FMT_CSV || org->import_format == EP_FMT_JSONL) {
                 char merr[256];
-                if (ep_colmap_parse(w->import_map, &cmap, merr, sizeof merr)) {
+                if (ep_colmap_parse(org->import_map, &cmap, merr, sizeof merr)) {
                     snprintf(err, errlen, "trace '%s': import map: %s", w->trace, merr);
                     return EP_EINVAL;
                 }
@@ -127,46 +130,46 @@ ep_scenario_prepare_traces(const ep_scenario *sc, ep_store *st, ep_prepare_log_f
             ep_trace_meta meta;
             memset(&meta, 0, sizeof meta);
             snprintf(meta.name, sizeof meta.name, "%s", w->trace);
-            snprintf(meta.source, sizeof meta.source, "%.500s", w->import_file);
+            snprintf(meta.source, sizeof meta.source, "%.500s", org->import_file);
             snprintf(meta.format, sizeof meta.format, "%s", ep_trace_format_name(o.format));
             snprintf(meta.license, sizeof meta.license, "see the source's license");
             ep_parse_error pe;
             ep_parse_stats ps;
             memset(&ps, 0, sizeof ps);
-            rc = ep_trace_import_file(st, w->import_file, &o, &meta, 0, &pe, &ps, &m);
+            rc = ep_trace_import_file(st, org->import_file, &o, &meta, 0, &pe, &ps, &m);
             if (rc) {
                 if (rc == EP_EPARSE)
-                    snprintf(err, errlen, "%s:%ld: %s", w->import_file, pe.line, pe.msg);
+                    snprintf(err, errlen, "%s:%ld: %s", org->import_file, pe.line, pe.msg);
                 else
-                    snprintf(err, errlen, "%s: %s", w->import_file,
+                    snprintf(err, errlen, "%s: %s", org->import_file,
                              pe.msg[0] ? pe.msg : ep_strerror(rc));
                 return rc;
             }
-            say(log, ctx, "trace '%s': imported %s (%lld rows)", w->trace, w->import_file,
+            say(log, ctx, "trace '%s': imported %s (%lld rows)", w->trace, org->import_file,
                 (long long)m.rows);
             if (ps.skipped)
                 say(log, ctx, "trace '%s': %ld rows skipped (pending requests)", w->trace,
                     ps.skipped);
             continue;
         }
-        if (w->has_gen) {
+        if (org->has_gen) {
             int64_t rows = 0;
-            if ((rc = generate(w, st, err, errlen, &rows)) != 0)
+            if ((rc = generate(w, org, st, err, errlen, &rows)) != 0)
                 return rc;
-            if (w->has_import)
+            if (org->has_import)
                 say(log, ctx,
                     "trace '%s': %s not found; generated a stand-in with its rate, "
                     "burstiness and size quantiles (traces/README.md; %lld rows)",
-                    w->trace, w->import_file, (long long)rows);
+                    w->trace, org->import_file, (long long)rows);
             else
                 say(log, ctx, "trace '%s': generated (%lld rows)", w->trace, (long long)rows);
             continue;
         }
-        if (w->has_import)
+        if (org->has_import)
             snprintf(err, errlen,
                      "trace '%s' is not in the trace database, and the scenario's import file "
                      "%.3000s is missing (and it gives no generator to fall back on)",
-                     w->trace, w->import_file);
+                     w->trace, org->import_file);
         else
             snprintf(err, errlen,
                      "trace '%s' is not in the trace database and the scenario gives neither an "

@@ -37,12 +37,12 @@ parse_import(scenario_ctx *c, const scenario_map *wm, ep_workload *w)
     yaml_node_t *fn = scenario_get(&m, "file");
     if (scenario_expand_env(raw, expanded, sizeof expanded, why, sizeof why))
         return scenario_fail(c, fn, "%s: %s", fpath, why);
-    if (scenario_resolve_path(c, expanded, w->import_file, sizeof w->import_file))
+    if (scenario_resolve_path(c, expanded, w->origin->import_file, sizeof w->origin->import_file))
         return scenario_fail(c, fn, "%s: path too long", fpath);
 
     if ((rc = scenario_str(&m, "format", SCENARIO_REQ, fmt, sizeof fmt)))
         return rc;
-    if (ep_trace_format_parse(fmt, &w->import_format)) {
+    if (ep_trace_format_parse(fmt, &w->origin->import_format)) {
         char list[128];
         size_t o = 0;
         for (int i = 0; i < EP_FMT_COUNT_; i++) {
@@ -55,7 +55,7 @@ parse_import(scenario_ctx *c, const scenario_map *wm, ep_workload *w)
         return scenario_fail(c, fmtn, "%s.format: expected one of %s, got %s", path, list,
                              scenario_show(fmtn, got, sizeof got));
     }
-    int mapped = w->import_format == EP_FMT_CSV || w->import_format == EP_FMT_JSONL;
+    int mapped = w->origin->import_format == EP_FMT_CSV || w->origin->import_format == EP_FMT_JSONL;
     yaml_node_t *mapn = scenario_get(&m, "map");
     if (mapped && !mapn)
         return scenario_need(&m, "map", "(csv and jsonl need a column map)");
@@ -63,19 +63,20 @@ parse_import(scenario_ctx *c, const scenario_map *wm, ep_workload *w)
         return scenario_fail(c, mapn, "%s.map: applies to formats csv and jsonl only", path);
     if (mapn) {
         ep_colmap cm;
-        if ((rc = scenario_str(&m, "map", SCENARIO_REQ, w->import_map, sizeof w->import_map)))
+        if ((rc = scenario_str(&m, "map", SCENARIO_REQ, w->origin->import_map,
+                               sizeof w->origin->import_map)))
             return rc;
-        if (ep_colmap_parse(w->import_map, &cm, why, sizeof why))
+        if (ep_colmap_parse(w->origin->import_map, &cm, why, sizeof why))
             return scenario_fail(c, mapn, "%s.map: %s", path, why);
     }
     yaml_node_t *exn = scenario_get(&m, "expand");
-    if (exn && w->import_format != EP_FMT_AZURE_FUNCTIONS)
+    if (exn && w->origin->import_format != EP_FMT_AZURE_FUNCTIONS)
         return scenario_fail(c, exn, "%s.expand: applies to format azure-functions only", path);
     int ex = 0;
     if ((rc = scenario_enum(&m, "expand", SCENARIO_OPT, expand_names, &ex)))
         return rc;
-    EP_ASSERT(ep_expand_rule_parse(expand_names[ex], &w->import_expand) == 0);
-    w->has_import = 1;
+    EP_ASSERT(ep_expand_rule_parse(expand_names[ex], &w->origin->import_expand) == 0);
+    w->origin->has_import = 1;
     return 0;
 }
 
@@ -104,7 +105,7 @@ parse_sizes(scenario_ctx *c, const scenario_map *m, ep_workload *w)
     if (rc)
         return rc;
     yaml_node_t *n = scenario_get(m, "sizes");
-    ep_gen_spec *g = &w->gen;
+    ep_gen_spec *g = &w->origin->gen;
     double v[6];
     const char *arg = strchr(spec, ':');
     arg = arg ? arg + 1 : "";
@@ -148,7 +149,7 @@ parse_sizes(scenario_ctx *c, const scenario_map *m, ep_workload *w)
     if (ep_trace_name_check(arg))
         return scenario_fail(c, n, "%s: '%s' is not a valid trace name", path, arg);
     /* The caller loads the named trace's sizes: it fits a lognormal (fit) or resamples. */
-    memcpy(w->gen_sizes_trace, arg, strlen(arg) + 1);
+    memcpy(w->origin->gen_sizes_trace, arg, strlen(arg) + 1);
     g->sizes = fit ? EP_SIZES_LOGNORMAL : EP_SIZES_RESAMPLE;
     return 0;
 }
@@ -168,7 +169,7 @@ parse_generate(scenario_ctx *c, const scenario_map *wm, ep_workload *w, int inde
     scenario_join(path, wm->path, "generate");
     scenario_map m;
     int kind = 0, rc;
-    ep_gen_spec *g = &w->gen;
+    ep_gen_spec *g = &w->origin->gen;
     ep_gen_spec_init(g);
     g->seed = (uint64_t)index + 1;
     if ((rc = scenario_map_open(c, scenario_get(wm, "generate"), path, gen_keys, &m)) ||
@@ -209,7 +210,7 @@ parse_generate(scenario_ctx *c, const scenario_map *wm, ep_workload *w, int inde
     }
     if (scenario_get(&m, "sizes") && (rc = parse_sizes(c, &m, w)))
         return rc;
-    w->has_gen = 1;
+    w->origin->has_gen = 1;
     return 0;
 }
 
@@ -231,7 +232,7 @@ parse_ingress(scenario_ctx *c, const scenario_map *wm, ep_workload *w)
 }
 
 static int
-same_gen(const ep_workload *a, const ep_workload *b)
+same_gen(const ep_trace_origin *a, const ep_trace_origin *b)
 {
     const ep_gen_spec *x = &a->gen, *y = &b->gen;
     return x->kind == y->kind && x->seed == y->seed && x->duration == y->duration &&
@@ -246,7 +247,7 @@ same_gen(const ep_workload *a, const ep_workload *b)
 }
 
 static int
-same_source(const ep_workload *a, const ep_workload *b)
+same_source(const ep_trace_origin *a, const ep_trace_origin *b)
 {
     if (a->has_import != b->has_import || a->has_gen != b->has_gen)
         return 0;
@@ -257,17 +258,10 @@ same_source(const ep_workload *a, const ep_workload *b)
     return !a->has_gen || same_gen(a, b);
 }
 
-static void
-copy_source(ep_workload *dst, const ep_workload *src)
+static int
+has_source(const ep_workload *w)
 {
-    memcpy(dst->import_file, src->import_file, sizeof dst->import_file);
-    dst->import_format = src->import_format;
-    memcpy(dst->import_map, src->import_map, sizeof dst->import_map);
-    dst->import_expand = src->import_expand;
-    dst->has_import = src->has_import;
-    dst->gen = src->gen;
-    dst->has_gen = src->has_gen;
-    memcpy(dst->gen_sizes_trace, src->gen_sizes_trace, sizeof dst->gen_sizes_trace);
+    return w->origin->has_import || w->origin->has_gen;
 }
 
 /* tile: true (default) repeats the time-compressed trace to fill the run; false plays it once. */
@@ -314,7 +308,7 @@ parse_one(scenario_ctx *c, yaml_node_t *n, int i, ep_workload *w)
                                  "%s: trace '%s' is already mapped to service '%s' by "
                                  "workload[%d]",
                                  path, w->trace, svc, j);
-        if ((w->has_import || w->has_gen) && (o->has_import || o->has_gen) && !same_source(o, w))
+        if (has_source(w) && has_source(o) && !same_source(o->origin, w->origin))
             return scenario_fail(c, n,
                                  "%s: trace '%s' gets a different import/generate in "
                                  "workload[%d] (give its source once)",
@@ -341,20 +335,22 @@ scenario_parse_workload(scenario_ctx *c, const scenario_map *root)
     if (!c->sc->workloads)
         return EP_ENOMEM;
     for (int i = 0; i < n; i++) {
+        /* counted before it is parsed, so that ep_scenario_fini frees its origin */
+        if (!(c->sc->workloads[i].origin = calloc(1, sizeof(ep_trace_origin))))
+            return EP_ENOMEM;
+        c->sc->nworkloads = i + 1;
         if ((rc = parse_one(c, scenario_node(c, items[i]), i, &c->sc->workloads[i])))
             return rc;
-        c->sc->nworkloads = i + 1;
     }
     /* A trace's source is given once; every workload of that trace carries a copy, so a
      * consumer may look at any of them. */
     ep_workload *ws = c->sc->workloads;
     for (int i = 0; i < n; i++) {
-        if (ws[i].has_import || ws[i].has_gen)
+        if (has_source(&ws[i]))
             continue;
         for (int j = 0; j < n; j++) {
-            if (j != i && (ws[j].has_import || ws[j].has_gen) &&
-                strcmp(ws[i].trace, ws[j].trace) == 0) {
-                copy_source(&ws[i], &ws[j]);
+            if (j != i && has_source(&ws[j]) && strcmp(ws[i].trace, ws[j].trace) == 0) {
+                *ws[i].origin = *ws[j].origin;
                 break;
             }
         }

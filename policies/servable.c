@@ -258,7 +258,7 @@ ep_servable_check(const ep_servable *f, int svc, int64_t input, int64_t output, 
     if (!ss->holds)
         return EP_UNSERVABLE_MEMORY;
     if (sv->kind != EP_SVC_LLM) {
-        if (sv->use_trace_exec && exec != EP_TRACE_NONE && exec >= 0)
+        if (sv->use_trace_exec && exec >= 0)
             return (double)exec * ss->exec_best <= (double)ss->deadline ? EP_SERVABLE
                                                                         : EP_UNSERVABLE_DEADLINE;
         return ss->dnn_best <= ss->deadline ? EP_SERVABLE : EP_UNSERVABLE_DEADLINE;

@@ -45,8 +45,9 @@ tile_period(const ep_workload *w, const ep_trace_meta *m, ep_time first)
     if (w->once || m->rows < 1)
         return 0;
     double last = (double)first + (double)m->span, len = last + last / (double)m->rows;
-    if (w->has_gen && strncmp(m->format, "gen-", 4) == 0 && (double)w->gen.duration > len)
-        len = (double)w->gen.duration;
+    const ep_trace_origin *o = w->origin;
+    if (o && o->has_gen && strncmp(m->format, "gen-", 4) == 0 && (double)o->gen.duration > len)
+        len = (double)o->gen.duration;
     return len;
 }
 

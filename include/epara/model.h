@@ -7,12 +7,11 @@
 
 #include "epara/common.h"
 #include "epara/time.h"
-#include "epara/store.h" /* EP_TRACE_NAME_MAX */
-#include "epara/trace.h"
 
-#define EP_NAME_MAX    64
-#define EP_PATH_MAX    1024
-#define EP_MAX_INGRESS 1024 /* ingress nodes of one workload */
+#define EP_NAME_MAX       64
+#define EP_PATH_MAX       1024
+#define EP_TRACE_NAME_MAX 128  /* bytes of a trace's name, NUL included */
+#define EP_MAX_INGRESS    1024 /* ingress nodes of one workload */
 /* Sizes of an LLM request whose trace row gives none (and of a service before its first
  * request, where a policy has no mean yet), in tokens. */
 #define EP_DEFAULT_INPUT_TOKENS  512
@@ -127,9 +126,12 @@ typedef struct ep_profile_table {
     char source[EP_NAME_MAX]; /* "scenario", "sqlite", ... */
 } ep_profile_table;
 
-/* Where a workload's trace comes from: a named trace in a trace database, imported from
- * `import_file` or generated from `gen` when absent (`fallback_gen` when the file is not
- * there either). */
+struct ep_trace_origin;
+
+/* A workload: which trace feeds which service through which ingress nodes, with scaling.
+ * Where the trace comes from when the trace database lacks it (an import file, a generator
+ * spec) is the traces module's ep_trace_origin (epara/trace.h), which the scenario loader
+ * allocates for each workload. */
 typedef struct ep_workload {
     char trace[EP_TRACE_NAME_MAX];
     int service;
@@ -140,15 +142,7 @@ typedef struct ep_workload {
     ep_dur offset;     /* added to every arrival */
     int once;          /* play the trace once (scenario tile: false); else tile it to fill
                           the run (epara/replay.h) */
-    char import_file[EP_PATH_MAX];
-    ep_trace_format import_format;
-    int has_import;
-    ep_gen_spec gen; /* owned copy; pool pointers unused */
-    int has_gen;
-    char gen_sizes_trace[EP_TRACE_NAME_MAX]; /* gen sizes from this trace ("fit" or
-                                                "resample" by gen.sizes) */
-    char import_map[256];         /* csv/jsonl column map (ep_colmap_parse syntax); "" else */
-    ep_expand_rule import_expand; /* azure-functions arrival expansion (default uniform) */
+    struct ep_trace_origin *origin; /* owned (ep_scenario_fini frees it); NULL: none given */
 } ep_workload;
 
 typedef enum ep_fault_kind {

@@ -164,7 +164,7 @@ int ep_servable_new(const ep_scenario *sc, ep_servable **out);
 void ep_servable_free(ep_servable *f); /* NULL is a no-op */
 
 /* The verdict for one request of service svc: input and output tokens (LLM), exec its
- * trace's execution time or EP_TRACE_NONE (services with use_trace_exec). */
+ * trace's execution time or -1 (none) (services with use_trace_exec). */
 ep_unservable ep_servable_check(const ep_servable *f, int svc, int64_t input, int64_t output,
                                 ep_dur exec);
 

@@ -25,8 +25,6 @@ const char *ep_store_errmsg(const ep_store *st);
 /* The underlying connection, for modules that keep their own tables (results). */
 struct sqlite3 *ep_store_db(ep_store *st);
 
-#define EP_TRACE_NAME_MAX 128
-
 typedef struct ep_trace_meta {
     int64_t id;
     char name[EP_TRACE_NAME_MAX];

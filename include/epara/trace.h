@@ -10,6 +10,7 @@
 #define EPARA_TRACE_H
 
 #include "epara/common.h"
+#include "epara/model.h"
 #include "epara/time.h"
 
 /* Value of an absent integer field (sizes, stream, frame, exec). */
@@ -188,6 +189,21 @@ typedef struct ep_gen_spec {
     const int64_t *pool_input, *pool_output; /* borrowed, pool_len entries each */
     size_t pool_len;
 } ep_gen_spec;
+
+/* Where a scenario's trace comes from when the trace database lacks it (a workload's
+ * `import` and `generate`, experiments/scenarios/README.md): imported from import_file if
+ * given and there, else generated from gen. */
+typedef struct ep_trace_origin {
+    char import_file[EP_PATH_MAX];
+    ep_trace_format import_format;
+    int has_import;
+    ep_gen_spec gen; /* owned copy; pool pointers unused */
+    int has_gen;
+    char gen_sizes_trace[EP_TRACE_NAME_MAX]; /* gen sizes from this trace ("fit" or
+                                                "resample" by gen.sizes) */
+    char import_map[256];         /* csv/jsonl column map (ep_colmap_parse syntax); "" else */
+    ep_expand_rule import_expand; /* azure-functions arrival expansion (default uniform) */
+} ep_trace_origin;
 
 /* Defaults: poisson, seed 1, 60 s, 1 req/s, cv 1, 1 camera at 30 fps, fixed sizes absent. */
 void ep_gen_spec_init(ep_gen_spec *spec);

@@ -141,9 +141,10 @@ test_a_generated_trace_repeats_at_its_generated_duration(void **state)
     const double secs[] = {0, 0.001, 0.002, 0.003, 0.004};
     write_rows_as(&f, "g", "gen-gamma", secs, 5);
     fx_workload(&f, "g");
-    f.wl[0].has_gen = 1;
-    ep_gen_spec_init(&f.wl[0].gen);
-    f.wl[0].gen.duration = 3600 * EP_NS_PER_S;
+    ep_trace_origin org = {.has_gen = 1};
+    ep_gen_spec_init(&org.gen);
+    org.gen.duration = 3600 * EP_NS_PER_S;
+    f.wl[0].origin = &org; /* the fixture's scenario is not ep_scenario_fini'd */
     ep_time last;
     /* x10: a copy every 360 s over 3 hours */
     assert_int_equal(count_arrivals(&f, &f.wl[0], 10, 3 * 3600 * EP_NS_PER_S, &last), 30 * 5);

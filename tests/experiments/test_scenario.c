@@ -196,20 +196,20 @@ test_default_scenario_maps_services_and_workload(void **state)
     assert_int_equal(code->ningress, 6);
     for (int i = 0; i < 6; i++)
         assert_int_equal(code->ingress[i], i);
-    assert_true(code->has_import && code->has_gen);
-    assert_int_equal(code->import_format, EP_FMT_AZURE_LLM);
+    assert_true(code->origin->has_import && code->origin->has_gen);
+    assert_int_equal(code->origin->import_format, EP_FMT_AZURE_LLM);
     const char *tail = "/traces/AzureLLMInferenceTrace_code.csv";
-    size_t fl = strlen(code->import_file);
+    size_t fl = strlen(code->origin->import_file);
     assert_true(fl > strlen(tail));
-    assert_string_equal(code->import_file + fl - strlen(tail), tail);
-    assert_int_equal(code->gen.kind, EP_GEN_GAMMA);
-    assert_true(code->gen.rate_per_s == 2.57 && code->gen.cv == 13.2);
-    assert_int_equal(code->gen.duration, 3435 * EP_NS_PER_S);
-    assert_int_equal(code->gen.sizes, EP_SIZES_LOGNORMAL);
-    assert_true(code->gen.in_mu == 7.292 && code->gen.out_sigma == 1.273);
+    assert_string_equal(code->origin->import_file + fl - strlen(tail), tail);
+    assert_int_equal(code->origin->gen.kind, EP_GEN_GAMMA);
+    assert_true(code->origin->gen.rate_per_s == 2.57 && code->origin->gen.cv == 13.2);
+    assert_int_equal(code->origin->gen.duration, 3435 * EP_NS_PER_S);
+    assert_int_equal(code->origin->gen.sizes, EP_SIZES_LOGNORMAL);
+    assert_true(code->origin->gen.in_mu == 7.292 && code->origin->gen.out_sigma == 1.273);
     /* clipped at the real trace's maxima, so the tails match (traces/README.md) */
-    assert_int_equal(code->gen.in_max, 7437);
-    assert_int_equal(code->gen.out_max, 1899);
+    assert_int_equal(code->origin->gen.in_max, 7437);
+    assert_int_equal(code->origin->gen.out_max, 1899);
 
     /* The conv trace's source, given once, is copied to its other two workloads. */
     const ep_workload *w1b = &sc.workloads[2];
@@ -218,32 +218,32 @@ test_default_scenario_maps_services_and_workload(void **state)
     assert_true(w1b->rate_scale == 0.5);
     assert_int_equal(w1b->ningress, 4);
     assert_int_equal(w1b->ingress[0], 2);
-    assert_true(w1b->has_import && w1b->has_gen);
-    assert_string_equal(w1b->import_file, sc.workloads[1].import_file);
-    assert_int_equal(w1b->gen.seed, 2);
+    assert_true(w1b->origin->has_import && w1b->origin->has_gen);
+    assert_string_equal(w1b->origin->import_file, sc.workloads[1].origin->import_file);
+    assert_int_equal(w1b->origin->gen.seed, 2);
     assert_int_equal(sc.workloads[3].ningress, 2);
 
     const ep_workload *gen = &sc.workloads[4];
     assert_string_equal(gen->trace, "gentd26");
-    assert_int_equal(gen->import_format, EP_FMT_ALIBABA_GENTD);
+    assert_int_equal(gen->origin->import_format, EP_FMT_ALIBABA_GENTD);
     assert_true(gen->rate_scale == 24);
-    assert_true(gen->has_gen && gen->gen.cv == 5.9 && gen->gen.seed == 11);
-    assert_int_equal(gen->gen.in_max, 1288);
-    assert_int_equal(gen->gen.out_max, 8);
+    assert_true(gen->origin->has_gen && gen->origin->gen.cv == 5.9 && gen->origin->gen.seed == 11);
+    assert_int_equal(gen->origin->gen.in_max, 1288);
+    assert_int_equal(gen->origin->gen.out_max, 8);
     const ep_workload *cams = &sc.workloads[5];
-    assert_int_equal(cams->gen.kind, EP_GEN_VIDEO);
-    assert_int_equal(cams->gen.cameras, 8);
-    assert_true(cams->gen.mean_on_s == 120 && cams->gen.mean_off_s == 30);
-    assert_int_equal(cams->gen.sizes, EP_SIZES_FIXED);
-    assert_int_equal(cams->gen.fixed_input, 50000);
+    assert_int_equal(cams->origin->gen.kind, EP_GEN_VIDEO);
+    assert_int_equal(cams->origin->gen.cameras, 8);
+    assert_true(cams->origin->gen.mean_on_s == 120 && cams->origin->gen.mean_off_s == 30);
+    assert_int_equal(cams->origin->gen.sizes, EP_SIZES_FIXED);
+    assert_int_equal(cams->origin->gen.fixed_input, 50000);
     assert_int_equal(cams->ningress, 8);
     assert_int_equal(cams->ingress[0], 6); /* rpi-1 first, as listed */
-    assert_false(cams->has_import);
+    assert_false(cams->origin->has_import);
     const ep_workload *seg = &sc.workloads[6];
-    assert_int_equal(seg->gen.kind, EP_GEN_POISSON);
-    assert_int_equal(seg->gen.duration, 3600 * EP_NS_PER_S); /* run.duration_s */
-    assert_int_equal(seg->gen.fixed_input, 200000);
-    assert_int_equal(seg->gen.fixed_output, 0);
+    assert_int_equal(seg->origin->gen.kind, EP_GEN_POISSON);
+    assert_int_equal(seg->origin->gen.duration, 3600 * EP_NS_PER_S); /* run.duration_s */
+    assert_int_equal(seg->origin->gen.fixed_input, 200000);
+    assert_int_equal(seg->origin->gen.fixed_output, 0);
     assert_int_equal(seg->ningress, 4);
     ep_scenario_fini(&sc);
 }
@@ -303,7 +303,7 @@ test_count_expands_names_and_ingress_and_faults_resolve(void **state)
         assert_int_equal(sc.workloads[0].ingress[i], want[i]);
     assert_int_equal(sc.workloads[1].ningress, 1);
     assert_int_equal(sc.workloads[1].ingress[0], 1);
-    assert_false(sc.workloads[0].has_import || sc.workloads[0].has_gen);
+    assert_false(sc.workloads[0].origin->has_import || sc.workloads[0].origin->has_gen);
     assert_int_equal(sc.nfaults, 4);
     assert_int_equal(sc.faults[0].kind, EP_FAULT_NODE_DOWN);
     assert_int_equal(sc.faults[0].target, 1);
@@ -354,12 +354,12 @@ test_import_paths_expand_variables_and_resolve_against_base_dir(void **state)
                              "             format: azure-functions, expand: even}\n"
                              "run: {trace_db: db/t.db}\n",
                              "/base/dir");
-    assert_string_equal(sc.workloads[0].import_file, "/data/x/a.csv");
-    assert_int_equal(sc.workloads[0].import_format, EP_FMT_CSV);
-    assert_string_equal(sc.workloads[0].import_map, "time=t:s,input=bytes");
-    assert_string_equal(sc.workloads[1].import_file, "/base/dir/../shared/b.csv");
-    assert_string_equal(sc.workloads[2].import_file, "/d/$c.csv");
-    assert_int_equal(sc.workloads[2].import_expand, EP_EXPAND_EVEN);
+    assert_string_equal(sc.workloads[0].origin->import_file, "/data/x/a.csv");
+    assert_int_equal(sc.workloads[0].origin->import_format, EP_FMT_CSV);
+    assert_string_equal(sc.workloads[0].origin->import_map, "time=t:s,input=bytes");
+    assert_string_equal(sc.workloads[1].origin->import_file, "/base/dir/../shared/b.csv");
+    assert_string_equal(sc.workloads[2].origin->import_file, "/d/$c.csv");
+    assert_int_equal(sc.workloads[2].origin->import_expand, EP_EXPAND_EVEN);
     assert_string_equal(sc.run.trace_db, "/base/dir/db/t.db");
     ep_scenario_fini(&sc);
 
@@ -403,17 +403,17 @@ test_generators_fill_specs_and_reject_keys_of_other_kinds(void **state)
                     "    ingress: n\n"
                     "    generate: {kind: poisson, rate: 1, sizes: 'resample:azure-code'}\n",
                     ".");
-    const ep_gen_spec *m = &sc.workloads[0].gen;
+    const ep_gen_spec *m = &sc.workloads[0].origin->gen;
     assert_int_equal(m->kind, EP_GEN_MMPP);
     assert_int_equal(m->seed, 42);
     assert_int_equal(m->duration, 600 * EP_NS_PER_S);
     assert_true(m->rate_per_s == 9 && m->off_rate_per_s == 1);
     assert_true(m->mean_on_s == 5 && m->mean_off_s == 7);
     assert_int_equal(m->sizes, EP_SIZES_LOGNORMAL);
-    assert_string_equal(sc.workloads[0].gen_sizes_trace, "azure-conv");
-    assert_int_equal(sc.workloads[1].gen.sizes, EP_SIZES_RESAMPLE);
-    assert_int_equal(sc.workloads[1].gen.seed, 2); /* default: workload index + 1 */
-    assert_string_equal(sc.workloads[1].gen_sizes_trace, "azure-code");
+    assert_string_equal(sc.workloads[0].origin->gen_sizes_trace, "azure-conv");
+    assert_int_equal(sc.workloads[1].origin->gen.sizes, EP_SIZES_RESAMPLE);
+    assert_int_equal(sc.workloads[1].origin->gen.seed, 2); /* default: workload index + 1 */
+    assert_string_equal(sc.workloads[1].origin->gen_sizes_trace, "azure-code");
     ep_scenario_fini(&sc);
 
     expect_error(CLUSTER SERVICES
@@ -448,8 +448,9 @@ test_lognormal_sizes_take_an_optional_clip(void **state)
                              "     rate: 1, duration_s: 9,\n"
                              "     sizes: 'lognormal:8.2,1.2,4.9,0.8,131072,4096'}}\n",
                              ".");
-    assert_true(sc.workloads[0].gen.in_max == 0 && sc.workloads[0].gen.out_max == 0);
-    const ep_gen_spec *g = &sc.workloads[1].gen;
+    assert_true(sc.workloads[0].origin->gen.in_max == 0 &&
+                sc.workloads[0].origin->gen.out_max == 0);
+    const ep_gen_spec *g = &sc.workloads[1].origin->gen;
     assert_int_equal(g->sizes, EP_SIZES_LOGNORMAL);
     assert_true(g->in_mu == 8.2 && g->in_sigma == 1.2 && g->out_mu == 4.9 && g->out_sigma == 0.8);
     assert_int_equal(g->in_max, 131072);

@@ -62,7 +62,7 @@ check_scenario(const ep_scenario *sc)
             check(wl->ingress[i] >= 0 && wl->ingress[i] < sc->nnodes);
         check(wl->rate_scale > 0 && wl->time_scale > 0 && wl->offset >= 0);
         check_name(wl->trace, sizeof wl->trace);
-        check_name(wl->import_file, sizeof wl->import_file);
+        check_name(wl->origin->import_file, sizeof wl->origin->import_file);
     }
     for (int f = 0; f < sc->nfaults; f++) {
         const ep_fault *ft = &sc->faults[f];

@@ -32,9 +32,6 @@ declare -A may=(
     [experiments]="core traces policies sim exec experiments"
     [cli]="core traces policies sim exec experiments cli"
 )
-# Known exception, to be removed (issue 15): the workload spec in core's model.h names the
-# traces' generator spec and import format.
-allowed_exception='include/epara/model.h:traces'
 
 fail=0 checked=0
 for h in include/epara/*.h; do
@@ -53,7 +50,6 @@ check() {
         checked=$((checked + 1))
         [ -z "$dep" ] && continue # reported above
         case " ${may[$m]} " in *" $dep "*) continue ;; esac
-        [ "$f:$dep" = "$allowed_exception" ] && continue
         echo "$f ($m) includes epara/$inc.h ($dep)"
         fail=$((fail + 1))
     done

@@ -476,8 +476,8 @@ test_the_prior_rate_of_a_bursty_generated_trace_counts_its_whole_period(void **s
             break;
     }
     fx_workload(&c.f, name);
-    c.f.wl[0].has_gen = 1;
-    c.f.wl[0].gen = g;
+    ep_trace_origin org = {.has_gen = 1, .gen = g};
+    c.f.wl[0].origin = &org; /* the fixture's scenario is not ep_scenario_fini'd */
     c.f.sc.run.duration = 20 * EP_NS_PER_S;
     assert_true(rows >= 2 && (double)m.span < 0.5 * 3600e9); /* the premise: a burst */
     first_rate = -1;
