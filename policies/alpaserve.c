@@ -75,7 +75,7 @@
  *    service still gets its best-scoring group; partitions compare by the services they
  *    place, then by score.
  *  - route(): the ready instance of the service with the shortest queue (queued + running:
- *    live on the routing node; elsewhere the last snapshot, drained at the instance's SLO
+ *    current on the routing node; elsewhere the last snapshot, drained at the instance's SLO
  *    capacity, plus what this policy sent since, as AlpaServe's controller counts its own
  *    dispatches), ties by estimate; admission=1 rejects when the estimate (ep_pol_estimate +
  *    unsynced sends, x MT slowdown of busy neighbours) misses the deadline; fallback=1 (not
@@ -216,7 +216,7 @@ slot(alpa_state *st, const ep_view *v, const ep_instance_view *iv)
     return t;
 }
 
-/* The instance's queue (queued + running) as the routing node knows it: live for its own
+/* The instance's queue (queued + running) as the routing node knows it: current for its own
  * instances; for remote ones the belief above (AlpaServe's controller counts the requests it
  * dispatched and not yet answered; we see answers only at syncs). *extra gets the requests
  * the belief holds beyond the drained snapshot, i.e. sent since the sync. */
@@ -361,18 +361,18 @@ al_pick_batch(void *state, const ep_env *env, const ep_view *view, int instance,
     ep_time now = env->now;
     ep_time t1 = now + ep_pol_dnn_batch(view, &iv->spec, 1, NULL);
     ep_time min_dl = EP_TIME_MAX;
-    int b = 0, live = 0;
-    for (int i = 0; i < q->n && live < mb; i++) {
+    int b = 0, fresh = 0;
+    for (int i = 0; i < q->n && fresh < mb; i++) {
         if (q->deadline[i] < now)
             continue;
-        live++;
+        fresh++;
         if (q->deadline[i] >= t1 && q->deadline[i] < min_dl)
             min_dl = q->deadline[i];
-        if (min_dl != EP_TIME_MAX && now + ep_pol_dnn_batch(view, &iv->spec, live, NULL) > min_dl)
+        if (min_dl != EP_TIME_MAX && now + ep_pol_dnn_batch(view, &iv->spec, fresh, NULL) > min_dl)
             break;
-        b = live;
+        b = fresh;
     }
-    return b > 0 ? b : (live > 0 ? 1 : (q->n < mb ? q->n : mb));
+    return b > 0 ? b : (fresh > 0 ? 1 : (q->n < mb ? q->n : mb));
 }
 
 static void

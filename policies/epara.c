@@ -36,7 +36,7 @@
  *    it over the last fraction of a second), reject
  *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
  *    TPOT SLO at the rate the instance admits; LLM prompts for a remote instance are
- *    forwarded to its node, which admits them on its live state, and a remote instance's
+ *    forwarded to its node, which admits them on its current state, and a remote instance's
  *    synced backlog is aged with the prefills that arrived since (and this node's own
  *    sends); a frequency task's frames are spread over the replicas that meet the deadline
  *    in proportion to the frames per second each sustains (smooth weighted round-robin);
@@ -1554,7 +1554,7 @@ estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_reque
         double p = (double)ep_pol_llm_iteration(view, &iv->spec, (int64_t)in, in * in, 0, 0);
         /* At most one sync period's worth: a view older than that is stale because state
          * messages are being lost or delayed, and what the instance did since is unknown
-         * (its node, which the prompt is forwarded to, decides on its live state). */
+         * (its node, which the prompt is forwarded to, decides on its current state). */
         ep_dur age = env->now - iv->synced_at;
         if (age > view->sync_period && view->sync_period > 0)
             age = view->sync_period;
@@ -1723,7 +1723,7 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
     const ep_instance_view *best = &view->inst[best_any];
     if (llm && st->p.llm_forward && best->node != req->at_node && req->hops < st->p.max_hops) {
         /* An LLM prompt is a few kilobytes: hand it to the node of the best instance, which
-         * admits it on its live state (or sends it on) instead of this node's stale view. */
+         * admits it on its current state (or sends it on) instead of this node's stale view. */
         out->kind = EP_ROUTE_FORWARD;
         out->node = best->node;
         return;

@@ -1,5 +1,5 @@
 /* The simulator host, request side: network sends, the request pool and its records, the
- * views the policy sees (live on the routing node, synced elsewhere), routing through the
+ * views the policy sees (current on the routing node, synced elsewhere), routing through the
  * policy, instance queues and busy periods. Every request gets exactly one record. */
 #include <math.h>
 #include <stdio.h>
@@ -173,7 +173,7 @@ sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason)
 
 /* Live numbers of instance in, as its own node sees them. */
 void
-sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v)
+sim_current_view(sim *s, const sim_instance *in, ep_instance_view *v)
 {
     const ep_scenario *sc = s->sc;
     v->spec = in->spec;
@@ -201,28 +201,28 @@ sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v)
     }
 }
 
-/* The view from at_node (-1: the centralized scheduler, which sees every instance live and
+/* The view from at_node (-1: the centralized scheduler, which sees every instance as it is now and
  * sits on the side of a partition that was not cut off). */
 void
 sim_refresh_view(sim *s, int at_node)
 {
     int vp = s->vpart && s->role == SIM_ROLE_SIM;
     if (!vp && s->role == SIM_ROLE_SIM && at_node >= 0) {
-        /* The common case, per routed request: every instance as synced but at_node's, live.
+        /* The common case, per routed request: every instance as synced but at_node's, current.
          * Only the entries that changed since the last refresh are copied. */
         if (!s->iview_synced) {
             if (s->ninst > 0)
                 memcpy(s->iview, s->synced, (size_t)s->ninst * sizeof *s->iview);
             s->iview_synced = 1;
         } else {
-            for (int j = 0; j < s->nlive; j++)
-                s->iview[s->live_idx[j]] = s->synced[s->live_idx[j]];
+            for (int j = 0; j < s->ncurrent; j++)
+                s->iview[s->current_idx[j]] = s->synced[s->current_idx[j]];
         }
-        s->nlive = 0;
+        s->ncurrent = 0;
         for (int i = 0; i < s->ninst; i++)
             if (s->inst_node[i] == at_node) {
-                sim_live_view(s, s->inst[i], &s->iview[i]);
-                s->live_idx[s->nlive++] = i;
+                sim_current_view(s, s->inst[i], &s->iview[i]);
+                s->current_idx[s->ncurrent++] = i;
             }
         s->view.node_up = s->node_up;
         s->view.inst = s->iview;
@@ -233,12 +233,13 @@ sim_refresh_view(sim *s, int at_node)
     int side = vp && at_node >= 0 ? s->vcut[at_node] : 0;
     for (int i = 0; i < s->ninst; i++) {
         int node = s->inst[i]->node;
-        int live = s->role == SIM_ROLE_SIM ? at_node < 0 || node == at_node : sim_is_local(s, node);
+        int current =
+                s->role == SIM_ROLE_SIM ? at_node < 0 || node == at_node : sim_is_local(s, node);
         if (vp && s->vcut[node] != side) {
             s->iview[i] = s->frozen[i]; /* no sync crosses the cut: the last one before it */
             s->iview[i].ready = 0;
-        } else if (live) {
-            sim_live_view(s, s->inst[i], &s->iview[i]);
+        } else if (current) {
+            sim_current_view(s, s->inst[i], &s->iview[i]);
         } else {
             s->iview[i] = s->synced[i];
         }
@@ -286,12 +287,12 @@ sim_sync_tick(sim *s, sim_event *ev)
         }
         m->n = s->ninst;
         for (int i = 0; i < s->ninst; i++)
-            sim_live_view(s, s->inst[i], &m->v[i]);
+            sim_current_view(s, s->inst[i], &m->v[i]);
         sim_event_init(&m->ev, sim_sync_deliver, EV_SYNC_DELIVER, 0);
         sim_schedule(&s->eng, &m->ev, s->eng.now + s->sync_delay);
     } else if (!s->sync_loss) {
         for (int i = 0; i < s->ninst; i++)
-            sim_live_view(s, s->inst[i], &s->synced[i]);
+            sim_current_view(s, s->inst[i], &s->synced[i]);
         s->iview_synced = 0;
     }
     if (s->role == SIM_ROLE_SIM && s->eng.now > s->part_since) {

@@ -207,7 +207,7 @@ sim_live_sync(sim *s)
         if (s->inst[i]->node != s->local)
             continue;
         ep_instance_view *iv = &s->synced[i];
-        sim_live_view(s, s->inst[i], iv);
+        sim_current_view(s, s->inst[i], iv);
         if (skip > 0) {
             skip--;
             continue;

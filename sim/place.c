@@ -59,10 +59,10 @@ grow_instances(sim *s)
     if (!z)
         return EP_ENOMEM;
     s->frozen = z;
-    int *li = realloc(s->live_idx, (size_t)cap * sizeof *li);
+    int *li = realloc(s->current_idx, (size_t)cap * sizeof *li);
     if (!li)
         return EP_ENOMEM;
-    s->live_idx = li;
+    s->current_idx = li;
     int *nd = realloc(s->inst_node, (size_t)cap * sizeof *nd);
     if (!nd)
         return EP_ENOMEM;
@@ -221,7 +221,7 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
         /* Every node knows the initial placement, ready at once; later instances are seen
          * loading until their node reports them ready. */
         in->ready = initial;
-        sim_live_view(s, in, &s->synced[in->id]);
+        sim_current_view(s, in, &s->synced[in->id]);
         s->iview_synced = 0;
         s->frozen[in->id] = s->synced[in->id];
         s->res->instances++;

@@ -146,7 +146,7 @@ sim_free(sim *s)
     free(s->inst);
     free(s->iview);
     free(s->synced);
-    free(s->live_idx);
+    free(s->current_idx);
     free(s->inst_node);
     free(s->frozen);
     free(s->cut);

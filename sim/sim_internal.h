@@ -202,11 +202,11 @@ struct sim {
     ep_instance_view *iview;  /* the view handed to the policy */
     ep_instance_view *synced; /* every instance as of the last state sync */
     /* sim_refresh_view's shortcut (simulator, no partition in view): while iview_synced,
-     * iview equals synced except the entries live_idx[0..nlive) of the node it was last
+     * iview equals synced except the entries current_idx[0..ncurrent) of the node it was last
      * refreshed for. Whatever writes synced or adds an instance clears it. */
     int iview_synced;
-    int *live_idx;
-    int nlive;
+    int *current_idx;
+    int ncurrent;
     int *inst_node; /* inst[i]->node, dense (scanned per refresh) */
     int sync_loss;
     struct sim_fault_ev *faults;
@@ -327,7 +327,8 @@ void sim_transfer_hop(sim *s, sim_event *ev);
 void sim_route(sim *s, sim_request *r);
 void sim_enqueue(sim *s, sim_request *r, sim_instance *in);
 sim_request *sim_request_alloc(sim *s);
-void sim_live_view(sim *s, const sim_instance *in, ep_instance_view *v);
+/* Instance in as it is now, as its own node sees it (not as of the last sync), into *v. */
+void sim_current_view(sim *s, const sim_instance *in, ep_instance_view *v);
 void sim_refresh_view(sim *s, int at_node);
 void sim_sync_tick(sim *s, sim_event *ev);
 void sim_instance_event(sim *s, sim_event *ev);
