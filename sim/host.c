@@ -44,8 +44,8 @@ sim_send(sim *s, sim_request *r, int dst)
         sim_transfer_hop(s, &r->ev); /* arrives at once */
         return;
     }
-    if (s->role == SIM_ROLE_NODE) {
-        sim_live_send(s, r, dst);
+    if (s->port.send) {
+        s->port.send(s, r, dst);
         return;
     }
     int lu = s->sc->nodes[r->at_node].link;
@@ -154,11 +154,8 @@ sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason)
     rec->in_window = rec->arrival >= s->window_lo && rec->arrival < s->window_hi;
     if (rec->instance < 0 && r->target >= 0)
         rec->instance = r->target;
-    sim_request **slot = s->role == SIM_ROLE_LOADGEN ? sim_pending_slot(s, rec->id) : NULL;
-    if (slot && *slot == r) {
-        *slot = NULL;
-        s->npending--;
-    }
+    if (s->port.finished)
+        s->port.finished(s, r);
     if (!s->quiet) { /* a failed run reports nothing */
         sim_metrics_add(s->m, s->sc, rec);
         if (s->opts.on_record)
@@ -277,8 +274,8 @@ sim_sync_deliver(sim *s, sim_event *ev)
 void
 sim_sync_tick(sim *s, sim_event *ev)
 {
-    if (s->role == SIM_ROLE_NODE) {
-        sim_live_sync(s);
+    if (s->port.sync) {
+        s->port.sync(s);
     } else if (!s->sync_loss && s->sync_delay > 0) {
         sim_sync_msg *m = malloc(sizeof *m + (size_t)s->ninst * sizeof m->v[0] + 1);
         if (!m) {
@@ -421,37 +418,6 @@ sim_route(sim *s, sim_request *r)
     }
 }
 
-ep_dur
-sim_live_run(sim *s, sim_instance *in, int batch, ep_dur t)
-{
-    if (s->role != SIM_ROLE_NODE || !s->hooks.run)
-        return -1;
-    int n = 0;
-    if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
-        if (in->nrunning > s->items_cap) {
-            ep_live_item *a = realloc(s->items, (size_t)in->nrunning * 2 * sizeof *a);
-            if (!a) {
-                s->failed = EP_ENOMEM;
-                return -1;
-            }
-            s->items = a;
-            s->items_cap = in->nrunning * 2;
-        }
-        EP_LIST_FOREACH(&in->running, ln)
-        {
-            sim_request *r = EP_CONTAINER_OF(ln, sim_request, qnode);
-            if (r->prefilled)
-                s->items[n++] = (ep_live_item){r->rec.id, 1, 1, 0};
-            else if (r->chunk > 0)
-                s->items[n++] = (ep_live_item){r->rec.id,
-                                               (int)(r->chunk < INT32_MAX ? r->chunk : INT32_MAX),
-                                               0, r->prefill_done == 0};
-        }
-    }
-    ep_dur m = s->hooks.run(s->hooks.ctx, in->id, &in->spec, batch, n ? s->items : NULL, n, t);
-    return m >= 0 ? m : -1;
-}
-
 int
 sim_instance_split(const sim *s, const sim_instance *in)
 {
@@ -510,7 +476,7 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
         if (s->dev_busy[dev] > k_busy)
             k_busy = s->dev_busy[dev];
     }
-    if (k_busy > 1 && !(s->role == SIM_ROLE_NODE && s->hooks.run))
+    if (k_busy > 1 && !s->port.run) /* a real engine's time includes the slowdown */
         t = stretch(t, ep_cost_mt_slowdown(s->sc, k_busy));
     /* A throttled device (slow_device fault) slows every batch that starts on it; a
      * multi-device instance runs at its slowest device's pace. */

@@ -83,8 +83,9 @@ release(sim *s, sim_request *r)
     s->pool = r;
 }
 
-void
-sim_live_send(sim *s, sim_request *r, int dst)
+/* Port send of a node: request r leaves for node dst over the transport. */
+static void
+node_send(sim *s, sim_request *r, int dst)
 {
     const ep_scenario *sc = s->sc;
     /* The emulated link: up this node's link (FIFO), down the destination's. With real
@@ -148,8 +149,10 @@ pending_reserve(sim *s, uint64_t id)
     return 0;
 }
 
-void
-sim_loadgen_send(sim *s, sim_request *r)
+/* Port arrival of the loadgen: a new request goes to its ingress node, pending until its
+ * outcome comes back. */
+static void
+loadgen_send(sim *s, sim_request *r)
 {
     uint64_t id = r->rec.id;
     if (pending_reserve(s, id) != 0) {
@@ -190,8 +193,10 @@ sim_live_demand(sim *s)
     }
 }
 
-void
-sim_live_sync(sim *s)
+/* Port sync of a node: its instances' state and its demand to its peers and the
+ * controller. */
+static void
+node_sync(sim *s)
 {
     int n = 0;
     for (int i = 0; i < s->ninst; i++)
@@ -224,6 +229,63 @@ sim_live_sync(sim *s)
     if (s->hooks.on_sync)
         s->hooks.on_sync(s->hooks.ctx, &st);
     free(v);
+}
+
+/* Port run of a node with real engines (ep_live_hooks.run): the batch or iteration's
+ * measured duration, or -1 when the cost model's t stands (the engine failed). */
+static ep_dur
+node_run(sim *s, sim_instance *in, int batch, ep_dur t)
+{
+    int n = 0;
+    if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
+        if (in->nrunning > s->items_cap) {
+            ep_live_item *a = realloc(s->items, (size_t)in->nrunning * 2 * sizeof *a);
+            if (!a) {
+                s->failed = EP_ENOMEM;
+                return -1;
+            }
+            s->items = a;
+            s->items_cap = in->nrunning * 2;
+        }
+        EP_LIST_FOREACH(&in->running, ln)
+        {
+            sim_request *r = EP_CONTAINER_OF(ln, sim_request, qnode);
+            if (r->prefilled)
+                s->items[n++] = (ep_live_item){r->rec.id, 1, 1, 0};
+            else if (r->chunk > 0)
+                s->items[n++] = (ep_live_item){r->rec.id,
+                                               (int)(r->chunk < INT32_MAX ? r->chunk : INT32_MAX),
+                                               0, r->prefill_done == 0};
+        }
+    }
+    ep_dur m = s->hooks.run(s->hooks.ctx, in->id, &in->spec, batch, n ? s->items : NULL, n, t);
+    return m >= 0 ? m : -1;
+}
+
+/* Port finished of the loadgen: the request is no longer pending. */
+static void
+loadgen_finished(sim *s, sim_request *r)
+{
+    sim_request **slot = sim_pending_slot(s, r->rec.id);
+    if (slot && *slot == r) {
+        *slot = NULL;
+        s->npending--;
+    }
+}
+
+void
+sim_live_port(sim *s)
+{
+    memset(&s->port, 0, sizeof s->port);
+    if (s->role == SIM_ROLE_NODE) {
+        s->port.send = node_send;
+        s->port.sync = node_sync;
+        if (s->hooks.run)
+            s->port.run = node_run;
+    } else if (s->role == SIM_ROLE_LOADGEN) {
+        s->port.arrival = loadgen_send;
+        s->port.finished = loadgen_finished;
+    }
 }
 
 /* --- the public API ----------------------------------------------------------------------- */

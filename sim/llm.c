@@ -106,7 +106,7 @@ sim_llm_start(sim *s, sim_instance *in)
         pf_sq += (double)take * (double)take + 2.0 * (double)take * (double)r->prefill_done;
     }
     ep_dur t = ep_pol_llm_iteration(&s->view, &in->spec, pf, pf_sq, dec, ctx);
-    ep_dur real = sim_live_run(s, in, in->nrunning, t);
+    ep_dur real = s->port.run ? s->port.run(s, in, in->nrunning, t) : -1;
     if (real >= 0)
         t = real;
     t = sim_instance_begin(s, in, t);

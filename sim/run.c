@@ -72,8 +72,8 @@ sim_arrival(sim *s, sim_event *ev)
     int err = source_advance(s, src);
     if (err && !s->failed)
         s->failed = err;
-    if (s->role == SIM_ROLE_LOADGEN) {
-        sim_loadgen_send(s, r);
+    if (s->port.arrival) {
+        s->port.arrival(s, r);
         return;
     }
     if (!s->node_up[rec->ingress]) {
@@ -360,6 +360,8 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->epoch = -1;
     if (hooks)
         s->hooks = *hooks;
+    if (role != SIM_ROLE_SIM)
+        sim_live_port(s);
     sim_engine_init(&s->eng);
     int rc = 0;
     const char *pname = opts->policy ? opts->policy : sc->policy;

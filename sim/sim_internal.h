@@ -130,6 +130,24 @@ typedef struct sim_instance {
 
 #define SIM_PLOG_TIMERS 16 /* timers one policy call may arm that a log keeps */
 
+/* Where the host hands off what leaves it: a process of a live testbed sets these
+ * (sim_live_port, live.c); the simulator leaves them NULL and keeps everything inside, on
+ * its network model and cost model. */
+typedef struct sim_port {
+    /* Request r leaves this process for node dst (a node: to the transport). */
+    void (*send)(sim *s, sim_request *r, int dst);
+    /* A sync tick: this process reports its state (a node: to its peers and the
+     * controller) instead of snapshotting every instance. */
+    void (*sync)(sim *s);
+    /* Runs a batch or iteration on a real engine and returns its measured duration (which
+     * includes any co-location slowdown), or -1 when the cost model's t stands. */
+    ep_dur (*run)(sim *s, sim_instance *in, int batch, ep_dur t);
+    /* A new request from the workload (the loadgen: hands it to its ingress node). */
+    void (*arrival)(sim *s, sim_request *r);
+    /* Request r got its record and returns to the pool (the loadgen: no longer pending). */
+    void (*finished)(sim *s, sim_request *r);
+} sim_port;
+
 /* Who drives the host: the simulator (every node local, time from the event heap) or one
  * process of a live testbed (include/epara/live.h). */
 typedef enum sim_role {
@@ -144,6 +162,7 @@ struct sim {
     ep_sim_opts opts;
     sim_role role;
     int local;             /* SIM_ROLE_NODE: the node this process hosts */
+    sim_port port;         /* NULL entries: the simulator's own models */
     ep_live_hooks hooks;   /* live roles */
     int64_t epoch;         /* live: last placement epoch applied or sent (-1: none) */
     int64_t max_held;      /* live node: most requests held at once */
@@ -272,9 +291,6 @@ void sim_instance_wait(sim *s, sim_instance *in, int wait);
 /* Marks the instance's devices busy from now; returns t stretched by the MT slowdown of
  * the devices' concurrently busy instances. The caller schedules the instance's event. */
 ep_dur sim_instance_begin(sim *s, sim_instance *in, ep_dur t);
-/* A node with real engines: runs the batch or iteration (ep_live_hooks.run) and returns
- * its measured duration, or -1 when the cost model's t stands (no engine, or it failed). */
-ep_dur sim_live_run(sim *s, sim_instance *in, int batch, ep_dur t);
 /* Ends the busy period: devices freed, busy time accounted, in->busy = 0. */
 void sim_instance_end(sim *s, sim_instance *in);
 void sim_dnn_start(sim *s, sim_instance *in);
@@ -347,14 +363,10 @@ int sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_res
 void sim_drain(sim *s);
 void sim_free(sim *s);
 void sim_arrival(sim *s, sim_event *ev);
-/* live.c: the loadgen hands a new request to its ingress node. */
-void sim_loadgen_send(sim *s, sim_request *r);
+/* live.c: the port of a live role (s->role, s->hooks set). */
+void sim_live_port(sim *s);
 /* live.c: the loadgen's slot of request id, or NULL when outside the window. */
 struct sim_request **sim_pending_slot(sim *s, uint64_t id);
-/* live.c: a node hands request r to node dst (r leaves this process). */
-void sim_live_send(sim *s, sim_request *r, int dst);
-/* live.c: a node reports its state (sync tick). */
-void sim_live_sync(sim *s);
 
 /* plog.c: the policy call log. Each call: begin (kind, the state selected by sim_pol_state,
  * time, view), inputs and outputs as data, end (timers armed). All no-ops without
