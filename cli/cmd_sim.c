@@ -234,8 +234,19 @@ print_params(const char *only)
     print_decls(ep_param_host());
 }
 
-int
-cmd_sim(int argc, char **argv)
+/* What `epara sim` was asked for. */
+typedef struct sim_args {
+    const char *scen, *trace_db, *outp, *decisions, *plog;
+    ep_sim_opts o;
+    double rate, dur, slo;
+    int records, as_json, quiet, list_params;
+    cli_params params;
+} sim_args;
+
+/* Reads the options into *a; returns -1 to go on, else the exit code (help, a list, a
+ * usage error). */
+static int
+sim_parse(int argc, char **argv, sim_args *a)
 {
     static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
                                              {"policy", required_argument, NULL, 'p'},
@@ -255,63 +266,59 @@ cmd_sim(int argc, char **argv)
                                              {"list-params", no_argument, NULL, 'A'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *scen = NULL, *trace_db = NULL, *outp = NULL;
-    ep_sim_opts o;
-    memset(&o, 0, sizeof o);
-    double rate = 1, dur = 0, slo = 1;
-    int records = 0, as_json = 0, quiet = 0, list_params = 0, c;
-    const char *decisions = NULL, *plog = NULL;
-    cli_params params = {{NULL}, 0};
+    memset(a, 0, sizeof *a);
+    a->rate = a->slo = 1;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 's':
-            scen = optarg;
+            a->scen = optarg;
             break;
         case 'p':
-            o.policy = optarg;
+            a->o.policy = optarg;
             break;
         case 'S':
-            bad = cli_u64("--seed", optarg, &o.seed);
-            o.seed_set = 1;
+            bad = cli_u64("--seed", optarg, &a->o.seed);
+            a->o.seed_set = 1;
             break;
         case 'r':
-            bad = cli_double("--rate-scale", optarg, 1e-6, 1e6, &rate);
+            bad = cli_double("--rate-scale", optarg, 1e-6, 1e6, &a->rate);
             break;
         case 'l':
-            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &slo);
+            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &a->slo);
             break;
         case 'd':
-            bad = cli_double("--duration", optarg, 1e-3, 1e9, &dur);
+            bad = cli_double("--duration", optarg, 1e-3, 1e9, &a->dur);
             break;
         case 't':
-            trace_db = optarg;
+            a->trace_db = optarg;
             break;
         case 'o':
-            outp = optarg;
+            a->outp = optarg;
             break;
         case 'D':
-            decisions = optarg;
+            a->decisions = optarg;
             break;
         case 'G':
-            plog = optarg;
+            a->plog = optarg;
             break;
         case 'P':
-            if (cli_params_add(&params, optarg))
+            if (cli_params_add(&a->params, optarg))
                 return EXIT_USAGE;
             break;
         case 'R':
-            records = 1;
+            a->records = 1;
             break;
         case 'j':
-            as_json = 1;
+            a->as_json = 1;
             break;
         case 'q':
-            quiet = 1;
+            a->quiet = 1;
             break;
         case 'A':
-            list_params = 1;
+            a->list_params = 1;
             break;
         case 'L':
             for (const ep_policy_ops *const *p = ep_policy_all(); *p; p++)
@@ -332,34 +339,111 @@ cmd_sim(int argc, char **argv)
         cli_err("sim: unexpected argument '%s' (see --help)", argv[optind]);
         return EXIT_USAGE;
     }
-    if (records && !outp) {
+    if (a->records && !a->outp) {
         cli_err("sim: --records needs --out DB");
         return EXIT_USAGE;
     }
     /* An output that cannot be written fails now, not after the run. */
-    if (outp && cli_out_check("--out", outp))
+    if (a->outp && cli_out_check("--out", a->outp))
         return EXIT_USAGE;
-    if (o.policy && strcmp(o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(o.policy)) {
-        cli_err("--policy: unknown policy '%s' (see --list-policies)", o.policy);
+    if (a->o.policy && strcmp(a->o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(a->o.policy)) {
+        cli_err("--policy: unknown policy '%s' (see --list-policies)", a->o.policy);
         return EXIT_USAGE;
     }
-    if (list_params) {
-        print_params(o.policy);
+    if (a->list_params) {
+        print_params(a->o.policy);
         return EXIT_OK;
     }
+    return -1;
+}
+
+/* --out: opens the results database and begins the run's row (its options, scenario text,
+ * revision, host); a histogram for its latency CDF unless bound. 0 or -1 (said). */
+static int
+sim_results_begin(const sim_args *a, const ep_scenario *sc, int bound, ep_results **res,
+                  ep_lathist **hist)
+{
+    char msg[1024] = "";
+    if (ep_results_open(a->outp, res, msg, sizeof msg)) {
+        cli_err("sim: %s", msg);
+        return -1;
+    }
+    char host[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    json_t *opts =
+            json_pack("{s:s?, s:s?, s:f, s:f, s:f, s:b, s:o}", "scenario", a->scen, "policy",
+                      a->o.policy, "rate_scale", a->rate, "slo_scale", a->slo, "duration_s", a->dur,
+                      "records", a->records, "params", params_json(a->params.kv, a->params.n));
+    char *otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
+    json_decref(opts);
+    size_t dlen;
+    ep_run_info info = {
+            .sc = sc,
+            .scenario_name = sc->name,
+            .scenario_text = sc->text ? sc->text : ep_scenario_default_text(&dlen),
+            .git_rev = EP_GIT_REV,
+            .host = host,
+            .options_json = otxt,
+            .rate_scale = a->rate,
+            .duration_s = a->dur,
+            .seed = a->o.seed_set ? a->o.seed : sc->run.seed,
+            .policy = a->o.policy ? a->o.policy : sc->policy,
+    };
+    int64_t run_id;
+    int err = ep_results_begin(*res, &info, &run_id);
+    free(otxt);
+    if (err) {
+        cli_err("sim: %s: %s", a->outp, ep_results_errmsg(*res));
+        return -1;
+    }
+    if (!bound && !(*hist = calloc(1, sizeof **hist))) {
+        cli_err("sim: out of memory");
+        ep_results_abort(*res);
+        return -1;
+    }
+    return 0;
+}
+
+/* --out: commits the run with its summary js, which also keeps the latency histogram there
+ * (epara report draws the latency CDF from it; --json prints the summary without it). 0 or
+ * -1 (said). */
+static int
+sim_results_commit(const sim_args *a, const ep_scenario *sc, const ep_sim_result *r,
+                   ep_results *res, const ep_lathist *hist, json_t *js)
+{
+    char *txt = NULL;
+    if (js && (!hist || json_object_set_new(js, "latency_hist", ep_lathist_json(hist)) == 0))
+        txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_object_del(js, "latency_hist");
+    int err = txt ? ep_results_commit(res, sc, r, txt) : EP_ENOMEM;
+    free(txt);
+    if (err) {
+        cli_err("sim: %s: cannot store the run: %s", a->outp, ep_results_errmsg(res));
+        return -1;
+    }
+    return 0;
+}
+
+int
+cmd_sim(int argc, char **argv)
+{
+    sim_args a;
+    int rc = sim_parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ep_sim_opts *o = &a.o;
     ep_scenario sc;
     ep_store *st = NULL;
-    int err, rc = cli_scenario_load(scen, &sc);
-    if (rc)
+    if ((rc = cli_scenario_load(a.scen, &sc)) != 0)
         return rc;
     /* Parameters are checked before any trace is prepared or any output opened. */
-    if (cli_params_apply(&params, &sc) || cli_params_check(&params, &sc, scen, o.policy)) {
+    if (cli_params_apply(&a.params, &sc) || cli_params_check(&a.params, &sc, a.scen, o->policy)) {
         ep_scenario_fini(&sc);
         return EXIT_USAGE;
     }
-    if ((rc = cli_scenario_prepare(&sc, trace_db, quiet, &st)) != 0)
+    if ((rc = cli_scenario_prepare(&sc, a.trace_db, a.quiet, &st)) != 0)
         return rc;
-    ep_scenario_scale_slos(&sc, slo);
+    ep_scenario_scale_slos(&sc, a.slo);
     cli_out dout;
     int dout_open = 0;
     rc = EXIT_FAIL;
@@ -369,79 +453,44 @@ cmd_sim(int argc, char **argv)
     ep_sim_result r;
     memset(&r, 0, sizeof r);
     char msg[1024] = "";
-    const char *pname = o.policy ? o.policy : sc.policy;
+    const char *pname = o->policy ? o->policy : sc.policy;
     int bound = strcmp(pname, EP_BOUND_NAME) == 0;
-    if (bound && records) {
+    if (bound && a.records) {
         cli_err("sim: --records: the bound has no per-request records");
         rc = EXIT_USAGE;
         goto done;
     }
-    sim_cli cc = {NULL, NULL, 0, !quiet && cli_tty(), NULL, &sc, !quiet};
-    if (decisions) {
-        if (cli_out_open(&dout, decisions))
+    sim_cli cc = {NULL, NULL, 0, !a.quiet && cli_tty(), NULL, &sc, !a.quiet};
+    if (a.decisions) {
+        if (cli_out_open(&dout, a.decisions))
             goto done;
         dout_open = 1;
         cc.decisions = dout.f;
-        o.on_decision = on_decision;
+        o->on_decision = on_decision;
     }
-    if (outp) {
-        if (ep_results_open(outp, &res, msg, sizeof msg)) {
-            cli_err("sim: %s", msg);
+    if (a.outp) {
+        if (sim_results_begin(&a, &sc, bound, &res, &hist))
             goto done;
-        }
-        char host[256] = "unknown";
-        gethostname(host, sizeof host - 1);
-        json_t *opts =
-                json_pack("{s:s?, s:s?, s:f, s:f, s:f, s:b, s:o}", "scenario", scen, "policy",
-                          o.policy, "rate_scale", rate, "slo_scale", slo, "duration_s", dur,
-                          "records", records, "params", params_json(params.kv, params.n));
-        char *otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
-        json_decref(opts);
-        size_t dlen;
-        ep_run_info info = {
-                .sc = &sc,
-                .scenario_name = sc.name,
-                .scenario_text = sc.text ? sc.text : ep_scenario_default_text(&dlen),
-                .git_rev = EP_GIT_REV,
-                .host = host,
-                .options_json = otxt,
-                .rate_scale = rate,
-                .duration_s = dur,
-                .seed = o.seed_set ? o.seed : sc.run.seed,
-                .policy = o.policy ? o.policy : sc.policy,
-        };
-        int64_t run_id;
-        err = ep_results_begin(res, &info, &run_id);
-        free(otxt);
-        if (err) {
-            cli_err("sim: %s: %s", outp, ep_results_errmsg(res));
-            goto done;
-        }
-        if (records)
-            cc.res = res;
-        if (!bound && !(cc.hist = hist = calloc(1, sizeof *hist))) {
-            cli_err("sim: out of memory");
-            ep_results_abort(res);
-            goto done;
-        }
+        cc.res = a.records ? res : NULL;
+        cc.hist = hist;
     }
-    o.rate_scale = rate;
-    if (dur > 0 && ep_dur_from_s(dur, &o.duration)) {
+    o->rate_scale = a.rate;
+    if (a.dur > 0 && ep_dur_from_s(a.dur, &o->duration)) {
         cli_err("--duration: out of range");
         rc = EXIT_USAGE;
         goto done;
     }
-    o.traces = st;
-    if (plog && !bound && !(o.policy_log = fopen(plog, "wb"))) {
-        cli_err("sim: --policy-log %s: cannot create", plog);
+    o->traces = st;
+    if (a.plog && !bound && !(o->policy_log = fopen(a.plog, "wb"))) {
+        cli_err("sim: --policy-log %s: cannot create", a.plog);
         goto done;
     }
-    o.on_record = on_record;
-    o.on_progress = on_progress;
-    o.on_unservable = on_unservable;
-    o.ctx = &cc;
-    err = bound ? ep_bound_run(&sc, &o, &r, msg, sizeof msg)
-                : ep_sim_run(&sc, &o, &r, msg, sizeof msg);
+    o->on_record = on_record;
+    o->on_progress = on_progress;
+    o->on_unservable = on_unservable;
+    o->ctx = &cc;
+    int err = bound ? ep_bound_run(&sc, o, &r, msg, sizeof msg)
+                    : ep_sim_run(&sc, o, &r, msg, sizeof msg);
     if (cc.progress)
         fputc('\n', stderr);
     if (err) {
@@ -451,26 +500,14 @@ cmd_sim(int argc, char **argv)
         goto done;
     }
     if (cc.rec_err) {
-        cli_err("sim: %s: cannot store records: %s", outp, ep_results_errmsg(res));
+        cli_err("sim: %s: cannot store records: %s", a.outp, ep_results_errmsg(res));
         ep_results_abort(res);
         goto done;
     }
     js = ep_sim_summary_json(&sc, &r);
-    if (res) {
-        /* The stored summary also keeps the latency histogram (epara report draws the latency
-         * CDF from it); --json prints the summary without it. */
-        char *txt = NULL;
-        if (js && (!hist || json_object_set_new(js, "latency_hist", ep_lathist_json(hist)) == 0))
-            txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_object_del(js, "latency_hist");
-        err = txt ? ep_results_commit(res, &sc, &r, txt) : EP_ENOMEM;
-        free(txt);
-        if (err) {
-            cli_err("sim: %s: cannot store the run: %s", outp, ep_results_errmsg(res));
-            goto done;
-        }
-    }
-    if (as_json) {
+    if (res && sim_results_commit(&a, &sc, &r, res, hist, js))
+        goto done;
+    if (a.as_json) {
         json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         putchar('\n');
     } else {
@@ -481,8 +518,8 @@ done:
     if (dout_open && cli_out_close(&dout, rc == EXIT_OK) != 0 && rc == EXIT_OK)
         rc = EXIT_FAIL;
     json_decref(js);
-    if (o.policy_log && fclose(o.policy_log) != 0 && rc == EXIT_OK) {
-        cli_err("sim: --policy-log %s: write failed", plog);
+    if (o->policy_log && fclose(o->policy_log) != 0 && rc == EXIT_OK) {
+        cli_err("sim: --policy-log %s: write failed", a.plog);
         rc = EXIT_FAIL;
     }
     ep_sim_result_fini(&r);
