@@ -346,38 +346,13 @@ demand_priors(sim *s)
     return rc;
 }
 
-int
-sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, sim_role role,
-          int local, const ep_live_hooks *hooks, char *err, size_t errlen)
+/* sim_setup, 1: the result's header and the runtime state of links, nodes and devices, all
+ * up, the demand the policy sees, the policy states. */
+static int
+setup_state(sim *s, uint64_t seed, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    memset(s, 0, sizeof *s);
-    s->sc = sc;
-    s->opts = *opts;
-    s->res = out;
-    s->role = role;
-    s->local = local;
-    s->epoch = -1;
-    if (hooks)
-        s->hooks = *hooks;
-    if (role != SIM_ROLE_SIM)
-        sim_live_port(s);
-    sim_engine_init(&s->eng);
-    int rc = 0;
-    const char *pname = opts->policy ? opts->policy : sc->policy;
-    s->pol = opts->policy_ops ? opts->policy_ops : ep_policy_find(pname[0] ? pname : "static");
-    if (!s->pol) {
-        rc = setup_err(err, errlen, EP_EINVAL, "unknown policy (see 'epara sim --help')", pname);
-        goto done;
-    }
-    /* An unknown key or a value outside its domain is refused, never silently ignored. */
-    if ((rc = ep_policy_check_params(s->pol, sc, sc->params, sc->nparams, err, errlen)) != 0)
-        goto done;
-    if (sc->nservices > EP_SIM_MAX_SERVICES) {
-        rc = setup_err(err, errlen, EP_EINVAL, "too many services for one run (max 64)", NULL);
-        goto done;
-    }
-    uint64_t seed = opts->seed_set ? opts->seed : sc->run.seed;
+    const ep_scenario *sc = s->sc;
+    ep_sim_result *out = s->res;
     snprintf(out->policy, sizeof out->policy, "%s", s->pol->name);
     out->seed = seed;
     out->nservices = sc->nservices;
@@ -408,21 +383,17 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->sum_out = calloc(ns, sizeof *s->sum_out);
     s->oracle_rate = calloc(ns, sizeof *s->oracle_rate);
     s->m = sim_metrics_new(sc->nservices);
-    if (role != SIM_ROLE_SIM) {
+    if (s->role != SIM_ROLE_SIM) {
         s->demand = calloc((size_t)sc->nnodes * ns + 1, sizeof *s->demand);
-        if (!s->demand) {
-            rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
-            goto done;
-        }
+        if (!s->demand)
+            return setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
     }
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up ||
         !s->up_free || !s->down || !s->node_up || !s->link_up || !s->cut || !s->vcut ||
         !s->vnode_up || !s->dev_slow || !s->dev_busy || !s->dev_excl || !s->dev_waiters ||
-        !s->dev_since || !s->cat || !s->m || pol_alloc(s, seed) != 0) {
-        rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
-        goto done;
-    }
+        !s->dev_since || !s->cat || !s->m || pol_alloc(s, seed) != 0)
+        return setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
     for (int i = 0; i < sc->nlinks; i++) {
         sim_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
         s->up[i] = s->down[i] = p;
@@ -432,52 +403,65 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         s->node_up[i] = 1;
     for (int i = 0; i < sc->ndevices; i++)
         s->dev_slow[i] = 1;
+    return 0;
+}
 
+/* sim_setup, 2: a streaming reader per workload, the measured window, the demand priors and
+ * (the simulator and the loadgen, which report them) the unservable requests. */
+static int
+setup_sources(sim *s, char *err, size_t errlen)
+{
+    const ep_scenario *sc = s->sc;
+    const ep_sim_opts *opts = &s->opts;
+    ep_sim_result *out = s->res;
+    sim_role role = s->role;
+    int rc = 0;
     /* Workload sources and the time window. */
     double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;
     ep_dur dur = opts->duration > 0 ? opts->duration : sc->run.duration;
     s->src = calloc((size_t)sc->nworkloads + 1, sizeof *s->src);
-    if (!s->src) {
-        rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
-        goto done;
-    }
+    if (!s->src)
+        return setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
     const char *bad = NULL;
-    if ((rc = ep_arrivals_end(opts->traces, sc, rs, dur, &s->end, &bad)) != 0) {
-        rc = setup_err(err, errlen, rc, ep_arrivals_end_error(rc), bad);
-        goto done;
-    }
+    if ((rc = ep_arrivals_end(opts->traces, sc, rs, dur, &s->end, &bad)) != 0)
+        return setup_err(err, errlen, rc, ep_arrivals_end_error(rc), bad);
     /* Arrivals before the end are replayed; without a duration the end itself is one. */
     s->cutoff = dur > 0 ? dur : s->end + 1;
     for (int i = 0; i < sc->nworkloads; i++) {
         const ep_workload *w = &sc->workloads[i];
         sim_source *src = &s->src[i];
         src->w = w;
-        if ((rc = ep_arrivals_open(&src->rp, opts->traces, w, rs, s->cutoff)) != 0) {
-            rc = setup_err(err, errlen, rc, "cannot read workload trace", w->trace);
-            goto done;
-        }
+        if ((rc = ep_arrivals_open(&src->rp, opts->traces, w, rs, s->cutoff)) != 0)
+            return setup_err(err, errlen, rc, "cannot read workload trace", w->trace);
         s->nsrc = i + 1;
         sim_event_init(&src->ev, sim_arrival, EV_ARRIVAL, (uint32_t)i);
     }
-    if ((rc = demand_priors(s)) != 0) {
-        rc = setup_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
-        goto done;
-    }
+    if ((rc = demand_priors(s)) != 0)
+        return setup_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
     ep_arrivals_window(sc, s->end, &s->window_lo, &s->window_hi);
     out->window_s = ep_dur_to_s(s->window_hi - s->window_lo);
     if (role == SIM_ROLE_SIM || role == SIM_ROLE_LOADGEN) {
         int64_t per[EP_SIM_MAX_SERVICES];
         if ((rc = ep_arrivals_unservable(opts->traces, sc, rs, dur, &out->unservable,
-                                         out->unservable_why, per)) != 0) {
-            rc = setup_err(err, errlen, rc, "cannot count the unservable requests", NULL);
-            goto done;
-        }
+                                         out->unservable_why, per)) != 0)
+            return setup_err(err, errlen, rc, "cannot count the unservable requests", NULL);
         for (int i = 0; i < sc->nservices; i++)
             out->svc[i].unservable = per[i];
         if (opts->on_unservable)
             opts->on_unservable(opts->ctx, out);
     }
+    return 0;
+}
 
+/* sim_setup, 3: the policy's environment and view, its states set up (categories), the
+ * initial placement where this process places. */
+static int
+setup_policy(sim *s, uint64_t seed, char *err, size_t errlen)
+{
+    const ep_scenario *sc = s->sc;
+    ep_sim_result *out = s->res;
+    sim_role role = s->role;
+    int rc = 0;
     /* Policy: environment, view, categories, initial placement. */
     s->env.timer_arm = sim_timer_arm;
     s->env.host = s;
@@ -501,18 +485,25 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
      * view's, the reports') are the controller's, on a testbed node the node's own. */
     for (int k = 0; k <= sc->nnodes; k++)
         if (s->pol_states[k] && (rc = pol_setup(s, k < sc->nnodes ? k : -1, err, errlen)) != 0)
-            goto done;
+            return rc;
     for (int i = 0; i < sc->nservices; i++)
         out->svc[i].category = s->cat[i];
-    if ((role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER) && (rc = sim_do_place(s, 1)) != 0) {
-        rc = setup_err(err, errlen, rc, "initial placement failed", s->pol->name);
-        goto done;
-    }
+    if ((role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER) && (rc = sim_do_place(s, 1)) != 0)
+        return setup_err(err, errlen, rc, "initial placement failed", s->pol->name);
+    return 0;
+}
+
+/* sim_setup, 4: the first events: each source's first arrival, the sync and placement
+ * ticks of the roles that run them, the scenario's faults (simulator only). */
+static int
+setup_events(sim *s, char *err, size_t errlen)
+{
+    const ep_scenario *sc = s->sc;
+    sim_role role = s->role;
+    int rc = 0;
     for (int i = 0; i < s->nsrc && (role == SIM_ROLE_SIM || role == SIM_ROLE_LOADGEN); i++)
-        if ((rc = source_advance(s, &s->src[i])) != 0) {
-            rc = setup_err(err, errlen, rc, "cannot read workload trace", s->src[i].w->trace);
-            goto done;
-        }
+        if ((rc = source_advance(s, &s->src[i])) != 0)
+            return setup_err(err, errlen, rc, "cannot read workload trace", s->src[i].w->trace);
     sim_event_init(&s->sync_ev, sim_sync_tick, EV_SYNC, 0);
     sim_event_init(&s->place_ev, sim_place_tick, EV_PLACE, 0);
     if (sc->run.sync_period > 0 && (role == SIM_ROLE_SIM || role == SIM_ROLE_NODE))
@@ -521,16 +512,53 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
         (role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER))
         sim_schedule(&s->eng, &s->place_ev, sc->run.placement_period);
     s->faults = calloc((size_t)sc->nfaults + 1, sizeof *s->faults);
-    if (!s->faults) {
-        rc = setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
-        goto done;
-    }
+    if (!s->faults)
+        return setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
     /* Scenario faults are simulated; a live testbed gets real ones (killed processes). */
     for (int i = 0; i < sc->nfaults && role == SIM_ROLE_SIM; i++) {
         s->faults[i].f = &sc->faults[i];
         sim_event_init(&s->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
         sim_schedule(&s->eng, &s->faults[i].ev, sc->faults[i].at);
     }
+    return 0;
+}
+
+int
+sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, sim_role role,
+          int local, const ep_live_hooks *hooks, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    memset(s, 0, sizeof *s);
+    s->sc = sc;
+    s->opts = *opts;
+    s->res = out;
+    s->role = role;
+    s->local = local;
+    s->epoch = -1;
+    if (hooks)
+        s->hooks = *hooks;
+    if (role != SIM_ROLE_SIM)
+        sim_live_port(s);
+    sim_engine_init(&s->eng);
+    int rc;
+    const char *pname = opts->policy ? opts->policy : sc->policy;
+    s->pol = opts->policy_ops ? opts->policy_ops : ep_policy_find(pname[0] ? pname : "static");
+    if (!s->pol) {
+        rc = setup_err(err, errlen, EP_EINVAL, "unknown policy (see 'epara sim --help')", pname);
+        goto done;
+    }
+    /* An unknown key or a value outside its domain is refused, never silently ignored. */
+    if ((rc = ep_policy_check_params(s->pol, sc, sc->params, sc->nparams, err, errlen)) != 0)
+        goto done;
+    if (sc->nservices > EP_SIM_MAX_SERVICES) {
+        rc = setup_err(err, errlen, EP_EINVAL, "too many services for one run (max 64)", NULL);
+        goto done;
+    }
+    uint64_t seed = opts->seed_set ? opts->seed : sc->run.seed;
+    if ((rc = setup_state(s, seed, err, errlen)) != 0 ||
+        (rc = setup_sources(s, err, errlen)) != 0 ||
+        (rc = setup_policy(s, seed, err, errlen)) != 0 || (rc = setup_events(s, err, errlen)) != 0)
+        goto done;
     return 0;
 done:
     s->quiet = 1;
