@@ -23,9 +23,11 @@
 #include "epara/error.h"
 #include "netns.h"
 
-/* Free ports: up to PORT_TRIES random base ports in [PORT_LO, PORT_LO + PORT_SPAN), well
- * above the privileged and well-known ports, each kept only when every port of its range
- * binds on 127.0.0.1. The generator is the C standard's example rand() (C11 7.22.2.2). */
+/* Free ports: up to PORT_TRIES random base ports from PORT_LO, well above the privileged and
+ * well-known ports, with the whole range below the kernel's ephemeral ports (where any
+ * outgoing connection may take a port between this check and the process's bind; else
+ * within PORT_SPAN), each kept only when every port of its range binds on 127.0.0.1. The
+ * generator is the C standard's example rand() (C11 7.22.2.2). */
 #define PORT_LO    20000
 #define PORT_SPAN  30000
 #define PORT_TRIES 50
@@ -94,14 +96,32 @@ fail(char *err, size_t errlen, int code, const char *msg)
     return code;
 }
 
+/* The first port the kernel hands out to outgoing connections (Linux: the first number of
+ * ip_local_port_range), or 0 when unknown. */
+static int
+ephemeral_low(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    int lo = 0;
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1)
+            lo = 0;
+        fclose(f);
+    }
+    return lo;
+}
+
 /* Picks a base port whose controller, loadgen and node ports are all free on 127.0.0.1. */
 static int
 free_base_port(int nnodes)
 {
     unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    int span = ephemeral_low() - PORT_LO - (nnodes + 2);
+    if (span < PORT_TRIES) /* no room below them: take the chance */
+        span = PORT_SPAN;
     for (int attempt = 0; attempt < PORT_TRIES; attempt++) {
         seed = seed * LCG_MUL + LCG_ADD;
-        int base = PORT_LO + (int)((seed >> 8) % PORT_SPAN);
+        int base = PORT_LO + (int)((seed >> 8) % (unsigned)span);
         int ok = 1;
         for (int p = base; ok && p < base + 2 + nnodes; p++) {
             int fd = socket(AF_INET, SOCK_STREAM, 0);
