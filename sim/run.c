@@ -416,7 +416,6 @@ setup_sources(sim *s, char *err, size_t errlen)
     ep_sim_result *out = s->res;
     sim_role role = s->role;
     int rc = 0;
-    /* Workload sources and the time window. */
     double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;
     ep_dur dur = opts->duration > 0 ? opts->duration : sc->run.duration;
     s->src = calloc((size_t)sc->nworkloads + 1, sizeof *s->src);
@@ -462,7 +461,6 @@ setup_policy(sim *s, uint64_t seed, char *err, size_t errlen)
     ep_sim_result *out = s->res;
     sim_role role = s->role;
     int rc = 0;
-    /* Policy: environment, view, categories, initial placement. */
     s->env.timer_arm = sim_timer_arm;
     s->env.host = s;
     s->view.sc = sc;
