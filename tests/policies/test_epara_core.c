@@ -358,18 +358,20 @@ test_replicas_are_preferred_to_tp_groups_that_serve_less(void **state)
     bf_fini(&f);
 }
 
+/* Two servers with two RTX 4090-class GPUs each (a TP pair per server). */
+#define TWO_PAIRS                                                                           \
+    "devices:\n"                                                                            \
+    "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"         \
+    "nodes:\n"                                                                              \
+    "  - {name: srv, class: server, count: 2, cores: 32, mem_gb: 128, devices: [gpu, gpu]," \
+    " link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+
 /* Pooling: two servers with two GPUs each. big: an 8B LLM whose TTFT only a TP pair meets
  * (a 1,000-token prompt takes ~0.16 s on one GPU), so it gets a pair on each server; small:
  * a 1B LLM one GPU serves. With pool, small also runs on big's pairs (MT), beside its own
  * replicas; without it, small has single-GPU replicas only. */
 static const char pool_yaml[] =
-        "name: pool\n"
-        "devices:\n"
-        "  - {name: gpu, kind: gpu, mem_gb: 24, mem_bw_gbps: 1008, peak_tflops: 165}\n"
-        "nodes:\n"
-        "  - {name: srv, class: server, count: 2, cores: 32, mem_gb: 128, devices: [gpu, gpu],"
-        " link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
-        "services:\n"
+        "name: pool\n" TWO_PAIRS "services:\n"
         "  - {name: big, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
         " kv_kb_per_token: 128, slo: {ttft_ms: 150, tpot_ms: 100}}\n"
         "  - {name: small, kind: llm, params_b: 1, layers: 16, hidden: 2048,"
@@ -453,6 +455,38 @@ test_a_tp_group_with_siblings_also_hosts_the_other_llms(void **state)
         if (buf[i].service == 1)
             assert_int_equal(buf[i].ndev, 1);
     bf_fini(&f);
+}
+
+/* Long prompts (a document QA model and a summarizer, 7,590-token prompts on average):
+ * fluid supply covers the QA model with one TP pair and the summarizer with single GPUs,
+ * each queue nearly saturated. The pooled plan puts both services on both pairs (one queue
+ * twice as fast for either), which the scheduler's queueing estimate prefers; without
+ * pooling no service shares a pair. */
+static const char lc_yaml[] =
+        "name: lc\n" TWO_PAIRS "services:\n"
+        "  - {name: docqa, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, prefill_chunk: 8192, slo: {ttft_ms: 5000, tpot_ms: 150}}\n"
+        "  - {name: summ, kind: llm, params_b: 3.2, layers: 28, hidden: 3072,"
+        " kv_kb_per_token: 112, prefill_chunk: 8192, slo: {ttft_ms: 5000, tpot_ms: 150}}\n"
+        "workload:\n"
+        "  - {trace: t, service: docqa, ingress: srv}\n";
+
+static void
+test_latency_llms_with_long_prompts_pool_on_tp_groups(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    for (int on = 1; on >= 0; on--) {
+        bf f;
+        setup(&f, lc_yaml, on ? "lc_pool" : "lc_nopool", on ? "" : "pool: 0", 1);
+        double r[BF_MAX] = {0.5, 0.5}, in[BF_MAX] = {7590, 7590}, out[BF_MAX] = {182, 182};
+        bf_view(&f, r, in, out);
+        int n = place(&f, buf), shared = 0;
+        for (int d = 0; d < 4; d += 2)
+            shared += pair_of(buf, n, 0, d, d + 1) && pair_of(buf, n, 1, d, d + 1);
+        assert_int_equal(shared, on ? 2 : 0);
+        bf_fini(&f);
+    }
 }
 
 /* Coverage: one GPU. gen, a small generator (1.5 GB with its workspace), scores first and
@@ -1004,6 +1038,7 @@ main(void)
             cmocka_unit_test(
                     test_without_categorize_every_service_is_latency_and_multi_only_by_memory),
             cmocka_unit_test(test_a_tp_group_with_siblings_also_hosts_the_other_llms),
+            cmocka_unit_test(test_latency_llms_with_long_prompts_pool_on_tp_groups),
             cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
             cmocka_unit_test(test_a_service_left_without_memory_borrows_from_kv_reserves),
             cmocka_unit_test(test_a_device_only_one_service_can_use_is_left_to_it),
