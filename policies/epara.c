@@ -573,6 +573,16 @@ busy_share(const ep_view *v, const cand *c, double serve)
     return u < 1 ? u : 1;
 }
 
+/* The lowest level of mt_levels that covers slowdown factor slow (MT_LEVELS: none). */
+static int
+level_of(double slow)
+{
+    int level = 0;
+    while (level < MT_LEVELS && mt_levels[level] * 1.02 < slow)
+        level++;
+    return level;
+}
+
 /* The slowdown level for one instance whose co-located instances are busy u[0..n-1] of
  * the time alone: the host slows k busy instances by ep_cost_mt_slowdown(k) (the
  * scenario's measured factors), and slowed work stays busy that much longer, so the
@@ -596,10 +606,7 @@ mt_level(const ep_view *v, const double *u, int n)
             break;
         k = next;
     }
-    int level = 0;
-    while (level < MT_LEVELS && mt_levels[level] * 1.02 < slow)
-        level++;
-    return level;
+    return level_of(slow);
 }
 
 /* MT as the host runs it (mt_plan): candidate c, serving `serve` requests/s, joins
@@ -1384,11 +1391,7 @@ contested(const epara_state *st, const ep_view *view, cands *cs, const plan *pl,
 static int
 busy_level(const ep_view *view, int k)
 {
-    double slow = k > 1 ? ep_cost_mt_slowdown(view->sc, k) : 1;
-    int level = 0;
-    while (level < MT_LEVELS && mt_levels[level] * 1.02 < slow)
-        level++;
-    return level;
+    return level_of(k > 1 ? ep_cost_mt_slowdown(view->sc, k) : 1);
 }
 
 /* Whether s is a latency LLM with demand: what pooled groups serve. */
@@ -1399,14 +1402,25 @@ poolable(const ep_view *view, int s, const double *demand)
            view->cat[s].sensitivity != EP_SENS_FREQUENCY;
 }
 
+/* The representative of service a's pool (union-find over services, root[a] == a). */
+static int
+pool_root(int *root, int a)
+{
+    while (root[a] != a)
+        a = root[a] = root[root[a]];
+    return a;
+}
+
 /* Expected requests/s meeting the SLO of the latency LLM services under plan pl (the
- * others count their covered demand, as plan_cover does). The services whose instances
- * share a device, directly or through another service, form one queue: its load rho is
- * the sum over them of lam_s / C_s (C_s: capacity of all of s's instances alone) and it
- * drains at lam / rho requests/s; a request of s sent to instance i (in proportion to its
- * capacity) meets its TTFT when its prefill p_i (exponential with the mean prompt's) and
- * its wait (M/M/1 at the pool's speed: P(W > t) = rho exp(-(1 - rho) mu t)) both fit in
- * it. Rough, but it ranks a plan by what its queues' speed does to the tail, which the
+ * others count their covered demand, as plan_cover does; -1: out of memory). Each instance
+ * runs slowed by the instances sharing its devices, each busy for its share of its
+ * service's forecast (mt_level). The services whose instances share a device, directly or
+ * through another service, form one prefill queue: with P_s the prompts/s all of s's
+ * instances prefill (mean prompt, slowed), its load is rho = sum lam_s / P_s and its wait an
+ * M/G/1's with exponential prefills per service, P(W > t) = rho exp(-theta t), theta =
+ * rho (1 - rho) / sum lam_s / P_s^2. A request of s sent to instance i (in proportion to
+ * its slowed capacity) meets its TTFT when its prefill p_i (exponential) and its wait fit
+ * in it. Rough, but it ranks a plan by what its queues' speed does to the tail, which the
  * fluid supply does not see. */
 static double
 plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan *pl,
@@ -1472,24 +1486,20 @@ plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan *pl
         if (icap[k] > 0 && pre[k] > 0)
             prate[s] += 1 / pre[k];
         for (int j = 0; j < c->spec.ndev; j++) {
-            int d = c->spec.devs[j], a = s, b = dev_svc[d];
-            if (b < 0) {
+            int d = c->spec.devs[j], a, b;
+            if (dev_svc[d] < 0) {
                 dev_svc[d] = s;
                 continue;
             }
-            while (root[a] != a)
-                a = root[a];
-            while (root[b] != b)
-                b = root[b];
+            a = pool_root(root, s);
+            b = pool_root(root, dev_svc[d]);
             root[a > b ? a : b] = a < b ? a : b;
         }
     }
-    /* Per pool: its load and sum lam_s m_s^2 (m_s = 1 / C_s: a request's time on the whole
-     * pool), whose ratio sets the M/G/1 wait (exponential service per service). */
+    /* Per pool: its load and sum lam_s / P_s^2, whose ratio sets the M/G/1 wait. */
     double rho[MAX_SVC] = {0}, lm2[MAX_SVC] = {0};
     for (int s = 0; s < ns; s++) {
-        while (root[s] != root[root[s]])
-            root[s] = root[root[s]];
+        root[s] = pool_root(root, s);
         if (!poolable(view, s, demand)) {
             value += sc->services[s].weight *
                      (pl->supply[s] < demand[s] ? pl->supply[s] : demand[s]);
@@ -1507,8 +1517,6 @@ plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan *pl
         int s = c->spec.service;
         if (!poolable(view, s, demand) || !(cap[s] > 0) || !(icap[k] > 0))
             continue;
-        /* P(W > t) = rho exp(-theta t): M/G/1's mean wait lm2 / (1 - rho), of which a
-         * share rho waits at all. */
         double r = rho[root[s]] < 0.999 ? rho[root[s]] : 0.999;
         double theta = lm2[root[s]] > 0 ? r * (1 - r) / lm2[root[s]] : INFINITY;
         double ttft = (double)sc->services[s].slo.ttft / 1e9;
@@ -1630,10 +1638,10 @@ plan_pooled(const epara_state *st, const ep_view *view, cands *cs, plan *pl, con
         int best = -1;
         for (int i = 0; i < n; i++) {
             const ep_instance_spec *sp = &cs->c[pg[i].k[0]].spec;
-            int free = pg[i].n > 0;
-            for (int j = 0; j < sp->ndev && free; j++)
-                free = pl->count[sp->devs[j]] == 0 && pl->freem[sp->devs[j]] > 0;
-            if (free && (best < 0 || pg[i].n > pg[best].n ||
+            int open = pg[i].n > 0;
+            for (int j = 0; j < sp->ndev && open; j++)
+                open = pl->count[sp->devs[j]] == 0 && pl->freem[sp->devs[j]] > 0;
+            if (open && (best < 0 || pg[i].n > pg[best].n ||
                          (pg[i].n == pg[best].n && pg[i].work < pg[best].work)))
                 best = i;
         }
@@ -1736,7 +1744,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
         if (plan_pooled(st, view, &cs, &b, demand) > 0) {
             double va = plan_value(st, view, &cs, &a, demand);
             double vb = plan_value(st, view, &cs, &b, demand);
-            use = st->pooled ? vb >= va * 0.98 : vb > va * 1.02;
+            use = va >= 0 && vb >= 0 && (st->pooled ? vb >= va * 0.98 : vb > va * 1.02);
         }
         if (use) {
             plan t = a;
