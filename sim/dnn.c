@@ -40,8 +40,9 @@ batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
     return ep_pol_dnn_batch(&s->view, sp, b, interval);
 }
 
-/* Drops queued requests whose deadline has passed, and with EP_DROP_DOOMED those that a
- * batch of one started now would finish after it. */
+/* Drops queued requests that can no longer be done in time (their due time, the deadline
+ * less the reply's transfer, has passed), and with EP_DROP_DOOMED those that a batch of one
+ * started now would finish after it. */
 static void
 drop_expired(sim *s, sim_instance *in, int mode)
 {
@@ -52,10 +53,10 @@ drop_expired(sim *s, sim_instance *in, int mode)
     while (n) {
         ep_list_node *next = ep_list_next(&in->queue, n);
         sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
-        if (r->deadline < s->eng.now) {
+        if (r->due < s->eng.now) {
             ep_list_remove(&in->queue, n);
             sim_request_finish(s, r, EP_OUT_DROPPED, "deadline passed in queue");
-        } else if (r->deadline < doomed) {
+        } else if (r->due < doomed) {
             ep_list_remove(&in->queue, n);
             sim_request_finish(s, r, EP_OUT_DROPPED, "cannot meet its deadline (dropped early)");
         }
@@ -93,7 +94,7 @@ sim_dnn_start(sim *s, sim_instance *in)
         if (k == shown)
             break;
         sim_request *r = EP_CONTAINER_OF(qn, sim_request, qnode);
-        dl[k] = r->deadline;
+        dl[k] = r->due;
         arr[k] = r->rec.arrival;
         k++;
     }
@@ -178,7 +179,7 @@ complete(sim *s, sim_instance *in, sim_request *r)
         sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
         return;
     }
-    ep_dur back = sim_delay(s, in->node, r->rec.ingress, 1000);
+    ep_dur back = sim_delay(s, in->node, r->rec.ingress, SIM_DNN_REPLY_BYTES);
     r->rec.done = s->eng.now + back;
     r->rec.first_token = r->rec.done;
     in->served++;

@@ -319,12 +319,15 @@ sim_enqueue(sim *s, sim_request *r, sim_instance *in)
         sim_request_finish(s, r, EP_OUT_REJECTED, "exceeds KV capacity of the instance");
         return;
     }
+    r->due = r->deadline;
+    if (svc->kind == EP_SVC_DNN)
+        r->due -= sim_delay(s, in->node, r->rec.ingress, SIM_DNN_REPLY_BYTES);
     if (in->spec.order == EP_QUEUE_EDF) {
-        /* Insert after every request with an earlier or equal deadline (stable). */
+        /* Insert after every request due earlier or at the same time (stable). */
         ep_list_node *pos = NULL;
         for (ep_list_node *n = ep_list_last(&in->queue); n;
              n = n->prev == &in->queue.head ? NULL : n->prev) {
-            if (EP_CONTAINER_OF(n, sim_request, qnode)->deadline <= r->deadline) {
+            if (EP_CONTAINER_OF(n, sim_request, qnode)->due <= r->due) {
                 pos = n;
                 break;
             }

@@ -83,6 +83,9 @@ typedef struct sim_request {
     ep_list_node qnode; /* instance queue or running list */
     ep_record rec;
     ep_time deadline; /* DNN completion / LLM first-token deadline */
+    ep_time due;      /* once queued: the latest completion on its instance that still gets
+                       * the result to the ingress by the deadline (the deadline less the
+                       * reply's transfer; LLMs: the deadline) */
     int64_t bytes;    /* payload to move */
     int64_t stream, frame;
     ep_dur exec;   /* trace's observed execution time, or EP_TRACE_NONE */
@@ -302,6 +305,8 @@ void sim_llm_iter_done(sim *s, sim_event *ev);
 /* Sends request r from its node to node dst (or delivers the response when r->delivering). */
 void sim_send(sim *s, sim_request *r, int dst);
 ep_dur sim_delay(const sim *s, int a, int b, int64_t bytes);
+/* Bytes of a DNN request's reply (its result, e.g. a mask or labels). */
+#define SIM_DNN_REPLY_BYTES 1000
 
 /* host.c / place.c / run.c internals */
 /* One workload source: a streaming reader and the arrival event of its next row. */

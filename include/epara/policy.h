@@ -140,7 +140,8 @@ typedef struct ep_env {
 /* A DNN instance's queue as pick_batch sees it, in queue order. */
 typedef struct ep_queue_view {
     int n;
-    const ep_time *deadline; /* n entries */
+    const ep_time *deadline; /* n entries: the latest completion on this instance that meets
+                              * the request's SLO (its deadline less the reply's transfer) */
     const ep_time *arrival;  /* n entries */
 } ep_queue_view;
 
@@ -175,7 +176,7 @@ typedef struct ep_policy_ops {
                   ep_route *out);
     /* DNN instance idle with a non-empty queue: how many head requests to run as one batch
      * (1..max_batch), or 0 to wait (then arm a timer); *drop_expired asks the host to drop
-     * queued requests first: EP_DROP_EXPIRED those whose deadline has already passed,
+     * queued requests first: EP_DROP_EXPIRED those whose due time (above) has passed,
      * EP_DROP_DOOMED also those that would miss it even run alone now (a batch of one priced
      * by the cost model); the batch is then taken from what remains. */
     int (*pick_batch)(void *state, const ep_env *env, const ep_view *view, int instance,
