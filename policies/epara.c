@@ -141,7 +141,7 @@ typedef struct epara_state {
     int busy_dev[MAX_DEV];
     int busy_valid;
     int placed_once;
-    int pooled; /* the last placement kept the pooled plan (plan_pooled) */
+    int pooled; /* the last placement kept a pooled plan (plan_pooled) */
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
      * model), by instance id; 0 = not computed yet. */
     int tpot_batch[MAX_INST];
@@ -428,10 +428,12 @@ candidates_for(const epara_state *st, const ep_view *v, int s, cands *cs)
     if (!st->p.parallel || (!cat->multi_device && !llm))
         return;
     /* TP inside a node: every aligned group of k devices of one node that holds it, for
-     * every width k from 2 to the node's devices (PP stages for frequency tasks). */
+     * every width k from 2 to the node's devices that is a power of two (a TP degree divides
+     * the model's attention heads: 2, 4, 8 in practice, as AlpaServe's groups), and for
+     * frequency tasks every width (PP stages split layers, any count). */
     for (int n = 0; n < sc->nnodes; n++) {
         const ep_node *nd = &sc->nodes[n];
-        for (int k = 2; k <= nd->ndev && k <= EP_MAX_STAGE_DEVS; k++) {
+        for (int k = 2; k <= nd->ndev && k <= EP_MAX_STAGE_DEVS; k += freq ? 1 : k) {
             if ((double)ep_cost_instance_mem(sc, s, k) > ep_pol_usable_mem(sc, nd->dev0))
                 continue;
             sp.mode = freq ? EP_MODE_PP : EP_MODE_TP;
@@ -1599,28 +1601,35 @@ pgroup_members(const epara_state *st, const ep_view *view, cands *cs, int g, con
     }
 }
 
-/* Plan pl (empty) starts from pooled TP groups: disjoint groups with two or more members,
- * the most members then the fastest first, until the pooled load of their services falls
- * to 1 / extra (the share of spare capacity the greedy hands out) or none is left; each
+/* Plan pl (empty) starts from pooled TP groups of `width` devices: disjoint groups with two
+ * or more members, the most members then the fastest first, until the pooled load of their services
+ * falls to 1 / extra (the share of spare capacity the greedy hands out) or none is left; each
  * group's first member takes its devices (the host), the others join it as guests (memory
  * only, as pool places them) and every member's supply grows by its share of the group's
  * time (in proportion to its work). Then the greedy covers the rest. Returns the groups
  * placed (0: no pooled plan). */
 static int
-plan_pooled(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand)
+pooled_tp(const ep_view *view, const cand *c, const double *demand, int width)
+{
+    return c->spec.mode == EP_MODE_TP && c->spec.ndev == width &&
+           poolable(view, c->spec.service, demand);
+}
+
+static int
+plan_pooled(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const double *demand,
+            int width)
 {
     const ep_scenario *sc = view->sc;
     int n = 0, npool = 0, ntp = 0;
     for (int g = 0; g < cs->n; g++)
-        ntp += cs->c[g].spec.mode == EP_MODE_TP && poolable(view, cs->c[g].spec.service, demand);
+        ntp += pooled_tp(view, &cs->c[g], demand, width);
     if (ntp == 0)
         return 0;
     pgroup *pg = malloc((size_t)ntp * sizeof *pg);
     if (!pg)
         return 0;
     for (int g = 0; g < cs->n; g++) {
-        const ep_instance_spec *sp = &cs->c[g].spec;
-        if (sp->mode != EP_MODE_TP || !poolable(view, sp->service, demand))
+        if (!pooled_tp(view, &cs->c[g], demand, width))
             continue;
         pgroup_members(st, view, cs, g, demand, &pg[n]);
         if (pg[n].n < 2 || pg[n].k[0] != g)
@@ -1734,19 +1743,35 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
             covered = more;
         }
     }
-    /* A plan from pooled TP groups instead, when it serves more within the SLO (the plan
-     * kept last round needs to lose by 2% to be replaced: a move costs a model load). */
+    /* A plan from pooled TP groups instead, of the group width whose plan serves the most
+     * within the SLO, when it serves more than the greedy's (the kind of plan kept last
+     * round needs to lose by 2% to be replaced: a move costs model loads). */
     if (st->p.pool) {
-        plan_free(&b);
-        if ((rc = plan_init(st, view, cs.n, &b)) != 0)
-            goto done;
-        int use = 0;
-        if (plan_pooled(st, view, &cs, &b, demand) > 0) {
-            double va = plan_value(st, view, &cs, &a, demand);
+        double va = plan_value(st, view, &cs, &a, demand), vbest = -1;
+        int wbest = 0;
+        for (int w = 2; w <= EP_MAX_STAGE_DEVS && va >= 0; w++) {
+            int any = 0;
+            for (int k = 0; k < cs.n && !any; k++)
+                any = pooled_tp(view, &cs.c[k], demand, w);
+            if (!any)
+                continue;
+            plan_free(&b);
+            if ((rc = plan_init(st, view, cs.n, &b)) != 0)
+                goto done;
+            if (plan_pooled(st, view, &cs, &b, demand, w) == 0)
+                continue;
             double vb = plan_value(st, view, &cs, &b, demand);
-            use = va >= 0 && vb >= 0 && (st->pooled ? vb >= va * 0.98 : vb > va * 1.02);
+            if (vb > vbest) {
+                vbest = vb;
+                wbest = w;
+            }
         }
+        int use = wbest > 0 && (st->pooled ? vbest >= va * 0.98 : vbest > va * 1.02);
         if (use) {
+            plan_free(&b);
+            if ((rc = plan_init(st, view, cs.n, &b)) != 0)
+                goto done;
+            plan_pooled(st, view, &cs, &b, demand, wbest);
             plan t = a;
             a = b;
             b = t;

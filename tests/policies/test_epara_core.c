@@ -489,6 +489,45 @@ test_latency_llms_with_long_prompts_pool_on_tp_groups(void **state)
     }
 }
 
+/* TP degrees are powers of two (a degree divides the model's attention heads): two servers
+ * with four L4-class GPUs each (300 GB/s, PCIe between them), a 1.5B and a 7B code model
+ * (12 and 28 heads) with 2,000-token prompts, without pooling. Before, the allocator also
+ * tried aligned groups of three, and the greedy took them. */
+static const char width_yaml[] =
+        "name: width\n"
+        "devices:\n"
+        "  - {name: l4, kind: gpu, mem_gb: 24, mem_bw_gbps: 300, peak_tflops: 121}\n"
+        "nodes:\n"
+        "  - {name: srv, class: server, count: 2, cores: 32, mem_gb: 128,"
+        " devices: [l4, l4, l4, l4], link: {bw_gbps: 10, latency_ms: 0.1}, intra_gbps: 25}\n"
+        "services:\n"
+        "  - {name: small, kind: llm, params_b: 1.54, layers: 28, hidden: 1536,"
+        " kv_kb_per_token: 28, slo: {ttft_ms: 500, tpot_ms: 50}}\n"
+        "  - {name: code, kind: llm, params_b: 7.61, layers: 28, hidden: 3584,"
+        " kv_kb_per_token: 56, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "workload:\n"
+        "  - {trace: t, service: small, ingress: srv}\n";
+
+static void
+test_tp_degrees_are_powers_of_two(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    bf f;
+    setup(&f, width_yaml, "width", "pool: 0", 1);
+    double r[BF_MAX] = {2, 1}, in[BF_MAX] = {2000, 2000}, out[BF_MAX] = {28, 28};
+    bf_view(&f, r, in, out);
+    int n = place(&f, buf), tp = 0;
+    for (int i = 0; i < n; i++) {
+        if (buf[i].mode != EP_MODE_TP)
+            continue;
+        tp++;
+        assert_int_equal(buf[i].ndev & (buf[i].ndev - 1), 0);
+    }
+    assert_true(tp >= 2); /* the models do take TP groups here */
+    bf_fini(&f);
+}
+
 /* Coverage: one GPU. gen, a small generator (1.5 GB with its workspace), scores first and
  * takes its share; chat, an 8B LLM, then plans the KV cache of its whole capacity batch
  * (~5 GB beside 16 GB of weights) and no longer fits. It borrows from that reserve, keeping
@@ -1039,6 +1078,7 @@ main(void)
                     test_without_categorize_every_service_is_latency_and_multi_only_by_memory),
             cmocka_unit_test(test_a_tp_group_with_siblings_also_hosts_the_other_llms),
             cmocka_unit_test(test_latency_llms_with_long_prompts_pool_on_tp_groups),
+            cmocka_unit_test(test_tp_degrees_are_powers_of_two),
             cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
             cmocka_unit_test(test_a_service_left_without_memory_borrows_from_kv_reserves),
             cmocka_unit_test(test_a_device_only_one_service_can_use_is_left_to_it),

@@ -117,9 +117,9 @@ test_overloaded_instance_completes_nothing_late_behind_a_slow_reply(void **state
         late += r->outcome == EP_OUT_COMPLETED && !r->slo_met;
         dropped += r->outcome == EP_OUT_DROPPED;
     }
-    assert_true(completed > 1500);   /* the GPU ran at capacity ... */
-    assert_true(dropped > 500);      /* ... and the overload was shed in its queue */
-    assert_int_equal(late, 0);       /* but never by serving a request that would miss */
+    assert_true(completed > 1500); /* the GPU ran at capacity ... */
+    assert_true(dropped > 500);    /* ... and the overload was shed in its queue */
+    assert_int_equal(late, 0);     /* but never by serving a request that would miss */
     assert_true(g_reply >= 20 * EP_NS_PER_MS);
     assert_int_equal(g_head_slack, DEADLINE_MS * EP_NS_PER_MS - g_reply);
     fx_fini(&f);
