@@ -96,8 +96,37 @@ static const char exec_help[] =
  * highest whose loadgen and node ports still fit below 65536. */
 #define PORT_MIN 1024
 #define PORT_MAX 65535
+/* Node k listens on base port + PORTS_BEFORE_NODES + k: the controller (base) and the
+ * loadgen (base + 1) come first (include/epara/exec.h). */
+#define PORTS_BEFORE_NODES 2
 /* --threads: at most this many BLAS threads per node process. */
 #define THREADS_MAX 1024
+/* --rate-scale: the workload's rate multiplied by at least RATE_SCALE_MIN, at most
+ * RATE_SCALE_MAX. */
+#define RATE_SCALE_MIN 1e-6
+#define RATE_SCALE_MAX 1e6
+/* --time-scale: trace seconds per wall second, a thousandth to a thousand. */
+#define TIME_SCALE_MIN 1e-3
+#define TIME_SCALE_MAX 1e3
+/* --duration and --run-for: at least a millisecond of trace time; those and both ends of
+ * --sync-loss: at most TRACE_S_MAX trace seconds (about 32 years). */
+#define TRACE_S_MIN 1e-3
+#define TRACE_S_MAX 1e9
+/* --grace: at most this many trace seconds. */
+#define GRACE_MAX_S 1e6
+/* --max-held: at most 2^32 requests held by one node. */
+#define MAX_HELD_MAX (INT64_C(1) << 32)
+/* --node-ip: the largest value of one dotted-decimal byte. */
+#define IPV4_BYTE_MAX 255
+/* --sync-loss: room for the START text with its terminating NUL. */
+#define SYNC_LOSS_START_MAX 64
+/* --keep-logs: the permissions of a log directory created (before the umask). */
+#define LOG_DIR_MODE 0755
+/* Room for a shape parser's message; for the executor's or the results database's; for this
+ * machine's name in a stored run. */
+#define SHAPE_MSG_MAX 256
+#define RUN_MSG_MAX   1024
+#define HOST_TEXT_MAX 256
 
 /* getopt_long values of the options without a short letter: above any character. */
 enum {
@@ -177,6 +206,290 @@ parse_epoch(const char *text, int64_t *out)
     return 0;
 }
 
+/* What an option group's parser (parse_*_opt) says of one option: OPT_TAKEN, OPT_OTHER (not
+ * an option of its group), or else the exit status of a bad value, the problem printed. */
+enum { OPT_TAKEN = 0, OPT_OTHER = -2 };
+
+/* The options before any is parsed: scale factors 1, no node, the emulated engine. */
+static void
+exec_cli_defaults(exec_cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->rate = 1;
+    c->slo = 1;
+    c->time_scale = 1;
+    c->node = -1;
+    c->engine = "emulated";
+    ep_engine_opts_default(&c->eng);
+}
+
+/* The run's options: scenario, traces, policy and its parameters, seed and workload scales. */
+static int
+parse_run_opt(exec_cli *c, int ch, const char *arg)
+{
+    int bad = 0;
+    switch (ch) {
+    case 's':
+        c->scenario = arg;
+        break;
+    case 't':
+        c->trace_db = arg;
+        break;
+    case 'p':
+        c->policy = arg;
+        break;
+    case 'P':
+        if (cli_params_add(&c->params, arg))
+            return EXIT_USAGE;
+        break;
+    case 'S':
+        bad = cli_u64("--seed", arg, &c->seed);
+        c->seed_set = 1;
+        break;
+    case 'r':
+        bad = cli_double("--rate-scale", arg, RATE_SCALE_MIN, RATE_SCALE_MAX, &c->rate);
+        break;
+    case 'd':
+        bad = cli_double("--duration", arg, TRACE_S_MIN, TRACE_S_MAX, &c->duration);
+        break;
+    case 'l':
+        bad = cli_double("--slo-scale", arg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &c->slo);
+        break;
+    default:
+        return OPT_OTHER;
+    }
+    return bad ? EXIT_USAGE : OPT_TAKEN;
+}
+
+/* --node-ip A.B.C.D: four decimal bytes and nothing after. */
+static int
+parse_node_ip(exec_cli *c, const char *arg)
+{
+    unsigned b[4];
+    char tail;
+    if (sscanf(arg, "%u.%u.%u.%u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 ||
+        b[0] > IPV4_BYTE_MAX || b[1] > IPV4_BYTE_MAX || b[2] > IPV4_BYTE_MAX ||
+        b[3] > IPV4_BYTE_MAX) {
+        cli_err("--node-ip: '%s' is not an IPv4 address", arg);
+        return EXIT_USAGE;
+    }
+    c->node_ip = arg;
+    return OPT_TAKEN;
+}
+
+/* Addresses, ports and links: the node hosted, where each process listens, the shared key
+ * and how links are shaped. */
+static int
+parse_addr_opt(exec_cli *c, int ch, const char *arg)
+{
+    int bad = 0;
+    int64_t v;
+    switch (ch) {
+    case 'n':
+        bad = cli_i64("--node", arg, 0, EP_EXEC_MAX_NODES - 1, &v);
+        c->node = (int)v;
+        break;
+    case 'H':
+        c->host = arg;
+        break;
+    case 'B':
+        bad = cli_i64("--base-port", arg, PORT_MIN,
+                      PORT_MAX - EP_EXEC_MAX_NODES - PORTS_BEFORE_NODES, &v);
+        c->base_port = (int)v;
+        break;
+    case 'k':
+        c->key_file = arg;
+        break;
+    case 'L':
+        c->real_links = 1;
+        break;
+    case OPT_REAL_BANDWIDTH:
+        c->real_links = 2;
+        break;
+    case OPT_NODE_IP:
+        return parse_node_ip(c, arg);
+    default:
+        return OPT_OTHER;
+    }
+    return bad ? EXIT_USAGE : OPT_TAKEN;
+}
+
+/* --sync-loss START:END in trace seconds, the end after the start. */
+static int
+parse_sync_loss(exec_cli *c, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    char a[SYNC_LOSS_START_MAX];
+    size_t l = colon ? (size_t)(colon - arg) : 0;
+    int bad = !colon || l == 0 || l >= sizeof a;
+    if (!bad) {
+        memcpy(a, arg, l);
+        a[l] = '\0';
+        bad = cli_double("--sync-loss", a, 0, TRACE_S_MAX, &c->sync_loss[0]) ||
+              cli_double("--sync-loss", colon + 1, 0, TRACE_S_MAX, &c->sync_loss[1]);
+    }
+    if (!bad && c->sync_loss[1] <= c->sync_loss[0]) {
+        cli_err("--sync-loss %s: the end must be after the start", arg);
+        return EXIT_USAGE;
+    }
+    if (bad && !colon) {
+        cli_err("--sync-loss %s: expected START:END in trace seconds", arg);
+        return EXIT_USAGE;
+    }
+    return bad ? EXIT_USAGE : OPT_TAKEN;
+}
+
+/* Timing: the epoch (its text into *epoch, read by parse_epoch once all are parsed), the time
+ * scale, when to stop, the loadgen's grace and the sync-message fault. */
+static int
+parse_time_opt(exec_cli *c, int ch, const char *arg, const char **epoch)
+{
+    int bad = 0;
+    switch (ch) {
+    case 'e':
+        *epoch = arg;
+        break;
+    case 'T':
+        bad = cli_double("--time-scale", arg, TIME_SCALE_MIN, TIME_SCALE_MAX, &c->time_scale);
+        break;
+    case 'F':
+        bad = cli_double("--run-for", arg, TRACE_S_MIN, TRACE_S_MAX, &c->run_for);
+        break;
+    case 'g':
+        bad = cli_double("--grace", arg, 0, GRACE_MAX_S, &c->grace);
+        break;
+    case OPT_SYNC_LOSS:
+        return parse_sync_loss(c, arg);
+    default:
+        return OPT_OTHER;
+    }
+    return bad ? EXIT_USAGE : OPT_TAKEN;
+}
+
+/* What the processes write: the loadgen's results database, records and JSON, the policy
+ * log, and how much goes to stderr. */
+static int
+parse_output_opt(exec_cli *c, int ch, const char *arg)
+{
+    switch (ch) {
+    case 'o':
+        c->out = arg;
+        break;
+    case 'R':
+        c->records = 1;
+        break;
+    case 'j':
+        c->json = 1;
+        break;
+    case 'v':
+        c->verbose = 1;
+        break;
+    case 'q':
+        c->quiet = 1;
+        break;
+    case OPT_POLICY_LOG:
+        c->policy_log = arg;
+        break;
+    default:
+        return OPT_OTHER;
+    }
+    return OPT_TAKEN;
+}
+
+/* --llm-shape or --dnn-shape (ch says which) into the engine's options. */
+static int
+parse_shape(exec_cli *c, int ch, const char *arg)
+{
+    char msg[SHAPE_MSG_MAX];
+    int r = ch == OPT_LLM_SHAPE ? ep_engine_llm_shape_parse(arg, &c->eng.llm, msg, sizeof msg)
+                                : ep_engine_dnn_shape_parse(arg, &c->eng.seg, &c->eng.seg_side, msg,
+                                                            sizeof msg);
+    if (r) {
+        cli_err("--%s: %s", ch == OPT_LLM_SHAPE ? "llm-shape" : "dnn-shape", msg);
+        return EXIT_USAGE;
+    }
+    if (ch == OPT_LLM_SHAPE)
+        c->llm_shape = arg;
+    else
+        c->dnn_shape = arg;
+    return OPT_TAKEN;
+}
+
+/* A node's options: its engine (kind, stand-in shapes, checkpoint, threads) and how many
+ * requests it holds. */
+static int
+parse_node_opt(exec_cli *c, int ch, const char *arg)
+{
+    int bad = 0;
+    switch (ch) {
+    case 'E':
+        c->engine = arg;
+        if (ep_engine_kind_parse(arg, &c->eng.kind) != 0) {
+            cli_err("--engine: '%s' is not emulated, cpu or cuda", arg);
+            return EXIT_USAGE;
+        }
+        break;
+    case OPT_LLM_SHAPE:
+    case OPT_DNN_SHAPE:
+        return parse_shape(c, ch, arg);
+    case OPT_CHECKPOINT:
+        c->checkpoint = c->eng.checkpoint = arg;
+        break;
+    case OPT_THREADS:
+        bad = cli_i64("--threads", arg, 1, THREADS_MAX, &c->threads);
+        c->eng.threads = (int)c->threads;
+        break;
+    case OPT_MAX_HELD:
+        bad = cli_i64("--max-held", arg, 1, MAX_HELD_MAX, &c->max_held);
+        break;
+    default:
+        return OPT_OTHER;
+    }
+    return bad ? EXIT_USAGE : OPT_TAKEN;
+}
+
+/* `epara testbed`'s own options, refused elsewhere: --netns, --keep-logs DIR (created). */
+static int
+parse_testbed_opt(exec_cli *c, int ch, const char *arg, int testbed)
+{
+    if (ch != 'N' && ch != 'K')
+        return OPT_OTHER;
+    if (!testbed) {
+        cli_err("--%s: an option of `epara testbed`", ch == 'N' ? "netns" : "keep-logs");
+        return EXIT_USAGE;
+    }
+    if (ch == 'N') {
+        c->netns = 1;
+    } else {
+        c->logs = arg;
+        if (mkdir(arg, LOG_DIR_MODE) != 0 && errno != EEXIST) {
+            cli_err("--keep-logs %s: cannot create the directory: %s", arg, strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    return OPT_TAKEN;
+}
+
+/* Checks across options once all are parsed (--records needs --out, a live --policy) and
+ * sets the epoch. Returns 0 or EXIT_USAGE after printing the problem. */
+static int
+check_parsed(exec_cli *c, const char *epoch)
+{
+    if (c->records && !c->out) {
+        cli_err("--records needs --out DB");
+        return EXIT_USAGE;
+    }
+    if (c->policy && !ep_policy_find(c->policy)) {
+        cli_err("--policy: unknown policy '%s' (`bound` is not a live policy; see "
+                "`epara sim --list-policies`)",
+                c->policy);
+        return EXIT_USAGE;
+    }
+    if (parse_epoch(epoch, &c->epoch))
+        return EXIT_USAGE;
+    return 0;
+}
+
 int
 exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed)
 {
@@ -217,206 +530,38 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
-    memset(c, 0, sizeof *c);
-    c->rate = 1;
-    c->slo = 1;
-    c->time_scale = 1;
-    c->node = -1;
-    c->engine = "emulated";
-    ep_engine_opts_default(&c->eng);
+    exec_cli_defaults(c);
     const char *epoch = NULL;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int bad = 0;
-        int64_t v;
-        switch (ch) {
-        case 's':
-            c->scenario = optarg;
-            break;
-        case 't':
-            c->trace_db = optarg;
-            break;
-        case 'p':
-            c->policy = optarg;
-            break;
-        case 'P':
-            if (cli_params_add(&c->params, optarg))
-                return EXIT_USAGE;
-            break;
-        case 'S':
-            bad = cli_u64("--seed", optarg, &c->seed);
-            c->seed_set = 1;
-            break;
-        case 'r':
-            bad = cli_double("--rate-scale", optarg, 1e-6, 1e6, &c->rate);
-            break;
-        case 'd':
-            bad = cli_double("--duration", optarg, 1e-3, 1e9, &c->duration);
-            break;
-        case 'l':
-            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &c->slo);
-            break;
-        case 'n':
-            bad = cli_i64("--node", optarg, 0, EP_EXEC_MAX_NODES - 1, &v);
-            c->node = (int)v;
-            break;
-        case 'H':
-            c->host = optarg;
-            break;
-        case 'B':
-            bad = cli_i64("--base-port", optarg, PORT_MIN, PORT_MAX - EP_EXEC_MAX_NODES - 2, &v);
-            c->base_port = (int)v;
-            break;
-        case 'k':
-            c->key_file = optarg;
-            break;
-        case 'e':
-            epoch = optarg;
-            break;
-        case 'T':
-            bad = cli_double("--time-scale", optarg, 1e-3, 1e3, &c->time_scale);
-            break;
-        case 'L':
-            c->real_links = 1;
-            break;
-        case 'F':
-            bad = cli_double("--run-for", optarg, 1e-3, 1e9, &c->run_for);
-            break;
-        case 'g':
-            bad = cli_double("--grace", optarg, 0, 1e6, &c->grace);
-            break;
-        case 'o':
-            c->out = optarg;
-            break;
-        case 'R':
-            c->records = 1;
-            break;
-        case 'j':
-            c->json = 1;
-            break;
-        case 'v':
-            c->verbose = 1;
-            break;
-        case 'q':
-            c->quiet = 1;
-            break;
-        case 'E':
-            c->engine = optarg;
-            if (ep_engine_kind_parse(optarg, &c->eng.kind) != 0) {
-                cli_err("--engine: '%s' is not emulated, cpu or cuda", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_LLM_SHAPE:
-        case OPT_DNN_SHAPE: {
-            char msg[256];
-            int r = ch == OPT_LLM_SHAPE
-                            ? ep_engine_llm_shape_parse(optarg, &c->eng.llm, msg, sizeof msg)
-                            : ep_engine_dnn_shape_parse(optarg, &c->eng.seg, &c->eng.seg_side, msg,
-                                                        sizeof msg);
-            if (r) {
-                cli_err("--%s: %s", ch == OPT_LLM_SHAPE ? "llm-shape" : "dnn-shape", msg);
-                return EXIT_USAGE;
-            }
-            if (ch == OPT_LLM_SHAPE)
-                c->llm_shape = optarg;
-            else
-                c->dnn_shape = optarg;
-            break;
-        }
-        case OPT_CHECKPOINT:
-            c->checkpoint = c->eng.checkpoint = optarg;
-            break;
-        case OPT_POLICY_LOG:
-            c->policy_log = optarg;
-            break;
-        case OPT_NODE_IP: {
-            unsigned b[4];
-            char tail;
-            if (sscanf(optarg, "%u.%u.%u.%u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 ||
-                b[0] > 255 || b[1] > 255 || b[2] > 255 || b[3] > 255) {
-                cli_err("--node-ip: '%s' is not an IPv4 address", optarg);
-                return EXIT_USAGE;
-            }
-            c->node_ip = optarg;
-            break;
-        }
-        case OPT_REAL_BANDWIDTH:
-            c->real_links = 2;
-            break;
-        case OPT_MAX_HELD:
-            bad = cli_i64("--max-held", optarg, 1, INT64_C(1) << 32, &c->max_held);
-            break;
-        case OPT_SYNC_LOSS: {
-            char *colon = strchr(optarg, ':');
-            char a[64];
-            size_t l = colon ? (size_t)(colon - optarg) : 0;
-            bad = !colon || l == 0 || l >= sizeof a;
-            if (!bad) {
-                memcpy(a, optarg, l);
-                a[l] = '\0';
-                bad = cli_double("--sync-loss", a, 0, 1e9, &c->sync_loss[0]) ||
-                      cli_double("--sync-loss", colon + 1, 0, 1e9, &c->sync_loss[1]);
-            }
-            if (!bad && c->sync_loss[1] <= c->sync_loss[0]) {
-                cli_err("--sync-loss %s: the end must be after the start", optarg);
-                return EXIT_USAGE;
-            }
-            if (bad && !colon) {
-                cli_err("--sync-loss %s: expected START:END in trace seconds", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        }
-        case OPT_THREADS:
-            bad = cli_i64("--threads", optarg, 1, THREADS_MAX, &c->threads);
-            c->eng.threads = (int)c->threads;
-            break;
-        case 'N':
-        case 'K':
-            if (!testbed) {
-                cli_err("--%s: an option of `epara testbed`", ch == 'N' ? "netns" : "keep-logs");
-                return EXIT_USAGE;
-            }
-            if (ch == 'N') {
-                c->netns = 1;
-            } else {
-                c->logs = optarg;
-                if (mkdir(optarg, 0755) != 0 && errno != EEXIST) {
-                    cli_err("--keep-logs %s: cannot create the directory: %s", optarg,
-                            strerror(errno));
-                    return EXIT_USAGE;
-                }
-            }
-            break;
-        case 'h':
+        if (ch == 'h') {
             fputs(help, stdout);
             return -1;
-        default:
+        }
+        int rc = parse_run_opt(c, ch, optarg);
+        if (rc == OPT_OTHER)
+            rc = parse_addr_opt(c, ch, optarg);
+        if (rc == OPT_OTHER)
+            rc = parse_time_opt(c, ch, optarg, &epoch);
+        if (rc == OPT_OTHER)
+            rc = parse_output_opt(c, ch, optarg);
+        if (rc == OPT_OTHER)
+            rc = parse_node_opt(c, ch, optarg);
+        if (rc == OPT_OTHER)
+            rc = parse_testbed_opt(c, ch, optarg, testbed);
+        if (rc == OPT_OTHER) {
             fputs(help, stderr);
             return EXIT_USAGE;
         }
-        if (bad)
-            return EXIT_USAGE;
+        if (rc != OPT_TAKEN)
+            return rc;
     }
     if (optind != argc) {
         cli_err("unexpected argument '%s' (see --help)", argv[optind]);
         return EXIT_USAGE;
     }
-    if (c->records && !c->out) {
-        cli_err("--records needs --out DB");
-        return EXIT_USAGE;
-    }
-    if (c->policy && !ep_policy_find(c->policy)) {
-        cli_err("--policy: unknown policy '%s' (`bound` is not a live policy; see "
-                "`epara sim --list-policies`)",
-                c->policy);
-        return EXIT_USAGE;
-    }
-    if (parse_epoch(epoch, &c->epoch))
-        return EXIT_USAGE;
-    return 0;
+    return check_parsed(c, epoch);
 }
 
 /* Records into the results database, as `epara sim --records` does. */
@@ -433,6 +578,214 @@ sink_record(void *ctx, const ep_record *rec)
         k->err = 1;
 }
 
+/* The role's name in messages. */
+static const char *
+role_name(ep_live_role role)
+{
+    return role == EP_LIVE_CONTROLLER ? "controller" : role == EP_LIVE_NODE ? "node" : "loadgen";
+}
+
+/* Loads the scenario with the --param values applied, prepares its traces (*st) and scales
+ * its SLOs; checks a node's index against it. Returns 0, or an exit status after printing
+ * the problem (the scenario and the store are released then). */
+static int
+role_scenario(exec_cli *c, ep_live_role role, ep_scenario *sc, ep_store **st)
+{
+    int rc = cli_scenario_load(c->scenario, sc);
+    if (rc)
+        return rc;
+    if (cli_params_apply(&c->params, sc) ||
+        cli_params_check(&c->params, sc, c->scenario, c->policy)) {
+        ep_scenario_fini(sc);
+        return EXIT_USAGE;
+    }
+    if ((rc = cli_scenario_prepare(sc, c->trace_db, 1, st)) != 0)
+        return rc;
+    ep_scenario_scale_slos(sc, c->slo);
+    if (role == EP_LIVE_NODE && c->node >= sc->nnodes) {
+        cli_err("node: --node %d: the scenario has %d nodes", c->node, sc->nnodes);
+        ep_store_close(*st);
+        ep_scenario_fini(sc);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The executor's options from the parsed ones (the policy log and the loadgen's record sink
+ * are left to open_policy_log and open_results); sets the engine's seed. Returns 0, or
+ * EXIT_USAGE after printing a --duration out of range. */
+static int
+fill_exec_opts(exec_cli *c, ep_live_role role, const ep_scenario *sc, ep_store *st,
+               const uint8_t *key, size_t keylen, ep_exec_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->sc = sc;
+    o->role = role;
+    o->node = c->node;
+    o->sim.policy = c->policy;
+    o->sim.seed = c->seed;
+    o->sim.seed_set = c->seed_set;
+    o->sim.rate_scale = c->rate;
+    if (c->duration > 0 && ep_dur_from_s(c->duration, &o->sim.duration)) {
+        cli_err("--duration: out of range");
+        return EXIT_USAGE;
+    }
+    o->sim.traces = st;
+    o->host = c->host;
+    o->node_ip = c->node_ip;
+    o->base_port = c->base_port;
+    o->key = key;
+    o->keylen = keylen;
+    o->epoch_ns = c->epoch;
+    o->time_scale = c->time_scale;
+    o->real_links = c->real_links;
+    o->grace = (ep_dur)(c->grace * (double)EP_NS_PER_S);
+    o->run_for = (ep_dur)(c->run_for * (double)EP_NS_PER_S);
+    o->stop = &stop_flag;
+    o->verbose = c->verbose;
+    c->eng.seed = c->seed_set ? c->seed : sc->run.seed;
+    o->engine = &c->eng;
+    o->max_held = c->max_held;
+    o->sync_loss_from = (ep_time)(c->sync_loss[0] * (double)EP_NS_PER_S);
+    o->sync_loss_until = (ep_time)(c->sync_loss[1] * (double)EP_NS_PER_S);
+    return 0;
+}
+
+/* Controller, node: opens --policy-log into o->sim.policy_log; a node warns that a real
+ * engine's measured times are scaled by --time-scale. Returns 0, or -1 after printing that
+ * the log cannot be created. */
+static int
+open_policy_log(const exec_cli *c, ep_live_role role, ep_exec_opts *o)
+{
+    if (c->policy_log && role != EP_LIVE_LOADGEN &&
+        !(o->sim.policy_log = fopen(c->policy_log, "wb"))) {
+        cli_err("--policy-log %s: cannot create", c->policy_log);
+        return -1;
+    }
+    if (c->eng.kind != EP_ENGINE_EMULATED && c->time_scale != 1 && role == EP_LIVE_NODE)
+        fprintf(stderr,
+                "epara: node: --time-scale %g with a real engine: its measured times "
+                "are scaled too\n",
+                c->time_scale);
+    return 0;
+}
+
+/* Loadgen with --out: opens the results database into *res (closed by the caller), begins
+ * the run and, with --records, has every record stored through sink. Returns 0, or -1 after
+ * printing the problem. */
+static int
+open_results(const exec_cli *c, const ep_scenario *sc, ep_results **res, rec_sink *sink,
+             ep_exec_opts *o)
+{
+    char msg[RUN_MSG_MAX] = "";
+    if (ep_results_open(c->out, res, msg, sizeof msg)) {
+        cli_err("loadgen: %s", msg);
+        return -1;
+    }
+    char host[HOST_TEXT_MAX] = "unknown";
+    gethostname(host, sizeof host - 1);
+    size_t dlen;
+    ep_run_info info = {
+            .sc = sc,
+            .scenario_name = sc->name,
+            .scenario_text = sc->text ? sc->text : ep_scenario_default_text(&dlen),
+            .git_rev = EP_GIT_REV,
+            .host = host,
+            .options_json = "{\"executor\":\"testbed\"}",
+            .rate_scale = c->rate,
+            .duration_s = c->duration,
+            .seed = c->seed_set ? c->seed : sc->run.seed,
+            .policy = c->policy ? c->policy : sc->policy,
+    };
+    int64_t run_id;
+    if (ep_results_begin(*res, &info, &run_id)) {
+        cli_err("loadgen: %s: %s", c->out, ep_results_errmsg(*res));
+        return -1;
+    }
+    if (c->records) {
+        sink->res = *res;
+        o->sim.on_record = sink_record;
+        o->sim.ctx = sink;
+    }
+    return 0;
+}
+
+/* SIGTERM and SIGINT set stop_flag, which the running role polls. */
+static void
+catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Commits the loadgen's run, with summary js, into the results database (aborted when a
+ * record could not be stored). Returns 0, or -1 after printing the problem. */
+static int
+store_run(const exec_cli *c, const ep_scenario *sc, const ep_sim_result *r, ep_results *res,
+          const rec_sink *sink, json_t *js)
+{
+    if (sink->err) {
+        cli_err("loadgen: %s: cannot store records: %s", c->out, ep_results_errmsg(res));
+        ep_results_abort(res);
+        return -1;
+    }
+    char *txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int err = ep_results_commit(res, sc, r, txt);
+    free(txt);
+    if (err) {
+        cli_err("loadgen: %s: cannot store the run: %s", c->out, ep_results_errmsg(res));
+        return -1;
+    }
+    return 0;
+}
+
+/* The testbed's counters below the loadgen's table. */
+static void
+print_testbed_stats(const ep_exec_stats *stats)
+{
+    printf("testbed: %lld messages in, %lld out, %lld bad frames, %lld sends refused; "
+           "dispatch overhead p50 %.3f ms, p99 %.3f ms over %lld requests; %.1f s\n",
+           (long long)stats->msgs_in, (long long)stats->msgs_out, (long long)stats->bad_frames,
+           (long long)stats->send_failed, stats->overhead_p50_s * 1e3, stats->overhead_p99_s * 1e3,
+           (long long)stats->overhead_n, stats->wall_s);
+}
+
+/* The loadgen's report of run r: stores it (res: --out), prints the table and the testbed's
+ * counters, or with --json the summary (handed to *summary instead when that is given).
+ * Frees r. Returns an exit status. */
+static int
+report_loadgen(const exec_cli *c, const ep_scenario *sc, ep_sim_result *r, ep_exec_stats *stats,
+               ep_results *res, const rec_sink *sink, json_t **summary)
+{
+    if (c->eng.kind != EP_ENGINE_EMULATED && !c->json)
+        printf("engine %s on the nodes\n", ep_engine_kind_name(c->eng.kind));
+    json_t *js = ep_sim_summary_json(sc, r);
+    if (js)
+        json_object_set_new(js, "testbed", ep_testbed_stats_json(stats));
+    if (res && store_run(c, sc, r, res, sink, js)) {
+        json_decref(js);
+        ep_sim_result_fini(r);
+        return EXIT_FAIL;
+    }
+    if (!c->json) {
+        cli_sim_print_table(sc, r);
+        print_testbed_stats(stats);
+    }
+    if (c->json && !summary) {
+        json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        putchar('\n');
+    }
+    if (summary)
+        *summary = js;
+    else
+        json_decref(js);
+    ep_sim_result_fini(r);
+    return EXIT_OK;
+}
+
 int
 exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **summary)
 {
@@ -446,162 +799,30 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         return EXIT_USAGE;
     ep_scenario sc;
     ep_store *st = NULL;
-    int rc = cli_scenario_load(c->scenario, &sc);
+    int rc = role_scenario(c, role, &sc, &st);
     if (rc)
         return rc;
-    if (cli_params_apply(&c->params, &sc) ||
-        cli_params_check(&c->params, &sc, c->scenario, c->policy)) {
-        ep_scenario_fini(&sc);
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_scenario_prepare(&sc, c->trace_db, 1, &st)) != 0)
-        return rc;
-    ep_scenario_scale_slos(&sc, c->slo);
-    if (role == EP_LIVE_NODE && c->node >= sc.nnodes) {
-        cli_err("node: --node %d: the scenario has %d nodes", c->node, sc.nnodes);
-        ep_store_close(st);
-        ep_scenario_fini(&sc);
-        return EXIT_USAGE;
-    }
-    rc = EXIT_FAIL;
     ep_results *res = NULL;
     rec_sink sink = {NULL, 0};
-    char msg[1024] = "";
     ep_exec_opts o;
-    memset(&o, 0, sizeof o);
-    o.sc = &sc;
-    o.role = role;
-    o.node = c->node;
-    o.sim.policy = c->policy;
-    o.sim.seed = c->seed;
-    o.sim.seed_set = c->seed_set;
-    o.sim.rate_scale = c->rate;
-    if (c->duration > 0 && ep_dur_from_s(c->duration, &o.sim.duration)) {
-        cli_err("--duration: out of range");
-        rc = EXIT_USAGE;
+    if ((rc = fill_exec_opts(c, role, &sc, st, key, keylen, &o)) != 0)
         goto done;
-    }
-    o.sim.traces = st;
-    o.host = c->host;
-    o.node_ip = c->node_ip;
-    o.base_port = c->base_port;
-    o.key = key;
-    o.keylen = keylen;
-    o.epoch_ns = c->epoch;
-    o.time_scale = c->time_scale;
-    o.real_links = c->real_links;
-    o.grace = (ep_dur)(c->grace * (double)EP_NS_PER_S);
-    o.run_for = (ep_dur)(c->run_for * (double)EP_NS_PER_S);
-    o.stop = &stop_flag;
-    o.verbose = c->verbose;
-    c->eng.seed = c->seed_set ? c->seed : sc.run.seed;
-    o.engine = &c->eng;
-    o.max_held = c->max_held;
-    o.sync_loss_from = (ep_time)(c->sync_loss[0] * (double)EP_NS_PER_S);
-    o.sync_loss_until = (ep_time)(c->sync_loss[1] * (double)EP_NS_PER_S);
-    if (c->policy_log && role != EP_LIVE_LOADGEN &&
-        !(o.sim.policy_log = fopen(c->policy_log, "wb"))) {
-        cli_err("--policy-log %s: cannot create", c->policy_log);
+    rc = EXIT_FAIL;
+    if (open_policy_log(c, role, &o) ||
+        (role == EP_LIVE_LOADGEN && c->out && open_results(c, &sc, &res, &sink, &o)))
         goto done;
-    }
-    if (c->eng.kind != EP_ENGINE_EMULATED && c->time_scale != 1 && role == EP_LIVE_NODE)
-        fprintf(stderr,
-                "epara: node: --time-scale %g with a real engine: its measured times "
-                "are scaled too\n",
-                c->time_scale);
-    if (role == EP_LIVE_LOADGEN && c->out) {
-        if (ep_results_open(c->out, &res, msg, sizeof msg)) {
-            cli_err("loadgen: %s", msg);
-            goto done;
-        }
-        char host[256] = "unknown";
-        gethostname(host, sizeof host - 1);
-        size_t dlen;
-        ep_run_info info = {
-                .sc = &sc,
-                .scenario_name = sc.name,
-                .scenario_text = sc.text ? sc.text : ep_scenario_default_text(&dlen),
-                .git_rev = EP_GIT_REV,
-                .host = host,
-                .options_json = "{\"executor\":\"testbed\"}",
-                .rate_scale = c->rate,
-                .duration_s = c->duration,
-                .seed = c->seed_set ? c->seed : sc.run.seed,
-                .policy = c->policy ? c->policy : sc.policy,
-        };
-        int64_t run_id;
-        if (ep_results_begin(res, &info, &run_id)) {
-            cli_err("loadgen: %s: %s", c->out, ep_results_errmsg(res));
-            goto done;
-        }
-        if (c->records) {
-            sink.res = res;
-            o.sim.on_record = sink_record;
-            o.sim.ctx = &sink;
-        }
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    catch_stop_signals();
     ep_sim_result r;
     memset(&r, 0, sizeof r);
+    char msg[RUN_MSG_MAX] = "";
     int err = ep_exec_run(&o, role == EP_LIVE_LOADGEN ? &r : NULL, stats, msg, sizeof msg);
     if (err) {
-        cli_err("%s: %s",
-                role == EP_LIVE_CONTROLLER ? "controller"
-                : role == EP_LIVE_NODE     ? "node"
-                                           : "loadgen",
-                msg);
+        cli_err("%s: %s", role_name(role), msg);
         ep_results_abort(res);
         rc = err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
         goto done;
     }
-    if (role == EP_LIVE_LOADGEN) {
-        if (c->eng.kind != EP_ENGINE_EMULATED && !c->json)
-            printf("engine %s on the nodes\n", ep_engine_kind_name(c->eng.kind));
-        json_t *js = ep_sim_summary_json(&sc, &r);
-        if (js)
-            json_object_set_new(js, "testbed", ep_testbed_stats_json(stats));
-        if (res) {
-            if (sink.err) {
-                cli_err("loadgen: %s: cannot store records: %s", c->out, ep_results_errmsg(res));
-                ep_results_abort(res);
-                json_decref(js);
-                ep_sim_result_fini(&r);
-                goto done;
-            }
-            char *txt = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            err = ep_results_commit(res, &sc, &r, txt);
-            free(txt);
-            if (err) {
-                cli_err("loadgen: %s: cannot store the run: %s", c->out, ep_results_errmsg(res));
-                json_decref(js);
-                ep_sim_result_fini(&r);
-                goto done;
-            }
-        }
-        if (!c->json) {
-            cli_sim_print_table(&sc, &r);
-            printf("testbed: %lld messages in, %lld out, %lld bad frames, %lld sends refused; "
-                   "dispatch overhead p50 %.3f ms, p99 %.3f ms over %lld requests; %.1f s\n",
-                   (long long)stats->msgs_in, (long long)stats->msgs_out,
-                   (long long)stats->bad_frames, (long long)stats->send_failed,
-                   stats->overhead_p50_s * 1e3, stats->overhead_p99_s * 1e3,
-                   (long long)stats->overhead_n, stats->wall_s);
-        }
-        if (c->json && !summary) {
-            json_dumpf(js, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-            putchar('\n');
-        }
-        if (summary)
-            *summary = js;
-        else
-            json_decref(js);
-        ep_sim_result_fini(&r);
-    }
-    rc = EXIT_OK;
+    rc = role == EP_LIVE_LOADGEN ? report_loadgen(c, &sc, &r, stats, res, &sink, summary) : EXIT_OK;
 done:
     if (o.sim.policy_log && fclose(o.sim.policy_log) != 0 && rc == EXIT_OK) {
         cli_err("--policy-log %s: write failed", c->policy_log);

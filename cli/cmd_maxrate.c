@@ -50,6 +50,21 @@ static const char help[] =
         "  --json            one JSON object on stdout\n"
         "  --quiet           no per-run lines on stderr\n";
 
+/* Option defaults (--help gives them) and the ranges an option is checked against. */
+#define MR_TARGET_DEFAULT    0.9  /* --attainment */
+#define MR_TARGET_MIN        1e-6 /* --attainment: the target must be above 0 */
+#define MR_TOL_DEFAULT       0.02 /* --tol, relative bracket width */
+#define MR_TOL_MIN           1e-4
+#define MR_MAX_SCALE_DEFAULT 1024 /* --max-scale */
+#define MR_MAX_SCALE_MAX     1e6
+#define MR_DURATION_MIN      1e-3 /* --duration, seconds */
+#define MR_DURATION_MAX      1e9
+/* The lowest scale the downward search tries (halving from 1) before it concludes that no
+ * scale meets the target. */
+#define MR_MIN_SCALE (1.0 / 1024)
+/* mr_parse: the options are good, go on to the runs (any other value is an exit status). */
+#define MR_RUN (-1)
+
 typedef struct probe {
     const ep_scenario *sc;
     ep_sim_opts o;
@@ -103,47 +118,59 @@ attain_at(probe *p, double scale, double *att)
     return 0;
 }
 
+/* The options of one run, as parsed (the policy, seed, metric and --quiet go to the probe). */
+typedef struct mr_opts {
+    const char *scen, *tdb, *svcname, *outp, *metric;
+    double target, dur, tol, maxscale, slo;
+    int as_json;
+    cli_params params;
+} mr_opts;
+
+/* The bracket: lo meets the target (0: no scale tried does), hi does not; the attainment and
+ * the rates measured at lo. */
+typedef struct mr_bracket {
+    double lo, hi, att_lo, rps_lo, gps_lo;
+} mr_bracket;
+
 /* The result as a row of max_rates in results database path. The options object names the
  * parameters as `epara sweep` and `epara sim` record them, so that epara report can match the
  * row to a series. Prints the problem; 0 or -1. */
 static int
-store_result(const char *path, const ep_scenario *sc, const probe *p, const char *metric,
-             const char *svcname, double target, double tol, double dur, double slo,
-             const cli_params *params, double lo, double hi, double att_lo, double rps_lo,
-             double gps_lo)
+store_result(const char *path, const ep_scenario *sc, const probe *p, const mr_opts *m,
+             const mr_bracket *b)
 {
     json_t *pj = json_object(), *opts = NULL;
     char *otxt = NULL, host[256] = "unknown", err[512] = "out of memory";
     ep_results *res = NULL;
     int ok = 0;
-    for (int i = 0; pj && i < params->n; i++) {
-        const char *eq = strchr(params->kv[i], '=');
+    for (int i = 0; pj && i < m->params.n; i++) {
+        const char *kv = m->params.kv[i], *eq = strchr(kv, '=');
         char key[EP_NAME_MAX];
-        snprintf(key, sizeof key, "%.*s", (int)(eq - params->kv[i]), params->kv[i]);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
         json_object_set_new(pj, key, json_string(eq + 1));
     }
-    opts = json_pack("{s:f, s:f, s:o}", "slo_scale", slo, "duration_s", dur, "params", pj);
+    opts = json_pack("{s:f, s:f, s:o}", "slo_scale", m->slo, "duration_s", m->dur, "params", pj);
     otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
     gethostname(host, sizeof host - 1);
-    double met = lo > 0 ? lo : NAN; /* unknown when the target was never met */
+    double met = b->lo > 0 ? b->lo : NAN; /* unknown when the target was never met */
     ep_max_rate_row row = {
             .scenario = sc->name,
             .policy = p->o.policy,
-            .metric = metric,
-            .service = svcname,
+            .metric = m->metric,
+            .service = m->svcname,
             .options_json = otxt,
             .git_rev = EP_GIT_REV,
             .host = host,
-            .attainment_target = target,
+            .attainment_target = m->target,
             .max_rate_scale = met,
             .bracket_lo = met,
-            .bracket_hi = hi,
-            .attainment = lo > 0 ? att_lo : NAN,
-            .requests_per_s = lo > 0 ? rps_lo : NAN,
-            .goodput_per_s = lo > 0 ? gps_lo : NAN,
-            .duration_s = dur,
-            .slo_scale = slo,
-            .tol = tol,
+            .bracket_hi = b->hi,
+            .attainment = b->lo > 0 ? b->att_lo : NAN,
+            .requests_per_s = b->lo > 0 ? b->rps_lo : NAN,
+            .goodput_per_s = b->lo > 0 ? b->gps_lo : NAN,
+            .duration_s = m->dur,
+            .slo_scale = m->slo,
+            .tol = m->tol,
             .seed = p->o.seed_set ? p->o.seed : sc->run.seed,
             .runs = p->runs,
     };
@@ -160,8 +187,31 @@ store_result(const char *path, const ep_scenario *sc, const probe *p, const char
     return ok ? 0 : -1;
 }
 
-int
-cmd_maxrate(int argc, char **argv)
+/* Checks what the options name before anything is loaded: the policy (required, known), no
+ * operand after them (optind short of argc), an --out that can be written.
+ * Returns MR_RUN or EXIT_USAGE (printed). */
+static int
+mr_check(const mr_opts *m, const probe *p, int argc)
+{
+    if (!p->o.policy || optind != argc) {
+        cli_err("maxrate: --policy is required (see --help)");
+        return EXIT_USAGE;
+    }
+    if (strcmp(p->o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(p->o.policy)) {
+        cli_err("--policy: unknown policy '%s' (see 'epara sim --list-policies')", p->o.policy);
+        return EXIT_USAGE;
+    }
+    /* An output that cannot be written fails now, not after the runs. */
+    if (m->outp && cli_out_check("--out", m->outp))
+        return EXIT_USAGE;
+    return MR_RUN;
+}
+
+/* Reads the options into *m and the probe's part into *p (both set to the defaults first).
+ * Returns MR_RUN (the options checked by mr_check), or the exit status when there is nothing
+ * to run: --help, or a bad option (printed). */
+static int
+mr_parse(int argc, char **argv, mr_opts *m, probe *p)
 {
     static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
                                              {"policy", required_argument, NULL, 'p'},
@@ -180,72 +230,74 @@ cmd_maxrate(int argc, char **argv)
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *scen = NULL, *tdb = NULL, *svcname = NULL, *outp = NULL, *metric = "overall";
-    double target = 0.9, dur = 0, tol = 0.02, maxscale = 1024, slo = 1;
-    int as_json = 0, c;
-    cli_params params = {{NULL}, 0};
-    probe p;
-    memset(&p, 0, sizeof p);
-    p.svc = -1;
+    memset(m, 0, sizeof *m);
+    m->metric = "overall";
+    m->target = MR_TARGET_DEFAULT;
+    m->tol = MR_TOL_DEFAULT;
+    m->maxscale = MR_MAX_SCALE_DEFAULT;
+    m->slo = 1;
+    memset(p, 0, sizeof *p);
+    p->svc = -1;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 's':
-            scen = optarg;
+            m->scen = optarg;
             break;
         case 'p':
-            p.o.policy = optarg;
+            p->o.policy = optarg;
             break;
         case 'a':
-            bad = cli_double("--attainment", optarg, 1e-6, 1, &target);
+            bad = cli_double("--attainment", optarg, MR_TARGET_MIN, 1, &m->target);
             break;
         case 'v':
-            svcname = optarg;
+            m->svcname = optarg;
             break;
         case 'd':
-            bad = cli_double("--duration", optarg, 1e-3, 1e9, &dur);
+            bad = cli_double("--duration", optarg, MR_DURATION_MIN, MR_DURATION_MAX, &m->dur);
             break;
         case 'S':
-            bad = cli_u64("--seed", optarg, &p.o.seed);
-            p.o.seed_set = 1;
+            bad = cli_u64("--seed", optarg, &p->o.seed);
+            p->o.seed_set = 1;
             break;
         case 't':
-            bad = cli_double("--tol", optarg, 1e-4, 1, &tol);
+            bad = cli_double("--tol", optarg, MR_TOL_MIN, 1, &m->tol);
             break;
         case 'm':
-            bad = cli_double("--max-scale", optarg, 1, 1e6, &maxscale);
+            bad = cli_double("--max-scale", optarg, 1, MR_MAX_SCALE_MAX, &m->maxscale);
             break;
         case 'l':
-            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &slo);
+            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &m->slo);
             break;
         case 'T':
-            tdb = optarg;
+            m->tdb = optarg;
             break;
         case 'o':
-            outp = optarg;
+            m->outp = optarg;
             break;
         case 'P':
-            if (cli_params_add(&params, optarg))
+            if (cli_params_add(&m->params, optarg))
                 return EXIT_USAGE;
             break;
         case 'M':
             if (strcmp(optarg, "services") == 0) {
-                p.min_over_services = 1;
-                metric = "services";
+                p->min_over_services = 1;
+                m->metric = "services";
             } else if (strcmp(optarg, "mean") == 0) {
-                p.mean_over_services = 1;
-                metric = "mean";
+                p->mean_over_services = 1;
+                m->metric = "mean";
             } else if (strcmp(optarg, "overall") != 0) {
                 cli_err("--metric: '%s' is not overall, services or mean", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 'j':
-            as_json = 1;
+            m->as_json = 1;
             break;
         case 'q':
-            p.quiet = 1;
+            p->quiet = 1;
             break;
         case 'h':
             fputs(help, stdout);
@@ -257,108 +309,148 @@ cmd_maxrate(int argc, char **argv)
         if (bad)
             return EXIT_USAGE;
     }
-    if (!p.o.policy || optind != argc) {
-        cli_err("maxrate: --policy is required (see --help)");
-        return EXIT_USAGE;
-    }
-    if (strcmp(p.o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(p.o.policy)) {
-        cli_err("--policy: unknown policy '%s' (see 'epara sim --list-policies')", p.o.policy);
-        return EXIT_USAGE;
-    }
-    /* An output that cannot be written fails now, not after the runs. */
-    if (outp && cli_out_check("--out", outp))
-        return EXIT_USAGE;
-    ep_scenario sc;
-    ep_store *st = NULL;
-    int rc = cli_scenario_load(scen, &sc);
+    return mr_check(m, p, argc);
+}
+
+/* Loads the scenario, checks the parameters, prepares its traces (trace database --trace-db or
+ * the scenario's) and sets the probe up on them: SLOs scaled, the service, the duration.
+ * Returns an exit status; 0: *sc and *st are the caller's (on failure nothing is). */
+static int
+mr_setup(const mr_opts *m, probe *p, ep_scenario *sc, ep_store **st)
+{
+    int rc = cli_scenario_load(m->scen, sc);
     if (rc)
         return rc;
     /* Parameters are checked before any trace is prepared. */
-    if (cli_params_apply(&params, &sc) || cli_params_check(&params, &sc, scen, p.o.policy)) {
-        ep_scenario_fini(&sc);
+    if (cli_params_apply(&m->params, sc) ||
+        cli_params_check(&m->params, sc, m->scen, p->o.policy)) {
+        ep_scenario_fini(sc);
         return EXIT_USAGE;
     }
-    if ((rc = cli_scenario_prepare(&sc, tdb, p.quiet, &st)) != 0)
+    if ((rc = cli_scenario_prepare(sc, m->tdb, p->quiet, st)) != 0)
         return rc;
-    rc = EXIT_FAIL;
-    ep_scenario_scale_slos(&sc, slo);
-    if (svcname && (p.svc = ep_scenario_find_service(&sc, svcname)) < 0) {
-        cli_err("--service: no service '%s' in the scenario", svcname);
+    ep_scenario_scale_slos(sc, m->slo);
+    if (m->svcname && (p->svc = ep_scenario_find_service(sc, m->svcname)) < 0) {
+        cli_err("--service: no service '%s' in the scenario", m->svcname);
         rc = EXIT_USAGE;
-        goto done;
+    } else {
+        p->sc = sc;
+        p->o.traces = *st;
+        if (m->dur > 0 && ep_dur_from_s(m->dur, &p->o.duration))
+            rc = EXIT_USAGE;
     }
-    p.sc = &sc;
-    p.o.traces = st;
-    if (dur > 0 && ep_dur_from_s(dur, &p.o.duration)) {
-        rc = EXIT_USAGE;
-        goto done;
+    if (rc) {
+        ep_store_close(*st);
+        *st = NULL;
+        ep_scenario_fini(sc);
     }
-    /* Bracket: lo meets the target, hi does not. */
-    double lo = 0, hi = 1, att, att_lo = 0, rps_lo = 0, gps_lo = 0;
-    if (attain_at(&p, hi, &att))
-        goto done;
-    if (att >= target) {
-        while (att >= target) {
-            lo = hi;
-            att_lo = att;
-            rps_lo = p.last_requests_per_s;
-            gps_lo = p.last_goodput_per_s;
-            hi *= 2;
-            if (hi > maxscale) {
-                cli_err("maxrate: attainment still %.3f at x%g; raise --max-scale", att, lo);
-                goto done;
+    return rc;
+}
+
+/* Makes scale, where the probe just measured attainment att, the bracket's low end. */
+static void
+mr_take_lo(mr_bracket *b, const probe *p, double scale, double att)
+{
+    b->lo = scale;
+    b->att_lo = att;
+    b->rps_lo = p->last_requests_per_s;
+    b->gps_lo = p->last_goodput_per_s;
+}
+
+/* The exponential search: from scale 1, doubling while the target is met (up to --max-scale)
+ * or halving while it is not (down to MR_MIN_SCALE; the target never met leaves lo 0). 0 or
+ * -1 (printed). */
+static int
+mr_bracket_search(probe *p, const mr_opts *m, mr_bracket *b)
+{
+    double att;
+    *b = (mr_bracket){0, 1, 0, 0, 0};
+    if (attain_at(p, b->hi, &att))
+        return -1;
+    if (att >= m->target) {
+        while (att >= m->target) {
+            mr_take_lo(b, p, b->hi, att);
+            b->hi *= 2;
+            if (b->hi > m->maxscale) {
+                cli_err("maxrate: attainment still %.3f at x%g; raise --max-scale", att, b->lo);
+                return -1;
             }
-            if (attain_at(&p, hi, &att))
-                goto done;
+            if (attain_at(p, b->hi, &att))
+                return -1;
         }
     } else {
         double s = 1;
-        while (att < target && s > 1.0 / 1024) {
-            hi = s;
+        while (att < m->target && s > MR_MIN_SCALE) {
+            b->hi = s;
             s /= 2;
-            if (attain_at(&p, s, &att))
-                goto done;
+            if (attain_at(p, s, &att))
+                return -1;
         }
-        if (att < target) {
-            lo = 0;
-        } else {
-            lo = s;
-            att_lo = att;
-            rps_lo = p.last_requests_per_s;
-            gps_lo = p.last_goodput_per_s;
-        }
+        if (att >= m->target)
+            mr_take_lo(b, p, s, att);
     }
-    while (lo > 0 && hi / lo > 1 + tol) {
-        double mid = sqrt(lo * hi);
-        if (attain_at(&p, mid, &att))
-            goto done;
-        if (att >= target) {
-            lo = mid;
-            att_lo = att;
-            rps_lo = p.last_requests_per_s;
-            gps_lo = p.last_goodput_per_s;
-        } else {
-            hi = mid;
-        }
+    return 0;
+}
+
+/* Bisection (at geometric midpoints) until the bracket is within --tol. 0 or -1 (printed). */
+static int
+mr_bisect(probe *p, const mr_opts *m, mr_bracket *b)
+{
+    double att;
+    while (b->lo > 0 && b->hi / b->lo > 1 + m->tol) {
+        double mid = sqrt(b->lo * b->hi);
+        if (attain_at(p, mid, &att))
+            return -1;
+        if (att >= m->target)
+            mr_take_lo(b, p, mid, att);
+        else
+            b->hi = mid;
     }
-    double per_dev = sc.ndevices > 0 ? rps_lo / sc.ndevices : 0;
-    if (outp && store_result(outp, &sc, &p, metric, svcname, target, tol, dur, slo, &params, lo, hi,
-                             att_lo, rps_lo, gps_lo))
-        goto done;
-    if (as_json)
+    return 0;
+}
+
+/* Stores the result with --out, then prints it on stdout, as JSON with --json. Returns the
+ * exit status. */
+static int
+mr_report(const mr_opts *m, const probe *p, const ep_scenario *sc, const mr_bracket *b)
+{
+    const char *svc = m->svcname;
+    double per_dev = sc->ndevices > 0 ? b->rps_lo / sc->ndevices : 0;
+    if (m->outp && store_result(m->outp, sc, p, m, b))
+        return EXIT_FAIL;
+    if (m->as_json)
         printf("{\"policy\":\"%s\",\"scenario\":\"%s\",\"attainment_target\":%g,"
                "\"service\":%s%s%s,\"max_rate_scale\":%.6g,\"attainment\":%.6g,"
                "\"requests_per_s\":%.6g,\"requests_per_s_per_device\":%.6g,\"devices\":%d,"
                "\"slo_scale\":%g,\"runs\":%d,\"bracket\":[%.6g,%.6g]}\n",
-               p.o.policy, sc.name, target, svcname ? "\"" : "", svcname ? svcname : "null",
-               svcname ? "\"" : "", lo, att_lo, rps_lo, per_dev, sc.ndevices, slo, p.runs, lo, hi);
+               p->o.policy, sc->name, m->target, svc ? "\"" : "", svc ? svc : "null",
+               svc ? "\"" : "", b->lo, b->att_lo, b->rps_lo, per_dev, sc->ndevices, m->slo, p->runs,
+               b->lo, b->hi);
     else
         printf("%s: max rate scale %.4g at attainment >= %.3g%s%s (%.4g req/s in the window, "
                "%.4g per device over %d devices; %d runs)\n",
-               p.o.policy, lo, target, svcname ? " for " : "", svcname ? svcname : "", rps_lo,
-               per_dev, sc.ndevices, p.runs);
-    rc = EXIT_OK;
-done:
+               p->o.policy, b->lo, m->target, svc ? " for " : "", svc ? svc : "", b->rps_lo,
+               per_dev, sc->ndevices, p->runs);
+    return EXIT_OK;
+}
+
+int
+cmd_maxrate(int argc, char **argv)
+{
+    mr_opts m;
+    probe p;
+    int rc = mr_parse(argc, argv, &m, &p);
+    if (rc != MR_RUN)
+        return rc;
+    ep_scenario sc;
+    ep_store *st = NULL;
+    if ((rc = mr_setup(&m, &p, &sc, &st)) != 0)
+        return rc;
+    mr_bracket b;
+    if (mr_bracket_search(&p, &m, &b) || mr_bisect(&p, &m, &b))
+        rc = EXIT_FAIL;
+    else
+        rc = mr_report(&m, &p, &sc, &b);
     ep_store_close(st);
     ep_scenario_fini(&sc);
     return rc;

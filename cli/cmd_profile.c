@@ -71,6 +71,26 @@ static const char help[] =
 
 #define MAX_POINTS EP_PROFILE_POINTS
 
+/* Option defaults and bounds (see help). */
+#define DEFAULT_OUT     "profiles.db"
+#define REPEAT_DEFAULT  5    /* --repeat: timed runs per point */
+#define REPEAT_MAX      1000 /* --repeat: at most */
+#define CTX_REF_DEFAULT 256  /* --ctx-ref: context tokens per sequence of a decode step */
+#define THREADS_MAX     1024 /* --threads: at most this many BLAS threads */
+/* Without --batches, LLM decode batches are the powers of two up to the service's max_batch
+ * but at most this. */
+#define DECODE_BATCH_DEFAULT_MAX 64
+/* Without --tokens, the prompt lengths are the powers of two from PROMPT_DEFAULT_MIN to
+ * PROMPT_DEFAULT_MAX, or to half the model's max_seq_len when that is not above it. */
+#define PROMPT_DEFAULT_MIN 16
+#define PROMPT_DEFAULT_MAX 1024
+/* Room for an engine's or the store's message. */
+#define MSG_MAX 512
+/* Room for an int64 printed in decimal with its sign and terminating NUL. */
+#define I64_TEXT_MAX 24
+/* Room beyond the engine's description for the "epara profile: " prefix of a row's source. */
+#define SOURCE_PREFIX_MAX 32
+
 typedef struct point {
     const char *kind; /* "dnn", "prefill", "decode" */
     int64_t x;
@@ -216,7 +236,7 @@ store_points(const char *path, const char *svc, const char *dev, const char *sou
     ep_store *st = cli_store_open(path, 0);
     if (!st)
         return -1;
-    char err[512];
+    char err[MSG_MAX];
     int rc = ep_profiles_replace(st, svc, dev, source, rows, n, err, sizeof err);
     if (rc)
         cli_err("profile: %s: %s", path, err);
@@ -246,8 +266,28 @@ load_scenario(const char *path, ep_scenario *sc)
     return err == EP_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
 }
 
-int
-cmd_profile(int argc, char **argv)
+/* The options of one `epara profile` run (parse_args). */
+typedef struct prof_args {
+    const char *scen, *svcname, *devname, *outp;
+    const char *batches_txt, *tokens_txt, *engine_txt;
+    int64_t repeat, ctx_ref, threads;
+    int dry, quiet, ctx_set;
+    ep_engine_opts eo;
+} prof_args;
+
+/* What is measured: the service, the device class and the points' x values (pick_target,
+ * pick_prompts). */
+typedef struct target {
+    const ep_service *sv;
+    int svc, spec, llm;
+    int64_t batches[MAX_POINTS], tokens[MAX_POINTS];
+    int nb, nt;
+} target;
+
+/* Parses the options into a and checks that no operand is left (check_args checks the
+ * rest). Returns 0, -1 after printing --help, or an exit status after printing the problem. */
+static int
+parse_args(int argc, char **argv, prof_args *a)
 {
     static const struct option longopts[] = {{"engine", required_argument, NULL, 'e'},
                                              {"scenario", required_argument, NULL, 's'},
@@ -267,82 +307,80 @@ cmd_profile(int argc, char **argv)
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *scen = NULL, *svcname = NULL, *devname = NULL, *outp = "profiles.db";
-    const char *batches_txt = NULL, *tokens_txt = NULL, *engine_txt = NULL;
-    int64_t repeat = 5, ctx_ref = 256, threads = 0;
-    int dry = 0, quiet = 0, ctx_set = 0, c;
-    char msg[512];
-    if (argc > 1 && strcmp(argv[1], "import") == 0)
-        return cmd_profile_import(argc - 1, argv + 1);
-    ep_engine_opts eo;
-    ep_engine_opts_default(&eo);
+    memset(a, 0, sizeof *a);
+    a->outp = DEFAULT_OUT;
+    a->repeat = REPEAT_DEFAULT;
+    a->ctx_ref = CTX_REF_DEFAULT;
+    ep_engine_opts_default(&a->eo);
+    char msg[MSG_MAX];
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'e':
-            engine_txt = optarg;
-            if (ep_engine_kind_parse(optarg, &eo.kind)) {
+            a->engine_txt = optarg;
+            if (ep_engine_kind_parse(optarg, &a->eo.kind)) {
                 cli_err("--engine: '%s' is not one of emulated, cpu, cuda", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 's':
-            scen = optarg;
+            a->scen = optarg;
             break;
         case 'v':
-            svcname = optarg;
+            a->svcname = optarg;
             break;
         case 'd':
-            devname = optarg;
+            a->devname = optarg;
             break;
         case 'b':
-            batches_txt = optarg;
+            a->batches_txt = optarg;
             break;
         case 't':
-            tokens_txt = optarg;
+            a->tokens_txt = optarg;
             break;
         case 'c':
-            bad = cli_i64("--ctx-ref", optarg, 1, EP_ENGINE_TOKENS_MAX, &ctx_ref);
-            ctx_set = 1;
+            bad = cli_i64("--ctx-ref", optarg, 1, EP_ENGINE_TOKENS_MAX, &a->ctx_ref);
+            a->ctx_set = 1;
             break;
         case 'r':
-            bad = cli_i64("--repeat", optarg, 1, 1000, &repeat);
+            bad = cli_i64("--repeat", optarg, 1, REPEAT_MAX, &a->repeat);
             break;
         case 'S':
-            bad = cli_u64("--seed", optarg, &eo.seed);
+            bad = cli_u64("--seed", optarg, &a->eo.seed);
             break;
         case 'j':
-            bad = cli_i64("--threads", optarg, 1, 1024, &threads);
-            eo.threads = (int)threads;
+            bad = cli_i64("--threads", optarg, 1, THREADS_MAX, &a->threads);
+            a->eo.threads = (int)a->threads;
             break;
         case 'L':
-            if (ep_engine_llm_shape_parse(optarg, &eo.llm, msg, sizeof msg)) {
+            if (ep_engine_llm_shape_parse(optarg, &a->eo.llm, msg, sizeof msg)) {
                 cli_err("--llm-shape: %s", msg);
                 return EXIT_USAGE;
             }
             break;
         case 'D':
-            if (ep_engine_dnn_shape_parse(optarg, &eo.seg, &eo.seg_side, msg, sizeof msg)) {
+            if (ep_engine_dnn_shape_parse(optarg, &a->eo.seg, &a->eo.seg_side, msg, sizeof msg)) {
                 cli_err("--dnn-shape: %s", msg);
                 return EXIT_USAGE;
             }
             break;
         case 'k':
-            eo.checkpoint = optarg;
+            a->eo.checkpoint = optarg;
             break;
         case 'o':
-            outp = optarg;
+            a->outp = optarg;
             break;
         case 'n':
-            dry = 1;
+            a->dry = 1;
             break;
         case 'q':
-            quiet = 1;
+            a->quiet = 1;
             break;
         case 'h':
             fputs(help, stdout);
-            return EXIT_OK;
+            return -1;
         default:
             fputs(help, stderr);
             return EXIT_USAGE;
@@ -354,22 +392,190 @@ cmd_profile(int argc, char **argv)
         cli_err("profile: unexpected argument '%s' (see --help)", argv[optind]);
         return EXIT_USAGE;
     }
-    if (!engine_txt || !svcname) {
+    return 0;
+}
+
+/* Checks that the required options are there and the engine is available. Returns 0 or
+ * EXIT_USAGE after printing the problem. */
+static int
+check_args(const prof_args *a)
+{
+    if (!a->engine_txt || !a->svcname) {
         cli_err("profile: --engine and --service are required (see --help)");
         return EXIT_USAGE;
     }
-    if (!ep_engine_kind_available(eo.kind)) {
+    if (!ep_engine_kind_available(a->eo.kind)) {
         cli_err("--engine: %s engine not available (not built into this epara, or no CUDA "
                 "device)",
-                engine_txt);
+                a->engine_txt);
         return EXIT_USAGE;
     }
+    return 0;
+}
+
+/* Finds the service and the device class in sc and the batch sizes to measure; refuses
+ * prompt options for a DNN service and makes room for the largest decode batch in a->eo.
+ * Returns 0 or EXIT_USAGE after printing the problem. */
+static int
+pick_target(const ep_scenario *sc, prof_args *a, target *t)
+{
+    memset(t, 0, sizeof *t);
+    t->svc = ep_scenario_find_service(sc, a->svcname);
+    if (t->svc < 0) {
+        cli_err("--service: no service '%s' in %s", a->svcname, sc->name);
+        return EXIT_USAGE;
+    }
+    t->spec = -1;
+    if (a->devname)
+        t->spec = ep_scenario_find_spec(sc, a->devname);
+    else if (sc->ndevices > 0)
+        t->spec = sc->devices[0].spec;
+    if (t->spec < 0) {
+        cli_err("--device: no device class '%s' in %s", a->devname ? a->devname : "(any)",
+                sc->name);
+        return EXIT_USAGE;
+    }
+    t->sv = &sc->services[t->svc];
+    t->llm = t->sv->kind == EP_SVC_LLM;
+    /* Without --batches: powers of two to max_batch (LLM: at most DECODE_BATCH_DEFAULT_MAX). */
+    int64_t max_batch = t->sv->max_batch;
+    if (t->llm && max_batch > DECODE_BATCH_DEFAULT_MAX)
+        max_batch = DECODE_BATCH_DEFAULT_MAX;
+    if (a->batches_txt)
+        t->nb = parse_list("--batches", a->batches_txt,
+                           t->llm ? EP_ENGINE_SLOTS_MAX : EP_ENGINE_BATCH_MAX, t->batches);
+    else
+        t->nb = powers_to(1, max_batch, t->batches);
+    if (t->nb < 0)
+        return EXIT_USAGE;
+    if (!t->llm && (a->tokens_txt || a->ctx_set)) {
+        cli_err("%s: %s is a DNN service (no prompts)", a->tokens_txt ? "--tokens" : "--ctx-ref",
+                a->svcname);
+        return EXIT_USAGE;
+    }
+    if (t->llm && t->batches[t->nb - 1] > a->eo.llm_slots)
+        a->eo.llm_slots = (int)t->batches[t->nb - 1];
+    return 0;
+}
+
+/* Opens the engine and loads the service on it (*eng and *inst are set as far as that went,
+ * for the caller to release). Returns 0 or an exit status after printing the problem. */
+static int
+open_engine(const ep_scenario *sc, const prof_args *a, const target *t, ep_engine **eng,
+            ep_engine_inst **inst)
+{
+    char msg[MSG_MAX];
+    int err = ep_engine_open(sc, &a->eo, eng, msg, sizeof msg);
+    if (err) {
+        cli_err("profile: %s", msg);
+        return err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    }
+    err = ep_engine_load(*eng, t->svc, t->spec, inst, msg, sizeof msg);
+    if (err) {
+        cli_err("profile: %s", msg);
+        return err == EP_ENOMEM || err == EP_EIO ? EXIT_FAIL : EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* LLM services: the prompt lengths to measure (below the loaded model's max_seq_len by
+ * default), and a check that --ctx-ref fits the model. Returns 0 or EXIT_USAGE after
+ * printing the problem. */
+static int
+pick_prompts(const prof_args *a, ep_engine_inst *inst, target *t)
+{
+    if (!t->llm)
+        return 0;
+    int maxtok = ep_engine_llm_max_tokens(inst);
+    if (a->tokens_txt) {
+        t->nt = parse_list("--tokens", a->tokens_txt, EP_ENGINE_TOKENS_MAX, t->tokens);
+    } else {
+        t->nt = powers_to(PROMPT_DEFAULT_MIN,
+                          maxtok > 0 && maxtok <= PROMPT_DEFAULT_MAX ? maxtok / 2
+                                                                     : PROMPT_DEFAULT_MAX,
+                          t->tokens);
+    }
+    if (t->nt < 0 || (maxtok > 0 && a->ctx_ref >= maxtok)) {
+        if (t->nt >= 0)
+            cli_err("--ctx-ref: %lld must be below the model's max_seq_len %d",
+                    (long long)a->ctx_ref, maxtok);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Measures every point of t into pts: the prompts, then the batches. Sets *np to the points
+ * measured (or begun). Returns 0, or -1 after printing an engine's failure. */
+static int
+measure_points(prof *p, const target *t, int64_t ctx_ref, ep_engine_work *work, point *pts, int *np)
+{
+    for (int i = 0; i < t->nt; i++)
+        if (measure_prefill(p, t->tokens[i], &pts[(*np)++]))
+            return -1;
+    for (int i = 0; i < t->nb; i++)
+        if (t->llm ? measure_decode(p, t->batches[i], ctx_ref, work, &pts[(*np)++])
+                   : measure_dnn(p, t->batches[i], &pts[(*np)++]))
+            return -1;
+    if (p->progress)
+        fputs("\r\033[K", stderr);
+    return 0;
+}
+
+/* Prints the profile table: a heading line, then one row per point, times in ms. */
+static void
+print_points(const char *svc, const char *dev, const char *what, int repeat, const point *pts,
+             int np)
+{
+    printf("profile: %s on %s, engine %s (median of %d runs)\n", svc, dev, what, repeat);
+    printf("%-8s %8s %8s %12s %12s %12s %12s\n", "kind", "x", "ctx_ref", "median_ms", "min_ms",
+           "max_ms", "model_ms");
+    for (int i = 0; i < np; i++) {
+        char ctx[I64_TEXT_MAX] = "-";
+        if (pts[i].ctx_ref > 0)
+            snprintf(ctx, sizeof ctx, "%lld", (long long)pts[i].ctx_ref);
+        printf("%-8s %8lld %8s %12.4f %12.4f %12.4f %12.4f\n", pts[i].kind, (long long)pts[i].x,
+               ctx, ep_dur_to_s(pts[i].median) * 1e3, ep_dur_to_s(pts[i].lo) * 1e3,
+               ep_dur_to_s(pts[i].hi) * 1e3, ep_dur_to_s(pts[i].model) * 1e3);
+    }
+}
+
+/* Writes the points into --out (nothing with --dry-run) and says so. Returns an exit
+ * status. */
+static int
+write_points(const prof_args *a, const char *svc, const char *dev, const char *what,
+             const point *pts, int np)
+{
+    if (a->dry) {
+        printf("dry run: nothing written\n");
+        return EXIT_OK;
+    }
+    char source[EP_ENGINE_SHAPE_MAX + SOURCE_PREFIX_MAX];
+    snprintf(source, sizeof source, "epara profile: %s", what);
+    if (store_points(a->outp, svc, dev, source, pts, np))
+        return EXIT_FAIL;
+    printf("wrote %d rows into %s (service %s, device %s); use them with "
+           "'epara sim --trace-db %s'\n",
+           np, a->outp, svc, dev, a->outp);
+    return EXIT_OK;
+}
+
+int
+cmd_profile(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "import") == 0)
+        return cmd_profile_import(argc - 1, argv + 1);
+    prof_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = check_args(&a)) != 0)
+        return rc;
 
     /* An output that cannot be written fails now, not after the measurements. */
-    if (!dry && cli_out_check("--out", outp))
+    if (!a.dry && cli_out_check("--out", a.outp))
         return EXIT_USAGE;
     ep_scenario sc;
-    int rc = load_scenario(scen, &sc);
+    rc = load_scenario(a.scen, &sc);
     if (rc)
         return rc;
     ep_engine *eng = NULL;
@@ -378,120 +584,33 @@ cmd_profile(int argc, char **argv)
     point *pts = NULL;
     prof p;
     memset(&p, 0, sizeof p);
-    rc = EXIT_USAGE;
-    int svc = ep_scenario_find_service(&sc, svcname);
-    if (svc < 0) {
-        cli_err("--service: no service '%s' in %s", svcname, sc.name);
+    target t;
+    if ((rc = pick_target(&sc, &a, &t)) != 0 || (rc = open_engine(&sc, &a, &t, &eng, &inst)) != 0 ||
+        (rc = pick_prompts(&a, inst, &t)) != 0)
         goto done;
-    }
-    int spec = -1;
-    if (devname)
-        spec = ep_scenario_find_spec(&sc, devname);
-    else if (sc.ndevices > 0)
-        spec = sc.devices[0].spec;
-    if (spec < 0) {
-        cli_err("--device: no device class '%s' in %s", devname ? devname : "(any)", sc.name);
-        goto done;
-    }
-    const ep_service *sv = &sc.services[svc];
-    int llm = sv->kind == EP_SVC_LLM;
-    int64_t batches[MAX_POINTS], tokens[MAX_POINTS];
-    int nb, nt = 0;
-    if (batches_txt)
-        nb = parse_list("--batches", batches_txt, llm ? EP_ENGINE_SLOTS_MAX : EP_ENGINE_BATCH_MAX,
-                        batches);
-    else
-        nb = powers_to(1, llm ? (sv->max_batch < 64 ? sv->max_batch : 64) : sv->max_batch, batches);
-    if (nb < 0)
-        goto done;
-    if (!llm && (tokens_txt || ctx_set)) {
-        cli_err("%s: %s is a DNN service (no prompts)", tokens_txt ? "--tokens" : "--ctx-ref",
-                svcname);
-        goto done;
-    }
-    if (llm && batches[nb - 1] > eo.llm_slots)
-        eo.llm_slots = (int)batches[nb - 1];
-
     rc = EXIT_FAIL;
-    int err = ep_engine_open(&sc, &eo, &eng, msg, sizeof msg);
-    if (err) {
-        cli_err("profile: %s", msg);
-        rc = err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
-        goto done;
-    }
-    err = ep_engine_load(eng, svc, spec, &inst, msg, sizeof msg);
-    if (err) {
-        cli_err("profile: %s", msg);
-        rc = err == EP_ENOMEM || err == EP_EIO ? EXIT_FAIL : EXIT_USAGE;
-        goto done;
-    }
-    int maxtok = llm ? ep_engine_llm_max_tokens(inst) : 0;
-    if (llm) {
-        if (tokens_txt) {
-            nt = parse_list("--tokens", tokens_txt, EP_ENGINE_TOKENS_MAX, tokens);
-        } else {
-            nt = powers_to(16, maxtok > 0 && maxtok <= 1024 ? maxtok / 2 : 1024, tokens);
-        }
-        if (nt < 0 || (maxtok > 0 && ctx_ref >= maxtok)) {
-            if (nt >= 0)
-                cli_err("--ctx-ref: %lld must be below the model's max_seq_len %d",
-                        (long long)ctx_ref, maxtok);
-            rc = EXIT_USAGE;
-            goto done;
-        }
-    }
-    pts = calloc((size_t)(nb + nt), sizeof *pts);
-    p.runs = calloc((size_t)repeat, sizeof *p.runs);
-    work = llm ? calloc((size_t)batches[nb - 1], sizeof *work) : NULL;
-    if (!pts || !p.runs || (llm && !work)) {
+    pts = calloc((size_t)(t.nb + t.nt), sizeof *pts);
+    p.runs = calloc((size_t)a.repeat, sizeof *p.runs);
+    work = t.llm ? calloc((size_t)t.batches[t.nb - 1], sizeof *work) : NULL;
+    if (!pts || !p.runs || (t.llm && !work)) {
         cli_err("profile: out of memory");
         goto done;
     }
     p.sc = &sc;
     p.inst = inst;
-    p.svc = svc;
-    p.spec = spec;
-    p.repeat = (int)repeat;
-    p.progress = !quiet && cli_tty();
-    p.total = nb + nt;
+    p.svc = t.svc;
+    p.spec = t.spec;
+    p.repeat = (int)a.repeat;
+    p.progress = !a.quiet && cli_tty();
+    p.total = t.nb + t.nt;
     char what[EP_ENGINE_SHAPE_MAX];
     ep_engine_inst_describe(inst, what, sizeof what);
     int np = 0;
-    for (int i = 0; i < nt; i++)
-        if (measure_prefill(&p, tokens[i], &pts[np++]))
-            goto done;
-    for (int i = 0; i < nb; i++)
-        if (llm ? measure_decode(&p, batches[i], ctx_ref, work, &pts[np++])
-                : measure_dnn(&p, batches[i], &pts[np++]))
-            goto done;
-    if (p.progress)
-        fputs("\r\033[K", stderr);
-
-    printf("profile: %s on %s, engine %s (median of %d runs)\n", sv->name, sc.specs[spec].name,
-           what, p.repeat);
-    printf("%-8s %8s %8s %12s %12s %12s %12s\n", "kind", "x", "ctx_ref", "median_ms", "min_ms",
-           "max_ms", "model_ms");
-    for (int i = 0; i < np; i++) {
-        char ctx[24] = "-";
-        if (pts[i].ctx_ref > 0)
-            snprintf(ctx, sizeof ctx, "%lld", (long long)pts[i].ctx_ref);
-        printf("%-8s %8lld %8s %12.4f %12.4f %12.4f %12.4f\n", pts[i].kind, (long long)pts[i].x,
-               ctx, ep_dur_to_s(pts[i].median) * 1e3, ep_dur_to_s(pts[i].lo) * 1e3,
-               ep_dur_to_s(pts[i].hi) * 1e3, ep_dur_to_s(pts[i].model) * 1e3);
-    }
-    if (dry) {
-        printf("dry run: nothing written\n");
-        rc = EXIT_OK;
+    if (measure_points(&p, &t, a.ctx_ref, work, pts, &np))
         goto done;
-    }
-    char source[EP_ENGINE_SHAPE_MAX + 32];
-    snprintf(source, sizeof source, "epara profile: %s", what);
-    if (store_points(outp, sv->name, sc.specs[spec].name, source, pts, np))
-        goto done;
-    printf("wrote %d rows into %s (service %s, device %s); use them with "
-           "'epara sim --trace-db %s'\n",
-           np, outp, sv->name, sc.specs[spec].name, outp);
-    rc = EXIT_OK;
+    const char *dev = sc.specs[t.spec].name;
+    print_points(t.sv->name, dev, what, p.repeat, pts, np);
+    rc = write_points(&a, t.sv->name, dev, what, pts, np);
 done:
     if (p.progress && rc != EXIT_OK)
         fputc('\n', stderr);

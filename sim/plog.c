@@ -16,6 +16,7 @@
  * categorize records run from service 0 up, each pass starting from no categories.
  * EPPLOG2 (one state for every node, no init records) is refused. */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,26 @@ sim_plog_end(sim *s)
 
 /* --- replay ----------------------------------------------------------------------------- */
 
+/* Sanity bounds on the counts a record gives (a larger one is a corrupt log, not a big run). */
+#define RP_MAX_INSTANCES (1 << 24) /* instances in a logged view */
+#define RP_MAX_PLACED    (1 << 20) /* instance specs in a logged placement */
+#define RP_MAX_QUEUE     (1 << 24) /* requests in a logged pick_batch queue */
+/* Instances a replayed place may set: the capacity the host gives it (sim_do_place). */
+#define RP_PLACE_CAP 1024
+/* Bytes added to a buffer sized by a logged count, so that a count of 0 still allocates
+ * (malloc(0) may return NULL, which would read as out of memory). */
+#define RP_SPEC_PAD  1 /* the logged placement's specs */
+#define RP_QUEUE_PAD 8 /* each of a pick_batch queue's arrays */
+/* Room for what went wrong, before the path and call number are put in front. */
+#define RP_WHAT_MAX 256
+/* The magic's length less its newline: the format's name as an error message gives it. */
+#define PLOG_NAME_LEN 7
+
+/* The outputs a route record logs (sim_route), in order. */
+enum { RT_KIND, RT_INSTANCE, RT_NODE, RT_NOUT };
+/* The outputs a pick_batch record logs (the DNN host), in order. */
+enum { BT_SIZE, BT_DROP, BT_NOUT };
+
 typedef struct rp {
     FILE *f;
     const char *path;
@@ -178,12 +199,53 @@ typedef struct rp {
     int nt;
 } rp;
 
+/* A replay in progress: the log, the policy and the scenario it was written for, a host with
+ * just what views need, the view's buffers (refilled by every record) and the policy states. */
+typedef struct replay {
+    rp r;                  /* the log, the call number, the error, the timers armed */
+    const ep_scenario *sc; /* the caller's scenario */
+    ep_scenario copy;      /* sc with the logged parameters, as the writer's was */
+    plog_header h;         /* the log's header */
+    const ep_policy_ops *pol;
+    ep_replay_result *out;
+    sim S; /* the host: the scenario, link pipes for delays */
+    ep_view view;
+    ep_env env;
+    ep_instance_view *inst; /* the view's instances, icap of them allocated */
+    int icap;
+    int *node_up, *link_up;
+    ep_time *upfree;
+    int64_t *arr;
+    double *rate, *min, *mout, *orate;
+    ep_category *cat;
+    /* The states the writer had, as its init records create them: [node], [nnodes] the
+     * controller's; NULL until then. One RNG each. */
+    int nst;
+    void **states;
+    ep_rng *rngs;
+    ep_time *qdl, *qarr; /* the last pick_batch queue's deadlines and arrivals */
+} replay;
+
 static int
 rp_fail(rp *r, int code, const char *what)
 {
     if (r->err && r->errlen)
         snprintf(r->err, r->errlen, "%s: call %" PRId64 ": %s", r->path, r->call, what);
     return code;
+}
+
+static int rp_failf(rp *r, int code, const char *fmt, ...) EP_PRINTF(3, 4);
+
+/* rp_fail with what went wrong formatted (at most RP_WHAT_MAX bytes). */
+static int
+rp_failf(rp *r, int code, const char *fmt, ...)
+{
+    char what[RP_WHAT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return rp_fail(r, code, what);
 }
 
 static int
@@ -203,40 +265,166 @@ rp_timer_arm(void *host, ep_dur after, uint64_t cookie)
     r->nt++;
 }
 
+/* Reads the log's header and the parameters after it and checks them against this build and
+ * scenario x->sc; sets x->h, x->copy (the scenario with the logged parameters), x->pol and the
+ * header's fields of x->out. */
 static int
-read_view(rp *r, ep_view *v, const ep_scenario *sc, ep_instance_view **inst, int *cap, int *node_up,
-          int *link_up, ep_time *upfree, int64_t *arr, double *rate, double *min, double *mout,
-          double *orate)
+replay_open(replay *x)
 {
-    int32_t n;
-    if (rd(r, &n, sizeof n))
+    rp *r = &x->r;
+    const ep_scenario *sc = x->sc;
+    plog_header *h = &x->h;
+    if (fread(h, 1, sizeof *h, r->f) != sizeof *h ||
+        memcmp(h->magic, PLOG_PREFIX, sizeof PLOG_PREFIX - 1) != 0)
+        return rp_fail(r, EP_EPARSE, "not a policy log (bad magic)");
+    if (memcmp(h->magic, PLOG_MAGIC, sizeof h->magic) != 0)
+        return rp_failf(r, EP_EPARSE,
+                        "a policy log of another format (%.*s; this build reads %.*s, with one "
+                        "policy state per node): write it again with this build",
+                        PLOG_NAME_LEN, h->magic, PLOG_NAME_LEN, PLOG_MAGIC);
+    if (h->sz_view != sizeof(ep_instance_view) || h->sz_req != sizeof(ep_request_info) ||
+        h->sz_spec != sizeof(ep_instance_spec) || h->sz_cat != sizeof(ep_category))
+        return rp_fail(r, EP_EPARSE, "written by a build with another layout");
+    h->policy[EP_NAME_MAX - 1] = '\0';
+    if (h->nservices != sc->nservices || h->nnodes != sc->nnodes || h->nlinks != sc->nlinks ||
+        h->ndevices != sc->ndevices || h->nparams < 0 || h->nparams > EP_MAX_PARAMS)
+        return rp_fail(r, EP_EINVAL, "written for another scenario");
+    ep_param params[EP_MAX_PARAMS];
+    if (rd(r, params, (size_t)h->nparams * sizeof *params))
         return EP_EPARSE;
-    if (n < 0 || n > (1 << 24))
-        return rp_fail(r, EP_EPARSE, "bad instance count");
-    if (n > *cap) {
-        ep_instance_view *a = realloc(*inst, (size_t)n * sizeof *a);
-        if (!a)
-            return EP_ENOMEM;
-        *inst = a;
-        *cap = n;
-    }
-    size_t ns = (size_t)sc->nservices;
-    int32_t oracle;
-    if (rd(r, *inst, (size_t)n * sizeof **inst) ||
-        rd(r, node_up, (size_t)sc->nnodes * sizeof *node_up) ||
-        rd(r, link_up, (size_t)sc->nlinks * sizeof *link_up) ||
-        rd(r, upfree, (size_t)sc->nlinks * sizeof *upfree) || rd(r, arr, ns * sizeof *arr) ||
-        rd(r, rate, ns * sizeof *rate) || rd(r, min, ns * sizeof *min) ||
-        rd(r, mout, ns * sizeof *mout) || rd(r, &oracle, sizeof oracle))
-        return EP_EPARSE;
-    if (oracle && rd(r, orate, ns * sizeof *orate))
-        return EP_EPARSE;
-    v->inst = *inst;
-    v->ninst = n;
-    v->oracle_rate = oracle ? orate : NULL;
+    /* The replay's scenario carries the logged parameters, as the writer's did. */
+    x->copy = *sc;
+    memcpy(x->copy.params, params, (size_t)h->nparams * sizeof *params);
+    x->copy.nparams = h->nparams;
+    if (scenario_checksum(&x->copy) != h->checksum)
+        return rp_fail(r, EP_EINVAL,
+                       "written for another scenario or options (services, SLOs, periods)");
+    x->pol = ep_policy_find(h->policy);
+    if (!x->pol)
+        return rp_fail(r, EP_EINVAL, "unknown policy");
+    snprintf(x->out->policy, sizeof x->out->policy, "%s", x->pol->name);
+    x->out->seed = h->seed;
+    x->out->role = h->role;
+    x->out->node = h->node;
     return 0;
 }
 
+/* Allocates the host (link pipes for view delays), the view's arrays and the table of policy
+ * states, and points the view and the policy's environment at them. 0 or EP_ENOMEM; what was
+ * allocated is freed by replay_teardown either way. */
+static int
+replay_setup(replay *x)
+{
+    const ep_scenario *sc = x->sc;
+    size_t ns = (size_t)sc->nservices + 1;
+    x->S.sc = &x->copy;
+    x->S.up = calloc((size_t)sc->nlinks + 1, sizeof *x->S.up);
+    x->S.down = calloc((size_t)sc->nlinks + 1, sizeof *x->S.down);
+    x->node_up = calloc((size_t)sc->nnodes + 1, sizeof *x->node_up);
+    x->link_up = calloc((size_t)sc->nlinks + 1, sizeof *x->link_up);
+    x->upfree = calloc((size_t)sc->nlinks + 1, sizeof *x->upfree);
+    x->arr = calloc(ns, sizeof *x->arr);
+    x->rate = calloc(ns, sizeof *x->rate);
+    x->min = calloc(ns, sizeof *x->min);
+    x->mout = calloc(ns, sizeof *x->mout);
+    x->orate = calloc(ns, sizeof *x->orate);
+    x->cat = calloc(ns, sizeof *x->cat);
+    x->nst = sc->nnodes + 1;
+    x->states = calloc((size_t)x->nst, sizeof *x->states);
+    x->rngs = calloc((size_t)x->nst, sizeof *x->rngs);
+    if (!x->S.up || !x->S.down || !x->node_up || !x->link_up || !x->upfree || !x->arr || !x->rate ||
+        !x->min || !x->mout || !x->orate || !x->cat || !x->states || !x->rngs)
+        return EP_ENOMEM;
+    for (int i = 0; i < sc->nlinks; i++) {
+        sim_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
+        x->S.up[i] = x->S.down[i] = p;
+    }
+    ep_view *v = &x->view;
+    memset(v, 0, sizeof *v);
+    v->sc = &x->copy;
+    v->cat = x->cat;
+    v->node_up = x->node_up;
+    v->link_up = x->link_up;
+    v->uplink_free = x->upfree;
+    v->arrivals = x->arr;
+    v->rate = x->rate;
+    v->mean_input = x->min;
+    v->mean_output = x->mout;
+    v->placement_period = sc->run.placement_period;
+    v->sync_period = sc->run.sync_period;
+    v->delay = sim_view_delay;
+    v->host_ = &x->S;
+    ep_env env = {0, NULL, rp_timer_arm, &x->r};
+    x->env = env;
+    return 0;
+}
+
+/* Finishes the policy states and frees what replay_setup and the records allocated. */
+static void
+replay_teardown(replay *x)
+{
+    for (int i = 0; x->states && x->rngs && i < x->nst; i++) {
+        if (x->states[i] && x->pol->fini)
+            x->pol->fini(x->states[i]);
+        free(x->states[i]);
+        ep_rng_fini(&x->rngs[i]);
+    }
+    free(x->states);
+    free(x->rngs);
+    free(x->S.up);
+    free(x->S.down);
+    free(x->node_up);
+    free(x->link_up);
+    free(x->upfree);
+    free(x->arr);
+    free(x->rate);
+    free(x->min);
+    free(x->mout);
+    free(x->orate);
+    free(x->cat);
+    free(x->inst);
+    free(x->qdl);
+    free(x->qarr);
+}
+
+/* Reads a record's view into x->view, growing the instance buffer as needed. */
+static int
+read_view(replay *x)
+{
+    rp *r = &x->r;
+    const ep_scenario *sc = x->sc;
+    ep_view *v = &x->view;
+    int32_t n;
+    if (rd(r, &n, sizeof n))
+        return EP_EPARSE;
+    if (n < 0 || n > RP_MAX_INSTANCES)
+        return rp_fail(r, EP_EPARSE, "bad instance count");
+    if (n > x->icap) {
+        ep_instance_view *a = realloc(x->inst, (size_t)n * sizeof *a);
+        if (!a)
+            return EP_ENOMEM;
+        x->inst = a;
+        x->icap = n;
+    }
+    size_t ns = (size_t)sc->nservices;
+    int32_t oracle;
+    if (rd(r, x->inst, (size_t)n * sizeof *x->inst) ||
+        rd(r, x->node_up, (size_t)sc->nnodes * sizeof *x->node_up) ||
+        rd(r, x->link_up, (size_t)sc->nlinks * sizeof *x->link_up) ||
+        rd(r, x->upfree, (size_t)sc->nlinks * sizeof *x->upfree) ||
+        rd(r, x->arr, ns * sizeof *x->arr) || rd(r, x->rate, ns * sizeof *x->rate) ||
+        rd(r, x->min, ns * sizeof *x->min) || rd(r, x->mout, ns * sizeof *x->mout) ||
+        rd(r, &oracle, sizeof oracle))
+        return EP_EPARSE;
+    if (oracle && rd(r, x->orate, ns * sizeof *x->orate))
+        return EP_EPARSE;
+    v->inst = x->inst;
+    v->ninst = n;
+    v->oracle_rate = oracle ? x->orate : NULL;
+    return 0;
+}
+
+/* Reads the timers the record logs and checks the replayed call armed the same. */
 static int
 check_timers(rp *r)
 {
@@ -255,295 +443,267 @@ check_timers(rp *r)
     return 0;
 }
 
+/* The slot of x->states that state `who` of a record (a node, -1 the controller) names. */
+static int
+state_slot(const replay *x, int32_t who)
+{
+    return who < 0 ? x->sc->nnodes : who;
+}
+
+/* Reads the head of the next record -- its kind, the policy state it used, the time -- and
+ * checks them, then reads its view. *end: the log ended cleanly before it. */
+static int
+replay_read_call(replay *x, uint32_t *kind, int32_t *who, int *end)
+{
+    rp *r = &x->r;
+    size_t got = fread(kind, 1, sizeof *kind, r->f);
+    if (got == 0 && feof(r->f)) {
+        *end = 1;
+        return 0;
+    }
+    r->call++;
+    if (got != sizeof *kind || *kind < PL_CATEGORIZE || *kind >= PL_END)
+        return rp_fail(r, EP_EPARSE, "bad record kind");
+    int rc;
+    if ((rc = rd(r, who, sizeof *who)) != 0 || (rc = rd(r, &x->env.now, sizeof x->env.now)) != 0)
+        return rc;
+    if (*who < -1 || *who >= x->sc->nnodes)
+        return rp_fail(r, EP_EPARSE, "bad policy state");
+    if ((*kind == PL_INIT) != (x->states[state_slot(x, *who)] == NULL))
+        return rp_fail(r, EP_EPARSE,
+                       *kind == PL_INIT ? "a policy state initialized twice"
+                                        : "a call on a policy state never initialized");
+    return read_view(x);
+}
+
+/* init: creates state slot si (with the writer's RNG stream for state who) and checks the
+ * return code is the logged one. */
+static int
+replay_init(replay *x, int si, int32_t who)
+{
+    rp *r = &x->r;
+    const ep_policy_ops *pol = x->pol;
+    int32_t want;
+    int rc;
+    if ((rc = rd(r, &want, sizeof want)) != 0)
+        return rc;
+    void *state = x->states[si] = calloc(1, pol->state_size ? pol->state_size : 1);
+    if (!state || ep_rng_init(&x->rngs[si], x->h.seed, sim_pol_stream(who)) != 0)
+        return EP_ENOMEM;
+    x->out->states++;
+    x->out->calls++;
+    int mine = pol->init ? pol->init(state, &x->env, &x->view, x->copy.params, x->copy.nparams) : 0;
+    if (mine != want)
+        return rp_failf(r, EP_ERANGE, "init: returned %d, logged %d", mine, (int)want);
+    return 0;
+}
+
+/* categorize: one service's category, checked against the logged one; it joins the view's
+ * categories for the calls after it. */
+static int
+replay_categorize(replay *x, void *state)
+{
+    rp *r = &x->r;
+    const ep_scenario *sc = x->sc;
+    int32_t svc;
+    ep_category want, mine;
+    int rc;
+    if ((rc = rd(r, &svc, sizeof svc)) != 0 || (rc = rd(r, &want, sizeof want)) != 0)
+        return rc;
+    if (svc < 0 || svc >= sc->nservices)
+        return rp_fail(r, EP_EPARSE, "bad service");
+    memset(&mine, 0, sizeof mine);
+    if (svc == 0) /* a state's pass starts from no categories, as the host's does */
+        memset(x->cat, 0, (size_t)sc->nservices * sizeof *x->cat);
+    if (x->pol->categorize)
+        x->pol->categorize(state, &x->view, svc, &mine);
+    else
+        ep_category_default(&x->view, svc, &mine);
+    x->cat[svc] = mine;
+    if (mine.sensitivity != want.sensitivity || mine.multi_device != want.multi_device)
+        rc = rp_failf(r, EP_ERANGE, "categorize(%s): a different category", sc->services[svc].name);
+    x->out->calls++;
+    return rc;
+}
+
+/* 1 when the replayed placement p (place returned mrc) is the logged one: return code prc,
+ * unchanged flag and the n specs want. */
+static int
+same_placement(const ep_placement *p, int mrc, int32_t prc, int32_t unchanged,
+               const ep_instance_spec *want, int32_t n)
+{
+    int same = mrc == prc && p->unchanged == unchanged && p->n == n;
+    for (int i = 0; same && i < n; i++)
+        same = memcmp(&p->inst[i], &want[i], sizeof *want) == 0;
+    return same;
+}
+
+/* place: the controller's placement, checked against the logged one. */
+static int
+replay_place(replay *x, void *state)
+{
+    rp *r = &x->r;
+    int32_t n, unchanged, prc;
+    int rc;
+    if ((rc = rd(r, &prc, sizeof prc)) != 0 || (rc = rd(r, &unchanged, sizeof unchanged)) ||
+        (rc = rd(r, &n, sizeof n)) != 0)
+        return rc;
+    if (n < 0 || n > RP_MAX_PLACED)
+        return rp_fail(r, EP_EPARSE, "bad placement size");
+    ep_instance_spec *want = malloc((size_t)n * sizeof *want + RP_SPEC_PAD);
+    ep_placement p = {calloc(RP_PLACE_CAP, sizeof *p.inst), 0, RP_PLACE_CAP, 0};
+    if (!want || !p.inst) {
+        rc = EP_ENOMEM;
+    } else if ((rc = rd(r, want, (size_t)n * sizeof *want)) == 0) {
+        int mrc = x->pol->place ? x->pol->place(state, &x->env, &x->view, &p) : 0;
+        if (!same_placement(&p, mrc, prc, unchanged, want, n))
+            rc = rp_fail(r, EP_ERANGE, "place: a different placement");
+        x->out->places++;
+        x->out->calls++;
+    }
+    free(p.inst);
+    free(want);
+    return rc;
+}
+
+/* 1 when route decision d is the logged one (o[RT_NOUT]: the fields its kind uses). */
+static int
+same_route(const ep_route *d, const int32_t *o)
+{
+    return (int)d->kind == o[RT_KIND] &&
+           !(d->kind == EP_ROUTE_DISPATCH && d->instance != o[RT_INSTANCE]) &&
+           !(d->kind == EP_ROUTE_FORWARD && d->node != o[RT_NODE]);
+}
+
+/* route: one request's decision, checked against the logged one. */
+static int
+replay_route(replay *x, void *state)
+{
+    rp *r = &x->r;
+    ep_request_info req;
+    int32_t o[RT_NOUT];
+    int rc;
+    if ((rc = rd(r, &req, sizeof req)) != 0 || (rc = rd(r, o, sizeof o)) != 0)
+        return rc;
+    ep_route d = {EP_ROUTE_REJECT, -1, -1, NULL};
+    x->pol->route(state, &x->env, &x->view, &req, &d);
+    if (!same_route(&d, o))
+        rc = rp_failf(r, EP_ERANGE,
+                      "route of request %" PRIu64 ": logged %d/%d/%d, replayed %d/%d/%d", req.id,
+                      o[RT_KIND], o[RT_INSTANCE], o[RT_NODE], (int)d.kind, d.instance, d.node);
+    x->out->routes++;
+    x->out->calls++;
+    return rc;
+}
+
+/* pick_batch: one instance's batch size and drop count from its logged queue, checked
+ * against the logged ones. */
+static int
+replay_batch(replay *x, void *state)
+{
+    rp *r = &x->r;
+    int32_t inst_id, n, o[BT_NOUT];
+    int rc;
+    if ((rc = rd(r, &inst_id, sizeof inst_id)) != 0 || (rc = rd(r, &n, sizeof n)) != 0)
+        return rc;
+    if (n < 0 || n > RP_MAX_QUEUE)
+        return rp_fail(r, EP_EPARSE, "bad queue length");
+    ep_time *a = realloc(x->qdl, (size_t)n * sizeof *a + RP_QUEUE_PAD);
+    if (a)
+        x->qdl = a;
+    ep_time *b = a ? realloc(x->qarr, (size_t)n * sizeof *b + RP_QUEUE_PAD) : NULL;
+    if (!a || !b)
+        return EP_ENOMEM;
+    x->qarr = b;
+    if ((rc = rd(r, x->qdl, (size_t)n * sizeof *x->qdl)) != 0 ||
+        (rc = rd(r, x->qarr, (size_t)n * sizeof *x->qarr)) != 0 || (rc = rd(r, o, sizeof o)) != 0)
+        return rc;
+    ep_queue_view q = {n, x->qdl, x->qarr};
+    int drop = 0;
+    const ep_policy_ops *pol = x->pol;
+    int bsz = pol->pick_batch ? pol->pick_batch(state, &x->env, &x->view, inst_id, &q, &drop) : -1;
+    if (bsz != o[BT_SIZE] || drop != o[BT_DROP])
+        rc = rp_fail(r, EP_ERANGE, "pick_batch: a different batch");
+    x->out->batches++;
+    x->out->calls++;
+    return rc;
+}
+
+/* on_timer: fires the logged cookie (what it arms is checked by check_timers). */
+static int
+replay_timer(replay *x, void *state)
+{
+    uint64_t cookie;
+    int rc;
+    if ((rc = rd(&x->r, &cookie, sizeof cookie)) != 0)
+        return rc;
+    if (x->pol->on_timer)
+        x->pol->on_timer(state, &x->env, &x->view, cookie);
+    x->out->timers++;
+    x->out->calls++;
+    return 0;
+}
+
+/* Replays the call of a record whose head and view replay_read_call read, on the state it
+ * names, then checks the timers it armed. */
+static int
+replay_call(replay *x, uint32_t kind, int32_t who)
+{
+    int si = state_slot(x, who), rc = 0;
+    void *state = x->states[si];
+    x->r.nt = 0;
+    x->env.rng = &x->rngs[si];
+    switch (kind) {
+    case PL_INIT:
+        rc = replay_init(x, si, who);
+        break;
+    case PL_CATEGORIZE:
+        rc = replay_categorize(x, state);
+        break;
+    case PL_PLACE:
+        rc = replay_place(x, state);
+        break;
+    case PL_ROUTE:
+        rc = replay_route(x, state);
+        break;
+    case PL_BATCH:
+        rc = replay_batch(x, state);
+        break;
+    case PL_TIMER:
+        rc = replay_timer(x, state);
+        break;
+    }
+    return rc ? rc : check_timers(&x->r);
+}
+
 int
 ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_result *out, char *err,
                  size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    rp R = {f, path ? path : "log", err, errlen, 0, {{0, 0}}, 0}, *r = &R;
-    plog_header h;
-    if (fread(&h, 1, sizeof h, f) != sizeof h || memcmp(h.magic, PLOG_PREFIX, 6) != 0)
-        return rp_fail(r, EP_EPARSE, "not a policy log (bad magic)");
-    if (memcmp(h.magic, PLOG_MAGIC, 8) != 0) {
-        char what[256];
-        snprintf(what, sizeof what,
-                 "a policy log of another format (%.7s; this build reads %.7s, with one policy "
-                 "state per node): write it again with this build",
-                 h.magic, PLOG_MAGIC);
-        return rp_fail(r, EP_EPARSE, what);
-    }
-    if (h.sz_view != sizeof(ep_instance_view) || h.sz_req != sizeof(ep_request_info) ||
-        h.sz_spec != sizeof(ep_instance_spec) || h.sz_cat != sizeof(ep_category))
-        return rp_fail(r, EP_EPARSE, "written by a build with another layout");
-    h.policy[EP_NAME_MAX - 1] = '\0';
-    if (h.nservices != sc->nservices || h.nnodes != sc->nnodes || h.nlinks != sc->nlinks ||
-        h.ndevices != sc->ndevices || h.nparams < 0 || h.nparams > EP_MAX_PARAMS)
-        return rp_fail(r, EP_EINVAL, "written for another scenario");
-    ep_param params[EP_MAX_PARAMS];
-    if (rd(r, params, (size_t)h.nparams * sizeof *params))
-        return EP_EPARSE;
-    /* The replay's scenario carries the logged parameters, as the writer's did. */
-    ep_scenario copy = *sc;
-    memcpy(copy.params, params, (size_t)h.nparams * sizeof *params);
-    copy.nparams = h.nparams;
-    if (scenario_checksum(&copy) != h.checksum)
-        return rp_fail(r, EP_EINVAL,
-                       "written for another scenario or options (services, SLOs, periods)");
-    const ep_policy_ops *pol = ep_policy_find(h.policy);
-    if (!pol)
-        return rp_fail(r, EP_EINVAL, "unknown policy");
-    snprintf(out->policy, sizeof out->policy, "%s", pol->name);
-    out->seed = h.seed;
-    out->role = h.role;
-    out->node = h.node;
-
-    /* A host with just what views need: the scenario, link pipes for delays. */
-    sim S;
-    memset(&S, 0, sizeof S);
-    S.sc = &copy;
-    size_t ns = (size_t)sc->nservices + 1;
-    S.up = calloc((size_t)sc->nlinks + 1, sizeof *S.up);
-    S.down = calloc((size_t)sc->nlinks + 1, sizeof *S.down);
-    int *node_up = calloc((size_t)sc->nnodes + 1, sizeof *node_up);
-    int *link_up = calloc((size_t)sc->nlinks + 1, sizeof *link_up);
-    ep_time *upfree = calloc((size_t)sc->nlinks + 1, sizeof *upfree);
-    int64_t *arr = calloc(ns, sizeof *arr);
-    double *rate = calloc(ns, sizeof *rate), *min = calloc(ns, sizeof *min);
-    double *mout = calloc(ns, sizeof *mout), *orate = calloc(ns, sizeof *orate);
-    ep_category *cat = calloc(ns, sizeof *cat);
-    /* The states the writer had, as its init records create them: [node], [nnodes] the
-     * controller's; NULL until then. */
-    int nst = sc->nnodes + 1;
-    void **states = calloc((size_t)nst, sizeof *states);
-    ep_rng *rngs = calloc((size_t)nst, sizeof *rngs);
-    ep_instance_view *inst = NULL;
-    int icap = 0, rc = 0;
-    ep_instance_spec *spec = NULL;
-    ep_time *qdl = NULL, *qarr = NULL;
-    if (!S.up || !S.down || !node_up || !link_up || !upfree || !arr || !rate || !min || !mout ||
-        !orate || !cat || !states || !rngs) {
-        rc = EP_ENOMEM;
-        goto done;
-    }
-    for (int i = 0; i < sc->nlinks; i++) {
-        sim_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
-        S.up[i] = S.down[i] = p;
-    }
-    ep_view view;
-    memset(&view, 0, sizeof view);
-    view.sc = &copy;
-    view.cat = cat;
-    view.node_up = node_up;
-    view.link_up = link_up;
-    view.uplink_free = upfree;
-    view.arrivals = arr;
-    view.rate = rate;
-    view.mean_input = min;
-    view.mean_output = mout;
-    view.placement_period = sc->run.placement_period;
-    view.sync_period = sc->run.sync_period;
-    view.delay = sim_view_delay;
-    view.host_ = &S;
-    ep_env env = {0, NULL, rp_timer_arm, r};
-    for (;;) {
-        uint32_t kind;
-        size_t got = fread(&kind, 1, sizeof kind, f);
-        if (got == 0 && feof(f))
-            break;
-        r->call++;
-        if (got != sizeof kind || kind < PL_CATEGORIZE || kind >= PL_END) {
-            rc = rp_fail(r, EP_EPARSE, "bad record kind");
-            break;
+    replay X, *x = &X;
+    memset(x, 0, sizeof *x);
+    x->r.f = f;
+    x->r.path = path ? path : "log";
+    x->r.err = err;
+    x->r.errlen = errlen;
+    x->sc = sc;
+    x->out = out;
+    int rc = replay_open(x);
+    if (rc)
+        return rc;
+    if ((rc = replay_setup(x)) == 0)
+        for (;;) {
+            uint32_t kind;
+            int32_t who;
+            int end = 0;
+            if ((rc = replay_read_call(x, &kind, &who, &end)) != 0 || end ||
+                (rc = replay_call(x, kind, who)) != 0)
+                break;
         }
-        int32_t who;
-        if ((rc = rd(r, &who, sizeof who)) != 0 || (rc = rd(r, &env.now, sizeof env.now)) != 0)
-            break;
-        if (who < -1 || who >= sc->nnodes) {
-            rc = rp_fail(r, EP_EPARSE, "bad policy state");
-            break;
-        }
-        int si = who < 0 ? sc->nnodes : who;
-        if ((kind == PL_INIT) != (states[si] == NULL)) {
-            rc = rp_fail(r, EP_EPARSE,
-                         kind == PL_INIT ? "a policy state initialized twice"
-                                         : "a call on a policy state never initialized");
-            break;
-        }
-        if ((rc = read_view(r, &view, sc, &inst, &icap, node_up, link_up, upfree, arr, rate, min,
-                            mout, orate)) != 0)
-            break;
-        r->nt = 0;
-        char what[256];
-        void *state = states[si];
-        env.rng = &rngs[si];
-        switch (kind) {
-        case PL_INIT: {
-            int32_t want;
-            if ((rc = rd(r, &want, sizeof want)) != 0)
-                break;
-            states[si] = state = calloc(1, pol->state_size ? pol->state_size : 1);
-            if (!state || ep_rng_init(&rngs[si], h.seed, sim_pol_stream(who)) != 0) {
-                rc = EP_ENOMEM;
-                break;
-            }
-            out->states++;
-            out->calls++;
-            int mine = pol->init ? pol->init(state, &env, &view, copy.params, copy.nparams) : 0;
-            if (mine != want) {
-                snprintf(what, sizeof what, "init: returned %d, logged %d", mine, (int)want);
-                rc = rp_fail(r, EP_ERANGE, what);
-            }
-            break;
-        }
-        case PL_CATEGORIZE: {
-            int32_t svc;
-            ep_category want, mine;
-            if ((rc = rd(r, &svc, sizeof svc)) != 0 || (rc = rd(r, &want, sizeof want)) != 0)
-                break;
-            if (svc < 0 || svc >= sc->nservices) {
-                rc = rp_fail(r, EP_EPARSE, "bad service");
-                break;
-            }
-            memset(&mine, 0, sizeof mine);
-            if (svc == 0) /* a state's pass starts from no categories, as the host's does */
-                memset(cat, 0, (size_t)sc->nservices * sizeof *cat);
-            if (pol->categorize)
-                pol->categorize(state, &view, svc, &mine);
-            else
-                ep_category_default(&view, svc, &mine);
-            cat[svc] = mine;
-            if (mine.sensitivity != want.sensitivity || mine.multi_device != want.multi_device) {
-                snprintf(what, sizeof what, "categorize(%s): a different category",
-                         sc->services[svc].name);
-                rc = rp_fail(r, EP_ERANGE, what);
-            }
-            out->calls++;
-            break;
-        }
-        case PL_PLACE: {
-            int32_t n, unchanged, prc;
-            if ((rc = rd(r, &prc, sizeof prc)) != 0 || (rc = rd(r, &unchanged, sizeof unchanged)) ||
-                (rc = rd(r, &n, sizeof n)) != 0)
-                break;
-            if (n < 0 || n > (1 << 20)) {
-                rc = rp_fail(r, EP_EPARSE, "bad placement size");
-                break;
-            }
-            ep_instance_spec *want = malloc((size_t)n * sizeof *want + 1);
-            ep_placement p = {calloc(1024, sizeof *p.inst), 0, 1024, 0};
-            spec = want;
-            if (!want || !p.inst) {
-                free(p.inst);
-                rc = EP_ENOMEM;
-                break;
-            }
-            if ((rc = rd(r, want, (size_t)n * sizeof *want)) != 0) {
-                free(p.inst);
-                break;
-            }
-            int mrc = pol->place ? pol->place(state, &env, &view, &p) : 0;
-            int same = mrc == prc && p.unchanged == unchanged && p.n == n;
-            for (int i = 0; same && i < n; i++)
-                same = memcmp(&p.inst[i], &want[i], sizeof *want) == 0;
-            free(p.inst);
-            free(want);
-            spec = NULL;
-            if (!same)
-                rc = rp_fail(r, EP_ERANGE, "place: a different placement");
-            out->places++;
-            out->calls++;
-            break;
-        }
-        case PL_ROUTE: {
-            ep_request_info req;
-            int32_t o[3];
-            if ((rc = rd(r, &req, sizeof req)) != 0 || (rc = rd(r, o, sizeof o)) != 0)
-                break;
-            ep_route d = {EP_ROUTE_REJECT, -1, -1, NULL};
-            pol->route(state, &env, &view, &req, &d);
-            if ((int)d.kind != o[0] || (d.kind == EP_ROUTE_DISPATCH && d.instance != o[1]) ||
-                (d.kind == EP_ROUTE_FORWARD && d.node != o[2])) {
-                snprintf(what, sizeof what,
-                         "route of request %" PRIu64 ": logged %d/%d/%d, replayed %d/%d/%d", req.id,
-                         o[0], o[1], o[2], (int)d.kind, d.instance, d.node);
-                rc = rp_fail(r, EP_ERANGE, what);
-            }
-            out->routes++;
-            out->calls++;
-            break;
-        }
-        case PL_BATCH: {
-            int32_t inst_id, n, o[2];
-            if ((rc = rd(r, &inst_id, sizeof inst_id)) != 0 || (rc = rd(r, &n, sizeof n)) != 0)
-                break;
-            if (n < 0 || n > (1 << 24)) {
-                rc = rp_fail(r, EP_EPARSE, "bad queue length");
-                break;
-            }
-            ep_time *a = realloc(qdl, (size_t)n * sizeof *a + 8);
-            if (a)
-                qdl = a;
-            ep_time *b = a ? realloc(qarr, (size_t)n * sizeof *b + 8) : NULL;
-            if (!a || !b) {
-                rc = EP_ENOMEM;
-                break;
-            }
-            qarr = b;
-            if ((rc = rd(r, qdl, (size_t)n * sizeof *qdl)) != 0 ||
-                (rc = rd(r, qarr, (size_t)n * sizeof *qarr)) != 0 || (rc = rd(r, o, sizeof o)) != 0)
-                break;
-            ep_queue_view q = {n, qdl, qarr};
-            int drop = 0;
-            int bsz =
-                    pol->pick_batch ? pol->pick_batch(state, &env, &view, inst_id, &q, &drop) : -1;
-            if (bsz != o[0] || drop != o[1])
-                rc = rp_fail(r, EP_ERANGE, "pick_batch: a different batch");
-            out->batches++;
-            out->calls++;
-            break;
-        }
-        case PL_TIMER: {
-            uint64_t cookie;
-            if ((rc = rd(r, &cookie, sizeof cookie)) != 0)
-                break;
-            if (pol->on_timer)
-                pol->on_timer(state, &env, &view, cookie);
-            out->timers++;
-            out->calls++;
-            break;
-        }
-        }
-        if (!rc)
-            rc = check_timers(r);
-        if (rc)
-            break;
-    }
-done:
-    for (int i = 0; states && rngs && i < nst; i++) {
-        if (states[i] && pol->fini)
-            pol->fini(states[i]);
-        free(states[i]);
-        ep_rng_fini(&rngs[i]);
-    }
-    free(states);
-    free(rngs);
-    free(spec);
-    free(S.up);
-    free(S.down);
-    free(node_up);
-    free(link_up);
-    free(upfree);
-    free(arr);
-    free(rate);
-    free(min);
-    free(mout);
-    free(orate);
-    free(cat);
-    free(inst);
-    free(qdl);
-    free(qarr);
+    replay_teardown(x);
     if (rc == EP_ENOMEM)
-        rp_fail(r, rc, "out of memory");
+        rp_fail(&x->r, rc, "out of memory");
     return rc;
 }
 
