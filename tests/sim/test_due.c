@@ -122,6 +122,7 @@ test_overloaded_instance_completes_nothing_late_behind_a_slow_reply(void **state
     assert_int_equal(late, 0);     /* but never by serving a request that would miss */
     assert_true(g_reply >= 20 * EP_NS_PER_MS);
     assert_int_equal(g_head_slack, DEADLINE_MS * EP_NS_PER_MS - g_reply);
+    ep_sim_result_fini(&res);
     fx_fini(&f);
 }
 
