@@ -14,7 +14,10 @@
  * controller's), i64 now, [view], inputs, outputs, timers. A state's first record is its
  * init (output: init's return code), which starts its RNG stream (sim_pol_stream); a state's
  * categorize records run from service 0 up, each pass starting from no categories.
- * EPPLOG2 (one state for every node, no init records) is refused. */
+ * EPPLOG2 (one state for every node, no init records) is refused. Every value a record gives
+ * the policy is checked first against the scenario and the host's bounds (indexes in range,
+ * counts, sizes and times sane): a log that breaks one is refused as corrupt, the call and the
+ * value named, before a policy could read out of bounds with it. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "epara/error.h"
+#include "epara/trace.h"
 #include "sim_internal.h"
 
 #define PLOG_MAGIC  "EPPLOG3\n"
@@ -172,6 +176,11 @@ sim_plog_end(sim *s)
 #define RP_MAX_INSTANCES (1 << 24) /* instances in a logged view */
 #define RP_MAX_PLACED    (1 << 20) /* instance specs in a logged placement */
 #define RP_MAX_QUEUE     (1 << 24) /* requests in a logged pick_batch queue */
+/* Bounds on the values a record's view and inputs give where the scenario sets none, far
+ * above anything the host gives: the policies add, multiply and convert them unchecked. */
+#define RP_MAX_TIME   (INT64_C(1) << 60)        /* |a time or duration|, ns (36 years) */
+#define RP_MAX_SIZE   EP_TRACE_MAX_SIZE         /* a request's input, output; their means */
+#define RP_MAX_AMOUNT INT64_C(1000000000000000) /* bytes, KV tokens, arrivals, rates */
 /* Instances a replayed place may set: the capacity the host gives it (sim_do_place). */
 #define RP_PLACE_CAP 1024
 /* Bytes added to a buffer sized by a logged count, so that a count of 0 still allocates
@@ -387,6 +396,90 @@ replay_teardown(replay *x)
     free(x->qarr);
 }
 
+/* Whether t is a time (or duration) within RP_MAX_TIME. */
+static int
+time_ok(ep_time t)
+{
+    return t >= -RP_MAX_TIME && t <= RP_MAX_TIME;
+}
+
+/* Whether v is a number in [0, hi] (not NaN). */
+static int
+num_ok(double v, double hi)
+{
+    return v >= 0 && v <= hi;
+}
+
+/* Checks instance i of a logged view of n instances as the host gives them (sim_current_view
+ * of an instance whose spec passed the placement's checks): the service, mode, devices, id
+ * and node a policy indexes with in range, counts and times within bounds. */
+static int
+check_instance(rp *r, const ep_scenario *sc, const ep_instance_view *iv, int i, int n)
+{
+    const ep_instance_spec *sp = &iv->spec;
+    int mode = (int)sp->mode, order = (int)sp->order;
+    if (sp->service < 0 || sp->service >= sc->nservices)
+        return rp_failf(r, EP_EPARSE, "instance %d names service %d of %d", i, sp->service,
+                        sc->nservices);
+    if (mode < EP_MODE_SINGLE || mode > EP_MODE_PP)
+        return rp_failf(r, EP_EPARSE, "instance %d has parallel mode %d", i, mode);
+    if (sp->ndev < 1 || sp->ndev > EP_MAX_STAGE_DEVS)
+        return rp_failf(r, EP_EPARSE, "instance %d spans %d devices (1 to %d)", i, sp->ndev,
+                        EP_MAX_STAGE_DEVS);
+    for (int k = 0; k < sp->ndev; k++)
+        if (sp->devs[k] < 0 || sp->devs[k] >= sc->ndevices)
+            return rp_failf(r, EP_EPARSE, "instance %d names device %d of %d", i, sp->devs[k],
+                            sc->ndevices);
+    if (sp->max_batch < 0 || sp->max_batch > RP_MAX_QUEUE)
+        return rp_failf(r, EP_EPARSE, "instance %d has max batch %d", i, sp->max_batch);
+    if (order != EP_QUEUE_FIFO && order != EP_QUEUE_EDF)
+        return rp_failf(r, EP_EPARSE, "instance %d has queue order %d", i, order);
+    if (iv->id < 0 || iv->id >= n)
+        return rp_failf(r, EP_EPARSE, "instance %d has id %d of %d", i, iv->id, n);
+    if (iv->node < 0 || iv->node >= sc->nnodes)
+        return rp_failf(r, EP_EPARSE, "instance %d names node %d of %d", i, iv->node, sc->nnodes);
+    if (iv->queued < 0 || iv->queued > RP_MAX_QUEUE || iv->running < 0 ||
+        iv->running > RP_MAX_QUEUE)
+        return rp_failf(r, EP_EPARSE, "instance %d has %d queued and %d running requests", i,
+                        iv->queued, iv->running);
+    if (!time_ok(iv->backlog) || !time_ok(iv->synced_at))
+        return rp_failf(r, EP_EPARSE,
+                        "instance %d has backlog %" PRId64 " ns, synced at %" PRId64 " ns", i,
+                        iv->backlog, iv->synced_at);
+    if (iv->kv_free < -RP_MAX_AMOUNT || iv->kv_free > RP_MAX_AMOUNT)
+        return rp_failf(r, EP_EPARSE, "instance %d has %" PRId64 " free KV tokens", i, iv->kv_free);
+    return 0;
+}
+
+/* Checks the view read_view read: its instances, the uplinks' times and every service's
+ * demand (arrivals, rates and mean sizes within bounds). */
+static int
+check_view(replay *x)
+{
+    rp *r = &x->r;
+    const ep_scenario *sc = x->sc;
+    const ep_view *v = &x->view;
+    int rc;
+    for (int i = 0; i < v->ninst; i++)
+        if ((rc = check_instance(r, sc, &v->inst[i], i, v->ninst)) != 0)
+            return rc;
+    for (int l = 0; l < sc->nlinks; l++)
+        if (!time_ok(x->upfree[l]))
+            return rp_failf(r, EP_EPARSE, "link %d's uplink free at %" PRId64 " ns", l,
+                            x->upfree[l]);
+    double amount = (double)RP_MAX_AMOUNT, size = (double)RP_MAX_SIZE;
+    for (int s = 0; s < sc->nservices; s++)
+        if (x->arr[s] < 0 || x->arr[s] > RP_MAX_AMOUNT || !num_ok(x->rate[s], amount) ||
+            (v->oracle_rate && !num_ok(x->orate[s], amount)) || !num_ok(x->min[s], size) ||
+            !num_ok(x->mout[s], size))
+            return rp_failf(r, EP_EPARSE,
+                            "service %d's demand: %" PRId64 " arrivals, rate %g (oracle %g), "
+                            "mean sizes %g and %g",
+                            s, x->arr[s], x->rate[s], v->oracle_rate ? x->orate[s] : 0.0, x->min[s],
+                            x->mout[s]);
+    return 0;
+}
+
 /* Reads a record's view into x->view, growing the instance buffer as needed. */
 static int
 read_view(replay *x)
@@ -416,12 +509,14 @@ read_view(replay *x)
         rd(r, x->min, ns * sizeof *x->min) || rd(r, x->mout, ns * sizeof *x->mout) ||
         rd(r, &oracle, sizeof oracle))
         return EP_EPARSE;
+    if (oracle != 0 && oracle != 1)
+        return rp_fail(r, EP_EPARSE, "bad oracle flag");
     if (oracle && rd(r, x->orate, ns * sizeof *x->orate))
         return EP_EPARSE;
     v->inst = x->inst;
     v->ninst = n;
     v->oracle_rate = oracle ? x->orate : NULL;
-    return 0;
+    return check_view(x);
 }
 
 /* Reads the timers the record logs and checks the replayed call armed the same. */
@@ -469,6 +564,8 @@ replay_read_call(replay *x, uint32_t *kind, int32_t *who, int *end)
         return rc;
     if (*who < -1 || *who >= x->sc->nnodes)
         return rp_fail(r, EP_EPARSE, "bad policy state");
+    if (!time_ok(x->env.now))
+        return rp_failf(r, EP_EPARSE, "time %" PRId64 " ns out of range", x->env.now);
     if ((*kind == PL_INIT) != (x->states[state_slot(x, *who)] == NULL))
         return rp_fail(r, EP_EPARSE,
                        *kind == PL_INIT ? "a policy state initialized twice"
@@ -575,6 +672,35 @@ same_route(const ep_route *d, const int32_t *o)
            !(d->kind == EP_ROUTE_FORWARD && d->node != o[RT_NODE]);
 }
 
+/* Checks a logged request as the host gives it (sim_route): its service and nodes in range,
+ * its times and sizes within bounds. */
+static int
+check_request(rp *r, const ep_scenario *sc, const ep_request_info *q)
+{
+    if (q->service < 0 || q->service >= sc->nservices)
+        return rp_failf(r, EP_EPARSE, "request %" PRIu64 " names service %d of %d", q->id,
+                        q->service, sc->nservices);
+    if (q->ingress < 0 || q->ingress >= sc->nnodes)
+        return rp_failf(r, EP_EPARSE, "request %" PRIu64 " names ingress node %d of %d", q->id,
+                        q->ingress, sc->nnodes);
+    if (q->at_node < 0 || q->at_node >= sc->nnodes)
+        return rp_failf(r, EP_EPARSE, "request %" PRIu64 " is at node %d of %d", q->id, q->at_node,
+                        sc->nnodes);
+    if (q->hops < 0)
+        return rp_failf(r, EP_EPARSE, "request %" PRIu64 " has %d hops", q->id, q->hops);
+    if (!time_ok(q->arrival) || !time_ok(q->deadline))
+        return rp_failf(r, EP_EPARSE,
+                        "request %" PRIu64 " arrived at %" PRId64 " ns, deadline %" PRId64 " ns",
+                        q->id, q->arrival, q->deadline);
+    if (q->input < 0 || q->input > RP_MAX_SIZE || q->output < 0 || q->output > RP_MAX_SIZE ||
+        q->bytes < 0 || q->bytes > RP_MAX_AMOUNT)
+        return rp_failf(r, EP_EPARSE,
+                        "request %" PRIu64 " has input %" PRId64 ", output %" PRId64 ", %" PRId64
+                        " bytes",
+                        q->id, q->input, q->output, q->bytes);
+    return 0;
+}
+
 /* route: one request's decision, checked against the logged one. */
 static int
 replay_route(replay *x, void *state)
@@ -583,7 +709,8 @@ replay_route(replay *x, void *state)
     ep_request_info req;
     int32_t o[RT_NOUT];
     int rc;
-    if ((rc = rd(r, &req, sizeof req)) != 0 || (rc = rd(r, o, sizeof o)) != 0)
+    if ((rc = rd(r, &req, sizeof req)) != 0 || (rc = rd(r, o, sizeof o)) != 0 ||
+        (rc = check_request(r, x->sc, &req)) != 0)
         return rc;
     ep_route d = {EP_ROUTE_REJECT, -1, -1, NULL};
     x->pol->route(state, &x->env, &x->view, &req, &d);
@@ -606,6 +733,9 @@ replay_batch(replay *x, void *state)
     int rc;
     if ((rc = rd(r, &inst_id, sizeof inst_id)) != 0 || (rc = rd(r, &n, sizeof n)) != 0)
         return rc;
+    if (inst_id < 0 || inst_id >= x->view.ninst)
+        return rp_failf(r, EP_EPARSE, "pick_batch on instance %d of %d", (int)inst_id,
+                        x->view.ninst);
     if (n < 0 || n > RP_MAX_QUEUE)
         return rp_fail(r, EP_EPARSE, "bad queue length");
     ep_time *a = realloc(x->qdl, (size_t)n * sizeof *a + RP_QUEUE_PAD);
@@ -618,6 +748,12 @@ replay_batch(replay *x, void *state)
     if ((rc = rd(r, x->qdl, (size_t)n * sizeof *x->qdl)) != 0 ||
         (rc = rd(r, x->qarr, (size_t)n * sizeof *x->qarr)) != 0 || (rc = rd(r, o, sizeof o)) != 0)
         return rc;
+    for (int k = 0; k < n; k++)
+        if (!time_ok(x->qdl[k]) || !time_ok(x->qarr[k]))
+            return rp_failf(r, EP_EPARSE,
+                            "pick_batch: queued request %d has deadline %" PRId64
+                            " ns, arrival %" PRId64 " ns",
+                            k, x->qdl[k], x->qarr[k]);
     ep_queue_view q = {n, x->qdl, x->qarr};
     int drop = 0;
     const ep_policy_ops *pol = x->pol;

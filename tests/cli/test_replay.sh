@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `epara sim --policy-log` and `epara replay`: every policy's calls replay with identical
 # decisions, on one policy state per node and the controller's; a log replayed under another
-# policy differs (exit 1, the call named); a truncated or foreign file, or another scenario,
-# is refused (exit 2).
+# policy differs (exit 1, the call named); a truncated or foreign file, another scenario, or
+# a log whose values lie outside the scenario (an instance's device, a request's service) is
+# refused (exit 2, the call named), never a crash.
 # Usage: test_replay.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -42,6 +43,24 @@ PY
     "$EPARA" replay --log "$T/trunc.plog" >/dev/null 2>"$T/e2"
     [ $? -eq 2 ] && grep -q "truncated" "$T/e2" && ok || { bad "truncated log"; cat "$T/e2"; }
 fi
+# A log with one byte set to 0x7f: the top byte of a value a policy indexes with, in the
+# first route call (call 90: its view's instance 2's first device; its request's service),
+# which puts it far past the scenario's devices or services. Replayed unchecked, the policy
+# read out of bounds (segfault); it must be refused as a bad log naming the call. The offsets
+# hold for the default scenario with generated traces (EP_SHARED_DIR pointed at nothing, so
+# the log does not depend on the shared traces being found).
+EP_SHARED_DIR="$T/none" "$EPARA" sim --policy epara --duration 30 --trace-db "$T/gen.db" \
+    --policy-log "$T/gen.plog" --quiet >/dev/null 2>&1 || bad "sim epara with generated traces"
+for c in "38599:instance [0-9]+ names device" "39919:request [0-9]+ names service"; do
+    off=${c%%:*}
+    want=${c#*:}
+    cp "$T/gen.plog" "$T/bad.plog" &&
+        printf '\177' | dd of="$T/bad.plog" bs=1 seek="$off" conv=notrunc status=none
+    "$EPARA" replay --log "$T/bad.plog" >/dev/null 2>"$T/e5"
+    rc=$?
+    [ $rc -eq 2 ] && grep -Eq "bad.plog: call [0-9]+: $want" "$T/e5" && ok ||
+        { bad "log corrupted at byte $off: exit $rc, not 2 with '$want'"; cat "$T/e5"; }
+done
 printf 'not a log at all' >"$T/junk.plog"
 "$EPARA" replay --log "$T/junk.plog" >/dev/null 2>"$T/e3"
 [ $? -eq 2 ] && grep -q "not a policy log" "$T/e3" && ok || { bad "junk accepted"; cat "$T/e3"; }
