@@ -229,7 +229,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
      * (zeroing 65,536 candidates every round was a tenth of a default-scenario run). */
     cs.c = malloc(MAX_CAND * sizeof(cand));
     cs.cap = MAX_CAND;
-    plan a = {0}, b = {0};
+    plan a = {0}, b = {0}, best = {0}; /* best: the pooled plan of the best width so far */
     double *price = calloc((size_t)sc->ndevices + 1, sizeof *price);
     int rc = 0;
     if (!cs.c || !price) {
@@ -284,17 +284,16 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
             if (vb > vbest) {
                 vbest = vb;
                 wbest = w;
+                plan t = best;
+                best = b;
+                b = t;
             }
         }
         int use = wbest > 0 && (st->pooled ? vbest >= va * 0.98 : vbest > va * 1.02);
         if (use) {
-            epr_plan_free(&b);
-            if ((rc = epr_plan_init(st, view, cs.n, &b)) != 0)
-                goto done;
-            epr_plan_pooled(st, view, &cs, &b, demand, wbest);
             plan t = a;
-            a = b;
-            b = t;
+            a = best;
+            best = t;
         }
         st->pooled = use;
     }
@@ -327,6 +326,7 @@ done:
     free(price);
     epr_plan_free(&a);
     epr_plan_free(&b);
+    epr_plan_free(&best);
     return rc;
 }
 

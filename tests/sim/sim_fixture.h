@@ -95,6 +95,21 @@ fx_fini(fx *f)
     free(f->recs);
 }
 
+/* Node n1 with its own GPU and 10 GbE uplink, like n0. */
+static inline void
+fx_add_node(fx *f)
+{
+    f->node[1] = f->node[0];
+    snprintf(f->node[1].name, sizeof f->node[1].name, "n1");
+    f->node[1].dev0 = 1;
+    f->node[1].link = 1;
+    f->dev[1].node = 1;
+    f->link[1] = f->link[0];
+    f->sc.nnodes = 2;
+    f->sc.ndevices = 2;
+    f->sc.nlinks = 2;
+}
+
 /* Maps trace `name` to service 0 at node 0. */
 static inline void
 fx_workload(fx *f, const char *name)

@@ -77,16 +77,8 @@ test_overloaded_instance_completes_nothing_late_behind_a_slow_reply(void **state
     fx f;
     fx_init(&f, "due");
     /* n1: a camera hub 20 ms away (its own device unused). */
-    f.node[1] = f.node[0];
-    snprintf(f.node[1].name, sizeof f.node[1].name, "n1");
-    f.node[1].dev0 = 1;
-    f.node[1].link = 1;
-    f.dev[1].node = 1;
-    f.link[1] = f.link[0];
+    fx_add_node(&f);
     f.link[1].latency = 20 * EP_NS_PER_MS;
-    f.sc.nnodes = 2;
-    f.sc.ndevices = 2;
-    f.sc.nlinks = 2;
     ep_service *s = &f.svc[0];
     snprintf(s->name, sizeof s->name, "seg");
     s->kind = EP_SVC_DNN;

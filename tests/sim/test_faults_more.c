@@ -104,21 +104,6 @@ llm_service(fx *f, int i, const char *name)
     s->weight = 1;
 }
 
-/* Node n1 with its own GPU and 10 GbE uplink, like n0. */
-static void
-add_node(fx *f)
-{
-    f->node[1] = f->node[0];
-    snprintf(f->node[1].name, sizeof f->node[1].name, "n1");
-    f->node[1].dev0 = 1;
-    f->node[1].link = 1;
-    f->dev[1].node = 1;
-    f->link[1] = f->link[0];
-    f->sc.nnodes = 2;
-    f->sc.ndevices = 2;
-    f->sc.nlinks = 2;
-}
-
 /* Workload i: trace -> service i, entering at both nodes in turn (n0 first). */
 static void
 both_ingress(fx *f, int i, const char *trace)
@@ -151,7 +136,7 @@ test_partition_drops_cross_cut_traffic_each_side_serves_and_heal_restores(void *
     (void)state;
     fx f;
     fx_init(&f, "part");
-    add_node(&f);
+    fx_add_node(&f);
     dnn_service(&f, 0, "seg");
     llm_service(&f, 1, "chat");
     f.sc.nservices = 2;
@@ -241,7 +226,7 @@ test_sync_delay_makes_remote_views_older_than_the_sync_period(void **state)
     (void)state;
     fx f;
     fx_init(&f, "syncdelay");
-    add_node(&f);
+    fx_add_node(&f);
     dnn_service(&f, 0, "seg");
     f.sc.nservices = 1;
     int64_t rows = fx_poisson(&f, "p", 100, 90, 5);
