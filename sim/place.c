@@ -303,9 +303,8 @@ sim_do_place(sim *s, int initial)
             s->opts.on_decision(s->opts.ctx, &dec);
         }
         err = sim_apply_placement(s, &p, initial);
-        s->epoch++;
-        if (!err && s->role == SIM_ROLE_CONTROLLER && s->hooks.on_placement)
-            s->hooks.on_placement(s->hooks.ctx, s->epoch, p.inst, p.n);
+        if (!err && s->port.placed)
+            s->port.placed(s, &p);
     }
     free(p.inst);
     return err;

@@ -97,10 +97,6 @@ setup_err(char *err, size_t len, int code, const char *msg, const char *arg)
 void
 sim_drain(sim *s)
 {
-    for (int64_t i = 0; i < s->pending_cap; i++) /* loadgen: sent, no outcome came back */
-        if (s->pending[i])
-            sim_request_finish(s, s->pending[i], EP_OUT_DROPPED, "no result from the testbed");
-    s->npending = 0;
     for (int i = 0; i < s->ninst; i++) {
         sim_instance *in = s->inst[i];
         ep_list_node *n;
@@ -132,12 +128,6 @@ sim_drain(sim *s)
 void
 sim_free(sim *s)
 {
-    free(s->pending);
-    free(s->items);
-    for (int i = 0; i < s->nreasons; i++)
-        free(s->reasons[i]);
-    free(s->reasons);
-    free(s->demand);
     for (int i = 0; i < s->nsrc; i++)
         ep_arrivals_close(&s->src[i].rp);
     free(s->src);
@@ -383,11 +373,6 @@ setup_state(sim *s, uint64_t seed, char *err, size_t errlen)
     s->sum_out = calloc(ns, sizeof *s->sum_out);
     s->oracle_rate = calloc(ns, sizeof *s->oracle_rate);
     s->m = sim_metrics_new(sc->nservices);
-    if (s->role != SIM_ROLE_SIM) {
-        s->demand = calloc((size_t)sc->nnodes * ns + 1, sizeof *s->demand);
-        if (!s->demand)
-            return setup_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
-    }
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up ||
         !s->up_free || !s->down || !s->node_up || !s->link_up || !s->cut || !s->vcut ||
@@ -523,7 +508,7 @@ setup_events(sim *s, char *err, size_t errlen)
 
 int
 sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, sim_role role,
-          int local, const ep_live_hooks *hooks, char *err, size_t errlen)
+          int local, const sim_port *port, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     memset(s, 0, sizeof *s);
@@ -532,11 +517,8 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->res = out;
     s->role = role;
     s->local = local;
-    s->epoch = -1;
-    if (hooks)
-        s->hooks = *hooks;
-    if (role != SIM_ROLE_SIM)
-        sim_live_port(s);
+    if (port)
+        s->port = *port;
     sim_engine_init(&s->eng);
     int rc;
     const char *pname = opts->policy ? opts->policy : sc->policy;

@@ -7,7 +7,6 @@
 
 #include "epara/heap.h"
 #include "epara/list.h"
-#include "epara/live.h"
 #include "epara/policy.h"
 #include "epara/arrivals.h"
 #include "epara/sim.h"
@@ -134,7 +133,7 @@ typedef struct sim_instance {
 #define SIM_PLOG_TIMERS 16 /* timers one policy call may arm that a log keeps */
 
 /* Where the host hands off what leaves it: a process of a live testbed sets these
- * (sim_live_port, live.c); the simulator leaves them NULL and keeps everything inside, on
+ * (exec/live.c, through sim_setup); the simulator leaves them NULL and keeps everything inside, on
  * its network model and cost model. */
 typedef struct sim_port {
     /* Request r leaves this process for node dst (a node: to the transport). */
@@ -147,12 +146,14 @@ typedef struct sim_port {
     ep_dur (*run)(sim *s, sim_instance *in, int batch, ep_dur t);
     /* A new request from the workload (the loadgen: hands it to its ingress node). */
     void (*arrival)(sim *s, sim_request *r);
+    /* A new placement was applied (the controller: hands it to the nodes). */
+    void (*placed)(sim *s, const ep_placement *p);
     /* Request r got its record and returns to the pool (the loadgen: no longer pending). */
     void (*finished)(sim *s, sim_request *r);
 } sim_port;
 
 /* Who drives the host: the simulator (every node local, time from the event heap) or one
- * process of a live testbed (include/epara/live.h). */
+ * process of a live testbed (exec/live.c; include/epara/live.h). */
 typedef enum sim_role {
     SIM_ROLE_SIM,
     SIM_ROLE_CONTROLLER,
@@ -164,24 +165,8 @@ struct sim {
     const ep_scenario *sc;
     ep_sim_opts opts;
     sim_role role;
-    int local;             /* SIM_ROLE_NODE: the node this process hosts */
-    sim_port port;         /* NULL entries: the simulator's own models */
-    ep_live_hooks hooks;   /* live roles */
-    int64_t epoch;         /* live: last placement epoch applied or sent (-1: none) */
-    int64_t max_held;      /* live node: most requests held at once */
-    int link_mode;         /* live node: ep_live_opts.link_mode */
-    ep_msg_demand *demand; /* live: demand per (node, service) as reported (nnodes x ns) */
-    /* loadgen: requests awaiting an outcome, pending[id - pending_base]; the window slides
-     * past the ids already recorded, so memory follows the requests outstanding, not the
-     * run's length */
-    struct sim_request **pending;
-    int64_t pending_cap, npending;
-    uint64_t pending_base;
-    ep_dur result_timeout; /* loadgen: ep_live_opts.result_timeout */
-    char **reasons;        /* loadgen: interned reason strings of outcomes received */
-    int nreasons;
-    ep_live_item *items; /* node with real engines: scratch for LLM iterations */
-    int items_cap;
+    int local;     /* SIM_ROLE_NODE: the node this process hosts */
+    sim_port port; /* NULL entries: the simulator's own models */
     /* policy call log (opts.policy_log): timers armed by the call being logged */
     struct sim_plog_timer {
         ep_dur after;
@@ -364,14 +349,10 @@ int sim_apply_placement(sim *s, ep_placement *p, int initial);
 void sim_update_demand(sim *s);
 /* run.c: set-up for a role (everything before the loop) and tear-down. */
 int sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
-              sim_role role, int local, const ep_live_hooks *hooks, char *err, size_t errlen);
+              sim_role role, int local, const sim_port *port, char *err, size_t errlen);
 void sim_drain(sim *s);
 void sim_free(sim *s);
 void sim_arrival(sim *s, sim_event *ev);
-/* live.c: the port of a live role (s->role, s->hooks set). */
-void sim_live_port(sim *s);
-/* live.c: the loadgen's slot of request id, or NULL when outside the window. */
-struct sim_request **sim_pending_slot(sim *s, uint64_t id);
 
 /* plog.c: the policy call log. Each call: begin (kind, the state selected by sim_pol_state,
  * time, view), inputs and outputs as data, end (timers armed). All no-ops without

@@ -1,9 +1,9 @@
-/* The messages of the node runtime (sim/README.md): what a node reports of its instances and
- * the demand it has seen, a request handed from one node (or the load generator) to another,
- * a forwarded request and a request's outcome. Plain data: the simulator passes them in
- * memory, the executor encodes them on its wire (epara/wire.h, which checks every field's
- * range as commented here). Arrays a message points to belong to whoever built it (a
- * decoded message: ep_wire_msg_free). */
+/* The messages of a live testbed's processes (exec/README.md): what a node reports of its
+ * instances and the demand it has seen, a request handed from one node (or the load
+ * generator) to another, a forwarded request and a request's outcome. Plain data: the live
+ * roles (epara/live.h) build and read them, the wire encodes them (epara/wire.h, which
+ * checks every field's range as commented here). Arrays a message points to belong to
+ * whoever built it (a decoded message: ep_wire_msg_free). */
 #ifndef EPARA_MSG_H
 #define EPARA_MSG_H
 

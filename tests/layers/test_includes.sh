@@ -7,7 +7,7 @@
 # Each public header in include/epara/ has one owner below; a header not listed fails the
 # test, so a new one must be given its place. With LIBEP_SIM.a, also checks that the node
 # runtime and simulator library references no symbol of the executor (its wire protocol,
-# nng transport, engines, agent or testbed).
+# nng transport, engines, live roles, agent or testbed).
 # Usage: test_includes.sh SOURCE_DIR [LIBEP_SIM.a]
 set -u
 root=${1:?usage: test_includes.sh SOURCE_DIR [LIBEP_SIM.a]}
@@ -19,8 +19,8 @@ declare -A owner=(
     [model]=core [profile]=core
     [trace]=traces [store]=traces
     [policy]=policies [policy_util]=policies
-    [sim]=sim [msg]=sim [live]=sim [arrivals]=sim [results]=sim [lathist]=sim
-    [exec]=exec [wire]=exec [engine]=exec [engine_cpu]=exec [engine_cuda]=exec [testbed]=exec
+    [sim]=sim [arrivals]=sim [results]=sim [lathist]=sim
+    [exec]=exec [live]=exec [msg]=exec [wire]=exec [engine]=exec [engine_cpu]=exec [engine_cuda]=exec [testbed]=exec
     [scenario]=experiments [prepare]=experiments [sweep]=experiments [bound]=experiments
 )
 declare -A may=(
@@ -63,6 +63,14 @@ for h in include/epara/*.h; do
     b=$(basename "$h" .h)
     [ -n "${owner[$b]:-}" ] && check "$h" "${owner[$b]}"
 done
+# The host's internals (sim/sim_internal.h) are the simulator's and the live roles' only.
+for f in $(grep -rl --include='*.c' --include='*.h' 'sim_internal\.h"' core traces policies sim exec experiments cli); do
+    case $f in sim/* | exec/live.c) ;; *)
+        echo "$f includes sim/sim_internal.h (only sim/ and exec/live.c may)"
+        fail=$((fail + 1))
+        ;;
+    esac
+done
 echo "includes checked: $checked"
 if [ -n "$lib" ]; then
     syms=$(nm -u "$lib" | awk '{print $NF}' | sed 's/@.*//' | sort -u)
@@ -70,7 +78,7 @@ if [ -n "$lib" ]; then
         echo "no undefined symbols read from $lib (nm failed?)"
         fail=$((fail + 1))
     fi
-    bad=$(printf '%s\n' "$syms" | grep -E '^(nng_|ep_wire_|ep_exec|ep_engine|ep_agent|ep_testbed)' || true)
+    bad=$(printf '%s\n' "$syms" | grep -E '^(nng_|ep_wire_|ep_exec|ep_engine|ep_agent|ep_testbed|ep_live_)' || true)
     for x in $bad; do
         echo "$lib references the executor's $x"
         fail=$((fail + 1))

@@ -8,12 +8,39 @@
 #include <string.h>
 
 #include "epara/error.h"
-#include "sim_internal.h"
+#include "epara/live.h"
+#include "sim_internal.h" /* the host it drives (sim/) */
 
+#define LIVE_MAX_HELD_DEFAULT 65536 /* ep_live_opts.max_held when 0 */
+
+/* One role's host and what only a live role keeps. */
 struct ep_live {
-    sim s;
+    sim s; /* the host; live_of() finds the role from it */
     ep_sim_result res;
+    ep_live_hooks hooks;
+    int64_t epoch;         /* last placement epoch applied or sent (-1: none) */
+    int64_t max_held;      /* node: most requests held at once */
+    int link_mode;         /* node: ep_live_opts.link_mode */
+    ep_msg_demand *demand; /* demand per (node, service) as reported (nnodes x ns) */
+    /* loadgen: requests awaiting an outcome, pending[id - pending_base]; the window slides
+     * past the ids already recorded, so memory follows the requests outstanding, not the
+     * run's length */
+    sim_request **pending;
+    int64_t pending_cap, npending;
+    uint64_t pending_base;
+    ep_dur result_timeout; /* loadgen: ep_live_opts.result_timeout */
+    char **reasons;        /* loadgen: interned reason strings of outcomes received */
+    int nreasons;
+    ep_live_item *items; /* node with real engines: scratch for LLM iterations */
+    int items_cap;
 };
+
+/* The role whose host s is (every port hook gets the host). */
+static ep_live *
+live_of(sim *s)
+{
+    return EP_CONTAINER_OF(s, ep_live, s);
+}
 
 /* --- requests on the wire ----------------------------------------------------------------- */
 
@@ -87,6 +114,7 @@ release(sim *s, sim_request *r)
 static void
 node_send(sim *s, sim_request *r, int dst)
 {
+    ep_live *L = live_of(s);
     const ep_scenario *sc = s->sc;
     /* The emulated link: up this node's link (FIFO), down the destination's. With real
      * shaped links (netns) the receiver ignores it and takes the message as it comes. */
@@ -97,54 +125,55 @@ node_send(sim *s, sim_request *r, int dst)
      * as under the simulator. */
     ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
     s->up_free[lu] = s->up[lu].busy_until;
-    if (s->link_mode == 2) /* bandwidth shaped for real: only the latency is modelled */
+    if (L->link_mode == 2) /* bandwidth shaped for real: only the latency is modelled */
         at = s->eng.now + s->up[lu].latency + s->down[ld].latency;
     else
         at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
     ep_msg_request q = to_wire(r);
-    if (s->hooks.send(s->hooks.ctx, &q, dst, r->target, at) != 0) {
+    if (L->hooks.send(L->hooks.ctx, &q, dst, r->target, at) != 0) {
         sim_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
         return;
     }
     release(s, r);
 }
 
-sim_request **
-sim_pending_slot(sim *s, uint64_t id)
+/* Loadgen: the slot of request id, or NULL when outside the window. */
+static sim_request **
+pending_slot(ep_live *L, uint64_t id)
 {
-    if (id < s->pending_base || id - s->pending_base >= (uint64_t)s->pending_cap)
+    if (id < L->pending_base || id - L->pending_base >= (uint64_t)L->pending_cap)
         return NULL;
-    return &s->pending[id - s->pending_base];
+    return &L->pending[id - L->pending_base];
 }
 
 /* Makes the window hold id: slides it past the recorded ids at its start, then grows. */
 static int
-pending_reserve(sim *s, uint64_t id)
+pending_reserve(ep_live *L, uint64_t id)
 {
-    if (id < s->pending_base)
+    if (id < L->pending_base)
         return EP_EINVAL;
-    if (id - s->pending_base < (uint64_t)s->pending_cap)
+    if (id - L->pending_base < (uint64_t)L->pending_cap)
         return 0;
     int64_t k = 0;
-    while (k < s->pending_cap && !s->pending[k])
+    while (k < L->pending_cap && !L->pending[k])
         k++;
     if (k > 0) {
-        memmove(s->pending, s->pending + k, (size_t)(s->pending_cap - k) * sizeof *s->pending);
-        memset(s->pending + s->pending_cap - k, 0, (size_t)k * sizeof *s->pending);
-        s->pending_base += (uint64_t)k;
+        memmove(L->pending, L->pending + k, (size_t)(L->pending_cap - k) * sizeof *L->pending);
+        memset(L->pending + L->pending_cap - k, 0, (size_t)k * sizeof *L->pending);
+        L->pending_base += (uint64_t)k;
     }
-    if (s->npending == 0)
-        s->pending_base = id; /* nothing outstanding: start the window here */
-    int64_t cap = s->pending_cap ? s->pending_cap : 4096;
-    while ((uint64_t)cap <= id - s->pending_base)
+    if (L->npending == 0)
+        L->pending_base = id; /* nothing outstanding: start the window here */
+    int64_t cap = L->pending_cap ? L->pending_cap : 4096;
+    while ((uint64_t)cap <= id - L->pending_base)
         cap *= 2;
-    if (cap > s->pending_cap) {
-        sim_request **p = realloc(s->pending, (size_t)cap * sizeof *p);
+    if (cap > L->pending_cap) {
+        sim_request **p = realloc(L->pending, (size_t)cap * sizeof *p);
         if (!p)
             return EP_ENOMEM;
-        memset(p + s->pending_cap, 0, (size_t)(cap - s->pending_cap) * sizeof *p);
-        s->pending = p;
-        s->pending_cap = cap;
+        memset(p + L->pending_cap, 0, (size_t)(cap - L->pending_cap) * sizeof *p);
+        L->pending = p;
+        L->pending_cap = cap;
     }
     return 0;
 }
@@ -154,16 +183,17 @@ pending_reserve(sim *s, uint64_t id)
 static void
 loadgen_send(sim *s, sim_request *r)
 {
+    ep_live *L = live_of(s);
     uint64_t id = r->rec.id;
-    if (pending_reserve(s, id) != 0) {
+    if (pending_reserve(L, id) != 0) {
         s->failed = EP_ENOMEM;
         sim_request_finish(s, r, EP_OUT_DROPPED, "out of memory in the loadgen");
         return;
     }
-    *sim_pending_slot(s, id) = r;
-    s->npending++;
+    *pending_slot(L, id) = r;
+    L->npending++;
     ep_msg_request q = to_wire(r);
-    if (s->hooks.send(s->hooks.ctx, &q, r->rec.ingress, -1, s->eng.now) != 0)
+    if (L->hooks.send(L->hooks.ctx, &q, r->rec.ingress, -1, s->eng.now) != 0)
         sim_request_finish(s, r, EP_OUT_DROPPED, "ingress node unreachable");
 }
 
@@ -174,13 +204,14 @@ loadgen_send(sim *s, sim_request *r)
 static void
 sim_live_demand(sim *s)
 {
+    ep_live *L = live_of(s);
     const ep_scenario *sc = s->sc;
     int ns = sc->nservices;
     for (int k = 0; k < ns; k++) {
         int64_t arr = 0;
         double in = 0, out = 0;
         for (int n = 0; n < sc->nnodes; n++) {
-            const ep_msg_demand *d = &s->demand[n * ns + k];
+            const ep_msg_demand *d = &L->demand[n * ns + k];
             arr += d->arrivals;
             in += (double)d->sum_in;
             out += (double)d->sum_out;
@@ -198,6 +229,7 @@ sim_live_demand(sim *s)
 static void
 node_sync(sim *s)
 {
+    ep_live *L = live_of(s);
     int n = 0;
     for (int i = 0; i < s->ninst; i++)
         n += s->inst[i]->node == s->local;
@@ -224,10 +256,10 @@ node_sync(sim *s)
                        .time = s->eng.now,
                        .inst = v,
                        .n = k,
-                       .demand = &s->demand[s->local * s->sc->nservices],
+                       .demand = &L->demand[s->local * s->sc->nservices],
                        .nsvc = s->sc->nservices};
-    if (s->hooks.on_sync)
-        s->hooks.on_sync(s->hooks.ctx, &st);
+    if (L->hooks.on_sync)
+        L->hooks.on_sync(L->hooks.ctx, &st);
     free(v);
 }
 
@@ -236,29 +268,30 @@ node_sync(sim *s)
 static ep_dur
 node_run(sim *s, sim_instance *in, int batch, ep_dur t)
 {
+    ep_live *L = live_of(s);
     int n = 0;
     if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
-        if (in->nrunning > s->items_cap) {
-            ep_live_item *a = realloc(s->items, (size_t)in->nrunning * 2 * sizeof *a);
+        if (in->nrunning > L->items_cap) {
+            ep_live_item *a = realloc(L->items, (size_t)in->nrunning * 2 * sizeof *a);
             if (!a) {
                 s->failed = EP_ENOMEM;
                 return -1;
             }
-            s->items = a;
-            s->items_cap = in->nrunning * 2;
+            L->items = a;
+            L->items_cap = in->nrunning * 2;
         }
         EP_LIST_FOREACH(&in->running, ln)
         {
             sim_request *r = EP_CONTAINER_OF(ln, sim_request, qnode);
             if (r->prefilled)
-                s->items[n++] = (ep_live_item){r->rec.id, 1, 1, 0};
+                L->items[n++] = (ep_live_item){r->rec.id, 1, 1, 0};
             else if (r->chunk > 0)
-                s->items[n++] = (ep_live_item){r->rec.id,
+                L->items[n++] = (ep_live_item){r->rec.id,
                                                (int)(r->chunk < INT32_MAX ? r->chunk : INT32_MAX),
                                                0, r->prefill_done == 0};
         }
     }
-    ep_dur m = s->hooks.run(s->hooks.ctx, in->id, &in->spec, batch, n ? s->items : NULL, n, t);
+    ep_dur m = L->hooks.run(L->hooks.ctx, in->id, &in->spec, batch, n ? L->items : NULL, n, t);
     return m >= 0 ? m : -1;
 }
 
@@ -266,26 +299,41 @@ node_run(sim *s, sim_instance *in, int batch, ep_dur t)
 static void
 loadgen_finished(sim *s, sim_request *r)
 {
-    sim_request **slot = sim_pending_slot(s, r->rec.id);
+    ep_live *L = live_of(s);
+    sim_request **slot = pending_slot(L, r->rec.id);
     if (slot && *slot == r) {
         *slot = NULL;
-        s->npending--;
+        L->npending--;
     }
 }
 
-void
-sim_live_port(sim *s)
+/* Port placed of the controller: the placement goes to every node as the next epoch. */
+static void
+controller_placed(sim *s, const ep_placement *p)
 {
-    memset(&s->port, 0, sizeof s->port);
-    if (s->role == SIM_ROLE_NODE) {
-        s->port.send = node_send;
-        s->port.sync = node_sync;
-        if (s->hooks.run)
-            s->port.run = node_run;
-    } else if (s->role == SIM_ROLE_LOADGEN) {
-        s->port.arrival = loadgen_send;
-        s->port.finished = loadgen_finished;
+    ep_live *L = live_of(s);
+    L->epoch++;
+    if (L->hooks.on_placement)
+        L->hooks.on_placement(L->hooks.ctx, L->epoch, p->inst, p->n);
+}
+
+/* The port of a role: where its host hands off what leaves the process. */
+static sim_port
+role_port(ep_live_role role, const ep_live_hooks *hooks)
+{
+    sim_port port = {0};
+    if (role == EP_LIVE_NODE) {
+        port.send = node_send;
+        port.sync = node_sync;
+        if (hooks->run)
+            port.run = node_run;
+    } else if (role == EP_LIVE_LOADGEN) {
+        port.arrival = loadgen_send;
+        port.finished = loadgen_finished;
+    } else {
+        port.placed = controller_placed;
     }
+    return port;
 }
 
 /* --- the public API ----------------------------------------------------------------------- */
@@ -310,15 +358,23 @@ ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *e
     ep_live *l = calloc(1, sizeof *l);
     if (!l)
         return EP_ENOMEM;
-    int rc = sim_setup(&l->s, sc, &o->sim, &l->res, roles[o->role],
-                       o->role == EP_LIVE_NODE ? o->node : -1, &o->hooks, err, errlen);
+    l->hooks = o->hooks;
+    l->epoch = -1;
+    l->max_held = o->max_held > 0 ? o->max_held : LIVE_MAX_HELD_DEFAULT;
+    l->link_mode = o->link_mode;
+    l->result_timeout = o->result_timeout;
+    l->demand = calloc((size_t)sc->nnodes * (size_t)sc->nservices + 1, sizeof *l->demand);
+    sim_port port = role_port(o->role, &o->hooks);
+    int rc = l->demand ? sim_setup(&l->s, sc, &o->sim, &l->res, roles[o->role],
+                                   o->role == EP_LIVE_NODE ? o->node : -1, &port, err, errlen)
+                       : EP_ENOMEM;
+    if (!l->demand && err && errlen)
+        snprintf(err, errlen, "out of memory");
     if (rc) {
+        free(l->demand);
         free(l);
         return rc;
     }
-    l->s.max_held = o->max_held > 0 ? o->max_held : 65536;
-    l->s.link_mode = o->link_mode;
-    l->s.result_timeout = o->result_timeout;
     *out = l;
     return 0;
 }
@@ -333,15 +389,16 @@ ep_live_next(const ep_live *l)
 /* Loadgen: records the oldest outstanding requests past their result timeout. Requests go
  * out in id order at their arrival times, so the oldest are at the window's start. */
 static void
-expire(sim *s)
+expire(ep_live *L)
 {
-    if (s->role != SIM_ROLE_LOADGEN || s->result_timeout <= 0)
+    sim *s = &L->s;
+    if (s->role != SIM_ROLE_LOADGEN || L->result_timeout <= 0)
         return;
-    for (int64_t i = 0; i < s->pending_cap && s->npending > 0; i++) {
-        sim_request *r = s->pending[i];
+    for (int64_t i = 0; i < L->pending_cap && L->npending > 0; i++) {
+        sim_request *r = L->pending[i];
         if (!r)
             continue;
-        if (r->rec.arrival + s->result_timeout > s->eng.now)
+        if (r->rec.arrival + L->result_timeout > s->eng.now)
             break;
         sim_request_finish(s, r, EP_OUT_DROPPED, "no result from the testbed");
     }
@@ -356,14 +413,14 @@ ep_live_advance(ep_live *l, ep_time now)
         ev->fn(s, ev);
     if (s->eng.now < now)
         s->eng.now = now;
-    expire(s);
+    expire(l);
     return s->failed;
 }
 
 int
 ep_live_is_pending(const ep_live *l, uint64_t id)
 {
-    sim_request **slot = sim_pending_slot((sim *)&l->s, id);
+    sim_request **slot = pending_slot((ep_live *)l, id);
     return slot && *slot;
 }
 
@@ -382,12 +439,12 @@ ep_live_arrival(ep_live *l, const ep_msg_request *q)
     sim_request *r = from_wire(s, q);
     if (!r)
         return EP_ENOMEM;
-    ep_msg_demand *d = &s->demand[s->local * s->sc->nservices + q->service];
+    ep_msg_demand *d = &l->demand[s->local * s->sc->nservices + q->service];
     d->arrivals++;
     d->sum_in += q->input;
     d->sum_out += q->output;
     sim_live_demand(s);
-    if (s->in_flight > s->max_held) { /* shed overload explicitly, memory stays bounded */
+    if (s->in_flight > l->max_held) { /* shed overload explicitly, memory stays bounded */
         sim_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
         return s->failed;
     }
@@ -404,7 +461,7 @@ ep_live_forward_in(ep_live *l, const ep_msg_forward *f)
     sim_request *r = from_wire(s, &f->req);
     if (!r)
         return EP_ENOMEM;
-    if (s->in_flight > s->max_held) {
+    if (s->in_flight > l->max_held) {
         sim_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
         return s->failed;
     }
@@ -421,14 +478,14 @@ ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n)
     sim *s = &l->s;
     if (s->role != SIM_ROLE_NODE || n < 0)
         return EP_EINVAL;
-    if (epoch <= s->epoch)
+    if (epoch <= l->epoch)
         return 0;
     ep_placement p = {calloc((size_t)n + 1, sizeof *p.inst), n, n, 0};
     if (!p.inst)
         return EP_ENOMEM;
     if (n)
         memcpy(p.inst, inst, (size_t)n * sizeof *inst);
-    s->epoch = epoch;
+    l->epoch = epoch;
     sim_update_demand(s);
     s->res->placements++;
     int rc = sim_apply_placement(s, &p, epoch == 0);
@@ -457,7 +514,7 @@ ep_live_state_in(ep_live *l, const ep_msg_state *st)
         v->synced_at = st->time;
     }
     if (st->nsvc == s->sc->nservices) {
-        memcpy(&s->demand[st->node * s->sc->nservices], st->demand,
+        memcpy(&l->demand[st->node * s->sc->nservices], st->demand,
                (size_t)st->nsvc * sizeof *st->demand);
         sim_live_demand(s);
     }
@@ -472,20 +529,20 @@ ep_live_node_up(ep_live *l, int node, int up)
 }
 
 static const char *
-intern(sim *s, const char *reason)
+intern(ep_live *L, const char *reason)
 {
     if (!reason || !reason[0])
         return NULL;
-    for (int i = 0; i < s->nreasons; i++)
-        if (strcmp(s->reasons[i], reason) == 0)
-            return s->reasons[i];
-    char **a = realloc(s->reasons, (size_t)(s->nreasons + 1) * sizeof *a);
+    for (int i = 0; i < L->nreasons; i++)
+        if (strcmp(L->reasons[i], reason) == 0)
+            return L->reasons[i];
+    char **a = realloc(L->reasons, (size_t)(L->nreasons + 1) * sizeof *a);
     char *c = a ? strdup(reason) : NULL;
     if (a)
-        s->reasons = a;
+        L->reasons = a;
     if (!c)
         return "reason not kept: out of memory";
-    s->reasons[s->nreasons++] = c;
+    L->reasons[L->nreasons++] = c;
     return c;
 }
 
@@ -493,7 +550,7 @@ int
 ep_live_result(ep_live *l, const ep_msg_result *res)
 {
     sim *s = &l->s;
-    sim_request **slot = s->role == SIM_ROLE_LOADGEN ? sim_pending_slot(s, res->id) : NULL;
+    sim_request **slot = s->role == SIM_ROLE_LOADGEN ? pending_slot(l, res->id) : NULL;
     if (!slot || !*slot || res->outcome < 0 || res->outcome > EP_OUT_UNFINISHED)
         return 0;
     sim_request *r = *slot;
@@ -509,14 +566,14 @@ ep_live_result(ep_live *l, const ep_msg_result *res)
     if (res->hops > 0 && res->node != rec->ingress)
         s->res->forwarded++;
     s->res->preemptions += res->preemptions;
-    sim_request_finish(s, r, (ep_outcome)res->outcome, intern(s, res->reason));
+    sim_request_finish(s, r, (ep_outcome)res->outcome, intern(l, res->reason));
     return 1;
 }
 
 int64_t
 ep_live_pending(const ep_live *l)
 {
-    return l->s.npending;
+    return l->npending;
 }
 
 int
@@ -540,12 +597,22 @@ ep_live_finish(ep_live *l, ep_sim_result *out)
     if (!l)
         return 0;
     sim *s = &l->s;
+    for (int64_t i = 0; i < l->pending_cap; i++) /* loadgen: sent, no outcome came back */
+        if (l->pending[i])
+            sim_request_finish(s, l->pending[i], EP_OUT_DROPPED, "no result from the testbed");
+    l->npending = 0;
     sim_drain(s);
     s->res->sim_time_s = ep_dur_to_s(s->eng.now);
     s->res->events = s->eng.events;
     s->res->event_hash = s->eng.hash;
     int rc = sim_metrics_finish(s->m, s->sc, s->res);
     sim_free(s);
+    free(l->pending);
+    free(l->items);
+    for (int i = 0; i < l->nreasons; i++)
+        free(l->reasons[i]);
+    free(l->reasons);
+    free(l->demand);
     if (out)
         *out = l->res;
     else
