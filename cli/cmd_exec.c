@@ -101,15 +101,11 @@ static const char exec_help[] =
 #define PORTS_BEFORE_NODES 2
 /* --threads: at most this many BLAS threads per node process. */
 #define THREADS_MAX 1024
-/* --rate-scale: the workload's rate multiplied by at least RATE_SCALE_MIN, at most
- * RATE_SCALE_MAX. */
-#define RATE_SCALE_MIN 1e-6
-#define RATE_SCALE_MAX 1e6
 /* --time-scale: trace seconds per wall second, a thousandth to a thousand. */
 #define TIME_SCALE_MIN 1e-3
 #define TIME_SCALE_MAX 1e3
-/* --duration and --run-for: at least a millisecond of trace time; those and both ends of
- * --sync-loss: at most TRACE_S_MAX trace seconds (about 32 years). */
+/* --run-for: at least a millisecond of trace time; it and both ends of --sync-loss: at most
+ * TRACE_S_MAX trace seconds (about 32 years). */
 #define TRACE_S_MIN 1e-3
 #define TRACE_S_MAX 1e9
 /* --grace: at most this many trace seconds. */
@@ -206,59 +202,19 @@ parse_epoch(const char *text, int64_t *out)
     return 0;
 }
 
-/* What an option group's parser (parse_*_opt) says of one option: OPT_TAKEN, OPT_OTHER (not
- * an option of its group), or else the exit status of a bad value, the problem printed. */
-enum { OPT_TAKEN = 0, OPT_OTHER = -2 };
+/* What an option group's parser (parse_*_opt) says of one option (run_opts.h). */
+enum { OPT_TAKEN = CLI_OPT_TAKEN, OPT_OTHER = CLI_OPT_OTHER };
 
 /* The options before any is parsed: scale factors 1, no node, the emulated engine. */
 static void
 exec_cli_defaults(exec_cli *c)
 {
     memset(c, 0, sizeof *c);
-    c->rate = 1;
-    c->slo = 1;
+    cli_run_init(&c->run);
     c->time_scale = 1;
     c->node = -1;
     c->engine = "emulated";
     ep_engine_opts_default(&c->eng);
-}
-
-/* The run's options: scenario, traces, policy and its parameters, seed and workload scales. */
-static int
-parse_run_opt(exec_cli *c, int ch, const char *arg)
-{
-    int bad = 0;
-    switch (ch) {
-    case 's':
-        c->scenario = arg;
-        break;
-    case 't':
-        c->trace_db = arg;
-        break;
-    case 'p':
-        c->policy = arg;
-        break;
-    case 'P':
-        if (cli_params_add(&c->params, arg))
-            return EXIT_USAGE;
-        break;
-    case 'S':
-        bad = cli_u64("--seed", arg, &c->seed);
-        c->seed_set = 1;
-        break;
-    case 'r':
-        bad = cli_double("--rate-scale", arg, RATE_SCALE_MIN, RATE_SCALE_MAX, &c->rate);
-        break;
-    case 'd':
-        bad = cli_double("--duration", arg, TRACE_S_MIN, TRACE_S_MAX, &c->duration);
-        break;
-    case 'l':
-        bad = cli_double("--slo-scale", arg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &c->slo);
-        break;
-    default:
-        return OPT_OTHER;
-    }
-    return bad ? EXIT_USAGE : OPT_TAKEN;
 }
 
 /* --node-ip A.B.C.D: four decimal bytes and nothing after. */
@@ -479,12 +435,9 @@ check_parsed(exec_cli *c, const char *epoch)
         cli_err("--records needs --out DB");
         return EXIT_USAGE;
     }
-    if (c->policy && !ep_policy_find(c->policy)) {
-        cli_err("--policy: unknown policy '%s' (`bound` is not a live policy; see "
-                "`epara sim --list-policies`)",
-                c->policy);
+    if (cli_run_check_policy(&c->run, 0,
+                             "`bound` is not a live policy; see `epara sim --list-policies`"))
         return EXIT_USAGE;
-    }
     if (parse_epoch(epoch, &c->epoch))
         return EXIT_USAGE;
     return 0;
@@ -494,14 +447,8 @@ int
 exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed)
 {
     static const struct option longopts[] = {
-            {"scenario", required_argument, NULL, 's'},
-            {"trace-db", required_argument, NULL, 't'},
-            {"policy", required_argument, NULL, 'p'},
-            {"param", required_argument, NULL, 'P'},
-            {"seed", required_argument, NULL, 'S'},
-            {"rate-scale", required_argument, NULL, 'r'},
-            {"duration", required_argument, NULL, 'd'},
-            {"slo-scale", required_argument, NULL, 'l'},
+            CLI_RUN_LONGOPTS,
+            CLI_RUN_LONGOPT_RATE,
             {"node", required_argument, NULL, 'n'},
             {"host", required_argument, NULL, 'H'},
             {"base-port", required_argument, NULL, 'B'},
@@ -539,7 +486,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             fputs(help, stdout);
             return -1;
         }
-        int rc = parse_run_opt(c, ch, optarg);
+        int rc = cli_run_opt(&c->run, ch, optarg);
         if (rc == OPT_OTHER)
             rc = parse_addr_opt(c, ch, optarg);
         if (rc == OPT_OTHER)
@@ -591,17 +538,9 @@ role_name(ep_live_role role)
 static int
 role_scenario(exec_cli *c, ep_live_role role, ep_scenario *sc, ep_store **st)
 {
-    int rc = cli_scenario_load(c->scenario, sc);
+    int rc = cli_run_load(&c->run, sc, st, 1);
     if (rc)
         return rc;
-    if (cli_params_apply(&c->params, sc) ||
-        cli_params_check(&c->params, sc, c->scenario, c->policy)) {
-        ep_scenario_fini(sc);
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_scenario_prepare(sc, c->trace_db, 1, st)) != 0)
-        return rc;
-    ep_scenario_scale_slos(sc, c->slo);
     if (role == EP_LIVE_NODE && c->node >= sc->nnodes) {
         cli_err("node: --node %d: the scenario has %d nodes", c->node, sc->nnodes);
         ep_store_close(*st);
@@ -622,11 +561,11 @@ fill_exec_opts(exec_cli *c, ep_live_role role, const ep_scenario *sc, ep_store *
     o->sc = sc;
     o->role = role;
     o->node = c->node;
-    o->sim.policy = c->policy;
-    o->sim.seed = c->seed;
-    o->sim.seed_set = c->seed_set;
-    o->sim.rate_scale = c->rate;
-    if (c->duration > 0 && ep_dur_from_s(c->duration, &o->sim.duration)) {
+    o->sim.policy = c->run.policy;
+    o->sim.seed = c->run.seed;
+    o->sim.seed_set = c->run.seed_set;
+    o->sim.rate_scale = c->run.rate;
+    if (c->run.duration > 0 && ep_dur_from_s(c->run.duration, &o->sim.duration)) {
         cli_err("--duration: out of range");
         return EXIT_USAGE;
     }
@@ -643,7 +582,7 @@ fill_exec_opts(exec_cli *c, ep_live_role role, const ep_scenario *sc, ep_store *
     o->run_for = (ep_dur)(c->run_for * (double)EP_NS_PER_S);
     o->stop = &stop_flag;
     o->verbose = c->verbose;
-    c->eng.seed = c->seed_set ? c->seed : sc->run.seed;
+    c->eng.seed = c->run.seed_set ? c->run.seed : sc->run.seed;
     o->engine = &c->eng;
     o->max_held = c->max_held;
     o->sync_loss_from = (ep_time)(c->sync_loss[0] * (double)EP_NS_PER_S);
@@ -692,10 +631,10 @@ open_results(const exec_cli *c, const ep_scenario *sc, ep_results **res, rec_sin
             .git_rev = EP_GIT_REV,
             .host = host,
             .options_json = "{\"executor\":\"testbed\"}",
-            .rate_scale = c->rate,
-            .duration_s = c->duration,
-            .seed = c->seed_set ? c->seed : sc->run.seed,
-            .policy = c->policy ? c->policy : sc->policy,
+            .rate_scale = c->run.rate,
+            .duration_s = c->run.duration,
+            .seed = c->run.seed_set ? c->run.seed : sc->run.seed,
+            .policy = c->run.policy ? c->run.policy : sc->policy,
     };
     int64_t run_id;
     if (ep_results_begin(*res, &info, &run_id)) {

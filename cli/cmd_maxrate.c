@@ -18,6 +18,7 @@
 #include "epara/error.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
+#include "run_opts.h"
 #include "util.h"
 #include "gitrev.h"
 
@@ -57,8 +58,6 @@ static const char help[] =
 #define MR_TOL_MIN           1e-4
 #define MR_MAX_SCALE_DEFAULT 1024 /* --max-scale */
 #define MR_MAX_SCALE_MAX     1e6
-#define MR_DURATION_MIN      1e-3 /* --duration, seconds */
-#define MR_DURATION_MAX      1e9
 /* The lowest scale the downward search tries (halving from 1) before it concludes that no
  * scale meets the target. */
 #define MR_MIN_SCALE (1.0 / 1024)
@@ -120,10 +119,11 @@ attain_at(probe *p, double scale, double *att)
 
 /* The options of one run, as parsed (the policy, seed, metric and --quiet go to the probe). */
 typedef struct mr_opts {
-    const char *scen, *tdb, *svcname, *outp, *metric;
-    double target, dur, tol, maxscale, slo;
+    cli_run run; /* --scenario, --policy, --seed, ... (run_opts.h; the probe's o takes policy
+                  * and seed) */
+    const char *svcname, *outp, *metric;
+    double target, tol, maxscale;
     int as_json;
-    cli_params params;
 } mr_opts;
 
 /* The bracket: lo meets the target (0: no scale tried does), hi does not; the attainment and
@@ -143,13 +143,14 @@ store_result(const char *path, const ep_scenario *sc, const probe *p, const mr_o
     char *otxt = NULL, host[256] = "unknown", err[512] = "out of memory";
     ep_results *res = NULL;
     int ok = 0;
-    for (int i = 0; pj && i < m->params.n; i++) {
-        const char *kv = m->params.kv[i], *eq = strchr(kv, '=');
+    for (int i = 0; pj && i < m->run.params.n; i++) {
+        const char *kv = m->run.params.kv[i], *eq = strchr(kv, '=');
         char key[EP_NAME_MAX];
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
         json_object_set_new(pj, key, json_string(eq + 1));
     }
-    opts = json_pack("{s:f, s:f, s:o}", "slo_scale", m->slo, "duration_s", m->dur, "params", pj);
+    opts = json_pack("{s:f, s:f, s:o}", "slo_scale", m->run.slo, "duration_s", m->run.duration,
+                     "params", pj);
     otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
     gethostname(host, sizeof host - 1);
     double met = b->lo > 0 ? b->lo : NAN; /* unknown when the target was never met */
@@ -168,8 +169,8 @@ store_result(const char *path, const ep_scenario *sc, const probe *p, const mr_o
             .attainment = b->lo > 0 ? b->att_lo : NAN,
             .requests_per_s = b->lo > 0 ? b->rps_lo : NAN,
             .goodput_per_s = b->lo > 0 ? b->gps_lo : NAN,
-            .duration_s = m->dur,
-            .slo_scale = m->slo,
+            .duration_s = m->run.duration,
+            .slo_scale = m->run.slo,
             .tol = m->tol,
             .seed = p->o.seed_set ? p->o.seed : sc->run.seed,
             .runs = p->runs,
@@ -197,10 +198,8 @@ mr_check(const mr_opts *m, const probe *p, int argc)
         cli_err("maxrate: --policy is required (see --help)");
         return EXIT_USAGE;
     }
-    if (strcmp(p->o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(p->o.policy)) {
-        cli_err("--policy: unknown policy '%s' (see 'epara sim --list-policies')", p->o.policy);
+    if (cli_run_check_policy(&m->run, 1, "see 'epara sim --list-policies'"))
         return EXIT_USAGE;
-    }
     /* An output that cannot be written fails now, not after the runs. */
     if (m->outp && cli_out_check("--out", m->outp))
         return EXIT_USAGE;
@@ -213,18 +212,12 @@ mr_check(const mr_opts *m, const probe *p, int argc)
 static int
 mr_parse(int argc, char **argv, mr_opts *m, probe *p)
 {
-    static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
-                                             {"policy", required_argument, NULL, 'p'},
+    static const struct option longopts[] = {CLI_RUN_LONGOPTS,
                                              {"attainment", required_argument, NULL, 'a'},
                                              {"service", required_argument, NULL, 'v'},
-                                             {"duration", required_argument, NULL, 'd'},
-                                             {"seed", required_argument, NULL, 'S'},
                                              {"tol", required_argument, NULL, 't'},
                                              {"metric", required_argument, NULL, 'M'},
-                                             {"param", required_argument, NULL, 'P'},
-                                             {"slo-scale", required_argument, NULL, 'l'},
                                              {"max-scale", required_argument, NULL, 'm'},
-                                             {"trace-db", required_argument, NULL, 'T'},
                                              {"out", required_argument, NULL, 'o'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
@@ -235,32 +228,24 @@ mr_parse(int argc, char **argv, mr_opts *m, probe *p)
     m->target = MR_TARGET_DEFAULT;
     m->tol = MR_TOL_DEFAULT;
     m->maxscale = MR_MAX_SCALE_DEFAULT;
-    m->slo = 1;
+    cli_run_init(&m->run);
     memset(p, 0, sizeof *p);
     p->svc = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int bad = 0;
+        int bad = cli_run_opt(&m->run, c, optarg);
+        if (bad == CLI_OPT_TAKEN)
+            continue;
+        if (bad != CLI_OPT_OTHER)
+            return bad;
+        bad = 0;
         switch (c) {
-        case 's':
-            m->scen = optarg;
-            break;
-        case 'p':
-            p->o.policy = optarg;
-            break;
         case 'a':
             bad = cli_double("--attainment", optarg, MR_TARGET_MIN, 1, &m->target);
             break;
         case 'v':
             m->svcname = optarg;
-            break;
-        case 'd':
-            bad = cli_double("--duration", optarg, MR_DURATION_MIN, MR_DURATION_MAX, &m->dur);
-            break;
-        case 'S':
-            bad = cli_u64("--seed", optarg, &p->o.seed);
-            p->o.seed_set = 1;
             break;
         case 't':
             bad = cli_double("--tol", optarg, MR_TOL_MIN, 1, &m->tol);
@@ -268,18 +253,8 @@ mr_parse(int argc, char **argv, mr_opts *m, probe *p)
         case 'm':
             bad = cli_double("--max-scale", optarg, 1, MR_MAX_SCALE_MAX, &m->maxscale);
             break;
-        case 'l':
-            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &m->slo);
-            break;
-        case 'T':
-            m->tdb = optarg;
-            break;
         case 'o':
             m->outp = optarg;
-            break;
-        case 'P':
-            if (cli_params_add(&m->params, optarg))
-                return EXIT_USAGE;
             break;
         case 'M':
             if (strcmp(optarg, "services") == 0) {
@@ -309,6 +284,9 @@ mr_parse(int argc, char **argv, mr_opts *m, probe *p)
         if (bad)
             return EXIT_USAGE;
     }
+    p->o.policy = m->run.policy;
+    p->o.seed = m->run.seed;
+    p->o.seed_set = m->run.seed_set;
     return mr_check(m, p, argc);
 }
 
@@ -318,25 +296,17 @@ mr_parse(int argc, char **argv, mr_opts *m, probe *p)
 static int
 mr_setup(const mr_opts *m, probe *p, ep_scenario *sc, ep_store **st)
 {
-    int rc = cli_scenario_load(m->scen, sc);
+    /* Parameters are checked before any trace is prepared. */
+    int rc = cli_run_load(&m->run, sc, st, p->quiet);
     if (rc)
         return rc;
-    /* Parameters are checked before any trace is prepared. */
-    if (cli_params_apply(&m->params, sc) ||
-        cli_params_check(&m->params, sc, m->scen, p->o.policy)) {
-        ep_scenario_fini(sc);
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_scenario_prepare(sc, m->tdb, p->quiet, st)) != 0)
-        return rc;
-    ep_scenario_scale_slos(sc, m->slo);
     if (m->svcname && (p->svc = ep_scenario_find_service(sc, m->svcname)) < 0) {
         cli_err("--service: no service '%s' in the scenario", m->svcname);
         rc = EXIT_USAGE;
     } else {
         p->sc = sc;
         p->o.traces = *st;
-        if (m->dur > 0 && ep_dur_from_s(m->dur, &p->o.duration))
+        if (m->run.duration > 0 && ep_dur_from_s(m->run.duration, &p->o.duration))
             rc = EXIT_USAGE;
     }
     if (rc) {
@@ -424,8 +394,8 @@ mr_report(const mr_opts *m, const probe *p, const ep_scenario *sc, const mr_brac
                "\"requests_per_s\":%.6g,\"requests_per_s_per_device\":%.6g,\"devices\":%d,"
                "\"slo_scale\":%g,\"runs\":%d,\"bracket\":[%.6g,%.6g]}\n",
                p->o.policy, sc->name, m->target, svc ? "\"" : "", svc ? svc : "null",
-               svc ? "\"" : "", b->lo, b->att_lo, b->rps_lo, per_dev, sc->ndevices, m->slo, p->runs,
-               b->lo, b->hi);
+               svc ? "\"" : "", b->lo, b->att_lo, b->rps_lo, per_dev, sc->ndevices, m->run.slo,
+               p->runs, b->lo, b->hi);
     else
         printf("%s: max rate scale %.4g at attainment >= %.3g%s%s (%.4g req/s in the window, "
                "%.4g per device over %d devices; %d runs)\n",

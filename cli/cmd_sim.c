@@ -20,6 +20,7 @@
 #include "epara/results.h"
 #include "epara/scenario.h"
 #include "epara/sim.h"
+#include "run_opts.h"
 #include "util.h"
 #include "gitrev.h"
 
@@ -236,11 +237,10 @@ print_params(const char *only)
 
 /* What `epara sim` was asked for. */
 typedef struct sim_args {
-    const char *scen, *trace_db, *outp, *decisions, *plog;
-    ep_sim_opts o;
-    double rate, dur, slo;
+    cli_run run; /* --scenario, --policy, --seed, the scales, ... (run_opts.h) */
+    const char *outp, *decisions, *plog;
+    ep_sim_opts o; /* policy and seed from run */
     int records, as_json, quiet, list_params;
-    cli_params params;
 } sim_args;
 
 /* Reads the options into *a; returns -1 to go on, else the exit code (help, a list, a
@@ -248,18 +248,12 @@ typedef struct sim_args {
 static int
 sim_parse(int argc, char **argv, sim_args *a)
 {
-    static const struct option longopts[] = {{"scenario", required_argument, NULL, 's'},
-                                             {"policy", required_argument, NULL, 'p'},
-                                             {"seed", required_argument, NULL, 'S'},
-                                             {"rate-scale", required_argument, NULL, 'r'},
-                                             {"slo-scale", required_argument, NULL, 'l'},
-                                             {"duration", required_argument, NULL, 'd'},
-                                             {"trace-db", required_argument, NULL, 't'},
+    static const struct option longopts[] = {CLI_RUN_LONGOPTS,
+                                             CLI_RUN_LONGOPT_RATE,
                                              {"out", required_argument, NULL, 'o'},
                                              {"records", no_argument, NULL, 'R'},
                                              {"decisions", required_argument, NULL, 'D'},
                                              {"policy-log", required_argument, NULL, 'G'},
-                                             {"param", required_argument, NULL, 'P'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"list-policies", no_argument, NULL, 'L'},
@@ -267,34 +261,17 @@ sim_parse(int argc, char **argv, sim_args *a)
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
-    a->rate = a->slo = 1;
+    cli_run_init(&a->run);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int bad = 0;
+        int bad = cli_run_opt(&a->run, c, optarg);
+        if (bad == CLI_OPT_TAKEN)
+            continue;
+        if (bad != CLI_OPT_OTHER)
+            return bad;
+        bad = 0;
         switch (c) {
-        case 's':
-            a->scen = optarg;
-            break;
-        case 'p':
-            a->o.policy = optarg;
-            break;
-        case 'S':
-            bad = cli_u64("--seed", optarg, &a->o.seed);
-            a->o.seed_set = 1;
-            break;
-        case 'r':
-            bad = cli_double("--rate-scale", optarg, 1e-6, 1e6, &a->rate);
-            break;
-        case 'l':
-            bad = cli_double("--slo-scale", optarg, EP_SLO_SCALE_MIN, EP_SLO_SCALE_MAX, &a->slo);
-            break;
-        case 'd':
-            bad = cli_double("--duration", optarg, 1e-3, 1e9, &a->dur);
-            break;
-        case 't':
-            a->trace_db = optarg;
-            break;
         case 'o':
             a->outp = optarg;
             break;
@@ -303,10 +280,6 @@ sim_parse(int argc, char **argv, sim_args *a)
             break;
         case 'G':
             a->plog = optarg;
-            break;
-        case 'P':
-            if (cli_params_add(&a->params, optarg))
-                return EXIT_USAGE;
             break;
         case 'R':
             a->records = 1;
@@ -346,10 +319,11 @@ sim_parse(int argc, char **argv, sim_args *a)
     /* An output that cannot be written fails now, not after the run. */
     if (a->outp && cli_out_check("--out", a->outp))
         return EXIT_USAGE;
-    if (a->o.policy && strcmp(a->o.policy, EP_BOUND_NAME) != 0 && !ep_policy_find(a->o.policy)) {
-        cli_err("--policy: unknown policy '%s' (see --list-policies)", a->o.policy);
+    if (cli_run_check_policy(&a->run, 1, "see --list-policies"))
         return EXIT_USAGE;
-    }
+    a->o.policy = a->run.policy;
+    a->o.seed = a->run.seed;
+    a->o.seed_set = a->run.seed_set;
     if (a->list_params) {
         print_params(a->o.policy);
         return EXIT_OK;
@@ -370,10 +344,10 @@ sim_results_begin(const sim_args *a, const ep_scenario *sc, int bound, ep_result
     }
     char host[256] = "unknown";
     gethostname(host, sizeof host - 1);
-    json_t *opts =
-            json_pack("{s:s?, s:s?, s:f, s:f, s:f, s:b, s:o}", "scenario", a->scen, "policy",
-                      a->o.policy, "rate_scale", a->rate, "slo_scale", a->slo, "duration_s", a->dur,
-                      "records", a->records, "params", params_json(a->params.kv, a->params.n));
+    json_t *opts = json_pack("{s:s?, s:s?, s:f, s:f, s:f, s:b, s:o}", "scenario", a->run.scenario,
+                             "policy", a->o.policy, "rate_scale", a->run.rate, "slo_scale",
+                             a->run.slo, "duration_s", a->run.duration, "records", a->records,
+                             "params", params_json(a->run.params.kv, a->run.params.n));
     char *otxt = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
     json_decref(opts);
     size_t dlen;
@@ -384,8 +358,8 @@ sim_results_begin(const sim_args *a, const ep_scenario *sc, int bound, ep_result
             .git_rev = EP_GIT_REV,
             .host = host,
             .options_json = otxt,
-            .rate_scale = a->rate,
-            .duration_s = a->dur,
+            .rate_scale = a->run.rate,
+            .duration_s = a->run.duration,
             .seed = a->o.seed_set ? a->o.seed : sc->run.seed,
             .policy = a->o.policy ? a->o.policy : sc->policy,
     };
@@ -434,16 +408,9 @@ cmd_sim(int argc, char **argv)
     ep_sim_opts *o = &a.o;
     ep_scenario sc;
     ep_store *st = NULL;
-    if ((rc = cli_scenario_load(a.scen, &sc)) != 0)
-        return rc;
     /* Parameters are checked before any trace is prepared or any output opened. */
-    if (cli_params_apply(&a.params, &sc) || cli_params_check(&a.params, &sc, a.scen, o->policy)) {
-        ep_scenario_fini(&sc);
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_scenario_prepare(&sc, a.trace_db, a.quiet, &st)) != 0)
+    if ((rc = cli_run_load(&a.run, &sc, &st, a.quiet)) != 0)
         return rc;
-    ep_scenario_scale_slos(&sc, a.slo);
     cli_out dout;
     int dout_open = 0;
     rc = EXIT_FAIL;
@@ -474,8 +441,8 @@ cmd_sim(int argc, char **argv)
         cc.res = a.records ? res : NULL;
         cc.hist = hist;
     }
-    o->rate_scale = a.rate;
-    if (a.dur > 0 && ep_dur_from_s(a.dur, &o->duration)) {
+    o->rate_scale = a.run.rate;
+    if (a.run.duration > 0 && ep_dur_from_s(a.run.duration, &o->duration)) {
         cli_err("--duration: out of range");
         rc = EXIT_USAGE;
         goto done;

@@ -106,17 +106,17 @@ role_args(const exec_cli *c, arg_list *common, arg_list *lg)
 {
     memset(common, 0, sizeof *common);
     memset(lg, 0, sizeof *lg);
-    arg_set(common, "--scenario", c->scenario);
-    arg_set(common, "--trace-db", c->trace_db);
-    arg_set(common, "--policy", c->policy);
-    for (int i = 0; i < c->params.n; i++)
-        arg(common, "--param", c->params.kv[i]);
-    if (c->seed_set)
-        arg_num(common, "--seed", 1, (double)c->seed);
-    arg_num(common, "--rate-scale", 0, c->rate);
-    if (c->duration > 0)
-        arg_num(common, "--duration", 0, c->duration);
-    arg_num(common, "--slo-scale", 0, c->slo);
+    arg_set(common, "--scenario", c->run.scenario);
+    arg_set(common, "--trace-db", c->run.trace_db);
+    arg_set(common, "--policy", c->run.policy);
+    for (int i = 0; i < c->run.params.n; i++)
+        arg(common, "--param", c->run.params.kv[i]);
+    if (c->run.seed_set)
+        arg_num(common, "--seed", 1, (double)c->run.seed);
+    arg_num(common, "--rate-scale", 0, c->run.rate);
+    if (c->run.duration > 0)
+        arg_num(common, "--duration", 0, c->run.duration);
+    arg_num(common, "--slo-scale", 0, c->run.slo);
     if (c->verbose)
         arg(common, "--verbose", NULL);
     arg(common, "--engine", c->engine);
@@ -258,14 +258,7 @@ cmd_testbed(int argc, char **argv)
      * process alike), then prepare the traces once, before the processes open the database. */
     ep_scenario sc;
     ep_store *st = NULL;
-    if ((rc = cli_scenario_load(c.scenario, &sc)) != 0)
-        return rc;
-    if (cli_params_apply(&c.params, &sc) ||
-        cli_params_check(&c.params, &sc, c.scenario, c.policy)) {
-        ep_scenario_fini(&sc);
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_scenario_prepare(&sc, c.trace_db, c.quiet || c.json, &st)) != 0)
+    if ((rc = cli_run_load(&c.run, &sc, &st, c.quiet || c.json)) != 0)
         return rc;
     int nnodes = sc.nnodes;
     ep_store_close(st);

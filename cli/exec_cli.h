@@ -5,14 +5,13 @@
 #include <stdint.h>
 
 #include "epara/exec.h"
+#include "run_opts.h"
 #include "util.h"
 
 typedef struct exec_cli {
-    const char *scenario, *trace_db, *policy, *host, *key_file, *out, *engine, *logs;
-    cli_params params;
-    uint64_t seed;
-    int seed_set;
-    double rate, duration, slo, time_scale, run_for, grace;
+    cli_run run; /* --scenario, --policy, --seed, the scales, ... (run_opts.h) */
+    const char *host, *key_file, *out, *engine, *logs;
+    double time_scale, run_for, grace;
     int node, base_port, real_links, records, json, verbose, netns, quiet;
     int64_t epoch;
     /* --engine, --llm-shape, --dnn-shape, --threads, --checkpoint (node, testbed) */
