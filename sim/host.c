@@ -44,48 +44,13 @@ sim_send(sim *s, sim_request *r, int dst)
         sim_transfer_hop(s, &r->ev); /* arrives at once */
         return;
     }
-    if (s->port.send) {
-        s->port.send(s, r, dst);
-        return;
-    }
-    int lu = s->sc->nodes[r->at_node].link;
-    if (!s->link_up[lu] || !s->link_up[s->sc->nodes[dst].link]) {
-        sim_request_finish(s, r, EP_OUT_DROPPED, "link down");
-        return;
-    }
-    if (!sim_reachable(s, r->at_node, dst)) {
-        sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
-        return;
-    }
-    r->dst_node = dst;
-    r->hop_stage = 0;
-    sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
-    ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
-    s->up_free[lu] = s->up[lu].busy_until;
-    sim_schedule(&s->eng, &r->ev, at);
+    EP_ASSERT(s->port.send); /* only roles that host instances route */
+    s->port.send(s, r, dst);
 }
 
-/* Transfer progress: at the switch, go down the destination's link; at the destination,
- * hand over to the instance or sim_route again. */
 void
-sim_transfer_hop(sim *s, sim_event *ev)
+sim_arrive(sim *s, sim_request *r)
 {
-    sim_request *r = EP_CONTAINER_OF(ev, sim_request, ev);
-    if (r->at_node != r->dst_node && r->hop_stage == 0) {
-        int ld = s->sc->nodes[r->dst_node].link;
-        if (!s->link_up[ld]) {
-            sim_request_finish(s, r, EP_OUT_DROPPED, "link down");
-            return;
-        }
-        if (!sim_reachable(s, r->at_node, r->dst_node)) { /* cut while at the switch */
-            sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
-            return;
-        }
-        r->hop_stage = 1;
-        sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
-        sim_schedule(&s->eng, &r->ev, sim_pipe_send(&s->down[ld], s->eng.now, r->bytes));
-        return;
-    }
     r->at_node = r->dst_node;
     if (!s->node_up[r->at_node]) {
         sim_request_finish(s, r, EP_OUT_DROPPED, "node down");

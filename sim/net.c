@@ -1,6 +1,9 @@
 /* Network model: each direction of a link is a FIFO server. A transfer of B bytes waits for
  * the transfers queued before it, occupies the pipe for B / (bw x (1 - loss)) (loss is
- * modelled as the expected retransmission time), then arrives after the latency. */
+ * modelled as the expected retransmission time), then arrives after the latency. The
+ * simulator's transfers (its port's send) go up the sender's link to the switch, then down
+ * the receiver's, each hop an event; a live node's emulated links price a forward with the
+ * same pipes (exec/live.c). */
 #include <math.h>
 
 #include "sim_internal.h"
@@ -20,4 +23,50 @@ sim_pipe_send(sim_pipe *p, ep_time now, int64_t bytes)
     ep_time leave = start + sim_pipe_cost(p, bytes);
     p->busy_until = leave;
     return leave + p->latency;
+}
+
+/* The simulator's port send: request r goes from its node to node dst over the links, the
+ * two hops FIFO, unless a link is down or a partition separates the two. */
+void
+sim_net_send(sim *s, sim_request *r, int dst)
+{
+    int lu = s->sc->nodes[r->at_node].link;
+    if (!s->link_up[lu] || !s->link_up[s->sc->nodes[dst].link]) {
+        sim_request_finish(s, r, EP_OUT_DROPPED, "link down");
+        return;
+    }
+    if (!sim_reachable(s, r->at_node, dst)) {
+        sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+        return;
+    }
+    r->dst_node = dst;
+    r->hop_stage = 0;
+    sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
+    ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
+    s->up_free[lu] = s->up[lu].busy_until;
+    sim_schedule(&s->eng, &r->ev, at);
+}
+
+/* Transfer progress: at the switch, go down the destination's link; at the destination,
+ * the request arrives there (sim_arrive). */
+void
+sim_transfer_hop(sim *s, sim_event *ev)
+{
+    sim_request *r = EP_CONTAINER_OF(ev, sim_request, ev);
+    if (r->at_node != r->dst_node && r->hop_stage == 0) {
+        int ld = s->sc->nodes[r->dst_node].link;
+        if (!s->link_up[ld]) {
+            sim_request_finish(s, r, EP_OUT_DROPPED, "link down");
+            return;
+        }
+        if (!sim_reachable(s, r->at_node, r->dst_node)) { /* cut while at the switch */
+            sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+            return;
+        }
+        r->hop_stage = 1;
+        sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
+        sim_schedule(&s->eng, &r->ev, sim_pipe_send(&s->down[ld], s->eng.now, r->bytes));
+        return;
+    }
+    sim_arrive(s, r);
 }

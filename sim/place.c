@@ -1,6 +1,6 @@
 /* The simulator host, control side: applying the policy's placements (keep, retire, load),
- * policy timers, and faults (node down/up, link down/up, sync loss, partition and heal,
- * sync delay, slow device). */
+ * policy timers, and what a node's failure and return do to its instances (the faults that
+ * cause them: faults.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,9 +360,8 @@ sim_timer_arm(void *host, ep_dur after, uint64_t cookie)
     sim_schedule(&s->eng, &t->ev, s->eng.now + (after > 0 ? after : 0));
 }
 
-/* Stops what the instance is doing and drops every request it holds (why: the reason). */
-static void
-drop_held(sim *s, sim_instance *in, const char *why)
+void
+sim_instance_drop(sim *s, sim_instance *in, const char *why)
 {
     ep_list_node *n;
     if (in->busy) {
@@ -379,88 +378,35 @@ drop_held(sim *s, sim_instance *in, const char *why)
     sim_instance_wait(s, in, 0);
 }
 
-static void
-fail_instance(sim *s, sim_instance *in)
+void
+sim_node_fail(sim *s, int node)
 {
-    if (!in->busy && sim_event_pending(&in->ev))
-        sim_cancel(&s->eng, &in->ev); /* a load in progress */
-    drop_held(s, in, "node down");
-    in->ready = 0;
+    s->node_up[node] = 0;
+    for (int i = 0; i < s->ninst; i++) {
+        sim_instance *in = s->inst[i];
+        if (in->node != node)
+            continue;
+        if (!in->busy && sim_event_pending(&in->ev))
+            sim_cancel(&s->eng, &in->ev); /* a load in progress */
+        sim_instance_drop(s, in, "node down");
+        in->ready = 0;
+    }
 }
 
 void
-sim_fault_fire(sim *s, sim_event *ev)
+sim_node_restore(sim *s, int node)
 {
-    sim_fault_ev *fe = EP_CONTAINER_OF(ev, sim_fault_ev, ev);
-    const ep_fault *f = fe->f;
     const ep_scenario *sc = s->sc;
-    switch (f->kind) {
-    case EP_FAULT_NODE_DOWN:
-        if (!s->node_up[f->target])
-            break;
-        s->node_up[f->target] = 0;
-        for (int i = 0; i < s->ninst; i++)
-            if (s->inst[i]->node == f->target)
-                fail_instance(s, s->inst[i]);
-        break;
-    case EP_FAULT_NODE_UP:
-        if (s->node_up[f->target])
-            break;
-        s->node_up[f->target] = 1;
-        for (int i = 0; i < s->ninst; i++) {
-            sim_instance *in = s->inst[i];
-            /* Placed while the node was down: loaded from now on (never twice). */
-            if (in->node != f->target || in->retired || sim_event_pending(&in->ev))
-                continue;
-            in->ready = 0;
-            ep_dur load = ep_cost_load(sc, in->spec.service, sc->devices[in->spec.devs[0]].spec,
-                                       in->spec.ndev);
-            sim_event_init(&in->ev, sim_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
-            sim_schedule(&s->eng, &in->ev, s->eng.now + load);
-        }
-        break;
-    case EP_FAULT_LINK_DOWN:
-        s->link_up[f->target] = 0;
-        break;
-    case EP_FAULT_LINK_UP:
-        s->link_up[f->target] = 1;
-        break;
-    case EP_FAULT_SYNC_LOSS:
-        s->sync_loss = 1;
-        break;
-    case EP_FAULT_SYNC_OK:
-        s->sync_loss = 0;
-        break;
-    case EP_FAULT_PARTITION:
-        /* What the nodes across the cut last heard of each instance. */
-        if (s->ninst > 0)
-            memcpy(s->frozen, s->synced, (size_t)s->ninst * sizeof *s->frozen);
-        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
-        for (int i = 0; i < f->nnodes; i++)
-            s->cut[f->nodes[i]] = 1;
-        s->part = 1;
-        s->part_since = s->eng.now;
-        /* A pipeline with stages on both sides cannot run: what it holds is lost. */
-        for (int i = 0; i < s->ninst; i++)
-            if (sim_instance_split(s, s->inst[i]) && s->node_up[s->inst[i]->node])
-                drop_held(s, s->inst[i], "network partition");
-        break;
-    case EP_FAULT_HEAL:
-        s->part = 0;
-        s->part_since = s->eng.now;
-        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
-        for (int i = 0; i < s->ninst; i++)
-            sim_instance_kick(s, s->inst[i]);
-        break;
-    case EP_FAULT_SYNC_DELAY:
-        s->sync_delay = f->delay;
-        break;
-    case EP_FAULT_SLOW:
-        for (int d = 0; d < sc->nodes[f->target].ndev; d++) {
-            int dev = sc->nodes[f->target].dev0 + d;
-            if (f->device < 0 || f->device == dev)
-                s->dev_slow[dev] = f->factor;
-        }
-        break;
+    s->node_up[node] = 1;
+    for (int i = 0; i < s->ninst; i++) {
+        sim_instance *in = s->inst[i];
+        /* Placed while the node was down: loaded from now on (never twice). */
+        if (in->node != node || in->retired || sim_event_pending(&in->ev))
+            continue;
+        in->ready = 0;
+        ep_dur load = ep_cost_load(sc, in->spec.service, sc->devices[in->spec.devs[0]].spec,
+                                   in->spec.ndev);
+        sim_event_init(&in->ev, sim_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
+        sim_schedule(&s->eng, &in->ev, s->eng.now + load);
     }
 }

@@ -136,7 +136,8 @@ typedef struct sim_instance {
  * (exec/live.c, through sim_setup); the simulator leaves them NULL and keeps everything inside, on
  * its network model and cost model. */
 typedef struct sim_port {
-    /* Request r leaves this process for node dst (a node: to the transport). */
+    /* Request r leaves its node for node dst (required): the simulator's network model
+     * (sim_net_send), a testbed node's transport. */
     void (*send)(sim *s, sim_request *r, int dst);
     /* A sync tick: this process reports its state (a node: to its peers and the
      * controller) instead of snapshotting every instance. */
@@ -329,7 +330,14 @@ typedef struct sim_fault_ev {
 } sim_fault_ev;
 
 ep_dur sim_view_delay(const ep_view *v, int a, int b, int64_t bytes);
+/* net.c: a transfer's next hop (an event: up to the switch, down to the destination), then
+ * sim_arrive; a request that arrives at once (same node, or a live node's forward) runs it
+ * too. sim_net_send: the simulator's port send. */
 void sim_transfer_hop(sim *s, sim_event *ev);
+void sim_net_send(sim *s, sim_request *r, int dst);
+/* Request r arrives at its destination node (r->dst_node): queued on the instance it was
+ * sent to, or routed there again. */
+void sim_arrive(sim *s, sim_request *r);
 void sim_route(sim *s, sim_request *r);
 void sim_enqueue(sim *s, sim_request *r, sim_instance *in);
 sim_request *sim_request_alloc(sim *s);
@@ -342,7 +350,15 @@ int sim_do_place(sim *s, int initial);
 void sim_place_tick(sim *s, sim_event *ev);
 void sim_timer_fire(sim *s, sim_event *ev);
 void sim_timer_arm(void *host, ep_dur after, uint64_t cookie);
+/* faults.c: a scheduled fault of the scenario fires. */
 void sim_fault_fire(sim *s, sim_event *ev);
+/* place.c: stops what the instance is doing and drops every request it holds (why: the
+ * reason). */
+void sim_instance_drop(sim *s, sim_instance *in, const char *why);
+/* place.c: node goes down (its instances drop what they hold and stop, loads included), or
+ * comes back (instances placed on it load from now). */
+void sim_node_fail(sim *s, int node);
+void sim_node_restore(sim *s, int node);
 /* Applies a desired placement (place.c); initial: instances ready at once. */
 int sim_apply_placement(sim *s, ep_placement *p, int initial);
 /* Rates over the period since the last placement (place.c). */

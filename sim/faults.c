@@ -1,0 +1,69 @@
+/* The scenario's faults, simulated (a live testbed gets real ones: killed processes, cut or
+ * lossy shaped links): nodes and links down and up, sync loss and delay, partitions and
+ * their heal, slow devices. Each flips the state the host reads; what it does to the
+ * instances (a node's fail, a node's restore, a pipeline split by a cut) is the host's
+ * (place.c). */
+#include <string.h>
+
+#include "sim_internal.h"
+
+void
+sim_fault_fire(sim *s, sim_event *ev)
+{
+    sim_fault_ev *fe = EP_CONTAINER_OF(ev, sim_fault_ev, ev);
+    const ep_fault *f = fe->f;
+    const ep_scenario *sc = s->sc;
+    switch (f->kind) {
+    case EP_FAULT_NODE_DOWN:
+        if (s->node_up[f->target])
+            sim_node_fail(s, f->target);
+        break;
+    case EP_FAULT_NODE_UP:
+        if (!s->node_up[f->target])
+            sim_node_restore(s, f->target);
+        break;
+    case EP_FAULT_LINK_DOWN:
+        s->link_up[f->target] = 0;
+        break;
+    case EP_FAULT_LINK_UP:
+        s->link_up[f->target] = 1;
+        break;
+    case EP_FAULT_SYNC_LOSS:
+        s->sync_loss = 1;
+        break;
+    case EP_FAULT_SYNC_OK:
+        s->sync_loss = 0;
+        break;
+    case EP_FAULT_PARTITION:
+        /* What the nodes across the cut last heard of each instance. */
+        if (s->ninst > 0)
+            memcpy(s->frozen, s->synced, (size_t)s->ninst * sizeof *s->frozen);
+        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
+        for (int i = 0; i < f->nnodes; i++)
+            s->cut[f->nodes[i]] = 1;
+        s->part = 1;
+        s->part_since = s->eng.now;
+        /* A pipeline with stages on both sides cannot run: what it holds is lost. */
+        for (int i = 0; i < s->ninst; i++)
+            if (sim_instance_split(s, s->inst[i]) && s->node_up[s->inst[i]->node])
+                sim_instance_drop(s, s->inst[i], "network partition");
+        break;
+    case EP_FAULT_HEAL:
+        s->part = 0;
+        s->part_since = s->eng.now;
+        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
+        for (int i = 0; i < s->ninst; i++)
+            sim_instance_kick(s, s->inst[i]);
+        break;
+    case EP_FAULT_SYNC_DELAY:
+        s->sync_delay = f->delay;
+        break;
+    case EP_FAULT_SLOW:
+        for (int d = 0; d < sc->nodes[f->target].ndev; d++) {
+            int dev = sc->nodes[f->target].dev0 + d;
+            if (f->device < 0 || f->device == dev)
+                s->dev_slow[dev] = f->factor;
+        }
+        break;
+    }
+}
