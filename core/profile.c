@@ -1,4 +1,4 @@
-/* Execution-cost model (sim/README.md, "Model"; epara/profile.h): a profile table from the
+/* Execution-cost model (node/README.md, "Model"; epara/profile.h): a profile table from the
  * scenario when one covers the question, else an estimate from the device and model specs. Pure
  * functions of the scenario. Every duration is rounded to the nearest ns and saturates: it is never
  * negative and never exceeds EP_TIME_MAX. */

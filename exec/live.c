@@ -1,5 +1,6 @@
-/* The host in real time (include/epara/live.h): one role of a live testbed over the same
- * host code as the simulator. The differences are confined here and to a few role checks:
+/* The node runtime in real time (include/epara/live.h): one role of a live testbed over the
+ * same runtime (node/) as the simulator. The differences are confined here, to the port
+ * each role fills, and to a few role checks in the runtime:
  * a node hosts only its own instances and hands requests leaving it to the transport, the
  * views of other nodes' instances and the cluster's demand come from state reports, the
  * loadgen sends the workload out and turns outcomes into records. */
@@ -9,7 +10,7 @@
 
 #include "epara/error.h"
 #include "epara/live.h"
-#include "sim_internal.h" /* the host it drives (sim/) */
+#include "node_internal.h" /* the runtime it drives (node/) */
 
 #define LIVE_MAX_HELD_DEFAULT 65536 /* ep_live_opts.max_held when 0 */
 
@@ -468,7 +469,7 @@ ep_live_forward_in(ep_live *l, const ep_msg_forward *f)
     if (f->kind == EP_MSG_TO_INSTANCE && f->target < s->ninst)
         r->target = f->target; /* else (a placement not applied here yet): routed again */
     ep_time at = f->deliver_at > s->eng.now ? f->deliver_at : s->eng.now;
-    sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, (uint32_t)r->rec.id);
+    sim_event_init(&r->ev, sim_arrive_event, EV_TRANSFER, (uint32_t)r->rec.id);
     return sim_schedule(&s->eng, &r->ev, at);
 }
 

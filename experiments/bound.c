@@ -80,7 +80,7 @@ now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* The simulator's time window (sim/run.c): end and cutoff from ep_arrivals_end (the duration,
+/* The simulator's time window (node/setup.c): end and cutoff from ep_arrivals_end (the duration,
  * or the longest workload's one pass), window [warm-up, end - cool-down + 1), or
  * [0, end + 1) when that is empty. */
 static int

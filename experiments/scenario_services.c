@@ -85,7 +85,7 @@ parse_slo(scenario_ctx *c, const scenario_map *m, ep_service *s)
         return scenario_fail(c, scenario_get(&slo, "frame_deadline_ms"),
                              "%s.frame_deadline_ms: needs fps", path);
     if (s->slo.fps > 0) {
-        /* Default: one frame period after the next frame arrives (sim/README.md, "Metrics"). */
+        /* Default: one frame period after the next frame arrives (node/README.md, "Metrics"). */
         s->slo.frame_deadline = llround(2e9 / s->slo.fps);
         if (s->slo.frame_deadline < 1)
             s->slo.frame_deadline = 1;

@@ -40,7 +40,7 @@
  *     or iteration slowed by the host's MT factor at k busy instances.
  *   - memory: planned with each LLM's KV cache at the batch its plan assumes. The host splits
  *     what a device's weights and reserves leave evenly among the LLM instances on it
- *     (sim/place.c); a placement keeps every LLM's reservation within that share, and rates
+ *     (node/place.c); a placement keeps every LLM's reservation within that share, and rates
  *     each LLM, and sets its batch, with the KV tokens the share gives it.
  * Our rendering, per edge server n, at time 0 and every placement period:
  *   - demand d(n,s): the sum over n's area (the ingress nodes homed at n for s) of the

@@ -320,7 +320,7 @@ pack_single(ada_state *st, const ep_view *v, int node, int c, int n, double unme
     return gain;
 }
 
-/* The KV tokens the host gives each instance of plan[0 .. n) on node (sim/place.c: what the
+/* The KV tokens the host gives each instance of plan[0 .. n) on node (node/place.c: what the
  * weights and reserves of all of them leave on a device, split evenly among the LLM
  * instances on it; a g-device instance holds 1/g of each token on each); -1 for DNNs. */
 static void

@@ -47,7 +47,7 @@
  *    devices were charged for an earlier one). A replica joins a group only if its weights
  *    and that cache fit beside what the group's devices hold, as the host shares memory: it
  *    splits what weights and reserves leave on a device evenly among the LLM instances there
- *    (sim/place.c, share_kv), so a device holds n LLMs only if it leaves n x the largest
+ *    (node/place.c, share_kv), so a device holds n LLMs only if it leaves n x the largest
  *    per-device reservation among them. The fast simulator models each replica with its
  *    reserved cache, the least the host then gives it.
  *  - An LLM instance runs at most (max_batch) the SLO batch of the cache the host will give

@@ -100,7 +100,7 @@ replan_next(alpa_ctx *c, int svc)
 
 /* Whether a replica of svc fits on group g beside what its devices already hold, with the KV
  * cache every LLM replica reserves (alpa_par()->kv): the host splits what weights and reserves
- * leave on a device evenly among the LLM instances there (sim/place.c, share_kv), so each
+ * leave on a device evenly among the LLM instances there (node/place.c, share_kv), so each
  * device must leave every LLM on it its per-device need, i.e. left >= n x the largest. */
 static int
 fits(const alpa_ctx *c, int svc, int g)
@@ -562,7 +562,7 @@ update_rates(alpa_state *st, const ep_view *v, int ns)
     return base > 0 ? diff / base : (diff > 0 ? INFINITY : 0);
 }
 
-/* The KV-cache tokens the host will give each LLM instance of cur[0 .. n) (sim/place.c,
+/* The KV-cache tokens the host will give each LLM instance of cur[0 .. n) (node/place.c,
  * share_kv: what the instances' weights and reserves leave on a device, split evenly among
  * the LLM instances on it; a g-device instance holds 1/g of each token on each); -1 for a
  * DNN or an LLM without a KV size. left, nl: scratch of ndevices entries. */

@@ -35,7 +35,7 @@ ep_policy_find(const char *name)
     return NULL;
 }
 
-/* Read by the simulator (sim/run.c demand_priors), whatever the policy. */
+/* Read by the simulator (node/setup.c demand_priors), whatever the policy. */
 static const ep_param_decl host_params_[] = {
         {"oracle", 0, 1, 1, 0,
          "simulator: give the policy each placement period's true arrivals (view oracle_rate; "

@@ -6,7 +6,8 @@
 
 #include "epara/error.h"
 #include "epara/rng.h"
-#include "sim_internal.h"
+#include "epara/sim.h"
+#include "node_internal.h"
 
 typedef struct hold_ev {
     sim_event ev;

@@ -3,9 +3,12 @@
  * their heal, slow devices. Each flips the state the host reads; what it does to the
  * instances (a node's fail, a node's restore, a pipeline split by a cut) is the host's
  * (place.c). */
+#include <stdlib.h>
 #include <string.h>
 
-#include "sim_internal.h"
+#include "epara/error.h"
+#include "node_internal.h"
+#include "sim_driver.h"
 
 void
 sim_fault_fire(sim *s, sim_event *ev)
@@ -66,4 +69,19 @@ sim_fault_fire(sim *s, sim_event *ev)
         }
         break;
     }
+}
+
+int
+sim_faults_schedule(sim *s)
+{
+    const ep_scenario *sc = s->sc;
+    s->faults = calloc((size_t)sc->nfaults + 1, sizeof *s->faults);
+    if (!s->faults)
+        return EP_ENOMEM;
+    for (int i = 0; i < sc->nfaults; i++) {
+        s->faults[i].f = &sc->faults[i];
+        sim_event_init(&s->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
+        sim_schedule(&s->eng, &s->faults[i].ev, sc->faults[i].at);
+    }
+    return 0;
 }

@@ -1,7 +1,7 @@
-/* The simulator's host in real time (exec/README.md): the executor's processes drive the same
- * host code as `epara sim` -- request routing through the policy, instance queues, batching,
- * continuous batching with KV accounting, placement application, state sync -- but each
- * process owns one role and time comes from the wall clock instead of the event heap:
+/* The node runtime in real time (exec/README.md, node/README.md): the executor's processes
+ * drive the same runtime as `epara sim` (ep_node) -- request routing through the policy, instance
+ * queues, batching, continuous batching with KV accounting, placement application, state sync --
+ * but each process owns one role and time comes from the wall clock instead of the event heap:
  *
  *   controller  runs the policy's place() every placement period over the state the nodes
  *               report, and hands each new placement to on_placement (it hosts nothing);
@@ -21,7 +21,7 @@
 #ifndef EPARA_LIVE_H
 #define EPARA_LIVE_H
 
-#include "epara/sim.h"
+#include "epara/node.h"
 #include "epara/msg.h"
 
 typedef struct ep_live ep_live;

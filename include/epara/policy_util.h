@@ -82,7 +82,7 @@ ep_time ep_pol_estimate(const ep_view *v, const ep_env *env, const ep_request_in
 double ep_pol_mt_stretch(const ep_view *v, const ep_instance_view *iv);
 
 /* Bytes per second link l delivers: its bandwidth less the expected retransmissions of its
- * loss (capped at 99%), as the simulator's links carry them (sim/net.c). */
+ * loss (capped at 99%), as the simulator's links carry them (node/net.c). */
 double ep_pol_link_bw(const ep_link *l);
 
 /* The unloaded star-topology delay of `bytes` from node a to node b, as the simulator's

@@ -1,4 +1,4 @@
-/* Execution-cost model (sim/README.md, "Model"; docs/calibration.md): how long a batch, an
+/* Execution-cost model (node/README.md, "Model"; docs/calibration.md): how long a batch, an
  * LLM iteration or a model load takes on a device class, and how many KV-cache tokens fit.
  * Precedence: a profile table in the scenario (measured tables loaded from SQLite are put
  * first, then shipped tables), else an estimate from the device and model specs that prices

@@ -2,16 +2,20 @@
 # The module graph (docs/architecture.md) holds in the sources: every "epara/X.h" a module's
 # files include (its .c files, its private headers and the public headers it owns) belongs
 # to the module itself or to one it may depend on:
-#   core <- traces, policies <- sim (the node runtime and the simulator) <- exec
-#   <- experiments <- cli
-# Each public header in include/epara/ has one owner below; a header not listed fails the
-# test, so a new one must be given its place. With LIBEP_SIM.a, also checks that the node
-# runtime and simulator library references no symbol of the executor (its wire protocol,
-# nng transport, engines, live roles, agent or testbed).
-# Usage: test_includes.sh SOURCE_DIR [LIBEP_SIM.a]
+#   core <- traces, policies <- node <- sim, exec <- experiments <- cli
+# (node: the node runtime; sim: the simulator driver; exec: the live driver). Each public
+# header in include/epara/ has one owner below; a header not listed fails the test, so a new
+# one must be given its place. The runtime's internals (node/node_internal.h) are included
+# by node/, sim/ and exec/live.c only. With the libraries: ep_node references no symbol of
+# either driver (the executor's wire protocol, nng transport, engines, live roles, agent or
+# testbed; the simulator's loop, transfers, faults or results) and no clock or sleep call
+# beyond the stopwatch around the policy's place() (place_time_s), so its time comes from
+# its event queue alone; ep_sim references no symbol of the executor.
+# Usage: test_includes.sh SOURCE_DIR [LIBEP_NODE.a LIBEP_SIM.a]
 set -u
-root=${1:?usage: test_includes.sh SOURCE_DIR [LIBEP_SIM.a]}
-lib=${2:-}
+root=${1:?usage: test_includes.sh SOURCE_DIR [LIBEP_NODE.a LIBEP_SIM.a]}
+nodelib=${2:-}
+simlib=${3:-}
 cd "$root" || exit 1
 
 declare -A owner=(
@@ -19,7 +23,8 @@ declare -A owner=(
     [model]=core [profile]=core
     [trace]=traces [store]=traces
     [policy]=policies [policy_util]=policies
-    [sim]=sim [arrivals]=sim [results]=sim [lathist]=sim
+    [node]=node [arrivals]=node
+    [sim]=sim [results]=sim [lathist]=sim
     [exec]=exec [live]=exec [msg]=exec [wire]=exec [engine]=exec [engine_cpu]=exec [engine_cuda]=exec [testbed]=exec
     [scenario]=experiments [prepare]=experiments [sweep]=experiments [bound]=experiments
 )
@@ -27,10 +32,11 @@ declare -A may=(
     [core]="core"
     [traces]="core traces"
     [policies]="core policies"
-    [sim]="core traces policies sim"
-    [exec]="core traces policies sim exec"
-    [experiments]="core traces policies sim exec experiments"
-    [cli]="core traces policies sim exec experiments cli"
+    [node]="core traces policies node"
+    [sim]="core traces policies node sim"
+    [exec]="core traces policies node exec"
+    [experiments]="core traces policies node sim exec experiments"
+    [cli]="core traces policies node sim exec experiments cli"
 )
 
 fail=0 checked=0
@@ -63,27 +69,56 @@ for h in include/epara/*.h; do
     b=$(basename "$h" .h)
     [ -n "${owner[$b]:-}" ] && check "$h" "${owner[$b]}"
 done
-# The host's internals (sim/sim_internal.h) are the simulator's and the live roles' only.
-for f in $(grep -rl --include='*.c' --include='*.h' 'sim_internal\.h"' core traces policies sim exec experiments cli); do
-    case $f in sim/* | exec/live.c) ;; *)
-        echo "$f includes sim/sim_internal.h (only sim/ and exec/live.c may)"
+# The runtime's internals are node/'s and its drivers' only.
+for f in $(grep -rl --include='*.c' --include='*.h' 'node_internal\.h"' core traces policies node sim exec experiments cli); do
+    case $f in node/* | sim/* | exec/live.c) ;; *)
+        echo "$f includes node/node_internal.h (only node/, sim/ and exec/live.c may)"
         fail=$((fail + 1))
         ;;
     esac
 done
+# The simulator driver includes nothing of the live driver, and the reverse.
+for f in $(grep -rlE --include='*.c' --include='*.h' '"(sim_driver|results_internal)\.h"' exec); do
+    echo "$f includes a header of sim/"
+    fail=$((fail + 1))
+done
 echo "includes checked: $checked"
-if [ -n "$lib" ]; then
-    syms=$(nm -u "$lib" | awk '{print $NF}' | sed 's/@.*//' | sort -u)
-    if [ -z "$syms" ]; then
-        echo "no undefined symbols read from $lib (nm failed?)"
-        fail=$((fail + 1))
-    fi
-    bad=$(printf '%s\n' "$syms" | grep -E '^(nng_|ep_wire_|ep_exec|ep_engine|ep_agent|ep_testbed|ep_live_)' || true)
-    for x in $bad; do
-        echo "$lib references the executor's $x"
+# undefined LIB: the symbols LIB uses from elsewhere
+undefined() {
+    nm -u "$1" | awk '{print $NF}' | sed 's/@.*//' | sort -u
+}
+# forbid LIB WHAT REGEX: each symbol of LIB matching REGEX is a failure
+forbid() {
+    local x
+    for x in $(printf '%s\n' "$syms" | grep -E "$3" || true); do
+        echo "$1 references $2 $x"
         fail=$((fail + 1))
     done
-    echo "library symbols checked: $(printf '%s\n' "$syms" | wc -l)"
+}
+exec_syms='^(nng_|ep_wire_|ep_exec|ep_engine|ep_agent|ep_testbed|ep_live_)'
+if [ -n "$nodelib" ]; then
+    syms=$(undefined "$nodelib")
+    if [ -z "$syms" ]; then
+        echo "no undefined symbols read from $nodelib (nm failed?)"
+        fail=$((fail + 1))
+    fi
+    forbid "$nodelib" "the executor's" "$exec_syms"
+    forbid "$nodelib" "the simulator driver's" \
+        '^(ep_sim_run|ep_sim_bench|sim_net_send|sim_transfer_hop|sim_fault|ep_results_|ep_lathist_|ep_sim_summary)'
+    forbid "$nodelib" "a clock or sleep:" \
+        '^(nanosleep|clock_nanosleep|usleep|sleep|gettimeofday|time|clock|timerfd_.*|clock_settime|pthread_.*)$'
+    # clock_gettime: only the stopwatch around place() in place.c
+    other=$(grep -l 'clock_gettime' node/*.c | grep -v '^node/place.c$' || true)
+    for f in $other; do
+        echo "$f reads a clock (only place.c's stopwatch around place() may)"
+        fail=$((fail + 1))
+    done
+    echo "ep_node symbols checked: $(printf '%s\n' "$syms" | wc -l)"
+fi
+if [ -n "$simlib" ]; then
+    syms=$(undefined "$simlib")
+    forbid "$simlib" "the executor's" "$exec_syms"
+    echo "ep_sim symbols checked: $(printf '%s\n' "$syms" | wc -l)"
 fi
 if [ "$fail" -gt 0 ]; then
     echo "0 passed, $fail failed"

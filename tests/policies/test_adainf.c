@@ -389,7 +389,7 @@ test_replans_from_the_demand_its_area_counts(void **state)
     bf_fini(&f);
 }
 
-/* KV tokens the host gives instance i of placement p (sim/place.c: what the weights and
+/* KV tokens the host gives instance i of placement p (node/place.c: what the weights and
  * reserves leave on a device, split evenly among its LLM instances; 1/g of a token on each of
  * g devices). */
 static int64_t

@@ -248,7 +248,7 @@ fake_fini(fake *f)
 
 /* KV-cache tokens the simulator gives LLM instance i of the view: what weights and reserves
  * leave on each of its devices, split evenly among the LLM instances there, times its device
- * count, the smallest over its devices (as sim/place.c, share_kv). */
+ * count, the smallest over its devices (as node/place.c, share_kv). */
 static int64_t
 kv_share(const fake *f, int i)
 {

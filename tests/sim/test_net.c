@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "sim/sim_internal.h"
+#include "node/node_internal.h"
 
 static void
 test_transfer_takes_latency_plus_bytes_over_bandwidth(void **state)

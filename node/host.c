@@ -10,7 +10,7 @@
 #include "epara/error.h"
 #include "epara/policy_util.h"
 #include "epara/profile.h"
-#include "sim_internal.h"
+#include "node_internal.h"
 
 static const char *const outcome_names[] = {"completed", "rejected", "dropped", "unfinished"};
 
@@ -40,12 +40,18 @@ sim_view_delay(const ep_view *v, int a, int b, int64_t bytes)
 void
 sim_send(sim *s, sim_request *r, int dst)
 {
-    if (r->at_node == dst) {
-        sim_transfer_hop(s, &r->ev); /* arrives at once */
+    if (r->at_node == dst) { /* at rest on its node, dst_node is at_node: arrives at once */
+        sim_arrive(s, r);
         return;
     }
     EP_ASSERT(s->port.send); /* only roles that host instances route */
     s->port.send(s, r, dst);
+}
+
+void
+sim_arrive_event(sim *s, sim_event *ev)
+{
+    sim_arrive(s, EP_CONTAINER_OF(ev, sim_request, ev));
 }
 
 void
@@ -82,7 +88,7 @@ sim_request_alloc(sim *s)
     }
     memset(r, 0, sizeof *r);
     ep_list_node_init(&r->qnode);
-    sim_event_init(&r->ev, sim_transfer_hop, EV_TRANSFER, 0);
+    sim_event_init(&r->ev, sim_arrive_event, EV_TRANSFER, 0);
     s->in_flight++;
     return r;
 }

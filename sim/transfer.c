@@ -1,29 +1,8 @@
-/* Network model: each direction of a link is a FIFO server. A transfer of B bytes waits for
- * the transfers queued before it, occupies the pipe for B / (bw x (1 - loss)) (loss is
- * modelled as the expected retransmission time), then arrives after the latency. The
- * simulator's transfers (its port's send) go up the sender's link to the switch, then down
- * the receiver's, each hop an event; a live node's emulated links price a forward with the
- * same pipes (exec/live.c). */
-#include <math.h>
-
-#include "sim_internal.h"
-
-ep_dur
-sim_pipe_cost(const sim_pipe *p, int64_t bytes)
-{
-    double bw = p->bw * (1.0 - (p->loss < 0.99 ? p->loss : 0.99));
-    double t = bw > 0 ? (double)bytes / bw * 1e9 : 0;
-    return ep_round_i64(t);
-}
-
-ep_time
-sim_pipe_send(sim_pipe *p, ep_time now, int64_t bytes)
-{
-    ep_time start = p->busy_until > now ? p->busy_until : now;
-    ep_time leave = start + sim_pipe_cost(p, bytes);
-    p->busy_until = leave;
-    return leave + p->latency;
-}
+/* The simulator's network: a request leaving its node crosses the network model (node/net.c)
+ * up its link to the switch and down the destination's, each hop an event, unless a link is
+ * down or a partition separates the two; at the destination it arrives (sim_arrive). */
+#include "node_internal.h"
+#include "sim_driver.h"
 
 /* The simulator's port send: request r goes from its node to node dst over the links, the
  * two hops FIFO, unless a link is down or a partition separates the two. */

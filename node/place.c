@@ -9,7 +9,7 @@
 
 #include "epara/error.h"
 #include "epara/profile.h"
-#include "sim_internal.h"
+#include "node_internal.h"
 
 /* --- placement ------------------------------------------------------------------------ */
 

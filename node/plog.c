@@ -26,7 +26,7 @@
 
 #include "epara/error.h"
 #include "epara/trace.h"
-#include "sim_internal.h"
+#include "node_internal.h"
 
 #define PLOG_MAGIC  "EPPLOG3\n"
 #define PLOG_PREFIX "EPPLOG" /* any version: an older one is named in the error */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "epara/error.h"
-#include "sim_internal.h"
+#include "node_internal.h"
 
 /* Latencies in ns: bucket = (power of two, 8-bit mantissa). Values below 256 ns are exact;
  * values past 2^46 ns (about 19.5 h) share the last bucket. */

@@ -12,7 +12,7 @@
 #include "epara/error.h"
 #include "epara/policy_util.h"
 #include "epara/profile.h"
-#include "sim_internal.h"
+#include "node_internal.h"
 
 static int64_t
 ctx_tokens(const sim_request *r)

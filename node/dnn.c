@@ -8,7 +8,7 @@
 #include "epara/error.h"
 #include "epara/policy_util.h"
 #include "epara/profile.h"
-#include "sim_internal.h"
+#include "node_internal.h"
 
 /* Duration of a batch of b requests on instance in (before MT slowdown). `reqs` are the
  * batch's requests (for services whose trace carries execution times). */

@@ -1,15 +1,16 @@
-/* Simulator internals shared by the sim/ files: the event engine, runtime state of links,
- * devices, instances and requests. Invariant: every request struct is in exactly one place
- * (in transit, in an instance queue, running, or back in the pool) and gets exactly one
- * record before it returns to the pool. */
-#ifndef EPARA_SIM_INTERNAL_H
-#define EPARA_SIM_INTERNAL_H
+/* The node runtime's internals (node/README.md), shared by the node/ files and by its two
+ * drivers, the simulator (sim/) and the live roles (exec/live.c): the event queue, the
+ * runtime state of links, devices, instances and requests, and the port a driver fills. Invariant:
+ * every request struct is in exactly one place (in transit, in an instance queue, running, or back
+ * in the pool) and gets exactly one record before it returns to the pool. */
+#ifndef EPARA_NODE_INTERNAL_H
+#define EPARA_NODE_INTERNAL_H
 
 #include "epara/heap.h"
 #include "epara/list.h"
 #include "epara/policy.h"
 #include "epara/arrivals.h"
-#include "epara/sim.h"
+#include "epara/node.h"
 #include "epara/store.h"
 
 typedef struct sim sim;
@@ -136,8 +137,8 @@ typedef struct sim_instance {
  * (exec/live.c, through sim_setup); the simulator leaves them NULL and keeps everything inside, on
  * its network model and cost model. */
 typedef struct sim_port {
-    /* Request r leaves its node for node dst (required): the simulator's network model
-     * (sim_net_send), a testbed node's transport. */
+    /* Request r leaves its node for node dst (required where requests are routed): the
+     * simulator's network model (sim/transfer.c), a testbed node's transport. */
     void (*send)(sim *s, sim_request *r, int dst);
     /* A sync tick: this process reports its state (a node: to its peers and the
      * controller) instead of snapshotting every instance. */
@@ -167,7 +168,7 @@ struct sim {
     ep_sim_opts opts;
     sim_role role;
     int local;     /* SIM_ROLE_NODE: the node this process hosts */
-    sim_port port; /* NULL entries: the simulator's own models */
+    sim_port port; /* filled by the driver (NULL entries: not used by the role) */
     /* policy call log (opts.policy_log): timers armed by the call being logged */
     struct sim_plog_timer {
         ep_dur after;
@@ -294,7 +295,7 @@ ep_dur sim_delay(const sim *s, int a, int b, int64_t bytes);
 /* Bytes of a DNN request's reply (its result, e.g. a mask or labels). */
 #define SIM_DNN_REPLY_BYTES 1000
 
-/* host.c / place.c / run.c internals */
+/* host.c / place.c / setup.c internals */
 /* One workload source: a streaming reader and the arrival event of its next row. */
 typedef struct sim_source {
     sim_event ev;
@@ -330,14 +331,12 @@ typedef struct sim_fault_ev {
 } sim_fault_ev;
 
 ep_dur sim_view_delay(const ep_view *v, int a, int b, int64_t bytes);
-/* net.c: a transfer's next hop (an event: up to the switch, down to the destination), then
- * sim_arrive; a request that arrives at once (same node, or a live node's forward) runs it
- * too. sim_net_send: the simulator's port send. */
-void sim_transfer_hop(sim *s, sim_event *ev);
-void sim_net_send(sim *s, sim_request *r, int dst);
 /* Request r arrives at its destination node (r->dst_node): queued on the instance it was
  * sent to, or routed there again. */
 void sim_arrive(sim *s, sim_request *r);
+/* sim_arrive as an event (EV_TRANSFER, on the request's own event): a request a driver
+ * delivers later, e.g. a live node's forward held until its emulated arrival. */
+void sim_arrive_event(sim *s, sim_event *ev);
 void sim_route(sim *s, sim_request *r);
 void sim_enqueue(sim *s, sim_request *r, sim_instance *in);
 sim_request *sim_request_alloc(sim *s);
@@ -350,8 +349,6 @@ int sim_do_place(sim *s, int initial);
 void sim_place_tick(sim *s, sim_event *ev);
 void sim_timer_fire(sim *s, sim_event *ev);
 void sim_timer_arm(void *host, ep_dur after, uint64_t cookie);
-/* faults.c: a scheduled fault of the scenario fires. */
-void sim_fault_fire(sim *s, sim_event *ev);
 /* place.c: stops what the instance is doing and drops every request it holds (why: the
  * reason). */
 void sim_instance_drop(sim *s, sim_instance *in, const char *why);
@@ -363,7 +360,9 @@ void sim_node_restore(sim *s, int node);
 int sim_apply_placement(sim *s, ep_placement *p, int initial);
 /* Rates over the period since the last placement (place.c). */
 void sim_update_demand(sim *s);
-/* run.c: set-up for a role (everything before the loop) and tear-down. */
+/* setup.c: set-up for a role (everything before the loop) and tear-down. */
+/* setup.c: "msg: arg" into err (when given); returns code. */
+int sim_err(char *err, size_t len, int code, const char *msg, const char *arg);
 int sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
               sim_role role, int local, const sim_port *port, char *err, size_t errlen);
 void sim_drain(sim *s);

@@ -2,7 +2,7 @@
  * in the order they were scheduled, and a hash over every event run (time, kind, object).
  * An event's heap key always equals its (at, seq) fields. */
 #include "epara/error.h"
-#include "sim_internal.h"
+#include "node_internal.h"
 
 void
 sim_engine_init(sim_engine *e)
