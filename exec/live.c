@@ -16,7 +16,7 @@
 
 /* One role's host and what only a live role keeps. */
 struct ep_live {
-    sim s; /* the host; live_of() finds the role from it */
+    node_rt s; /* the host; live_of() finds the role from it */
     ep_sim_result res;
     ep_live_hooks hooks;
     int64_t epoch;         /* last placement epoch applied or sent (-1: none) */
@@ -26,7 +26,7 @@ struct ep_live {
     /* loadgen: requests awaiting an outcome, pending[id - pending_base]; the window slides
      * past the ids already recorded, so memory follows the requests outstanding, not the
      * run's length */
-    sim_request **pending;
+    node_request **pending;
     int64_t pending_cap, npending;
     uint64_t pending_base;
     ep_dur result_timeout; /* loadgen: ep_live_opts.result_timeout */
@@ -38,7 +38,7 @@ struct ep_live {
 
 /* The role whose host s is (every port hook gets the host). */
 static ep_live *
-live_of(sim *s)
+live_of(node_rt *s)
 {
     return EP_CONTAINER_OF(s, ep_live, s);
 }
@@ -46,7 +46,7 @@ live_of(sim *s)
 /* --- requests on the wire ----------------------------------------------------------------- */
 
 static ep_msg_request
-to_wire(const sim_request *r)
+to_wire(const node_request *r)
 {
     ep_msg_request q = {
             .id = r->rec.id,
@@ -66,16 +66,16 @@ to_wire(const sim_request *r)
 }
 
 static int
-wire_valid(const sim *s, const ep_msg_request *q)
+wire_valid(const node_rt *s, const ep_msg_request *q)
 {
     return q->service >= 0 && q->service < s->sc->nservices && q->ingress >= 0 &&
            q->ingress < s->sc->nnodes;
 }
 
-static sim_request *
-from_wire(sim *s, const ep_msg_request *q)
+static node_request *
+from_wire(node_rt *s, const ep_msg_request *q)
 {
-    sim_request *r = sim_request_alloc(s);
+    node_request *r = node_request_alloc(s);
     if (!r) {
         s->failed = EP_ENOMEM;
         return NULL;
@@ -104,7 +104,7 @@ from_wire(sim *s, const ep_msg_request *q)
 /* Returns r to the pool without a record: it left this process, its record is made
  * where it ends. */
 static void
-release(sim *s, sim_request *r)
+release(node_rt *s, node_request *r)
 {
     s->in_flight--;
     r->pool_next = s->pool;
@@ -113,7 +113,7 @@ release(sim *s, sim_request *r)
 
 /* Port send of a node: request r leaves for node dst over the transport. */
 static void
-node_send(sim *s, sim_request *r, int dst)
+role_node_send(node_rt *s, node_request *r, int dst)
 {
     ep_live *L = live_of(s);
     const ep_scenario *sc = s->sc;
@@ -124,22 +124,22 @@ node_send(sim *s, sim_request *r, int dst)
      * request messages do not carry their payload bytes, so on shaped links the node still
      * accounts them with the scenario's link model, and its policy sees the same send queue
      * as under the simulator. */
-    ep_time at = sim_pipe_send(&s->up[lu], s->eng.now, r->bytes);
+    ep_time at = node_pipe_send(&s->up[lu], s->eng.now, r->bytes);
     s->up_free[lu] = s->up[lu].busy_until;
     if (L->link_mode == 2) /* bandwidth shaped for real: only the latency is modelled */
         at = s->eng.now + s->up[lu].latency + s->down[ld].latency;
     else
-        at += sim_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
+        at += node_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
     ep_msg_request q = to_wire(r);
     if (L->hooks.send(L->hooks.ctx, &q, dst, r->target, at) != 0) {
-        sim_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
+        node_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
         return;
     }
     release(s, r);
 }
 
 /* Loadgen: the slot of request id, or NULL when outside the window. */
-static sim_request **
+static node_request **
 pending_slot(ep_live *L, uint64_t id)
 {
     if (id < L->pending_base || id - L->pending_base >= (uint64_t)L->pending_cap)
@@ -169,7 +169,7 @@ pending_reserve(ep_live *L, uint64_t id)
     while ((uint64_t)cap <= id - L->pending_base)
         cap *= 2;
     if (cap > L->pending_cap) {
-        sim_request **p = realloc(L->pending, (size_t)cap * sizeof *p);
+        node_request **p = realloc(L->pending, (size_t)cap * sizeof *p);
         if (!p)
             return EP_ENOMEM;
         memset(p + L->pending_cap, 0, (size_t)(cap - L->pending_cap) * sizeof *p);
@@ -182,20 +182,20 @@ pending_reserve(ep_live *L, uint64_t id)
 /* Port arrival of the loadgen: a new request goes to its ingress node, pending until its
  * outcome comes back. */
 static void
-loadgen_send(sim *s, sim_request *r)
+loadgen_send(node_rt *s, node_request *r)
 {
     ep_live *L = live_of(s);
     uint64_t id = r->rec.id;
     if (pending_reserve(L, id) != 0) {
         s->failed = EP_ENOMEM;
-        sim_request_finish(s, r, EP_OUT_DROPPED, "out of memory in the loadgen");
+        node_request_finish(s, r, EP_OUT_DROPPED, "out of memory in the loadgen");
         return;
     }
     *pending_slot(L, id) = r;
     L->npending++;
     ep_msg_request q = to_wire(r);
     if (L->hooks.send(L->hooks.ctx, &q, r->rec.ingress, -1, s->eng.now) != 0)
-        sim_request_finish(s, r, EP_OUT_DROPPED, "ingress node unreachable");
+        node_request_finish(s, r, EP_OUT_DROPPED, "ingress node unreachable");
 }
 
 /* --- state and demand --------------------------------------------------------------------- */
@@ -203,7 +203,7 @@ loadgen_send(sim *s, sim_request *r)
 /* Recomputes the demand the policy sees from the live reports: kept current on every
  * arrival and every state report, so placements read it as it is. */
 static void
-sim_live_demand(sim *s)
+live_demand(node_rt *s)
 {
     ep_live *L = live_of(s);
     const ep_scenario *sc = s->sc;
@@ -228,7 +228,7 @@ sim_live_demand(sim *s)
 /* Port sync of a node: its instances' state and its demand to its peers and the
  * controller. */
 static void
-node_sync(sim *s)
+role_node_sync(node_rt *s)
 {
     ep_live *L = live_of(s);
     int n = 0;
@@ -245,7 +245,7 @@ node_sync(sim *s)
         if (s->inst[i]->node != s->local)
             continue;
         ep_instance_view *iv = &s->synced[i];
-        sim_current_view(s, s->inst[i], iv);
+        node_current_view(s, s->inst[i], iv);
         if (skip > 0) {
             skip--;
             continue;
@@ -267,7 +267,7 @@ node_sync(sim *s)
 /* Port run of a node with real engines (ep_live_hooks.run): the batch or iteration's
  * measured duration, or -1 when the cost model's t stands (the engine failed). */
 static ep_dur
-node_run(sim *s, sim_instance *in, int batch, ep_dur t)
+role_node_run(node_rt *s, node_instance *in, int batch, ep_dur t)
 {
     ep_live *L = live_of(s);
     int n = 0;
@@ -283,7 +283,7 @@ node_run(sim *s, sim_instance *in, int batch, ep_dur t)
         }
         EP_LIST_FOREACH(&in->running, ln)
         {
-            sim_request *r = EP_CONTAINER_OF(ln, sim_request, qnode);
+            node_request *r = EP_CONTAINER_OF(ln, node_request, qnode);
             if (r->prefilled)
                 L->items[n++] = (ep_live_item){r->rec.id, 1, 1, 0};
             else if (r->chunk > 0)
@@ -298,10 +298,10 @@ node_run(sim *s, sim_instance *in, int batch, ep_dur t)
 
 /* Port finished of the loadgen: the request is no longer pending. */
 static void
-loadgen_finished(sim *s, sim_request *r)
+loadgen_finished(node_rt *s, node_request *r)
 {
     ep_live *L = live_of(s);
-    sim_request **slot = pending_slot(L, r->rec.id);
+    node_request **slot = pending_slot(L, r->rec.id);
     if (slot && *slot == r) {
         *slot = NULL;
         L->npending--;
@@ -310,7 +310,7 @@ loadgen_finished(sim *s, sim_request *r)
 
 /* Port placed of the controller: the placement goes to every node as the next epoch. */
 static void
-controller_placed(sim *s, const ep_placement *p)
+controller_placed(node_rt *s, const ep_placement *p)
 {
     ep_live *L = live_of(s);
     L->epoch++;
@@ -319,15 +319,15 @@ controller_placed(sim *s, const ep_placement *p)
 }
 
 /* The port of a role: where its host hands off what leaves the process. */
-static sim_port
+static node_port
 role_port(ep_live_role role, const ep_live_hooks *hooks)
 {
-    sim_port port = {0};
+    node_port port = {0};
     if (role == EP_LIVE_NODE) {
-        port.send = node_send;
-        port.sync = node_sync;
+        port.send = role_node_send;
+        port.sync = role_node_sync;
         if (hooks->run)
-            port.run = node_run;
+            port.run = role_node_run;
     } else if (role == EP_LIVE_LOADGEN) {
         port.arrival = loadgen_send;
         port.finished = loadgen_finished;
@@ -343,7 +343,7 @@ int
 ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *err, size_t errlen)
 {
     *out = NULL;
-    static const sim_role roles[] = {SIM_ROLE_CONTROLLER, SIM_ROLE_NODE, SIM_ROLE_LOADGEN};
+    static const node_role roles[] = {NODE_ROLE_CONTROLLER, NODE_ROLE_NODE, NODE_ROLE_LOADGEN};
     const char *why = NULL;
     if ((unsigned)o->role > EP_LIVE_LOADGEN)
         why = "unknown role";
@@ -365,9 +365,9 @@ ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *e
     l->link_mode = o->link_mode;
     l->result_timeout = o->result_timeout;
     l->demand = calloc((size_t)sc->nnodes * (size_t)sc->nservices + 1, sizeof *l->demand);
-    sim_port port = role_port(o->role, &o->hooks);
-    int rc = l->demand ? sim_setup(&l->s, sc, &o->sim, &l->res, roles[o->role],
-                                   o->role == EP_LIVE_NODE ? o->node : -1, &port, err, errlen)
+    node_port port = role_port(o->role, &o->hooks);
+    int rc = l->demand ? node_setup(&l->s, sc, &o->sim, &l->res, roles[o->role],
+                                    o->role == EP_LIVE_NODE ? o->node : -1, &port, err, errlen)
                        : EP_ENOMEM;
     if (!l->demand && err && errlen)
         snprintf(err, errlen, "out of memory");
@@ -392,25 +392,25 @@ ep_live_next(const ep_live *l)
 static void
 expire(ep_live *L)
 {
-    sim *s = &L->s;
-    if (s->role != SIM_ROLE_LOADGEN || L->result_timeout <= 0)
+    node_rt *s = &L->s;
+    if (s->role != NODE_ROLE_LOADGEN || L->result_timeout <= 0)
         return;
     for (int64_t i = 0; i < L->pending_cap && L->npending > 0; i++) {
-        sim_request *r = L->pending[i];
+        node_request *r = L->pending[i];
         if (!r)
             continue;
         if (r->rec.arrival + L->result_timeout > s->eng.now)
             break;
-        sim_request_finish(s, r, EP_OUT_DROPPED, "no result from the testbed");
+        node_request_finish(s, r, EP_OUT_DROPPED, "no result from the testbed");
     }
 }
 
 int
 ep_live_advance(ep_live *l, ep_time now)
 {
-    sim *s = &l->s;
-    sim_event *ev;
-    while (!s->failed && (ev = sim_engine_next(&s->eng, now)) != NULL)
+    node_rt *s = &l->s;
+    node_event *ev;
+    while (!s->failed && (ev = node_engine_next(&s->eng, now)) != NULL)
         ev->fn(s, ev);
     if (s->eng.now < now)
         s->eng.now = now;
@@ -421,7 +421,7 @@ ep_live_advance(ep_live *l, ep_time now)
 int
 ep_live_is_pending(const ep_live *l, uint64_t id)
 {
-    sim_request **slot = pending_slot((ep_live *)l, id);
+    node_request **slot = pending_slot((ep_live *)l, id);
     return slot && *slot;
 }
 
@@ -434,50 +434,50 @@ ep_live_now(const ep_live *l)
 int
 ep_live_arrival(ep_live *l, const ep_msg_request *q)
 {
-    sim *s = &l->s;
-    if (s->role != SIM_ROLE_NODE || !wire_valid(s, q) || q->ingress != s->local)
+    node_rt *s = &l->s;
+    if (s->role != NODE_ROLE_NODE || !wire_valid(s, q) || q->ingress != s->local)
         return EP_EINVAL;
-    sim_request *r = from_wire(s, q);
+    node_request *r = from_wire(s, q);
     if (!r)
         return EP_ENOMEM;
     ep_msg_demand *d = &l->demand[s->local * s->sc->nservices + q->service];
     d->arrivals++;
     d->sum_in += q->input;
     d->sum_out += q->output;
-    sim_live_demand(s);
+    live_demand(s);
     if (s->in_flight > l->max_held) { /* shed overload explicitly, memory stays bounded */
-        sim_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
+        node_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
         return s->failed;
     }
-    sim_route(s, r);
+    node_route(s, r);
     return s->failed;
 }
 
 int
 ep_live_forward_in(ep_live *l, const ep_msg_forward *f)
 {
-    sim *s = &l->s;
-    if (s->role != SIM_ROLE_NODE || !wire_valid(s, &f->req))
+    node_rt *s = &l->s;
+    if (s->role != NODE_ROLE_NODE || !wire_valid(s, &f->req))
         return EP_EINVAL;
-    sim_request *r = from_wire(s, &f->req);
+    node_request *r = from_wire(s, &f->req);
     if (!r)
         return EP_ENOMEM;
     if (s->in_flight > l->max_held) {
-        sim_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
+        node_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
         return s->failed;
     }
     if (f->kind == EP_MSG_TO_INSTANCE && f->target < s->ninst)
         r->target = f->target; /* else (a placement not applied here yet): routed again */
     ep_time at = f->deliver_at > s->eng.now ? f->deliver_at : s->eng.now;
-    sim_event_init(&r->ev, sim_arrive_event, EV_TRANSFER, (uint32_t)r->rec.id);
-    return sim_schedule(&s->eng, &r->ev, at);
+    node_event_init(&r->ev, node_arrive_event, EV_TRANSFER, (uint32_t)r->rec.id);
+    return node_schedule(&s->eng, &r->ev, at);
 }
 
 int
 ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n)
 {
-    sim *s = &l->s;
-    if (s->role != SIM_ROLE_NODE || n < 0)
+    node_rt *s = &l->s;
+    if (s->role != NODE_ROLE_NODE || n < 0)
         return EP_EINVAL;
     if (epoch <= l->epoch)
         return 0;
@@ -487,9 +487,9 @@ ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n)
     if (n)
         memcpy(p.inst, inst, (size_t)n * sizeof *inst);
     l->epoch = epoch;
-    sim_update_demand(s);
+    node_update_demand(s);
     s->res->placements++;
-    int rc = sim_apply_placement(s, &p, epoch == 0);
+    int rc = node_apply_placement(s, &p, epoch == 0);
     free(p.inst);
     return rc;
 }
@@ -497,9 +497,9 @@ ep_live_apply(ep_live *l, int64_t epoch, const ep_instance_spec *inst, int n)
 void
 ep_live_state_in(ep_live *l, const ep_msg_state *st)
 {
-    sim *s = &l->s;
-    if (s->role == SIM_ROLE_LOADGEN || st->node < 0 || st->node >= s->sc->nnodes ||
-        sim_is_local(s, st->node))
+    node_rt *s = &l->s;
+    if (s->role == NODE_ROLE_LOADGEN || st->node < 0 || st->node >= s->sc->nnodes ||
+        node_is_local(s, st->node))
         return;
     for (int i = 0; i < st->n; i++) {
         const ep_msg_inst_state *w = &st->inst[i];
@@ -517,15 +517,15 @@ ep_live_state_in(ep_live *l, const ep_msg_state *st)
     if (st->nsvc == s->sc->nservices) {
         memcpy(&l->demand[st->node * s->sc->nservices], st->demand,
                (size_t)st->nsvc * sizeof *st->demand);
-        sim_live_demand(s);
+        live_demand(s);
     }
 }
 
 void
 ep_live_node_up(ep_live *l, int node, int up)
 {
-    sim *s = &l->s;
-    if (node >= 0 && node < s->sc->nnodes && !sim_is_local(s, node))
+    node_rt *s = &l->s;
+    if (node >= 0 && node < s->sc->nnodes && !node_is_local(s, node))
         s->node_up[node] = up != 0;
 }
 
@@ -550,11 +550,11 @@ intern(ep_live *L, const char *reason)
 int
 ep_live_result(ep_live *l, const ep_msg_result *res)
 {
-    sim *s = &l->s;
-    sim_request **slot = s->role == SIM_ROLE_LOADGEN ? pending_slot(l, res->id) : NULL;
+    node_rt *s = &l->s;
+    node_request **slot = s->role == NODE_ROLE_LOADGEN ? pending_slot(l, res->id) : NULL;
     if (!slot || !*slot || res->outcome < 0 || res->outcome > EP_OUT_UNFINISHED)
         return 0;
-    sim_request *r = *slot;
+    node_request *r = *slot;
     ep_record *rec = &r->rec;
     rec->dispatch = res->dispatch == EP_MSG_NEVER ? 0 : res->dispatch;
     rec->first_token = res->first_token == EP_MSG_NEVER ? 0 : res->first_token;
@@ -567,7 +567,7 @@ ep_live_result(ep_live *l, const ep_msg_result *res)
     if (res->hops > 0 && res->node != rec->ingress)
         s->res->forwarded++;
     s->res->preemptions += res->preemptions;
-    sim_request_finish(s, r, (ep_outcome)res->outcome, intern(l, res->reason));
+    node_request_finish(s, r, (ep_outcome)res->outcome, intern(l, res->reason));
     return 1;
 }
 
@@ -597,17 +597,17 @@ ep_live_finish(ep_live *l, ep_sim_result *out)
 {
     if (!l)
         return 0;
-    sim *s = &l->s;
+    node_rt *s = &l->s;
     for (int64_t i = 0; i < l->pending_cap; i++) /* loadgen: sent, no outcome came back */
         if (l->pending[i])
-            sim_request_finish(s, l->pending[i], EP_OUT_DROPPED, "no result from the testbed");
+            node_request_finish(s, l->pending[i], EP_OUT_DROPPED, "no result from the testbed");
     l->npending = 0;
-    sim_drain(s);
+    node_drain(s);
     s->res->sim_time_s = ep_dur_to_s(s->eng.now);
     s->res->events = s->eng.events;
     s->res->event_hash = s->eng.hash;
-    int rc = sim_metrics_finish(s->m, s->sc, s->res);
-    sim_free(s);
+    int rc = node_metrics_finish(s->m, s->sc, s->res);
+    node_free(s);
     free(l->pending);
     free(l->items);
     for (int i = 0; i < l->nreasons; i++)

@@ -508,7 +508,7 @@ build_lp(bnd *b, glp_prob **out)
             goto fail;
     }
     /* Flows: from ingress i to entry node n; one that changes nodes crosses i's link up and
-     * n's link down (sim_send), each carrying at most bandwidth x (1 - loss) bytes/s. */
+     * n's link down (node_send), each carrying at most bandwidth x (1 - loss) bytes/s. */
     for (int f = 0; f < b->nflows; f++) {
         int q = b->flow_pair[f], s = b->pair_s[q], i = b->pair_i[q], n = b->flow_n[f];
         double bytes = b->rows[s] > 0 ? b->sum_bytes[s] / b->rows[s] : 0;

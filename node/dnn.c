@@ -13,7 +13,7 @@
 /* Duration of a batch of b requests on instance in (before MT slowdown). `reqs` are the
  * batch's requests (for services whose trace carries execution times). */
 static ep_dur
-batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
+batch_cost(node_rt *s, node_instance *in, int b, ep_list *reqs, ep_dur *interval)
 {
     const ep_scenario *sc = s->sc;
     const ep_instance_spec *sp = &in->spec;
@@ -30,7 +30,7 @@ batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
         double total = 0;
         EP_LIST_FOREACH(reqs, n)
         {
-            sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+            node_request *r = EP_CONTAINER_OF(n, node_request, qnode);
             ep_dur e = r->exec != EP_TRACE_NONE ? r->exec
                                                 : ep_cost_dnn_batch(sc, sp->service, spec0, 1);
             total += (double)e * scale;
@@ -44,7 +44,7 @@ batch_cost(sim *s, sim_instance *in, int b, ep_list *reqs, ep_dur *interval)
  * less the reply's transfer, has passed), and with EP_DROP_DOOMED those that a batch of one
  * started now would finish after it. */
 static void
-drop_expired(sim *s, sim_instance *in, int mode)
+drop_expired(node_rt *s, node_instance *in, int mode)
 {
     ep_time doomed = s->eng.now;
     if (mode == EP_DROP_DOOMED)
@@ -52,20 +52,20 @@ drop_expired(sim *s, sim_instance *in, int mode)
     ep_list_node *n = ep_list_first(&in->queue);
     while (n) {
         ep_list_node *next = ep_list_next(&in->queue, n);
-        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        node_request *r = EP_CONTAINER_OF(n, node_request, qnode);
         if (r->due < s->eng.now) {
             ep_list_remove(&in->queue, n);
-            sim_request_finish(s, r, EP_OUT_DROPPED, "deadline passed in queue");
+            node_request_finish(s, r, EP_OUT_DROPPED, "deadline passed in queue");
         } else if (r->due < doomed) {
             ep_list_remove(&in->queue, n);
-            sim_request_finish(s, r, EP_OUT_DROPPED, "cannot meet its deadline (dropped early)");
+            node_request_finish(s, r, EP_OUT_DROPPED, "cannot meet its deadline (dropped early)");
         }
         n = next;
     }
 }
 
 void
-sim_dnn_start(sim *s, sim_instance *in)
+node_dnn_start(node_rt *s, node_instance *in)
 {
     const ep_service *svc = &s->sc->services[in->spec.service];
     int maxb = in->spec.max_batch > 0 ? in->spec.max_batch : svc->max_batch;
@@ -93,7 +93,7 @@ sim_dnn_start(sim *s, sim_instance *in)
     {
         if (k == shown)
             break;
-        sim_request *r = EP_CONTAINER_OF(qn, sim_request, qnode);
+        node_request *r = EP_CONTAINER_OF(qn, node_request, qnode);
         dl[k] = r->due;
         arr[k] = r->rec.arrival;
         k++;
@@ -101,19 +101,19 @@ sim_dnn_start(sim *s, sim_instance *in)
     ep_queue_view q = {shown, dl, arr};
     int drop = 0;
     s->env.now = s->eng.now;
-    sim_refresh_view(s, in->node);
+    node_refresh_view(s, in->node);
     int b;
     if (s->pol->pick_batch) {
-        void *st = sim_pol_state(s, in->node); /* the node running the instance */
-        sim_plog_begin(s, SIM_PL_BATCH);
+        void *st = node_pol_state(s, in->node); /* the node running the instance */
+        node_plog_begin(s, NODE_PL_BATCH);
         b = s->pol->pick_batch(st, &s->env, &s->view, in->id, &q, &drop);
         if (s->opts.policy_log) {
             int32_t hdr[2] = {in->id, shown}, o[2] = {b, drop};
-            sim_plog_data(s, hdr, sizeof hdr);
-            sim_plog_data(s, dl, (size_t)shown * sizeof *dl);
-            sim_plog_data(s, arr, (size_t)shown * sizeof *arr);
-            sim_plog_data(s, o, sizeof o);
-            sim_plog_end(s);
+            node_plog_data(s, hdr, sizeof hdr);
+            node_plog_data(s, dl, (size_t)shown * sizeof *dl);
+            node_plog_data(s, arr, (size_t)shown * sizeof *arr);
+            node_plog_data(s, o, sizeof o);
+            node_plog_end(s);
         }
     } else {
         b = n < maxb ? n : maxb;
@@ -132,7 +132,7 @@ sim_dnn_start(sim *s, sim_instance *in)
         b = maxb;
     for (int i = 0; i < b; i++) {
         ep_list_node *qn = ep_list_pop_front(&in->queue);
-        sim_request *r = EP_CONTAINER_OF(qn, sim_request, qnode);
+        node_request *r = EP_CONTAINER_OF(qn, node_request, qnode);
         r->rec.dispatch = s->eng.now;
         r->rec.batch = b;
         ep_list_push_back(&in->running, qn);
@@ -150,8 +150,8 @@ sim_dnn_start(sim *s, sim_instance *in)
         t = real;
         interval = 0;
     }
-    t = sim_instance_begin(s, in, t);
-    double slow = sim_instance_slow(s, in);
+    t = node_instance_begin(s, in, t);
+    double slow = node_instance_slow(s, in);
     if (slow > 1 && interval > 0) /* a throttled stage slows the pipeline's rate too */
         interval = ep_round_i64((double)interval * slow);
     if (in->spec.mode == EP_MODE_PP && interval > 0 && interval < t) {
@@ -159,48 +159,48 @@ sim_dnn_start(sim *s, sim_instance *in)
          * batch may enter; each request completes when the whole pipeline is through. */
         ep_list_node *qn;
         while ((qn = ep_list_pop_front(&in->running)) != NULL) {
-            sim_request *r = EP_CONTAINER_OF(qn, sim_request, qnode);
+            node_request *r = EP_CONTAINER_OF(qn, node_request, qnode);
             r->target = in->id;
-            sim_event_init(&r->ev, sim_dnn_request_done, EV_BATCH_DONE, (uint32_t)r->rec.id);
-            sim_schedule(&s->eng, &r->ev, s->eng.now + t);
+            node_event_init(&r->ev, node_dnn_request_done, EV_BATCH_DONE, (uint32_t)r->rec.id);
+            node_schedule(&s->eng, &r->ev, s->eng.now + t);
         }
         in->batch_time = interval;
-        sim_schedule(&s->eng, &in->ev, s->eng.now + interval);
+        node_schedule(&s->eng, &in->ev, s->eng.now + interval);
         return;
     }
-    sim_schedule(&s->eng, &in->ev, s->eng.now + t);
+    node_schedule(&s->eng, &in->ev, s->eng.now + t);
 }
 
 static void
-complete(sim *s, sim_instance *in, sim_request *r)
+complete(node_rt *s, node_instance *in, node_request *r)
 {
     /* The result cannot cross a partition (nor leave a pipeline cut in two). */
-    if (!sim_reachable(s, in->node, r->rec.ingress) || sim_instance_split(s, in)) {
-        sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+    if (!node_reachable(s, in->node, r->rec.ingress) || node_instance_split(s, in)) {
+        node_request_finish(s, r, EP_OUT_DROPPED, "network partition");
         return;
     }
-    ep_dur back = sim_delay(s, in->node, r->rec.ingress, SIM_DNN_REPLY_BYTES);
+    ep_dur back = node_delay(s, in->node, r->rec.ingress, NODE_DNN_REPLY_BYTES);
     r->rec.done = s->eng.now + back;
     r->rec.first_token = r->rec.done;
     in->served++;
-    sim_request_finish(s, r, EP_OUT_COMPLETED, NULL);
+    node_request_finish(s, r, EP_OUT_COMPLETED, NULL);
 }
 
 void
-sim_dnn_request_done(sim *s, sim_event *ev)
+node_dnn_request_done(node_rt *s, node_event *ev)
 {
-    sim_request *r = EP_CONTAINER_OF(ev, sim_request, ev);
+    node_request *r = EP_CONTAINER_OF(ev, node_request, ev);
     complete(s, s->inst[r->target], r);
 }
 
 void
-sim_dnn_batch_done(sim *s, sim_event *ev)
+node_dnn_batch_done(node_rt *s, node_event *ev)
 {
-    sim_instance *in = EP_CONTAINER_OF(ev, sim_instance, ev);
-    sim_instance_end(s, in);
+    node_instance *in = EP_CONTAINER_OF(ev, node_instance, ev);
+    node_instance_end(s, in);
     ep_list_node *n;
     while ((n = ep_list_pop_front(&in->running)) != NULL)
-        complete(s, in, EP_CONTAINER_OF(n, sim_request, qnode));
+        complete(s, in, EP_CONTAINER_OF(n, node_request, qnode));
     in->nrunning = 0;
-    sim_instance_kick(s, in);
+    node_instance_kick(s, in);
 }

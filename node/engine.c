@@ -5,7 +5,7 @@
 #include "node_internal.h"
 
 void
-sim_engine_init(sim_engine *e)
+node_engine_init(node_engine *e)
 {
     ep_heap_init(&e->heap);
     e->now = 0;
@@ -15,13 +15,13 @@ sim_engine_init(sim_engine *e)
 }
 
 void
-sim_engine_fini(sim_engine *e)
+node_engine_fini(node_engine *e)
 {
     ep_heap_fini(&e->heap);
 }
 
 void
-sim_event_init(sim_event *ev, sim_event_fn fn, uint32_t kind, uint32_t obj)
+node_event_init(node_event *ev, node_event_fn fn, uint32_t kind, uint32_t obj)
 {
     ep_heap_node_init(&ev->node);
     ev->fn = fn;
@@ -32,7 +32,7 @@ sim_event_init(sim_event *ev, sim_event_fn fn, uint32_t kind, uint32_t obj)
 }
 
 int
-sim_schedule(sim_engine *e, sim_event *ev, ep_time at)
+node_schedule(node_engine *e, node_event *ev, ep_time at)
 {
     EP_ASSERT(at >= e->now);
     ev->at = at;
@@ -41,14 +41,14 @@ sim_schedule(sim_engine *e, sim_event *ev, ep_time at)
 }
 
 void
-sim_cancel(sim_engine *e, sim_event *ev)
+node_cancel(node_engine *e, node_event *ev)
 {
     if (ep_heap_node_linked(&ev->node))
         ep_heap_remove(&e->heap, &ev->node);
 }
 
 int
-sim_event_pending(const sim_event *ev)
+node_event_pending(const node_event *ev)
 {
     return ep_heap_node_linked(&ev->node);
 }
@@ -63,14 +63,14 @@ fnv(uint64_t h, uint64_t v)
     return h ^ (h >> 29);
 }
 
-sim_event *
-sim_engine_next(sim_engine *e, ep_time until)
+node_event *
+node_engine_next(node_engine *e, ep_time until)
 {
     ep_time at;
     /* The key says whether to stop without a look at the event itself. */
     if (!ep_heap_min_key(&e->heap, &at, NULL) || at > until)
         return NULL;
-    sim_event *ev = EP_CONTAINER_OF(ep_heap_pop(&e->heap), sim_event, node);
+    node_event *ev = EP_CONTAINER_OF(ep_heap_pop(&e->heap), node_event, node);
     e->now = at;
     e->events++;
     e->hash = fnv(fnv(e->hash, (uint64_t)at), ((uint64_t)ev->kind << 32) | ev->obj);

@@ -23,25 +23,25 @@ ep_outcome_name(ep_outcome o)
 /* --- network -------------------------------------------------------------------------- */
 
 ep_dur
-sim_delay(const sim *s, int a, int b, int64_t bytes)
+node_delay(const node_rt *s, int a, int b, int64_t bytes)
 {
     if (a == b)
         return 0;
-    const sim_pipe *u = &s->up[s->sc->nodes[a].link], *d = &s->down[s->sc->nodes[b].link];
-    return sim_pipe_cost(u, bytes) + u->latency + sim_pipe_cost(d, bytes) + d->latency;
+    const node_pipe *u = &s->up[s->sc->nodes[a].link], *d = &s->down[s->sc->nodes[b].link];
+    return node_pipe_cost(u, bytes) + u->latency + node_pipe_cost(d, bytes) + d->latency;
 }
 
 ep_dur
-sim_view_delay(const ep_view *v, int a, int b, int64_t bytes)
+node_view_delay(const ep_view *v, int a, int b, int64_t bytes)
 {
-    return sim_delay(v->host_, a, b, bytes);
+    return node_delay(v->host_, a, b, bytes);
 }
 
 void
-sim_send(sim *s, sim_request *r, int dst)
+node_send(node_rt *s, node_request *r, int dst)
 {
     if (r->at_node == dst) { /* at rest on its node, dst_node is at_node: arrives at once */
-        sim_arrive(s, r);
+        node_arrive(s, r);
         return;
     }
     EP_ASSERT(s->port.send); /* only roles that host instances route */
@@ -49,36 +49,36 @@ sim_send(sim *s, sim_request *r, int dst)
 }
 
 void
-sim_arrive_event(sim *s, sim_event *ev)
+node_arrive_event(node_rt *s, node_event *ev)
 {
-    sim_arrive(s, EP_CONTAINER_OF(ev, sim_request, ev));
+    node_arrive(s, EP_CONTAINER_OF(ev, node_request, ev));
 }
 
 void
-sim_arrive(sim *s, sim_request *r)
+node_arrive(node_rt *s, node_request *r)
 {
     r->at_node = r->dst_node;
     if (!s->node_up[r->at_node]) {
-        sim_request_finish(s, r, EP_OUT_DROPPED, "node down");
+        node_request_finish(s, r, EP_OUT_DROPPED, "node down");
         return;
     }
     if (r->target >= 0) {
-        sim_instance *in = s->inst[r->target];
-        if (!in->retired && s->node_up[in->node] && sim_is_local(s, in->node)) {
-            sim_enqueue(s, r, in);
+        node_instance *in = s->inst[r->target];
+        if (!in->retired && s->node_up[in->node] && node_is_local(s, in->node)) {
+            node_enqueue(s, r, in);
             return;
         }
-        r->target = -1; /* its instance went away in transit: sim_route again */
+        r->target = -1; /* its instance went away in transit: node_route again */
     }
-    sim_route(s, r);
+    node_route(s, r);
 }
 
 /* --- requests ------------------------------------------------------------------------- */
 
-sim_request *
-sim_request_alloc(sim *s)
+node_request *
+node_request_alloc(node_rt *s)
 {
-    sim_request *r = s->pool;
+    node_request *r = s->pool;
     if (r) {
         s->pool = r->pool_next;
     } else {
@@ -88,7 +88,7 @@ sim_request_alloc(sim *s)
     }
     memset(r, 0, sizeof *r);
     ep_list_node_init(&r->qnode);
-    sim_event_init(&r->ev, sim_arrive_event, EV_TRANSFER, 0);
+    node_event_init(&r->ev, node_arrive_event, EV_TRANSFER, 0);
     s->in_flight++;
     return r;
 }
@@ -114,7 +114,7 @@ slo_met(const ep_scenario *sc, const ep_record *rec)
 }
 
 void
-sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason)
+node_request_finish(node_rt *s, node_request *r, ep_outcome o, const char *reason)
 {
     ep_record *rec = &r->rec;
     rec->outcome = o;
@@ -128,7 +128,7 @@ sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason)
     if (s->port.finished)
         s->port.finished(s, r);
     if (!s->quiet) { /* a failed run reports nothing */
-        sim_metrics_add(s->m, s->sc, rec);
+        node_metrics_add(s->m, s->sc, rec);
         if (s->opts.on_record)
             s->opts.on_record(s->opts.ctx, rec);
     }
@@ -141,13 +141,13 @@ sim_request_finish(sim *s, sim_request *r, ep_outcome o, const char *reason)
 
 /* Live numbers of instance in, as its own node sees them. */
 void
-sim_current_view(sim *s, const sim_instance *in, ep_instance_view *v)
+node_current_view(node_rt *s, const node_instance *in, ep_instance_view *v)
 {
     const ep_scenario *sc = s->sc;
     v->spec = in->spec;
     v->id = in->id;
     v->node = in->node;
-    v->ready = in->ready && !in->retired && s->node_up[in->node] && !sim_instance_split(s, in);
+    v->ready = in->ready && !in->retired && s->node_up[in->node] && !node_instance_split(s, in);
     v->active = !in->retired;
     v->queued = (int)in->queue.len;
     v->running = in->nrunning;
@@ -172,10 +172,10 @@ sim_current_view(sim *s, const sim_instance *in, ep_instance_view *v)
 /* The view from at_node (-1: the centralized scheduler, which sees every instance as it is now and
  * sits on the side of a partition that was not cut off). */
 void
-sim_refresh_view(sim *s, int at_node)
+node_refresh_view(node_rt *s, int at_node)
 {
-    int vp = s->vpart && s->role == SIM_ROLE_SIM;
-    if (!vp && s->role == SIM_ROLE_SIM && at_node >= 0) {
+    int vp = s->vpart && s->role == NODE_ROLE_ALL;
+    if (!vp && s->role == NODE_ROLE_ALL && at_node >= 0) {
         /* The common case, per routed request: every instance as synced but at_node's, current.
          * Only the entries that changed since the last refresh are copied. */
         if (!s->iview_synced) {
@@ -189,7 +189,7 @@ sim_refresh_view(sim *s, int at_node)
         s->ncurrent = 0;
         for (int i = 0; i < s->ninst; i++)
             if (s->inst_node[i] == at_node) {
-                sim_current_view(s, s->inst[i], &s->iview[i]);
+                node_current_view(s, s->inst[i], &s->iview[i]);
                 s->current_idx[s->ncurrent++] = i;
             }
         s->view.node_up = s->node_up;
@@ -202,12 +202,12 @@ sim_refresh_view(sim *s, int at_node)
     for (int i = 0; i < s->ninst; i++) {
         int node = s->inst[i]->node;
         int current =
-                s->role == SIM_ROLE_SIM ? at_node < 0 || node == at_node : sim_is_local(s, node);
+                s->role == NODE_ROLE_ALL ? at_node < 0 || node == at_node : node_is_local(s, node);
         if (vp && s->vcut[node] != side) {
             s->iview[i] = s->frozen[i]; /* no sync crosses the cut: the last one before it */
             s->iview[i].ready = 0;
         } else if (current) {
-            sim_current_view(s, s->inst[i], &s->iview[i]);
+            node_current_view(s, s->inst[i], &s->iview[i]);
         } else {
             s->iview[i] = s->synced[i];
         }
@@ -225,7 +225,7 @@ sim_refresh_view(sim *s, int at_node)
 /* Applies a snapshot: an instance's view is replaced only by a newer one (delayed messages
  * may arrive out of order when the delay shrinks). */
 static void
-apply_sync(sim *s, const ep_instance_view *v, int n)
+apply_sync(node_rt *s, const ep_instance_view *v, int n)
 {
     for (int i = 0; i < n && i < s->ninst; i++)
         if (v[i].synced_at >= s->synced[i].synced_at) {
@@ -235,70 +235,70 @@ apply_sync(sim *s, const ep_instance_view *v, int n)
 }
 
 void
-sim_sync_deliver(sim *s, sim_event *ev)
+node_sync_deliver(node_rt *s, node_event *ev)
 {
-    sim_sync_msg *m = EP_CONTAINER_OF(ev, sim_sync_msg, ev);
+    node_sync_msg *m = EP_CONTAINER_OF(ev, node_sync_msg, ev);
     apply_sync(s, m->v, m->n);
     free(m);
 }
 
 void
-sim_sync_tick(sim *s, sim_event *ev)
+node_sync_tick(node_rt *s, node_event *ev)
 {
     if (s->port.sync) {
         s->port.sync(s);
     } else if (!s->sync_loss && s->sync_delay > 0) {
-        sim_sync_msg *m = malloc(sizeof *m + (size_t)s->ninst * sizeof m->v[0] + 1);
+        node_sync_msg *m = malloc(sizeof *m + (size_t)s->ninst * sizeof m->v[0] + 1);
         if (!m) {
             s->failed = EP_ENOMEM;
             return;
         }
         m->n = s->ninst;
         for (int i = 0; i < s->ninst; i++)
-            sim_current_view(s, s->inst[i], &m->v[i]);
-        sim_event_init(&m->ev, sim_sync_deliver, EV_SYNC_DELIVER, 0);
-        sim_schedule(&s->eng, &m->ev, s->eng.now + s->sync_delay);
+            node_current_view(s, s->inst[i], &m->v[i]);
+        node_event_init(&m->ev, node_sync_deliver, EV_SYNC_DELIVER, 0);
+        node_schedule(&s->eng, &m->ev, s->eng.now + s->sync_delay);
     } else if (!s->sync_loss) {
         for (int i = 0; i < s->ninst; i++)
-            sim_current_view(s, s->inst[i], &s->synced[i]);
+            node_current_view(s, s->inst[i], &s->synced[i]);
         s->iview_synced = 0;
     }
-    if (s->role == SIM_ROLE_SIM && s->eng.now > s->part_since) {
+    if (s->role == NODE_ROLE_ALL && s->eng.now > s->part_since) {
         /* A round of sync messages missed across the cut (or received again after the heal)
          * is how the nodes learn of the partition (or of its end): the first tick after it,
          * not one at the same instant. */
         s->vpart = s->part;
         memcpy(s->vcut, s->cut, (size_t)s->sc->nnodes * sizeof *s->cut);
     }
-    sim_schedule(&s->eng, ev, s->eng.now + s->sc->run.sync_period);
+    node_schedule(&s->eng, ev, s->eng.now + s->sc->run.sync_period);
 }
 
 /* --- routing and queues --------------------------------------------------------------- */
 
 void
-sim_enqueue(sim *s, sim_request *r, sim_instance *in)
+node_enqueue(node_rt *s, node_request *r, node_instance *in)
 {
     r->target = in->id;
     r->rec.instance = in->id;
     r->rec.node = in->node;
-    if (sim_instance_split(s, in)) {
-        sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+    if (node_instance_split(s, in)) {
+        node_request_finish(s, r, EP_OUT_DROPPED, "network partition");
         return;
     }
     const ep_service *svc = &s->sc->services[in->spec.service];
-    if (svc->kind == EP_SVC_LLM && sim_llm_admit(s, in, r) != 0) {
-        sim_request_finish(s, r, EP_OUT_REJECTED, "exceeds KV capacity of the instance");
+    if (svc->kind == EP_SVC_LLM && node_llm_admit(s, in, r) != 0) {
+        node_request_finish(s, r, EP_OUT_REJECTED, "exceeds KV capacity of the instance");
         return;
     }
     r->due = r->deadline;
     if (svc->kind == EP_SVC_DNN)
-        r->due -= sim_delay(s, in->node, r->rec.ingress, SIM_DNN_REPLY_BYTES);
+        r->due -= node_delay(s, in->node, r->rec.ingress, NODE_DNN_REPLY_BYTES);
     if (in->spec.order == EP_QUEUE_EDF) {
         /* Insert after every request due earlier or at the same time (stable). */
         ep_list_node *pos = NULL;
         for (ep_list_node *n = ep_list_last(&in->queue); n;
              n = n->prev == &in->queue.head ? NULL : n->prev) {
-            if (EP_CONTAINER_OF(n, sim_request, qnode)->due <= r->due) {
+            if (EP_CONTAINER_OF(n, node_request, qnode)->due <= r->due) {
                 pos = n;
                 break;
             }
@@ -316,11 +316,11 @@ sim_enqueue(sim *s, sim_request *r, sim_instance *in)
                 ep_pol_llm_iteration(&s->view, &in->spec, ctx, (double)ctx * (double)ctx, 0, 0);
         in->queued_prefill += r->prefill_est;
     }
-    sim_instance_kick(s, in);
+    node_instance_kick(s, in);
 }
 
 void
-sim_route(sim *s, sim_request *r)
+node_route(node_rt *s, node_request *r)
 {
     ep_request_info ri = {
             .id = r->rec.id,
@@ -336,17 +336,17 @@ sim_route(sim *s, sim_request *r)
             .stream = r->stream,
             .frame = r->frame,
     };
-    sim_refresh_view(s, r->at_node);
+    node_refresh_view(s, r->at_node);
     s->env.now = s->eng.now;
     ep_route d = {EP_ROUTE_REJECT, -1, -1, "the policy's route gave no decision"};
-    void *st = sim_pol_state(s, r->at_node); /* the deciding node's */
-    sim_plog_begin(s, SIM_PL_ROUTE);
+    void *st = node_pol_state(s, r->at_node); /* the deciding node's */
+    node_plog_begin(s, NODE_PL_ROUTE);
     s->pol->route(st, &s->env, &s->view, &ri, &d);
     if (s->opts.policy_log) {
         int32_t o[3] = {(int32_t)d.kind, d.instance, d.node};
-        sim_plog_data(s, &ri, sizeof ri);
-        sim_plog_data(s, o, sizeof o);
-        sim_plog_end(s);
+        node_plog_data(s, &ri, sizeof ri);
+        node_plog_data(s, o, sizeof o);
+        node_plog_end(s);
     }
     if (s->opts.on_decision) {
         ep_decision dec = {.kind = EP_DECIDE_ROUTE,
@@ -360,40 +360,40 @@ sim_route(sim *s, sim_request *r)
     case EP_ROUTE_DISPATCH: {
         if (d.instance < 0 || d.instance >= s->ninst ||
             s->inst[d.instance]->spec.service != r->rec.service) {
-            sim_request_finish(s, r, EP_OUT_REJECTED, "policy chose an invalid instance");
+            node_request_finish(s, r, EP_OUT_REJECTED, "policy chose an invalid instance");
             return;
         }
-        sim_instance *in = s->inst[d.instance];
+        node_instance *in = s->inst[d.instance];
         if (in->node == r->at_node) {
-            sim_enqueue(s, r, in);
+            node_enqueue(s, r, in);
             return;
         }
         if (r->at_node == r->rec.ingress)
             s->res->forwarded++;
         r->rec.hops++;
         r->target = in->id;
-        sim_send(s, r, in->node);
+        node_send(s, r, in->node);
         return;
     }
     case EP_ROUTE_FORWARD:
         if (d.node < 0 || d.node >= s->sc->nnodes || d.node == r->at_node) {
-            sim_request_finish(s, r, EP_OUT_REJECTED, "policy chose an invalid node");
+            node_request_finish(s, r, EP_OUT_REJECTED, "policy chose an invalid node");
             return;
         }
         if (r->at_node == r->rec.ingress)
             s->res->forwarded++;
         r->rec.hops++;
         r->target = -1;
-        sim_send(s, r, d.node);
+        node_send(s, r, d.node);
         return;
     default:
-        sim_request_finish(s, r, EP_OUT_REJECTED, d.reason ? d.reason : "rejected by policy");
+        node_request_finish(s, r, EP_OUT_REJECTED, d.reason ? d.reason : "rejected by policy");
         return;
     }
 }
 
 int
-sim_instance_split(const sim *s, const sim_instance *in)
+node_instance_split(const node_rt *s, const node_instance *in)
 {
     if (!s->part)
         return 0;
@@ -404,7 +404,7 @@ sim_instance_split(const sim *s, const sim_instance *in)
 }
 
 double
-sim_instance_slow(const sim *s, const sim_instance *in)
+node_instance_slow(const node_rt *s, const node_instance *in)
 {
     double f = 1;
     for (int d = 0; d < in->spec.ndev; d++)
@@ -425,7 +425,7 @@ stretch(ep_dur t, double f)
  * runs); MT instances (and TP/PP groups) run concurrently with each other, slowed by the
  * co-location factor (ep_cost_mt_slowdown). Whether instance in may start now. */
 static int
-device_free_for(const sim *s, const sim_instance *in)
+device_free_for(const node_rt *s, const node_instance *in)
 {
     int single = in->spec.mode == EP_MODE_SINGLE;
     for (int d = 0; d < in->spec.ndev; d++) {
@@ -437,7 +437,7 @@ device_free_for(const sim *s, const sim_instance *in)
 }
 
 ep_dur
-sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
+node_instance_begin(node_rt *s, node_instance *in, ep_dur t)
 {
     /* MT: instances busy on the same device at the same time slow each other down. */
     int k_busy = 0;
@@ -454,7 +454,7 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
         t = stretch(t, ep_cost_mt_slowdown(s->sc, k_busy));
     /* A throttled device (slow_device fault) slows every batch that starts on it; a
      * multi-device instance runs at its slowest device's pace. */
-    double slow = sim_instance_slow(s, in);
+    double slow = node_instance_slow(s, in);
     if (slow > 1)
         t = stretch(t, slow);
     in->busy = 1;
@@ -464,7 +464,7 @@ sim_instance_begin(sim *s, sim_instance *in, ep_dur t)
 }
 
 void
-sim_instance_end(sim *s, sim_instance *in)
+node_instance_end(node_rt *s, node_instance *in)
 {
     int waiters = 0;
     for (int d = 0; d < in->spec.ndev; d++) {
@@ -478,11 +478,11 @@ sim_instance_end(sim *s, sim_instance *in)
     /* Instances that waited for one of these devices get another look, in id order. */
     for (int i = 0; waiters > 0 && i < s->ninst; i++)
         if (s->inst[i] != in && s->inst[i]->dev_wait)
-            sim_instance_kick(s, s->inst[i]);
+            node_instance_kick(s, s->inst[i]);
 }
 
 void
-sim_instance_wait(sim *s, sim_instance *in, int wait)
+node_instance_wait(node_rt *s, node_instance *in, int wait)
 {
     if (wait == in->dev_wait)
         return;
@@ -492,37 +492,37 @@ sim_instance_wait(sim *s, sim_instance *in, int wait)
 }
 
 void
-sim_instance_kick(sim *s, sim_instance *in)
+node_instance_kick(node_rt *s, node_instance *in)
 {
     if (in->busy)
         return;
     int llm = s->sc->services[in->spec.service].kind == EP_SVC_LLM;
     /* Something to run (LLM iterations continue while requests run, even with an empty
      * queue), where it can run now. */
-    int want = in->ready && s->node_up[in->node] && sim_is_local(s, in->node) &&
-               !sim_instance_split(s, in) &&
+    int want = in->ready && s->node_up[in->node] && node_is_local(s, in->node) &&
+               !node_instance_split(s, in) &&
                (!ep_list_empty(&in->queue) || (llm && in->nrunning > 0));
     int free_now = want && device_free_for(s, in);
-    sim_instance_wait(s, in, want && !free_now);
+    node_instance_wait(s, in, want && !free_now);
     if (!free_now)
         return;
     if (llm)
-        sim_llm_start(s, in);
+        node_llm_start(s, in);
     else
-        sim_dnn_start(s, in);
+        node_dnn_start(s, in);
 }
 
 void
-sim_instance_event(sim *s, sim_event *ev)
+node_instance_event(node_rt *s, node_event *ev)
 {
-    sim_instance *in = EP_CONTAINER_OF(ev, sim_instance, ev);
+    node_instance *in = EP_CONTAINER_OF(ev, node_instance, ev);
     if (!in->ready) { /* load finished */
         in->ready = 1;
-        sim_instance_kick(s, in);
+        node_instance_kick(s, in);
         return;
     }
     if (s->sc->services[in->spec.service].kind == EP_SVC_LLM)
-        sim_llm_iter_done(s, ev);
+        node_llm_iter_done(s, ev);
     else
-        sim_dnn_batch_done(s, ev);
+        node_dnn_batch_done(s, ev);
 }

@@ -15,13 +15,13 @@
 #include "node_internal.h"
 
 static int64_t
-ctx_tokens(const sim_request *r)
+ctx_tokens(const node_request *r)
 {
     return r->rec.input + r->generated;
 }
 
 int
-sim_llm_admit(sim *s, sim_instance *in, sim_request *r)
+node_llm_admit(node_rt *s, node_instance *in, node_request *r)
 {
     (void)s;
     if (r->rec.input + r->rec.output > in->kv_cap)
@@ -30,10 +30,10 @@ sim_llm_admit(sim *s, sim_instance *in, sim_request *r)
 }
 
 static void
-preempt_last(sim *s, sim_instance *in)
+preempt_last(node_rt *s, node_instance *in)
 {
     ep_list_node *n = ep_list_last(&in->running);
-    sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+    node_request *r = EP_CONTAINER_OF(n, node_request, qnode);
     ep_list_remove(&in->running, n);
     in->nrunning--;
     in->kv_used -= r->kv_held;
@@ -49,7 +49,7 @@ preempt_last(sim *s, sim_instance *in)
 }
 
 void
-sim_llm_start(sim *s, sim_instance *in)
+node_llm_start(node_rt *s, node_instance *in)
 {
     const ep_service *svc = &s->sc->services[in->spec.service];
     int maxb = in->spec.max_batch > 0 ? in->spec.max_batch : svc->max_batch;
@@ -63,7 +63,7 @@ sim_llm_start(sim *s, sim_instance *in)
         ep_list_node *n = ep_list_first(&in->queue);
         if (!n || in->nrunning >= maxb)
             break;
-        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        node_request *r = EP_CONTAINER_OF(n, node_request, qnode);
         int64_t need = ctx_tokens(r);
         if (in->kv_used + need + in->nrunning + 1 > in->kv_cap)
             break;
@@ -88,7 +88,7 @@ sim_llm_start(sim *s, sim_instance *in)
     int64_t budget = svc->prefill_chunk > 0 ? svc->prefill_chunk : INT64_MAX;
     EP_LIST_FOREACH(&in->running, n)
     {
-        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        node_request *r = EP_CONTAINER_OF(n, node_request, qnode);
         r->chunk = 0;
         if (r->prefilled) {
             dec++;
@@ -109,20 +109,20 @@ sim_llm_start(sim *s, sim_instance *in)
     ep_dur real = s->port.run ? s->port.run(s, in, in->nrunning, t) : -1;
     if (real >= 0)
         t = real;
-    t = sim_instance_begin(s, in, t);
-    sim_schedule(&s->eng, &in->ev, s->eng.now + t);
+    t = node_instance_begin(s, in, t);
+    node_schedule(&s->eng, &in->ev, s->eng.now + t);
 }
 
 void
-sim_llm_iter_done(sim *s, sim_event *ev)
+node_llm_iter_done(node_rt *s, node_event *ev)
 {
-    sim_instance *in = EP_CONTAINER_OF(ev, sim_instance, ev);
-    sim_instance_end(s, in);
+    node_instance *in = EP_CONTAINER_OF(ev, node_instance, ev);
+    node_instance_end(s, in);
     int nb = in->nrunning;
     ep_list_node *n = ep_list_first(&in->running);
     while (n) {
         ep_list_node *next = ep_list_next(&in->running, n);
-        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        node_request *r = EP_CONTAINER_OF(n, node_request, qnode);
         if (r->rec.batch < nb)
             r->rec.batch = nb;
         if (!r->prefilled) {
@@ -132,13 +132,13 @@ sim_llm_iter_done(sim *s, sim_event *ev)
                 continue;
             }
         }
-        if (!sim_reachable(s, in->node, r->rec.ingress)) {
+        if (!node_reachable(s, in->node, r->rec.ingress)) {
             /* Its token cannot reach the client across a partition: the request is lost. */
             ep_list_remove(&in->running, n);
             in->nrunning--;
             in->kv_used -= r->kv_held;
             r->kv_held = 0;
-            sim_request_finish(s, r, EP_OUT_DROPPED, "network partition");
+            node_request_finish(s, r, EP_OUT_DROPPED, "network partition");
             n = next;
             continue;
         }
@@ -146,8 +146,8 @@ sim_llm_iter_done(sim *s, sim_event *ev)
         r->generated++;
         r->kv_held++;
         in->kv_used++;
-        ep_dur back = sim_delay(s, in->node, r->rec.ingress,
-                                s->sc->services[r->rec.service].bytes_per_token);
+        ep_dur back = node_delay(s, in->node, r->rec.ingress,
+                                 s->sc->services[r->rec.service].bytes_per_token);
         if (r->generated == 1)
             r->rec.first_token = s->eng.now + back;
         if (r->generated >= r->rec.output) {
@@ -157,9 +157,9 @@ sim_llm_iter_done(sim *s, sim_event *ev)
             r->kv_held = 0;
             r->rec.done = s->eng.now + back;
             in->served++;
-            sim_request_finish(s, r, EP_OUT_COMPLETED, NULL);
+            node_request_finish(s, r, EP_OUT_COMPLETED, NULL);
         }
         n = next;
     }
-    sim_instance_kick(s, in);
+    node_instance_kick(s, in);
 }

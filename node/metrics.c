@@ -51,7 +51,7 @@ typedef struct svc_acc {
     hist lat, ttft, tpot;
 } svc_acc;
 
-struct sim_metrics {
+struct node_metrics {
     int n;
     svc_acc *s;
     hist all_lat;
@@ -59,7 +59,7 @@ struct sim_metrics {
 };
 
 static void
-push(struct sim_metrics *m, hist *h, ep_dur v)
+push(struct node_metrics *m, hist *h, ep_dur v)
 {
     if (!h->b && !(h->b = calloc(NBUCKETS, sizeof *h->b))) {
         m->oom = 1;
@@ -70,10 +70,10 @@ push(struct sim_metrics *m, hist *h, ep_dur v)
     h->sum_s += ep_dur_to_s(v);
 }
 
-struct sim_metrics *
-sim_metrics_new(int nservices)
+struct node_metrics *
+node_metrics_new(int nservices)
 {
-    struct sim_metrics *m = calloc(1, sizeof *m);
+    struct node_metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     m->n = nservices;
@@ -86,7 +86,7 @@ sim_metrics_new(int nservices)
 }
 
 void
-sim_metrics_free(struct sim_metrics *m)
+node_metrics_free(struct node_metrics *m)
 {
     if (!m)
         return;
@@ -101,7 +101,7 @@ sim_metrics_free(struct sim_metrics *m)
 }
 
 void
-sim_metrics_add(struct sim_metrics *m, const ep_scenario *sc, const ep_record *r)
+node_metrics_add(struct node_metrics *m, const ep_scenario *sc, const ep_record *r)
 {
     if (!r->in_window)
         return;
@@ -158,7 +158,7 @@ mean(const hist *h)
 }
 
 int
-sim_metrics_finish(struct sim_metrics *m, const ep_scenario *sc, ep_sim_result *res)
+node_metrics_finish(struct node_metrics *m, const ep_scenario *sc, ep_sim_result *res)
 {
     if (m->oom)
         return EP_ENOMEM;

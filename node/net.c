@@ -2,13 +2,13 @@
  * the transfers queued before it, occupies the pipe for B / (bw x (1 - loss)) (loss is
  * modelled as the expected retransmission time), then arrives after the latency. The
  * simulator's transfers (sim/transfer.c) and a live node's emulated links (exec/live.c) both
- * price a request with these pipes, and the host its replies (sim_delay). */
+ * price a request with these pipes, and the host its replies (node_delay). */
 #include <math.h>
 
 #include "node_internal.h"
 
 ep_dur
-sim_pipe_cost(const sim_pipe *p, int64_t bytes)
+node_pipe_cost(const node_pipe *p, int64_t bytes)
 {
     double bw = p->bw * (1.0 - (p->loss < 0.99 ? p->loss : 0.99));
     double t = bw > 0 ? (double)bytes / bw * 1e9 : 0;
@@ -16,10 +16,10 @@ sim_pipe_cost(const sim_pipe *p, int64_t bytes)
 }
 
 ep_time
-sim_pipe_send(sim_pipe *p, ep_time now, int64_t bytes)
+node_pipe_send(node_pipe *p, ep_time now, int64_t bytes)
 {
     ep_time start = p->busy_until > now ? p->busy_until : now;
-    ep_time leave = start + sim_pipe_cost(p, bytes);
+    ep_time leave = start + node_pipe_cost(p, bytes);
     p->busy_until = leave;
     return leave + p->latency;
 }

@@ -15,7 +15,7 @@
 
 /* Checks one desired instance against the cluster; NULL when valid, else why not. */
 static const char *
-spec_invalid(const sim *s, const ep_instance_spec *sp)
+spec_invalid(const node_rt *s, const ep_instance_spec *sp)
 {
     const ep_scenario *sc = s->sc;
     if (sp->service < 0 || sp->service >= sc->nservices)
@@ -38,12 +38,12 @@ spec_invalid(const sim *s, const ep_instance_spec *sp)
 }
 
 static int
-grow_instances(sim *s)
+grow_instances(node_rt *s)
 {
     if (s->ninst < s->cap_inst)
         return 0;
     int cap = s->cap_inst ? s->cap_inst * 2 : 16;
-    sim_instance **a = realloc(s->inst, (size_t)cap * sizeof *a);
+    node_instance **a = realloc(s->inst, (size_t)cap * sizeof *a);
     if (!a)
         return EP_ENOMEM;
     s->inst = a;
@@ -73,17 +73,17 @@ grow_instances(sim *s)
 }
 
 static void
-retire(sim *s, sim_instance *in)
+retire(node_rt *s, node_instance *in)
 {
     in->retired = 1;
     /* Waiting requests go back to the router on the instance's node. */
     ep_list_node *n;
     in->queued_prefill = 0;
     while ((n = ep_list_pop_front(&in->queue)) != NULL) {
-        sim_request *r = EP_CONTAINER_OF(n, sim_request, qnode);
+        node_request *r = EP_CONTAINER_OF(n, node_request, qnode);
         r->target = -1;
         r->at_node = in->node;
-        sim_route(s, r);
+        node_route(s, r);
     }
 }
 
@@ -92,7 +92,7 @@ retire(sim *s, sim_instance *in)
  * device; a k-device instance holds 1/k of each token's KV on each device. Instances that
  * shrink below their use are brought back under by preemption at their next iteration. */
 static int
-share_kv(sim *s)
+share_kv(node_rt *s)
 {
     const ep_scenario *sc = s->sc;
     double *left = calloc((size_t)sc->ndevices + 1, sizeof *left);
@@ -107,7 +107,7 @@ share_kv(sim *s)
         left[d] = (double)ds->mem_bytes * (ds->mem_util > 0 ? ds->mem_util : 0.9);
     }
     for (int i = 0; i < s->ninst; i++) {
-        const sim_instance *in = s->inst[i];
+        const node_instance *in = s->inst[i];
         if (in->retired)
             continue;
         double mem = (double)ep_cost_instance_mem(sc, in->spec.service, in->spec.ndev);
@@ -118,7 +118,7 @@ share_kv(sim *s)
         }
     }
     for (int i = 0; i < s->ninst; i++) {
-        sim_instance *in = s->inst[i];
+        node_instance *in = s->inst[i];
         const ep_service *svc = &sc->services[in->spec.service];
         if (in->retired || svc->kind != EP_SVC_LLM || svc->kv_bytes_per_token <= 0)
             continue;
@@ -140,7 +140,7 @@ share_kv(sim *s)
 /* 1 when a device of the spec is on a node cut off by the partition in effect: the
  * scheduler (on the other side) can neither load nor retire an instance there. */
 static int
-spec_cut(const sim *s, const ep_instance_spec *sp)
+spec_cut(const node_rt *s, const ep_instance_spec *sp)
 {
     if (!s->part)
         return 0;
@@ -152,7 +152,7 @@ spec_cut(const sim *s, const ep_instance_spec *sp)
 }
 
 int
-sim_apply_placement(sim *s, ep_placement *p, int initial)
+node_apply_placement(node_rt *s, ep_placement *p, int initial)
 {
     const ep_scenario *sc = s->sc;
     int *keep = calloc((size_t)p->n + 1, sizeof *keep);
@@ -164,7 +164,7 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
     }
     /* Keep current instances that the new placement repeats; retire the others. */
     for (int i = 0; i < s->ninst; i++) {
-        sim_instance *in = s->inst[i];
+        node_instance *in = s->inst[i];
         if (in->retired)
             continue;
         int found = -1;
@@ -203,7 +203,7 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
         }
         if ((err = grow_instances(s)) != 0)
             break;
-        sim_instance *in = calloc(1, sizeof *in);
+        node_instance *in = calloc(1, sizeof *in);
         if (!in) {
             err = EP_ENOMEM;
             break;
@@ -215,17 +215,17 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
         in->node = sc->devices[sp->devs[0]].node;
         ep_list_init(&in->queue);
         ep_list_init(&in->running);
-        sim_event_init(&in->ev, sim_instance_event, EV_BATCH_DONE, (uint32_t)in->id);
+        node_event_init(&in->ev, node_instance_event, EV_BATCH_DONE, (uint32_t)in->id);
         s->inst_node[s->ninst] = in->node;
         s->inst[s->ninst++] = in;
         /* Every node knows the initial placement, ready at once; later instances are seen
          * loading until their node reports them ready. */
         in->ready = initial;
-        sim_current_view(s, in, &s->synced[in->id]);
+        node_current_view(s, in, &s->synced[in->id]);
         s->iview_synced = 0;
         s->frozen[in->id] = s->synced[in->id];
         s->res->instances++;
-        if (initial || !sim_is_local(s, in->node)) {
+        if (initial || !node_is_local(s, in->node)) {
             in->ready = 1; /* remote instances: their node's reports say when they are */
         } else if (!s->node_up[in->node]) {
             /* Placed on a node that is down: it loads when the node comes back up. */
@@ -236,8 +236,8 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
                 if (l > load)
                     load = l;
             }
-            sim_event_init(&in->ev, sim_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
-            sim_schedule(&s->eng, &in->ev, s->eng.now + load);
+            node_event_init(&in->ev, node_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
+            node_schedule(&s->eng, &in->ev, s->eng.now + load);
         }
     }
     free(keep);
@@ -250,7 +250,7 @@ sim_apply_placement(sim *s, ep_placement *p, int initial)
 /* Demand as of now: the rate over the period since the last placement, and the oracle's
  * rate for the coming period. */
 void
-sim_update_demand(sim *s)
+node_update_demand(node_rt *s)
 {
     const ep_scenario *sc = s->sc;
     ep_dur span = s->eng.now - s->last_place;
@@ -271,27 +271,27 @@ sim_update_demand(sim *s)
 }
 
 int
-sim_do_place(sim *s, int initial)
+node_do_place(node_rt *s, int initial)
 {
-    sim_update_demand(s);
+    node_update_demand(s);
     ep_placement p = {NULL, 0, 0, 0};
     p.cap = 1024;
     p.inst = calloc((size_t)p.cap, sizeof *p.inst);
     if (!p.inst)
         return EP_ENOMEM;
-    sim_refresh_view(s, -1);
+    node_refresh_view(s, -1);
     s->env.now = s->eng.now;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    void *st = sim_pol_state(s, -1); /* the controller's */
-    sim_plog_begin(s, SIM_PL_PLACE);
+    void *st = node_pol_state(s, -1); /* the controller's */
+    node_plog_begin(s, NODE_PL_PLACE);
     int err = s->pol->place ? s->pol->place(st, &s->env, &s->view, &p) : 0;
     clock_gettime(CLOCK_MONOTONIC, &b);
     if (s->opts.policy_log) {
         int32_t hdr[3] = {err, p.unchanged, p.n};
-        sim_plog_data(s, hdr, sizeof hdr);
-        sim_plog_data(s, p.inst, (size_t)p.n * sizeof *p.inst);
-        sim_plog_end(s);
+        node_plog_data(s, hdr, sizeof hdr);
+        node_plog_data(s, p.inst, (size_t)p.n * sizeof *p.inst);
+        node_plog_end(s);
     }
     s->res->placement_rounds++;
     s->res->place_time_s += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
@@ -302,7 +302,7 @@ sim_do_place(sim *s, int initial)
                     .kind = EP_DECIDE_PLACE, .at = s->eng.now, .inst = p.inst, .ninst = p.n};
             s->opts.on_decision(s->opts.ctx, &dec);
         }
-        err = sim_apply_placement(s, &p, initial);
+        err = node_apply_placement(s, &p, initial);
         if (!err && s->port.placed)
             s->port.placed(s, &p);
     }
@@ -311,102 +311,102 @@ sim_do_place(sim *s, int initial)
 }
 
 void
-sim_place_tick(sim *s, sim_event *ev)
+node_place_tick(node_rt *s, node_event *ev)
 {
-    int err = sim_do_place(s, 0);
+    int err = node_do_place(s, 0);
     if (err && !s->failed)
         s->failed = err;
     if (s->eng.now + s->sc->run.placement_period < s->end)
-        sim_schedule(&s->eng, ev, s->eng.now + s->sc->run.placement_period);
+        node_schedule(&s->eng, ev, s->eng.now + s->sc->run.placement_period);
 }
 
 /* --- timers and faults ------------------------------------------------------------------ */
 
 void
-sim_timer_fire(sim *s, sim_event *ev)
+node_timer_fire(node_rt *s, node_event *ev)
 {
-    sim_timer *t = EP_CONTAINER_OF(ev, sim_timer, ev);
+    node_timer *t = EP_CONTAINER_OF(ev, node_timer, ev);
     uint64_t cookie = t->cookie;
     int owner = t->owner;
     free(t);
     if (s->pol->on_timer) {
         /* On the state whose hook armed it, seeing what that node (or the controller) sees. */
-        sim_refresh_view(s, owner);
+        node_refresh_view(s, owner);
         s->env.now = s->eng.now;
-        void *st = sim_pol_state(s, owner);
-        sim_plog_begin(s, SIM_PL_TIMER);
-        sim_plog_data(s, &cookie, sizeof cookie);
+        void *st = node_pol_state(s, owner);
+        node_plog_begin(s, NODE_PL_TIMER);
+        node_plog_data(s, &cookie, sizeof cookie);
         s->pol->on_timer(st, &s->env, &s->view, cookie);
-        sim_plog_end(s);
+        node_plog_end(s);
     }
     /* A policy that waited in pick_batch gets another look at idle instances. */
     for (int i = 0; i < s->ninst; i++)
-        sim_instance_kick(s, s->inst[i]);
+        node_instance_kick(s, s->inst[i]);
 }
 
 void
-sim_timer_arm(void *host, ep_dur after, uint64_t cookie)
+node_timer_arm(void *host, ep_dur after, uint64_t cookie)
 {
-    sim *s = host;
-    sim_plog_timer(s, after, cookie);
-    sim_timer *t = malloc(sizeof *t);
+    node_rt *s = host;
+    node_plog_timer(s, after, cookie);
+    node_timer *t = malloc(sizeof *t);
     if (!t) {
         s->failed = EP_ENOMEM;
         return;
     }
     t->cookie = cookie;
     t->owner = s->pol_owner;
-    sim_event_init(&t->ev, sim_timer_fire, EV_TIMER, (uint32_t)cookie);
-    sim_schedule(&s->eng, &t->ev, s->eng.now + (after > 0 ? after : 0));
+    node_event_init(&t->ev, node_timer_fire, EV_TIMER, (uint32_t)cookie);
+    node_schedule(&s->eng, &t->ev, s->eng.now + (after > 0 ? after : 0));
 }
 
 void
-sim_instance_drop(sim *s, sim_instance *in, const char *why)
+node_instance_drop(node_rt *s, node_instance *in, const char *why)
 {
     ep_list_node *n;
     if (in->busy) {
-        sim_cancel(&s->eng, &in->ev);
-        sim_instance_end(s, in);
+        node_cancel(&s->eng, &in->ev);
+        node_instance_end(s, in);
     }
     while ((n = ep_list_pop_front(&in->running)) != NULL)
-        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, why);
+        node_request_finish(s, EP_CONTAINER_OF(n, node_request, qnode), EP_OUT_DROPPED, why);
     while ((n = ep_list_pop_front(&in->queue)) != NULL)
-        sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_DROPPED, why);
+        node_request_finish(s, EP_CONTAINER_OF(n, node_request, qnode), EP_OUT_DROPPED, why);
     in->nrunning = 0;
     in->kv_used = 0;
     in->queued_prefill = 0;
-    sim_instance_wait(s, in, 0);
+    node_instance_wait(s, in, 0);
 }
 
 void
-sim_node_fail(sim *s, int node)
+node_node_fail(node_rt *s, int node)
 {
     s->node_up[node] = 0;
     for (int i = 0; i < s->ninst; i++) {
-        sim_instance *in = s->inst[i];
+        node_instance *in = s->inst[i];
         if (in->node != node)
             continue;
-        if (!in->busy && sim_event_pending(&in->ev))
-            sim_cancel(&s->eng, &in->ev); /* a load in progress */
-        sim_instance_drop(s, in, "node down");
+        if (!in->busy && node_event_pending(&in->ev))
+            node_cancel(&s->eng, &in->ev); /* a load in progress */
+        node_instance_drop(s, in, "node down");
         in->ready = 0;
     }
 }
 
 void
-sim_node_restore(sim *s, int node)
+node_node_restore(node_rt *s, int node)
 {
     const ep_scenario *sc = s->sc;
     s->node_up[node] = 1;
     for (int i = 0; i < s->ninst; i++) {
-        sim_instance *in = s->inst[i];
+        node_instance *in = s->inst[i];
         /* Placed while the node was down: loaded from now on (never twice). */
-        if (in->node != node || in->retired || sim_event_pending(&in->ev))
+        if (in->node != node || in->retired || node_event_pending(&in->ev))
             continue;
         in->ready = 0;
         ep_dur load = ep_cost_load(sc, in->spec.service, sc->devices[in->spec.devs[0]].spec,
                                    in->spec.ndev);
-        sim_event_init(&in->ev, sim_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
-        sim_schedule(&s->eng, &in->ev, s->eng.now + load);
+        node_event_init(&in->ev, node_instance_event, EV_LOAD_DONE, (uint32_t)in->id);
+        node_schedule(&s->eng, &in->ev, s->eng.now + load);
     }
 }

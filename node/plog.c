@@ -12,7 +12,7 @@
  * "EPPLOG3\n", layout sizes, policy name, seed, role, node, scenario counts and checksum,
  * params. Then records: u32 kind, i32 state (the node whose state the call used, -1: the
  * controller's), i64 now, [view], inputs, outputs, timers. A state's first record is its
- * init (output: init's return code), which starts its RNG stream (sim_pol_stream); a state's
+ * init (output: init's return code), which starts its RNG stream (node_pol_stream); a state's
  * categorize records run from service 0 up, each pass starting from no categories.
  * EPPLOG2 (one state for every node, no init records) is refused. Every value a record gives
  * the policy is checked first against the scenario and the host's bounds (indexes in range,
@@ -32,12 +32,12 @@
 #define PLOG_PREFIX "EPPLOG" /* any version: an older one is named in the error */
 
 enum plog_kind {
-    PL_CATEGORIZE = SIM_PL_CATEGORIZE,
-    PL_PLACE = SIM_PL_PLACE,
-    PL_ROUTE = SIM_PL_ROUTE,
-    PL_BATCH = SIM_PL_BATCH,
-    PL_TIMER = SIM_PL_TIMER,
-    PL_INIT = SIM_PL_INIT,
+    PL_CATEGORIZE = NODE_PL_CATEGORIZE,
+    PL_PLACE = NODE_PL_PLACE,
+    PL_ROUTE = NODE_PL_ROUTE,
+    PL_BATCH = NODE_PL_BATCH,
+    PL_TIMER = NODE_PL_TIMER,
+    PL_INIT = NODE_PL_INIT,
     PL_END
 };
 
@@ -70,14 +70,14 @@ scenario_checksum(const ep_scenario *sc)
 /* --- writing ---------------------------------------------------------------------------- */
 
 static void
-w(sim *s, const void *p, size_t n)
+w(node_rt *s, const void *p, size_t n)
 {
     if (n && fwrite(p, 1, n, s->opts.policy_log) != n && !s->failed)
         s->failed = EP_EIO;
 }
 
 void
-sim_plog_header(sim *s, uint64_t seed)
+node_plog_header(node_rt *s, uint64_t seed)
 {
     const ep_scenario *sc = s->sc;
     if (!s->opts.policy_log)
@@ -104,7 +104,7 @@ sim_plog_header(sim *s, uint64_t seed)
 }
 
 static void
-write_view(sim *s)
+write_view(node_rt *s)
 {
     const ep_scenario *sc = s->sc;
     const ep_view *v = &s->view;
@@ -126,7 +126,7 @@ write_view(sim *s)
 }
 
 void
-sim_plog_begin(sim *s, int kind)
+node_plog_begin(node_rt *s, int kind)
 {
     if (!s->opts.policy_log)
         return;
@@ -141,11 +141,11 @@ sim_plog_begin(sim *s, int kind)
 }
 
 void
-sim_plog_timer(sim *s, ep_dur after, uint64_t cookie)
+node_plog_timer(node_rt *s, ep_dur after, uint64_t cookie)
 {
     if (!s->plog_active)
         return;
-    if (s->plog_ntimers < SIM_PLOG_TIMERS) {
+    if (s->plog_ntimers < NODE_PLOG_TIMERS) {
         s->plog_timers[s->plog_ntimers].after = after;
         s->plog_timers[s->plog_ntimers].cookie = cookie;
     }
@@ -153,18 +153,18 @@ sim_plog_timer(sim *s, ep_dur after, uint64_t cookie)
 }
 
 void
-sim_plog_data(sim *s, const void *p, size_t n)
+node_plog_data(node_rt *s, const void *p, size_t n)
 {
     if (s->opts.policy_log)
         w(s, p, n);
 }
 
 void
-sim_plog_end(sim *s)
+node_plog_end(node_rt *s)
 {
     if (!s->opts.policy_log)
         return;
-    int32_t n = s->plog_ntimers < SIM_PLOG_TIMERS ? s->plog_ntimers : SIM_PLOG_TIMERS;
+    int32_t n = s->plog_ntimers < NODE_PLOG_TIMERS ? s->plog_ntimers : NODE_PLOG_TIMERS;
     w(s, &n, sizeof n);
     w(s, s->plog_timers, (size_t)n * sizeof *s->plog_timers);
     s->plog_active = 0;
@@ -181,7 +181,7 @@ sim_plog_end(sim *s)
 #define RP_MAX_TIME   (INT64_C(1) << 60)        /* |a time or duration|, ns (36 years) */
 #define RP_MAX_SIZE   EP_TRACE_MAX_SIZE         /* a request's input, output; their means */
 #define RP_MAX_AMOUNT INT64_C(1000000000000000) /* bytes, KV tokens, arrivals, rates */
-/* Instances a replayed place may set: the capacity the host gives it (sim_do_place). */
+/* Instances a replayed place may set: the capacity the host gives it (node_do_place). */
 #define RP_PLACE_CAP 1024
 /* Bytes added to a buffer sized by a logged count, so that a count of 0 still allocates
  * (malloc(0) may return NULL, which would read as out of memory). */
@@ -192,7 +192,7 @@ sim_plog_end(sim *s)
 /* The magic's length less its newline: the format's name as an error message gives it. */
 #define PLOG_NAME_LEN 7
 
-/* The outputs a route record logs (sim_route), in order. */
+/* The outputs a route record logs (node_route), in order. */
 enum { RT_KIND, RT_INSTANCE, RT_NODE, RT_NOUT };
 /* The outputs a pick_batch record logs (the DNN host), in order. */
 enum { BT_SIZE, BT_DROP, BT_NOUT };
@@ -204,7 +204,7 @@ typedef struct rp {
     size_t errlen;
     int64_t call;
     /* timers armed by the replayed call */
-    struct sim_plog_timer t[SIM_PLOG_TIMERS];
+    struct node_plog_timer t[NODE_PLOG_TIMERS];
     int nt;
 } rp;
 
@@ -217,7 +217,7 @@ typedef struct replay {
     plog_header h;         /* the log's header */
     const ep_policy_ops *pol;
     ep_replay_result *out;
-    sim S; /* the host: the scenario, link pipes for delays */
+    node_rt S; /* the host: the scenario, link pipes for delays */
     ep_view view;
     ep_env env;
     ep_instance_view *inst; /* the view's instances, icap of them allocated */
@@ -267,7 +267,7 @@ static void
 rp_timer_arm(void *host, ep_dur after, uint64_t cookie)
 {
     rp *r = host;
-    if (r->nt < SIM_PLOG_TIMERS) {
+    if (r->nt < NODE_PLOG_TIMERS) {
         r->t[r->nt].after = after;
         r->t[r->nt].cookie = cookie;
     }
@@ -345,7 +345,7 @@ replay_setup(replay *x)
         !x->min || !x->mout || !x->orate || !x->cat || !x->states || !x->rngs)
         return EP_ENOMEM;
     for (int i = 0; i < sc->nlinks; i++) {
-        sim_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
+        node_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
         x->S.up[i] = x->S.down[i] = p;
     }
     ep_view *v = &x->view;
@@ -361,7 +361,7 @@ replay_setup(replay *x)
     v->mean_output = x->mout;
     v->placement_period = sc->run.placement_period;
     v->sync_period = sc->run.sync_period;
-    v->delay = sim_view_delay;
+    v->delay = node_view_delay;
     v->host_ = &x->S;
     ep_env env = {0, NULL, rp_timer_arm, &x->r};
     x->env = env;
@@ -410,7 +410,7 @@ num_ok(double v, double hi)
     return v >= 0 && v <= hi;
 }
 
-/* Checks instance i of a logged view of n instances as the host gives them (sim_current_view
+/* Checks instance i of a logged view of n instances as the host gives them (node_current_view
  * of an instance whose spec passed the placement's checks): the service, mode, devices, id
  * and node a policy indexes with in range, counts and times within bounds. */
 static int
@@ -524,12 +524,12 @@ static int
 check_timers(rp *r)
 {
     int32_t n;
-    struct sim_plog_timer t[SIM_PLOG_TIMERS];
+    struct node_plog_timer t[NODE_PLOG_TIMERS];
     if (rd(r, &n, sizeof n))
         return EP_EPARSE;
-    if (n < 0 || n > SIM_PLOG_TIMERS || rd(r, t, (size_t)n * sizeof *t))
+    if (n < 0 || n > NODE_PLOG_TIMERS || rd(r, t, (size_t)n * sizeof *t))
         return rp_fail(r, EP_EPARSE, "bad timer list");
-    int got = r->nt < SIM_PLOG_TIMERS ? r->nt : SIM_PLOG_TIMERS;
+    int got = r->nt < NODE_PLOG_TIMERS ? r->nt : NODE_PLOG_TIMERS;
     if (got != n)
         return rp_fail(r, EP_ERANGE, "a different number of timers armed");
     for (int i = 0; i < n; i++)
@@ -585,7 +585,7 @@ replay_init(replay *x, int si, int32_t who)
     if ((rc = rd(r, &want, sizeof want)) != 0)
         return rc;
     void *state = x->states[si] = calloc(1, pol->state_size ? pol->state_size : 1);
-    if (!state || ep_rng_init(&x->rngs[si], x->h.seed, sim_pol_stream(who)) != 0)
+    if (!state || ep_rng_init(&x->rngs[si], x->h.seed, node_pol_stream(who)) != 0)
         return EP_ENOMEM;
     x->out->states++;
     x->out->calls++;
@@ -672,7 +672,7 @@ same_route(const ep_route *d, const int32_t *o)
            !(d->kind == EP_ROUTE_FORWARD && d->node != o[RT_NODE]);
 }
 
-/* Checks a logged request as the host gives it (sim_route): its service and nodes in range,
+/* Checks a logged request as the host gives it (node_route): its service and nodes in range,
  * its times and sizes within bounds. */
 static int
 check_request(rp *r, const ep_scenario *sc, const ep_request_info *q)
@@ -844,7 +844,7 @@ ep_policy_replay(const ep_scenario *sc, FILE *f, const char *path, ep_replay_res
 }
 
 const char *
-sim_plog_kind_name(int kind)
+node_plog_kind_name(int kind)
 {
     return kind > 0 && kind < PL_END ? kind_names[kind] : "?";
 }

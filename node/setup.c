@@ -15,7 +15,7 @@
 /* --- workload ------------------------------------------------------------------------- */
 
 static int
-source_advance(sim *s, sim_source *src)
+source_advance(node_rt *s, node_source *src)
 {
     ep_time at;
     int rc = ep_arrivals_next(&src->rp, &src->row, &at);
@@ -25,16 +25,16 @@ source_advance(sim *s, sim_source *src)
     if (!src->has_row)
         return 0;
     src->next_at = at < s->eng.now ? s->eng.now : at;
-    return sim_schedule(&s->eng, &src->ev, src->next_at);
+    return node_schedule(&s->eng, &src->ev, src->next_at);
 }
 
 void
-sim_arrival(sim *s, sim_event *ev)
+node_arrival(node_rt *s, node_event *ev)
 {
-    sim_source *src = EP_CONTAINER_OF(ev, sim_source, ev);
+    node_source *src = EP_CONTAINER_OF(ev, node_source, ev);
     const ep_workload *w = src->w;
     const ep_service *svc = &s->sc->services[w->service];
-    sim_request *r = sim_request_alloc(s);
+    node_request *r = node_request_alloc(s);
     if (!r) {
         s->failed = EP_ENOMEM;
         return;
@@ -78,16 +78,16 @@ sim_arrival(sim *s, sim_event *ev)
         return;
     }
     if (!s->node_up[rec->ingress]) {
-        sim_request_finish(s, r, EP_OUT_DROPPED, "ingress node down");
+        node_request_finish(s, r, EP_OUT_DROPPED, "ingress node down");
         return;
     }
-    sim_route(s, r);
+    node_route(s, r);
 }
 
 /* --- set-up, run, tear-down ------------------------------------------------------------- */
 
 int
-sim_err(char *err, size_t len, int code, const char *msg, const char *arg)
+node_err(char *err, size_t len, int code, const char *msg, const char *arg)
 {
     if (err && len)
         snprintf(err, len, "%s%s%s", msg, arg ? ": " : "", arg ? arg : "");
@@ -96,17 +96,17 @@ sim_err(char *err, size_t len, int code, const char *msg, const char *arg)
 
 /* Finishes every request still in the system as unfinished and frees what events own. */
 void
-sim_drain(sim *s)
+node_drain(node_rt *s)
 {
     for (int i = 0; i < s->ninst; i++) {
-        sim_instance *in = s->inst[i];
+        node_instance *in = s->inst[i];
         ep_list_node *n;
         while ((n = ep_list_pop_front(&in->running)) != NULL)
-            sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_UNFINISHED,
-                               "still running when the run ended");
+            node_request_finish(s, EP_CONTAINER_OF(n, node_request, qnode), EP_OUT_UNFINISHED,
+                                "still running when the run ended");
         while ((n = ep_list_pop_front(&in->queue)) != NULL)
-            sim_request_finish(s, EP_CONTAINER_OF(n, sim_request, qnode), EP_OUT_UNFINISHED,
-                               "still queued when the run ended");
+            node_request_finish(s, EP_CONTAINER_OF(n, node_request, qnode), EP_OUT_UNFINISHED,
+                                "still queued when the run ended");
     }
     for (int d = 0; d < s->sc->ndevices; d++) /* devices still busy when the run ended */
         if (s->dev_busy && s->dev_since && s->dev_busy[d] > 0) {
@@ -115,19 +115,19 @@ sim_drain(sim *s)
         }
     ep_heap_node *hn;
     while ((hn = ep_heap_pop(&s->eng.heap)) != NULL) {
-        sim_event *ev = EP_CONTAINER_OF(hn, sim_event, node);
-        if (ev->kind == EV_TRANSFER || ev->fn == sim_dnn_request_done)
-            sim_request_finish(s, EP_CONTAINER_OF(ev, sim_request, ev), EP_OUT_UNFINISHED,
-                               "in transit when the run ended");
-        else if (ev->fn == sim_timer_fire)
-            free(EP_CONTAINER_OF(ev, sim_timer, ev));
-        else if (ev->fn == sim_sync_deliver)
-            free(EP_CONTAINER_OF(ev, sim_sync_msg, ev));
+        node_event *ev = EP_CONTAINER_OF(hn, node_event, node);
+        if (ev->kind == EV_TRANSFER || ev->fn == node_dnn_request_done)
+            node_request_finish(s, EP_CONTAINER_OF(ev, node_request, ev), EP_OUT_UNFINISHED,
+                                "in transit when the run ended");
+        else if (ev->fn == node_timer_fire)
+            free(EP_CONTAINER_OF(ev, node_timer, ev));
+        else if (ev->fn == node_sync_deliver)
+            free(EP_CONTAINER_OF(ev, node_sync_msg, ev));
     }
 }
 
 void
-sim_free(sim *s)
+node_free(node_rt *s)
 {
     for (int i = 0; i < s->nsrc; i++)
         ep_arrivals_close(&s->src[i].rp);
@@ -145,7 +145,7 @@ sim_free(sim *s)
     free(s->vnode_up);
     free(s->dev_slow);
     while (s->pool) {
-        sim_request *r = s->pool;
+        node_request *r = s->pool;
         s->pool = r->pool_next;
         free(r);
     }
@@ -179,14 +179,14 @@ sim_free(sim *s)
     free(s->faults);
     free(s->qdl);
     free(s->qarr);
-    sim_metrics_free(s->m);
-    sim_engine_fini(&s->eng);
+    node_metrics_free(s->m);
+    node_engine_fini(&s->eng);
 }
 
 /* --- policy states ----------------------------------------------------------------------- */
 
 uint64_t
-sim_pol_stream(int node)
+node_pol_stream(int node)
 {
     /* The controller keeps the stream the policy has always drawn from; node k's is k in the
      * upper half of the id space, clear of the well-known ids (epara/rng.h). */
@@ -194,7 +194,7 @@ sim_pol_stream(int node)
 }
 
 void *
-sim_pol_state(sim *s, int node)
+node_pol_state(node_rt *s, int node)
 {
     int i = node < 0 ? s->sc->nnodes : node;
     EP_ASSERT(i <= s->sc->nnodes && s->pol_states[i] != NULL);
@@ -207,7 +207,7 @@ sim_pol_state(sim *s, int node)
  * simulator every node's and the controller's, a testbed process the one it is (the
  * loadgen the controller's slot, for categories only). */
 static int
-pol_alloc(sim *s, uint64_t seed)
+pol_alloc(node_rt *s, uint64_t seed)
 {
     int nn = s->sc->nnodes;
     s->pol_states = calloc((size_t)nn + 1, sizeof *s->pol_states);
@@ -216,12 +216,12 @@ pol_alloc(sim *s, uint64_t seed)
         return EP_ENOMEM;
     for (int i = 0; i <= nn; i++) {
         int node = i < nn ? i : -1;
-        int used =
-                s->role == SIM_ROLE_SIM || (s->role == SIM_ROLE_NODE ? node == s->local : node < 0);
+        int used = s->role == NODE_ROLE_ALL ||
+                   (s->role == NODE_ROLE_NODE ? node == s->local : node < 0);
         if (!used)
             continue;
         s->pol_states[i] = calloc(1, s->pol->state_size ? s->pol->state_size : 1);
-        if (!s->pol_states[i] || ep_rng_init(&s->pol_rngs[i], seed, sim_pol_stream(node)))
+        if (!s->pol_states[i] || ep_rng_init(&s->pol_rngs[i], seed, node_pol_stream(node)))
             return EP_ENOMEM;
     }
     return 0;
@@ -230,31 +230,31 @@ pol_alloc(sim *s, uint64_t seed)
 /* Sets up one policy state as a testbed process sets up its own: init (not on the loadgen,
  * which has no policy), then every service categorized, from no categories (s->cat). */
 static int
-pol_setup(sim *s, int node, char *err, size_t errlen)
+pol_setup(node_rt *s, int node, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
-    void *st = sim_pol_state(s, node);
-    if (s->role != SIM_ROLE_LOADGEN) {
-        sim_plog_begin(s, SIM_PL_INIT);
+    void *st = node_pol_state(s, node);
+    if (s->role != NODE_ROLE_LOADGEN) {
+        node_plog_begin(s, NODE_PL_INIT);
         int rc = s->pol->init ? s->pol->init(st, &s->env, &s->view, sc->params, sc->nparams) : 0;
         int32_t o = rc;
-        sim_plog_data(s, &o, sizeof o);
-        sim_plog_end(s);
+        node_plog_data(s, &o, sizeof o);
+        node_plog_end(s);
         if (rc)
-            return sim_err(err, errlen, rc, "policy refused the scenario's parameters",
-                           s->pol->name);
+            return node_err(err, errlen, rc, "policy refused the scenario's parameters",
+                            s->pol->name);
     }
     memset(s->cat, 0, (size_t)sc->nservices * sizeof *s->cat);
     for (int i = 0; i < sc->nservices; i++) {
-        sim_plog_begin(s, SIM_PL_CATEGORIZE);
+        node_plog_begin(s, NODE_PL_CATEGORIZE);
         if (s->pol->categorize)
             s->pol->categorize(st, &s->view, i, &s->cat[i]);
         else
             ep_category_default(&s->view, i, &s->cat[i]);
         int32_t svc = i;
-        sim_plog_data(s, &svc, sizeof svc);
-        sim_plog_data(s, &s->cat[i], sizeof s->cat[i]);
-        sim_plog_end(s);
+        node_plog_data(s, &svc, sizeof svc);
+        node_plog_data(s, &s->cat[i], sizeof s->cat[i]);
+        node_plog_end(s);
     }
     return 0;
 }
@@ -264,7 +264,7 @@ pol_setup(sim *s, int node, char *err, size_t errlen)
  * up to the first 10,000 rows); with the policy parameter oracle=1, the true arrivals of every
  * placement period. */
 static int
-demand_priors(sim *s)
+demand_priors(node_rt *s)
 {
     const ep_scenario *sc = s->sc;
     int n = sc->nservices;
@@ -283,7 +283,7 @@ demand_priors(sim *s)
     }
     int rc = 0;
     for (int i = 0; i < s->nsrc && !rc; i++) {
-        sim_source *src = &s->src[i];
+        node_source *src = &s->src[i];
         const ep_workload *w = src->w;
         ep_trace_meta m;
         if ((rc = ep_trace_meta_get(s->opts.traces, w->trace, &m)) != 0)
@@ -337,10 +337,10 @@ demand_priors(sim *s)
     return rc;
 }
 
-/* sim_setup, 1: the result's header and the runtime state of links, nodes and devices, all
+/* node_setup, 1: the result's header and the runtime state of links, nodes and devices, all
  * up, the demand the policy sees, the policy states. */
 static int
-setup_state(sim *s, uint64_t seed, char *err, size_t errlen)
+setup_state(node_rt *s, uint64_t seed, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
     ep_sim_result *out = s->res;
@@ -373,15 +373,15 @@ setup_state(sim *s, uint64_t seed, char *err, size_t errlen)
     s->sum_in = calloc(ns, sizeof *s->sum_in);
     s->sum_out = calloc(ns, sizeof *s->sum_out);
     s->oracle_rate = calloc(ns, sizeof *s->oracle_rate);
-    s->m = sim_metrics_new(sc->nservices);
+    s->m = node_metrics_new(sc->nservices);
     if (!s->arrivals || !s->arrivals_at_place || !s->rate || !s->mean_in || !s->mean_out ||
         !s->sum_in || !s->sum_out || !s->oracle_rate || !out->device_busy_s || !s->up ||
         !s->up_free || !s->down || !s->node_up || !s->link_up || !s->cut || !s->vcut ||
         !s->vnode_up || !s->dev_slow || !s->dev_busy || !s->dev_excl || !s->dev_waiters ||
         !s->dev_since || !s->cat || !s->m || pol_alloc(s, seed) != 0)
-        return sim_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
+        return node_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
     for (int i = 0; i < sc->nlinks; i++) {
-        sim_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
+        node_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
         s->up[i] = s->down[i] = p;
         s->link_up[i] = 1;
     }
@@ -392,44 +392,44 @@ setup_state(sim *s, uint64_t seed, char *err, size_t errlen)
     return 0;
 }
 
-/* sim_setup, 2: a streaming reader per workload, the measured window, the demand priors and
+/* node_setup, 2: a streaming reader per workload, the measured window, the demand priors and
  * (the simulator and the loadgen, which report them) the unservable requests. */
 static int
-setup_sources(sim *s, char *err, size_t errlen)
+setup_sources(node_rt *s, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
     const ep_sim_opts *opts = &s->opts;
     ep_sim_result *out = s->res;
-    sim_role role = s->role;
+    node_role role = s->role;
     int rc = 0;
     double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;
     ep_dur dur = opts->duration > 0 ? opts->duration : sc->run.duration;
     s->src = calloc((size_t)sc->nworkloads + 1, sizeof *s->src);
     if (!s->src)
-        return sim_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
+        return node_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
     const char *bad = NULL;
     if ((rc = ep_arrivals_end(opts->traces, sc, rs, dur, &s->end, &bad)) != 0)
-        return sim_err(err, errlen, rc, ep_arrivals_end_error(rc), bad);
+        return node_err(err, errlen, rc, ep_arrivals_end_error(rc), bad);
     /* Arrivals before the end are replayed; without a duration the end itself is one. */
     s->cutoff = dur > 0 ? dur : s->end + 1;
     for (int i = 0; i < sc->nworkloads; i++) {
         const ep_workload *w = &sc->workloads[i];
-        sim_source *src = &s->src[i];
+        node_source *src = &s->src[i];
         src->w = w;
         if ((rc = ep_arrivals_open(&src->rp, opts->traces, w, rs, s->cutoff)) != 0)
-            return sim_err(err, errlen, rc, "cannot read workload trace", w->trace);
+            return node_err(err, errlen, rc, "cannot read workload trace", w->trace);
         s->nsrc = i + 1;
-        sim_event_init(&src->ev, sim_arrival, EV_ARRIVAL, (uint32_t)i);
+        node_event_init(&src->ev, node_arrival, EV_ARRIVAL, (uint32_t)i);
     }
     if ((rc = demand_priors(s)) != 0)
-        return sim_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
+        return node_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
     ep_arrivals_window(sc, s->end, &s->window_lo, &s->window_hi);
     out->window_s = ep_dur_to_s(s->window_hi - s->window_lo);
-    if (role == SIM_ROLE_SIM || role == SIM_ROLE_LOADGEN) {
+    if (role == NODE_ROLE_ALL || role == NODE_ROLE_LOADGEN) {
         int64_t per[EP_SIM_MAX_SERVICES];
         if ((rc = ep_arrivals_unservable(opts->traces, sc, rs, dur, &out->unservable,
                                          out->unservable_why, per)) != 0)
-            return sim_err(err, errlen, rc, "cannot count the unservable requests", NULL);
+            return node_err(err, errlen, rc, "cannot count the unservable requests", NULL);
         for (int i = 0; i < sc->nservices; i++)
             out->svc[i].unservable = per[i];
         if (opts->on_unservable)
@@ -438,23 +438,23 @@ setup_sources(sim *s, char *err, size_t errlen)
     return 0;
 }
 
-/* sim_setup, 3: the policy's environment and view, its states set up (categories), the
+/* node_setup, 3: the policy's environment and view, its states set up (categories), the
  * initial placement where this process places. */
 static int
-setup_policy(sim *s, uint64_t seed, char *err, size_t errlen)
+setup_policy(node_rt *s, uint64_t seed, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
     ep_sim_result *out = s->res;
-    sim_role role = s->role;
+    node_role role = s->role;
     int rc = 0;
-    s->env.timer_arm = sim_timer_arm;
+    s->env.timer_arm = node_timer_arm;
     s->env.host = s;
     s->view.sc = sc;
     s->view.cat = s->cat;
     s->view.node_up = s->node_up;
     s->view.link_up = s->link_up;
     s->view.uplink_free = s->up_free;
-    s->view.delay = sim_view_delay;
+    s->view.delay = node_view_delay;
     s->view.arrivals = s->arrivals;
     s->view.rate = s->rate;
     s->view.oracle_rate = s->oracle ? s->oracle_rate : NULL;
@@ -463,8 +463,8 @@ setup_policy(sim *s, uint64_t seed, char *err, size_t errlen)
     s->view.placement_period = sc->run.placement_period;
     s->view.sync_period = sc->run.sync_period;
     s->view.host_ = s;
-    if (role != SIM_ROLE_LOADGEN)
-        sim_plog_header(s, seed);
+    if (role != NODE_ROLE_LOADGEN)
+        node_plog_header(s, seed);
     /* The nodes' states first, the controller's last: the categories the host keeps (the
      * view's, the reports') are the controller's, on a testbed node the node's own. */
     for (int k = 0; k <= sc->nnodes; k++)
@@ -472,35 +472,35 @@ setup_policy(sim *s, uint64_t seed, char *err, size_t errlen)
             return rc;
     for (int i = 0; i < sc->nservices; i++)
         out->svc[i].category = s->cat[i];
-    if ((role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER) && (rc = sim_do_place(s, 1)) != 0)
-        return sim_err(err, errlen, rc, "initial placement failed", s->pol->name);
+    if ((role == NODE_ROLE_ALL || role == NODE_ROLE_CONTROLLER) && (rc = node_do_place(s, 1)) != 0)
+        return node_err(err, errlen, rc, "initial placement failed", s->pol->name);
     return 0;
 }
 
-/* sim_setup, 4: the first events: each source's first arrival, the sync and placement
+/* node_setup, 4: the first events: each source's first arrival, the sync and placement
  * ticks of the roles that run them (the simulator schedules its faults itself, sim/faults.c). */
 static int
-setup_events(sim *s, char *err, size_t errlen)
+setup_events(node_rt *s, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
-    sim_role role = s->role;
+    node_role role = s->role;
     int rc = 0;
-    for (int i = 0; i < s->nsrc && (role == SIM_ROLE_SIM || role == SIM_ROLE_LOADGEN); i++)
+    for (int i = 0; i < s->nsrc && (role == NODE_ROLE_ALL || role == NODE_ROLE_LOADGEN); i++)
         if ((rc = source_advance(s, &s->src[i])) != 0)
-            return sim_err(err, errlen, rc, "cannot read workload trace", s->src[i].w->trace);
-    sim_event_init(&s->sync_ev, sim_sync_tick, EV_SYNC, 0);
-    sim_event_init(&s->place_ev, sim_place_tick, EV_PLACE, 0);
-    if (sc->run.sync_period > 0 && (role == SIM_ROLE_SIM || role == SIM_ROLE_NODE))
-        sim_schedule(&s->eng, &s->sync_ev, sc->run.sync_period);
+            return node_err(err, errlen, rc, "cannot read workload trace", s->src[i].w->trace);
+    node_event_init(&s->sync_ev, node_sync_tick, EV_SYNC, 0);
+    node_event_init(&s->place_ev, node_place_tick, EV_PLACE, 0);
+    if (sc->run.sync_period > 0 && (role == NODE_ROLE_ALL || role == NODE_ROLE_NODE))
+        node_schedule(&s->eng, &s->sync_ev, sc->run.sync_period);
     if (sc->run.placement_period > 0 && sc->run.placement_period < s->end &&
-        (role == SIM_ROLE_SIM || role == SIM_ROLE_CONTROLLER))
-        sim_schedule(&s->eng, &s->place_ev, sc->run.placement_period);
+        (role == NODE_ROLE_ALL || role == NODE_ROLE_CONTROLLER))
+        node_schedule(&s->eng, &s->place_ev, sc->run.placement_period);
     return 0;
 }
 
 int
-sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, sim_role role,
-          int local, const sim_port *port, char *err, size_t errlen)
+node_setup(node_rt *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
+           node_role role, int local, const node_port *port, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     memset(s, 0, sizeof *s);
@@ -511,19 +511,19 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     s->local = local;
     if (port)
         s->port = *port;
-    sim_engine_init(&s->eng);
+    node_engine_init(&s->eng);
     int rc;
     const char *pname = opts->policy ? opts->policy : sc->policy;
     s->pol = opts->policy_ops ? opts->policy_ops : ep_policy_find(pname[0] ? pname : "static");
     if (!s->pol) {
-        rc = sim_err(err, errlen, EP_EINVAL, "unknown policy (see 'epara sim --help')", pname);
+        rc = node_err(err, errlen, EP_EINVAL, "unknown policy (see 'epara sim --help')", pname);
         goto done;
     }
     /* An unknown key or a value outside its domain is refused, never silently ignored. */
     if ((rc = ep_policy_check_params(s->pol, sc, sc->params, sc->nparams, err, errlen)) != 0)
         goto done;
     if (sc->nservices > EP_SIM_MAX_SERVICES) {
-        rc = sim_err(err, errlen, EP_EINVAL, "too many services for one run (max 64)", NULL);
+        rc = node_err(err, errlen, EP_EINVAL, "too many services for one run (max 64)", NULL);
         goto done;
     }
     uint64_t seed = opts->seed_set ? opts->seed : sc->run.seed;
@@ -534,8 +534,8 @@ sim_setup(sim *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result 
     return 0;
 done:
     s->quiet = 1;
-    sim_drain(s);
-    sim_free(s);
+    node_drain(s);
+    node_free(s);
     free(out->device_busy_s);
     out->device_busy_s = NULL;
     return rc;

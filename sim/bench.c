@@ -10,23 +10,23 @@
 #include "node_internal.h"
 
 typedef struct hold_ev {
-    sim_event ev;
+    node_event ev;
 } hold_ev;
 
 typedef struct hold {
-    sim_engine *e;
+    node_engine *e;
     ep_rng rng;
 } hold;
 
-static hold *hold_ctx_; /* the callback's context: sim_event_fn takes a sim * */
+static hold *hold_ctx_; /* the callback's context: node_event_fn takes a node_rt * */
 
 static void
-hold_fire(sim *s, sim_event *ev)
+hold_fire(node_rt *s, node_event *ev)
 {
     (void)s;
     hold *h = hold_ctx_;
     ep_dur d = (ep_dur)(ep_rng_exponential(&h->rng, 1e6) + 1);
-    sim_schedule(h->e, ev, h->e->now + d);
+    node_schedule(h->e, ev, h->e->now + d);
 }
 
 int
@@ -34,8 +34,8 @@ ep_sim_bench_hold(int pending, uint64_t events, double *events_per_s, uint64_t *
 {
     if (pending < 1 || events < 1)
         return EP_EINVAL;
-    sim_engine e;
-    sim_engine_init(&e);
+    node_engine e;
+    node_engine_init(&e);
     hold h = {&e, {0}};
     if (ep_rng_init(&h.rng, 1, EP_STREAM_ARRIVALS))
         return EP_ENOMEM;
@@ -45,13 +45,13 @@ ep_sim_bench_hold(int pending, uint64_t events, double *events_per_s, uint64_t *
         goto done;
     hold_ctx_ = &h;
     for (int i = 0; i < pending; i++) {
-        sim_event_init(&evs[i].ev, hold_fire, EV_HOLD, (uint32_t)i);
-        sim_schedule(&e, &evs[i].ev, (ep_time)(ep_rng_exponential(&h.rng, 1e6)));
+        node_event_init(&evs[i].ev, hold_fire, EV_HOLD, (uint32_t)i);
+        node_schedule(&e, &evs[i].ev, (ep_time)(ep_rng_exponential(&h.rng, 1e6)));
     }
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (uint64_t k = 0; k < events; k++) {
-        sim_event *ev = sim_engine_next(&e, EP_TIME_MAX);
+        node_event *ev = node_engine_next(&e, EP_TIME_MAX);
         ev->fn(NULL, ev);
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
@@ -61,6 +61,6 @@ ep_sim_bench_hold(int pending, uint64_t events, double *events_per_s, uint64_t *
 done:
     free(evs);
     ep_rng_fini(&h.rng);
-    sim_engine_fini(&e);
+    node_engine_fini(&e);
     return rc;
 }

@@ -11,19 +11,19 @@
 #include "sim_driver.h"
 
 void
-sim_fault_fire(sim *s, sim_event *ev)
+sim_fault_fire(node_rt *s, node_event *ev)
 {
-    sim_fault_ev *fe = EP_CONTAINER_OF(ev, sim_fault_ev, ev);
+    node_fault_ev *fe = EP_CONTAINER_OF(ev, node_fault_ev, ev);
     const ep_fault *f = fe->f;
     const ep_scenario *sc = s->sc;
     switch (f->kind) {
     case EP_FAULT_NODE_DOWN:
         if (s->node_up[f->target])
-            sim_node_fail(s, f->target);
+            node_node_fail(s, f->target);
         break;
     case EP_FAULT_NODE_UP:
         if (!s->node_up[f->target])
-            sim_node_restore(s, f->target);
+            node_node_restore(s, f->target);
         break;
     case EP_FAULT_LINK_DOWN:
         s->link_up[f->target] = 0;
@@ -48,15 +48,15 @@ sim_fault_fire(sim *s, sim_event *ev)
         s->part_since = s->eng.now;
         /* A pipeline with stages on both sides cannot run: what it holds is lost. */
         for (int i = 0; i < s->ninst; i++)
-            if (sim_instance_split(s, s->inst[i]) && s->node_up[s->inst[i]->node])
-                sim_instance_drop(s, s->inst[i], "network partition");
+            if (node_instance_split(s, s->inst[i]) && s->node_up[s->inst[i]->node])
+                node_instance_drop(s, s->inst[i], "network partition");
         break;
     case EP_FAULT_HEAL:
         s->part = 0;
         s->part_since = s->eng.now;
         memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
         for (int i = 0; i < s->ninst; i++)
-            sim_instance_kick(s, s->inst[i]);
+            node_instance_kick(s, s->inst[i]);
         break;
     case EP_FAULT_SYNC_DELAY:
         s->sync_delay = f->delay;
@@ -72,7 +72,7 @@ sim_fault_fire(sim *s, sim_event *ev)
 }
 
 int
-sim_faults_schedule(sim *s)
+sim_faults_schedule(node_rt *s)
 {
     const ep_scenario *sc = s->sc;
     s->faults = calloc((size_t)sc->nfaults + 1, sizeof *s->faults);
@@ -80,8 +80,8 @@ sim_faults_schedule(sim *s)
         return EP_ENOMEM;
     for (int i = 0; i < sc->nfaults; i++) {
         s->faults[i].f = &sc->faults[i];
-        sim_event_init(&s->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
-        sim_schedule(&s->eng, &s->faults[i].ev, sc->faults[i].at);
+        node_event_init(&s->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
+        node_schedule(&s->eng, &s->faults[i].ev, sc->faults[i].at);
     }
     return 0;
 }

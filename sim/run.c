@@ -15,15 +15,15 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
 {
     struct timespec w0, w1;
     clock_gettime(CLOCK_MONOTONIC, &w0);
-    sim S, *s = &S;
+    node_rt S, *s = &S;
     /* Every node is here: what leaves one crosses the network model to another. */
-    static const sim_port port = {.send = sim_net_send};
-    int rc = sim_setup(s, sc, opts, out, SIM_ROLE_SIM, -1, &port, err, errlen);
+    static const node_port port = {.send = sim_net_send};
+    int rc = node_setup(s, sc, opts, out, NODE_ROLE_ALL, -1, &port, err, errlen);
     if (rc == 0 && (rc = sim_faults_schedule(s)) != 0) {
-        sim_err(err, errlen, rc, "out of memory", NULL);
+        node_err(err, errlen, rc, "out of memory", NULL);
         s->quiet = 1;
-        sim_drain(s);
-        sim_free(s);
+        node_drain(s);
+        node_free(s);
         free(out->device_busy_s);
         out->device_busy_s = NULL;
     }
@@ -37,34 +37,34 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
      * reported as unfinished. */
     ep_time until =
             s->end > EP_TIME_MAX - 600 * EP_NS_PER_S ? EP_TIME_MAX : s->end + 600 * EP_NS_PER_S;
-    sim_event *ev;
-    while (!s->failed && (ev = sim_engine_next(&s->eng, until)) != NULL) {
+    node_event *ev;
+    while (!s->failed && (ev = node_engine_next(&s->eng, until)) != NULL) {
         ev->fn(s, ev);
         if (opts->on_progress && (s->eng.events & 0xfffff) == 0)
             opts->on_progress(opts->ctx, s->end > 0 ? (double)s->eng.now / (double)s->end : 1.0,
                               s->eng.now, s->eng.events);
         /* Periodic ticks stop once the workload is over, so the loop ends by itself. */
         if (s->eng.now >= s->end) {
-            sim_cancel(&s->eng, &s->sync_ev);
-            sim_cancel(&s->eng, &s->place_ev);
+            node_cancel(&s->eng, &s->sync_ev);
+            node_cancel(&s->eng, &s->place_ev);
         }
     }
     if (s->failed) {
-        rc = sim_err(err, errlen, s->failed, "simulation failed", ep_strerror(s->failed));
+        rc = node_err(err, errlen, s->failed, "simulation failed", ep_strerror(s->failed));
         goto done;
     }
-    sim_drain(s);
+    node_drain(s);
     out->sim_time_s = ep_dur_to_s(s->eng.now);
     out->events = s->eng.events;
     out->event_hash = s->eng.hash;
-    if ((rc = sim_metrics_finish(s->m, sc, out)) != 0)
-        rc = sim_err(err, errlen, rc, "out of memory for metrics", NULL);
+    if ((rc = node_metrics_finish(s->m, sc, out)) != 0)
+        rc = node_err(err, errlen, rc, "out of memory for metrics", NULL);
 done:
     if (rc) {
         s->quiet = 1;
-        sim_drain(s);
+        node_drain(s);
     }
-    sim_free(s);
+    node_free(s);
     clock_gettime(CLOCK_MONOTONIC, &w1);
     out->wall_s = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
     out->events_per_s = out->wall_s > 0 ? (double)out->events / out->wall_s : 0;

@@ -7,12 +7,12 @@
 
 /* transfer.c: the simulator's port send (request r from its node to node dst over the
  * network model), and a transfer's next hop (an event). */
-void sim_net_send(sim *s, sim_request *r, int dst);
-void sim_transfer_hop(sim *s, sim_event *ev);
+void sim_net_send(node_rt *s, node_request *r, int dst);
+void sim_transfer_hop(node_rt *s, node_event *ev);
 
-/* faults.c: schedules the scenario's faults (after sim_setup, before the loop; 0 or
+/* faults.c: schedules the scenario's faults (after node_setup, before the loop; 0 or
  * EP_ENOMEM), and one fault firing. */
-int sim_faults_schedule(sim *s);
-void sim_fault_fire(sim *s, sim_event *ev);
+int sim_faults_schedule(node_rt *s);
+void sim_fault_fire(node_rt *s, node_event *ev);
 
 #endif
