@@ -174,7 +174,7 @@ node_current_view(node_rt *s, const node_instance *in, ep_instance_view *v)
 void
 node_refresh_view(node_rt *s, int at_node)
 {
-    int vp = s->vpart && s->role == NODE_ROLE_ALL;
+    int vp = s->vpart; /* a partition the views know of (the simulator's sync sets it) */
     if (!vp && s->role == NODE_ROLE_ALL && at_node >= 0) {
         /* The common case, per routed request: every instance as synced but at_node's, current.
          * Only the entries that changed since the last refresh are copied. */
@@ -243,33 +243,32 @@ node_sync_deliver(node_rt *s, node_event *ev)
 }
 
 void
+node_snapshot(node_rt *s)
+{
+    for (int i = 0; i < s->ninst; i++)
+        node_current_view(s, s->inst[i], &s->synced[i]);
+    s->iview_synced = 0;
+}
+
+void
+node_snapshot_later(node_rt *s, ep_dur delay)
+{
+    node_sync_msg *m = malloc(sizeof *m + (size_t)s->ninst * sizeof m->v[0] + 1);
+    if (!m) {
+        s->failed = EP_ENOMEM;
+        return;
+    }
+    m->n = s->ninst;
+    for (int i = 0; i < s->ninst; i++)
+        node_current_view(s, s->inst[i], &m->v[i]);
+    node_event_init(&m->ev, node_sync_deliver, EV_SYNC_DELIVER, 0);
+    node_schedule(&s->eng, &m->ev, s->eng.now + delay);
+}
+
+void
 node_sync_tick(node_rt *s, node_event *ev)
 {
-    if (s->port.sync) {
-        s->port.sync(s);
-    } else if (!s->sync_loss && s->sync_delay > 0) {
-        node_sync_msg *m = malloc(sizeof *m + (size_t)s->ninst * sizeof m->v[0] + 1);
-        if (!m) {
-            s->failed = EP_ENOMEM;
-            return;
-        }
-        m->n = s->ninst;
-        for (int i = 0; i < s->ninst; i++)
-            node_current_view(s, s->inst[i], &m->v[i]);
-        node_event_init(&m->ev, node_sync_deliver, EV_SYNC_DELIVER, 0);
-        node_schedule(&s->eng, &m->ev, s->eng.now + s->sync_delay);
-    } else if (!s->sync_loss) {
-        for (int i = 0; i < s->ninst; i++)
-            node_current_view(s, s->inst[i], &s->synced[i]);
-        s->iview_synced = 0;
-    }
-    if (s->role == NODE_ROLE_ALL && s->eng.now > s->part_since) {
-        /* A round of sync messages missed across the cut (or received again after the heal)
-         * is how the nodes learn of the partition (or of its end): the first tick after it,
-         * not one at the same instant. */
-        s->vpart = s->part;
-        memcpy(s->vcut, s->cut, (size_t)s->sc->nnodes * sizeof *s->cut);
-    }
+    s->port.sync(s);
     node_schedule(&s->eng, ev, s->eng.now + s->sc->run.sync_period);
 }
 

@@ -140,8 +140,8 @@ typedef struct node_port {
     /* Request r leaves its node for node dst (required where requests are routed): the
      * simulator's network model (sim/transfer.c), a testbed node's transport. */
     void (*send)(node_rt *s, node_request *r, int dst);
-    /* A sync tick: this process reports its state (a node: to its peers and the
-     * controller) instead of snapshotting every instance. */
+    /* A sync tick: this process reports its state (the simulator: a snapshot of every
+     * instance, node_snapshot, now or late; a node: to its peers and the controller). */
     void (*sync)(node_rt *s);
     /* Runs a batch or iteration on a real engine and returns its measured duration (which
      * includes any co-location slowdown), or -1 when the cost model's t stands. */
@@ -201,7 +201,6 @@ struct node_rt {
     int part, vpart;
     ep_time part_since;       /* when the partition began or healed last */
     ep_instance_view *frozen; /* every instance as of the last sync before the partition */
-    ep_dur sync_delay;        /* sync_delay fault: sync messages arrive this late */
     double *dev_slow;         /* slow_device fault: per device time multiplier (1: normal) */
     int *dev_busy;            /* busy instances per device (MT slowdown) */
     int *dev_excl;            /* busy SINGLE-mode instances per device (0 or 1) */
@@ -219,8 +218,6 @@ struct node_rt {
     int *current_idx;
     int ncurrent;
     int *inst_node; /* inst[i]->node, dense (scanned per refresh) */
-    int sync_loss;
-    struct node_fault_ev *faults;
     node_event sync_ev, place_ev;
     /* workload */
     struct node_source *src;
@@ -325,12 +322,10 @@ typedef struct node_sync_msg {
 } node_sync_msg;
 
 void node_sync_deliver(node_rt *s, node_event *ev);
-
-/* A scheduled fault. */
-typedef struct node_fault_ev {
-    node_event ev;
-    const ep_fault *f;
-} node_fault_ev;
+/* Every instance's current view becomes the synced one now (a sync round that arrives at
+ * once), or after delay (node_sync_msg: one that arrives late). */
+void node_snapshot(node_rt *s);
+void node_snapshot_later(node_rt *s, ep_dur delay);
 
 ep_dur node_view_delay(const ep_view *v, int a, int b, int64_t bytes);
 /* Request r arrives at its destination node (r->dst_node): queued on the instance it was

@@ -320,7 +320,7 @@ node_place_tick(node_rt *s, node_event *ev)
         node_schedule(&s->eng, ev, s->eng.now + s->sc->run.placement_period);
 }
 
-/* --- timers and faults ------------------------------------------------------------------ */
+/* --- timers, node failure ---------------------------------------------------------------- */
 
 void
 node_timer_fire(node_rt *s, node_event *ev)

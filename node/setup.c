@@ -176,7 +176,6 @@ node_free(node_rt *s)
     free(s->sum_out);
     free(s->oracle);
     free(s->oracle_rate);
-    free(s->faults);
     free(s->qdl);
     free(s->qarr);
     node_metrics_free(s->m);

@@ -13,7 +13,7 @@
 void
 sim_fault_fire(node_rt *s, node_event *ev)
 {
-    node_fault_ev *fe = EP_CONTAINER_OF(ev, node_fault_ev, ev);
+    sim_fault_ev *fe = EP_CONTAINER_OF(ev, sim_fault_ev, ev);
     const ep_fault *f = fe->f;
     const ep_scenario *sc = s->sc;
     switch (f->kind) {
@@ -32,10 +32,10 @@ sim_fault_fire(node_rt *s, node_event *ev)
         s->link_up[f->target] = 1;
         break;
     case EP_FAULT_SYNC_LOSS:
-        s->sync_loss = 1;
+        sim_of(s)->sync_loss = 1;
         break;
     case EP_FAULT_SYNC_OK:
-        s->sync_loss = 0;
+        sim_of(s)->sync_loss = 0;
         break;
     case EP_FAULT_PARTITION:
         /* What the nodes across the cut last heard of each instance. */
@@ -59,7 +59,7 @@ sim_fault_fire(node_rt *s, node_event *ev)
             node_instance_kick(s, s->inst[i]);
         break;
     case EP_FAULT_SYNC_DELAY:
-        s->sync_delay = f->delay;
+        sim_of(s)->sync_delay = f->delay;
         break;
     case EP_FAULT_SLOW:
         for (int d = 0; d < sc->nodes[f->target].ndev; d++) {
@@ -72,16 +72,34 @@ sim_fault_fire(node_rt *s, node_event *ev)
 }
 
 int
-sim_faults_schedule(node_rt *s)
+sim_faults_schedule(sim_run *r)
 {
+    node_rt *s = &r->rt;
     const ep_scenario *sc = s->sc;
-    s->faults = calloc((size_t)sc->nfaults + 1, sizeof *s->faults);
-    if (!s->faults)
+    r->faults = calloc((size_t)sc->nfaults + 1, sizeof *r->faults);
+    if (!r->faults)
         return EP_ENOMEM;
     for (int i = 0; i < sc->nfaults; i++) {
-        s->faults[i].f = &sc->faults[i];
-        node_event_init(&s->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
-        node_schedule(&s->eng, &s->faults[i].ev, sc->faults[i].at);
+        r->faults[i].f = &sc->faults[i];
+        node_event_init(&r->faults[i].ev, sim_fault_fire, EV_FAULT, (uint32_t)i);
+        node_schedule(&s->eng, &r->faults[i].ev, sc->faults[i].at);
     }
     return 0;
+}
+
+void
+sim_sync(node_rt *s)
+{
+    sim_run *r = sim_of(s);
+    if (!r->sync_loss && r->sync_delay > 0)
+        node_snapshot_later(s, r->sync_delay);
+    else if (!r->sync_loss)
+        node_snapshot(s);
+    if (s->eng.now > s->part_since) {
+        /* A round of sync messages missed across the cut (or received again after the heal)
+         * is how the nodes learn of the partition (or of its end): the first tick after it,
+         * not one at the same instant. */
+        s->vpart = s->part;
+        memcpy(s->vcut, s->cut, (size_t)s->sc->nnodes * sizeof *s->cut);
+    }
 }

@@ -2,6 +2,7 @@
  * event loop on simulated time; requests between nodes cross the network model
  * (sim_net_send, transfer.c) and the scenario's faults are simulated (faults.c). */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "epara/error.h"
@@ -9,32 +10,20 @@
 #include "node_internal.h"
 #include "sim_driver.h"
 
-int
-ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
-           size_t errlen)
+/* Seconds of wall time since w0. */
+static double
+since(const struct timespec *w0)
 {
-    struct timespec w0, w1;
-    clock_gettime(CLOCK_MONOTONIC, &w0);
-    node_rt S, *s = &S;
-    /* Every node is here: what leaves one crosses the network model to another. */
-    static const node_port port = {.send = sim_net_send};
-    int rc = node_setup(s, sc, opts, out, NODE_ROLE_ALL, -1, &port, err, errlen);
-    if (rc == 0 && (rc = sim_faults_schedule(s)) != 0) {
-        node_err(err, errlen, rc, "out of memory", NULL);
-        s->quiet = 1;
-        node_drain(s);
-        node_free(s);
-        free(out->device_busy_s);
-        out->device_busy_s = NULL;
-    }
-    if (rc) {
-        clock_gettime(CLOCK_MONOTONIC, &w1);
-        out->wall_s = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
-        return rc;
-    }
+    struct timespec w1;
+    clock_gettime(CLOCK_MONOTONIC, &w1);
+    return (double)(w1.tv_sec - w0->tv_sec) + (double)(w1.tv_nsec - w0->tv_nsec) / 1e9;
+}
 
-    /* The loop. Requests still in the system this long after the last arrival are
-     * reported as unfinished. */
+/* The loop: every event in time order until none is left or a failure. Requests still in the
+ * system this long after the last arrival are reported as unfinished. */
+static void
+sim_loop(node_rt *s, const ep_sim_opts *opts)
+{
     ep_time until =
             s->end > EP_TIME_MAX - 600 * EP_NS_PER_S ? EP_TIME_MAX : s->end + 600 * EP_NS_PER_S;
     node_event *ev;
@@ -49,6 +38,30 @@ ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, c
             node_cancel(&s->eng, &s->place_ev);
         }
     }
+}
+
+int
+ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+           size_t errlen)
+{
+    struct timespec w0;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    sim_run R;
+    memset(&R, 0, sizeof R);
+    node_rt *s = &R.rt;
+    /* Every node is here: what leaves one crosses the network model to another, and their
+     * state reaches each other in memory. */
+    static const node_port port = {.send = sim_net_send, .sync = sim_sync};
+    int rc = node_setup(s, sc, opts, out, NODE_ROLE_ALL, -1, &port, err, errlen);
+    if (rc) {
+        out->wall_s = since(&w0);
+        return rc;
+    }
+    if (sim_faults_schedule(&R) != 0) {
+        rc = node_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
+        goto done;
+    }
+    sim_loop(s, opts);
     if (s->failed) {
         rc = node_err(err, errlen, s->failed, "simulation failed", ep_strerror(s->failed));
         goto done;
@@ -65,8 +78,8 @@ done:
         node_drain(s);
     }
     node_free(s);
-    clock_gettime(CLOCK_MONOTONIC, &w1);
-    out->wall_s = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
+    free(R.faults);
+    out->wall_s = since(&w0);
     out->events_per_s = out->wall_s > 0 ? (double)out->events / out->wall_s : 0;
     if (rc) {
         free(out->device_busy_s);
