@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "epara/engine_cpu.h"
-#include "epara/engine_cuda.h"
-#include "epara/error.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/exec/engine_cuda.h"
+#include "epara/core/error.h"
 
 #define MAX_BATCHES 8
 

@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "epara/exec.h"
+#include "epara/exec/exec.h"
 #include "util.h"
 
 #define MAX_RATES 16

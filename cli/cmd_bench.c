@@ -13,12 +13,12 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "epara/error.h"
-#include "epara/prepare.h"
-#include "epara/rng.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
+#include "epara/core/rng.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
+#include "epara/traces/store.h"
 #include "util.h"
 
 static double

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "epara/profile.h"
-#include "epara/scenario.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
 
 #include "commands.h"
 #include "util.h"

@@ -1,5 +1,5 @@
 /* `epara controller`, `epara node`, `epara loadgen`: the executor's processes
- * (include/epara/exec.h). One option parser for the three; the loadgen reports like
+ * (include/epara/exec/exec.h). One option parser for the three; the loadgen reports like
  * `epara sim` (table or --json, results database with --out). */
 #include <errno.h>
 #include <getopt.h>
@@ -13,11 +13,11 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "epara/error.h"
-#include "epara/exec.h"
-#include "epara/results.h"
-#include "epara/scenario.h"
-#include "epara/testbed.h"
+#include "epara/core/error.h"
+#include "epara/exec/exec.h"
+#include "epara/sim/results.h"
+#include "epara/experiments/scenario.h"
+#include "epara/exec/testbed.h"
 #include "exec_cli.h"
 #include "gitrev.h"
 #include "util.h"
@@ -97,7 +97,7 @@ static const char exec_help[] =
 #define PORT_MIN 1024
 #define PORT_MAX 65535
 /* Node k listens on base port + PORTS_BEFORE_NODES + k: the controller (base) and the
- * loadgen (base + 1) come first (include/epara/exec.h). */
+ * loadgen (base + 1) come first (include/epara/exec/exec.h). */
 #define PORTS_BEFORE_NODES 2
 /* --threads: at most this many BLAS threads per node process. */
 #define THREADS_MAX 1024

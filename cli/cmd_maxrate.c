@@ -13,11 +13,11 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "epara/bound.h"
-#include "epara/results.h"
-#include "epara/error.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
+#include "epara/experiments/bound.h"
+#include "epara/sim/results.h"
+#include "epara/core/error.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
 #include "run_opts.h"
 #include "util.h"
 #include "gitrev.h"

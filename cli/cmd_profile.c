@@ -10,11 +10,11 @@
 #include <string.h>
 
 #include "commands.h"
-#include "epara/engine.h"
-#include "epara/error.h"
-#include "epara/prepare.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
+#include "epara/exec/engine.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
 #include "util.h"
 
 static const char help[] =

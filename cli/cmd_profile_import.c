@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "commands.h"
-#include "epara/error.h"
-#include "epara/prepare.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
+#include "epara/experiments/scenario.h"
 #include "util.h"
 
 static const char help[] =

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "commands.h"
-#include "epara/error.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
+#include "epara/core/error.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
 #include "util.h"
 
 static const char replay_help[] =

@@ -2,7 +2,7 @@
  * per run, service, device and placement summary here, and the aggregated tables behind each
  * figure in report_figs.c (series = policy + parameters, averaged over seeds). Every file is
  * written whole or not at all (cli_out). The database is read only through the results
- * queries (epara/results.h), which skip runs without a summary (never committed). */
+ * queries (epara/sim/results.h), which skip runs without a summary (never committed). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "commands.h"
 #include "report.h"
 #include "util.h"

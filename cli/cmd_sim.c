@@ -2,7 +2,7 @@
  * traces available (database, import, or generated fallback, saying which), runs the
  * simulator, prints a summary (or one JSON object with --json) and stores the run in a
  * results database. The policy `bound` is no runtime policy: it solves the fluid upper
- * bound (epara/bound.h) instead of simulating, and reports it in the same form. */
+ * bound (epara/experiments/bound.h) instead of simulating, and reports it in the same form. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,13 +13,13 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/lathist.h"
-#include "epara/prepare.h"
-#include "epara/results.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/sim/lathist.h"
+#include "epara/experiments/prepare.h"
+#include "epara/sim/results.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
 #include "run_opts.h"
 #include "util.h"
 #include "gitrev.h"

@@ -1,6 +1,6 @@
 /* `epara sweep`: runs policies x a parameter grid on one scenario in parallel worker
  * processes (or MPI ranks) into one results database, with the sweep engine of
- * epara/sweep.h (experiments/sweep_*.c). Here: the options, the scenario loaded and its
+ * epara/experiments/sweep.h (experiments/sweep_*.c). Here: the options, the scenario loaded and its
  * policy parameters checked before its traces are prepared, once, before any worker
  * starts, the progress display and the summary lines. Every run is stored with a key
  * naming its scenario, policy and options, and a run whose key is already stored is
@@ -12,11 +12,11 @@
 #include <time.h>
 
 #include "commands.h"
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/policy.h"
-#include "epara/scenario.h"
-#include "epara/sweep.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy.h"
+#include "epara/experiments/scenario.h"
+#include "epara/experiments/sweep.h"
 #include "util.h"
 #include "gitrev.h"
 

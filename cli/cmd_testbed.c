@@ -1,6 +1,6 @@
 /* `epara testbed`: a live testbed of a scenario on this machine. Parses the options (the
  * roles' and the faults: --kill, --link-down, --link-up, --link-loss), checks the scenario
- * and its policy parameters, hands the run to the testbed of include/epara/testbed.h
+ * and its policy parameters, hands the run to the testbed of include/epara/exec/testbed.h
  * (exec/testbed.c: the processes, key, ports, namespaces, faults, tear-down) and prints the
  * loadgen's summary: the same table or JSON as `epara sim`, plus a "testbed" object. */
 #include <stdio.h>
@@ -10,9 +10,9 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "epara/exec.h"
-#include "epara/scenario.h"
-#include "epara/testbed.h"
+#include "epara/exec/exec.h"
+#include "epara/experiments/scenario.h"
+#include "epara/exec/testbed.h"
 #include "exec_cli.h"
 #include "util.h"
 
@@ -54,7 +54,7 @@ static const char *const fault_opts[] = {"--kill", "--link-down", "--link-up", "
 _Static_assert(EP_ARRAY_LEN(fault_opts) == EP_TESTBED_LINK_LOSS + 1, "one option per fault kind");
 
 /* The options every process of the testbed gets, or the loadgen's own: the parsed options
- * written back for `epara controller|node|loadgen` (include/epara/testbed.h, args). */
+ * written back for `epara controller|node|loadgen` (include/epara/exec/testbed.h, args). */
 #define ARGS_MAX (40 + 2 * EP_MAX_PARAMS) /* every option below with its value, and NULL */
 #define NUMS_MAX 8                        /* numbers among them */
 typedef struct arg_list {

@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "epara/error.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/traces/store.h"
 #include "util.h"
 
 /* --- info and list ---------------------------------------------------------------- */

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "epara/exec.h"
+#include "epara/exec/exec.h"
 #include "run_opts.h"
 #include "util.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "epara/log.h"
+#include "epara/core/log.h"
 #include "util.h"
 #include "gitrev.h"
 

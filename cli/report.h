@@ -1,13 +1,13 @@
 /* `epara report` internals shared by cmd_report.c (loading runs, naming series, the per-run
  * exports), report_figs.c and report_cat.c (the aggregated tables each figure reads). The
- * results database is read through the queries of epara/results.h; nothing here runs SQL. */
+ * results database is read through the queries of epara/sim/results.h; nothing here runs SQL. */
 #ifndef EPARA_CLI_REPORT_H
 #define EPARA_CLI_REPORT_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "epara/results.h"
+#include "epara/sim/results.h"
 #include "util.h"
 
 typedef struct run_row {

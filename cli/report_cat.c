@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/profile.h"
-#include "epara/scenario.h"
-#include "epara/bound.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
+#include "epara/experiments/bound.h"
 #include "report.h"
 
 enum { MAXSVC = 256, NCAT = 4 };

@@ -10,8 +10,8 @@
 
 #include <jansson.h>
 
-#include "epara/bound.h"
-#include "epara/lathist.h"
+#include "epara/experiments/bound.h"
+#include "epara/sim/lathist.h"
 #include "report.h"
 
 static void

@@ -1,9 +1,9 @@
 /* The shared run options (run_opts.h). */
 #include <string.h>
 
-#include "epara/bound.h"
-#include "epara/policy.h"
-#include "epara/scenario.h"
+#include "epara/experiments/bound.h"
+#include "epara/policies/policy.h"
+#include "epara/experiments/scenario.h"
 #include "run_opts.h"
 
 #define RATE_SCALE_MIN 1e-6 /* --rate-scale */

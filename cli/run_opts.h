@@ -7,8 +7,8 @@
 
 #include <getopt.h>
 
-#include "epara/model.h"
-#include "epara/store.h"
+#include "epara/core/model.h"
+#include "epara/traces/store.h"
 #include "util.h"
 
 typedef struct cli_run {

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/policy.h"
-#include "epara/prepare.h"
-#include "epara/scenario.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy.h"
+#include "epara/experiments/prepare.h"
+#include "epara/experiments/scenario.h"
 #include "util.h"
 
 static void

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "epara/error.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/experiments/scenario.h"
 #include "util.h"
 
 void

@@ -5,9 +5,9 @@
 
 #include <stdio.h>
 
-#include "epara/common.h"
-#include "epara/model.h"
-#include "epara/store.h"
+#include "epara/core/common.h"
+#include "epara/core/model.h"
+#include "epara/traces/store.h"
 
 /* Exit codes: 0 success, 1 runtime failure (database, I/O), 2 bad input or usage. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 
 const char *
 ep_strerror(int err)

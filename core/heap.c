@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/heap.h"
+#include "epara/core/error.h"
+#include "epara/core/heap.h"
 
 #define NOT_LINKED 0
 #define LINE       64

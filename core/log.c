@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/log.h"
+#include "epara/core/error.h"
+#include "epara/core/log.h"
 
 static enum ep_log_level level_ = EP_LOG_INFO;
 static ep_log_sink_fn sink_;

@@ -1,11 +1,11 @@
-/* The world model's lifecycle and lookups (include/epara/model.h): freeing what an ep_scenario
+/* The world model's lifecycle and lookups (include/epara/core/model.h): freeing what an ep_scenario
  * owns, finding specs, nodes and services by name, and typed access to policy parameters. Names
  * live in fixed EP_NAME_MAX arrays; no lookup reads past one, terminated or not. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/model.h"
+#include "epara/core/model.h"
 
 void
 ep_scenario_fini(ep_scenario *sc)

@@ -1,14 +1,14 @@
-/* Execution-cost model (node/README.md, "Model"; epara/profile.h): a profile table from the
+/* Execution-cost model (node/README.md, "Model"; epara/core/profile.h): a profile table from the
  * scenario when one covers the question, else an estimate from the device and model specs. Pure
  * functions of the scenario. Every duration is rounded to the nearest ns and saturates: it is never
  * negative and never exceeds EP_TIME_MAX. */
 #include <math.h>
 
-#include "epara/error.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/core/profile.h"
 
 /* Stand-ins for node and spec fields left at 0 (assumptions; the model's constants are in
- * epara/profile.h). */
+ * epara/core/profile.h). */
 #define DEFAULT_INTRA_BW 32e9 /* bytes/s, a PCIe 4.0 x16-class path between devices */
 #define DEFAULT_LOAD_BW  2e9  /* bytes/s, an NVMe-class disk */
 
@@ -143,7 +143,7 @@ ep_cost_dnn_batch(const ep_scenario *sc, int svc, int spec, int batch)
     return dnn_roofline(d, flops, bytes);
 }
 
-/* Seconds of the attention part of an LLM iteration (epara/profile.h). Causal prefill
+/* Seconds of the attention part of an LLM iteration (epara/core/profile.h). Causal prefill
  * attention: QK^T and AV over half the L x L square, 2 FLOPs per MAC: 2 x layers x hidden x
  * L^2, at an efficiency that grows with the prompt (short prompts leave the tensor cores
  * idle). Decode: QK^T and AV over the whole context, 4 x layers x hidden x ctx FLOPs, bound
@@ -174,7 +174,7 @@ llm_attention_s(const ep_device_spec *d, const ep_service *s, int64_t prefill_to
     return t;
 }
 
-/* (1 + r^2.5)^(1/2.5) for 0 <= r <= 1: blend(c, m) / max(c, m) (epara/profile.h). Away
+/* (1 + r^2.5)^(1/2.5) for 0 <= r <= 1: blend(c, m) / max(c, m) (epara/core/profile.h). Away
  * from the knee (r^2.5 < 0.01, most iterations) a 4-term binomial series, exact to 1e-11,
  * instead of pow. */
 static double
@@ -186,7 +186,7 @@ blend_factor(double r)
     return pow(1.0 + t, 1.0 / EP_ROOFLINE_BLEND);
 }
 
-/* Estimate of one LLM iteration; see epara/profile.h. */
+/* Estimate of one LLM iteration; see epara/core/profile.h. */
 static ep_dur
 llm_estimate(const ep_device_spec *d, const ep_service *s, int64_t prefill_tokens,
              double prefill_sq, int decode_batch, int64_t ctx_tokens)

@@ -3,8 +3,8 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "epara/error.h"
-#include "epara/rng.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
 
 uint64_t
 ep_splitmix64(uint64_t x)

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "epara/error.h"
-#include "epara/time.h"
+#include "epara/core/error.h"
+#include "epara/core/time.h"
 
 int
 ep_dur_from_s(double s, ep_dur *out)

@@ -1,9 +1,9 @@
-/* One executor process (include/epara/exec.h): a loop that keeps an ep_live host in step
+/* One executor process (include/epara/exec/exec.h): a loop that keeps an ep_live host in step
  * with the wall clock and feeds it the messages that arrive. Sockets: one nng pull socket
  * listening on this process's address, one push socket dialing each peer it sends to
  * (nng reconnects by itself; sends never block: a refused send is counted and handled).
  * Frames that fail authentication or validation are dropped and counted. */
-#include "epara/exec.h"
+#include "epara/exec/exec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -18,8 +18,8 @@
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 
-#include "epara/error.h"
-#include "epara/heap.h"
+#include "epara/core/error.h"
+#include "epara/core/heap.h"
 
 #define MS EP_NS_PER_MS
 /* Wall ns between looks at the clock and the flags: how late a signal is noticed. */

@@ -1,4 +1,4 @@
-# ep_agent: the executor's processes (exec/agent.c, include/epara/exec.h): the node runtime's
+# ep_agent: the executor's processes (exec/agent.c, include/epara/exec/exec.h): the node runtime's
 # live roles (ep_live) driven by the wall clock, over nng (libnng-dev) with ep_wire frames.
 find_package(nng CONFIG REQUIRED)
 find_package(Threads REQUIRED)

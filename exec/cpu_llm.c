@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/engine_cpu.h"
-#include "epara/error.h"
-#include "epara/rng.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
 #include "engine_impl.h"
 
 /* RNG stream of the random weights ("llm"), separate from every simulator stream. */

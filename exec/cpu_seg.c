@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/engine_cpu.h"
-#include "epara/error.h"
-#include "epara/rng.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
 
 /* RNG stream of the random weights ("seg"). */
 #define SEG_STREAM 0x73656700u

@@ -1,5 +1,5 @@
 # ep_cuda: the cuda engine's kernels (cuda_common.cu, cuda_llm.cu, cuda_seg.cu; header
-# include/epara/engine_cuda.h) on cuBLAS and the CUDA runtime, and the cuda kind of the engine
+# include/epara/exec/engine_cuda.h) on cuBLAS and the CUDA runtime, and the cuda kind of the engine
 # interface in ep_exec. Built only when the top level enabled CUDA (EPARA_CUDA, EP_HAVE_CUDA);
 # code that uses it tests `if(TARGET ep_cuda)` in CMake or EPARA_HAVE_CUDA (a PUBLIC
 # definition of ep_cuda) in C.

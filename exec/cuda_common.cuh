@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 extern "C" { /* C headers without C++ guards */
-#include "epara/engine_cpu.h"
-#include "epara/error.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/core/error.h"
 }
-#include "epara/engine_cuda.h"
+#include "epara/exec/engine_cuda.h"
 
 /* Threads per block of the row-wise and elementwise kernels (a power of two, >= 64). */
 #define EXEC_CUDA_THREADS 256

@@ -1,4 +1,4 @@
-/* The engine interface (include/epara/engine.h): options and shapes, argument checks, LLM
+/* The engine interface (include/epara/exec/engine.h): options and shapes, argument checks, LLM
  * slot positions and wall-time measurement shared by every kind; the kinds themselves
  * (engine_emulated.c; engine_cpu.c and the optional engine_cuda.c over engine_model.c) only
  * run valid work. */
@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "engine_impl.h"
-#include "epara/error.h"
-#include "epara/rng.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
 
 #define SEG_CH_MAX   4096
 #define SEG_SIDE_MAX 4096

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 
 #include "engine_impl.h"
-#include "epara/engine_cuda.h"
-#include "epara/error.h"
+#include "epara/exec/engine_cuda.h"
+#include "epara/core/error.h"
 
 typedef struct cuda_engine {
     char device[128]; /* "NVIDIA H100 (sm_90)" */

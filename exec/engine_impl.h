@@ -4,7 +4,7 @@
 #ifndef EPARA_EXEC_ENGINE_IMPL_H
 #define EPARA_EXEC_ENGINE_IMPL_H
 
-#include "epara/engine.h"
+#include "epara/exec/engine.h"
 
 typedef struct exec_engine_ops exec_engine_ops;
 typedef struct exec_model_ops exec_model_ops;

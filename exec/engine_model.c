@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "engine_impl.h"
-#include "epara/error.h"
+#include "epara/core/error.h"
 
 typedef struct model_inst {
     const exec_model_ops *m;

@@ -1,4 +1,4 @@
-/* The node runtime in real time (include/epara/live.h): one role of a live testbed over the
+/* The node runtime in real time (include/epara/exec/live.h): one role of a live testbed over the
  * same runtime (node/) as the simulator. The differences are confined here, to the port
  * each role fills, and to a few role checks in the runtime:
  * a node hosts only its own instances and hands requests leaving it to the transport, the
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/live.h"
+#include "epara/core/error.h"
+#include "epara/exec/live.h"
 #include "node_internal.h" /* the runtime it drives (node/) */
 
 #define LIVE_MAX_HELD_DEFAULT 65536 /* ep_live_opts.max_held when 0 */

@@ -1,4 +1,4 @@
-# ep_live: the node runtime in real time (include/epara/live.h), one role of a testbed per
+# ep_live: the node runtime in real time (include/epara/exec/live.h), one role of a testbed per
 # process; the agent drives it with the wall clock. It reaches into the runtime's internals
 # (node/node_internal.h), which only node/, the simulator driver and this library include.
 add_library(ep_live STATIC ${CMAKE_CURRENT_LIST_DIR}/live.c)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "epara/common.h"
+#include "epara/core/common.h"
 
 /* The testbed's private network, 10.201.0.0/16 (RFC 1918 space, picked to stay clear of
  * the usual 10.0.x and 10.1.x): the bridge at .0.1, node k at 10.201.0.(10 + k), spilling

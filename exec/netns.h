@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "epara/model.h"
+#include "epara/core/model.h"
 
 typedef struct exec_netns {
     int id; /* names: ep<id>b (bridge), ep<id>n<k> (namespaces), ep<id>h/c<k> */

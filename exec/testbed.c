@@ -1,8 +1,8 @@
-/* A live testbed on this machine (include/epara/testbed.h): the controller, the node agents
+/* A live testbed on this machine (include/epara/exec/testbed.h): the controller, the node agents
  * and the loadgen as child processes of this epara binary, faults injected at their times,
  * everything stopped and removed at the end. Every child started is reaped before
  * ep_testbed_wait or ep_testbed_close returns; every file and namespace made is removed. */
-#include "epara/testbed.h"
+#include "epara/exec/testbed.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "netns.h"
 
 /* Free ports: up to PORT_TRIES random base ports from PORT_LO, well above the privileged and

@@ -1,4 +1,4 @@
-# ep_testbed: a live testbed on one machine (exec/testbed.c, include/epara/testbed.h): the
+# ep_testbed: a live testbed on one machine (exec/testbed.c, include/epara/exec/testbed.h): the
 # executor's processes started, supervised and stopped, faults injected, network namespaces
 # with tc shaping (exec/netns.c), the testbed object of the summary (jansson). `epara
 # testbed` parses and prints around it. Included from exec/CMakeLists.txt.

@@ -1,8 +1,8 @@
-/* Wire protocol frames (include/epara/wire.h): msgpack-c packs payloads; a small bounded
+/* Wire protocol frames (include/epara/exec/wire.h): msgpack-c packs payloads; a small bounded
  * reader decodes them, so every read is checked against the end of the buffer and no
  * allocation is sized by an untrusted count beyond the message limits. Tags are
  * HMAC-SHA256 (libsodium), checked in constant time before the payload is parsed. */
-#include "epara/wire.h"
+#include "epara/exec/wire.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 
 /* Field counts of each message's top-level msgpack array. */
 enum {

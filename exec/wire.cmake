@@ -1,4 +1,4 @@
-# ep_wire: the executor's wire protocol (exec/wire.c, include/epara/wire.h): msgpack
+# ep_wire: the executor's wire protocol (exec/wire.c, include/epara/exec/wire.h): msgpack
 # payloads (msgpack-c) in length-checked frames authenticated with HMAC-SHA256 (libsodium).
 # Included from exec/CMakeLists.txt; links core/ only besides the two libraries.
 pkg_search_module(MSGPACK REQUIRED IMPORTED_TARGET msgpack-c msgpack)

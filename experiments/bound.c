@@ -1,6 +1,6 @@
-/* The fluid upper bound (epara/bound.h, docs/decisions/0002-bound.md): demand per placement
- * period counted from the traces exactly as the simulator replays them, candidate instances
- * with their SLO-bounded capacities, and one GLPK linear program per period. The LP is in
+/* The fluid upper bound (epara/experiments/bound.h, docs/decisions/0002-bound.md): demand per
+ * placement period counted from the traces exactly as the simulator replays them, candidate
+ * instances with their SLO-bounded capacities, and one GLPK linear program per period. The LP is in
  * rate form (requests per second), so its matrix is the same in every period: it is built
  * once, and each period only changes the demand bounds and re-solves from the last basis. */
 #include <math.h>
@@ -11,11 +11,11 @@
 
 #include <glpk.h>
 
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
-#include "epara/arrivals.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
+#include "epara/node/arrivals.h"
 
 #define MAX_PERIODS 1000000
 #define TOL         1e-6

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "epara/error.h"
-#include "epara/prepare.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
 
 static void say(ep_prepare_log_fn log, void *ctx, const char *fmt, ...) EP_PRINTF(3, 4);
 

@@ -9,8 +9,8 @@
 
 #include <sqlite3.h>
 
-#include "epara/error.h"
-#include "epara/prepare.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
 
 /* Reads the points of one (service, device, kind) into x/y; returns the count or -1. */
 static int

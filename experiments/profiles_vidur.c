@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/prepare.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
+#include "epara/core/profile.h"
 #include "traces/csv.h"
 #include "traces/parse_internal.h"
 

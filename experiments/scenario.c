@@ -1,4 +1,4 @@
-/* Scenario loader (include/epara/scenario.h): reads the YAML document with libyaml's
+/* Scenario loader (include/epara/experiments/scenario.h): reads the YAML document with libyaml's
  * document API and fills an ep_scenario section by section (run, cluster, services and
  * profiles, workload, policy, MT slowdown, faults). Invariant: the caller's ep_scenario is
  * written only when the whole document is valid; on any error everything built is freed.
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/experiments/scenario.h"
 #include "scenario_internal.h"
 
 static const char *const root_keys[] = {"name",     "run",         "devices",  "nodes",

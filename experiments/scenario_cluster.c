@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/core/profile.h"
 #include "scenario_internal.h"
 
 static const char *const spec_keys[] = {"name",

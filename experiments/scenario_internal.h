@@ -7,8 +7,8 @@
 
 #include <yaml.h>
 
-#include "epara/model.h"
-#include "epara/trace.h"
+#include "epara/core/model.h"
+#include "epara/traces/trace.h"
 
 #define SCENARIO_PATH_MAX 128
 

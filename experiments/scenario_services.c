@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "scenario_internal.h"
 
 static const char *const service_keys[] = {"name",

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/traces/store.h"
 #include "scenario_internal.h"
 
 static const char *const workload_keys[] = {"trace",      "service",  "ingress", "rate_scale",

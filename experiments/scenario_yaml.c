@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "scenario_internal.h"
 
 int

@@ -1,5 +1,5 @@
-/* The sweep's local worker pool (epara/sweep.h). The parent forks N workers after closing
- * its own SQLite connections; each worker opens its own (trace database read-only, results
+/* The sweep's local worker pool (epara/experiments/sweep.h). The parent forks N workers after
+ * closing its own SQLite connections; each worker opens its own (trace database read-only, results
  * database with a busy timeout) and stores its runs itself. The parent hands out one plan
  * index at a time over the worker's command pipe (so slow runs do not hold up a fixed
  * share) and reads fixed-size results (< PIPE_BUF, so writes are atomic) from one shared
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "epara/error.h"
-#include "epara/sweep.h"
+#include "epara/core/error.h"
+#include "epara/experiments/sweep.h"
 
 _Static_assert(sizeof(ep_sweep_result) < 4096, "results must fit in one atomic pipe write");
 

@@ -1,6 +1,6 @@
-/* Sweep grid and plan (epara/sweep.h): parses the grid text into dimensions of canonical values and
- * expands policies x grid points into runs, each with the options JSON it records and the
- * key that identifies it across invocations (so interrupted sweeps resume). */
+/* Sweep grid and plan (epara/experiments/sweep.h): parses the grid text into dimensions of
+ * canonical values and expands policies x grid points into runs, each with the options JSON it
+ * records and the key that identifies it across invocations (so interrupted sweeps resume). */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
-#include "epara/error.h"
-#include "epara/scenario.h"
-#include "epara/sweep.h"
+#include "epara/core/error.h"
+#include "epara/experiments/scenario.h"
+#include "epara/experiments/sweep.h"
 
 #define MAX_VALUES 100000
 

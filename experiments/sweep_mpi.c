@@ -1,9 +1,8 @@
-/* A sweep over MPI ranks (epara/sweep.h, ep_sweep_mpi_run; built only when CMake finds MPI):
- * rank 0 prepares the traces, plans and finds what is left to run; every rank runs a
- * disjoint slice (entry i goes to rank i mod size) with its own -j workers. Rank 0 stores
- * into the results database directly; other ranks store into a private temporary database
- * which they send whole to rank 0 (no shared filesystem needed for results), and rank 0
- * merges it by sweep key. */
+/* A sweep over MPI ranks (epara/experiments/sweep.h, ep_sweep_mpi_run; built only when CMake finds
+ * MPI): rank 0 prepares the traces, plans and finds what is left to run; every rank runs a disjoint
+ * slice (entry i goes to rank i mod size) with its own -j workers. Rank 0 stores into the results
+ * database directly; other ranks store into a private temporary database which they send whole to
+ * rank 0 (no shared filesystem needed for results), and rank 0 merges it by sweep key. */
 #include <errno.h>
 #include <mpi.h>
 #include <stdarg.h>
@@ -13,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "epara/error.h"
-#include "epara/scenario.h"
-#include "epara/sweep.h"
+#include "epara/core/error.h"
+#include "epara/experiments/scenario.h"
+#include "epara/experiments/sweep.h"
 
 enum { TAG_HEAD = 17, TAG_DATA = 18 };
 #define CHUNK (16 << 20)

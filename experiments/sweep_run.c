@@ -1,5 +1,5 @@
-/* One run of a sweep plan (epara/sweep.h: policy parameters and the SLO scale applied to the
- * shared scenario and restored afterwards, simulator or bound, stored with its identity key
+/* One run of a sweep plan (epara/experiments/sweep.h: policy parameters and the SLO scale applied
+ * to the shared scenario and restored afterwards, simulator or bound, stored with its identity key
  * in one transaction), and the results-database bookkeeping around a sweep (what is left to
  * run, journal mode). The simulation runs outside any transaction, so concurrent workers
  * only queue to store. */
@@ -10,12 +10,12 @@
 
 #include <jansson.h>
 
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/lathist.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
-#include "epara/sweep.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/sim/lathist.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
+#include "epara/experiments/sweep.h"
 
 /* Workers wait this long for another writer's lock (a run with records takes seconds). */
 #define BUSY_MS 600000

@@ -1,4 +1,4 @@
-/* Workload replay (epara/arrivals.h): a trace's rows as run-time arrivals, time-compressed by
+/* Workload replay (epara/node/arrivals.h): a trace's rows as run-time arrivals, time-compressed by
  * the rate scale and tiled copy after copy until the run's end. Invariant: arrivals come out
  * in non-decreasing time within one workload, and copy k + 1 starts one mean gap after the
  * last row of copy k. */
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/arrivals.h"
+#include "epara/core/error.h"
+#include "epara/node/arrivals.h"
 
 double
 ep_arrivals_scale(const ep_workload *w, double rate_scale)

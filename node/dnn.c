@@ -5,9 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 #include "node_internal.h"
 
 /* Duration of a batch of b requests on instance in (before MT slowdown). `reqs` are the

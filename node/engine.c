@@ -1,7 +1,7 @@
 /* The event engine: an intrusive heap keyed by (time, seq), so events at the same time run
  * in the order they were scheduled, and a hash over every event run (time, kind, object).
  * An event's heap key always equals its (at, seq) fields. */
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "node_internal.h"
 
 void

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 #include "node_internal.h"
 
 static const char *const outcome_names[] = {"completed", "rejected", "dropped", "unfinished"};

@@ -9,9 +9,9 @@
  * and is never silently lost. */
 #include <math.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 #include "node_internal.h"
 
 static int64_t

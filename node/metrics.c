@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "node_internal.h"
 
 /* Latencies in ns: bucket = (power of two, 8-bit mantissa). Values below 256 ns are exact;

@@ -6,12 +6,12 @@
 #ifndef EPARA_NODE_INTERNAL_H
 #define EPARA_NODE_INTERNAL_H
 
-#include "epara/heap.h"
-#include "epara/list.h"
-#include "epara/policy.h"
-#include "epara/arrivals.h"
-#include "epara/node.h"
-#include "epara/store.h"
+#include "epara/core/heap.h"
+#include "epara/core/list.h"
+#include "epara/policies/policy.h"
+#include "epara/node/arrivals.h"
+#include "epara/node/node.h"
+#include "epara/traces/store.h"
 
 typedef struct node_rt node_rt;
 typedef struct node_event node_event;
@@ -155,7 +155,7 @@ typedef struct node_port {
 } node_port;
 
 /* What this runtime hosts: every node and the controller (the simulator, sim/; time from
- * the event queue alone) or one role of a live testbed (exec/live.c; include/epara/live.h). */
+ * the event queue alone) or one role of a live testbed (exec/live.c; include/epara/exec/live.h). */
 typedef enum node_role {
     NODE_ROLE_ALL,
     NODE_ROLE_CONTROLLER,
@@ -298,7 +298,7 @@ ep_dur node_delay(const node_rt *s, int a, int b, int64_t bytes);
 /* One workload source: a streaming reader and the arrival event of its next row. */
 typedef struct node_source {
     node_event ev;
-    ep_arrivals rp; /* the workload's arrivals (epara/arrivals.h) */
+    ep_arrivals rp; /* the workload's arrivals (epara/node/arrivals.h) */
     const ep_workload *w;
     ep_trace_row row; /* next row, valid while has_row */
     int has_row;

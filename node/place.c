@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "epara/error.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/core/profile.h"
 #include "node_internal.h"
 
 /* --- placement ------------------------------------------------------------------------ */

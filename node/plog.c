@@ -1,4 +1,4 @@
-/* Policy call log and replay (include/epara/sim.h, ep_policy_replay). The host writes every
+/* Policy call log and replay (include/epara/sim/sim.h, ep_policy_replay). The host writes every
  * call into the policy -- init, categorize, place, route, pick_batch, on_timer -- with the
  * policy state it went to, the exact view and inputs it saw and the outputs it got
  * (decisions and timers armed). Replaying feeds the same calls, in the same order, to fresh
@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/traces/trace.h"
 #include "node_internal.h"
 
 #define PLOG_MAGIC  "EPPLOG3\n"

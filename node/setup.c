@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "epara/error.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/core/profile.h"
 #include "node_internal.h"
 
 /* --- workload ------------------------------------------------------------------------- */
@@ -188,7 +188,7 @@ uint64_t
 node_pol_stream(int node)
 {
     /* The controller keeps the stream the policy has always drawn from; node k's is k in the
-     * upper half of the id space, clear of the well-known ids (epara/rng.h). */
+     * upper half of the id space, clear of the well-known ids (epara/core/rng.h). */
     return node < 0 ? EP_STREAM_POLICY : ((uint64_t)EP_STREAM_POLICY << 32) + (uint64_t)node;
 }
 

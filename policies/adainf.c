@@ -90,9 +90,9 @@
 #include <string.h>
 
 #include "adainf_internal.h"
-#include "epara/error.h"
-#include "epara/policy.h"
-#include "epara/policy_util.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy.h"
+#include "epara/policies/policy_util.h"
 
 static const ep_param_decl ada_params[] = {
         {"ewma", 0.01, 1, 0, 0.25, "weight of the last period's arrivals in the demand EWMA"},

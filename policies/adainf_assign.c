@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "adainf_internal.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 /* What node's devices offer s with nothing beside it: 2 when a device (or a tensor-parallel
  * group of the node's first devices) has an SLO capacity, 1 when one only meets the SLO for a

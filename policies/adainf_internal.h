@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "epara/policy.h"
-#include "epara/policy_util.h"
+#include "epara/policies/policy.h"
+#include "epara/policies/policy_util.h"
 
 #define ADA_KSTEPS   64 /* cached co-location levels: k = 1 + i / 8 */
 #define ADA_MIN_RATE 1e-3

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "adainf_internal.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 #define MAX_CAND 31 /* candidates per node (bits of a subset mask) */
 

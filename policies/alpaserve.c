@@ -101,10 +101,10 @@
 #include <string.h>
 
 #include "alpaserve_internal.h"
-#include "epara/error.h"
-#include "epara/policy.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 /* --- parameters --------------------------------------------------------------------------- */
 

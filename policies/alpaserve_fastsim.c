@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "alpaserve_internal.h"
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 /* --- the fast simulator's model of one replica ----------------------------------------------- */
 

@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include "epara/policy.h"
-#include "epara/policy_util.h"
+#include "epara/policies/policy.h"
+#include "epara/policies/policy_util.h"
 
 #define MAX_SVC   64
 #define MAX_TRACK 4096

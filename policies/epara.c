@@ -54,9 +54,9 @@
 #include <string.h>
 
 #include "epara_internal.h"
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 /* The parameters ep_init reads: the one place their defaults and domains live (the host
  * refuses any other key or value; switches are 0 or 1, 1 = the mechanism on). */

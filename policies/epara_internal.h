@@ -6,8 +6,8 @@
 #ifndef EPARA_POLICIES_EPARA_INTERNAL_H
 #define EPARA_POLICIES_EPARA_INTERNAL_H
 
-#include "epara/policy.h"
-#include "epara/policy_util.h"
+#include "epara/policies/policy.h"
+#include "epara/policies/policy_util.h"
 
 #define MAX_SVC  64
 #define MAX_CAND 65536
@@ -91,7 +91,7 @@ typedef struct epara_state {
     double forecast[MAX_SVC];
     double peak[MAX_SVC];
     dp_slot dp[MAX_INST]; /* frame_dp, by instance id modulo MAX_INST */
-    ep_link_adm link;     /* link_density: the uplink admission (epara/policy_util.h) */
+    ep_link_adm link;     /* link_density: the uplink admission (epara/policies/policy_util.h) */
     /* During one route call (mt_stretch): busy ready instances per device (devices below
      * MAX_DEV), so an instance alone on its devices skips the co-location scan. */
     int busy_dev[MAX_DEV];

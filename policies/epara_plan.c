@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "epara_internal.h"
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 /* --- state-aware scheduler ---------------------------------------------------------------- */
 

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "epara_internal.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 /* --- pooled plan: latency LLMs sharing TP groups ------------------------------------------ */
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "epara_internal.h"
-#include "epara/policy_util.h"
+#include "epara/policies/policy_util.h"
 
 /* --- request router --------------------------------------------------------------------- */
 

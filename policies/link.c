@@ -1,4 +1,4 @@
-/* EPARA's uplink admission as a component any policy can embed (epara/policy_util.h,
+/* EPARA's uplink admission as a component any policy can embed (epara/policies/policy_util.h,
  * ep_link_adm_*): while a node's uplink has a queue, the services leaving the node share it
  * densest first (most weight per byte), each admitted at its share by a deterministic
  * credit; rates are what the node itself has seen enter it over the last `window` seconds
@@ -8,7 +8,7 @@
  * rejection; it never changes where a request goes. */
 #include <math.h>
 
-#include "epara/policy_util.h"
+#include "epara/policies/policy_util.h"
 
 void
 ep_link_adm_init(ep_link_adm *a, const ep_view *v, double margin, double window)

@@ -39,10 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/policy.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 typedef struct off_state {
     int placed;

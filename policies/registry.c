@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/policy.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy.h"
+#include "epara/core/profile.h"
 
 extern const ep_policy_ops ep_policy_static;
 extern const ep_policy_ops ep_policy_epara;

@@ -1,19 +1,19 @@
 /* Requests no placement can serve within their SLO, even alone on an idle cluster
- * (epara/policy_util.h, ep_servable_*). Per service, the device groups any policy may place
- * (one device, tensor parallel over k devices of a node; each distinct group once) with
- * their KV capacity and the longest prompt whose prefill, and whose first decode step, each
- * alone, meets the TTFT and the TPOT; pipelines over up to EP_MAX_STAGE_DEVS devices are
- * covered by what bounds every pipeline: the KV of the largest chain and the time of the
- * fastest device (a pipeline's stages each run 1/k of the layers on their own device, so its
- * time is at least the fastest device's). Invariant: a request called unservable misses its
- * SLO under every placement, so the bound may leave it out. */
+ * (epara/policies/policy_util.h, ep_servable_*). Per service, the device groups any policy may
+ * place (one device, tensor parallel over k devices of a node; each distinct group once) with their
+ * KV capacity and the longest prompt whose prefill, and whose first decode step, each alone, meets
+ * the TTFT and the TPOT; pipelines over up to EP_MAX_STAGE_DEVS devices are covered by what bounds
+ * every pipeline: the KV of the largest chain and the time of the fastest device (a pipeline's
+ * stages each run 1/k of the layers on their own device, so its time is at least the fastest
+ * device's). Invariant: a request called unservable misses its SLO under every placement, so the
+ * bound may leave it out. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 /* One device group of one service: KV tokens and the longest prompt meeting each SLO. */
 typedef struct sv_group {

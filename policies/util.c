@@ -3,9 +3,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
 
 double
 ep_pol_usable_mem(const ep_scenario *sc, int dev)

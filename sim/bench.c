@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "epara/error.h"
-#include "epara/rng.h"
-#include "epara/sim.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
+#include "epara/sim/sim.h"
 #include "node_internal.h"
 
 typedef struct hold_ev {

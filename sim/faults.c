@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "node_internal.h"
 #include "sim_driver.h"
 

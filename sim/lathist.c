@@ -1,4 +1,4 @@
-/* Latency histograms of a run's measured window (epara/lathist.h): bucket i holds completed
+/* Latency histograms of a run's measured window (epara/sim/lathist.h): bucket i holds completed
  * requests with latency in [LO 10^(i/PD), LO 10^((i+1)/PD)); the outcome counts always add
  * up to requests. */
 #include <math.h>
@@ -6,8 +6,8 @@
 
 #include <jansson.h>
 
-#include "epara/error.h"
-#include "epara/lathist.h"
+#include "epara/core/error.h"
+#include "epara/sim/lathist.h"
 
 static int
 bucket_of(double s)

@@ -25,8 +25,8 @@
 
 #include <sqlite3.h>
 
-#include "epara/error.h"
-#include "epara/results.h"
+#include "epara/core/error.h"
+#include "epara/sim/results.h"
 #include "results_internal.h"
 
 static const char schema[] =

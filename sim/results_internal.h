@@ -7,7 +7,7 @@
 
 #include <sqlite3.h>
 
-#include "epara/results.h"
+#include "epara/sim/results.h"
 
 struct ep_results {
     sqlite3 *db;

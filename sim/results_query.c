@@ -9,8 +9,8 @@
 
 #include <sqlite3.h>
 
-#include "epara/error.h"
-#include "epara/results.h"
+#include "epara/core/error.h"
+#include "epara/sim/results.h"
 #include "results_internal.h"
 
 int

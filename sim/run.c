@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "epara/error.h"
-#include "epara/sim.h"
+#include "epara/core/error.h"
+#include "epara/sim/sim.h"
 #include "node_internal.h"
 #include "sim_driver.h"
 

@@ -1,4 +1,4 @@
-/* The summary of one run (epara/results.h, ep_sim_summary_json): the object `epara sim --json`
+/* The summary of one run (epara/sim/results.h, ep_sim_summary_json): the object `epara sim --json`
  * prints, the loadgen reports and the results database stores with every run. Numbers that
  * are not finite (no request completed) are null. */
 #include <math.h>
@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "epara/results.h"
+#include "epara/sim/results.h"
 
 static json_t *
 num(double v)

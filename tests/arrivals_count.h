@@ -1,11 +1,11 @@
-/* Test helper: how many arrivals a run of scenario sc replays (epara/arrivals.h: every
+/* Test helper: how many arrivals a run of scenario sc replays (epara/node/arrivals.h: every
  * workload time-compressed by rate_scale and tiled until the run's end). Header-only. */
 #ifndef EPARA_TESTS_ARRIVALS_COUNT_H
 #define EPARA_TESTS_ARRIVALS_COUNT_H
 
 #include <stdint.h>
 
-#include "epara/arrivals.h"
+#include "epara/node/arrivals.h"
 
 /* Arrivals of all workloads of sc in a run of `duration` (0: the scenario's own), or a
  * negative EP_E* code. */

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "epara/store.h"
-#include "epara/trace.h"
+#include "epara/traces/store.h"
+#include "epara/traces/trace.h"
 
 /* Generates trace `name` from spec g into st (arrivals from time 0). Returns 0, or the
  * writer's or the generator's error (nothing is left half-written); *rows, when not NULL,

@@ -4,7 +4,7 @@
 #ifndef EPARA_TRACES_CSV_H
 #define EPARA_TRACES_CSV_H
 
-#include "epara/trace.h"
+#include "epara/traces/trace.h"
 
 /* One field's content, quotes removed and "" unescaped; not NUL-terminated. Valid until the
  * next csv_next() or csv_fini(). */

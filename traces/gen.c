@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/heap.h"
-#include "epara/rng.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/core/heap.h"
+#include "epara/core/rng.h"
+#include "epara/traces/trace.h"
 
 /* Refuse specs whose expected row count, or expected loop work (on/off switches, frame
  * slots skipped while off), exceeds this: absurd outputs or a generator that never ends. */

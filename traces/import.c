@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "epara/error.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/traces/store.h"
 
 typedef struct input {
     const char *data;

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "csv.h"
-#include "epara/error.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/traces/trace.h"
 #include "parse_internal.h"
 
 /* --- rows and names ------------------------------------------------------------------ */

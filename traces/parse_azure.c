@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "csv.h"
-#include "epara/error.h"
-#include "epara/rng.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
 #include "parse_internal.h"
 
 #define NS_PER_MIN (60 * EP_NS_PER_S)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "csv.h"
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "parse_internal.h"
 
 enum {

@@ -4,7 +4,7 @@
 #ifndef EPARA_TRACES_PARSE_INTERNAL_H
 #define EPARA_TRACES_PARSE_INTERNAL_H
 
-#include "epara/trace.h"
+#include "epara/traces/trace.h"
 
 /* Bytes of a JSON string literal for text of at most EP_TRACE_MAX_TEXT bytes. */
 #define TRACE_JSON_TEXT_MAX (6 * EP_TRACE_MAX_TEXT + 3)

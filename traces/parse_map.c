@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "csv.h"
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "parse_internal.h"
 
 /* Text buffers behind a row's kind and service. */

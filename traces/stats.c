@@ -9,8 +9,8 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
-#include "epara/error.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/traces/store.h"
 
 typedef struct vec {
     double *v;

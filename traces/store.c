@@ -9,8 +9,8 @@
 
 #include <sqlite3.h>
 
-#include "epara/error.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/traces/store.h"
 
 #define SCHEMA_VERSION 1
 

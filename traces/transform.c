@@ -9,10 +9,10 @@
 
 #include <jansson.h>
 
-#include "epara/error.h"
-#include "epara/heap.h"
-#include "epara/rng.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/core/heap.h"
+#include "epara/core/rng.h"
+#include "epara/traces/store.h"
 
 /* Writes the JSON object p (consumed) into buf, or "{}" when it does not fit: the params
  * column never holds broken JSON. */

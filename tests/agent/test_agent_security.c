@@ -19,10 +19,10 @@
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 
-#include "epara/error.h"
-#include "epara/exec.h"
-#include "epara/prepare.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/exec/exec.h"
+#include "epara/experiments/prepare.h"
+#include "epara/experiments/scenario.h"
 
 static const char yaml[] =
         "name: sec\n"

@@ -16,7 +16,7 @@ cd "$ROOT" || exit 1
 
 files=$(ls README.md docs/*.md docs/decisions/*.md experiments/README.md experiments/*/README.md \
     experiments/scenarios/*.yaml experiments/scenarios/suite/*.yaml experiments/*/template.yaml \
-    experiments/*.c include/epara/*.h core/*.c core/CMakeLists.txt cli/*.c cli/*.h cli/README.md \
+    experiments/*.c include/epara/*/*.h core/*.c core/CMakeLists.txt cli/*.c cli/*.h cli/README.md \
     plots/*.gp plots/README.md scripts/*.sh bench/README.md CMakeLists.txt tests/CMakeLists.txt \
     policies/*.c policies/*.h policies/README.md sim/*.c sim/*.h sim/README.md exec/*.c \
     exec/*.h exec/*.cu exec/README.md exec/CMakeLists.txt traces/*.c traces/*.h traces/README.md \

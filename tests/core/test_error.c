@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 
 static const int codes[] = {
 #define CODE_(name, value, text) name,

@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/heap.h"
-#include "epara/rng.h"
+#include "epara/core/error.h"
+#include "epara/core/heap.h"
+#include "epara/core/rng.h"
 
 /* An element; its heap key is (key, id), id making the expected pop order total. */
 typedef struct item {

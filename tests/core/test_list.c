@@ -1,4 +1,4 @@
-/* Tests for the intrusive list (include/epara/list.h): element order and len after
+/* Tests for the intrusive list (include/epara/core/list.h): element order and len after
  * push_back/push_front/insert_before/remove/pop_front, and node linked state. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "epara/list.h"
+#include "epara/core/list.h"
 
 typedef struct elem {
     ep_list_node node;

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/log.h"
+#include "epara/core/error.h"
+#include "epara/core/log.h"
 
 typedef struct capture {
     int calls;

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "epara/model.h"
+#include "epara/core/model.h"
 
 static ep_device_spec specs[] = {{.name = "rtx4090"}, {.name = "orin-agx"}, {.name = "rpi5"}};
 static ep_node nodes[] = {{.name = "srv0"}, {.name = "srv1"}, {.name = "srv0"}};

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "epara/profile.h"
+#include "epara/core/profile.h"
 
 #define MS       EP_NS_PER_MS
 #define GIB      (INT64_C(1) << 30)

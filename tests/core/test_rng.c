@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "epara/rng.h"
+#include "epara/core/rng.h"
 
 enum { SAMPLES = 200000 };
 

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/rng.h"
-#include "epara/time.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
+#include "epara/core/time.h"
 
 static ep_time
 parse_ok(const char *s)

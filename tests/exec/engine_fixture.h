@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "epara/engine.h"
+#include "epara/exec/engine.h"
 
 #define LLM 0 /* service indexes of the test scenario */
 #define DNN 1

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "epara/engine_cpu.h"
-#include "epara/error.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/core/error.h"
 #include "rel_diff.h"
 
 static const ep_llm_config tiny = {

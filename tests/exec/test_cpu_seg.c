@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/engine_cpu.h"
-#include "epara/error.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/core/error.h"
 #include "rel_diff.h"
 
 static const ep_seg_config cfg = {.in_channels = 3, .width = 8, .n_classes = 5};

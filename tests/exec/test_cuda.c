@@ -18,9 +18,9 @@
 #include "cuda_skip.h"
 
 #ifdef EPARA_HAVE_CUDA
-#include "epara/engine_cpu.h"
-#include "epara/engine_cuda.h"
-#include "epara/error.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/exec/engine_cuda.h"
+#include "epara/core/error.h"
 #include "rel_diff.h"
 
 /* GPU and CPU sum in different orders; FP32 through a few layers stays well inside this. */

@@ -18,8 +18,8 @@
 #include "cuda_skip.h"
 
 #ifdef EPARA_HAVE_CUDA
-#include "epara/engine.h"
-#include "epara/error.h"
+#include "epara/exec/engine.h"
+#include "epara/core/error.h"
 
 #include "engine_fixture.h"
 

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/engine.h"
-#include "epara/error.h"
+#include "epara/exec/engine.h"
+#include "epara/core/error.h"
 
 #include "engine_fixture.h"
 

@@ -1,4 +1,4 @@
-/* Workload replay (epara/arrivals.h): a rate scale compresses a trace and the compressed trace
+/* Workload replay (epara/node/arrivals.h): a rate scale compresses a trace and the compressed trace
  * is tiled, so every rate scale fills the run window with traffic; the simulator and the
  * bound replay the same arrivals; goodput of a lightly loaded cluster grows with the rate. */
 #include <math.h>
@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "epara/bound.h"
-#include "epara/arrivals.h"
+#include "epara/experiments/bound.h"
+#include "epara/node/arrivals.h"
 #include "sim/sim_fixture.h"
 
 /* Rows at the given seconds (frames 0, 1, 2, ... of stream 7) into trace `name`. */

@@ -1,7 +1,7 @@
-/* The fluid upper bound (epara/bound.h) on a one-device scenario whose capacity is known by
- * hand: it serves all demand below capacity, exactly the capacity above it when co-location
- * gains nothing, the co-location (MT) gain when it does and memory lets instances share the
- * device, time-sharing only when memory forbids it; it counts the same requests as the
+/* The fluid upper bound (epara/experiments/bound.h) on a one-device scenario whose capacity is
+ * known by hand: it serves all demand below capacity, exactly the capacity above it when
+ * co-location gains nothing, the co-location (MT) gain when it does and memory lets instances share
+ * the device, time-sharing only when memory forbids it; it counts the same requests as the
  * simulator and is never below the static policy's simulated goodput. */
 #include <math.h>
 #include <setjmp.h>
@@ -15,12 +15,12 @@
 
 #include <cmocka.h>
 
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/prepare.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/experiments/prepare.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
 
 /* Batch latency 10, 15, 25, 45 ms at 1, 2, 4, 8: the largest batch whose worst case (one
  * batch waited for, one run: 2 x 45 ms) meets the 100 ms deadline is 8, so the capacity is

@@ -10,10 +10,10 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "epara/error.h"
-#include "epara/prepare.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
 
 static const char yaml[] =
         "name: t\n"

@@ -16,10 +16,10 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "epara/error.h"
-#include "epara/prepare.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
 
 #define VIDUR_A100_7B EP_SHARED_DIR "/profiles/vidur/a100/meta-llama/Llama-2-7b-hf"
 #define OVERHEAD_NS   300000 /* batch_overhead_ms: 0.3 below */

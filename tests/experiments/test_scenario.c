@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
 
 #define DEFAULT_YAML EP_SOURCE_DIR "/experiments/scenarios/edge-default.yaml"
 

@@ -13,12 +13,12 @@
 
 #include <cmocka.h>
 
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/prepare.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
-#include "epara/store.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/experiments/prepare.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
+#include "epara/traces/store.h"
 
 #define SUITE_DIR EP_SOURCE_DIR "/experiments/scenarios/suite"
 #define RUN_S     240 /* seconds of each scenario's workload per run (window 120 s) */

@@ -7,8 +7,8 @@
 
 #include <jansson.h>
 
-#include "epara/error.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/traces/trace.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

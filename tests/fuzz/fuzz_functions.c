@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/rng.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
+#include "epara/traces/trace.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

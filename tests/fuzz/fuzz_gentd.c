@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/traces/trace.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "epara/engine_cpu.h"
-#include "epara/error.h"
+#include "epara/exec/engine_cpu.h"
+#include "epara/core/error.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

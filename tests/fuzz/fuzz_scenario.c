@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/experiments/scenario.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

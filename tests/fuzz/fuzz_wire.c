@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epara/error.h"
-#include "epara/wire.h"
+#include "epara/core/error.h"
+#include "epara/exec/wire.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The module graph (docs/architecture.md) holds in the sources: every "epara/X.h" a module's
+# The module graph (docs/architecture.md) holds in the sources: every "epara/MODULE/X.h" a module's
 # files include (its .c files, its private headers and the public headers it owns) belongs
 # to the module itself or to one it may depend on:
 #   core <- traces, policies <- node <- sim, exec <- experiments <- cli
 # (node: the node runtime; sim: the simulator driver; exec: the live driver). Each public
-# header in include/epara/ has one owner below; a header not listed fails the test, so a new
-# one must be given its place. The runtime's internals (node/node_internal.h) are included
+# header lives in its owner's folder, include/epara/MODULE/NAME.h; anything else there fails
+# the test. The runtime's internals (node/node_internal.h) are included
 # by node/, sim/ and exec/live.c only. With the libraries: ep_node references no symbol of
 # either driver (the executor's wire protocol, nng transport, engines, live roles, agent or
 # testbed; the simulator's loop, transfers, faults or results) and no clock or sleep call
@@ -18,16 +18,6 @@ nodelib=${2:-}
 simlib=${3:-}
 cd "$root" || exit 1
 
-declare -A owner=(
-    [common]=core [error]=core [time]=core [rng]=core [log]=core [heap]=core [list]=core
-    [model]=core [profile]=core
-    [trace]=traces [store]=traces
-    [policy]=policies [policy_util]=policies
-    [node]=node [arrivals]=node
-    [sim]=sim [results]=sim [lathist]=sim
-    [exec]=exec [live]=exec [msg]=exec [wire]=exec [engine]=exec [engine_cpu]=exec [engine_cuda]=exec [testbed]=exec
-    [scenario]=experiments [prepare]=experiments [sweep]=experiments [bound]=experiments
-)
 declare -A may=(
     [core]="core"
     [traces]="core traces"
@@ -40,21 +30,25 @@ declare -A may=(
 )
 
 fail=0 checked=0
-for h in include/epara/*.h; do
-    b=$(basename "$h" .h)
-    if [ -z "${owner[$b]:-}" ]; then
-        echo "include/epara/$b.h has no owner in $0"
+# A public header's owner is its folder: include/epara/MODULE/NAME.h.
+for h in include/epara/*; do
+    if [ ! -d "$h" ] || [ -z "${may[$(basename "$h")]:-}" ]; then
+        echo "$h is not a module's header folder (include/epara/MODULE/NAME.h)"
         fail=$((fail + 1))
     fi
 done
 # check FILE MODULE: every epara/ include of FILE is allowed to MODULE
 check() {
     local f=$1 m=$2 inc dep
-    # shellcheck disable=SC2013  # header names are single words
-    for inc in $(sed -n 's/^#include "epara\/\([a-z_0-9]*\)\.h".*/\1/p' "$f"); do
-        dep=${owner[$inc]:-}
+    # shellcheck disable=SC2013  # header paths are single words
+    for inc in $(sed -n 's/^#include "epara\/\([a-z_0-9/]*\)\.h".*/\1/p' "$f"); do
         checked=$((checked + 1))
-        [ -z "$dep" ] && continue # reported above
+        dep=${inc%%/*}
+        if [ "$dep" = "$inc" ] || [ ! -f "include/epara/$inc.h" ]; then
+            echo "$f includes epara/$inc.h, not a module's public header"
+            fail=$((fail + 1))
+            continue
+        fi
         case " ${may[$m]} " in *" $dep "*) continue ;; esac
         echo "$f ($m) includes epara/$inc.h ($dep)"
         fail=$((fail + 1))
@@ -64,10 +58,9 @@ for m in "${!may[@]}"; do
     for f in "$m"/*.c "$m"/*.h; do
         [ -f "$f" ] && check "$f" "$m"
     done
-done
-for h in include/epara/*.h; do
-    b=$(basename "$h" .h)
-    [ -n "${owner[$b]:-}" ] && check "$h" "${owner[$b]}"
+    for h in include/epara/"$m"/*.h; do
+        [ -f "$h" ] && check "$h" "$m"
+    done
 done
 # The runtime's internals are node/'s and its drivers' only.
 for f in $(grep -rl --include='*.c' --include='*.h' 'node_internal\.h"' core traces policies node sim exec experiments cli); do

@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "epara/error.h"
-#include "epara/policy.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
+#include "epara/traces/store.h"
 #include "trace_gen.h"
 
 #define BF_MAX 64

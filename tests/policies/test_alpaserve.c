@@ -21,12 +21,12 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/prepare.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/experiments/prepare.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
 #include "arrivals_count.h"
 
 extern const ep_policy_ops ep_policy_alpaserve;

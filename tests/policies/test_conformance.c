@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
-#include "epara/prepare.h"
-#include "epara/sim.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
+#include "epara/experiments/prepare.h"
+#include "epara/sim/sim.h"
 #include "arrivals_count.h"
 
 static const char yaml[] =

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "baseline_fixture.h"
-#include "epara/bound.h"
+#include "epara/experiments/bound.h"
 
 /* The policy the scenarios run (a baseline with link_admission takes EPARA's component). */
 static const char *policy = "epara";

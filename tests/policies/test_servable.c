@@ -14,13 +14,13 @@
 
 #include <cmocka.h>
 
-#include "epara/arrivals.h"
-#include "epara/bound.h"
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/scenario.h"
-#include "epara/sim.h"
-#include "epara/store.h"
+#include "epara/node/arrivals.h"
+#include "epara/experiments/bound.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/experiments/scenario.h"
+#include "epara/sim/sim.h"
+#include "epara/traces/store.h"
 
 /* Two servers with two RTX-4090-class GPUs each (PCIe), one Jetson; an 8B LLM with a 1 s
  * TTFT, a 70B LLM (140 GB: only a pipeline over many devices holds it, and nothing here has

@@ -8,10 +8,10 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/policy_util.h"
-#include "epara/profile.h"
-#include "epara/scenario.h"
+#include "epara/core/error.h"
+#include "epara/policies/policy_util.h"
+#include "epara/core/profile.h"
+#include "epara/experiments/scenario.h"
 
 static const char yaml[] =
         "name: util\n"

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "epara/error.h"
-#include "epara/rng.h"
-#include "epara/sim.h"
-#include "epara/store.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/core/rng.h"
+#include "epara/sim/sim.h"
+#include "epara/traces/store.h"
+#include "epara/traces/trace.h"
 #include "trace_gen.h"
 
 typedef struct fx {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "epara/profile.h"
+#include "epara/core/profile.h"
 #include "sim_fixture.h"
 
 #define SYNC  (500 * EP_NS_PER_MS)

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "epara/profile.h"
+#include "epara/core/profile.h"
 #include "sim_fixture.h"
 
 /* Llama-3.1-8B on the fixture's 24 GB GPU. */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "epara/live.h"
+#include "epara/exec/live.h"
 #include "sim_fixture.h"
 
 #define NN     4 /* nodes, one GPU each */

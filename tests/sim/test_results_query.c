@@ -1,4 +1,4 @@
-/* The results queries (epara/results.h, sim/results_query.c) read back what the writer
+/* The results queries (epara/sim/results.h, sim/results_query.c) read back what the writer
  * stored: runs of two scenarios written with ep_results_begin/add_record/commit from a
  * hand-made result (one never completed), their service and device rows, request records
  * and max_rates rows; NULL columns come back as NULL or NaN, callbacks can stop a query, and
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "epara/results.h"
+#include "epara/sim/results.h"
 #include "sim_fixture.h"
 
 /* a within eps of b (eps 0: equal). */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
+#include "epara/core/error.h"
 #include "traces/csv.h"
 #include "traces/parse_internal.h"
 

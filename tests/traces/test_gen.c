@@ -13,8 +13,8 @@
 #include <cmocka.h>
 #include <gsl/gsl_statistics_double.h>
 
-#include "epara/error.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/traces/trace.h"
 
 /* --- a checking sink ---------------------------------------------------------------- */
 

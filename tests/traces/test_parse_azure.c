@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/traces/trace.h"
 
 typedef struct got {
     ep_trace_row rows[16];

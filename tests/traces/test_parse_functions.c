@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/trace.h"
+#include "epara/core/error.h"
+#include "epara/traces/trace.h"
 
 #define NS_PER_MIN (60 * EP_NS_PER_S)
 

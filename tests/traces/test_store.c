@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/store.h"
+#include "epara/core/error.h"
+#include "epara/traces/store.h"
 
 static char db_[256];
 

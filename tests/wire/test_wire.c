@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "epara/error.h"
-#include "epara/wire.h"
+#include "epara/core/error.h"
+#include "epara/exec/wire.h"
 
 static const uint8_t key[] = "0123456789abcdef-shared-secret";
 static const uint8_t other_key[] = "0123456789abcdef-another-secret";
