@@ -281,7 +281,7 @@ peak_rss_bytes(void)
 /* Loads text as a scenario, prepares its traces in db, runs it; times in *prep_s, *res. */
 static int
 run_scenario_text(const char *text, const char *name, const char *db, const char *policy,
-                  double *prep_s, ep_sim_result *res)
+                  double *prep_s, ep_run_result *res)
 {
     ep_scenario sc;
     ep_parse_error pe;
@@ -300,7 +300,7 @@ run_scenario_text(const char *text, const char *name, const char *db, const char
         goto done;
     }
     *prep_s = now_s() - t0;
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = st;
     o.policy = policy;
@@ -316,7 +316,7 @@ done:
 }
 
 static double
-per_round(const ep_sim_result *r)
+per_round(const ep_run_result *r)
 {
     return r->placement_rounds > 0 ? r->place_time_s / (double)r->placement_rounds : 0;
 }
@@ -406,7 +406,7 @@ bench_sim(int argc, char **argv)
         return EXIT_FAIL;
     fprintf(stderr, "bench sim: replay of %lld requests on %lld nodes ...\n", (long long)requests,
             (long long)nodes);
-    ep_sim_result rr, rd;
+    ep_run_result rr, rd;
     memset(&rr, 0, sizeof rr);
     memset(&rd, 0, sizeof rd);
     double prep_r = 0, prep_d = 0;
@@ -429,7 +429,7 @@ bench_sim(int argc, char **argv)
     free(dcopy);
     remove(db);
     if (rc) {
-        ep_sim_result_fini(&rr);
+        ep_run_result_fini(&rr);
         return EXIT_FAIL;
     }
     if (as_json) {
@@ -461,8 +461,8 @@ bench_sim(int argc, char **argv)
                policy, (long long)rr.placement_rounds, per_round(&rr),
                (long long)rd.placement_rounds, per_round(&rd));
     }
-    ep_sim_result_fini(&rr);
-    ep_sim_result_fini(&rd);
+    ep_run_result_fini(&rr);
+    ep_run_result_fini(&rd);
     return EXIT_OK;
 }
 

@@ -663,7 +663,7 @@ catch_stop_signals(void)
 /* Commits the loadgen's run, with summary js, into the results database (aborted when a
  * record could not be stored). Returns 0, or -1 after printing the problem. */
 static int
-store_run(const exec_cli *c, const ep_scenario *sc, const ep_sim_result *r, ep_results *res,
+store_run(const exec_cli *c, const ep_scenario *sc, const ep_run_result *r, ep_results *res,
           const rec_sink *sink, json_t *js)
 {
     if (sink->err) {
@@ -696,7 +696,7 @@ print_testbed_stats(const ep_exec_stats *stats)
  * counters, or with --json the summary (handed to *summary instead when that is given).
  * Frees r. Returns an exit status. */
 static int
-report_loadgen(const exec_cli *c, const ep_scenario *sc, ep_sim_result *r, ep_exec_stats *stats,
+report_loadgen(const exec_cli *c, const ep_scenario *sc, ep_run_result *r, ep_exec_stats *stats,
                ep_results *res, const rec_sink *sink, json_t **summary)
 {
     if (c->eng.kind != EP_ENGINE_EMULATED && !c->json)
@@ -706,7 +706,7 @@ report_loadgen(const exec_cli *c, const ep_scenario *sc, ep_sim_result *r, ep_ex
         json_object_set_new(js, "testbed", ep_testbed_stats_json(stats));
     if (res && store_run(c, sc, r, res, sink, js)) {
         json_decref(js);
-        ep_sim_result_fini(r);
+        ep_run_result_fini(r);
         return EXIT_FAIL;
     }
     if (!c->json) {
@@ -721,7 +721,7 @@ report_loadgen(const exec_cli *c, const ep_scenario *sc, ep_sim_result *r, ep_ex
         *summary = js;
     else
         json_decref(js);
-    ep_sim_result_fini(r);
+    ep_run_result_fini(r);
     return EXIT_OK;
 }
 
@@ -751,7 +751,7 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         (role == EP_LIVE_LOADGEN && c->out && open_results(c, &sc, &res, &sink, &o)))
         goto done;
     catch_stop_signals();
-    ep_sim_result r;
+    ep_run_result r;
     memset(&r, 0, sizeof r);
     char msg[RUN_MSG_MAX] = "";
     int err = ep_exec_run(&o, role == EP_LIVE_LOADGEN ? &r : NULL, stats, msg, sizeof msg);

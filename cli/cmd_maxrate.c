@@ -66,7 +66,7 @@ static const char help[] =
 
 typedef struct probe {
     const ep_scenario *sc;
-    ep_sim_opts o;
+    ep_run_opts o;
     int svc;
     int min_over_services;
     int mean_over_services;
@@ -79,7 +79,7 @@ typedef struct probe {
 static int
 attain_at(probe *p, double scale, double *att)
 {
-    ep_sim_result r;
+    ep_run_result r;
     char msg[512];
     p->o.rate_scale = scale;
     int err = p->o.policy && strcmp(p->o.policy, EP_BOUND_NAME) == 0
@@ -113,7 +113,7 @@ attain_at(probe *p, double scale, double *att)
     if (!p->quiet)
         fprintf(stderr, "maxrate: %s x%.4g: attainment %.4f (%.1f s)\n", r.policy, scale, *att,
                 r.wall_s);
-    ep_sim_result_fini(&r);
+    ep_run_result_fini(&r);
     return 0;
 }
 

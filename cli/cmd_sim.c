@@ -143,7 +143,7 @@ params_json(const char *const *kv, int n)
 /* Says before the run how many requests in the window no placement can serve within their
  * SLO, by reason and service (they are misses for every policy and for the bound). */
 static void
-on_unservable(void *ctx, const ep_sim_result *r)
+on_unservable(void *ctx, const ep_run_result *r)
 {
     const sim_cli *c = ctx;
     if (!c->note || r->unservable == 0)
@@ -155,21 +155,21 @@ on_unservable(void *ctx, const ep_sim_result *r)
         if (r->unservable_why[k])
             cli_err("sim:   %lld: %s", (long long)r->unservable_why[k],
                     ep_unservable_name((ep_unservable)k));
-    for (int i = 0; i < c->sc->nservices && i < EP_SIM_MAX_SERVICES; i++)
+    for (int i = 0; i < c->sc->nservices && i < EP_RUN_MAX_SERVICES; i++)
         if (r->svc[i].unservable)
             cli_err("sim:   service %s: %lld", c->sc->services[i].name,
                     (long long)r->svc[i].unservable);
 }
 
 void
-cli_sim_print_table(const ep_scenario *sc, const ep_sim_result *r)
+cli_sim_print_table(const ep_scenario *sc, const ep_run_result *r)
 {
     printf("scenario %s, policy %s, seed %llu: %.1f s measured window\n", sc->name, r->policy,
            (unsigned long long)r->seed, r->window_s);
     printf("%-16s %9s %9s %9s %9s %9s %10s %10s\n", "service", "requests", "slo_met", "rejected",
            "dropped", "attain", "goodput/s", "p99_lat_s");
     for (int i = 0; i < r->nservices; i++) {
-        const ep_sim_service_stats *v = &r->svc[i];
+        const ep_run_service_stats *v = &r->svc[i];
         printf("%-16s %9lld %9lld %9lld %9lld %8.1f%% %10.3f %10.3f\n", sc->services[i].name,
                (long long)v->requests, (long long)v->slo_met, (long long)v->rejected,
                (long long)(v->dropped + v->unfinished), 100 * v->slo_attainment, v->goodput_per_s,
@@ -239,7 +239,7 @@ print_params(const char *only)
 typedef struct sim_args {
     cli_run run; /* --scenario, --policy, --seed, the scales, ... (run_opts.h) */
     const char *outp, *decisions, *plog;
-    ep_sim_opts o; /* policy and seed from run */
+    ep_run_opts o; /* policy and seed from run */
     int records, as_json, quiet, list_params;
 } sim_args;
 
@@ -382,7 +382,7 @@ sim_results_begin(const sim_args *a, const ep_scenario *sc, int bound, ep_result
  * (epara report draws the latency CDF from it; --json prints the summary without it). 0 or
  * -1 (said). */
 static int
-sim_results_commit(const sim_args *a, const ep_scenario *sc, const ep_sim_result *r,
+sim_results_commit(const sim_args *a, const ep_scenario *sc, const ep_run_result *r,
                    ep_results *res, const ep_lathist *hist, json_t *js)
 {
     char *txt = NULL;
@@ -405,7 +405,7 @@ cmd_sim(int argc, char **argv)
     int rc = sim_parse(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    ep_sim_opts *o = &a.o;
+    ep_run_opts *o = &a.o;
     ep_scenario sc;
     ep_store *st = NULL;
     /* Parameters are checked before any trace is prepared or any output opened. */
@@ -417,7 +417,7 @@ cmd_sim(int argc, char **argv)
     ep_results *res = NULL;
     json_t *js = NULL;
     ep_lathist *hist = NULL;
-    ep_sim_result r;
+    ep_run_result r;
     memset(&r, 0, sizeof r);
     char msg[1024] = "";
     const char *pname = o->policy ? o->policy : sc.policy;
@@ -489,7 +489,7 @@ done:
         cli_err("sim: --policy-log %s: write failed", a.plog);
         rc = EXIT_FAIL;
     }
-    ep_sim_result_fini(&r);
+    ep_run_result_fini(&r);
     free(hist);
     ep_results_close(res);
     ep_store_close(st);

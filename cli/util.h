@@ -81,9 +81,9 @@ const char *cli_scenario_name(const char *path);
 /* Adds or replaces policy parameter "KEY=VALUE" in sc (for --param; ep_scenario_param_put).
  * Prints the problem and returns -1 when the text is malformed or the table is full. */
 int cli_param_set(ep_scenario *sc, const char *kv);
-struct ep_sim_result;
+struct ep_run_result;
 /* The per-service table `epara sim` prints without --json. */
-void cli_sim_print_table(const ep_scenario *sc, const struct ep_sim_result *r);
+void cli_sim_print_table(const ep_scenario *sc, const struct ep_run_result *r);
 
 /* Writes s (NULL: nothing) as one CSV field, quoted (RFC 4180) when it holds a comma, a
  * quote or a line break. */

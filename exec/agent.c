@@ -1008,7 +1008,7 @@ say_bye(agent *a)
 /* The end of a run: BYE, the overhead statistics, what is still held sent, and the
  * runtime's result: rc, or the runtime's own error. */
 static int
-finish(agent *a, int rc, ep_sim_result *out, ep_exec_stats *stats)
+finish(agent *a, int rc, ep_run_result *out, ep_exec_stats *stats)
 {
     say_bye(a);
     if (a->novh > 0) {
@@ -1018,7 +1018,7 @@ finish(agent *a, int rc, ep_sim_result *out, ep_exec_stats *stats)
     }
     a->stopping = 1;
     send_held(a, EP_TIME_MAX);
-    ep_sim_result r;
+    ep_run_result r;
     int frc = ep_live_finish(a->live, &r);
     a->live = NULL;
     if (!rc)
@@ -1026,7 +1026,7 @@ finish(agent *a, int rc, ep_sim_result *out, ep_exec_stats *stats)
     if (out && !rc)
         *out = r;
     else
-        ep_sim_result_fini(&r);
+        ep_run_result_fini(&r);
     if (rc && a->err && a->errlen && !a->err[0])
         snprintf(a->err, a->errlen, "%s", ep_strerror(rc));
     return rc;
@@ -1058,7 +1058,7 @@ agent_fini(agent *a)
 }
 
 int
-ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, char *err,
+ep_exec_run(const ep_exec_opts *o, ep_run_result *out, ep_exec_stats *stats, char *err,
             size_t errlen)
 {
     ep_exec_stats local_stats;

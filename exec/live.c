@@ -17,7 +17,7 @@
 /* One role's host and what only a live role keeps. */
 struct ep_live {
     node_rt s; /* the host; live_of() finds the role from it */
-    ep_sim_result res;
+    ep_run_result res;
     ep_live_hooks hooks;
     int64_t epoch;         /* last placement epoch applied or sent (-1: none) */
     int64_t max_held;      /* node: most requests held at once */
@@ -593,7 +593,7 @@ ep_live_end(const ep_live *l)
 }
 
 int
-ep_live_finish(ep_live *l, ep_sim_result *out)
+ep_live_finish(ep_live *l, ep_run_result *out)
 {
     if (!l)
         return 0;
@@ -617,7 +617,7 @@ ep_live_finish(ep_live *l, ep_sim_result *out)
     if (out)
         *out = l->res;
     else
-        ep_sim_result_fini(&l->res);
+        ep_run_result_fini(&l->res);
     free(l);
     return rc;
 }

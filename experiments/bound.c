@@ -31,7 +31,7 @@ typedef struct cand {
 
 typedef struct bnd {
     const ep_scenario *sc;
-    const ep_sim_opts *opts;
+    const ep_run_opts *opts;
     char *err;
     size_t errlen;
     ep_time end, cutoff, lo, hi;
@@ -621,7 +621,7 @@ solve_period(bnd *b, glp_prob *lp, int64_t i, double *busy)
 }
 
 static int
-solve_all(bnd *b, ep_sim_result *out)
+solve_all(bnd *b, ep_run_result *out)
 {
     if (b->nc == 0)
         return 0; /* nothing can serve anything: the bound is 0 */
@@ -638,12 +638,12 @@ solve_all(bnd *b, ep_sim_result *out)
 }
 
 static void
-fill(const bnd *b, ep_sim_result *out)
+fill(const bnd *b, ep_run_result *out)
 {
     const ep_scenario *sc = b->sc;
     double w = out->window_s > 0 ? out->window_s : 1, served = 0;
     for (int s = 0; s < sc->nservices; s++) {
-        ep_sim_service_stats *v = &out->svc[s];
+        ep_run_service_stats *v = &out->svc[s];
         int64_t req = (int64_t)b->total[s];
         int64_t met = (int64_t)floor(b->served[s] + TOL);
         if (met > req)
@@ -701,7 +701,7 @@ bnd_free(bnd *b)
 }
 
 int
-ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+ep_bound_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out, char *err,
              size_t errlen)
 {
     double w0 = now_s();
@@ -717,7 +717,7 @@ ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
         rc = fail(b, EP_EINVAL, "no trace database", NULL);
         goto done;
     }
-    if (sc->nservices > EP_SIM_MAX_SERVICES) {
+    if (sc->nservices > EP_RUN_MAX_SERVICES) {
         rc = fail(b, EP_EINVAL, "too many services for one run (max 64)", NULL);
         goto done;
     }

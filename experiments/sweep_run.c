@@ -97,7 +97,7 @@ on_record(void *ctx, const ep_record *rec)
 }
 
 static int
-store(const ep_sweep_ctx *ctx, ep_sweep_conn *c, const ep_sweep_run *r, const ep_sim_result *res,
+store(const ep_sweep_ctx *ctx, ep_sweep_conn *c, const ep_sweep_run *r, const ep_run_result *res,
       const rec_buf *rb, int bound)
 {
     size_t dlen;
@@ -164,14 +164,14 @@ ep_sweep_run_one(const ep_sweep_ctx *ctx, ep_sweep_conn *c, const ep_sweep_run *
     rec_buf rb;
     memset(&rb, 0, sizeof rb);
     rb.keep = ctx->records;
-    ep_sim_result res;
+    ep_run_result res;
     memset(&res, 0, sizeof res);
     for (int i = 0; i < r->nparams; i++)
         if ((out->status = ep_scenario_param_put(sc, r->pkey[i], r->pval[i])) != 0) {
             snprintf(out->msg, sizeof out->msg, "more than %d policy parameters", EP_MAX_PARAMS);
             goto done;
         }
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.policy = r->policy;
     o.seed = r->seed;
@@ -216,7 +216,7 @@ done:
     free(saved);
     free(slos);
     free(rb.v);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
 }
 
 int

@@ -158,7 +158,7 @@ mean(const hist *h)
 }
 
 int
-node_metrics_finish(struct node_metrics *m, const ep_scenario *sc, ep_sim_result *res)
+node_metrics_finish(struct node_metrics *m, const ep_scenario *sc, ep_run_result *res)
 {
     if (m->oom)
         return EP_ENOMEM;
@@ -166,7 +166,7 @@ node_metrics_finish(struct node_metrics *m, const ep_scenario *sc, ep_sim_result
     double w = res->window_s > 0 ? res->window_s : 1;
     for (int i = 0; i < m->n; i++) {
         svc_acc *a = &m->s[i];
-        ep_sim_service_stats *o = &res->svc[i];
+        ep_run_service_stats *o = &res->svc[i];
         o->requests = a->requests;
         o->completed = a->completed;
         o->rejected = a->rejected;

@@ -167,7 +167,7 @@ typedef enum node_role {
  * the loadgen), their instances and requests, the policy states, its views. */
 struct node_rt {
     const ep_scenario *sc;
-    ep_sim_opts opts;
+    ep_run_opts opts;
     node_role role;
     int local;      /* NODE_ROLE_NODE: the node this process hosts */
     node_port port; /* filled by the driver (NULL entries: not used by the role) */
@@ -238,7 +238,7 @@ struct node_rt {
     int64_t in_flight;
     /* metrics */
     struct node_metrics *m;
-    ep_sim_result *res;
+    ep_run_result *res;
     int failed;          /* first error code from deep inside the run */
     ep_time *qdl, *qarr; /* scratch for pick_batch queue views */
     int qcap;
@@ -252,6 +252,25 @@ void *node_pol_state(node_rt *s, int node);
 /* The RNG stream of node's policy state (< 0: the controller's, EP_STREAM_POLICY as it has
  * always been; a node's is derived from its index). */
 uint64_t node_pol_stream(int node);
+
+/* What a role does, asked where set-up differs by role: hosts instances, routes and reports
+ * its state (the simulator, a node); places (the simulator, the controller); replays the
+ * workload (the simulator, the loadgen); runs the policy at all (every role but the loadgen). */
+static inline int
+node_hosts(const node_rt *s)
+{
+    return s->role == NODE_ROLE_ALL || s->role == NODE_ROLE_NODE;
+}
+static inline int
+node_places(const node_rt *s)
+{
+    return s->role == NODE_ROLE_ALL || s->role == NODE_ROLE_CONTROLLER;
+}
+static inline int
+node_replays(const node_rt *s)
+{
+    return s->role == NODE_ROLE_ALL || s->role == NODE_ROLE_LOADGEN;
+}
 
 /* 1 when node's instances are hosted by this process. */
 static inline int
@@ -360,7 +379,7 @@ void node_update_demand(node_rt *s);
 /* setup.c: set-up for a role (everything before the loop) and tear-down. */
 /* setup.c: "msg: arg" into err (when given); returns code. */
 int node_err(char *err, size_t len, int code, const char *msg, const char *arg);
-int node_setup(node_rt *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
+int node_setup(node_rt *s, const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out,
                node_role role, int local, const node_port *port, char *err, size_t errlen);
 void node_drain(node_rt *s);
 void node_free(node_rt *s);
@@ -389,6 +408,6 @@ struct node_metrics *node_metrics_new(int nservices);
 void node_metrics_free(struct node_metrics *m);
 void node_metrics_add(struct node_metrics *m, const ep_scenario *sc, const ep_record *r);
 /* Fills the result; EP_ENOMEM when a histogram could not be allocated during the run. */
-int node_metrics_finish(struct node_metrics *m, const ep_scenario *sc, ep_sim_result *res);
+int node_metrics_finish(struct node_metrics *m, const ep_scenario *sc, ep_run_result *res);
 
 #endif

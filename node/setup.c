@@ -233,7 +233,7 @@ pol_setup(node_rt *s, int node, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
     void *st = node_pol_state(s, node);
-    if (s->role != NODE_ROLE_LOADGEN) {
+    if (node_hosts(s) || node_places(s)) { /* the loadgen has no policy */
         node_plog_begin(s, NODE_PL_INIT);
         int rc = s->pol->init ? s->pol->init(st, &s->env, &s->view, sc->params, sc->nparams) : 0;
         int32_t o = rc;
@@ -342,7 +342,7 @@ static int
 setup_state(node_rt *s, uint64_t seed, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
-    ep_sim_result *out = s->res;
+    ep_run_result *out = s->res;
     snprintf(out->policy, sizeof out->policy, "%s", s->pol->name);
     out->seed = seed;
     out->nservices = sc->nservices;
@@ -397,9 +397,8 @@ static int
 setup_sources(node_rt *s, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
-    const ep_sim_opts *opts = &s->opts;
-    ep_sim_result *out = s->res;
-    node_role role = s->role;
+    const ep_run_opts *opts = &s->opts;
+    ep_run_result *out = s->res;
     int rc = 0;
     double rs = opts->rate_scale > 0 ? opts->rate_scale : 1.0;
     ep_dur dur = opts->duration > 0 ? opts->duration : sc->run.duration;
@@ -424,8 +423,8 @@ setup_sources(node_rt *s, char *err, size_t errlen)
         return node_err(err, errlen, rc, "cannot read workload traces for demand priors", NULL);
     ep_arrivals_window(sc, s->end, &s->window_lo, &s->window_hi);
     out->window_s = ep_dur_to_s(s->window_hi - s->window_lo);
-    if (role == NODE_ROLE_ALL || role == NODE_ROLE_LOADGEN) {
-        int64_t per[EP_SIM_MAX_SERVICES];
+    if (node_replays(s)) {
+        int64_t per[EP_RUN_MAX_SERVICES];
         if ((rc = ep_arrivals_unservable(opts->traces, sc, rs, dur, &out->unservable,
                                          out->unservable_why, per)) != 0)
             return node_err(err, errlen, rc, "cannot count the unservable requests", NULL);
@@ -443,8 +442,7 @@ static int
 setup_policy(node_rt *s, uint64_t seed, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
-    ep_sim_result *out = s->res;
-    node_role role = s->role;
+    ep_run_result *out = s->res;
     int rc = 0;
     s->env.timer_arm = node_timer_arm;
     s->env.host = s;
@@ -462,7 +460,7 @@ setup_policy(node_rt *s, uint64_t seed, char *err, size_t errlen)
     s->view.placement_period = sc->run.placement_period;
     s->view.sync_period = sc->run.sync_period;
     s->view.host_ = s;
-    if (role != NODE_ROLE_LOADGEN)
+    if (node_hosts(s) || node_places(s))
         node_plog_header(s, seed);
     /* The nodes' states first, the controller's last: the categories the host keeps (the
      * view's, the reports') are the controller's, on a testbed node the node's own. */
@@ -471,7 +469,7 @@ setup_policy(node_rt *s, uint64_t seed, char *err, size_t errlen)
             return rc;
     for (int i = 0; i < sc->nservices; i++)
         out->svc[i].category = s->cat[i];
-    if ((role == NODE_ROLE_ALL || role == NODE_ROLE_CONTROLLER) && (rc = node_do_place(s, 1)) != 0)
+    if (node_places(s) && (rc = node_do_place(s, 1)) != 0)
         return node_err(err, errlen, rc, "initial placement failed", s->pol->name);
     return 0;
 }
@@ -482,23 +480,21 @@ static int
 setup_events(node_rt *s, char *err, size_t errlen)
 {
     const ep_scenario *sc = s->sc;
-    node_role role = s->role;
     int rc = 0;
-    for (int i = 0; i < s->nsrc && (role == NODE_ROLE_ALL || role == NODE_ROLE_LOADGEN); i++)
+    for (int i = 0; i < s->nsrc && node_replays(s); i++)
         if ((rc = source_advance(s, &s->src[i])) != 0)
             return node_err(err, errlen, rc, "cannot read workload trace", s->src[i].w->trace);
     node_event_init(&s->sync_ev, node_sync_tick, EV_SYNC, 0);
     node_event_init(&s->place_ev, node_place_tick, EV_PLACE, 0);
-    if (sc->run.sync_period > 0 && (role == NODE_ROLE_ALL || role == NODE_ROLE_NODE))
+    if (sc->run.sync_period > 0 && node_hosts(s))
         node_schedule(&s->eng, &s->sync_ev, sc->run.sync_period);
-    if (sc->run.placement_period > 0 && sc->run.placement_period < s->end &&
-        (role == NODE_ROLE_ALL || role == NODE_ROLE_CONTROLLER))
+    if (sc->run.placement_period > 0 && sc->run.placement_period < s->end && node_places(s))
         node_schedule(&s->eng, &s->place_ev, sc->run.placement_period);
     return 0;
 }
 
 int
-node_setup(node_rt *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out,
+node_setup(node_rt *s, const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out,
            node_role role, int local, const node_port *port, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -521,7 +517,7 @@ node_setup(node_rt *s, const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_re
     /* An unknown key or a value outside its domain is refused, never silently ignored. */
     if ((rc = ep_policy_check_params(s->pol, sc, sc->params, sc->nparams, err, errlen)) != 0)
         goto done;
-    if (sc->nservices > EP_SIM_MAX_SERVICES) {
+    if (sc->nservices > EP_RUN_MAX_SERVICES) {
         rc = node_err(err, errlen, EP_EINVAL, "too many services for one run (max 64)", NULL);
         goto done;
     }
@@ -541,7 +537,7 @@ done:
 }
 
 void
-ep_sim_result_fini(ep_sim_result *r)
+ep_run_result_fini(ep_run_result *r)
 {
     free(r->device_busy_s);
     r->device_busy_s = NULL;

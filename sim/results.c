@@ -245,7 +245,7 @@ sens_name(ep_sensitivity s)
 }
 
 int
-ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_sim_result *res,
+ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_run_result *res,
                   const char *summary_json)
 {
     sqlite3_stmt *s = NULL;
@@ -283,7 +283,7 @@ ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_sim_result *res
                            -1, &s, NULL) != SQLITE_OK)
         goto fail;
     for (int i = 0; i < res->nservices; i++) {
-        const ep_sim_service_stats *v = &res->svc[i];
+        const ep_run_service_stats *v = &res->svc[i];
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, r->run);
         bind_text(s, 2, sc->services[i].name);

@@ -22,7 +22,7 @@ since(const struct timespec *w0)
 /* The loop: every event in time order until none is left or a failure. Requests still in the
  * system this long after the last arrival are reported as unfinished. */
 static void
-sim_loop(node_rt *s, const ep_sim_opts *opts)
+sim_loop(node_rt *s, const ep_run_opts *opts)
 {
     ep_time until =
             s->end > EP_TIME_MAX - 600 * EP_NS_PER_S ? EP_TIME_MAX : s->end + 600 * EP_NS_PER_S;
@@ -41,7 +41,7 @@ sim_loop(node_rt *s, const ep_sim_opts *opts)
 }
 
 int
-ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+ep_sim_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out, char *err,
            size_t errlen)
 {
     struct timespec w0;

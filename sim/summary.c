@@ -15,7 +15,7 @@ num(double v)
 }
 
 json_t *
-ep_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r)
+ep_sim_summary_json(const ep_scenario *sc, const ep_run_result *r)
 {
     json_t *o = json_object();
     char hash[32];
@@ -56,7 +56,7 @@ ep_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r)
     json_object_set_new(o, "unservable_by_reason", why);
     json_t *svcs = json_array();
     for (int i = 0; i < r->nservices; i++) {
-        const ep_sim_service_stats *v = &r->svc[i];
+        const ep_run_service_stats *v = &r->svc[i];
         json_t *s = json_object();
         json_object_set_new(s, "name", json_string(sc->services[i].name));
         json_object_set_new(s, "kind",

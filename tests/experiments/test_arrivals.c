@@ -167,10 +167,10 @@ test_tile_false_plays_the_trace_once(void **state)
     /* The simulator replays the same three requests however long the run. */
     dnn_service(&f);
     f.sc.run.duration = 100 * EP_NS_PER_S;
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     assert_int_equal(f.nrecs, 3);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 
@@ -203,7 +203,7 @@ test_run_end_is_the_duration_for_tiled_workloads_else_one_pass(void **state)
 
 /* Requests arriving in the last tenth of the measured window. */
 static int64_t
-late_arrivals(const fx *f, const ep_sim_result *res, ep_dur warmup)
+late_arrivals(const fx *f, const ep_run_result *res, ep_dur warmup)
 {
     ep_time lo = warmup, hi = warmup + (ep_time)llround(res->window_s * 1e9);
     ep_time from = hi - (hi - lo) / 10;
@@ -226,13 +226,13 @@ test_window_holds_traffic_to_its_end_at_x8_and_x32(void **state)
         fx_workload(&f, "p");
         f.sc.run.duration = 100 * EP_NS_PER_S;
         f.sc.run.warmup = f.sc.run.cooldown = 5 * EP_NS_PER_S;
-        ep_sim_opts o;
+        ep_run_opts o;
         memset(&o, 0, sizeof o);
         o.traces = f.st;
         o.rate_scale = scales[k];
         o.on_record = fx_on_record;
         o.ctx = &f;
-        ep_sim_result res;
+        ep_run_result res;
         char err[256] = "";
         assert_int_equal(ep_sim_run(&f.sc, &o, &res, err, sizeof err), 0);
         assert_true(fabs(res.window_s - 90) < 1e-6);
@@ -242,11 +242,11 @@ test_window_holds_traffic_to_its_end_at_x8_and_x32(void **state)
         assert_true((double)got > 0.8 * want && (double)got < 1.2 * want);
         assert_true(fabs((double)res.requests - 2 * scales[k] * 90) < 0.1 * 2 * scales[k] * 90);
         /* The bound replays the same arrivals. */
-        ep_sim_result b;
+        ep_run_result b;
         assert_int_equal(ep_bound_run(&f.sc, &o, &b, err, sizeof err), 0);
         assert_int_equal(b.requests, res.requests);
-        ep_sim_result_fini(&res);
-        ep_sim_result_fini(&b);
+        ep_run_result_fini(&res);
+        ep_run_result_fini(&b);
         fx_fini(&f);
     }
 }
@@ -265,16 +265,16 @@ test_goodput_at_x4_is_four_times_x1_when_lightly_loaded(void **state)
         fx_workload(&f, "p");
         f.sc.run.duration = 300 * EP_NS_PER_S;
         f.sc.run.warmup = f.sc.run.cooldown = 10 * EP_NS_PER_S;
-        ep_sim_opts o;
+        ep_run_opts o;
         memset(&o, 0, sizeof o);
         o.traces = f.st;
         o.rate_scale = scales[k];
-        ep_sim_result res;
+        ep_run_result res;
         char err[256] = "";
         assert_int_equal(ep_sim_run(&f.sc, &o, &res, err, sizeof err), 0);
         assert_true(res.slo_attainment > 0.99);
         good[k] = res.goodput_per_s;
-        ep_sim_result_fini(&res);
+        ep_run_result_fini(&res);
         fx_fini(&f);
     }
     assert_true(fabs(good[1] / good[0] - 4) < 0.2);

@@ -97,7 +97,7 @@ typedef struct run {
     ep_scenario sc;
     ep_store *st;
     char db[128];
-    ep_sim_result bound, sim;
+    ep_run_result bound, sim;
 } run;
 
 /* Loads the scenario, generates its traces into a fresh database, runs the bound and, when
@@ -119,7 +119,7 @@ run_both(run *r, const char *text, const char *tag, int sim)
     if (rc)
         fprintf(stderr, "prepare: %s\n", msg);
     assert_int_equal(rc, 0);
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = r->st;
     rc = ep_bound_run(&r->sc, &o, &r->bound, msg, sizeof msg);
@@ -138,8 +138,8 @@ run_both(run *r, const char *text, const char *tag, int sim)
 static void
 run_fini(run *r)
 {
-    ep_sim_result_fini(&r->bound);
-    ep_sim_result_fini(&r->sim);
+    ep_run_result_fini(&r->bound);
+    ep_run_result_fini(&r->sim);
     ep_store_close(r->st);
     remove(r->db);
     ep_scenario_fini(&r->sc);
@@ -147,14 +147,14 @@ run_fini(run *r)
 
 /* The bound's fields are consistent with one another in every run. */
 static void
-check_fields(const ep_sim_result *b, double gain)
+check_fields(const ep_run_result *b, double gain)
 {
     assert_string_equal(b->policy, "bound");
     assert_true(b->window_s > 0);
     int64_t req = 0, met = 0;
     double served = 0;
     for (int s = 0; s < b->nservices; s++) {
-        const ep_sim_service_stats *v = &b->svc[s];
+        const ep_run_service_stats *v = &b->svc[s];
         assert_true(v->slo_met <= v->requests);
         assert_int_equal(v->completed, v->slo_met);
         assert_int_equal(v->rejected, v->requests - v->slo_met);
@@ -260,7 +260,7 @@ test_bound_time_shares_a_device_between_services_that_cannot_colocate(void **sta
     run_both(&small, yaml(1, 0.75 * CAP_PER_S, 1, 0.75 * CAP_PER_S, ""), "nomem", 1);
     check_fields(&big.bound, 1);
     check_fields(&small.bound, MT_GAIN);
-    const ep_sim_result *b = &big.bound;
+    const ep_run_result *b = &big.bound;
     assert_near(b->goodput_per_s, CAP_PER_S, 0.01 * CAP_PER_S);
     assert_int_equal(b->svc[0].slo_met, b->svc[0].requests);
     assert_near(b->svc[1].slo_attainment, 1.0 / 3, 0.05);
@@ -289,10 +289,10 @@ test_bound_reports_a_missing_trace(void **state)
     remove(db);
     ep_store *st;
     assert_int_equal(ep_store_open(db, 0, &st, NULL, 0), 0);
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = st;
-    ep_sim_result res;
+    ep_run_result res;
     char msg[256] = "";
     assert_int_equal(ep_bound_run(&sc, &o, &res, msg, sizeof msg), EP_ENOENT);
     assert_non_null(strstr(msg, "ta"));

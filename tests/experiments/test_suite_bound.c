@@ -41,19 +41,19 @@ check_scenario(const char *path, ep_store *st, double rate)
     char err[512] = "";
     if (ep_scenario_prepare_traces(&sc, st, NULL, NULL, err, sizeof err))
         fail_msg("%s: %s", path, err);
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = st;
     o.rate_scale = rate;
     o.duration = RUN_S * EP_NS_PER_S;
     /* The warm-up and cool-down of a long run would leave nothing to measure. */
     sc.run.warmup = sc.run.cooldown = 60 * EP_NS_PER_S;
-    ep_sim_result b;
+    ep_run_result b;
     if (ep_bound_run(&sc, &o, &b, err, sizeof err))
         fail_msg("%s: bound: %s", path, err);
     for (const ep_policy_ops *const *p = ep_policy_all(); *p; p++) {
         o.policy = (*p)->name;
-        ep_sim_result r;
+        ep_run_result r;
         if (ep_sim_run(&sc, &o, &r, err, sizeof err))
             fail_msg("%s: %s: %s", path, (*p)->name, err);
         assert_int_equal(r.requests, b.requests);
@@ -65,9 +65,9 @@ check_scenario(const char *path, ep_store *st, double rate)
                      (*p)->name, (long long)r.slo_met, (long long)b.slo_met);
         fprintf(stderr, "%s x%g %-9s %7lld <= bound %7lld\n", strrchr(path, '/') + 1, rate,
                 (*p)->name, (long long)r.slo_met, (long long)b.slo_met);
-        ep_sim_result_fini(&r);
+        ep_run_result_fini(&r);
     }
-    ep_sim_result_fini(&b);
+    ep_run_result_fini(&b);
     ep_scenario_fini(&sc);
 }
 

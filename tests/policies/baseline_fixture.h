@@ -112,12 +112,12 @@ bf_poisson(bf *f, const char *name, double rate_per_s, double duration_s, uint64
 
 /* Runs the simulator under policy (records kept in f->recs). */
 static inline int
-bf_run(bf *f, const char *policy, ep_sim_result *res)
+bf_run(bf *f, const char *policy, ep_run_result *res)
 {
     free(f->recs);
     f->recs = NULL;
     f->nrecs = f->cap = 0;
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.policy = policy;
     o.traces = f->st;

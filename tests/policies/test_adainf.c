@@ -546,7 +546,7 @@ test_in_the_simulator_gpu_less_nodes_are_served_by_one_edge_server_each(void **s
     bf f;
     assert_int_equal(bf_init(&f, yaml, "ada_sim"), 0);
     write_traces(&f);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(bf_run(&f, "adainf", &res), 0);
     assert_true(res.requests > 10000);
     assert_int_equal((int64_t)f.nrecs, res.requests);
@@ -590,7 +590,7 @@ test_in_the_simulator_gpu_less_nodes_are_served_by_one_edge_server_each(void **s
     assert_true(pi_done > 2500);
     assert_true(pi_met > 0.95 * (double)pi_done);
     assert_true(c_done > 100);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     bf_fini(&f);
 }
 
@@ -603,7 +603,7 @@ test_same_seed_gives_identical_runs(void **state)
     assert_int_equal(bf_init(&b, yaml, "ada_det_b"), 0);
     write_traces(&a);
     write_traces(&b);
-    ep_sim_result ra, rb;
+    ep_run_result ra, rb;
     assert_int_equal(bf_run(&a, "adainf", &ra), 0);
     assert_int_equal(bf_run(&b, "adainf", &rb), 0);
     assert_int_equal(ra.event_hash, rb.event_hash);
@@ -611,8 +611,8 @@ test_same_seed_gives_identical_runs(void **state)
     assert_int_equal(ra.placements, rb.placements);
     assert_int_equal(a.nrecs, b.nrecs);
     assert_memory_equal(a.recs, b.recs, a.nrecs * sizeof *a.recs);
-    ep_sim_result_fini(&ra);
-    ep_sim_result_fini(&rb);
+    ep_run_result_fini(&ra);
+    ep_run_result_fini(&rb);
     bf_fini(&a);
     bf_fini(&b);
 }

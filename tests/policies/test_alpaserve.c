@@ -815,7 +815,7 @@ on_record(void *ctx, const ep_record *r)
 }
 
 static int64_t
-run_sim(const char *yaml, const char *tag, recs *c, ep_sim_result *res)
+run_sim(const char *yaml, const char *tag, recs *c, ep_run_result *res)
 {
     char db[64];
     snprintf(db, sizeof db, "test_alpa_%s_%ld.db", tag, (long)getpid());
@@ -833,7 +833,7 @@ run_sim(const char *yaml, const char *tag, recs *c, ep_sim_result *res)
     c->cap = 4 * arrivals + 16;
     c->ids = calloc((size_t)c->cap, sizeof *c->ids);
     assert_non_null(c->ids);
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.policy = "alpaserve";
     o.traces = st;
@@ -854,7 +854,7 @@ test_in_the_simulator_every_request_gets_one_record_and_the_big_model_serves(voi
 {
     (void)state;
     recs c;
-    ep_sim_result r1, r2;
+    ep_run_result r1, r2;
     int64_t arrivals = run_sim(yaml_mp, "mp", &c, &r1);
     assert_int_equal(c.n, arrivals);
     assert_int_equal(c.dup, 0);
@@ -867,8 +867,8 @@ test_in_the_simulator_every_request_gets_one_record_and_the_big_model_serves(voi
     run_sim(yaml_mp, "mp2", &c2, &r2);
     assert_int_equal(r1.event_hash, r2.event_hash);
     assert_int_equal(r1.slo_met, r2.slo_met);
-    ep_sim_result_fini(&r1);
-    ep_sim_result_fini(&r2);
+    ep_run_result_fini(&r1);
+    ep_run_result_fini(&r2);
 }
 
 static void
@@ -876,7 +876,7 @@ test_in_the_simulator_two_equal_replicas_share_the_load(void **state)
 {
     (void)state;
     recs c;
-    ep_sim_result r;
+    ep_run_result r;
     int64_t arrivals = run_sim(yaml_bal, "bal", &c, &r);
     assert_int_equal(c.n, arrivals);
     assert_int_equal(r.instances, 2);
@@ -887,7 +887,7 @@ test_in_the_simulator_two_equal_replicas_share_the_load(void **state)
      * queue) and the other seen through 500 ms syncs (ties go to the local one). */
     assert_true(a * 10 >= (a + b) * 4 && b * 10 >= (a + b) * 4);
     assert_true(r.slo_attainment > 0.95);
-    ep_sim_result_fini(&r);
+    ep_run_result_fini(&r);
 }
 
 static void
@@ -895,7 +895,7 @@ test_in_the_simulator_llm_instances_never_run_out_of_kv_cache(void **state)
 {
     (void)state;
     recs c;
-    ep_sim_result r;
+    ep_run_result r;
     int64_t arrivals = run_sim(yaml_kv, "kv", &c, &r);
     assert_int_equal(c.n, arrivals);
     /* Every request is 680 tokens and every LLM runs at most its SLO batch, whose cache it
@@ -908,7 +908,7 @@ test_in_the_simulator_llm_instances_never_run_out_of_kv_cache(void **state)
                       (long long)r.svc[s].requests);
         assert_true(r.svc[s].slo_met > r.svc[s].requests / 2);
     }
-    ep_sim_result_fini(&r);
+    ep_run_result_fini(&r);
 }
 
 int

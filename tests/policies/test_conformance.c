@@ -306,9 +306,9 @@ conformance_sim(const ep_policy_ops *ops, ep_store *st, const char *param)
         snprintf(sc.params[sc.nparams].value, sizeof sc.params[0].value, "0");
         sc.nparams++;
     }
-    ep_sim_result r1, r2;
+    ep_run_result r1, r2;
     counter c1 = {0, 0}, c2 = {0, 0};
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.policy = ops->name;
     o.traces = st;
@@ -333,8 +333,8 @@ conformance_sim(const ep_policy_ops *ops, ep_store *st, const char *param)
     /* A device is busy at most all the time, however many instances share it (MT). */
     for (int d = 0; d < r1.ndevices; d++)
         assert_true(r1.device_busy_s[d] <= r1.sim_time_s + 1e-6);
-    ep_sim_result_fini(&r1);
-    ep_sim_result_fini(&r2);
+    ep_run_result_fini(&r1);
+    ep_run_result_fini(&r2);
     ep_scenario_fini(&sc);
 }
 

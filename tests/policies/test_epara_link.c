@@ -76,7 +76,7 @@ run(const char *params, const char *tag)
     bf f;
     assert_int_equal(bf_init(&f, yaml(params), tag), 0);
     assert_int_equal(bf_poisson(&f, "tf", RATE, 30, 7, 50000), 0);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(bf_run(&f, policy, &res), 0);
     /* Exactly one record per request, whatever the policy does with it. */
     assert_int_equal((int64_t)f.nrecs, res.requests);
@@ -96,7 +96,7 @@ run(const char *params, const char *tag)
     }
     free(seen);
     o.attainment = res.slo_attainment;
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     bf_fini(&f);
     return o;
 }
@@ -179,13 +179,13 @@ frames_and_images(const char *params, const char *tag, int bursty, double *frame
         assert_int_equal(bf_poisson(&f, "tf", 200, 30, 7, 50000), 0);
     }
     assert_int_equal(bf_poisson(&f, "ti", bursty ? 20 : 40, 30, 8, 200000), 0);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(bf_run(&f, policy, &res), 0);
     assert_int_equal((int64_t)f.nrecs, res.requests);
     *frames = res.svc[0].slo_attainment;
     *images = res.svc[1].slo_attainment;
     *served = (double)(res.svc[0].slo_met + res.svc[1].slo_met);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     bf_fini(&f);
 }
 
@@ -240,10 +240,10 @@ test_bound_is_capped_by_the_uplink(void **state)
     bf f;
     assert_int_equal(bf_init(&f, yaml("link_aware: 1"), "link_bound"), 0);
     assert_int_equal(bf_poisson(&f, "tf", RATE, 30, 7, 50000), 0);
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = f.st;
-    ep_sim_result res;
+    ep_run_result res;
     char err[256] = "";
     int rc = ep_bound_run(&f.sc, &o, &res, err, sizeof err);
     if (rc)
@@ -253,7 +253,7 @@ test_bound_is_capped_by_the_uplink(void **state)
     assert_true(res.requests > 5000);
     assert_true(res.goodput_per_s <= 250.0 * (1 + 1e-6));
     assert_true(res.goodput_per_s >= 250.0 * 0.98);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     bf_fini(&f);
 }
 

@@ -222,7 +222,7 @@ run_at_rate(bf *f, const char *tag, double rate)
 {
     assert_int_equal(bf_init(f, yaml, tag), 0);
     assert_int_equal(bf_poisson(f, "ta", rate, 20, 11, 200000), 0);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(bf_run(f, "offload", &res), 0);
     assert_int_equal((int64_t)f->nrecs, res.requests);
     tally t;
@@ -249,7 +249,7 @@ run_at_rate(bf *f, const char *tag, double rate)
     }
     free(seen);
     assert_int_equal(res.forwarded, t.hops1);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     return t;
 }
 

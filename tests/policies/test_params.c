@@ -304,17 +304,17 @@ test_the_simulator_refuses_bad_parameters_before_running(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         f.sc.params[0] = prm(cases[i].key, cases[i].value);
         f.sc.nparams = 1;
-        ep_sim_opts o;
+        ep_run_opts o;
         memset(&o, 0, sizeof o);
         o.policy = cases[i].policy;
         o.traces = f.st;
-        ep_sim_result r;
+        ep_run_result r;
         char err[512] = "";
         assert_int_equal(ep_sim_run(&f.sc, &o, &r, err, sizeof err), EP_EINVAL);
         if (!strstr(err, cases[i].want))
             fail_msg("%s %s=%s: '%s' lacks '%s'", cases[i].policy, cases[i].key, cases[i].value,
                      err, cases[i].want);
-        ep_sim_result_fini(&r);
+        ep_run_result_fini(&r);
     }
     bf_fini(&f);
 }

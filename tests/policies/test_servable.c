@@ -168,10 +168,10 @@ test_the_bound_leaves_out_what_nothing_serves_and_no_policy_beats_it(void **stat
     assert_int_equal(total, want_ttft + want_kv);
     assert_int_equal(per[0], total);
 
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = f->st;
-    ep_sim_result b;
+    ep_run_result b;
     char err[256] = "";
     assert_int_equal(ep_bound_run(&f->sc, &o, &b, err, sizeof err), 0);
     assert_int_equal(b.requests, 60);
@@ -180,7 +180,7 @@ test_the_bound_leaves_out_what_nothing_serves_and_no_policy_beats_it(void **stat
     assert_true(fabs(b.slo_attainment - (double)(60 - total) / 60) < 1e-6);
     for (const ep_policy_ops *const *p = ep_policy_all(); *p; p++) {
         o.policy = (*p)->name;
-        ep_sim_result r;
+        ep_run_result r;
         if (ep_sim_run(&f->sc, &o, &r, err, sizeof err))
             fail_msg("%s: %s", (*p)->name, err);
         assert_int_equal(r.unservable, total);
@@ -188,9 +188,9 @@ test_the_bound_leaves_out_what_nothing_serves_and_no_policy_beats_it(void **stat
         if (r.slo_met > b.slo_met)
             fail_msg("%s meets %lld SLOs, the bound %lld", (*p)->name, (long long)r.slo_met,
                      (long long)b.slo_met);
-        ep_sim_result_fini(&r);
+        ep_run_result_fini(&r);
     }
-    ep_sim_result_fini(&b);
+    ep_run_result_fini(&b);
 }
 
 int

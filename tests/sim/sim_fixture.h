@@ -147,9 +147,9 @@ fx_poisson(fx *f, const char *name, double rate, double secs, uint64_t seed)
 
 /* Runs the scenario under ops (NULL: the scenario's policy), keeping every record. */
 static inline int
-fx_run_with(fx *f, const ep_policy_ops *ops, ep_sim_result *res)
+fx_run_with(fx *f, const ep_policy_ops *ops, ep_run_result *res)
 {
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = f->st;
     o.policy_ops = ops;
@@ -163,7 +163,7 @@ fx_run_with(fx *f, const ep_policy_ops *ops, ep_sim_result *res)
 }
 
 static inline int
-fx_run(fx *f, ep_sim_result *res)
+fx_run(fx *f, ep_run_result *res)
 {
     return fx_run_with(f, NULL, res);
 }

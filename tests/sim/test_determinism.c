@@ -39,7 +39,7 @@ test_same_scenario_and_seed_give_identical_results_and_hash(void **state)
 {
     (void)state;
     fx a, b, c;
-    ep_sim_result ra, rb, rc;
+    ep_run_result ra, rb, rc;
     setup_run(&a, "det_a", 7);
     setup_run(&b, "det_b", 7);
     setup_run(&c, "det_c", 8);
@@ -54,9 +54,9 @@ test_same_scenario_and_seed_give_identical_results_and_hash(void **state)
     assert_int_equal(a.nrecs, b.nrecs);
     assert_memory_equal(a.recs, b.recs, a.nrecs * sizeof *a.recs);
     assert_true(ra.event_hash != rc.event_hash);
-    ep_sim_result_fini(&ra);
-    ep_sim_result_fini(&rb);
-    ep_sim_result_fini(&rc);
+    ep_run_result_fini(&ra);
+    ep_run_result_fini(&rb);
+    ep_run_result_fini(&rc);
     fx_fini(&a);
     fx_fini(&b);
     fx_fini(&c);

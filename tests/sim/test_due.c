@@ -100,7 +100,7 @@ test_overloaded_instance_completes_nothing_late_behind_a_slow_reply(void **state
     fx_workload(&f, "cams");
     f.wl[0].ingress[0] = 1;
 
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run_with(&f, &due_ops, &res), 0);
     int64_t completed = 0, late = 0, dropped = 0;
     for (size_t i = 0; i < f.nrecs; i++) {
@@ -114,7 +114,7 @@ test_overloaded_instance_completes_nothing_late_behind_a_slow_reply(void **state
     assert_int_equal(late, 0);     /* but never by serving a request that would miss */
     assert_true(g_reply >= 20 * EP_NS_PER_MS);
     assert_int_equal(g_head_slack, DEADLINE_MS * EP_NS_PER_MS - g_reply);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 

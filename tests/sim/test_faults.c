@@ -32,7 +32,7 @@ test_node_down_drops_and_node_up_reloads(void **state)
                          {.at = 60 * EP_NS_PER_S, .kind = EP_FAULT_NODE_UP, .target = 0}};
     f.sc.faults = faults;
     f.sc.nfaults = 2;
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     assert_int_equal((int64_t)f.nrecs, rows);
     ep_dur load = ep_cost_load(&f.sc, 0, 0, 1);
@@ -55,7 +55,7 @@ test_node_down_drops_and_node_up_reloads(void **state)
     assert_true(dropped >= 5000); /* ~30 s x 200 req/s */
     assert_true(done_after > 7000);
     assert_int_equal(res.dropped, dropped);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     f.sc.faults = NULL;
     fx_fini(&f);
 }
@@ -128,7 +128,7 @@ test_instances_placed_on_a_down_node_load_once_it_is_back(void **state)
                          {.at = 58 * EP_NS_PER_S, .kind = EP_FAULT_NODE_UP, .target = 0}};
     f.sc.faults = faults;
     f.sc.nfaults = 2;
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run_with(&f, &flip_ops, &res), 0);
     assert_int_equal((int64_t)f.nrecs, rows);
     int64_t served_after = 0;
@@ -144,7 +144,7 @@ test_instances_placed_on_a_down_node_load_once_it_is_back(void **state)
     assert_true(served_after > 500);
     for (int d = 0; d < res.ndevices; d++) /* busy time never ran backwards */
         assert_true(res.device_busy_s[d] >= 0 && res.device_busy_s[d] <= res.sim_time_s);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     f.sc.faults = NULL;
     fx_fini(&f);
 }

@@ -58,7 +58,7 @@ probe_route(void *state, const ep_env *env, const ep_view *view, const ep_reques
 }
 
 static int
-run_probed(fx *f, ep_sim_result *res)
+run_probed(fx *f, ep_run_result *res)
 {
     probe_ops = *ep_policy_find("static");
     probe_ops.name = "probe";
@@ -149,7 +149,7 @@ test_partition_drops_cross_cut_traffic_each_side_serves_and_heal_restores(void *
             {.at = S(60.2), .kind = EP_FAULT_HEAL, .target = 1}};
     f.sc.faults = faults;
     f.sc.nfaults = 2;
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(run_probed(&f, &res), 0);
     assert_int_equal((int64_t)f.nrecs, rows);
     assert_int_equal(res.requests, rows);
@@ -213,7 +213,7 @@ test_partition_drops_cross_cut_traffic_each_side_serves_and_heal_restores(void *
         }
     }
     assert_true(seen_cut > 2500 && seen_before > 2500 && seen_after > 3500);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     f.sc.faults = NULL;
     fx_fini(&f);
 }
@@ -235,7 +235,7 @@ test_sync_delay_makes_remote_views_older_than_the_sync_period(void **state)
                          {.at = S(60), .kind = EP_FAULT_SYNC_DELAY, .delay = 0}};
     f.sc.faults = faults;
     f.sc.nfaults = 2;
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(run_probed(&f, &res), 0);
     assert_int_equal((int64_t)f.nrecs, rows);
     int64_t completed = 0;
@@ -265,7 +265,7 @@ test_sync_delay_makes_remote_views_older_than_the_sync_period(void **state)
     assert_true(min_during >= 2 * EP_NS_PER_S); /* taken at least 2 s before it is used */
     assert_true(max_during <= 2 * EP_NS_PER_S + SYNC);
     assert_true(max_after <= SYNC); /* the first prompt message wins over late ones */
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     f.sc.faults = NULL;
     fx_fini(&f);
 }
@@ -287,7 +287,7 @@ test_slow_device_stretches_batches_by_its_factor_until_it_recovers(void **state)
             {.at = S(60), .kind = EP_FAULT_SLOW, .target = 0, .device = 0, .factor = 1}};
     f.sc.faults = faults;
     f.sc.nfaults = 2;
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     assert_int_equal((int64_t)f.nrecs, rows);
     ep_dur one = ep_cost_dnn_batch(&f.sc, 0, 0, 1);
@@ -308,7 +308,7 @@ test_slow_device_stretches_batches_by_its_factor_until_it_recovers(void **state)
         }
     }
     assert_true(n_slow > 400 && n_normal > 800);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     f.sc.faults = NULL;
     fx_fini(&f);
 }

@@ -61,7 +61,7 @@ test_unloaded_request_ttft_and_tpot_equal_the_estimates(void **state)
     fx_init(&f, "llm1");
     llm_service(&f);
     write_rows(&f, "one", 1, 0, 1000, 50);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     assert_int_equal(f.nrecs, 1);
     const ep_record *r = &f.recs[0];
@@ -74,7 +74,7 @@ test_unloaded_request_ttft_and_tpot_equal_the_estimates(void **state)
         decode += ep_cost_llm_decode(&f.sc, 0, 0, 1, 1000 + k);
     assert_int_equal(r->done - r->first_token, decode);
     assert_true(r->slo_met);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 
@@ -87,7 +87,7 @@ test_chunked_prefill_spreads_the_prompt_over_iterations(void **state)
     llm_service(&f);
     f.svc[0].prefill_chunk = 256;
     write_rows(&f, "one", 1, 0, 1000, 5);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     assert_int_equal(f.nrecs, 1);
     const ep_record *r = &f.recs[0];
@@ -101,7 +101,7 @@ test_chunked_prefill_spreads_the_prompt_over_iterations(void **state)
                 0, 0);
     }
     assert_int_equal(r->first_token - r->arrival, ttft);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 
@@ -115,7 +115,7 @@ test_request_larger_than_the_kv_cache_is_rejected_and_recorded(void **state)
     int64_t cap = ep_cost_kv_capacity_tokens(&f.sc, 0, 0, 1);
     assert_true(cap > 0);
     write_rows(&f, "huge", 3, EP_NS_PER_S, cap, 10); /* prompt + output > capacity */
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     assert_int_equal(f.nrecs, 3);
     for (size_t i = 0; i < f.nrecs; i++) {
@@ -124,7 +124,7 @@ test_request_larger_than_the_kv_cache_is_rejected_and_recorded(void **state)
     }
     assert_int_equal(res.requests, 3);
     assert_int_equal(res.rejected, 3);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 
@@ -140,13 +140,13 @@ test_kv_pressure_preempts_and_still_completes_every_request(void **state)
      * end: nine are admitted, then they outgrow the cache while decoding. */
     int64_t in = cap / 10, out = cap / 20;
     write_rows(&f, "burst", 30, 0, in, out);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     assert_int_equal(f.nrecs, 30);
     for (size_t i = 0; i < f.nrecs; i++)
         assert_int_equal(f.recs[i].outcome, EP_OUT_COMPLETED);
     assert_true(res.preemptions > 0);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 

@@ -150,13 +150,13 @@ longest(const span *b, int n, int size)
 }
 
 static void
-run_mode(fx *f, ep_mode first, ep_mode then, ep_sim_result *res)
+run_mode(fx *f, ep_mode first, ep_mode then, ep_run_result *res)
 {
     g_first = first;
     g_then = then;
     assert_int_equal(fx_run_with(f, &mt_ops, res), 0);
     assert_true(res->completed > res->requests * 9 / 10);
-    free(res->device_busy_s); /* the result's (ep_sim_result) */
+    free(res->device_busy_s); /* the result's (ep_run_result) */
     res->device_busy_s = NULL;
 }
 
@@ -166,7 +166,7 @@ test_single_instances_have_the_device_to_themselves(void **state)
     (void)state;
     fx f;
     two_services(&f, "mt_single");
-    ep_sim_result res;
+    ep_run_result res;
     run_mode(&f, EP_MODE_SINGLE, EP_MODE_SINGLE, &res);
     static span b[8192];
     int n = batches(&f, b, 8192);
@@ -182,7 +182,7 @@ test_mt_instances_run_concurrently_and_slow_each_other(void **state)
     fx f, g;
     two_services(&f, "mt_mt");
     two_services(&g, "mt_ref");
-    ep_sim_result res;
+    ep_run_result res;
     run_mode(&f, EP_MODE_MT, EP_MODE_MT, &res);
     run_mode(&g, EP_MODE_SINGLE, EP_MODE_SINGLE, &res);
     static span b[8192], c[8192];
@@ -202,7 +202,7 @@ test_relabelling_single_to_mt_keeps_the_instances(void **state)
     (void)state;
     fx f;
     two_services(&f, "mt_relabel");
-    ep_sim_result res;
+    ep_run_result res;
     run_mode(&f, EP_MODE_SINGLE, EP_MODE_MT, &res);
     assert_int_equal(res.instances, 2); /* kept through the relabel, not loaded again */
     static span b[8192];

@@ -277,7 +277,7 @@ test_each_hook_runs_on_the_state_of_the_node_that_makes_the_call(void **state)
     cluster c;
     cluster_init(&c, "pstate");
     memset(&pr, 0, sizeof pr);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run_with(&c.f, &probe_ops, &res), 0);
     assert_true(res.requests > 5000);
     assert_true(res.completed > res.requests / 2);
@@ -295,7 +295,7 @@ test_each_hook_runs_on_the_state_of_the_node_that_makes_the_call(void **state)
     /* Timers fire on the state that armed them: the controller's and the nodes'. */
     assert_int_equal(pr.timers_ctrl, 1);
     assert_int_equal(pr.timers_node, NN);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&c.f);
 }
 
@@ -395,15 +395,15 @@ test_a_multi_node_log_replays_with_one_state_per_node(void **state)
     cluster c;
     cluster_init(&c, "pstate_log");
     snprintf(c.f.sc.policy, sizeof c.f.sc.policy, "epara");
-    ep_sim_result plain;
+    ep_run_result plain;
     assert_int_equal(fx_run(&c.f, &plain), 0);
     FILE *log = tmpfile();
     assert_non_null(log);
-    ep_sim_opts o;
+    ep_run_opts o;
     memset(&o, 0, sizeof o);
     o.traces = c.f.st;
     o.policy_log = log;
-    ep_sim_result res;
+    ep_run_result res;
     char err[256] = "";
     assert_int_equal(ep_sim_run(&c.f.sc, &o, &res, err, sizeof err), 0);
     assert_true(res.requests > 5000);
@@ -419,8 +419,8 @@ test_a_multi_node_log_replays_with_one_state_per_node(void **state)
     assert_true(rr.batches > 0);
     assert_true(rr.places >= 1);
     fclose(log);
-    ep_sim_result_fini(&res);
-    ep_sim_result_fini(&plain);
+    ep_run_result_fini(&res);
+    ep_run_result_fini(&plain);
     fx_fini(&c.f);
 }
 
@@ -482,11 +482,11 @@ test_the_prior_rate_of_a_bursty_generated_trace_counts_its_whole_period(void **s
     assert_true(rows >= 2 && (double)m.span < 0.5 * 3600e9); /* the premise: a burst */
     first_rate = -1;
     memset(&pr, 0, sizeof pr);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run_with(&c.f, &rate_ops, &res), 0);
     double want = (double)rows / 3600.0;
     assert_true(fabs(first_rate - want) <= 1e-6 * want);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&c.f);
 }
 

@@ -135,7 +135,7 @@ test_md1_mean_wait_matches_theory(void **state)
     fx_init(&f, "md1");
     dnn_service(&f, 0);
     write_trace(&f, 0);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     double rho = LAMBDA * SERVICE_S;
     double theory = rho * SERVICE_S / (2 * (1 - rho));
@@ -160,7 +160,7 @@ test_md1_mean_wait_matches_theory(void **state)
                  p50, res.p99_latency_s, p99);
     assert_true(fabs(res.mean_latency_s - sum / (double)f.nrecs) < 1e-9);
     free(lat);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 
@@ -172,14 +172,14 @@ test_mm1_mean_wait_matches_theory(void **state)
     fx_init(&f, "mm1");
     dnn_service(&f, 1);
     write_trace(&f, 1);
-    ep_sim_result res;
+    ep_run_result res;
     assert_int_equal(fx_run(&f, &res), 0);
     double mu = 1.0 / SERVICE_S;
     double theory = (LAMBDA / mu) / (mu - LAMBDA);
     double wq = mean_wait_and_little(&f, SERVICE_S);
     if (fabs(wq - theory) > 0.02 * theory)
         fail_msg("M/M/1 mean wait %.6f s, theory %.6f s", wq, theory);
-    ep_sim_result_fini(&res);
+    ep_run_result_fini(&res);
     fx_fini(&f);
 }
 

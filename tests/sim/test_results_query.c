@@ -47,7 +47,7 @@ world_init(fx *f)
 
 /* A result whose numbers derive from k, so that each run's rows differ. */
 static void
-result_of(ep_sim_result *res, double *busy, int k)
+result_of(ep_run_result *res, double *busy, int k)
 {
     memset(res, 0, sizeof *res);
     snprintf(res->policy, sizeof res->policy, "pol%d", k);
@@ -64,7 +64,7 @@ result_of(ep_sim_result *res, double *busy, int k)
     res->sim_time_s = 10;
     res->nservices = 2;
     for (int i = 0; i < 2; i++) {
-        ep_sim_service_stats *v = &res->svc[i];
+        ep_run_service_stats *v = &res->svc[i];
         v->requests = 10 * k + i;
         v->completed = 9 * k + i;
         v->slo_met = 8 * k + i;
@@ -117,7 +117,7 @@ write_run(ep_results *r, fx *w, const char *name, int k, int nrec, const char *s
                          .preemptions = i};
         assert_int_equal(ep_results_add_record(r, &rec), 0);
     }
-    ep_sim_result res;
+    ep_run_result res;
     double busy[3];
     result_of(&res, busy, k);
     assert_int_equal(ep_results_commit(r, &w->sc, &res, summary), 0);

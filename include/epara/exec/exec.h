@@ -47,7 +47,7 @@ typedef struct ep_exec_opts {
     const ep_scenario *sc;
     ep_live_role role;
     int node;            /* EP_LIVE_NODE */
-    ep_sim_opts sim;     /* policy, seed, rate_scale, duration, traces, on_record, ... */
+    ep_run_opts sim;     /* policy, seed, rate_scale, duration, traces, on_record, ... */
     const char *host;    /* NULL: 127.0.0.1 */
     const char *node_ip; /* NULL: nodes listen on host; else node k on node_ip + k */
     int base_port;       /* 0: EP_EXEC_DEFAULT_PORT */
@@ -75,9 +75,9 @@ typedef struct ep_exec_opts {
 
 /* Runs one process of a testbed until it is done (loadgen: every request has a record;
  * others: run_for or *stop). The loadgen fills *out (may be NULL for the others) as
- * `epara sim` does; free it with ep_sim_result_fini. Errors (message in err): EP_EINVAL
+ * `epara sim` does; free it with ep_run_result_fini. Errors (message in err): EP_EINVAL
  * (options), EP_EIO (cannot listen or dial: the address is in the message), EP_ENOMEM. */
-int ep_exec_run(const ep_exec_opts *o, ep_sim_result *out, ep_exec_stats *stats, char *err,
+int ep_exec_run(const ep_exec_opts *o, ep_run_result *out, ep_exec_stats *stats, char *err,
                 size_t errlen);
 
 /* The address of a role: "tcp://host:port" into buf. node: index for EP_LIVE_NODE, which

@@ -67,7 +67,7 @@ typedef struct ep_live_opts {
      * database: the loadgen replays it; every role reads the demand priors from it),
      * on_record (node: each request that ends here; loadgen: every request's final
      * record), on_decision. on_progress is not used. */
-    ep_sim_opts sim;
+    ep_run_opts sim;
     ep_live_hooks hooks;
     /* Node: most requests held at once (queued, running, held for a link); a request that
      * would exceed it is rejected at once, "node at its request limit" (0: 65536). */
@@ -125,7 +125,7 @@ ep_time ep_live_end(const ep_live *l);
 /* Ends the run: every request still held gets its record (queued or running at a node:
  * unfinished; loadgen requests with no outcome: dropped, "no result from the testbed"),
  * and *out (may be NULL) receives the summary, as ep_sim_run fills it (free with
- * ep_sim_result_fini). Then frees l. Returns 0 or EP_ENOMEM. NULL l is a no-op. */
-int ep_live_finish(ep_live *l, ep_sim_result *out);
+ * ep_run_result_fini). Then frees l. Returns 0 or EP_ENOMEM. NULL l is a no-op. */
+int ep_live_finish(ep_live *l, ep_run_result *out);
 
 #endif

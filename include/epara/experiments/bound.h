@@ -57,11 +57,11 @@
  * utilization, above 1 only by co-location gain); wall_s.
  *
  * Returns 0, or EP_EINVAL (no trace database, a workload without service or ingress, more
- * than EP_SIM_MAX_SERVICES services, more than 1,000,000 placement periods in the window),
+ * than EP_RUN_MAX_SERVICES services, more than 1,000,000 placement periods in the window),
  * EP_ENOENT (a workload trace is not in the database), EP_EDB, EP_ENOMEM, EP_ERANGE (GLPK
  * did not solve an LP to optimality); err (may be NULL) gets a message. *out is zeroed
- * first and owns device_busy_s on success only: free it with ep_sim_result_fini. */
-int ep_bound_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+ * first and owns device_busy_s on success only: free it with ep_run_result_fini. */
+int ep_bound_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out, char *err,
                  size_t errlen);
 
 #endif

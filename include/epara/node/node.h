@@ -55,9 +55,11 @@ typedef struct ep_decision {
     int ninst;                    /* PLACE */
 } ep_decision;
 
-typedef struct ep_sim_result ep_sim_result;
+typedef struct ep_run_result ep_run_result;
 
-typedef struct ep_sim_opts {
+/* The options of one run of a scenario, under either driver (ep_sim_run, or each process of
+ * a live testbed, ep_live_opts.sim). */
+typedef struct ep_run_opts {
     const char *policy; /* NULL: the scenario's */
     uint64_t seed;      /* used when seed_set, else the scenario's */
     int seed_set;
@@ -75,26 +77,28 @@ typedef struct ep_sim_opts {
     /* Called once before the run (the bound: before its LPs) with the requests of the
      * window no placement can serve within their SLO: r's unservable, unservable_why and
      * svc[].unservable are filled, nothing else yet (may be NULL). */
-    void (*on_unservable)(void *ctx, const ep_sim_result *r);
+    void (*on_unservable)(void *ctx, const ep_run_result *r);
     /* Called about every 2^20 events with progress in [0, 1] (may be NULL). */
     void (*on_progress)(void *ctx, double frac, ep_time now, uint64_t events);
     /* When set, every call into the policy is written here with its inputs and outputs,
      * for ep_policy_replay (may be NULL). */
     FILE *policy_log;
-} ep_sim_opts;
+} ep_run_opts;
 
-#define EP_SIM_MAX_SERVICES 64
+#define EP_RUN_MAX_SERVICES 64
 
-typedef struct ep_sim_service_stats {
+typedef struct ep_run_service_stats {
     int64_t requests, completed, rejected, dropped, unfinished, slo_met;
     double goodput_per_s, slo_attainment;
     double p50_latency_s, p90_latency_s, p99_latency_s, mean_latency_s;
     double p50_ttft_s, p99_ttft_s, p50_tpot_s, p99_tpot_s;
     ep_category category;
     int64_t unservable; /* of `requests`: no placement can serve them (ep_servable_check) */
-} ep_sim_service_stats;
+} ep_run_service_stats;
 
-struct ep_sim_result {
+/* What a run reports: the simulator's ep_sim_run, and the testbed's loadgen from the
+ * outcomes that come back; the same fields under both. */
+struct ep_run_result {
     char policy[EP_NAME_MAX];
     uint64_t seed;
     double window_s; /* measured window length */
@@ -112,13 +116,13 @@ struct ep_sim_result {
     double place_time_s;      /* total time in the policy's place() */
     int64_t placement_rounds; /* calls of the policy's place() */
     int nservices;
-    ep_sim_service_stats svc[EP_SIM_MAX_SERVICES];
+    ep_run_service_stats svc[EP_RUN_MAX_SERVICES];
     double *device_busy_s; /* per device busy time (malloc'ed; ndevices) */
     int ndevices;
 };
 
 /* Frees what a result holds (its per-device times). */
-void ep_sim_result_fini(ep_sim_result *r);
+void ep_run_result_fini(ep_run_result *r);
 
 const char *ep_outcome_name(ep_outcome o);
 
@@ -132,7 +136,7 @@ typedef struct ep_replay_result {
                    a testbed process's one */
 } ep_replay_result;
 
-/* Replays a policy call log (ep_sim_opts.policy_log, written by the simulator or by any
+/* Replays a policy call log (ep_run_opts.policy_log, written by the simulator or by any
  * process of a live testbed) through a fresh instance of the same policy on scenario sc
  * (the one the writer ran, with the same options) and checks that every decision and every
  * timer armed is identical. Returns 0 when all are; EP_ERANGE at the first difference,

@@ -33,7 +33,7 @@ int ep_results_begin(ep_results *r, const ep_run_info *info, int64_t *run_id);
 int ep_results_add_record(ep_results *r, const ep_record *rec);
 /* Stores the summary (and breakdowns) and commits the run. summary_json is the object
  * `epara sim --json` prints. */
-int ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_sim_result *res,
+int ep_results_commit(ep_results *r, const ep_scenario *sc, const ep_run_result *res,
                       const char *summary_json);
 /* Rolls back the run being written. */
 void ep_results_abort(ep_results *r);
@@ -43,7 +43,7 @@ void ep_results_abort(ep_results *r);
  * statistics, per-service and per-device breakdowns); a new reference (jansson), NULL when
  * out of memory. */
 struct json_t;
-struct json_t *ep_sim_summary_json(const ep_scenario *sc, const ep_sim_result *r);
+struct json_t *ep_sim_summary_json(const ep_scenario *sc, const ep_run_result *r);
 
 /* One `epara maxrate` result (table max_rates): the bracket [bracket_lo, bracket_hi] the
  * bisection ended with; NaN for what is unknown (max_rate_scale, bracket_lo, attainment,

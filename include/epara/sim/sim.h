@@ -10,8 +10,8 @@
 
 /* Runs the simulation. err gets a message on failure: EP_EINVAL (bad options/scenario for
  * the simulator, e.g. unknown policy), EP_ENOENT (a workload trace is not in the
- * database), EP_ENOMEM, EP_EDB. Free the result with ep_sim_result_fini. */
-int ep_sim_run(const ep_scenario *sc, const ep_sim_opts *opts, ep_sim_result *out, char *err,
+ * database), EP_ENOMEM, EP_EDB. Free the result with ep_run_result_fini. */
+int ep_sim_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out, char *err,
                size_t errlen);
 
 /* Engine benchmark (hold model): `pending` events in the heap, `events` pops each
