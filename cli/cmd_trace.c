@@ -98,8 +98,18 @@ name_from_path(const char *path, char *out, size_t cap)
             *p = '_';
 }
 
+/* What `epara trace import` was asked for. */
+typedef struct import_args {
+    const char *db, *name, *format, *map, *source, *license, *path;
+    int replace, quiet;
+    ep_parse_opts opts; /* opts.map points at cmap for csv and jsonl */
+    ep_colmap cmap;
+} import_args;
+
+/* Reads the options into *a (set to the defaults first) and checks them. Returns -1 to go
+ * on, else the exit status (help, or a usage error, printed). */
 static int
-trace_import(int argc, char **argv)
+import_parse(int argc, char **argv, import_args *a)
 {
     static const struct option longopts[] = {
             {"db", required_argument, NULL, 'd'},     {"name", required_argument, NULL, 'n'},
@@ -108,49 +118,47 @@ trace_import(int argc, char **argv)
             {"source", required_argument, NULL, 'S'}, {"license", required_argument, NULL, 'L'},
             {"replace", no_argument, NULL, 'r'},      {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *db = DEFAULT_DB, *name = NULL, *format = NULL, *map = NULL, *source = NULL,
-               *license = NULL;
-    int replace = 0, quiet = 0, c;
-    ep_parse_opts opts;
-    memset(&opts, 0, sizeof opts);
-    opts.seed = 1;
-    opts.expand = EP_EXPAND_UNIFORM;
+    memset(a, 0, sizeof *a);
+    a->db = DEFAULT_DB;
+    a->opts.seed = 1;
+    a->opts.expand = EP_EXPAND_UNIFORM;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            db = optarg;
+            a->db = optarg;
             break;
         case 'n':
-            name = optarg;
+            a->name = optarg;
             break;
         case 'f':
-            format = optarg;
+            a->format = optarg;
             break;
         case 'm':
-            map = optarg;
+            a->map = optarg;
             break;
         case 'e':
-            if (ep_expand_rule_parse(optarg, &opts.expand)) {
+            if (ep_expand_rule_parse(optarg, &a->opts.expand)) {
                 cli_err("--expand: '%s' is not one of uniform, even, poisson", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 's':
-            if (cli_u64("--seed", optarg, &opts.seed))
+            if (cli_u64("--seed", optarg, &a->opts.seed))
                 return EXIT_USAGE;
             break;
         case 'S':
-            source = optarg;
+            a->source = optarg;
             break;
         case 'L':
-            license = optarg;
+            a->license = optarg;
             break;
         case 'r':
-            replace = 1;
+            a->replace = 1;
             break;
         case 'q':
-            quiet = 1;
+            a->quiet = 1;
             break;
         case 'h':
             return cli_help_or_usage(1, import_help);
@@ -162,103 +170,135 @@ trace_import(int argc, char **argv)
         cli_err("trace import: expected exactly one FILE (see --help)");
         return EXIT_USAGE;
     }
-    const char *path = argv[optind];
-    if (!format) {
+    a->path = argv[optind];
+    if (!a->format) {
         cli_err("trace import: --format is required (azure-llm, alibaba-gentd, "
                 "azure-functions, csv, jsonl)");
         return EXIT_USAGE;
     }
-    if (ep_trace_format_parse(format, &opts.format)) {
+    if (ep_trace_format_parse(a->format, &a->opts.format)) {
         cli_err("--format: '%s' is not one of azure-llm, alibaba-gentd, azure-functions, csv, "
                 "jsonl",
-                format);
+                a->format);
         return EXIT_USAGE;
     }
-    ep_colmap cmap;
-    if (opts.format == EP_FMT_CSV || opts.format == EP_FMT_JSONL) {
+    if (a->opts.format == EP_FMT_CSV || a->opts.format == EP_FMT_JSONL) {
         char msg[256];
-        if (!map) {
+        if (!a->map) {
             cli_err("--format %s needs --map (e.g. --map 'time=timestamp:ms,input=in,"
                     "output=out')",
-                    format);
+                    a->format);
             return EXIT_USAGE;
         }
-        if (ep_colmap_parse(map, &cmap, msg, sizeof msg)) {
+        if (ep_colmap_parse(a->map, &a->cmap, msg, sizeof msg)) {
             cli_err("--map: %s", msg);
             return EXIT_USAGE;
         }
-        opts.map = &cmap;
-    } else if (map) {
+        a->opts.map = &a->cmap;
+    } else if (a->map) {
         cli_err("--map applies only to --format csv or jsonl");
         return EXIT_USAGE;
     }
-    ep_trace_meta meta;
-    memset(&meta, 0, sizeof meta);
-    if (name)
-        snprintf(meta.name, sizeof meta.name, "%s", name);
+    return -1;
+}
+
+/* The trace's metadata: name (--name, else from the file's), source, format, license and
+ * the import's parameters as JSON. 0, or EXIT_USAGE for a bad name (printed). */
+static int
+import_meta(const import_args *a, ep_trace_meta *meta)
+{
+    memset(meta, 0, sizeof *meta);
+    if (a->name)
+        snprintf(meta->name, sizeof meta->name, "%s", a->name);
     else
-        name_from_path(path, meta.name, sizeof meta.name);
-    if (ep_trace_name_check(meta.name)) {
-        cli_err("--name: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", meta.name);
+        name_from_path(a->path, meta->name, sizeof meta->name);
+    if (ep_trace_name_check(meta->name)) {
+        cli_err("--name: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", meta->name);
         return EXIT_USAGE;
     }
-    snprintf(meta.source, sizeof meta.source, "%s", source ? source : path);
-    snprintf(meta.format, sizeof meta.format, "%s", ep_trace_format_name(opts.format));
-    snprintf(meta.license, sizeof meta.license, "%s",
-             license ? license : default_license(opts.format));
-    {
-        json_t *p = json_object();
-        json_object_set_new(p, "format", json_string(meta.format));
-        if (map)
-            json_object_set_new(p, "map", json_string(map));
-        if (opts.format == EP_FMT_AZURE_FUNCTIONS) {
-            static const char *const rules[] = {"uniform", "even", "poisson"};
-            json_object_set_new(p, "expand", json_string(rules[opts.expand]));
-            json_object_set_new(p, "seed", json_integer((json_int_t)opts.seed));
-        }
-        char *txt = json_dumps(p, JSON_COMPACT);
-        snprintf(meta.params, sizeof meta.params, "%s", txt ? txt : "{}");
-        free(txt);
-        json_decref(p);
+    snprintf(meta->source, sizeof meta->source, "%s", a->source ? a->source : a->path);
+    snprintf(meta->format, sizeof meta->format, "%s", ep_trace_format_name(a->opts.format));
+    snprintf(meta->license, sizeof meta->license, "%s",
+             a->license ? a->license : default_license(a->opts.format));
+    json_t *p = json_object();
+    json_object_set_new(p, "format", json_string(meta->format));
+    if (a->map)
+        json_object_set_new(p, "map", json_string(a->map));
+    if (a->opts.format == EP_FMT_AZURE_FUNCTIONS) {
+        static const char *const rules[] = {"uniform", "even", "poisson"};
+        json_object_set_new(p, "expand", json_string(rules[a->opts.expand]));
+        json_object_set_new(p, "seed", json_integer((json_int_t)a->opts.seed));
     }
-    ep_store *st = cli_store_open(db, 0);
+    char *txt = json_dumps(p, JSON_COMPACT);
+    snprintf(meta->params, sizeof meta->params, "%s", txt ? txt : "{}");
+    free(txt);
+    json_decref(p);
+    return 0;
+}
+
+/* What the import came to: the problem (file and line for a parse error; nothing was
+ * imported then) or, unless quiet, the trace written and the rows skipped. Returns the exit
+ * status. */
+static int
+import_report(const import_args *a, ep_store *st, const ep_trace_meta *meta, int err,
+              const ep_parse_error *perr, const ep_parse_stats *pst, const ep_trace_meta *out)
+{
+    const char *path = a->path;
+    if (err == EP_EPARSE) {
+        if (perr->line > 0)
+            fprintf(stderr, "%s:%ld: %s\n", path, perr->line, perr->msg);
+        else
+            fprintf(stderr, "%s: %s\n", path, perr->msg);
+        fprintf(stderr, "epara: trace import: nothing imported; database unchanged\n");
+        return EXIT_USAGE;
+    }
+    if (err == EP_EIO) {
+        fprintf(stderr, "%s: %s\n", path, perr->msg[0] ? perr->msg : "read error");
+        return EXIT_USAGE;
+    }
+    if (err == EP_EEMPTY) {
+        fprintf(stderr, "%s: no rows to import (all %ld data rows skipped)\n", path, pst->skipped);
+        return EXIT_USAGE;
+    }
+    if (err)
+        return cli_store_fail(st, "trace import", meta->name, err);
+    if (!a->quiet) {
+        cli_print_written(out, "imported");
+        if (pst->skipped > SKIPS_LISTED)
+            printf("skipped %ld rows (the first %d listed on stderr)\n", pst->skipped,
+                   SKIPS_LISTED);
+        else if (pst->skipped)
+            printf("skipped %ld rows (each listed on stderr)\n", pst->skipped);
+    }
+    return EXIT_OK;
+}
+
+static int
+trace_import(int argc, char **argv)
+{
+    import_args a;
+    int rc = import_parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ep_trace_meta meta;
+    if ((rc = import_meta(&a, &meta)) != 0)
+        return rc;
+    ep_store *st = cli_store_open(a.db, 0);
     if (!st)
         return EXIT_FAIL;
-    skip_report sr = {path, 0};
-    opts.on_skip = report_skip;
-    opts.ctx = &sr;
-    if (!quiet && cli_tty())
-        opts.on_progress = report_progress;
+    skip_report sr = {a.path, 0};
+    a.opts.on_skip = report_skip;
+    a.opts.ctx = &sr;
+    if (!a.quiet && cli_tty())
+        a.opts.on_progress = report_progress;
     ep_parse_error perr;
     ep_parse_stats pst;
     memset(&pst, 0, sizeof pst);
     ep_trace_meta out;
-    int err = ep_trace_import_file(st, path, &opts, &meta, replace, &perr, &pst, &out);
-    if (opts.on_progress && pst.rows >= (1L << 20))
+    int err = ep_trace_import_file(st, a.path, &a.opts, &meta, a.replace, &perr, &pst, &out);
+    if (a.opts.on_progress && pst.rows >= (1L << 20))
         fputc('\n', stderr); /* end the progress line */
-    int rc = EXIT_OK;
-    if (err == EP_EPARSE) {
-        if (perr.line > 0)
-            fprintf(stderr, "%s:%ld: %s\n", path, perr.line, perr.msg);
-        else
-            fprintf(stderr, "%s: %s\n", path, perr.msg);
-        fprintf(stderr, "epara: trace import: nothing imported; database unchanged\n");
-        rc = EXIT_USAGE;
-    } else if (err == EP_EIO) {
-        fprintf(stderr, "%s: %s\n", path, perr.msg[0] ? perr.msg : "read error");
-        rc = EXIT_USAGE;
-    } else if (err == EP_EEMPTY) {
-        fprintf(stderr, "%s: no rows to import (all %ld data rows skipped)\n", path, pst.skipped);
-        rc = EXIT_USAGE;
-    } else if (err) {
-        rc = cli_store_fail(st, "trace import", meta.name, err);
-    } else if (!quiet) {
-        cli_print_written(&out, "imported");
-        if (pst.skipped > SKIPS_LISTED)
-            printf("skipped %ld rows (the first %d listed on stderr)\n", pst.skipped, SKIPS_LISTED);
-        else if (pst.skipped)
-            printf("skipped %ld rows (each listed on stderr)\n", pst.skipped);
-    }
+    rc = import_report(&a, st, &meta, err, &perr, &pst, &out);
     ep_store_close(st);
     return rc;
 }
@@ -383,8 +423,18 @@ parse_sizes(ep_store *st, const char *spec, ep_gen_spec *g, int64_t **pin, int64
     return 0;
 }
 
+/* What `epara trace gen` was asked for. */
+typedef struct gen_args {
+    const char *db, *name, *sizes;
+    int replace, quiet;
+    double dur; /* seconds */
+    ep_gen_spec g;
+} gen_args;
+
+/* Reads the options into *a (set to the defaults first) and checks them. Returns -1 to go
+ * on, else the exit status (help, or a usage error, printed). */
 static int
-trace_gen(int argc, char **argv)
+gen_parse(int argc, char **argv, gen_args *a)
 {
     static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
                                              {"name", required_argument, NULL, 'n'},
@@ -405,78 +455,79 @@ trace_gen(int argc, char **argv)
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *db = DEFAULT_DB, *name = NULL, *sizes = NULL;
-    int replace = 0, quiet = 0, c;
-    ep_gen_spec g;
-    ep_gen_spec_init(&g);
-    double dur = 60, frame_bytes = 200000;
-    g.fixed_input = EP_TRACE_NONE;
-    g.fixed_output = EP_TRACE_NONE;
-    int have_frame_bytes = 0;
+    memset(a, 0, sizeof *a);
+    a->db = DEFAULT_DB;
+    a->dur = 60;
+    ep_gen_spec *g = &a->g;
+    ep_gen_spec_init(g);
+    double frame_bytes = 200000;
+    g->fixed_input = EP_TRACE_NONE;
+    g->fixed_output = EP_TRACE_NONE;
+    int have_frame_bytes = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int bad = 0;
         double cams;
         switch (c) {
         case 'd':
-            db = optarg;
+            a->db = optarg;
             break;
         case 'n':
-            name = optarg;
+            a->name = optarg;
             break;
         case 'k':
-            if (ep_gen_kind_parse(optarg, &g.kind)) {
+            if (ep_gen_kind_parse(optarg, &g->kind)) {
                 cli_err("--kind: '%s' is not one of poisson, gamma, mmpp, video", optarg);
                 return EXIT_USAGE;
             }
             break;
         case 'r':
-            bad = cli_double("--rate", optarg, 1e-9, 1e9, &g.rate_per_s);
+            bad = cli_double("--rate", optarg, 1e-9, 1e9, &g->rate_per_s);
             break;
         case 'D':
-            bad = cli_double("--duration", optarg, 1e-6, 1e9, &dur);
+            bad = cli_double("--duration", optarg, 1e-6, 1e9, &a->dur);
             break;
         case 'c':
-            bad = cli_double("--cv", optarg, 1e-6, 1e3, &g.cv);
+            bad = cli_double("--cv", optarg, 1e-6, 1e3, &g->cv);
             break;
         case 'o':
-            bad = cli_double("--off-rate", optarg, 0, 1e9, &g.off_rate_per_s);
+            bad = cli_double("--off-rate", optarg, 0, 1e9, &g->off_rate_per_s);
             break;
         case 'O':
-            bad = cli_double("--on-s", optarg, 0, 1e9, &g.mean_on_s);
+            bad = cli_double("--on-s", optarg, 0, 1e9, &g->mean_on_s);
             break;
         case 'F':
-            bad = cli_double("--off-s", optarg, 0, 1e9, &g.mean_off_s);
+            bad = cli_double("--off-s", optarg, 0, 1e9, &g->mean_off_s);
             break;
         case 'C':
             bad = cli_double("--cameras", optarg, 1, 1e6, &cams);
-            g.cameras = (int)cams;
+            g->cameras = (int)cams;
             if (!bad && cams != floor(cams)) {
                 cli_err("--cameras: '%s' is not an integer", optarg);
                 bad = 1;
             }
             break;
         case 'p':
-            bad = cli_double("--fps", optarg, 1e-6, 1e6, &g.fps);
+            bad = cli_double("--fps", optarg, 1e-6, 1e6, &g->fps);
             break;
         case 'j':
-            bad = cli_double("--jitter-ms", optarg, 0, 1e6, &g.jitter_ms);
+            bad = cli_double("--jitter-ms", optarg, 0, 1e6, &g->jitter_ms);
             break;
         case 'b':
             bad = cli_double("--frame-bytes", optarg, 0, (double)EP_TRACE_MAX_SIZE, &frame_bytes);
             have_frame_bytes = 1;
             break;
         case 'z':
-            sizes = optarg;
+            a->sizes = optarg;
             break;
         case 's':
-            bad = cli_u64("--seed", optarg, &g.seed);
+            bad = cli_u64("--seed", optarg, &g->seed);
             break;
         case 'R':
-            replace = 1;
+            a->replace = 1;
             break;
         case 'q':
-            quiet = 1;
+            a->quiet = 1;
             break;
         case 'h':
             return cli_help_or_usage(1, gen_help);
@@ -490,58 +541,80 @@ trace_gen(int argc, char **argv)
         cli_err("trace gen: unexpected argument '%s' (see --help)", argv[optind]);
         return EXIT_USAGE;
     }
-    if (!name) {
+    if (!a->name) {
         cli_err("trace gen: --name is required");
         return EXIT_USAGE;
     }
-    if (ep_trace_name_check(name)) {
-        cli_err("--name: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", name);
+    if (ep_trace_name_check(a->name)) {
+        cli_err("--name: '%s' is not a valid trace name (1-127 of A-Z a-z 0-9 . _ -)", a->name);
         return EXIT_USAGE;
     }
-    if (have_frame_bytes && g.kind != EP_GEN_VIDEO) {
+    if (have_frame_bytes && g->kind != EP_GEN_VIDEO) {
         cli_err("--frame-bytes applies only to --kind video");
         return EXIT_USAGE;
     }
-    if (ep_dur_from_s(dur, &g.duration)) {
+    if (ep_dur_from_s(a->dur, &g->duration)) {
         cli_err("--duration: out of range");
         return EXIT_USAGE;
     }
-    if (g.kind == EP_GEN_VIDEO)
-        g.fixed_input = (int64_t)frame_bytes;
-    ep_store *st = cli_store_open(db, 0);
+    if (g->kind == EP_GEN_VIDEO)
+        g->fixed_input = (int64_t)frame_bytes;
+    return -1;
+}
+
+/* The generated trace's metadata: its name, format gen-KIND, and the generator's parameters
+ * (sizes_params: the --sizes mode's, as JSON members) for a rerun. */
+static void
+gen_meta(const gen_args *a, const char *sizes_params, ep_trace_meta *meta)
+{
+    static const char *const kinds[] = {"poisson", "gamma", "mmpp", "video"};
+    const ep_gen_spec *g = &a->g;
+    memset(meta, 0, sizeof *meta);
+    snprintf(meta->name, sizeof meta->name, "%s", a->name);
+    snprintf(meta->format, sizeof meta->format, "gen-%s", kinds[g->kind]);
+    snprintf(meta->license, sizeof meta->license, "synthetic (epara trace gen)");
+    snprintf(meta->params, sizeof meta->params,
+             "{\"kind\":\"%s\",\"seed\":%llu,\"rate_per_s\":%.17g,\"duration_s\":%.17g,"
+             "\"cv\":%.17g,\"off_rate_per_s\":%.17g,\"mean_on_s\":%.17g,\"mean_off_s\":%.17g,"
+             "\"cameras\":%d,\"fps\":%.17g,\"jitter_ms\":%.17g,\"sizes\":{%s}}",
+             kinds[g->kind], (unsigned long long)g->seed, g->rate_per_s, a->dur, g->cv,
+             g->off_rate_per_s, g->mean_on_s, g->mean_off_s, g->cameras, g->fps, g->jitter_ms,
+             sizes_params);
+    snprintf(meta->source, sizeof meta->source, "epara trace gen --kind %s --seed %llu",
+             kinds[g->kind], (unsigned long long)g->seed);
+}
+
+static int
+trace_gen(int argc, char **argv)
+{
+    gen_args a;
+    int rc = gen_parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ep_gen_spec *g = &a.g;
+    const char *name = a.name;
+    ep_store *st = cli_store_open(a.db, 0);
     if (!st)
         return EXIT_FAIL;
     int64_t *pin = NULL, *pout = NULL;
     char sizes_params[512] = "\"mode\":\"none\"";
-    int rc = EXIT_USAGE;
-    if (sizes && parse_sizes(st, sizes, &g, &pin, &pout, sizes_params, sizeof sizes_params))
+    rc = EXIT_USAGE;
+    if (a.sizes && parse_sizes(st, a.sizes, g, &pin, &pout, sizes_params, sizeof sizes_params))
         goto done;
-    if (g.kind == EP_GEN_VIDEO && g.sizes == EP_SIZES_FIXED && !sizes)
+    if (g->kind == EP_GEN_VIDEO && g->sizes == EP_SIZES_FIXED && !a.sizes)
         snprintf(sizes_params, sizeof sizes_params, "\"mode\":\"fixed\",\"input\":%lld",
-                 (long long)g.fixed_input);
-    static const char *const kinds[] = {"poisson", "gamma", "mmpp", "video"};
+                 (long long)g->fixed_input);
     ep_trace_meta meta;
-    memset(&meta, 0, sizeof meta);
-    snprintf(meta.name, sizeof meta.name, "%s", name);
-    snprintf(meta.format, sizeof meta.format, "gen-%s", kinds[g.kind]);
-    snprintf(meta.license, sizeof meta.license, "synthetic (epara trace gen)");
-    snprintf(meta.params, sizeof meta.params,
-             "{\"kind\":\"%s\",\"seed\":%llu,\"rate_per_s\":%.17g,\"duration_s\":%.17g,"
-             "\"cv\":%.17g,\"off_rate_per_s\":%.17g,\"mean_on_s\":%.17g,\"mean_off_s\":%.17g,"
-             "\"cameras\":%d,\"fps\":%.17g,\"jitter_ms\":%.17g,\"sizes\":{%s}}",
-             kinds[g.kind], (unsigned long long)g.seed, g.rate_per_s, dur, g.cv, g.off_rate_per_s,
-             g.mean_on_s, g.mean_off_s, g.cameras, g.fps, g.jitter_ms, sizes_params);
-    snprintf(meta.source, sizeof meta.source, "epara trace gen --kind %s --seed %llu",
-             kinds[g.kind], (unsigned long long)g.seed);
+    gen_meta(&a, sizes_params, &meta);
     ep_trace_writer *w;
-    int err = ep_trace_writer_begin(st, &meta, replace, &w);
+    int err = ep_trace_writer_begin(st, &meta, a.replace, &w);
     if (err) {
         rc = cli_store_fail(st, "trace gen", name, err);
         goto done;
     }
     ep_trace_writer_set_origin(w, 0);
     char msg[256] = "";
-    err = ep_trace_generate(&g, ep_trace_writer_sink, w, msg, sizeof msg);
+    err = ep_trace_generate(g, ep_trace_writer_sink, w, msg, sizeof msg);
     if (err) {
         ep_trace_writer_abort(w);
         if (err == EP_EINVAL) {
@@ -558,7 +631,7 @@ trace_gen(int argc, char **argv)
         rc = cli_store_fail(st, "trace gen", name, err);
         goto done;
     }
-    if (!quiet)
+    if (!a.quiet)
         cli_print_written(&out, "generated");
     rc = EXIT_OK;
 done:
