@@ -383,8 +383,7 @@ ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *e
 ep_time
 ep_live_next(const ep_live *l)
 {
-    int64_t at;
-    return ep_heap_min_key(&l->s.eng.heap, &at, NULL) ? at : EP_TIME_MAX;
+    return node_next(&l->s);
 }
 
 /* Loadgen: records the oldest outstanding requests past their result timeout. Requests go
@@ -409,11 +408,7 @@ int
 ep_live_advance(ep_live *l, ep_time now)
 {
     node_rt *s = &l->s;
-    node_event *ev;
-    while (!s->failed && (ev = node_engine_next(&s->eng, now)) != NULL)
-        ev->fn(s, ev);
-    if (s->eng.now < now)
-        s->eng.now = now;
+    node_advance(s, now);
     expire(l);
     return s->failed;
 }

@@ -525,3 +525,32 @@ node_instance_event(node_rt *s, node_event *ev)
     else
         node_dnn_batch_done(s, ev);
 }
+
+/* --- driving the runtime ------------------------------------------------------------------ */
+
+ep_time
+node_next(const node_rt *s)
+{
+    ep_time at;
+    return ep_heap_min_key(&s->eng.heap, &at, NULL) ? at : EP_TIME_MAX;
+}
+
+int
+node_step(node_rt *s, ep_time until)
+{
+    node_event *ev;
+    if (s->failed || (ev = node_engine_next(&s->eng, until)) == NULL)
+        return 0;
+    ev->fn(s, ev);
+    return 1;
+}
+
+int
+node_advance(node_rt *s, ep_time now)
+{
+    while (node_step(s, now))
+        ;
+    if (s->eng.now < now)
+        s->eng.now = now;
+    return s->failed;
+}

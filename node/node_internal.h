@@ -377,6 +377,14 @@ int node_apply_placement(node_rt *s, ep_placement *p, int initial);
 /* Rates over the period since the last placement (place.c). */
 void node_update_demand(node_rt *s);
 /* setup.c: set-up for a role (everything before the loop) and tear-down. */
+/* host.c: how a driver runs the runtime's clock. node_next: the time of the next event
+ * (EP_TIME_MAX: none). node_step: runs the next event due at or before until, at its own
+ * time; 0 when there is none or the run has failed (s->failed), else 1. node_advance: every
+ * event due at or before now, then the clock set to now (never backwards); returns
+ * s->failed. */
+ep_time node_next(const node_rt *s);
+int node_step(node_rt *s, ep_time until);
+int node_advance(node_rt *s, ep_time now);
 /* setup.c: "msg: arg" into err (when given); returns code. */
 int node_err(char *err, size_t len, int code, const char *msg, const char *arg);
 int node_setup(node_rt *s, const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out,

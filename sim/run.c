@@ -26,9 +26,7 @@ sim_loop(node_rt *s, const ep_run_opts *opts)
 {
     ep_time until =
             s->end > EP_TIME_MAX - 600 * EP_NS_PER_S ? EP_TIME_MAX : s->end + 600 * EP_NS_PER_S;
-    node_event *ev;
-    while (!s->failed && (ev = node_engine_next(&s->eng, until)) != NULL) {
-        ev->fn(s, ev);
+    while (node_step(s, until)) {
         if (opts->on_progress && (s->eng.events & 0xfffff) == 0)
             opts->on_progress(opts->ctx, s->end > 0 ? (double)s->eng.now / (double)s->end : 1.0,
                               s->eng.now, s->eng.events);
