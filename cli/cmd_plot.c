@@ -177,38 +177,45 @@ run_gnuplot(const char *exe, const char *dir, const char *path, const report_not
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-int
-cmd_plot(int argc, char **argv)
+/* What `epara plot` was asked for. */
+typedef struct plot_args {
+    const char *db, *out, *plots, *scen;
+    double rate;
+    int quiet;
+} plot_args;
+
+/* Reads the options into *a and checks them; -1 to go on, else the exit status (printed). */
+static int
+plot_parse(int argc, char **argv, plot_args *a)
 {
     static const struct option longopts[] = {
             {"db", required_argument, NULL, 'd'},    {"out", required_argument, NULL, 'o'},
             {"plots", required_argument, NULL, 'p'}, {"scenario", required_argument, NULL, 's'},
             {"rate", required_argument, NULL, 'r'},  {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    const char *db = NULL, *out = NULL, *plots = EP_PLOTS_DIR, *scen = NULL;
-    double rate = 1;
-    int quiet = 0, c;
+    *a = (plot_args){NULL, NULL, EP_PLOTS_DIR, NULL, 1, 0};
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            db = optarg;
+            a->db = optarg;
             break;
         case 'o':
-            out = optarg;
+            a->out = optarg;
             break;
         case 'p':
-            plots = optarg;
+            a->plots = optarg;
             break;
         case 's':
-            scen = optarg;
+            a->scen = optarg;
             break;
         case 'r':
-            if (cli_double("--rate", optarg, 1e-6, 1e6, &rate))
+            if (cli_double("--rate", optarg, 1e-6, 1e6, &a->rate))
                 return EXIT_USAGE;
             break;
         case 'q':
-            quiet = 1;
+            a->quiet = 1;
             break;
         case 'h':
             fputs(help, stdout);
@@ -218,14 +225,122 @@ cmd_plot(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!db || !out || optind != argc) {
+    if (!a->db || !a->out || optind != argc) {
         cli_err("plot: --db and --out are required (see --help)");
         return EXIT_USAGE;
     }
-    if (access(db, R_OK) != 0) {
-        cli_err("plot: %s: %s", db, strerror(errno));
+    if (access(a->db, R_OK) != 0) {
+        cli_err("plot: %s: %s", a->db, strerror(errno));
         return EXIT_USAGE;
     }
+    return -1;
+}
+
+#define PLOT_SCRIPTS_MAX 256 /* *.gp scripts read from one --plots folder */
+
+/* The *.gp scripts of folder plots, sorted, into names[0 .. *n) (the caller frees them).
+ * Returns EXIT_OK, or the exit status after printing the problem (nothing left to free). */
+static int
+list_scripts(const char *plots, char **names, int *n)
+{
+    DIR *d = opendir(plots);
+    if (!d) {
+        cli_err("plot: %s: %s (see --plots)", plots, strerror(errno));
+        return EXIT_USAGE;
+    }
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && *n < PLOT_SCRIPTS_MAX) {
+        size_t l = strlen(e->d_name);
+        if (l > 3 && strcmp(e->d_name + l - 3, ".gp") == 0 && e->d_name[0] != '.')
+            names[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    int rc = EXIT_OK;
+    for (int i = 0; i < *n; i++)
+        if (!names[i])
+            rc = EXIT_FAIL;
+    if (rc || *n == 0) {
+        if (*n == 0)
+            cli_err("plot: %s: no *.gp scripts", plots);
+        for (int i = 0; i < *n; i++)
+            free(names[i]);
+        return *n == 0 ? EXIT_USAGE : EXIT_FAIL;
+    }
+    qsort(names, (size_t)*n, sizeof *names, cmp_str);
+    return EXIT_OK;
+}
+
+/* Whether script `name` lacks data: one of its inputs in the output folder is missing or
+ * empty (said unless quiet). */
+static int
+inputs_empty(const plot_args *a, const script *sc, const char *name)
+{
+    char in[4096];
+    for (int k = 0; k < sc->ninput; k++) {
+        snprintf(in, sizeof in, "%s/%s", a->out, sc->input[k]);
+        if (has_data(in))
+            continue;
+        if (!a->quiet && access(in, F_OK) != 0)
+            printf("plot: skipped %s: epara report writes no %s (a study figure: "
+                   "its experiments/*/run draws it)\n",
+                   name, sc->input[k]);
+        else if (!a->quiet)
+            printf("plot: skipped %s: %s has no data%s\n", name, in,
+                   strstr(sc->input[k], "latency")
+                           ? " (no run has a latency histogram or records: rerun it "
+                             "with epara sweep or epara sim --out)"
+                           : "");
+        return 1;
+    }
+    return 0;
+}
+
+enum { DRAW_FAILED, DRAW_SKIPPED, DRAW_DONE };
+
+/* Draws the figure of script `name` with gnuplot exe: DRAW_FAILED (a bad header or gnuplot
+ * failed), DRAW_SKIPPED (no data), or DRAW_DONE, each output it did not write counted in
+ * *failed. */
+static int
+draw_script(const plot_args *a, const char *exe, const char *name, report_notes *notes, int *failed)
+{
+    char path[4096], of[4096];
+    script sc;
+    snprintf(path, sizeof path, "%s/%s", a->plots, name);
+    if (read_header(path, &sc) != 0 || sc.noutput == 0) {
+        cli_err("plot: %s: no '# output:' line naming .png/.svg files", path);
+        return DRAW_FAILED;
+    }
+    if (inputs_empty(a, &sc, name))
+        return DRAW_SKIPPED;
+    for (int k = 0; k < sc.noutput; k++) {
+        snprintf(of, sizeof of, "%s/%s", a->out, sc.output[k]);
+        remove(of);
+    }
+    if (run_gnuplot(exe, a->out, path, notes) != 0) {
+        cli_err("plot: %s failed", path);
+        return DRAW_FAILED;
+    }
+    for (int k = 0; k < sc.noutput; k++) {
+        struct stat stt;
+        snprintf(of, sizeof of, "%s/%s", a->out, sc.output[k]);
+        if (stat(of, &stt) != 0 || stt.st_size == 0) {
+            cli_err("plot: %s did not write %s", path, of);
+            (*failed)++;
+        } else if (!a->quiet) {
+            printf("plot: wrote %s\n", of);
+        }
+    }
+    return DRAW_DONE;
+}
+
+int
+cmd_plot(int argc, char **argv)
+{
+    plot_args a;
+    int rc = plot_parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
     char exe[4096];
     const char *gp = getenv("EP_GNUPLOT");
     if (find_exe(gp && *gp ? gp : "gnuplot", exe, sizeof exe) != 0) {
@@ -233,92 +348,25 @@ cmd_plot(int argc, char **argv)
                 gp && *gp ? ": " : " on PATH", gp && *gp ? gp : "");
         return EXIT_FAIL;
     }
-    DIR *d = opendir(plots);
-    if (!d) {
-        cli_err("plot: %s: %s (see --plots)", plots, strerror(errno));
-        return EXIT_USAGE;
-    }
-    char *names[256];
+    char *names[PLOT_SCRIPTS_MAX];
     int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < 256) {
-        size_t l = strlen(e->d_name);
-        if (l > 3 && strcmp(e->d_name + l - 3, ".gp") == 0 && e->d_name[0] != '.')
-            names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    int rc = EXIT_OK;
-    for (int i = 0; i < n; i++)
-        if (!names[i])
-            rc = EXIT_FAIL;
-    if (rc || n == 0) {
-        if (n == 0)
-            cli_err("plot: %s: no *.gp scripts", plots);
-        for (int i = 0; i < n; i++)
-            free(names[i]);
-        return n == 0 ? EXIT_USAGE : EXIT_FAIL;
-    }
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    if ((rc = list_scripts(a.plots, names, &n)) != EXIT_OK)
+        return rc;
     report_notes notes;
-    rc = report_export(db, out, scen, rate, quiet, &notes);
+    rc = report_export(a.db, a.out, a.scen, a.rate, a.quiet, &notes);
     int drawn = 0, skipped = 0, failed = 0;
     for (int i = 0; rc == EXIT_OK && i < n; i++) {
-        char path[4096], in[4096];
-        script sc;
-        snprintf(path, sizeof path, "%s/%s", plots, names[i]);
-        if (read_header(path, &sc) != 0 || sc.noutput == 0) {
-            cli_err("plot: %s: no '# output:' line naming .png/.svg files", path);
-            failed++;
-            continue;
-        }
-        int empty = 0;
-        for (int k = 0; k < sc.ninput && !empty; k++) {
-            snprintf(in, sizeof in, "%s/%s", out, sc.input[k]);
-            if (!has_data(in)) {
-                empty = 1;
-                if (!quiet && access(in, F_OK) != 0)
-                    printf("plot: skipped %s: epara report writes no %s (a study figure: "
-                           "its experiments/*/run draws it)\n",
-                           names[i], sc.input[k]);
-                else if (!quiet)
-                    printf("plot: skipped %s: %s has no data%s\n", names[i], in,
-                           strstr(sc.input[k], "latency")
-                                   ? " (no run has a latency histogram or records: rerun it "
-                                     "with epara sweep or epara sim --out)"
-                                   : "");
-            }
-        }
-        if (empty) {
-            skipped++;
-            continue;
-        }
-        for (int k = 0; k < sc.noutput; k++) {
-            snprintf(in, sizeof in, "%s/%s", out, sc.output[k]);
-            remove(in);
-        }
-        if (run_gnuplot(exe, out, path, &notes) != 0) {
-            cli_err("plot: %s failed", path);
-            failed++;
-            continue;
-        }
-        for (int k = 0; k < sc.noutput; k++) {
-            struct stat stt;
-            snprintf(in, sizeof in, "%s/%s", out, sc.output[k]);
-            if (stat(in, &stt) != 0 || stt.st_size == 0) {
-                cli_err("plot: %s did not write %s", path, in);
-                failed++;
-            } else if (!quiet) {
-                printf("plot: wrote %s\n", in);
-            }
-        }
-        drawn++;
+        int d = draw_script(&a, exe, names[i], &notes, &failed);
+        drawn += d == DRAW_DONE;
+        skipped += d == DRAW_SKIPPED;
+        failed += d == DRAW_FAILED;
     }
     for (int i = 0; i < n; i++)
         free(names[i]);
     if (rc != EXIT_OK)
         return rc;
-    if (!quiet)
+    if (!a.quiet)
         printf("plot: %d figures drawn, %d skipped, %d failed, from %s\n", drawn, skipped, failed,
-               plots);
+               a.plots);
     return failed ? EXIT_FAIL : EXIT_OK;
 }
