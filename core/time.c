@@ -2,6 +2,7 @@
  * and the double <-> ns conversion used at input edges. */
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "epara/core/error.h"
 #include "epara/core/time.h"
@@ -125,4 +126,12 @@ ep_time_format_datetime(ep_time t, char *buf)
     civil_from_days(days, &y, &m, &d);
     snprintf(buf, EP_DATETIME_BUFLEN, "%04d-%02u-%02u %02d:%02d:%02d.%09d", (int)y, m, d,
              (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)ns);
+}
+
+double
+ep_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "epara/core/error.h"
+#include "epara/core/time.h"
 #include "epara/exec/live.h"
 #include "node_internal.h" /* the runtime it drives (node/) */
 
@@ -322,7 +323,7 @@ controller_placed(node_rt *s, const ep_placement *p)
 static node_port
 role_port(ep_live_role role, const ep_live_hooks *hooks)
 {
-    node_port port = {0};
+    node_port port = {.stopwatch = ep_mono_s};
     if (role == EP_LIVE_NODE) {
         port.send = role_node_send;
         port.sync = role_node_sync;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "epara/core/error.h"
 #include "epara/policies/policy_util.h"

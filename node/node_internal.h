@@ -152,6 +152,9 @@ typedef struct node_port {
     void (*placed)(node_rt *s, const ep_placement *p);
     /* Request r got its record and returns to the pool (the loadgen: no longer pending). */
     void (*finished)(node_rt *s, node_request *r);
+    /* Seconds on a monotonic clock, to time the policy's place() (place_time_s); NULL: not
+     * timed. The runtime reads no clock itself. */
+    double (*stopwatch)(void);
 } node_port;
 
 /* What this runtime hosts: every node and the controller (the simulator, sim/; time from

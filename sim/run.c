@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "epara/core/error.h"
+#include "epara/core/time.h"
 #include "epara/sim/sim.h"
 #include "node_internal.h"
 #include "sim_driver.h"
@@ -49,7 +50,7 @@ ep_sim_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out, c
     node_rt *s = &R.rt;
     /* Every node is here: what leaves one crosses the network model to another, and their
      * state reaches each other in memory. */
-    static const node_port port = {.send = sim_net_send, .sync = sim_sync};
+    static const node_port port = {.send = sim_net_send, .sync = sim_sync, .stopwatch = ep_mono_s};
     int rc = node_setup(s, sc, opts, out, NODE_ROLE_ALL, -1, &port, err, errlen);
     if (rc) {
         out->wall_s = since(&w0);

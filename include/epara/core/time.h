@@ -50,6 +50,10 @@ int ep_time_parse_datetime(const char *s, size_t len, ep_time *out);
 #define EP_DATETIME_BUFLEN 48
 void ep_time_format_datetime(ep_time t, char *buf);
 
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC): for timing work (a stopwatch), never
+ * for trace or simulated time. */
+double ep_mono_s(void);
+
 /* Days since 1970-01-01 of a proleptic Gregorian civil date (no validation). */
 int64_t ep_days_from_civil(int64_t y, unsigned m, unsigned d);
 
