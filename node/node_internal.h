@@ -374,6 +374,13 @@ void node_instance_drop(node_rt *s, node_instance *in, const char *why);
 /* place.c: node goes down (its instances drop what they hold and stop, loads included), or
  * comes back (instances placed on it load from now). */
 void node_node_fail(node_rt *s, int node);
+/* place.c: the network splits: nodes[0 .. n) are cut off from the rest (messages cross only
+ * within a side; a pipeline with stages on both sides drops what it holds); node_heal ends
+ * it. The views learn of either at the first sync round after it (node_partition_learn, which
+ * the driver's sync calls). */
+void node_partition(node_rt *s, const int *nodes, int n);
+void node_heal(node_rt *s);
+void node_partition_learn(node_rt *s);
 void node_node_restore(node_rt *s, int node);
 /* Applies a desired placement (place.c); initial: instances ready at once. */
 int node_apply_placement(node_rt *s, ep_placement *p, int initial);

@@ -408,3 +408,42 @@ node_node_restore(node_rt *s, int node)
         node_schedule(&s->eng, &in->ev, s->eng.now + load);
     }
 }
+
+void
+node_partition(node_rt *s, const int *nodes, int n)
+{
+    /* What the nodes across the cut last heard of each instance. */
+    if (s->ninst > 0)
+        memcpy(s->frozen, s->synced, (size_t)s->ninst * sizeof *s->frozen);
+    memset(s->cut, 0, (size_t)s->sc->nnodes * sizeof *s->cut);
+    for (int i = 0; i < n; i++)
+        s->cut[nodes[i]] = 1;
+    s->part = 1;
+    s->part_since = s->eng.now;
+    /* A pipeline with stages on both sides cannot run: what it holds is lost. */
+    for (int i = 0; i < s->ninst; i++)
+        if (node_instance_split(s, s->inst[i]) && s->node_up[s->inst[i]->node])
+            node_instance_drop(s, s->inst[i], "network partition");
+}
+
+void
+node_heal(node_rt *s)
+{
+    s->part = 0;
+    s->part_since = s->eng.now;
+    memset(s->cut, 0, (size_t)s->sc->nnodes * sizeof *s->cut);
+    for (int i = 0; i < s->ninst; i++)
+        node_instance_kick(s, s->inst[i]);
+}
+
+void
+node_partition_learn(node_rt *s)
+{
+    if (s->eng.now > s->part_since) {
+        /* A round of sync messages missed across the cut (or received again after the heal)
+         * is how the nodes learn of the partition (or of its end): the first tick after it,
+         * not one at the same instant. */
+        s->vpart = s->part;
+        memcpy(s->vcut, s->cut, (size_t)s->sc->nnodes * sizeof *s->cut);
+    }
+}

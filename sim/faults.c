@@ -4,7 +4,6 @@
  * instances (a node's fail, a node's restore, a pipeline split by a cut) is the host's
  * (place.c). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "epara/core/error.h"
 #include "node_internal.h"
@@ -38,25 +37,10 @@ sim_fault_fire(node_rt *s, node_event *ev)
         sim_of(s)->sync_loss = 0;
         break;
     case EP_FAULT_PARTITION:
-        /* What the nodes across the cut last heard of each instance. */
-        if (s->ninst > 0)
-            memcpy(s->frozen, s->synced, (size_t)s->ninst * sizeof *s->frozen);
-        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
-        for (int i = 0; i < f->nnodes; i++)
-            s->cut[f->nodes[i]] = 1;
-        s->part = 1;
-        s->part_since = s->eng.now;
-        /* A pipeline with stages on both sides cannot run: what it holds is lost. */
-        for (int i = 0; i < s->ninst; i++)
-            if (node_instance_split(s, s->inst[i]) && s->node_up[s->inst[i]->node])
-                node_instance_drop(s, s->inst[i], "network partition");
+        node_partition(s, f->nodes, f->nnodes);
         break;
     case EP_FAULT_HEAL:
-        s->part = 0;
-        s->part_since = s->eng.now;
-        memset(s->cut, 0, (size_t)sc->nnodes * sizeof *s->cut);
-        for (int i = 0; i < s->ninst; i++)
-            node_instance_kick(s, s->inst[i]);
+        node_heal(s);
         break;
     case EP_FAULT_SYNC_DELAY:
         sim_of(s)->sync_delay = f->delay;
@@ -95,11 +79,5 @@ sim_sync(node_rt *s)
         node_snapshot_later(s, r->sync_delay);
     else if (!r->sync_loss)
         node_snapshot(s);
-    if (s->eng.now > s->part_since) {
-        /* A round of sync messages missed across the cut (or received again after the heal)
-         * is how the nodes learn of the partition (or of its end): the first tick after it,
-         * not one at the same instant. */
-        s->vpart = s->part;
-        memcpy(s->vcut, s->cut, (size_t)s->sc->nnodes * sizeof *s->cut);
-    }
+    node_partition_learn(s);
 }
