@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "epara/core/error.h"
+#include "epara/exec/deploy.h"
 #include "epara/exec/exec.h"
 #include "epara/sim/results.h"
 #include "epara/experiments/scenario.h"
@@ -57,6 +58,10 @@ static const char exec_help[] =
         "  --real-links        links are shaped for real (netns): no link emulation\n"
         "  --real-bandwidth    only the bandwidth is shaped for real: latency emulated\n"
         "  --node-ip A.B.C.D   node k listens on A.B.C.D + k instead of --host\n"
+        "  --deploy FILE       controller, node, loadgen: where every process listens, one\n"
+        "                      line each (controller|loadgen HOST:PORT, node NAME|K\n"
+        "                      HOST:PORT; exec/README.md); instead of --host, --node-ip\n"
+        "                      and --base-port\n"
         "  --run-for S         controller, node: stop at trace time S (default: on SIGTERM)\n"
         "  --grace S           loadgen: wait S trace seconds after the last arrival for\n"
         "                      outstanding results (default 60)\n"
@@ -135,6 +140,7 @@ enum {
     OPT_NODE_IP,
     OPT_REAL_BANDWIDTH,
     OPT_SYNC_LOSS,
+    OPT_DEPLOY,
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -264,6 +270,9 @@ parse_addr_opt(exec_cli *c, int ch, const char *arg)
         break;
     case OPT_NODE_IP:
         return parse_node_ip(c, arg);
+    case OPT_DEPLOY:
+        c->deploy = arg;
+        break;
     default:
         return OPT_OTHER;
     }
@@ -438,6 +447,11 @@ check_parsed(exec_cli *c, const char *epoch)
     if (cli_run_check_policy(&c->run, 0,
                              "`bound` is not a live policy; see `epara sim --list-policies`"))
         return EXIT_USAGE;
+    if (c->deploy && (c->host || c->node_ip || c->base_port)) {
+        cli_err("--deploy names every address and port: it replaces --host, --node-ip and "
+                "--base-port");
+        return EXIT_USAGE;
+    }
     if (parse_epoch(epoch, &c->epoch))
         return EXIT_USAGE;
     return 0;
@@ -471,6 +485,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             {"max-held", required_argument, NULL, OPT_MAX_HELD},
             {"sync-loss", required_argument, NULL, OPT_SYNC_LOSS},
             {"node-ip", required_argument, NULL, OPT_NODE_IP},
+            {"deploy", required_argument, NULL, OPT_DEPLOY},
             {"real-bandwidth", no_argument, NULL, OPT_REAL_BANDWIDTH},
             {"netns", no_argument, NULL, 'N'},
             {"keep-logs", required_argument, NULL, 'K'},
@@ -506,6 +521,11 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
     }
     if (optind != argc) {
         cli_err("unexpected argument '%s' (see --help)", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (testbed && c->deploy) {
+        cli_err("--deploy: an option of the roles (controller, node, loadgen) on machines of "
+                "their own; epara testbed places its processes itself");
         return EXIT_USAGE;
     }
     return check_parsed(c, epoch);
@@ -725,6 +745,22 @@ report_loadgen(const exec_cli *c, const ep_scenario *sc, ep_run_result *r, ep_ex
     return EXIT_OK;
 }
 
+/* --deploy FILE, read against the scenario: 0 (*out NULL without --deploy) or EXIT_USAGE
+ * after printing the file, line and problem. */
+static int
+load_deploy(const exec_cli *c, const ep_scenario *sc, ep_deploy **out)
+{
+    *out = NULL;
+    if (!c->deploy)
+        return 0;
+    char msg[RUN_MSG_MAX];
+    if (ep_deploy_load(c->deploy, sc, out, msg, sizeof msg) != 0) {
+        cli_err("--deploy %s", msg);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 int
 exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **summary)
 {
@@ -744,8 +780,11 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     ep_results *res = NULL;
     rec_sink sink = {NULL, 0};
     ep_exec_opts o;
-    if ((rc = fill_exec_opts(c, role, &sc, st, key, keylen, &o)) != 0)
+    ep_deploy *dep = NULL;
+    if ((rc = fill_exec_opts(c, role, &sc, st, key, keylen, &o)) != 0 ||
+        (rc = load_deploy(c, &sc, &dep)) != 0)
         goto done;
+    o.deploy = dep;
     rc = EXIT_FAIL;
     if (open_policy_log(c, role, &o) ||
         (role == EP_LIVE_LOADGEN && c->out && open_results(c, &sc, &res, &sink, &o)))
@@ -767,6 +806,7 @@ done:
         cli_err("--policy-log %s: write failed", c->policy_log);
         rc = EXIT_FAIL;
     }
+    ep_deploy_free(dep);
     ep_results_close(res);
     ep_store_close(st);
     ep_scenario_fini(&sc);

@@ -22,6 +22,7 @@ typedef struct exec_cli {
     int64_t max_held;    /* --max-held (node, testbed) */
     double sync_loss[2]; /* --sync-loss S:E (controller, node, testbed): trace seconds */
     const char *node_ip; /* --node-ip: node k listens on this IPv4 address + k */
+    const char *deploy;  /* --deploy: the deployment file (roles only, not the testbed) */
 } exec_cli;
 
 /* Parses the options (testbed: also --netns, --keep-logs). Returns 0, -1 after

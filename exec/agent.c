@@ -3,6 +3,7 @@
  * listening on this process's address, one push socket dialing each peer it sends to
  * (nng reconnects by itself; sends never block: a refused send is counted and handled).
  * Frames that fail authentication or validation are dropped and counted. */
+#include "epara/exec/deploy.h"
 #include "epara/exec/exec.h"
 
 #include <errno.h>
@@ -110,6 +111,10 @@ ep_exec_wall_ns(void)
 void
 ep_exec_addr(const ep_exec_opts *o, ep_live_role role, int node, char *buf, size_t len)
 {
+    if (o->deploy) {
+        snprintf(buf, len, "%s", ep_deploy_url(o->deploy, role, node));
+        return;
+    }
     int port = o->base_port > 0 ? o->base_port : EP_EXEC_DEFAULT_PORT;
     port += role == EP_LIVE_CONTROLLER ? 0 : role == EP_LIVE_LOADGEN ? 1 : 2 + node;
     unsigned b[4];
@@ -668,7 +673,7 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
 static int
 open_out(agent *a, nng_socket *s, ep_live_role role, int node)
 {
-    char addr[128];
+    char addr[EP_DEPLOY_URL_MAX];
     ep_exec_addr(a->o, role, node, addr, sizeof addr);
     int rv = nng_push0_open(s);
     if (!rv)
@@ -686,7 +691,7 @@ static int
 open_sockets(agent *a)
 {
     const ep_exec_opts *o = a->o;
-    char addr[128];
+    char addr[EP_DEPLOY_URL_MAX];
     ep_exec_addr(o, o->role, o->node, addr, sizeof addr);
     int rv = nng_pull0_open(&a->in);
     if (!rv)
@@ -695,6 +700,8 @@ open_sockets(agent *a)
         rv = nng_listen(a->in, addr, NULL, 0);
     if (rv)
         return fail(a, EP_EIO, "cannot listen on", addr, rv);
+    if (o->verbose)
+        fprintf(stderr, "epara: listening on %s\n", addr);
     int rc;
     if (o->role == EP_LIVE_NODE) {
         if ((rc = open_out(a, &a->ctl, EP_LIVE_CONTROLLER, 0)) != 0 ||

@@ -51,7 +51,10 @@ typedef struct ep_exec_opts {
     const char *host;    /* NULL: 127.0.0.1 */
     const char *node_ip; /* NULL: nodes listen on host; else node k on node_ip + k */
     int base_port;       /* 0: EP_EXEC_DEFAULT_PORT */
-    const uint8_t *key;  /* shared secret, keylen >= EP_WIRE_MIN_KEY_BYTES */
+    /* Where every process listens (epara/exec/deploy.h); when given, host, node_ip and
+     * base_port are not used. */
+    const struct ep_deploy *deploy;
+    const uint8_t *key; /* shared secret, keylen >= EP_WIRE_MIN_KEY_BYTES */
     size_t keylen;
     int64_t epoch_ns;  /* CLOCK_REALTIME ns of trace time 0 */
     double time_scale; /* trace seconds per wall second (> 0; 1: real time) */
@@ -80,9 +83,9 @@ typedef struct ep_exec_opts {
 int ep_exec_run(const ep_exec_opts *o, ep_run_result *out, ep_exec_stats *stats, char *err,
                 size_t errlen);
 
-/* The address of a role: "tcp://host:port" into buf. node: index for EP_LIVE_NODE, which
- * listens on node_ip + node (IPv4, counted as a 32-bit number) when node_ip is given (each
- * node in its own network namespace), else on host. */
+/* The address of a role: "tcp://host:port" into buf. node: index for EP_LIVE_NODE. The
+ * deployment's when given; else node k listens on node_ip + k (IPv4, counted as a 32-bit
+ * number) when node_ip is given (each node in its own network namespace), else on host. */
 void ep_exec_addr(const ep_exec_opts *o, ep_live_role role, int node, char *buf, size_t len);
 
 /* CLOCK_REALTIME in ns. */
