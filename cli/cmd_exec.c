@@ -208,9 +208,6 @@ parse_epoch(const char *text, int64_t *out)
     return 0;
 }
 
-/* What an option group's parser (parse_*_opt) says of one option (run_opts.h). */
-enum { OPT_TAKEN = CLI_OPT_TAKEN, OPT_OTHER = CLI_OPT_OTHER };
-
 /* The options before any is parsed: scale factors 1, no node, the emulated engine. */
 static void
 exec_cli_defaults(exec_cli *c)
@@ -236,7 +233,7 @@ parse_node_ip(exec_cli *c, const char *arg)
         return EXIT_USAGE;
     }
     c->node_ip = arg;
-    return OPT_TAKEN;
+    return CLI_OPT_TAKEN;
 }
 
 /* Addresses, ports and links: the node hosted, where each process listens, the shared key
@@ -274,9 +271,9 @@ parse_addr_opt(exec_cli *c, int ch, const char *arg)
         c->deploy = arg;
         break;
     default:
-        return OPT_OTHER;
+        return CLI_OPT_OTHER;
     }
-    return bad ? EXIT_USAGE : OPT_TAKEN;
+    return bad ? EXIT_USAGE : CLI_OPT_TAKEN;
 }
 
 /* --sync-loss START:END in trace seconds, the end after the start. */
@@ -301,7 +298,7 @@ parse_sync_loss(exec_cli *c, const char *arg)
         cli_err("--sync-loss %s: expected START:END in trace seconds", arg);
         return EXIT_USAGE;
     }
-    return bad ? EXIT_USAGE : OPT_TAKEN;
+    return bad ? EXIT_USAGE : CLI_OPT_TAKEN;
 }
 
 /* Timing: the epoch (its text into *epoch, read by parse_epoch once all are parsed), the time
@@ -326,9 +323,9 @@ parse_time_opt(exec_cli *c, int ch, const char *arg, const char **epoch)
     case OPT_SYNC_LOSS:
         return parse_sync_loss(c, arg);
     default:
-        return OPT_OTHER;
+        return CLI_OPT_OTHER;
     }
-    return bad ? EXIT_USAGE : OPT_TAKEN;
+    return bad ? EXIT_USAGE : CLI_OPT_TAKEN;
 }
 
 /* What the processes write: the loadgen's results database, records and JSON, the policy
@@ -356,9 +353,9 @@ parse_output_opt(exec_cli *c, int ch, const char *arg)
         c->policy_log = arg;
         break;
     default:
-        return OPT_OTHER;
+        return CLI_OPT_OTHER;
     }
-    return OPT_TAKEN;
+    return CLI_OPT_TAKEN;
 }
 
 /* --llm-shape or --dnn-shape (ch says which) into the engine's options. */
@@ -377,7 +374,7 @@ parse_shape(exec_cli *c, int ch, const char *arg)
         c->llm_shape = arg;
     else
         c->dnn_shape = arg;
-    return OPT_TAKEN;
+    return CLI_OPT_TAKEN;
 }
 
 /* A node's options: its engine (kind, stand-in shapes, checkpoint, threads) and how many
@@ -408,9 +405,9 @@ parse_node_opt(exec_cli *c, int ch, const char *arg)
         bad = cli_i64("--max-held", arg, 1, MAX_HELD_MAX, &c->max_held);
         break;
     default:
-        return OPT_OTHER;
+        return CLI_OPT_OTHER;
     }
-    return bad ? EXIT_USAGE : OPT_TAKEN;
+    return bad ? EXIT_USAGE : CLI_OPT_TAKEN;
 }
 
 /* `epara testbed`'s own options, refused elsewhere: --netns, --keep-logs DIR (created). */
@@ -418,7 +415,7 @@ static int
 parse_testbed_opt(exec_cli *c, int ch, const char *arg, int testbed)
 {
     if (ch != 'N' && ch != 'K')
-        return OPT_OTHER;
+        return CLI_OPT_OTHER;
     if (!testbed) {
         cli_err("--%s: an option of `epara testbed`", ch == 'N' ? "netns" : "keep-logs");
         return EXIT_USAGE;
@@ -432,7 +429,7 @@ parse_testbed_opt(exec_cli *c, int ch, const char *arg, int testbed)
             return EXIT_USAGE;
         }
     }
-    return OPT_TAKEN;
+    return CLI_OPT_TAKEN;
 }
 
 /* Checks across options once all are parsed (--records needs --out, a live --policy) and
@@ -502,21 +499,21 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             return -1;
         }
         int rc = cli_run_opt(&c->run, ch, optarg);
-        if (rc == OPT_OTHER)
+        if (rc == CLI_OPT_OTHER)
             rc = parse_addr_opt(c, ch, optarg);
-        if (rc == OPT_OTHER)
+        if (rc == CLI_OPT_OTHER)
             rc = parse_time_opt(c, ch, optarg, &epoch);
-        if (rc == OPT_OTHER)
+        if (rc == CLI_OPT_OTHER)
             rc = parse_output_opt(c, ch, optarg);
-        if (rc == OPT_OTHER)
+        if (rc == CLI_OPT_OTHER)
             rc = parse_node_opt(c, ch, optarg);
-        if (rc == OPT_OTHER)
+        if (rc == CLI_OPT_OTHER)
             rc = parse_testbed_opt(c, ch, optarg, testbed);
-        if (rc == OPT_OTHER) {
+        if (rc == CLI_OPT_OTHER) {
             fputs(help, stderr);
             return EXIT_USAGE;
         }
-        if (rc != OPT_TAKEN)
+        if (rc != CLI_OPT_TAKEN)
             return rc;
     }
     if (optind != argc) {

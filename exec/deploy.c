@@ -177,34 +177,22 @@ ep_deploy_load(const char *path, const ep_scenario *sc, ep_deploy **out, char *e
         return EP_EIO;
     }
     char *text = NULL;
-    size_t len = 0, cap = 0, got;
-    char chunk[4096];
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + got > cap) {
-            size_t nc = cap ? cap * 2 : 8192;
-            while (nc < len + got)
-                nc *= 2;
-            char *t = realloc(text, nc);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return EP_ENOMEM;
-            }
-            text = t;
-            cap = nc;
-        }
-        memcpy(text + len, chunk, got);
-        len += got;
-    }
-    int bad = ferror(f);
+    size_t cap = 0;
+    ssize_t len = getdelim(&text, &cap, '\0', f); /* the whole file, unless it holds a NUL */
+    int rc = 0;
+    if (ferror(f))
+        rc = EP_EIO;
+    else if (!feof(f))
+        rc = len < 0 ? EP_ENOMEM : EP_EPARSE; /* stopped at a NUL, or out of memory */
     fclose(f);
-    if (bad) {
-        free(text);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: read error", path);
-        return EP_EIO;
-    }
-    int rc = ep_deploy_parse(text ? text : "", len, path, sc, out, err, errlen);
+    if (rc && err && errlen)
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == EP_EIO      ? "read error"
+                 : rc == EP_ENOMEM ? "out of memory"
+                                   : "holds a NUL byte");
+    if (!rc)
+        rc = ep_deploy_parse(len > 0 ? text : "", len > 0 ? (size_t)len : 0, path, sc, out, err,
+                             errlen);
     free(text);
     return rc;
 }
@@ -212,8 +200,9 @@ ep_deploy_load(const char *path, const ep_scenario *sc, ep_deploy **out, char *e
 const char *
 ep_deploy_url(const ep_deploy *d, ep_live_role role, int node)
 {
-    int slot = role == EP_LIVE_CONTROLLER ? 0 : role == EP_LIVE_LOADGEN ? 1 : 2 + node;
-    return slot >= 0 && slot < d->nnodes + 2 ? d->url[slot] : "";
+    if (role == EP_LIVE_NODE && (node < 0 || node >= d->nnodes))
+        return "";
+    return d->url[role == EP_LIVE_CONTROLLER ? 0 : role == EP_LIVE_LOADGEN ? 1 : 2 + node];
 }
 
 void

@@ -3,22 +3,12 @@
  * (sim_net_send, transfer.c) and the scenario's faults are simulated (faults.c). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "epara/core/error.h"
 #include "epara/core/time.h"
 #include "epara/sim/sim.h"
 #include "node_internal.h"
 #include "sim_driver.h"
-
-/* Seconds of wall time since w0. */
-static double
-since(const struct timespec *w0)
-{
-    struct timespec w1;
-    clock_gettime(CLOCK_MONOTONIC, &w1);
-    return (double)(w1.tv_sec - w0->tv_sec) + (double)(w1.tv_nsec - w0->tv_nsec) / 1e9;
-}
 
 /* The loop: every event in time order until none is left or a failure. Requests still in the
  * system this long after the last arrival are reported as unfinished. */
@@ -43,8 +33,7 @@ int
 ep_sim_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out, char *err,
            size_t errlen)
 {
-    struct timespec w0;
-    clock_gettime(CLOCK_MONOTONIC, &w0);
+    double w0 = ep_mono_s();
     sim_run R;
     memset(&R, 0, sizeof R);
     node_rt *s = &R.rt;
@@ -53,7 +42,7 @@ ep_sim_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out, c
     static const node_port port = {.send = sim_net_send, .sync = sim_sync, .stopwatch = ep_mono_s};
     int rc = node_setup(s, sc, opts, out, NODE_ROLE_ALL, -1, &port, err, errlen);
     if (rc) {
-        out->wall_s = since(&w0);
+        out->wall_s = ep_mono_s() - w0;
         return rc;
     }
     if (sim_faults_schedule(&R) != 0) {
@@ -78,7 +67,7 @@ done:
     }
     node_free(s);
     free(R.faults);
-    out->wall_s = since(&w0);
+    out->wall_s = ep_mono_s() - w0;
     out->events_per_s = out->wall_s > 0 ? (double)out->events / out->wall_s : 0;
     if (rc) {
         free(out->device_busy_s);

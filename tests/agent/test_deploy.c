@@ -46,8 +46,9 @@ full_file(const ep_scenario *sc, const char *extra)
     int n = snprintf(t, cap, "# a lab\ncontroller 10.0.0.1:7400\nloadgen lab-gw.example:7401\n");
     for (int k = 0; k < sc->nnodes; k++) {
         char who[EP_NAME_MAX];
-        snprintf(who, sizeof who, "%s", k == 0 ? sc->nodes[0].name : "");
-        if (k > 0)
+        if (k == 0)
+            snprintf(who, sizeof who, "%s", sc->nodes[0].name);
+        else
             snprintf(who, sizeof who, "%d", k);
         n += snprintf(t + n, cap - (size_t)n, "node %s 10.0.0.%d:%d  # comment\n", who, k + 2,
                       7402 + k);

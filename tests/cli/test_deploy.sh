@@ -18,11 +18,11 @@ command -v python3 >/dev/null || { echo "SKIP: python3 is needed to read JSON"; 
 DUR=10
 DB=$T/tr.db
 head -c 48 /dev/urandom | base64 >"$T/key"
-# The traces are prepared once, before the processes open the database.
-"$EPARA" sim --duration 1 --trace-db "$DB" --quiet >/dev/null 2>"$T/prep.err" ||
+# The traces are prepared once, before the processes open the database; the same run
+# says how many nodes the scenario has.
+"$EPARA" sim --duration 1 --trace-db "$DB" --json --quiet >"$T/prep.json" 2>"$T/prep.err" ||
     { bad "preparing the traces"; cat "$T/prep.err"; }
-nnodes=$("$EPARA" sim --duration 1 --trace-db "$DB" --json --quiet 2>/dev/null |
-    python3 -c "import json,sys; print(len({d['node'] for d in json.load(sys.stdin)['devices']}))")
+nnodes=$(python3 -c "import json,sys; print(len({d['node'] for d in json.load(open(sys.argv[1]))['devices']}))" "$T/prep.json")
 # Ports: a block below the ephemeral range (32768 up), where no outgoing connection lands.
 base=$((20000 + RANDOM % 10000))
 {
