@@ -58,10 +58,10 @@ static const char exec_help[] =
         "  --real-links        links are shaped for real (netns): no link emulation\n"
         "  --real-bandwidth    only the bandwidth is shaped for real: latency emulated\n"
         "  --node-ip A.B.C.D   node k listens on A.B.C.D + k instead of --host\n"
-        "  --deploy FILE       controller, node, loadgen: where every process listens, one\n"
-        "                      line each (controller|loadgen HOST:PORT, node NAME|K\n"
-        "                      HOST:PORT; exec/README.md); instead of --host, --node-ip\n"
-        "                      and --base-port\n"
+        "  --deploy FILE       where every process listens, one line each (controller|loadgen\n"
+        "                      HOST:PORT, node NAME|K HOST:PORT; exec/README.md); instead\n"
+        "                      of --host, --node-ip and --base-port (testbed --netns: each\n"
+        "                      namespace takes its node's IPv4 address)\n"
         "  --run-for S         controller, node: stop at trace time S (default: on SIGTERM)\n"
         "  --grace S           loadgen: wait S trace seconds after the last arrival for\n"
         "                      outstanding results (default 60)\n"
@@ -518,11 +518,6 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
     }
     if (optind != argc) {
         cli_err("unexpected argument '%s' (see --help)", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (testbed && c->deploy) {
-        cli_err("--deploy: an option of the roles (controller, node, loadgen) on machines of "
-                "their own; epara testbed places its processes itself");
         return EXIT_USAGE;
     }
     return check_parsed(c, epoch);

@@ -10,8 +10,10 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "epara/core/error.h"
 #include "epara/exec/exec.h"
 #include "epara/experiments/scenario.h"
+#include "epara/exec/deploy.h"
 #include "epara/exec/testbed.h"
 #include "exec_cli.h"
 #include "util.h"
@@ -34,7 +36,9 @@ static const char testbed_help[] =
         "  --netns             (root) each node in its own network namespace, joined by veth\n"
         "                      pairs on a bridge, its link shaped with tc from the scenario:\n"
         "                      netem (rate, delay, loss), or tbf (rate) with the latency\n"
-        "                      emulated where the kernel has no netem\n"
+        "                      emulated where the kernel has no netem; with --deploy FILE\n"
+        "                      each namespace takes the address its node's line names and\n"
+        "                      the bridge the controller's and the loadgen's\n"
         "  --kill WHAT@S       kill -9 a process S trace seconds into the run; WHAT is\n"
         "                      node:K or controller (repeatable)\n"
         "  --link-down node:K@S, --link-up node:K@S\n"
@@ -277,6 +281,13 @@ cmd_testbed(int argc, char **argv)
             return EXIT_USAGE;
         }
 
+    ep_deploy *dep = NULL;
+    char msg[1200];
+    if (c.deploy && ep_deploy_load(c.deploy, &sc, &dep, msg, sizeof msg) != 0) {
+        cli_err("--deploy %s", msg);
+        ep_scenario_fini(&sc);
+        return EXIT_USAGE;
+    }
     arg_list common, lg;
     role_args(&c, &common, &lg);
     ep_testbed_opts o = {
@@ -288,6 +299,8 @@ cmd_testbed(int argc, char **argv)
             .node_ip = c.node_ip,
             .real_links = c.real_links,
             .base_port = c.base_port,
+            .deploy_file = c.deploy,
+            .deploy = dep,
             .time_scale = c.time_scale,
             .netns = c.netns,
             .logs = c.logs,
@@ -299,12 +312,12 @@ cmd_testbed(int argc, char **argv)
             .sync_loss_until_s = c.sync_loss[1],
     };
     ep_testbed *tb = NULL;
-    char msg[1200];
     int err = ep_testbed_open(&o, &tb, msg, sizeof msg);
+    ep_deploy_free(dep);
     ep_scenario_fini(&sc);
     if (err) {
         cli_err("testbed: %s", msg);
-        return EXIT_FAIL;
+        return err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
     }
     ep_testbed_info info;
     ep_testbed_get_info(tb, &info);
@@ -318,7 +331,10 @@ cmd_testbed(int argc, char **argv)
         ep_testbed_close(tb);
         return EXIT_FAIL;
     }
-    if (!c.quiet && !c.json && cli_tty())
+    if (!c.quiet && !c.json && cli_tty() && c.deploy)
+        fprintf(stderr, "testbed: %d nodes at the addresses of %s, engine %s, time scale %g\n",
+                nnodes, c.deploy, c.engine, c.time_scale);
+    else if (!c.quiet && !c.json && cli_tty())
         fprintf(stderr, "testbed: %d nodes, ports %d-%d, engine %s, time scale %g\n", nnodes,
                 info.base_port, info.base_port + nnodes + 1, c.engine, c.time_scale);
     int status = ep_testbed_wait(tb);

@@ -13,6 +13,8 @@
 struct ep_deploy {
     int nnodes;
     char (*url)[EP_DEPLOY_URL_MAX]; /* [0]: controller, [1]: loadgen, [2 + k]: node k */
+    int *line;                      /* the line of each, in the same order */
+    char *name;                     /* the file's name, for messages */
 };
 
 /* "HOST:PORT" into a URL; 0, or -1 with the problem in why. */
@@ -137,15 +139,17 @@ ep_deploy_parse(const char *text, size_t len, const char *name, const ep_scenari
 {
     *out = NULL;
     ep_deploy *d = calloc(1, sizeof *d);
-    int *seen = calloc((size_t)sc->nnodes + 2, sizeof *seen);
-    if (d)
+    if (d) {
         d->url = calloc((size_t)sc->nnodes + 2, sizeof *d->url);
-    if (!d || !seen || !d->url) {
-        free(seen);
+        d->line = calloc((size_t)sc->nnodes + 2, sizeof *d->line);
+        d->name = strdup(name);
+    }
+    if (!d || !d->line || !d->url || !d->name) {
         ep_deploy_free(d);
         return EP_ENOMEM;
     }
     d->nnodes = sc->nnodes;
+    int *seen = d->line;
     int rc = parse_lines(d, text, len, name, sc, seen, err, errlen);
     for (int j = 0; rc == 0 && j < sc->nnodes + 2; j++) {
         if (seen[j])
@@ -157,7 +161,6 @@ ep_deploy_parse(const char *text, size_t len, const char *name, const ep_scenari
             snprintf(why, sizeof why, "no line for node %d (%s)", j - 2, sc->nodes[j - 2].name);
         rc = fail(err, errlen, name, 0, why);
     }
-    free(seen);
     if (rc) {
         ep_deploy_free(d);
         return rc;
@@ -205,11 +208,23 @@ ep_deploy_url(const ep_deploy *d, ep_live_role role, int node)
     return d->url[role == EP_LIVE_CONTROLLER ? 0 : role == EP_LIVE_LOADGEN ? 1 : 2 + node];
 }
 
+const char *
+ep_deploy_where(const ep_deploy *d, ep_live_role role, int node, char *buf, size_t len)
+{
+    int line = 0;
+    if (role != EP_LIVE_NODE || (node >= 0 && node < d->nnodes))
+        line = d->line[role == EP_LIVE_CONTROLLER ? 0 : role == EP_LIVE_LOADGEN ? 1 : 2 + node];
+    snprintf(buf, len, "%s:%d", d->name, line);
+    return buf;
+}
+
 void
 ep_deploy_free(ep_deploy *d)
 {
     if (!d)
         return;
     free(d->url);
+    free(d->line);
+    free(d->name);
     free(d);
 }

@@ -7,6 +7,7 @@
  * created is named after this process and removed at the end. */
 #include "netns.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "epara/core/common.h"
+#include "epara/exec/live.h"
 
 /* The testbed's private network, 10.201.0.0/16 (RFC 1918 space, picked to stay clear of
  * the usual 10.0.x and 10.1.x): the bridge at .0.1, node k at 10.201.0.(10 + k), spilling
@@ -128,14 +130,78 @@ exec_netns_loss(exec_netns *t, int k, double p)
     return drop(t, k, p);
 }
 
-int
-exec_netns_setup(exec_netns *t, const ep_scenario *sc)
+/* The IPv4 address of a deployment's "tcp://HOST:PORT" for role (node k) into buf, or -1
+ * with the reason in t->failed: a namespace takes an address, not a name. */
+static int
+deploy_ip(exec_netns *t, const ep_deploy *dep, ep_live_role role, int k, char *buf, size_t len)
 {
-    memset(t, 0, sizeof *t);
-    t->id = (int)(getpid() % NAME_ID_MOD);
-    snprintf(t->bridge, sizeof t->bridge, "ep%db", t->id);
-    snprintf(t->host, sizeof t->host, BRIDGE_IP);
-    node_ip(0, t->node_ip, sizeof t->node_ip);
+    const char *url = ep_deploy_url(dep, role, k);
+    const char *h = strstr(url, "://");
+    const char *colon = h ? strrchr(h + 3, ':') : NULL;
+    char where[EP_DEPLOY_URL_MAX];
+    ep_deploy_where(dep, role, k, where, sizeof where);
+    struct in_addr a;
+    if (!colon || (size_t)(colon - h - 3) >= len) {
+        snprintf(t->failed, sizeof t->failed, "%s: no address", where);
+        return -1;
+    }
+    snprintf(buf, len, "%.*s", (int)(colon - h - 3), h + 3);
+    if (inet_pton(AF_INET, buf, &a) != 1) {
+        snprintf(t->failed, sizeof t->failed,
+                 "%s: '%s' is not an IPv4 address: with --netns the process's namespace takes "
+                 "the address its line names",
+                 where, buf);
+        return -1;
+    }
+    uint32_t v = ntohl(a.s_addr);
+    if (v >> 24 == 127 || v == 0 || v == UINT32_MAX) {
+        snprintf(t->failed, sizeof t->failed,
+                 "%s: %s: with --netns an address outside 127/8, 0.0.0.0 and 255.255.255.255 "
+                 "(it is reached over the testbed's bridge)",
+                 where, buf);
+        return -1;
+    }
+    return 0;
+}
+
+/* With a deployment: the controller's and the loadgen's addresses on the bridge, and every
+ * node's address its own (no two nodes, and no node and the root namespace, share one). */
+static int
+deploy_addrs(exec_netns *t, const ep_scenario *sc, const ep_deploy *dep, char (*ip)[32], char *lg)
+{
+    if (deploy_ip(t, dep, EP_LIVE_CONTROLLER, 0, t->host, sizeof t->host) ||
+        deploy_ip(t, dep, EP_LIVE_LOADGEN, 0, lg, 32))
+        return -1;
+    for (int k = 0; k < sc->nnodes; k++) {
+        if (deploy_ip(t, dep, EP_LIVE_NODE, k, ip[k], sizeof ip[k]))
+            return -1;
+        const char *same = !strcmp(ip[k], t->host) ? "the controller"
+                           : !strcmp(ip[k], lg)    ? "the loadgen"
+                                                   : NULL;
+        for (int j = 0; !same && j < k; j++)
+            if (!strcmp(ip[k], ip[j]))
+                same = sc->nodes[j].name;
+        if (same) {
+            char where[EP_DEPLOY_URL_MAX];
+            snprintf(t->failed, sizeof t->failed,
+                     "%s: node %s has the address of %s (%s): with --netns each node needs "
+                     "one of its own (its namespace's)",
+                     ep_deploy_where(dep, EP_LIVE_NODE, k, where, sizeof where), sc->nodes[k].name,
+                     same, ip[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* exec_netns_setup with the addresses settled: t->host (and lg, the loadgen's, with a
+ * deployment) on the bridge, node k at ip[k]. */
+static int
+setup_links(exec_netns *t, const ep_scenario *sc, const char *lg, char (*ip)[32])
+{
+    /* A deployment's addresses are /32s, each reached through the bridge; the private
+     * network is one /16. */
+    const char *prefix = lg ? "32" : NET_PREFIX;
     if (geteuid() != 0) {
         snprintf(t->failed, sizeof t->failed, "--netns needs root");
         return -1;
@@ -151,7 +217,8 @@ exec_netns_setup(exec_netns *t, const ep_scenario *sc)
     for (int k = 0; k < sc->nnodes; k++)
         t->links[k] = sc->links[sc->nodes[k].link];
     if (sh(t, "ip link add %s type bridge", t->bridge) ||
-        sh(t, "ip addr add %s/" NET_PREFIX " dev %s", BRIDGE_IP, t->bridge) ||
+        sh(t, "ip addr add %s/%s dev %s", t->host, prefix, t->bridge) ||
+        (lg && strcmp(lg, t->host) && sh(t, "ip addr add %s/32 dev %s", lg, t->bridge)) ||
         sh(t, "ip link set %s up", t->bridge))
         goto fail;
     t->bridge_up = 1;
@@ -162,9 +229,8 @@ exec_netns_setup(exec_netns *t, const ep_scenario *sc)
     t->iptables = !t->netem && sh(t, "iptables -V") == 0;
     t->failed[0] = '\0';
     for (int k = 0; k < sc->nnodes; k++) {
-        char ns[32], ip[32], hv[32], cv[32];
+        char ns[32], hv[32], cv[32];
         exec_netns_name(t, k, ns, sizeof ns);
-        node_ip(k, ip, sizeof ip);
         snprintf(hv, sizeof hv, "ep%dh%d", t->id, k);
         snprintf(cv, sizeof cv, "ep%dc%d", t->id, k);
         if (sh(t, "ip netns add %s", ns))
@@ -174,8 +240,10 @@ exec_netns_setup(exec_netns *t, const ep_scenario *sc)
         if (sh(t, "ip link add %s type veth peer name %s", hv, cv) ||
             sh(t, "ip link set %s netns %s", cv, ns) ||
             sh(t, "ip link set %s master %s up", hv, t->bridge) ||
-            sh(t, "ip -n %s addr add %s/" NET_PREFIX " dev %s", ns, ip, cv) ||
+            sh(t, "ip -n %s addr add %s/%s dev %s", ns, ip[k], prefix, cv) ||
             sh(t, "ip -n %s link set %s up", ns, cv) || sh(t, "ip -n %s link set lo up", ns) ||
+            (lg && (sh(t, "ip -n %s route add default dev %s", ns, cv) ||
+                    sh(t, "ip route add %s/32 dev %s", ip[k], t->bridge))) ||
             shape(t, ns, cv, l) || shape(t, NULL, hv, l) ||
             (!t->netem && t->iptables && l->loss > 0 && drop(t, k, l->loss)))
             goto fail;
@@ -191,6 +259,29 @@ fail : {
     t->failed[sizeof t->failed - 1] = '\0';
 }
     return -1;
+}
+
+int
+exec_netns_setup(exec_netns *t, const ep_scenario *sc, const ep_deploy *dep)
+{
+    memset(t, 0, sizeof *t);
+    t->id = (int)(getpid() % NAME_ID_MOD);
+    snprintf(t->bridge, sizeof t->bridge, "ep%db", t->id);
+    snprintf(t->host, sizeof t->host, BRIDGE_IP);
+    node_ip(0, t->node_ip, sizeof t->node_ip);
+    char lg[32] = "";
+    char(*ip)[32] = calloc((size_t)sc->nnodes + 1, sizeof *ip);
+    if (!ip) {
+        snprintf(t->failed, sizeof t->failed, "out of memory");
+        return -1;
+    }
+    for (int k = 0; !dep && k < sc->nnodes; k++)
+        node_ip(k, ip[k], sizeof ip[k]);
+    int rc = dep && deploy_addrs(t, sc, dep, ip, lg) ? -2 : 0;
+    if (rc == 0)
+        rc = setup_links(t, sc, dep ? lg : NULL, ip);
+    free(ip);
+    return rc;
 }
 
 int

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "epara/core/model.h"
+#include "epara/exec/deploy.h"
 
 typedef struct exec_netns {
     int id; /* names: ep<id>b (bridge), ep<id>n<k> (namespaces), ep<id>h/c<k> */
@@ -15,14 +16,18 @@ typedef struct exec_netns {
     int iptables; /* 0: no iptables(8): no packet loss without netem */
     char bridge[16];
     char host[32];     /* the bridge's address: the controller and the loadgen listen there */
-    char node_ip[32];  /* node 0's address; node k's is k above */
+    char node_ip[32];  /* node 0's address; node k's is k above (without a deployment) */
     char failed[1024]; /* what went wrong */
     ep_link *links;    /* node k's link (a copy of the scenario's: it outlives the scenario) */
 } exec_netns;
 
-/* Creates the bridge, one namespace per node of sc with its veth pair and shaping. On
- * failure removes what it made, leaves the reason in t->failed and returns -1. */
-int exec_netns_setup(exec_netns *t, const ep_scenario *sc);
+/* Creates the bridge, one namespace per node of sc with its veth pair and shaping. Without
+ * a deployment (dep NULL) the addresses are the testbed's private network (host, node_ip);
+ * with one, each namespace takes its node's address in dep and the bridge the controller's
+ * and the loadgen's, each a /32 reached over the bridge (IPv4 addresses, one per node, none
+ * in 127/8). On failure removes what it made, leaves the reason in t->failed and returns
+ * -1, or -2 when the deployment's addresses do not fit (nothing made). */
+int exec_netns_setup(exec_netns *t, const ep_scenario *sc, const ep_deploy *dep);
 /* Removes everything setup made (and frees its copy of the links). */
 void exec_netns_teardown(exec_netns *t);
 /* Takes node k's link (its veth pair) down or up. 0, or -1 with the reason in t->failed. */

@@ -64,8 +64,9 @@ struct ep_testbed {
     ep_testbed_opts o;
     int nnodes;
     char self[PATH_LEN];
-    char keyfile[64]; /* a key file this testbed wrote ("" none) */
-    int net_up;       /* the namespaces are set up */
+    char keyfile[64];      /* a key file this testbed wrote ("" none) */
+    char deploy[PATH_LEN]; /* the deployment file's absolute path ("" none) */
+    int net_up;            /* the namespaces are set up */
     exec_netns net;
     fault_state faults[EP_TESTBED_MAX_FAULTS];
     int64_t epoch;
@@ -215,22 +216,42 @@ ep_testbed_open(const ep_testbed_opts *o, ep_testbed **out, char *err, size_t er
         }
         tb->o.key_file = tb->keyfile;
     }
-    if (!tb->o.base_port && (tb->o.base_port = free_base_port(tb->nnodes)) < 0) {
+    if (o->deploy_file) {
+        /* absolute: the processes may start elsewhere (ip netns exec) */
+        char cwd[PATH_LEN] = "";
+        if (o->deploy_file[0] != '/' && !getcwd(cwd, sizeof cwd)) {
+            rc = fail(err, errlen, EP_EIO, "cannot tell the working directory");
+            goto fail;
+        }
+        int w = snprintf(tb->deploy, sizeof tb->deploy, "%s%s%s", cwd, cwd[0] ? "/" : "",
+                         o->deploy_file);
+        if (!o->deploy || w < 0 || (size_t)w >= sizeof tb->deploy) {
+            rc = fail(err, errlen, EP_EINVAL,
+                      "the deployment file was not read, or its path is too long");
+            goto fail;
+        }
+        tb->o.deploy_file = tb->deploy;
+        tb->o.host = tb->o.node_ip = NULL;
+        tb->o.base_port = 0;
+    } else if (!tb->o.base_port && (tb->o.base_port = free_base_port(tb->nnodes)) < 0) {
         if (err && errlen)
             snprintf(err, errlen, "no free range of %d TCP ports on 127.0.0.1", tb->nnodes + 2);
         rc = EP_EIO;
         goto fail;
     }
     if (tb->o.netns) {
-        if (exec_netns_setup(&tb->net, o->sc) != 0) {
+        int nrc = exec_netns_setup(&tb->net, o->sc, o->deploy_file ? o->deploy : NULL);
+        if (nrc != 0) {
             if (err && errlen)
                 snprintf(err, errlen, "--netns: %s", tb->net.failed);
-            rc = EP_EIO;
+            rc = nrc == -2 ? EP_EINVAL : EP_EIO;
             goto fail;
         }
         tb->net_up = 1;
-        tb->o.host = tb->net.host;
-        tb->o.node_ip = tb->net.node_ip;
+        if (!o->deploy_file) {
+            tb->o.host = tb->net.host;
+            tb->o.node_ip = tb->net.node_ip;
+        }
         tb->o.real_links = tb->net.netem ? 1 : 2;
     }
     *out = tb;
@@ -319,7 +340,12 @@ build_argv(const ep_testbed *tb, int i, argv_b *b, char *name, char *plog)
         add(b, "--real-links");
     else if (tb->o.real_links == 2)
         add(b, "--real-bandwidth");
-    add_num(b, "--base-port", "%d", tb->o.base_port);
+    if (tb->o.deploy_file) {
+        add(b, "--deploy");
+        add(b, tb->o.deploy_file);
+    } else {
+        add_num(b, "--base-port", "%d", tb->o.base_port);
+    }
     add(b, "--key-file");
     add(b, tb->o.key_file);
     add_num(b, "--epoch", "%" PRId64, tb->epoch);
@@ -595,6 +621,8 @@ ep_testbed_json_add(const ep_testbed *tb, json_t *js)
         snprintf(nsid, sizeof nsid, "ep%d", tb->net.id);
         bad |= json_object_set_new(t, "netns", json_string(nsid));
     }
+    if (tb->o.deploy_file)
+        bad |= json_object_set_new(t, "deploy", json_string(tb->o.deploy_file));
     bad |= json_object_set_new(t, "links", json_string(links_name(info.links)));
     json_t *procs = json_object();
     for (int i = 0; procs && i < tb->nproc - 1; i++) {

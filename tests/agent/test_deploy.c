@@ -71,6 +71,15 @@ test_every_process_gets_the_address_its_line_names(void **state)
     char want[64];
     snprintf(want, sizeof want, "tcp://10.0.0.%d:%d", sc->nnodes + 1, 7402 + sc->nnodes - 1);
     assert_string_equal(ep_deploy_url(d, EP_LIVE_NODE, sc->nnodes - 1), want);
+    /* Each process's line, for messages about its address (a comment is line 1). */
+    char where[64];
+    assert_string_equal(ep_deploy_where(d, EP_LIVE_CONTROLLER, -1, where, sizeof where),
+                        "lab.deploy:2");
+    assert_string_equal(ep_deploy_where(d, EP_LIVE_LOADGEN, -1, where, sizeof where),
+                        "lab.deploy:3");
+    snprintf(want, sizeof want, "lab.deploy:%d", sc->nnodes + 3);
+    assert_string_equal(ep_deploy_where(d, EP_LIVE_NODE, sc->nnodes - 1, where, sizeof where),
+                        want);
     ep_deploy_free(d);
     free(t);
 }

@@ -2,8 +2,9 @@
 # The testbed's processes started by hand from one deployment file (--deploy), as on a lab's
 # machines: the controller, every node and the loadgen each listen on the address and port
 # their line names (here ten different loopback addresses, 127.0.0.2 .. 127.0.0.11, one per
-# node), find each other through the file alone, and every request gets its record. Bad
-# deployment files and --deploy beside --host exit 2 naming the file and line.
+# node), find each other through the file alone, and every request gets its record; epara
+# testbed --deploy starts them from the same file. Bad deployment files and --deploy beside
+# --host exit 2 naming the file and line.
 # Usage: test_deploy.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -80,9 +81,22 @@ rc=$?
 rc=$?
 [ $rc -eq 2 ] && grep -q "replaces --host" "$T/both.err" && ok ||
     { bad "--deploy with --host: exit $rc"; cat "$T/both.err"; }
-"$EPARA" testbed --deploy "$T/lab.deploy" >/dev/null 2>"$T/tb.err"
+# epara testbed starts the same processes itself from the same file (no namespaces here:
+# the loopback addresses are this machine's; tests/cli/test_testbed.sh runs it with --netns).
+"$EPARA" testbed --deploy "$T/lab.deploy" --duration 5 --trace-db "$DB" --grace 10 --json \
+    --quiet >"$T/tb.json" 2>"$T/tb.err"
 rc=$?
-[ $rc -eq 2 ] && ok || { bad "testbed --deploy: exit $rc"; cat "$T/tb.err"; }
+[ $rc -eq 0 ] && ok || { bad "testbed --deploy: exit $rc"; cat "$T/tb.err"; }
+python3 - "$T/tb.json" <<'PY' && ok || bad "testbed --deploy: no requests, or the file not reported"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j['requests'] > 0 and j['slo_attainment'] > 0.9, (j['requests'], j['slo_attainment'])
+assert j['testbed']['deploy'].endswith('/lab.deploy'), j['testbed']
+PY
+"$EPARA" testbed --deploy "$T/lab.deploy" --base-port 7400 >/dev/null 2>"$T/tb2.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "replaces --host" "$T/tb2.err" && ok ||
+    { bad "testbed --deploy with --base-port: exit $rc"; cat "$T/tb2.err"; }
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -155,6 +155,39 @@ PY
     id=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['testbed'].get('netns','none'))" "$T/n.json" 2>/dev/null)
     left=$(ip netns list | grep -c "^${id:-none}n" || true)
     [ "$left" = 0 ] && ok || bad "netns: $left namespaces left behind"
+    # A lab's addresses from a deployment file (documentation ranges, RFC 5737): each node's
+    # namespace takes the address its line names, the bridge the controller's and the
+    # loadgen's; every node listens there and every request is recorded.
+    NNODES=$(python3 -c "import json,sys; print(len({d['node'] for d in json.load(open(sys.argv[1]))['devices']}))" "$T/sim.json")
+    { echo "controller 192.0.2.1:7400"; echo "loadgen 192.0.2.2:7401"
+      for k in $(seq 0 $((NNODES - 1))); do echo "node $k 198.51.100.$((20 + 3 * k)):$((7600 + k))"; done
+    } >"$T/lab.deploy"
+    mkdir -p "$T/dl"
+    "$EPARA" testbed --netns --deploy "$T/lab.deploy" --policy epara --duration 6 --trace-db "$DB" \
+        --grace 10 --json --quiet --verbose --keep-logs "$T/dl" --out "$T/d.db" --records \
+        >"$T/d.json" 2>"$T/d.err"
+    rc=$?
+    [ $rc -eq 0 ] && ok || { bad "testbed --netns --deploy exit $rc"; cat "$T/d.err"; }
+    for k in $(seq 0 $((NNODES - 1))); do
+        grep -q "listening on tcp://198.51.100.$((20 + 3 * k)):$((7600 + k))$" "$T/dl/node-$k.log" ||
+            { bad "netns deploy: node $k not at its line's address"; break; }
+    done
+    grep -q "listening on tcp://192.0.2.1:7400$" "$T/dl/controller.log" && ok ||
+        bad "netns deploy: the controller not at its address"
+    if [ -s "$T/d.json" ] && command -v sqlite3 >/dev/null; then
+        n=$(field "$T/d.json" requests)
+        r=$(sqlite3 "$T/d.db" "SELECT COUNT(*), COUNT(DISTINCT id) FROM records")
+        [ "$r" = "$n|$n" ] && [ "$n" -gt 0 ] && ok || bad "netns deploy: records $r for $n requests"
+    fi
+    # Two nodes at one address cannot each have a namespace: refused, with file and line.
+    sed "s/^node 1 .*/node 1 198.51.100.20:7611/" "$T/lab.deploy" >"$T/same.deploy"
+    "$EPARA" testbed --netns --deploy "$T/same.deploy" --duration 1 --trace-db "$DB" \
+        >/dev/null 2>"$T/e5" && bad "netns: a shared node address accepted" || ok
+    grep -q "same.deploy:4: node .* has the address of" "$T/e5" && ok ||
+        { bad "no file:line message for a shared node address"; cat "$T/e5"; }
+    id=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['testbed'].get('netns','none'))" "$T/d.json" 2>/dev/null)
+    left=$(ip netns list | grep -c "^${id:-none}n" || true)
+    [ "$left" = 0 ] && ok || bad "netns deploy: $left namespaces left behind"
 else
     echo "netns part skipped: needs root, ip and tc"
 fi

@@ -31,6 +31,8 @@ int ep_deploy_load(const char *path, const ep_scenario *sc, ep_deploy **out, cha
                    size_t errlen);
 /* The address a role listens on, "tcp://HOST:PORT" (node: its index, for EP_LIVE_NODE). */
 const char *ep_deploy_url(const ep_deploy *d, ep_live_role role, int node);
+/* Where the line of a role (node: its index) is, "FILE:LINE", in buf (len bytes); buf. */
+const char *ep_deploy_where(const ep_deploy *d, ep_live_role role, int node, char *buf, size_t len);
 void ep_deploy_free(ep_deploy *d);
 
 #endif

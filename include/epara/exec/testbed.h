@@ -47,21 +47,26 @@ typedef struct ep_testbed_opts {
     const ep_scenario *sc;
     /* NULL-terminated: the arguments every process gets after its role (--scenario,
      * --policy, --seed, ...: those of `epara controller`, `node` and `loadgen`). The testbed
-     * adds --host, --node-ip, --real-links or --real-bandwidth, --base-port, --key-file,
-     * --epoch, --time-scale, --node and --policy-log itself. */
+     * adds --host, --node-ip and --base-port (or --deploy), --real-links or
+     * --real-bandwidth, --key-file, --epoch, --time-scale, --node and --policy-log itself. */
     const char *const *args;
     const char *const *loadgen_args; /* the loadgen's own after those (may be NULL) */
     const char *key_file;            /* NULL: a fresh random key in a temporary file */
     const char *host;                /* NULL: 127.0.0.1; netns: replaced by the bridge's address */
-    const char *node_ip;    /* NULL: nodes listen on host; netns: replaced by node 0's address */
-    int real_links;         /* as ep_exec_opts.real_links; netns: 1 with netem, else 2 */
-    int base_port;          /* 0: a free range on 127.0.0.1 */
-    double time_scale;      /* trace seconds per wall second (> 0) */
-    int netns;              /* 1: nodes in network namespaces, links shaped by tc (root) */
-    const char *logs;       /* NULL, or a directory: each process's stderr in DIR/<name>.log
-                               (names: controller, node-K, loadgen) */
-    const char *policy_log; /* NULL, or a directory: the controller and each node log their
-                               policy calls to DIR/<name>.plog */
+    const char *node_ip; /* NULL: nodes listen on host; netns: replaced by node 0's address */
+    int real_links;      /* as ep_exec_opts.real_links; netns: 1 with netem, else 2 */
+    int base_port;       /* 0: a free range on 127.0.0.1 */
+    /* A deployment file (epara/exec/deploy.h) and what it says, read against sc: every
+     * process listens where its line says (--deploy FILE replaces host, node_ip and
+     * base_port); with netns each namespace takes its node's address. NULL: none. */
+    const char *deploy_file;
+    const struct ep_deploy *deploy;
+    double time_scale;              /* trace seconds per wall second (> 0) */
+    int netns;                      /* 1: nodes in network namespaces, links shaped by tc (root) */
+    const char *logs;               /* NULL, or a directory: each process's stderr in DIR/<name>.log
+                                       (names: controller, node-K, loadgen) */
+    const char *policy_log;         /* NULL, or a directory: the controller and each node log their
+                                       policy calls to DIR/<name>.plog */
     const ep_testbed_fault *faults; /* at most EP_TESTBED_MAX_FAULTS, copied */
     int nfaults;
     /* Recorded in the summary's testbed object (ep_testbed_json_add) only. */
@@ -72,7 +77,8 @@ typedef struct ep_testbed_opts {
 /* What ep_testbed_open settled. */
 typedef struct ep_testbed_info {
     int nnodes;
-    int base_port; /* controller; loadgen base_port + 1, node k base_port + 2 + k */
+    int base_port; /* controller; loadgen base_port + 1, node k base_port + 2 + k (0: the
+                      deployment names the ports) */
     ep_testbed_links links;
     int netns_id; /* netns: the namespaces are ep<id>n<k>; 0 without */
 } ep_testbed_info;
