@@ -29,7 +29,8 @@
  *    long prompt past its TTFT gets the instance that prefills it fastest; devices left
  *    idle get an instance of the service with the least supply per unit of demand;
  *  - request router: serve locally if a local instance meets the deadline by its estimate
- *    (stretched by the co-location slowdown of busy neighbours), else dispatch to the
+ *    (stretched by the co-location slowdown of busy neighbours; an LLM prompt only within
+ *    `local_slack` of its time to the TTFT, the rest a margin), else dispatch to the
  *    earliest estimated completion including the link delay and the
  *    wait behind this node's own uplink queue (with a margin; an overloaded uplink goes to
  *    the requests with the most weight per byte first, at the rates the node has seen enter
@@ -89,6 +90,9 @@ static const ep_param_decl epara_params_decl[] = {
         {"link_window", 0, 3600, 0, 0.25,
          "link_density: seconds over which a node measures its arrival rates (0: period means)"},
         {"max_hops", 0, 1e6, 1, 3, "forwards a request may take"},
+        {"local_slack", 0.05, 1, 0, 0.7,
+         "LLM: the ingress node serves a prompt itself only when its estimate is within this "
+         "share of the time to the deadline (1: anywhere within the deadline)"},
         {"ewma_alpha", 1e-6, 1, 0, 0.5, "EWMA weight of the newest rate in the demand forecast"},
         {"headroom", 1, INFINITY, 0, 1.25, "supply target as a multiple of forecast demand"},
         {"extra", 1, INFINITY, 0, 3, "spare capacity handed out up to this multiple of demand"},
@@ -151,6 +155,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->link_margin = PARAM("link_margin");
     p->link_window = PARAM("link_window");
     p->max_hops = (int)PARAM("max_hops");
+    p->local_slack = PARAM("local_slack");
     p->alpha = PARAM("ewma_alpha");
     p->headroom = PARAM("headroom");
     p->extra = PARAM("extra");

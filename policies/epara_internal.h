@@ -50,6 +50,9 @@ typedef struct epara_params {
     double link_window; /* link_density: seconds over which a node measures the rates of
                            the requests entering it (0: the period means of the view) */
     int max_hops;
+    double local_slack; /* LLM: local-first only when the local estimate is within this
+                           share of the time to the deadline (the rest is margin for what
+                           the estimate cannot know: prompts admitted with it later) */
     double alpha;       /* EWMA weight of the newest rate */
     double headroom;    /* supply target as a multiple of forecast demand */
     double extra;       /* spare capacity handed out up to this multiple of demand */

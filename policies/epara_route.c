@@ -238,7 +238,14 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         reject(out, "every instance is at its TPOT-bound batch");
         return;
     }
-    if (best_local >= 0 && (t_local <= req->deadline || !st->p.forward)) {
+    /* Local first, with a margin for an LLM prompt: its estimate on a continuously batched
+     * instance cannot see the prompts admitted beside it later, which stall its prefill and
+     * decode; a node whose own instance is just within the TTFT sends the prompt to a
+     * faster one instead of keeping it (the prompt is a few kilobytes). */
+    ep_time local_by = req->deadline;
+    if (llm && st->p.local_slack < 1 && req->deadline > env->now)
+        local_by = env->now + (ep_dur)(st->p.local_slack * (double)(req->deadline - env->now));
+    if (best_local >= 0 && (t_local <= local_by || !st->p.forward)) {
         dispatch(out, view->inst[best_local].id);
         return;
     }

@@ -913,6 +913,37 @@ test_otherwise_the_earliest_completion_counting_the_link_delay_wins(void **state
     bf_fini(&f);
 }
 
+/* An LLM prompt stays on its ingress node only when the local estimate is within
+ * local_slack (default 0.7) of the time to its TTFT: the estimate cannot see the prompts
+ * admitted beside it later. */
+static void
+test_an_llm_prompt_stays_local_only_with_a_margin_to_its_ttft(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, dnn_yaml, "r_slack", "", 0.5);
+    int local = add(&f, D_CHAT, NA, 1000); /* about half of the 2 s TTFT */
+    add(&f, D_CHAT, NB, 0);
+    assert_dispatch(route(&f, D_CHAT, NA, 0, 2000), local);
+    f.inst[local].backlog = 1600 * EP_NS_PER_MS; /* within the TTFT, not within 0.7 of it */
+    ep_route r = route(&f, D_CHAT, NA, 0, 2000);
+    assert_int_equal(r.kind, EP_ROUTE_FORWARD);
+    assert_int_equal(r.node, NB);
+    bf_fini(&f);
+    /* local_slack 1: local whenever its estimate meets the deadline. */
+    setup(&f, dnn_yaml, "r_slack1", "local_slack: 1", 0.5);
+    local = add(&f, D_CHAT, NA, 1600);
+    add(&f, D_CHAT, NB, 0);
+    assert_dispatch(route(&f, D_CHAT, NA, 0, 2000), local);
+    bf_fini(&f);
+    /* Frames and DNN requests keep local-first at the deadline itself. */
+    setup(&f, dnn_yaml, "r_slack_dnn", "local_slack: 0.1", 20);
+    local = add(&f, D_IMG, NA, 50);
+    add(&f, D_IMG, NB, 0);
+    assert_dispatch(route(&f, D_IMG, NA, 0, 100), local);
+    bf_fini(&f);
+}
+
 static void
 test_at_the_hop_limit_a_request_is_not_sent_on(void **state)
 {
@@ -1094,6 +1125,7 @@ main(void)
             cmocka_unit_test(
                     test_a_local_instance_meeting_the_deadline_wins_over_a_faster_remote_one),
             cmocka_unit_test(test_otherwise_the_earliest_completion_counting_the_link_delay_wins),
+            cmocka_unit_test(test_an_llm_prompt_stays_local_only_with_a_margin_to_its_ttft),
             cmocka_unit_test(test_at_the_hop_limit_a_request_is_not_sent_on),
             cmocka_unit_test(test_a_request_no_instance_can_serve_in_time_is_rejected_early),
             cmocka_unit_test(test_without_forward_nothing_is_sent_to_another_node),
