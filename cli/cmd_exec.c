@@ -26,13 +26,10 @@
 static const char exec_help[] =
         "usage: epara controller|node|loadgen [options]\n"
         "\n"
-        "The processes of a live testbed (`epara testbed` starts them all on this machine).\n"
-        "The controller runs the policy's placement every placement period and pushes it to\n"
-        "the nodes; a node hosts the instances placed on it (emulated engines: a batch ends\n"
-        "when its profiled time has passed), routes the requests reaching it through the\n"
-        "same policy code as `epara sim`, and reports its state every sync period; the\n"
-        "loadgen replays the scenario's workload in real time and records one outcome per\n"
-        "request, reporting like `epara sim`.\n"
+        "The processes of a live testbed (`epara testbed` starts them all on this machine):\n"
+        "the controller places instances; a node hosts its instances and routes requests\n"
+        "through the same policy code as `epara sim`; the loadgen replays the workload in\n"
+        "real time and records one outcome per request, reporting like `epara sim`.\n"
         "\n"
         "Every process of one testbed needs the same --scenario, --trace-db, --policy,\n"
         "--param, --seed, --rate-scale, --duration, --slo-scale, --host, --base-port,\n"
@@ -81,6 +78,9 @@ static const char exec_help[] =
         "                      transit); beyond, arrivals are rejected (default 65536)\n"
         "  --sync-loss S:E     controller, node: drop every state message received between\n"
         "                      S and E trace seconds (a sync-message fault)\n"
+        "  --no-clock-sync     node, loadgen: keep the own clock (default: estimate its\n"
+        "                      offset to the controller's and keep trace time on that)\n"
+        "  --clock-offset-ms X this process's clock reads X ms ahead (a test of the above)\n"
         "  --policy-log FILE   controller, node: log every call into the policy (for\n"
         "                      `epara replay`; testbed: a directory, one log per process)\n"
         "  -h, --help          this help\n"
@@ -128,6 +128,8 @@ static const char exec_help[] =
 #define SHAPE_MSG_MAX 256
 #define RUN_MSG_MAX   1024
 #define HOST_TEXT_MAX 256
+/* --clock-offset-ms: at most a day either way */
+#define CLOCK_OFFSET_MAX_MS 86400e3
 
 /* getopt_long values of the options without a short letter: above any character. */
 enum {
@@ -141,6 +143,8 @@ enum {
     OPT_REAL_BANDWIDTH,
     OPT_SYNC_LOSS,
     OPT_DEPLOY,
+    OPT_CLOCK_OFFSET,
+    OPT_NO_CLOCK_SYNC,
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -322,6 +326,13 @@ parse_time_opt(exec_cli *c, int ch, const char *arg, const char **epoch)
         break;
     case OPT_SYNC_LOSS:
         return parse_sync_loss(c, arg);
+    case OPT_CLOCK_OFFSET:
+        bad = cli_double("--clock-offset-ms", arg, -CLOCK_OFFSET_MAX_MS, CLOCK_OFFSET_MAX_MS,
+                         &c->clock_offset_ms);
+        break;
+    case OPT_NO_CLOCK_SYNC:
+        c->no_clock_sync = 1;
+        break;
     default:
         return CLI_OPT_OTHER;
     }
@@ -483,6 +494,8 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             {"sync-loss", required_argument, NULL, OPT_SYNC_LOSS},
             {"node-ip", required_argument, NULL, OPT_NODE_IP},
             {"deploy", required_argument, NULL, OPT_DEPLOY},
+            {"clock-offset-ms", required_argument, NULL, OPT_CLOCK_OFFSET},
+            {"no-clock-sync", no_argument, NULL, OPT_NO_CLOCK_SYNC},
             {"real-bandwidth", no_argument, NULL, OPT_REAL_BANDWIDTH},
             {"netns", no_argument, NULL, 'N'},
             {"keep-logs", required_argument, NULL, 'K'},
@@ -599,6 +612,8 @@ fill_exec_opts(exec_cli *c, ep_live_role role, const ep_scenario *sc, ep_store *
     o->max_held = c->max_held;
     o->sync_loss_from = (ep_time)(c->sync_loss[0] * (double)EP_NS_PER_S);
     o->sync_loss_until = (ep_time)(c->sync_loss[1] * (double)EP_NS_PER_S);
+    o->clock_skew_ns = (int64_t)(c->clock_offset_ms * (double)EP_NS_PER_MS);
+    o->no_clock_sync = c->no_clock_sync;
     return 0;
 }
 

@@ -48,6 +48,10 @@ static const char testbed_help[] =
         "                      P from S trace seconds in (netem, else iptables; P=0 ends it)\n"
         "  --sync-loss S:E     every state message (nodes' reports to the controller and\n"
         "                      to each other) lost between S and E trace seconds\n"
+        "  --clock-offset node:K=MS\n"
+        "                      node K's clock reads MS ms ahead (negative: behind) of the\n"
+        "                      others' (repeatable): the nodes estimate their offsets to\n"
+        "                      the controller's clock unless --no-clock-sync\n"
         "  --keep-logs DIR     keep each process's stderr in DIR/<role>.log\n"
         "  --quiet             no progress lines\n"
         "\n"
@@ -59,8 +63,9 @@ _Static_assert(EP_ARRAY_LEN(fault_opts) == EP_TESTBED_LINK_LOSS + 1, "one option
 
 /* The options every process of the testbed gets, or the loadgen's own: the parsed options
  * written back for `epara controller|node|loadgen` (include/epara/exec/testbed.h, args). */
-#define ARGS_MAX (40 + 2 * EP_MAX_PARAMS) /* every option below with its value, and NULL */
-#define NUMS_MAX 8                        /* numbers among them */
+#define ARGS_MAX           (40 + 2 * EP_MAX_PARAMS) /* every option below with its value, and NULL */
+#define NUMS_MAX           8                        /* numbers among them */
+#define CLOCK_AHEAD_MAX_MS 86400e3                  /* --clock-offset: at most a day either way */
 typedef struct arg_list {
     const char *v[ARGS_MAX];
     int n;
@@ -123,6 +128,8 @@ role_args(const exec_cli *c, arg_list *common, arg_list *lg)
     arg_num(common, "--slo-scale", 0, c->run.slo);
     if (c->verbose)
         arg(common, "--verbose", NULL);
+    if (c->no_clock_sync)
+        arg(common, "--no-clock-sync", NULL);
     arg(common, "--engine", c->engine);
     if (c->max_held > 0)
         arg_num(common, "--max-held", 1, (double)c->max_held);
@@ -145,14 +152,49 @@ role_args(const exec_cli *c, arg_list *common, arg_list *lg)
         arg(lg, "--json", NULL);
 }
 
-/* Takes the fault options (the testbed's own) out of argv into faults; the rest into args.
- * Returns 0, or EXIT_USAGE after printing the problem. */
+/* --clock-offset node:K=MS into clocks (at most EP_TESTBED_MAX_FAULTS). Returns 0, or
+ * EXIT_USAGE after printing the problem. */
 static int
-parse_faults(int argc, char **argv, char **args, int *nargs, ep_testbed_fault *faults, int *nfaults)
+parse_clock(const char *v, ep_testbed_clock *clocks, int *nclocks)
+{
+    char nb[32];
+    const char *eq = strchr(v, '=');
+    size_t l = eq ? (size_t)(eq - v) : 0;
+    int64_t n = -1;
+    int ok = eq && strncmp(v, "node:", 5) == 0 && l > 5 && l - 5 < sizeof nb &&
+             *nclocks < EP_TESTBED_MAX_FAULTS;
+    if (ok) {
+        memcpy(nb, v + 5, l - 5);
+        nb[l - 5] = '\0';
+        ok = cli_i64("--clock-offset", nb, 0, EP_EXEC_MAX_NODES - 1, &n) == 0 &&
+             cli_double("--clock-offset", eq + 1, -CLOCK_AHEAD_MAX_MS, CLOCK_AHEAD_MAX_MS,
+                        &clocks[*nclocks].ahead_ms) == 0;
+    }
+    if (!ok) {
+        cli_err("--clock-offset %s: expected node:K=MILLISECONDS (at most %d)", v,
+                EP_TESTBED_MAX_FAULTS);
+        return EXIT_USAGE;
+    }
+    clocks[(*nclocks)++].node = (int)n;
+    return 0;
+}
+
+/* Takes the fault options and --clock-offset (the testbed's own) out of argv into faults
+ * and clocks; the rest into args. Returns 0, or EXIT_USAGE after printing the problem. */
+static int
+parse_faults(int argc, char **argv, char **args, int *nargs, ep_testbed_fault *faults, int *nfaults,
+             ep_testbed_clock *clocks, int *nclocks)
 {
     for (int i = 0; i < argc; i++) {
         const char *v = NULL;
         int which = -1;
+        if (strcmp(argv[i], "--clock-offset") == 0 ||
+            strncmp(argv[i], "--clock-offset=", 15) == 0) {
+            const char *cv = argv[i][14] == '=' ? argv[i] + 15 : i + 1 < argc ? argv[++i] : "";
+            if (parse_clock(cv, clocks, nclocks))
+                return EXIT_USAGE;
+            continue;
+        }
         for (int o = 0; o < (int)EP_ARRAY_LEN(fault_opts) && !v; o++) {
             size_t l = strlen(fault_opts[o]);
             if (strcmp(argv[i], fault_opts[o]) == 0 && i + 1 < argc)
@@ -245,13 +287,20 @@ cmd_testbed(int argc, char **argv)
         return EXIT_FAIL;
     int nargs = 0;
     /* The fault options are the testbed's own: taken out before the shared parser. */
-    int rc = parse_faults(argc, argv, args, &nargs, faults, &nfaults);
+    ep_testbed_clock clocks[EP_TESTBED_MAX_FAULTS];
+    int nclocks = 0;
+    int rc = parse_faults(argc, argv, args, &nargs, faults, &nfaults, clocks, &nclocks);
     exec_cli c;
     if (!rc)
         rc = exec_cli_parse(&c, nargs, args, testbed_help, 1);
     free(args);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
+    if (c.clock_offset_ms != 0) {
+        cli_err("--clock-offset-ms: an option of `epara controller|node|loadgen`; the "
+                "testbed takes --clock-offset node:K=MS");
+        return EXIT_USAGE;
+    }
     if (!ep_engine_kind_available(c.eng.kind)) {
         cli_err("testbed: --engine %s is not available (not built into this epara, or no "
                 "CUDA device)",
@@ -307,6 +356,8 @@ cmd_testbed(int argc, char **argv)
             .policy_log = c.policy_log,
             .faults = faults,
             .nfaults = nfaults,
+            .clocks = clocks,
+            .nclocks = nclocks,
             .engine = c.engine,
             .sync_loss_from_s = c.sync_loss[0],
             .sync_loss_until_s = c.sync_loss[1],

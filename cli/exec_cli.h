@@ -19,10 +19,12 @@ typedef struct exec_cli {
     const char *llm_shape, *dnn_shape, *checkpoint;
     const char *policy_log; /* roles: a file; testbed: a directory of <role>.plog */
     int64_t threads;
-    int64_t max_held;    /* --max-held (node, testbed) */
-    double sync_loss[2]; /* --sync-loss S:E (controller, node, testbed): trace seconds */
-    const char *node_ip; /* --node-ip: node k listens on this IPv4 address + k */
-    const char *deploy;  /* --deploy: the deployment file (roles only, not the testbed) */
+    int64_t max_held;       /* --max-held (node, testbed) */
+    double sync_loss[2];    /* --sync-loss S:E (controller, node, testbed): trace seconds */
+    const char *node_ip;    /* --node-ip: node k listens on this IPv4 address + k */
+    const char *deploy;     /* --deploy: the deployment file */
+    double clock_offset_ms; /* --clock-offset-ms: this process's clock reads this far ahead */
+    int no_clock_sync;      /* --no-clock-sync: keep the own clock, estimate no offset */
 } exec_cli;
 
 /* Parses the options (testbed: also --netns, --keep-logs). Returns 0, -1 after

@@ -26,6 +26,16 @@
 /* Wall ns between looks at the clock and the flags: how late a signal is noticed. */
 #define MAX_WAIT    (50 * MS)
 #define HELLO_EVERY (200 * MS) /* wall ns between a node's HELLOs until it is placed */
+/* Clock offsets: a node asks the controller (the loadgen a node) every CLOCK_ASK_FAST until
+ * it holds CLOCK_SAMPLES samples and an uncertainty within CLOCK_GOOD (for at most
+ * CLOCK_FAST_MAX questions: a slow network, or no answer), then every CLOCK_ASK; the estimate is
+ * the offset of the sample with the shortest round trip among the last CLOCK_SAMPLES (NTP's clock
+ * filter). The first samples, taken while the connections open, have the longest round trips. */
+#define CLOCK_ASK_FAST (50 * MS)
+#define CLOCK_ASK      (1000 * MS)
+#define CLOCK_SAMPLES  8
+#define CLOCK_GOOD     (1 * MS) /* trace ns */
+#define CLOCK_FAST_MAX 40
 /* Liveness (exec/README.md, Faults): a node silent for QUIET_SYNCS sync periods, and at
  * least QUIET_MIN, is down; one never heard from counts as up for FIRST_HEARD_WITHIN after
  * the epoch, while the processes start and connect. */
@@ -57,8 +67,17 @@ typedef struct agent {
     nng_socket *out; /* per node (controller, loadgen, nodes' peers); id 0: not open */
     nng_socket ctl, lg;
     int nnodes;
-    int64_t epoch;
+    int64_t epoch; /* CLOCK_MONOTONIC ns of trace time 0 on this process's own clock */
     double scale;
+    /* Clock offset estimation (exec/README.md, "Clocks"): corr is added to this process's
+     * own trace clock (the controller's is its own; -1 err: no estimate yet), from the
+     * samples of its questions (offset, round trip); the loadgen asks node ask_to next. */
+    int64_t corr, corr_err;
+    struct clock_sample {
+        int64_t offset, delay;
+    } samples[CLOCK_SAMPLES];
+    int nsamples, nasked, ask_to;
+    int64_t next_ask;
     int64_t *heard; /* wall ns of the last message from each node (0: never) */
     int *up;        /* what this process last told its host about each node */
     int placed;     /* node: a placement arrived */
@@ -138,17 +157,26 @@ mono_ns(void)
     return (int64_t)ts.tv_sec * EP_NS_PER_S + ts.tv_nsec;
 }
 
+/* This process's own trace clock at monotonic wall ns `wall` (no correction). */
+static ep_time
+own_trace_at(const agent *a, int64_t wall)
+{
+    double t = (double)(wall - a->epoch) * a->scale;
+    return t < -TIME_CLAMP ? INT64_MIN / 2 : t > TIME_CLAMP ? INT64_MAX / 2 : (ep_time)t;
+}
+
+/* The trace time at `wall`: this process's own clock plus its estimated offset, i.e. the
+ * controller's clock as well as it is known. */
 static ep_time
 trace_at(const agent *a, int64_t wall)
 {
-    double t = (double)(wall - a->epoch) * a->scale;
-    return t < -TIME_CLAMP ? INT64_MIN / 2 : (ep_time)t;
+    return own_trace_at(a, wall) + a->corr;
 }
 
 static int64_t
 wall_at(const agent *a, ep_time t)
 {
-    double w = (double)t / a->scale;
+    double w = (double)(t - a->corr) / a->scale;
     return w > TIME_CLAMP ? INT64_MAX / 2 : a->epoch + (int64_t)w;
 }
 
@@ -529,7 +557,7 @@ liveness(agent *a, int64_t wall)
         if (a->o->role == EP_LIVE_NODE && k == a->o->node)
             continue;
         int up = (a->heard[k] && wall - a->heard[k] <= quiet) ||
-                 wall - a->epoch <= FIRST_HEARD_WITHIN;
+                 wall - wall_at(a, 0) <= FIRST_HEARD_WITHIN;
         if (up != a->up[k]) {
             a->up[k] = up;
             ep_live_node_up(a->live, k, up);
@@ -539,6 +567,101 @@ liveness(agent *a, int64_t wall)
                         up ? "reachable" : "lost (no state reports)");
         }
     }
+}
+
+/* --- clocks ------------------------------------------------------------------------------- */
+
+/* An answer to this process's question, received at `wall`: one sample of the offset to
+ * the answerer's clock, and the estimate moved to the sample with the shortest round trip
+ * among the last CLOCK_SAMPLES (the one least stretched by queueing on the way). */
+static void
+clock_sample(agent *a, const ep_wire_time *t, int64_t wall)
+{
+    int64_t t4 = own_trace_at(a, wall);
+    int64_t delay = (t4 - t->t1) - (t->t3 - t->t2);
+    struct clock_sample *s = &a->samples[a->nsamples++ % CLOCK_SAMPLES];
+    s->offset = ((t->t2 - t->t1) + (t->t3 - t4)) / 2;
+    s->delay = delay > 0 ? delay : 0;
+    int n = a->nsamples < CLOCK_SAMPLES ? a->nsamples : CLOCK_SAMPLES;
+    const struct clock_sample *best = &a->samples[0];
+    for (int i = 1; i < n; i++)
+        if (a->samples[i].delay < best->delay)
+            best = &a->samples[i];
+    a->corr = best->offset;
+    a->corr_err = best->delay / 2;
+    a->st->clock_samples = a->nsamples;
+    a->st->clock_ahead_ms = -(double)a->corr / 1e6;
+    a->st->clock_err_ms = (double)a->corr_err / 1e6;
+    if (a->o->verbose &&
+        (a->nsamples == 1 || a->nsamples == CLOCK_SAMPLES || a->nsamples == CLOCK_FAST_MAX))
+        fprintf(stderr, "epara: clock %.3f ms ahead of the controller's (+- %.3f ms, %d samples)\n",
+                a->st->clock_ahead_ms, a->st->clock_err_ms, a->nsamples);
+}
+
+/* A TIME message from peer `from`: a node's question to the controller (answered), its
+ * copy to the loadgen (its report, kept), the loadgen's question to a node (answered once
+ * the node's own clock is estimated), or an answer to this process's question. */
+static void
+clock_msg(agent *a, int from, const ep_wire_time *t, int64_t wall)
+{
+    ep_live_role role = a->o->role;
+    if (t->t2 != EP_WIRE_NO_TIME) {
+        if ((role == EP_LIVE_NODE && from == a->nnodes && t->node == a->o->node) ||
+            (role == EP_LIVE_LOADGEN && from < a->nnodes && t->node == -1))
+            clock_sample(a, t, wall);
+        return;
+    }
+    if (role == EP_LIVE_LOADGEN) {
+        if (from < a->nnodes && t->node == from && from < EP_EXEC_MAX_NODES) {
+            a->st->node_clock_ahead_ms[from] = -(double)t->offset / 1e6;
+            a->st->node_clock_err_ms[from] = t->err < 0 ? -1 : (double)t->err / 1e6;
+        }
+        return;
+    }
+    nng_socket to;
+    if (role == EP_LIVE_CONTROLLER && from < a->nnodes && t->node == from)
+        to = a->out[from];
+    else if (role == EP_LIVE_NODE && from == a->nnodes + 1 && t->node == -1 &&
+             (a->corr_err >= 0 || a->o->no_clock_sync))
+        to = a->lg;
+    else
+        return;
+    ep_wire_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = EP_WIRE_TIME;
+    m.u.time = *t;
+    m.u.time.t2 = trace_at(a, wall);
+    m.u.time.t3 = trace_at(a, mono_ns());
+    send_msg(a, to, &m);
+}
+
+/* A node asks the controller (and reports its estimate to the loadgen), the loadgen asks
+ * the nodes in turn, every CLOCK_ASK_FAST while samples are few, then every CLOCK_ASK. */
+static void
+clock_ask_if_due(agent *a, int64_t w)
+{
+    const ep_exec_opts *o = a->o;
+    if (o->no_clock_sync || o->role == EP_LIVE_CONTROLLER || w < a->next_ask || a->nnodes == 0)
+        return;
+    ep_wire_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = EP_WIRE_TIME;
+    m.u.time = (ep_wire_time){.node = o->role == EP_LIVE_NODE ? o->node : -1,
+                              .t1 = own_trace_at(a, w),
+                              .t2 = EP_WIRE_NO_TIME,
+                              .t3 = EP_WIRE_NO_TIME,
+                              .offset = a->corr,
+                              .err = a->corr_err};
+    if (o->role == EP_LIVE_NODE) {
+        send_msg(a, a->ctl, &m);
+        send_msg(a, a->lg, &m);
+    } else {
+        send_msg(a, a->out[a->ask_to], &m);
+        a->ask_to = (a->ask_to + 1) % a->nnodes;
+    }
+    int fast = ++a->nasked < CLOCK_FAST_MAX &&
+               (a->nsamples < CLOCK_SAMPLES || a->corr_err > CLOCK_GOOD);
+    a->next_ask = w + (fast ? CLOCK_ASK_FAST : CLOCK_ASK);
 }
 
 static void
@@ -576,10 +699,10 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
                                                   : -1;
     int node_msg = m.type == EP_WIRE_HELLO || m.type == EP_WIRE_STATE || m.type == EP_WIRE_RESULT ||
                    m.type == EP_WIRE_FORWARD;
-    int allowed = from >= 0 &&
-                  (m.type == EP_WIRE_BYE || (from < a->nnodes    ? node_msg
-                                             : from == a->nnodes ? m.type == EP_WIRE_PLACEMENT
-                                                                 : m.type == EP_WIRE_REQUEST));
+    int allowed = from >= 0 && (m.type == EP_WIRE_BYE || m.type == EP_WIRE_TIME ||
+                                (from < a->nnodes    ? node_msg
+                                 : from == a->nnodes ? m.type == EP_WIRE_PLACEMENT
+                                                     : m.type == EP_WIRE_REQUEST));
     if (!allowed || ep_wire_replay_check(&a->replay[from], &env) != 0) {
         if (a->o->verbose && a->st->bad_frames < VERBOSE_DROPS)
             fprintf(stderr, "dropped a message: %s\n",
@@ -661,6 +784,9 @@ handle(agent *a, const uint8_t *buf, size_t len, int64_t wall)
         if (m.u.bye.node >= 0 && m.u.bye.node < a->nnodes && role != EP_LIVE_LOADGEN) {
             a->heard[m.u.bye.node] = 1; /* long ago: down at the next look */
         }
+        break;
+    case EP_WIRE_TIME:
+        clock_msg(a, from, &m.u.time, wall);
         break;
     }
     ep_wire_msg_free(&m);
@@ -856,7 +982,14 @@ agent_init(agent *a, const ep_exec_opts *o, ep_exec_stats *stats, char *err, siz
     a->sc = o->sc;
     a->st = stats;
     a->nnodes = o->sc->nnodes;
-    a->epoch = o->epoch_ns - (ep_exec_wall_ns() - mono_ns()); /* on CLOCK_MONOTONIC */
+    /* on CLOCK_MONOTONIC, as this process's (possibly skewed) wall clock places it */
+    a->epoch = o->epoch_ns - (ep_exec_wall_ns() + o->clock_skew_ns - mono_ns());
+    a->corr_err = -1;
+    a->ask_to = o->role == EP_LIVE_LOADGEN ? 0 : -1;
+    stats->clock_sync = !o->no_clock_sync;
+    stats->clock_err_ms = -1;
+    for (int k = 0; k < EP_EXEC_MAX_NODES; k++)
+        stats->node_clock_err_ms[k] = -1;
     a->scale = o->time_scale;
     a->err = err;
     a->errlen = errlen;
@@ -936,8 +1069,8 @@ wait_and_handle(agent *a, int64_t w, ep_time now)
     if (next_held(a) < next)
         next = next_held(a);
     int64_t wnext = next == EP_TIME_MAX ? w + MAX_WAIT : wall_at(a, next);
-    if (now < 0 && wnext > a->epoch)
-        wnext = a->epoch;
+    if (now < 0 && wnext > wall_at(a, 0))
+        wnext = wall_at(a, 0);
     int64_t wait = wnext - w;
     if (wait > MAX_WAIT)
         wait = MAX_WAIT;
@@ -988,6 +1121,7 @@ run_loop(agent *a)
         if (o->role != EP_LIVE_LOADGEN && now >= 0)
             liveness(a, w);
         hello_if_due(a, w);
+        clock_ask_if_due(a, w);
         if ((rc = wait_and_handle(a, w, now)) != 0)
             return rc;
     }

@@ -45,10 +45,10 @@
 #define TICK_NS     (20 * EP_NS_PER_MS)
 #define STOP_WAIT_S 10
 /* Arguments the testbed adds to each process's: --host, --node-ip, --real-links,
- * --base-port, --key-file, --epoch, --time-scale, --node and --policy-log with their values
- * (17), four of them numbers it formats. */
-#define OWN_ARGS     20
-#define OWN_NUMBERS  4
+ * --base-port, --key-file, --epoch, --time-scale, --node, --policy-log and
+ * --clock-offset-ms with their values (19), five of them numbers it formats. */
+#define OWN_ARGS     22
+#define OWN_NUMBERS  5
 #define NAME_MAX_LEN 32 /* "controller", "node-K", "loadgen" */
 #define PATH_LEN     4096
 
@@ -69,6 +69,7 @@ struct ep_testbed {
     int net_up;            /* the namespaces are set up */
     exec_netns net;
     fault_state faults[EP_TESTBED_MAX_FAULTS];
+    ep_testbed_clock clocks[EP_TESTBED_MAX_FAULTS];
     int64_t epoch;
     /* the processes: controller, nodes, loadgen last; pid 0: reaped (status set) or never
      * started, -1: fork failed */
@@ -184,6 +185,11 @@ check_opts(const ep_testbed_opts *o, char *err, size_t errlen)
             return fail(err, errlen, EP_EINVAL,
                         "links can be cut or made lossy only with network namespaces");
     }
+    if (o->nclocks < 0 || o->nclocks > EP_TESTBED_MAX_FAULTS)
+        return fail(err, errlen, EP_EINVAL, "too many clock offsets");
+    for (int i = 0; i < o->nclocks; i++)
+        if (o->clocks[i].node < 0 || o->clocks[i].node >= o->sc->nnodes)
+            return fail(err, errlen, EP_EINVAL, "a clock offset on a node the scenario lacks");
     return 0;
 }
 
@@ -202,6 +208,9 @@ ep_testbed_open(const ep_testbed_opts *o, ep_testbed **out, char *err, size_t er
     tb->nnodes = o->sc->nnodes;
     for (int i = 0; i < o->nfaults; i++)
         tb->faults[i].f = o->faults[i];
+    for (int i = 0; i < o->nclocks && i < EP_TESTBED_MAX_FAULTS; i++)
+        tb->clocks[i] = o->clocks[i];
+    tb->o.clocks = NULL;
     ssize_t sl = readlink("/proc/self/exe", tb->self, sizeof tb->self - 1);
     if (sl <= 0) {
         rc = fail(err, errlen, EP_EIO, "cannot find the epara binary (/proc/self/exe)");
@@ -358,6 +367,11 @@ build_argv(const ep_testbed *tb, int i, argv_b *b, char *name, char *plog)
         snprintf(name, NAME_MAX_LEN, "node-%d", i - 1);
     if (!loadgen && i > 0)
         add_num(b, "--node", "%d", i - 1);
+    for (int k = 0; !loadgen && i > 0 && k < tb->o.nclocks; k++)
+        if (tb->clocks[k].node == i - 1) {
+            add_num(b, "--clock-offset-ms", "%.17g", tb->clocks[k].ahead_ms);
+            break;
+        }
     if (!loadgen && tb->o.policy_log) {
         snprintf(plog, PATH_LEN + NAME_MAX_LEN, "%s/%s.plog", tb->o.policy_log, name);
         add(b, "--policy-log");
@@ -650,16 +664,45 @@ ep_testbed_json_add(const ep_testbed *tb, json_t *js)
     return bad ? EP_ENOMEM : 0;
 }
 
+/* The clocks as the loadgen saw them: its own estimate and each node's last report. */
+static json_t *
+clock_json(const ep_exec_stats *st)
+{
+    json_t *nodes = json_array();
+    for (int k = 0; nodes && k < EP_EXEC_MAX_NODES; k++)
+        if (st->node_clock_err_ms[k] >= 0 &&
+            json_array_append_new(nodes, json_pack("{s:i, s:f, s:f}", "node", k, "ahead_ms",
+                                                   st->node_clock_ahead_ms[k], "uncertainty_ms",
+                                                   st->node_clock_err_ms[k]))) {
+            json_decref(nodes);
+            return NULL;
+        }
+    json_t *c = json_pack("{s:b, s:f, s:f, s:I}", "sync", st->clock_sync, "loadgen_ahead_ms",
+                          st->clock_ahead_ms, "loadgen_uncertainty_ms", st->clock_err_ms,
+                          "loadgen_samples", (json_int_t)st->clock_samples);
+    if (!c || !nodes || json_object_set_new(c, "nodes", nodes)) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
 json_t *
 ep_testbed_stats_json(const ep_exec_stats *st)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}", "messages_in",
-                     (json_int_t)st->msgs_in, "messages_out", (json_int_t)st->msgs_out,
-                     "bad_frames", (json_int_t)st->bad_frames, "replayed_frames",
-                     (json_int_t)st->replayed, "send_failed", (json_int_t)st->send_failed,
-                     "late_results", (json_int_t)st->late_results, "overhead_p50_ms",
-                     st->overhead_p50_s * 1e3, "overhead_p99_ms", st->overhead_p99_s * 1e3,
-                     "overhead_n", (json_int_t)st->overhead_n, "wall_s", st->wall_s);
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f}", "messages_in",
+                          (json_int_t)st->msgs_in, "messages_out", (json_int_t)st->msgs_out,
+                          "bad_frames", (json_int_t)st->bad_frames, "replayed_frames",
+                          (json_int_t)st->replayed, "send_failed", (json_int_t)st->send_failed,
+                          "late_results", (json_int_t)st->late_results, "overhead_p50_ms",
+                          st->overhead_p50_s * 1e3, "overhead_p99_ms", st->overhead_p99_s * 1e3,
+                          "overhead_n", (json_int_t)st->overhead_n, "wall_s", st->wall_s);
+    json_t *c = j ? clock_json(st) : NULL;
+    if (j && (!c || json_object_set_new(j, "clock", c))) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
 void

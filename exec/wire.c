@@ -25,7 +25,8 @@ enum {
     NF_REQUEST = 12,
     NF_RESULT = 11,
     NF_FORWARD = 4,
-    NF_BYE = 2
+    NF_BYE = 2,
+    NF_TIME = 6
 };
 
 const char *
@@ -46,6 +47,8 @@ ep_wire_type_name(unsigned type)
         return "forward";
     case EP_WIRE_BYE:
         return "bye";
+    case EP_WIRE_TIME:
+        return "time";
     default:
         return "unknown";
     }
@@ -562,6 +565,33 @@ dec_bye(rd *r, ep_wire_bye *b)
     return rd_i(r, "reason", 0, 65535, &b->reason);
 }
 
+/* A trace time of a TIME message: |t| < EP_WIRE_TIME_MAX, or EP_WIRE_NO_TIME where allowed. */
+static int
+rd_time(rd *r, const char *what, int none_ok, int64_t *t)
+{
+    if (none_ok && r->p < r->end && *r->p == 0xc0) { /* nil: no time */
+        r->p++;
+        *t = EP_WIRE_NO_TIME;
+        return 0;
+    }
+    return rd_int(r, what, -EP_WIRE_TIME_MAX + 1, EP_WIRE_TIME_MAX - 1, t);
+}
+
+static int
+dec_time(rd *r, ep_wire_time *t)
+{
+    r->ctx = "time";
+    TRY(rd_array(r, "fields", NF_TIME, NULL));
+    TRY(rd_i(r, "node", -1, INT32_MAX, &t->node));
+    TRY(rd_time(r, "t1", 0, &t->t1));
+    TRY(rd_time(r, "t2", 1, &t->t2));
+    TRY(rd_time(r, "t3", 1, &t->t3));
+    if ((t->t2 == EP_WIRE_NO_TIME) != (t->t3 == EP_WIRE_NO_TIME))
+        return fail(r, "t3", "given without t2, or t2 without t3");
+    TRY(rd_time(r, "offset", 0, &t->offset));
+    return rd_int(r, "err", -1, EP_WIRE_TIME_MAX - 1, &t->err);
+}
+
 static int
 dec_payload(rd *r, ep_wire_msg *m)
 {
@@ -581,6 +611,8 @@ dec_payload(rd *r, ep_wire_msg *m)
         return dec_forward(r, &m->u.forward);
     case EP_WIRE_BYE:
         return dec_bye(r, &m->u.bye);
+    case EP_WIRE_TIME:
+        return dec_time(r, &m->u.time);
     }
     return EP_EPARSE; /* not reached: the caller checked the type */
 }
@@ -645,7 +677,7 @@ ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
             snprintf(err, errlen, "authentication failed");
         return EP_EINVAL;
     }
-    if (type < EP_WIRE_HELLO || type > EP_WIRE_BYE)
+    if (type < EP_WIRE_HELLO || type > EP_WIRE_TIME)
         return frame_fail(err, errlen, "frame.type: unknown message type %u", type);
 
     ep_wire_msg m;
@@ -677,6 +709,13 @@ static int
 pk_i(msgpack_packer *pk, int64_t v)
 {
     return msgpack_pack_int64(pk, v);
+}
+
+/* A TIME message's time: |t| < EP_WIRE_TIME_MAX, or EP_WIRE_NO_TIME where none_ok. */
+static int
+time_ok(int64_t t, int none_ok)
+{
+    return (none_ok && t == EP_WIRE_NO_TIME) || (t > -EP_WIRE_TIME_MAX && t < EP_WIRE_TIME_MAX);
 }
 
 static int
@@ -774,6 +813,18 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
         bad |= msgpack_pack_array(pk, NF_BYE) | pk_i(pk, m->u.bye.node);
         bad |= pk_i(pk, m->u.bye.reason);
         break;
+    case EP_WIRE_TIME: {
+        const ep_wire_time *t = &m->u.time;
+        if (!time_ok(t->t1, 0) || !time_ok(t->t2, 1) || !time_ok(t->t3, 1) ||
+            (t->t2 == EP_WIRE_NO_TIME) != (t->t3 == EP_WIRE_NO_TIME) || !time_ok(t->offset, 0) ||
+            t->err < -1 || t->err >= EP_WIRE_TIME_MAX || t->node < -1)
+            return EP_EINVAL;
+        bad |= msgpack_pack_array(pk, NF_TIME) | pk_i(pk, t->node) | pk_i(pk, t->t1);
+        bad |= t->t2 == EP_WIRE_NO_TIME ? msgpack_pack_nil(pk) | msgpack_pack_nil(pk)
+                                        : pk_i(pk, t->t2) | pk_i(pk, t->t3);
+        bad |= pk_i(pk, t->offset) | pk_i(pk, t->err);
+        break;
+    }
     default:
         return EP_EINVAL;
     }
@@ -917,6 +968,10 @@ ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b)
                a->u.forward.deliver_at == b->u.forward.deliver_at;
     case EP_WIRE_BYE:
         return a->u.bye.node == b->u.bye.node && a->u.bye.reason == b->u.bye.reason;
+    case EP_WIRE_TIME:
+        return a->u.time.node == b->u.time.node && a->u.time.t1 == b->u.time.t1 &&
+               a->u.time.t2 == b->u.time.t2 && a->u.time.t3 == b->u.time.t3 &&
+               a->u.time.offset == b->u.time.offset && a->u.time.err == b->u.time.err;
     }
     return 0;
 }

@@ -51,7 +51,7 @@ sample_request(void)
     return q;
 }
 
-/* One sample message of each type, index 0..6 -> EP_WIRE_HELLO..EP_WIRE_BYE. */
+/* One sample message of each type, EP_WIRE_HELLO..EP_WIRE_TIME. */
 static ep_wire_msg
 sample(int type)
 {
@@ -105,6 +105,14 @@ sample(int type)
         m.u.bye.node = -1;
         m.u.bye.reason = 3;
         break;
+    case EP_WIRE_TIME: /* an answer, before trace time 0 */
+        m.u.time = (ep_wire_time){.node = 3,
+                                  .t1 = -1500000000LL,
+                                  .t2 = -1749000000LL,
+                                  .t3 = -1748999000LL,
+                                  .offset = -250000000LL,
+                                  .err = 120000};
+        break;
     }
     return m;
 }
@@ -134,7 +142,7 @@ static void
 test_every_message_type_round_trips_field_by_field(void **state)
 {
     (void)state;
-    for (int t = EP_WIRE_HELLO; t <= EP_WIRE_BYE; t++) {
+    for (int t = EP_WIRE_HELLO; t <= EP_WIRE_TIME; t++) {
         ep_wire_msg m = sample(t), d;
         uint8_t *f;
         size_t n;
@@ -221,6 +229,14 @@ test_every_message_type_round_trips_field_by_field(void **state)
         case EP_WIRE_BYE:
             assert_int_equal(d.u.bye.node, -1);
             assert_int_equal(d.u.bye.reason, 3);
+            break;
+        case EP_WIRE_TIME:
+            assert_int_equal(d.u.time.node, 3);
+            assert_int_equal(d.u.time.t1, -1500000000LL);
+            assert_int_equal(d.u.time.t2, -1749000000LL);
+            assert_int_equal(d.u.time.t3, -1748999000LL);
+            assert_int_equal(d.u.time.offset, -250000000LL);
+            assert_int_equal(d.u.time.err, 120000);
             break;
         }
         ep_wire_msg_free(&d);
@@ -337,8 +353,8 @@ test_unknown_type_is_rejected(void **state)
     uint8_t *f = seal(0, p, sizeof p, &n);
     expect_fail(f, n, EP_EPARSE, "unknown message type 0");
     free(f);
-    f = seal(EP_WIRE_BYE + 1, p, sizeof p, &n);
-    expect_fail(f, n, EP_EPARSE, "unknown message type 8");
+    f = seal(EP_WIRE_TIME + 1, p, sizeof p, &n);
+    expect_fail(f, n, EP_EPARSE, "unknown message type 9");
     free(f);
     f = seal(EP_WIRE_BYE, p, sizeof p, &n); /* the same payload under a known type is fine */
     ep_wire_msg d;
@@ -440,6 +456,13 @@ static const bad_payload bad[] = {
          {0x92, 0x00, 0xcf, 0, 0, 0, 0, 0, 1, 0, 0},
          11,
          "bye.reason: 65536 out of range"},
+        {EP_WIRE_TIME,
+         {0x96, 0x00, 0x01, 0xc0, 0x02, 0x00, 0x00},
+         7,
+         "time.t3: given without t2, or t2 without t3"},
+        {EP_WIRE_TIME, {0x96, 0x00, 0xc0}, 3, "time.t1: expected integer, got nil"},
+        {EP_WIRE_TIME, {0x96, 0xfe, 0x01}, 3, "time.node: -2 out of range"},
+        {EP_WIRE_TIME, {0x96, 0x00, 0x01, 0xc0, 0xc0, 0x00, 0xfe}, 7, "time.err: -2 out of range"},
 };
 
 static void
@@ -472,6 +495,12 @@ test_encoder_refuses_messages_the_decoder_would_reject(void **state)
     m.u.placement.inst = &s;
     m.u.placement.n = 1;
     assert_int_equal(ep_wire_encode(&m, key, sizeof key - 1, &f, &n), EP_EINVAL);
+    m = sample(EP_WIRE_TIME); /* t3 without t2 */
+    m.u.time.t2 = EP_WIRE_NO_TIME;
+    assert_int_equal(ep_wire_encode(&m, key, sizeof key - 1, &f, &n), EP_EINVAL);
+    m = sample(EP_WIRE_TIME);
+    m.u.time.t1 = EP_WIRE_TIME_MAX;
+    assert_int_equal(ep_wire_encode(&m, key, sizeof key - 1, &f, &n), EP_EINVAL);
     m = sample(EP_WIRE_BYE);
     m.type = (ep_wire_type)42;
     assert_int_equal(ep_wire_encode(&m, key, sizeof key - 1, &f, &n), EP_EINVAL);
@@ -484,7 +513,7 @@ static void
 test_every_truncation_of_a_frame_fails_cleanly(void **state)
 {
     (void)state;
-    for (int t = EP_WIRE_HELLO; t <= EP_WIRE_BYE; t++) {
+    for (int t = EP_WIRE_HELLO; t <= EP_WIRE_TIME; t++) {
         ep_wire_msg m = sample(t), d;
         uint8_t *f;
         size_t n;

@@ -41,6 +41,14 @@ typedef struct ep_exec_stats {
      * testbed (done - arrival in trace time, over time_scale): the dispatch overhead */
     double overhead_p50_s, overhead_p99_s;
     int64_t overhead_n;
+    /* Clocks: this process's estimate of how far its clock is ahead of the controller's
+     * (trace ms; its correction with the sign turned) and the estimate's uncertainty (half
+     * the round trip of the sample it rests on; -1: no estimate); loadgen: each node's last
+     * report of its own (node_clock_err_ms -1: none arrived). */
+    int clock_sync; /* 0: --no-clock-sync */
+    double clock_ahead_ms, clock_err_ms;
+    int64_t clock_samples;
+    double node_clock_ahead_ms[EP_EXEC_MAX_NODES], node_clock_err_ms[EP_EXEC_MAX_NODES];
 } ep_exec_stats;
 
 typedef struct ep_exec_opts {
@@ -74,6 +82,11 @@ typedef struct ep_exec_opts {
      * time is in [sync_loss_from, sync_loss_until) is dropped (counted in state_lost), as
      * if lost on the network; until <= from: none. */
     ep_time sync_loss_from, sync_loss_until;
+    /* Clocks (exec/README.md, "Clocks"): this process's wall clock reads clock_skew_ns
+     * ahead of the real one (a test of the offset estimation; 0: as it is); no_clock_sync:
+     * nodes and the loadgen keep their own clocks instead of estimating their offsets. */
+    int64_t clock_skew_ns;
+    int no_clock_sync;
 } ep_exec_opts;
 
 /* Runs one process of a testbed until it is done (loadgen: every request has a record;

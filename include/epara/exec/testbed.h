@@ -33,6 +33,12 @@ typedef struct ep_testbed_fault {
     double at_s; /* trace seconds */
 } ep_testbed_fault;
 
+/* A node whose clock reads ahead of the others' (a test of the clock offset estimation). */
+typedef struct ep_testbed_clock {
+    int node;
+    double ahead_ms; /* negative: behind */
+} ep_testbed_clock;
+
 /* How the links between the processes are made. */
 typedef enum ep_testbed_links {
     EP_TESTBED_LINKS_EMULATED, /* loopback: the processes emulate the scenario's links */
@@ -69,6 +75,8 @@ typedef struct ep_testbed_opts {
                                        policy calls to DIR/<name>.plog */
     const ep_testbed_fault *faults; /* at most EP_TESTBED_MAX_FAULTS, copied */
     int nfaults;
+    const ep_testbed_clock *clocks; /* at most EP_TESTBED_MAX_FAULTS, copied */
+    int nclocks;
     /* Recorded in the summary's testbed object (ep_testbed_json_add) only. */
     const char *engine;
     double sync_loss_from_s, sync_loss_until_s; /* until <= from: none */

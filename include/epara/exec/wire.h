@@ -14,7 +14,7 @@
 #include "epara/core/time.h"
 
 #define EP_WIRE_MAGIC         "EPW1"
-#define EP_WIRE_VERSION       2
+#define EP_WIRE_VERSION       3
 #define EP_WIRE_HEADER_BYTES  32 /* magic 4, version 2, type 2, length 4, envelope 20 */
 #define EP_WIRE_TAG_BYTES     32
 #define EP_WIRE_MIN_KEY_BYTES 16
@@ -28,7 +28,8 @@ typedef enum ep_wire_type {
     EP_WIRE_REQUEST,   /* loadgen -> ingress node */
     EP_WIRE_RESULT,    /* node -> loadgen: one per request */
     EP_WIRE_FORWARD,   /* node -> node: a request and where it goes */
-    EP_WIRE_BYE        /* any -> any: leaving */
+    EP_WIRE_BYE,       /* any -> any: leaving */
+    EP_WIRE_TIME       /* clock offsets: a question, its answer, or a node's report */
 } ep_wire_type;
 
 typedef struct ep_wire_hello {
@@ -49,6 +50,23 @@ typedef struct ep_wire_bye {
     int reason; /* reason code, 0..65535 */
 } ep_wire_bye;
 
+/* Clock offset estimation (exec/README.md, "Clocks"). A question (t2 = t3 = EP_WIRE_NO_TIME)
+ * goes from a node to the controller, or from the loadgen to a node; the answer echoes t1
+ * and adds the answerer's trace time on receipt (t2) and on sending (t3). The asker, at t4,
+ * takes offset ((t2 - t1) + (t3 - t4)) / 2 with round trip (t4 - t1) - (t3 - t2). A node's
+ * question to the controller, copied to the loadgen, also reports the node's current
+ * estimate (offset, err) there. Times are trace ns, negative before trace time 0. */
+typedef struct ep_wire_time {
+    int node;       /* the asker: a node index >= 0, or -1 (the loadgen) */
+    int64_t t1;     /* the asker's own clock when it asked */
+    int64_t t2, t3; /* the answerer's corrected clock; EP_WIRE_NO_TIME in a question */
+    int64_t offset; /* question: the asker's current correction (added to its clock) */
+    int64_t err;    /* question: its uncertainty (half the best round trip), >= 0; -1: none */
+} ep_wire_time;
+
+#define EP_WIRE_NO_TIME  INT64_MIN
+#define EP_WIRE_TIME_MAX (INT64_C(1) << 62) /* |t| below this (146 years of ns) */
+
 typedef struct ep_wire_msg {
     ep_wire_type type;
     union {
@@ -59,6 +77,7 @@ typedef struct ep_wire_msg {
         ep_msg_result result;
         ep_msg_forward forward;
         ep_wire_bye bye;
+        ep_wire_time time;
     } u;
 } ep_wire_msg;
 
