@@ -23,7 +23,7 @@
 #include "gitrev.h"
 #include "util.h"
 
-static const char exec_help[] =
+static const char exec_help1[] =
         "usage: epara controller|node|loadgen [options]\n"
         "\n"
         "The processes of a live testbed (`epara testbed` starts them all on this machine):\n"
@@ -65,7 +65,8 @@ static const char exec_help[] =
         "  --out DB            loadgen: store the run in results database DB\n"
         "  --records           loadgen: store every request's record (needs --out)\n"
         "  --json              loadgen: print the summary as JSON\n"
-        "  --verbose           log peers lost and dropped messages to stderr\n"
+        "  --verbose           log peers lost and dropped messages to stderr\n";
+static const char exec_help2[] =
         "  --engine KIND       node: emulated (default: a batch takes its profiled time),\n"
         "                      cpu (real FP32 compute on OpenBLAS: the batch takes what\n"
         "                      it takes) or cuda (when built)\n"
@@ -81,11 +82,19 @@ static const char exec_help[] =
         "  --no-clock-sync     node, loadgen: keep the own clock (default: estimate its\n"
         "                      offset to the controller's and keep trace time on that)\n"
         "  --clock-offset-ms X this process's clock reads X ms ahead (a test of the above)\n"
+        "  --payloads          node, loadgen: requests carry their bytes (an image, a\n"
+        "                      prompt's token ids) between nodes and results their\n"
+        "                      response's (a mask, generated token ids); real engines\n"
+        "                      compute on them (every process of a testbed must agree;\n"
+        "                      testbed: the default with --netns)\n"
+        "  --no-payloads       requests travel as their descriptions (the default for the\n"
+        "                      roles and for testbed without --netns)\n"
         "  --policy-log FILE   controller, node: log every call into the policy (for\n"
         "                      `epara replay`; testbed: a directory, one log per process)\n"
         "  -h, --help          this help\n"
         "\n"
         "exit status: 0 done, 1 runtime failure, 2 bad arguments\n";
+static const char *const exec_help[] = {exec_help1, exec_help2, NULL};
 
 /* The default epoch (no --epoch): the next multiple of EPOCH_ROUND_NS at least
  * EPOCH_LEAD_NS away, so processes started by hand within a few seconds of each other (on
@@ -145,6 +154,8 @@ enum {
     OPT_DEPLOY,
     OPT_CLOCK_OFFSET,
     OPT_NO_CLOCK_SYNC,
+    OPT_PAYLOADS,
+    OPT_NO_PAYLOADS,
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -221,6 +232,7 @@ exec_cli_defaults(exec_cli *c)
     c->time_scale = 1;
     c->node = -1;
     c->engine = "emulated";
+    c->payloads = -1;
     ep_engine_opts_default(&c->eng);
 }
 
@@ -332,6 +344,12 @@ parse_time_opt(exec_cli *c, int ch, const char *arg, const char **epoch)
         break;
     case OPT_NO_CLOCK_SYNC:
         c->no_clock_sync = 1;
+        break;
+    case OPT_PAYLOADS:
+        c->payloads = 1;
+        break;
+    case OPT_NO_PAYLOADS:
+        c->payloads = 0;
         break;
     default:
         return CLI_OPT_OTHER;
@@ -466,7 +484,7 @@ check_parsed(exec_cli *c, const char *epoch)
 }
 
 int
-exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed)
+exec_cli_parse(exec_cli *c, int argc, char **argv, const char *const *help, int testbed)
 {
     static const struct option longopts[] = {
             CLI_RUN_LONGOPTS,
@@ -496,6 +514,8 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
             {"deploy", required_argument, NULL, OPT_DEPLOY},
             {"clock-offset-ms", required_argument, NULL, OPT_CLOCK_OFFSET},
             {"no-clock-sync", no_argument, NULL, OPT_NO_CLOCK_SYNC},
+            {"payloads", no_argument, NULL, OPT_PAYLOADS},
+            {"no-payloads", no_argument, NULL, OPT_NO_PAYLOADS},
             {"real-bandwidth", no_argument, NULL, OPT_REAL_BANDWIDTH},
             {"netns", no_argument, NULL, 'N'},
             {"keep-logs", required_argument, NULL, 'K'},
@@ -508,7 +528,8 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (ch == 'h') {
-            fputs(help, stdout);
+            for (int i = 0; help[i]; i++)
+                fputs(help[i], stdout);
             return -1;
         }
         int rc = cli_run_opt(&c->run, ch, optarg);
@@ -523,7 +544,8 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed
         if (rc == CLI_OPT_OTHER)
             rc = parse_testbed_opt(c, ch, optarg, testbed);
         if (rc == CLI_OPT_OTHER) {
-            fputs(help, stderr);
+            for (int i = 0; help[i]; i++)
+                fputs(help[i], stderr);
             return EXIT_USAGE;
         }
         if (rc != CLI_OPT_TAKEN)
@@ -614,6 +636,7 @@ fill_exec_opts(exec_cli *c, ep_live_role role, const ep_scenario *sc, ep_store *
     o->sync_loss_until = (ep_time)(c->sync_loss[1] * (double)EP_NS_PER_S);
     o->clock_skew_ns = (int64_t)(c->clock_offset_ms * (double)EP_NS_PER_MS);
     o->no_clock_sync = c->no_clock_sync;
+    o->payloads = c->payloads == 1;
     return 0;
 }
 
@@ -806,6 +829,16 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
         ep_results_abort(res);
         rc = err == EP_EINVAL ? EXIT_USAGE : EXIT_FAIL;
         goto done;
+    }
+    if (role == EP_LIVE_NODE && stats && stats->payload.on) {
+        const ep_live_payload_stats *p = &stats->payload;
+        fprintf(stderr,
+                "epara: node %d: payloads: %lld sent (%.1f MB), %lld received (%.1f MB), %lld "
+                "not as made, %lld above the bound; %lld responses (%.1f MB, %lld from the "
+                "engine)\n",
+                c->node, (long long)p->sent, (double)p->sent_bytes / 1e6, (long long)p->received,
+                (double)p->received_bytes / 1e6, (long long)p->corrupt, (long long)p->too_large,
+                (long long)p->outputs, (double)p->output_bytes / 1e6, (long long)p->engine_outputs);
     }
     rc = role == EP_LIVE_LOADGEN ? report_loadgen(c, &sc, &r, stats, res, &sink, summary) : EXIT_OK;
 done:

@@ -38,7 +38,8 @@ static const char testbed_help[] =
         "                      netem (rate, delay, loss), or tbf (rate) with the latency\n"
         "                      emulated where the kernel has no netem; with --deploy FILE\n"
         "                      each namespace takes the address its node's line names and\n"
-        "                      the bridge the controller's and the loadgen's\n"
+        "                      the bridge the controller's and the loadgen's; requests\n"
+        "                      carry their bytes over the shaped links (--payloads)\n"
         "  --kill WHAT@S       kill -9 a process S trace seconds into the run; WHAT is\n"
         "                      node:K or controller (repeatable)\n"
         "  --link-down node:K@S, --link-up node:K@S\n"
@@ -56,6 +57,7 @@ static const char testbed_help[] =
         "  --quiet             no progress lines\n"
         "\n"
         "exit status: 0 done, 1 runtime failure, 2 bad arguments\n";
+static const char *const testbed_helps[] = {testbed_help, NULL};
 
 /* The fault options, in the order of ep_testbed_fault_kind. */
 static const char *const fault_opts[] = {"--kill", "--link-down", "--link-up", "--link-loss"};
@@ -130,6 +132,8 @@ role_args(const exec_cli *c, arg_list *common, arg_list *lg)
         arg(common, "--verbose", NULL);
     if (c->no_clock_sync)
         arg(common, "--no-clock-sync", NULL);
+    if (c->payloads == 1 || (c->payloads < 0 && c->netns))
+        arg(common, "--payloads", NULL);
     arg(common, "--engine", c->engine);
     if (c->max_held > 0)
         arg_num(common, "--max-held", 1, (double)c->max_held);
@@ -292,7 +296,7 @@ cmd_testbed(int argc, char **argv)
     int rc = parse_faults(argc, argv, args, &nargs, faults, &nfaults, clocks, &nclocks);
     exec_cli c;
     if (!rc)
-        rc = exec_cli_parse(&c, nargs, args, testbed_help, 1);
+        rc = exec_cli_parse(&c, nargs, args, testbed_helps, 1);
     free(args);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;

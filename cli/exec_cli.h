@@ -25,11 +25,14 @@ typedef struct exec_cli {
     const char *deploy;     /* --deploy: the deployment file */
     double clock_offset_ms; /* --clock-offset-ms: this process's clock reads this far ahead */
     int no_clock_sync;      /* --no-clock-sync: keep the own clock, estimate no offset */
+    int payloads;           /* --payloads 1, --no-payloads 0; -1: not given (testbed: on with
+                               --netns, else off; roles: off) */
 } exec_cli;
 
-/* Parses the options (testbed: also --netns, --keep-logs). Returns 0, -1 after
- * printing --help, or an exit status after printing the problem. */
-int exec_cli_parse(exec_cli *c, int argc, char **argv, const char *help, int testbed);
+/* Parses the options (testbed: also --netns, --keep-logs). help: the --help text in parts,
+ * NULL-terminated. Returns 0, -1 after printing --help, or an exit status after printing the
+ * problem. */
+int exec_cli_parse(exec_cli *c, int argc, char **argv, const char *const *help, int testbed);
 
 /* Runs one role in this process with the parsed options. The loadgen prints its table
  * (without --json) and, with --json, its JSON summary, unless summary is given: then the

@@ -28,6 +28,14 @@ ep_scenario_fini(ep_scenario *sc)
     memset(sc, 0, sizeof(*sc));
 }
 
+double
+ep_link_wire_bytes(const ep_link *l, double bytes)
+{
+    if (l->mtu <= EP_LINK_IP_TCP_BYTES || bytes <= 0)
+        return bytes;
+    return bytes + ceil(bytes / (l->mtu - EP_LINK_IP_TCP_BYTES)) * EP_LINK_FRAME_BYTES;
+}
+
 /* Whether the fixed-size name field equals the NUL-terminated string want. */
 static int
 name_is(const char field[EP_NAME_MAX], const char *want)

@@ -110,6 +110,12 @@ typedef struct agent {
     int neinst;
     ep_engine_work *work;
     int work_cap;
+    uint8_t *masks; /* node, payload mode: a DNN batch's masks, inputs and outputs */
+    int64_t mask_cap;
+    const uint8_t **io_in;
+    int64_t *io_len;
+    uint8_t **io_mask;
+    int io_cap;
     /* node: RESULTs held until the response reaches the client over the emulated link */
     ep_heap held;
     uint64_t held_seq;
@@ -344,8 +350,8 @@ static void engine_release(agent *a, const ep_record *rec);
 /* A frame held for sending at trace time `at`. */
 typedef struct held_frame {
     ep_heap_node node;
-    ep_wire_msg m; /* a RESULT (owns nothing); encoded when sent, so sequence numbers stay in
-                      sending order */
+    ep_wire_msg m; /* a RESULT (owns its output, a copy); encoded when sent, so sequence
+                      numbers stay in sending order */
 } held_frame;
 
 static void
@@ -355,6 +361,7 @@ send_held(agent *a, ep_time now)
     while (ep_heap_min_key(&a->held, &at, NULL) && at <= now) {
         held_frame *h = EP_CONTAINER_OF(ep_heap_pop(&a->held), held_frame, node);
         send_msg(a, a->lg, &h->m);
+        ep_wire_msg_free(&h->m);
         free(h);
     }
 }
@@ -388,22 +395,33 @@ node_record(void *ctx, const ep_record *rec)
     q->batch = rec->batch > 0 ? rec->batch : 0;
     q->preemptions = rec->preemptions;
     q->hops = rec->hops;
+    /* Payload mode: the response's bytes travel with the result (borrowed until it goes). */
+    q->output = (uint8_t *)(uintptr_t)ep_live_output(a->live, rec, &q->output_len);
     engine_release(a, rec);
     ep_time now = ep_live_now(a->live);
     if (a->o->real_links == 1 || rec->done <= now || a->stopping) {
         send_msg(a, a->lg, &m);
     } else {
         held_frame *h = malloc(sizeof *h);
-        if (h) {
+        uint8_t *copy = q->output_len > 0 ? malloc((size_t)q->output_len) : NULL;
+        if (h && (copy || q->output_len == 0)) {
             ep_heap_node_init(&h->node);
             h->m = m;
+            if (copy)
+                memcpy(copy, q->output, (size_t)q->output_len);
+            h->m.u.result.output = copy;
             if (ep_heap_push(&a->held, &h->node, rec->done, a->held_seq++) != 0) {
                 free(h);
                 h = NULL;
             }
+        } else {
+            free(h);
+            h = NULL;
         }
-        if (!h)
+        if (!h) {
+            free(copy);
             send_msg(a, a->lg, &m);
+        }
     }
     if (a->o->sim.on_record)
         a->o->sim.on_record(a->o->sim.ctx, rec);
@@ -480,6 +498,49 @@ slot_fresh(struct eng_inst *e, uint64_t req, const ep_live_item *items, int n)
     return k;
 }
 
+/* A DNN batch on instance e: on the requests' bytes and with their masks as their responses
+ * (payload mode: items[0..n) are the batch's requests), else on the engine's own images. */
+static int
+dnn_run(agent *a, struct eng_inst *e, int batch, const ep_live_item *items, int n, ep_dur est,
+        ep_dur *took)
+{
+    int64_t mb = ep_engine_dnn_mask_bytes(e->ei);
+    if (!items || n < batch)
+        return ep_engine_dnn_batch(e->ei, batch, est, took);
+    if (batch > a->io_cap) {
+        int cap = batch * 2;
+        const uint8_t **in = realloc(a->io_in, (size_t)cap * sizeof *in);
+        if (in)
+            a->io_in = in;
+        int64_t *len = realloc(a->io_len, (size_t)cap * sizeof *len);
+        if (len)
+            a->io_len = len;
+        uint8_t **mask = realloc(a->io_mask, (size_t)cap * sizeof *mask);
+        if (mask)
+            a->io_mask = mask;
+        if (!in || !len || !mask)
+            return EP_ENOMEM;
+        a->io_cap = cap;
+    }
+    if (mb > 0 && (int64_t)batch * mb > a->mask_cap) {
+        uint8_t *p = realloc(a->masks, (size_t)batch * (size_t)mb);
+        if (!p)
+            return EP_ENOMEM;
+        a->masks = p;
+        a->mask_cap = (int64_t)batch * mb;
+    }
+    for (int j = 0; j < batch; j++) {
+        a->io_in[j] = items[j].payload;
+        a->io_len[j] = items[j].payload_len;
+        a->io_mask[j] = mb > 0 ? a->masks + (size_t)j * (size_t)mb : NULL;
+    }
+    ep_engine_dnn_io io = {a->io_in, a->io_len, mb > 0 ? a->io_mask : NULL, mb};
+    int rc = ep_engine_dnn_batch_io(e->ei, batch, &io, est, took);
+    for (int j = 0; j < batch && rc == 0 && mb > 0; j++)
+        ep_live_output_add(a->live, items[j].request, a->io_mask[j], mb);
+    return rc;
+}
+
 static ep_dur
 hook_run(void *ctx, int instance, const ep_instance_spec *spec, int batch,
          const ep_live_item *items, int n, ep_dur est)
@@ -490,8 +551,8 @@ hook_run(void *ctx, int instance, const ep_instance_spec *spec, int batch,
     ep_dur est_wall = (ep_dur)((double)est / a->scale);
     int rc = EP_EINVAL;
     if (e && e->nslots == 0) {
-        rc = ep_engine_dnn_batch(e->ei, batch < EP_ENGINE_BATCH_MAX ? batch : EP_ENGINE_BATCH_MAX,
-                                 est_wall, &took);
+        rc = dnn_run(a, e, batch < EP_ENGINE_BATCH_MAX ? batch : EP_ENGINE_BATCH_MAX, items, n,
+                     est_wall, &took);
     } else if (e && n > 0) {
         if (n > a->work_cap) {
             ep_engine_work *w = realloc(a->work, (size_t)n * 2 * sizeof *w);
@@ -510,10 +571,21 @@ hook_run(void *ctx, int instance, const ep_instance_spec *spec, int batch,
             int tok =
                     items[i].tokens < EP_ENGINE_TOKENS_MAX ? items[i].tokens : EP_ENGINE_TOKENS_MAX;
             int decode = items[i].decode && ep_engine_llm_pos(e->ei, k) > 0;
-            a->work[i] = (ep_engine_work){k, decode ? 1 : tok, decode};
+            a->work[i] =
+                    (ep_engine_work){k, decode ? 1 : tok, decode, decode ? NULL : items[i].payload,
+                                     decode ? 0 : items[i].payload_len};
         }
         if (ok)
             rc = ep_engine_llm_iter(e->ei, a->work, n, est_wall, &took);
+        /* Payload mode: each token the iteration ends with goes into its response. */
+        for (int i = 0; i < n && rc == 0 && a->o->payloads; i++) {
+            int tok = items[i].emits ? ep_engine_llm_next_token(e->ei, a->work[i].slot) : -1;
+            if (tok < 0)
+                continue;
+            uint8_t b[4] = {(uint8_t)tok, (uint8_t)(tok >> 8), (uint8_t)(tok >> 16),
+                            (uint8_t)(tok >> 24)};
+            ep_live_output_add(a->live, items[i].request, b, 4);
+        }
     }
     if (rc != 0) {
         a->st->engine_failures++;
@@ -1022,6 +1094,9 @@ runtime_open(agent *a, char *err, size_t errlen)
     lo.sim = o->sim;
     lo.max_held = o->max_held;
     lo.link_mode = o->real_links;
+    lo.payloads = o->payloads;
+    lo.payload_seed = ep_splitmix64((o->sim.seed_set ? o->sim.seed : o->sc->run.seed) ^
+                                    UINT64_C(0x6279746573));
     /* A request unanswered this long after its arrival is lost (e.g. with a killed node). */
     if (o->role == EP_LIVE_LOADGEN)
         lo.result_timeout = grace_of(o) > slo_span(o->sc) ? grace_of(o) : slo_span(o->sc);
@@ -1159,6 +1234,7 @@ finish(agent *a, int rc, ep_run_result *out, ep_exec_stats *stats)
     }
     a->stopping = 1;
     send_held(a, EP_TIME_MAX);
+    stats->payload = ep_live_payload_counts(a->live);
     ep_run_result r;
     int frc = ep_live_finish(a->live, &r);
     a->live = NULL;
@@ -1181,8 +1257,11 @@ agent_fini(agent *a)
     close_sockets(a);
     ep_wire_msg_free(&a->last_place);
     ep_heap_node *hn;
-    while ((hn = ep_heap_pop(&a->held)) != NULL)
-        free(EP_CONTAINER_OF(hn, held_frame, node));
+    while ((hn = ep_heap_pop(&a->held)) != NULL) {
+        held_frame *h = EP_CONTAINER_OF(hn, held_frame, node);
+        ep_wire_msg_free(&h->m);
+        free(h);
+    }
     ep_heap_fini(&a->held);
     free(a->out);
     free(a->heard);
@@ -1195,6 +1274,10 @@ agent_fini(agent *a)
     }
     free(a->einst);
     free(a->work);
+    free(a->masks);
+    free(a->io_in);
+    free(a->io_len);
+    free(a->io_mask);
     ep_engine_close(a->eng);
 }
 

@@ -427,10 +427,27 @@ ep_engine_inst_describe(const ep_engine_inst *i, char *buf, size_t len)
 int
 ep_engine_dnn_batch(ep_engine_inst *i, int batch, ep_dur est, ep_dur *took)
 {
-    if (!i || !took || i->kind != EP_SVC_DNN || batch < 1 || batch > EP_ENGINE_BATCH_MAX)
+    return ep_engine_dnn_batch_io(i, batch, NULL, est, took);
+}
+
+int64_t
+ep_engine_dnn_mask_bytes(const ep_engine_inst *i)
+{
+    return i && i->kind == EP_SVC_DNN && i->eng->ops->mask_bytes ? i->eng->ops->mask_bytes(i) : 0;
+}
+
+int
+ep_engine_dnn_batch_io(ep_engine_inst *i, int batch, const ep_engine_dnn_io *io, ep_dur est,
+                       ep_dur *took)
+{
+    if (!i || !took || i->kind != EP_SVC_DNN || batch < 1 || batch > EP_ENGINE_BATCH_MAX ||
+        (io && io->mask && io->mask_len < 0))
         return EP_EINVAL;
+    for (int j = 0; io && io->in && io->in_len && j < batch; j++)
+        if (io->in_len[j] < 0 || (io->in_len[j] > 0 && !io->in[j]))
+            return EP_EINVAL;
     ep_time t0 = exec_engine_now();
-    int rc = i->eng->ops->dnn_batch(i, batch, t0, est);
+    int rc = i->eng->ops->dnn_batch(i, batch, io, t0, est);
     if (rc)
         return rc;
     *took = exec_engine_now() - t0;
@@ -448,6 +465,8 @@ work_ok(const ep_engine_inst *i, const ep_engine_work *w, int n)
         if (s < 0 || s >= i->nslots || w[k].tokens < 1 || w[k].tokens > EP_ENGINE_TOKENS_MAX)
             return 0;
         if (w[k].decode && (w[k].tokens != 1 || i->pos[s] == 0))
+            return 0;
+        if (w[k].prompt_len < 0 || (w[k].prompt_len > 0 && !w[k].prompt))
             return 0;
         for (int j = 0; j < k; j++)
             if (w[j].slot == s)

@@ -26,10 +26,11 @@ emu_wait(ep_time start, ep_dur est)
 }
 
 static int
-emu_dnn_batch(ep_engine_inst *i, int batch, ep_time start, ep_dur est)
+emu_dnn_batch(ep_engine_inst *i, int batch, const ep_engine_dnn_io *io, ep_time start, ep_dur est)
 {
     (void)i;
     (void)batch;
+    (void)io;
     emu_wait(start, est);
     return 0;
 }

@@ -40,7 +40,9 @@ struct exec_engine_ops {
     void (*close)(ep_engine *e);
     int (*load)(ep_engine_inst *i, char *err, size_t errlen);
     void (*unload)(ep_engine_inst *i);
-    int (*dnn_batch)(ep_engine_inst *i, int batch, ep_time start, ep_dur est);
+    int (*dnn_batch)(ep_engine_inst *i, int batch, const ep_engine_dnn_io *io, ep_time start,
+                     ep_dur est);
+    int64_t (*mask_bytes)(const ep_engine_inst *i); /* NULL: 0 */
     int (*llm_iter)(ep_engine_inst *i, const ep_engine_work *w, int n, ep_time start, ep_dur est);
     void (*llm_release)(ep_engine_inst *i, int slot);
     int (*next_token)(const ep_engine_inst *i, int slot);
@@ -92,7 +94,9 @@ struct exec_model_ops {
  * EXEC_MODEL_ENGINE_OPS in its exec_engine_ops. */
 int exec_model_load(ep_engine_inst *i, char *err, size_t errlen);
 void exec_model_unload(ep_engine_inst *i);
-int exec_model_dnn_batch(ep_engine_inst *i, int batch, ep_time start, ep_dur est);
+int exec_model_dnn_batch(ep_engine_inst *i, int batch, const ep_engine_dnn_io *io, ep_time start,
+                         ep_dur est);
+int64_t exec_model_mask_bytes(const ep_engine_inst *i);
 int exec_model_llm_iter(ep_engine_inst *i, const ep_engine_work *w, int n, ep_time start,
                         ep_dur est);
 void exec_model_llm_release(ep_engine_inst *i, int slot);
@@ -104,7 +108,7 @@ void exec_model_describe(const ep_engine_inst *i, char *buf, size_t len);
     .load = exec_model_load, .unload = exec_model_unload, .dnn_batch = exec_model_dnn_batch, \
     .llm_iter = exec_model_llm_iter, .llm_release = exec_model_llm_release,                  \
     .next_token = exec_model_next_token, .max_tokens = exec_model_max_tokens,                \
-    .describe = exec_model_describe
+    .describe = exec_model_describe, .mask_bytes = exec_model_mask_bytes
 
 /* "what: error", plus " (why)" when m->why has more to say, into err (errlen bytes; may be
  * NULL). */

@@ -28,6 +28,7 @@ typedef struct model_inst {
     float *img; /* host, [img_cap][channels][side][side], deterministic pseudo-random */
     float *out; /* host, [img_cap][classes][side][side] */
     int img_cap;
+    int img_given; /* some images were taken from request bytes (ep_engine_dnn_io) */
 } model_inst;
 
 void
@@ -172,10 +173,26 @@ logits_reserve(model_inst *c, int rows)
     return 0;
 }
 
-/* Prefills `tokens` prompt tokens of slot s, whose sequence has taken in `logical` tokens. */
+/* The token at position pos of slot s's sequence: the prompt's word there when it has one
+ * (little-endian, modulo the vocabulary), else the engine's generated prompt token. */
 static int
-prefill(ep_engine_inst *i, model_inst *c, int s, int tokens, int64_t logical)
+prompt_token(const ep_engine_inst *i, const ep_engine_work *w, int64_t pos, int vocab)
 {
+    if (w->prompt && pos < w->prompt_len / 4) {
+        const uint8_t *b = w->prompt + 4 * pos;
+        uint32_t v =
+                (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        return (int)(v % (uint32_t)vocab);
+    }
+    return ep_engine_prompt_token(i->eng->o.seed, w->slot, pos, vocab);
+}
+
+/* Prefills the tokens of work item w on its slot, whose sequence has taken in `logical`
+ * tokens. */
+static int
+prefill(ep_engine_inst *i, model_inst *c, const ep_engine_work *w, int64_t logical)
+{
+    int s = w->slot, tokens = w->tokens;
     const ep_llm_config *cfg = c->m->llm_config(c->llm);
     int max = cfg->max_seq_len, rc;
 
@@ -188,7 +205,7 @@ prefill(ep_engine_inst *i, model_inst *c, int s, int tokens, int64_t logical)
     if (c->m->seq_pos(seq) > max - n)
         c->m->seq_truncate(seq, max - n);
     for (int k = 0; k < n; k++)
-        c->toks[k] = ep_engine_prompt_token(i->eng->o.seed, s, first + k, cfg->vocab_size);
+        c->toks[k] = prompt_token(i, w, first + k, cfg->vocab_size);
     if ((rc = logits_reserve(c, 1)) != 0)
         return rc;
     rc = c->m->prefill(c->llm, seq, c->toks, n, c->logits);
@@ -212,7 +229,7 @@ exec_model_llm_iter(ep_engine_inst *i, const ep_engine_work *w, int n, ep_time s
             c->dslots[nd++] = w[k].slot;
             continue;
         }
-        rc = prefill(i, c, w[k].slot, w[k].tokens, i->pos[w[k].slot]);
+        rc = prefill(i, c, &w[k], i->pos[w[k].slot]);
         if (rc)
             return rc;
     }
@@ -286,17 +303,61 @@ images_reserve(ep_engine_inst *i, model_inst *c, int batch)
     return 0;
 }
 
+int64_t
+exec_model_mask_bytes(const ep_engine_inst *i)
+{
+    const model_inst *c = i->impl;
+    return (int64_t)c->side * c->side;
+}
+
+/* Image j of the buffer from `len` request bytes (pixel value k is in[k mod len] / 255). */
+static void
+image_from_bytes(float *img, size_t n, const uint8_t *in, int64_t len)
+{
+    size_t m = (size_t)len;
+    for (size_t k = 0, b = 0; k < n; k++, b = b + 1 == m ? 0 : b + 1)
+        img[k] = (float)in[b] * (1.0f / 255.0f);
+}
+
 int
-exec_model_dnn_batch(ep_engine_inst *i, int batch, ep_time start, ep_dur est)
+exec_model_dnn_batch(ep_engine_inst *i, int batch, const ep_engine_dnn_io *io, ep_time start,
+                     ep_dur est)
 {
     model_inst *c = i->impl;
+    const ep_seg_config *g = c->m->seg_config(c->seg);
+    size_t px = (size_t)c->side * (size_t)c->side, in = (size_t)g->in_channels * px;
     int rc;
 
     (void)start;
     (void)est;
     if ((rc = images_reserve(i, c, batch)) != 0)
         return rc;
-    return c->m->seg_forward(c->seg, c->img, batch, c->side, c->side, c->out);
+    /* Images from request bytes; once some were, an item without them gets its generated
+     * image back (the buffer no longer holds it). */
+    for (int j = 0; j < batch; j++) {
+        if (io && io->in && io->in_len && io->in_len[j] > 0) {
+            image_from_bytes(c->img + (size_t)j * in, in, io->in[j], io->in_len[j]);
+            c->img_given = 1;
+        } else if (c->img_given) {
+            exec_engine_images(i->eng->o.seed, c->img, (size_t)j * in, (size_t)(j + 1) * in);
+        }
+    }
+    if ((rc = c->m->seg_forward(c->seg, c->img, batch, c->side, c->side, c->out)) != 0)
+        return rc;
+    for (int j = 0; io && io->mask && j < batch; j++) {
+        if (!io->mask[j])
+            continue;
+        const float *lg = c->out + (size_t)j * (size_t)g->n_classes * px;
+        int64_t n = io->mask_len < (int64_t)px ? io->mask_len : (int64_t)px;
+        for (int64_t p = 0; p < n; p++) {
+            int best = 0;
+            for (int k = 1; k < g->n_classes; k++)
+                if (lg[(size_t)k * px + (size_t)p] > lg[(size_t)best * px + (size_t)p])
+                    best = k;
+            io->mask[j][p] = (uint8_t)best;
+        }
+    }
+    return 0;
 }
 
 void

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "epara/core/error.h"
+#include "epara/core/rng.h"
 #include "epara/core/time.h"
 #include "epara/exec/live.h"
 #include "node_internal.h" /* the runtime it drives (node/) */
@@ -35,6 +36,14 @@ struct ep_live {
     int nreasons;
     ep_live_item *items; /* node with real engines: scratch for LLM iterations */
     int items_cap;
+    /* payload mode (ep_live_opts.payloads) */
+    int payloads;
+    uint64_t payload_seed;
+    ep_live_payload_stats pay;
+    node_instance *running;  /* node: the instance in the run hook now */
+    node_request *finishing; /* node: the request whose record is being made */
+    uint8_t *scratch;        /* node: made-up responses */
+    int64_t scratch_cap;
 };
 
 /* The role whose host s is (every port hook gets the host). */
@@ -62,8 +71,60 @@ to_wire(const node_request *r)
             .stream = r->stream < 0 ? -1 : r->stream,
             .frame = r->frame < 0 ? -1 : r->frame,
             .trace_exec = r->exec < 0 ? -1 : r->exec,
+            .payload = r->payload,
+            .payload_len = r->payload ? r->payload_len : 0,
     };
     return q;
+}
+
+/* --- payloads ---------------------------------------------------------------------------- */
+
+void
+ep_live_payload_fill(uint64_t seed, uint64_t id, uint8_t *buf, int64_t len)
+{
+    uint64_t base = ep_splitmix64(seed ^ ep_splitmix64(id ^ UINT64_C(0x7061796c6f6164)));
+    for (int64_t i = 0; i < len; i += 8) {
+        uint64_t v = ep_splitmix64(base + (uint64_t)i);
+        for (int k = 0; k < 8 && i + k < len; k++)
+            buf[i + k] = (uint8_t)(v >> (8 * k));
+    }
+}
+
+/* Node: makes request r's bytes when it has none yet (payload mode). EP_ERANGE when they
+ * are above what a frame carries. */
+static int
+payload_make(ep_live *L, node_request *r)
+{
+    if (r->payload || r->bytes <= 0)
+        return 0;
+    if (r->bytes > EP_MSG_PAYLOAD_MAX)
+        return EP_ERANGE;
+    r->payload = malloc((size_t)r->bytes);
+    if (!r->payload)
+        return EP_ENOMEM;
+    r->payload_len = r->bytes;
+    ep_live_payload_fill(L->payload_seed, r->rec.id, r->payload, r->payload_len);
+    return 0;
+}
+
+/* Node: takes the bytes that came with request q into r, counted and checked against the
+ * ones its ingress made. */
+static void
+payload_take(ep_live *L, node_request *r, ep_msg_request *q)
+{
+    if (!q->payload)
+        return;
+    r->payload = q->payload;
+    r->payload_len = q->payload_len;
+    q->payload = NULL;
+    q->payload_len = 0;
+    L->pay.received++;
+    L->pay.received_bytes += r->payload_len;
+    uint8_t probe[256];
+    int64_t n = r->payload_len < (int64_t)sizeof probe ? r->payload_len : (int64_t)sizeof probe;
+    ep_live_payload_fill(L->payload_seed, r->rec.id, probe, n);
+    if (r->payload_len != r->bytes || memcmp(probe, r->payload, (size_t)n) != 0)
+        L->pay.corrupt++;
 }
 
 static int
@@ -107,6 +168,7 @@ from_wire(node_rt *s, const ep_msg_request *q)
 static void
 release(node_rt *s, node_request *r)
 {
+    node_request_free_bytes(r);
     s->in_flight--;
     r->pool_next = s->pool;
     s->pool = r;
@@ -125,6 +187,19 @@ role_node_send(node_rt *s, node_request *r, int dst)
      * request messages do not carry their payload bytes, so on shaped links the node still
      * accounts them with the scenario's link model, and its policy sees the same send queue
      * as under the simulator. */
+    if (L->payloads) {
+        int rc = payload_make(L, r);
+        if (rc == EP_ERANGE) {
+            L->pay.too_large++;
+            node_request_finish(s, r, EP_OUT_REJECTED, "payload above the wire's bound");
+            return;
+        }
+        if (rc) {
+            s->failed = rc;
+            node_request_finish(s, r, EP_OUT_DROPPED, "out of memory in the node");
+            return;
+        }
+    }
     ep_time at = node_pipe_send(&s->up[lu], s->eng.now, r->bytes);
     s->up_free[lu] = s->up[lu].busy_until;
     if (L->link_mode == 2) /* bandwidth shaped for real: only the latency is modelled */
@@ -135,6 +210,10 @@ role_node_send(node_rt *s, node_request *r, int dst)
     if (L->hooks.send(L->hooks.ctx, &q, dst, r->target, at) != 0) {
         node_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
         return;
+    }
+    if (q.payload) {
+        L->pay.sent++;
+        L->pay.sent_bytes += q.payload_len;
     }
     release(s, r);
 }
@@ -271,8 +350,8 @@ static ep_dur
 role_node_run(node_rt *s, node_instance *in, int batch, ep_dur t)
 {
     ep_live *L = live_of(s);
-    int n = 0;
-    if (s->sc->services[in->spec.service].kind == EP_SVC_LLM) {
+    int n = 0, llm = s->sc->services[in->spec.service].kind == EP_SVC_LLM;
+    if (llm || L->payloads) {
         if (in->nrunning > L->items_cap) {
             ep_live_item *a = realloc(L->items, (size_t)in->nrunning * 2 * sizeof *a);
             if (!a) {
@@ -285,16 +364,39 @@ role_node_run(node_rt *s, node_instance *in, int batch, ep_dur t)
         EP_LIST_FOREACH(&in->running, ln)
         {
             node_request *r = EP_CONTAINER_OF(ln, node_request, qnode);
-            if (r->prefilled)
-                L->items[n++] = (ep_live_item){r->rec.id, 1, 1, 0};
-            else if (r->chunk > 0)
-                L->items[n++] = (ep_live_item){r->rec.id,
-                                               (int)(r->chunk < INT32_MAX ? r->chunk : INT32_MAX),
-                                               0, r->prefill_done == 0};
+            if (L->payloads && payload_make(L, r) == EP_ENOMEM)
+                s->failed = EP_ENOMEM; /* it runs on the engine's own input */
+            ep_live_item it = {.request = r->rec.id,
+                               .tokens = 1,
+                               .decode = llm,
+                               .fresh = !llm,
+                               .emits = 1,
+                               .payload = r->payload,
+                               .payload_len = r->payload ? r->payload_len : 0};
+            if (!llm) {
+                it.decode = 0;
+            } else if (!r->prefilled) {
+                if (r->chunk <= 0)
+                    continue;
+                it.tokens = (int)(r->chunk < INT32_MAX ? r->chunk : INT32_MAX);
+                it.decode = 0;
+                it.fresh = r->prefill_done == 0;
+                it.emits = r->prefill_done + r->chunk >= r->kv_held;
+            }
+            L->items[n++] = it;
         }
     }
+    L->running = in;
     ep_dur m = L->hooks.run(L->hooks.ctx, in->id, &in->spec, batch, n ? L->items : NULL, n, t);
+    L->running = NULL;
     return m >= 0 ? m : -1;
+}
+
+/* Port finished of a node: the request whose record on_record gets next. */
+static void
+node_finished(node_rt *s, node_request *r)
+{
+    live_of(s)->finishing = r;
 }
 
 /* Port finished of the loadgen: the request is no longer pending. */
@@ -327,6 +429,7 @@ role_port(ep_live_role role, const ep_live_hooks *hooks)
     if (role == EP_LIVE_NODE) {
         port.send = role_node_send;
         port.sync = role_node_sync;
+        port.finished = node_finished;
         if (hooks->run)
             port.run = role_node_run;
     } else if (role == EP_LIVE_LOADGEN) {
@@ -365,6 +468,9 @@ ep_live_new(const ep_scenario *sc, const ep_live_opts *o, ep_live **out, char *e
     l->max_held = o->max_held > 0 ? o->max_held : LIVE_MAX_HELD_DEFAULT;
     l->link_mode = o->link_mode;
     l->result_timeout = o->result_timeout;
+    l->payloads = o->payloads;
+    l->pay.on = o->payloads != 0;
+    l->payload_seed = o->payload_seed;
     l->demand = calloc((size_t)sc->nnodes * (size_t)sc->nservices + 1, sizeof *l->demand);
     node_port port = role_port(o->role, &o->hooks);
     int rc = l->demand ? node_setup(&l->s, sc, &o->sim, &l->res, roles[o->role],
@@ -428,7 +534,7 @@ ep_live_now(const ep_live *l)
 }
 
 int
-ep_live_arrival(ep_live *l, const ep_msg_request *q)
+ep_live_arrival(ep_live *l, ep_msg_request *q)
 {
     node_rt *s = &l->s;
     if (s->role != NODE_ROLE_NODE || !wire_valid(s, q) || q->ingress != s->local)
@@ -436,6 +542,7 @@ ep_live_arrival(ep_live *l, const ep_msg_request *q)
     node_request *r = from_wire(s, q);
     if (!r)
         return EP_ENOMEM;
+    payload_take(l, r, q);
     ep_msg_demand *d = &l->demand[s->local * s->sc->nservices + q->service];
     d->arrivals++;
     d->sum_in += q->input;
@@ -450,7 +557,7 @@ ep_live_arrival(ep_live *l, const ep_msg_request *q)
 }
 
 int
-ep_live_forward_in(ep_live *l, const ep_msg_forward *f)
+ep_live_forward_in(ep_live *l, ep_msg_forward *f)
 {
     node_rt *s = &l->s;
     if (s->role != NODE_ROLE_NODE || !wire_valid(s, &f->req))
@@ -458,6 +565,7 @@ ep_live_forward_in(ep_live *l, const ep_msg_forward *f)
     node_request *r = from_wire(s, &f->req);
     if (!r)
         return EP_ENOMEM;
+    payload_take(l, r, &f->req);
     if (s->in_flight > l->max_held) {
         node_request_finish(s, r, EP_OUT_REJECTED, "node at its request limit");
         return s->failed;
@@ -552,6 +660,10 @@ ep_live_result(ep_live *l, const ep_msg_result *res)
         return 0;
     node_request *r = *slot;
     ep_record *rec = &r->rec;
+    if (res->output_len > 0) {
+        l->pay.outputs++;
+        l->pay.output_bytes += res->output_len;
+    }
     rec->dispatch = res->dispatch == EP_MSG_NEVER ? 0 : res->dispatch;
     rec->first_token = res->first_token == EP_MSG_NEVER ? 0 : res->first_token;
     rec->done = res->done == EP_MSG_NEVER ? 0 : res->done;
@@ -565,6 +677,79 @@ ep_live_result(ep_live *l, const ep_msg_result *res)
     s->res->preemptions += res->preemptions;
     node_request_finish(s, r, (ep_outcome)res->outcome, intern(l, res->reason));
     return 1;
+}
+
+int
+ep_live_output_add(ep_live *l, uint64_t request, const uint8_t *bytes, int64_t n)
+{
+    node_request *r = NULL;
+    if (!l->running || n < 0)
+        return EP_ENOENT;
+    EP_LIST_FOREACH(&l->running->running, ln)
+    {
+        node_request *q = EP_CONTAINER_OF(ln, node_request, qnode);
+        if (q->rec.id == request) {
+            r = q;
+            break;
+        }
+    }
+    if (!r)
+        return EP_ENOENT;
+    if (r->output_len + n > EP_MSG_PAYLOAD_MAX)
+        return EP_ERANGE;
+    if (r->output_len + n > r->output_cap) {
+        int64_t cap = r->output_cap ? r->output_cap : 256;
+        while (cap < r->output_len + n)
+            cap *= 2;
+        if (cap > EP_MSG_PAYLOAD_MAX)
+            cap = EP_MSG_PAYLOAD_MAX;
+        uint8_t *p = realloc(r->output, (size_t)cap);
+        if (!p)
+            return EP_ENOMEM;
+        r->output = p;
+        r->output_cap = cap;
+    }
+    if (n)
+        memcpy(r->output + r->output_len, bytes, (size_t)n);
+    r->output_len += n;
+    return 0;
+}
+
+const uint8_t *
+ep_live_output(ep_live *l, const ep_record *rec, int64_t *len)
+{
+    *len = 0;
+    node_request *r = l->finishing;
+    if (!l->payloads || rec->outcome != EP_OUT_COMPLETED)
+        return NULL;
+    l->pay.outputs++;
+    if (r && r->rec.id == rec->id && r->output_len > 0) {
+        l->pay.engine_outputs++;
+        l->pay.output_bytes += r->output_len;
+        *len = r->output_len;
+        return r->output;
+    }
+    const ep_service *svc = &l->s.sc->services[rec->service];
+    int64_t n = svc->kind == EP_SVC_LLM ? rec->output * svc->bytes_per_token : NODE_DNN_REPLY_BYTES;
+    if (n > EP_MSG_PAYLOAD_MAX)
+        n = EP_MSG_PAYLOAD_MAX;
+    if (n > l->scratch_cap) {
+        uint8_t *p = realloc(l->scratch, (size_t)n);
+        if (!p)
+            return NULL;
+        l->scratch = p;
+        l->scratch_cap = n;
+    }
+    ep_live_payload_fill(l->payload_seed ^ UINT64_C(0x6f7574), rec->id, l->scratch, n);
+    l->pay.output_bytes += n;
+    *len = n;
+    return l->scratch;
+}
+
+ep_live_payload_stats
+ep_live_payload_counts(const ep_live *l)
+{
+    return l->pay;
 }
 
 int64_t
@@ -610,6 +795,7 @@ ep_live_finish(ep_live *l, ep_run_result *out)
         free(l->reasons[i]);
     free(l->reasons);
     free(l->demand);
+    free(l->scratch);
     if (out)
         *out = l->res;
     else

@@ -702,6 +702,15 @@ ep_testbed_stats_json(const ep_exec_stats *st)
         json_decref(j);
         return NULL;
     }
+    /* Payload mode: the responses' bytes that came back (the nodes log what they moved). */
+    json_t *p = j ? json_pack("{s:b, s:I, s:I}", "on", st->payload.on, "results_with_output",
+                              (json_int_t)st->payload.outputs, "output_bytes",
+                              (json_int_t)st->payload.output_bytes)
+                  : NULL;
+    if (j && (!p || json_object_set_new(j, "payloads", p))) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
 }
 

@@ -22,12 +22,15 @@ enum {
     NF_SPEC = 5,
     NF_STATE = 4,
     NF_INST = 6,
-    NF_REQUEST = 12,
-    NF_RESULT = 11,
+    NF_REQUEST = 13,
+    NF_RESULT = 12,
     NF_FORWARD = 4,
     NF_BYE = 2,
     NF_TIME = 6
 };
+
+_Static_assert(EP_MSG_PAYLOAD_MAX + (1 << 20) <= EP_WIRE_MAX_PAYLOAD,
+               "a request's payload and its other fields fit in one frame");
 
 const char *
 ep_wire_type_name(unsigned type)
@@ -138,6 +141,7 @@ typedef struct rd {
     size_t errlen;
     const char *ctx; /* message or array name, e.g. "placement" */
     int idx;         /* element index within ctx, or -1 */
+    int borrow;      /* payloads point into the frame instead of copies (the encoder's check) */
 } rd;
 
 EP_PRINTF(3, 4)
@@ -376,6 +380,46 @@ rd_bin(rd *r, const char *field, uint8_t *buf, size_t want)
     return 0;
 }
 
+/* nil (none: *out NULL, *len 0) or a binary of at most max bytes, copied (or, when
+ * r->borrow, pointing into the frame). */
+static int
+rd_blob(rd *r, const char *field, int64_t max, uint8_t **out, int64_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (r->p >= r->end)
+        return rd_truncated(r, field);
+    if (*r->p == 0xc0) {
+        r->p++;
+        return 0;
+    }
+    uint8_t b = *r->p++;
+    if (b < 0xc4 || b > 0xc6)
+        return fail(r, field, "expected binary or nil, got %s", kind_of(b));
+    int w = 1 << (b - 0xc4);
+    const uint8_t *q = take(r, (size_t)w);
+    if (!q)
+        return rd_truncated(r, field);
+    uint64_t n = get_be(q, w);
+    if (n > (uint64_t)max)
+        return fail(r, field, "%" PRIu64 " bytes, at most %" PRId64, n, max);
+    q = take(r, (size_t)n);
+    if (!q)
+        return rd_truncated(r, field);
+    if (n == 0)
+        return 0;
+    if (r->borrow) {
+        *out = (uint8_t *)(uintptr_t)q;
+    } else {
+        *out = malloc((size_t)n);
+        if (!*out)
+            return EP_ENOMEM;
+        memcpy(*out, q, (size_t)n);
+    }
+    *len = (int64_t)n;
+    return 0;
+}
+
 static int
 rd_name(rd *r, const char *field, char *buf, size_t max)
 {
@@ -520,7 +564,8 @@ dec_request(rd *r, ep_msg_request *q)
     TRY(rd_int(r, "bytes", 0, INT64_MAX, &q->bytes));
     TRY(rd_int(r, "stream", -1, INT64_MAX, &q->stream));
     TRY(rd_int(r, "frame", -1, INT64_MAX, &q->frame));
-    return rd_int(r, "trace_exec", -1, INT64_MAX, &q->trace_exec);
+    TRY(rd_int(r, "trace_exec", -1, INT64_MAX, &q->trace_exec));
+    return rd_blob(r, "payload", EP_MSG_PAYLOAD_MAX, &q->payload, &q->payload_len);
 }
 
 static int
@@ -538,7 +583,8 @@ dec_result(rd *r, ep_msg_result *q)
     TRY(rd_i(r, "node", -1, INT32_MAX, &q->node));
     TRY(rd_i(r, "batch", 0, INT32_MAX, &q->batch));
     TRY(rd_i(r, "preemptions", 0, INT32_MAX, &q->preemptions));
-    return rd_i(r, "hops", 0, INT32_MAX, &q->hops);
+    TRY(rd_i(r, "hops", 0, INT32_MAX, &q->hops));
+    return rd_blob(r, "output", EP_MSG_PAYLOAD_MAX, &q->output, &q->output_len);
 }
 
 static int
@@ -637,9 +683,24 @@ ep_wire_decode(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen
     return ep_wire_decode_env(buf, len, key, keylen, out, NULL, err, errlen);
 }
 
-int
-ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen,
-                   ep_wire_msg *out, ep_wire_env *env, char *err, size_t errlen)
+/* Clears the payload pointers of a message decoded with borrowed payloads (they point into
+ * its frame), so that ep_wire_msg_free leaves them alone. */
+static void
+forget_blobs(ep_wire_msg *m)
+{
+    if (m->type == EP_WIRE_REQUEST || m->type == EP_WIRE_FORWARD) {
+        ep_msg_request *q = m->type == EP_WIRE_REQUEST ? &m->u.request : &m->u.forward.req;
+        q->payload = NULL;
+        q->payload_len = 0;
+    } else if (m->type == EP_WIRE_RESULT) {
+        m->u.result.output = NULL;
+        m->u.result.output_len = 0;
+    }
+}
+
+static int
+decode_frame(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen, ep_wire_msg *out,
+             ep_wire_env *env, char *err, size_t errlen, int borrow)
 {
     if (err && errlen)
         err[0] = '\0';
@@ -683,7 +744,13 @@ ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
     ep_wire_msg m;
     memset(&m, 0, sizeof m);
     m.type = (ep_wire_type)type;
-    rd r = {buf + EP_WIRE_HEADER_BYTES, buf + EP_WIRE_HEADER_BYTES + plen, err, errlen, "", -1};
+    rd r = {buf + EP_WIRE_HEADER_BYTES,
+            buf + EP_WIRE_HEADER_BYTES + plen,
+            err,
+            errlen,
+            "",
+            -1,
+            borrow};
     int rc = dec_payload(&r, &m);
     if (!rc && r.p != r.end)
         rc = frame_fail(err, errlen, "%s: %td trailing payload bytes", ep_wire_type_name(type),
@@ -691,6 +758,8 @@ ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
     if (rc) {
         if (rc == EP_ENOMEM && err && errlen)
             snprintf(err, errlen, "%s", ep_strerror(rc));
+        if (borrow)
+            forget_blobs(&m);
         ep_wire_msg_free(&m);
         return rc;
     }
@@ -701,6 +770,13 @@ ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
         env->seq = get_be(buf + 24, 8);
     }
     return 0;
+}
+
+int
+ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen,
+                   ep_wire_msg *out, ep_wire_env *env, char *err, size_t errlen)
+{
+    return decode_frame(buf, len, key, keylen, out, env, err, errlen, 0);
 }
 
 /* ---- encoder ---- */
@@ -718,16 +794,33 @@ time_ok(int64_t t, int none_ok)
     return (none_ok && t == EP_WIRE_NO_TIME) || (t > -EP_WIRE_TIME_MAX && t < EP_WIRE_TIME_MAX);
 }
 
+/* nil for none, else the bytes as a binary (their bounds checked by the caller). */
+static int
+pk_blob(msgpack_packer *pk, const uint8_t *p, int64_t n)
+{
+    if (n <= 0)
+        return msgpack_pack_nil(pk);
+    return msgpack_pack_bin(pk, (size_t)n) | msgpack_pack_bin_body(pk, p, (size_t)n);
+}
+
+static int
+blob_ok(const uint8_t *p, int64_t n)
+{
+    return n >= 0 && n <= EP_MSG_PAYLOAD_MAX && (n == 0 || p);
+}
+
 static int
 enc_request(msgpack_packer *pk, const ep_msg_request *q)
 {
+    if (!blob_ok(q->payload, q->payload_len))
+        return EP_EINVAL;
     int bad = msgpack_pack_array(pk, NF_REQUEST);
     bad |= msgpack_pack_uint64(pk, q->id);
     bad |= pk_i(pk, q->service) | pk_i(pk, q->ingress) | pk_i(pk, q->hops);
     bad |= pk_i(pk, q->arrival) | pk_i(pk, q->deadline);
     bad |= pk_i(pk, q->input) | pk_i(pk, q->output) | pk_i(pk, q->bytes);
     bad |= pk_i(pk, q->stream) | pk_i(pk, q->frame) | pk_i(pk, q->trace_exec);
-    return bad;
+    return bad | pk_blob(pk, q->payload, q->payload_len);
 }
 
 static int
@@ -788,10 +881,14 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
         break;
     }
     case EP_WIRE_REQUEST:
+        if (!blob_ok(m->u.request.payload, m->u.request.payload_len))
+            return EP_EINVAL;
         bad |= enc_request(pk, &m->u.request);
         break;
     case EP_WIRE_RESULT: {
         const ep_msg_result *q = &m->u.result;
+        if (!blob_ok(q->output, q->output_len))
+            return EP_EINVAL;
         bad |= msgpack_pack_array(pk, NF_RESULT) | msgpack_pack_uint64(pk, q->id);
         size_t rn = strnlen(q->reason, sizeof q->reason);
         if (rn == sizeof q->reason)
@@ -801,10 +898,13 @@ enc_payload(msgpack_packer *pk, const ep_wire_msg *m)
         bad |= pk_i(pk, q->dispatch) | pk_i(pk, q->first_token) | pk_i(pk, q->done);
         bad |= pk_i(pk, q->instance) | pk_i(pk, q->node);
         bad |= pk_i(pk, q->batch) | pk_i(pk, q->preemptions) | pk_i(pk, q->hops);
+        bad |= pk_blob(pk, q->output, q->output_len);
         break;
     }
     case EP_WIRE_FORWARD: {
         const ep_msg_forward *f = &m->u.forward;
+        if (!blob_ok(f->req.payload, f->req.payload_len))
+            return EP_EINVAL;
         bad |= msgpack_pack_array(pk, NF_FORWARD) | enc_request(pk, &f->req);
         bad |= pk_i(pk, f->kind) | pk_i(pk, f->target) | pk_i(pk, f->deliver_at);
         break;
@@ -857,11 +957,12 @@ ep_wire_encode_env(const ep_wire_msg *m, const ep_wire_env *env, const uint8_t *
         goto fail;
     /* Validate by decoding: a message that breaks a limit is refused here, not by the peer. */
     ep_wire_msg check;
-    rc = ep_wire_decode(f, n, key, keylen, &check, NULL, 0);
+    rc = decode_frame(f, n, key, keylen, &check, NULL, NULL, 0, 1);
     if (rc) {
         rc = rc == EP_ENOMEM ? EP_ENOMEM : EP_EINVAL;
         goto fail;
     }
+    forget_blobs(&check);
     ep_wire_msg_free(&check);
     msgpack_sbuffer_destroy(&sb);
     *out = f;
@@ -878,7 +979,16 @@ ep_wire_msg_free(ep_wire_msg *m)
 {
     if (!m)
         return;
-    if (m->type == EP_WIRE_PLACEMENT) {
+    if (m->type == EP_WIRE_REQUEST || m->type == EP_WIRE_FORWARD) {
+        ep_msg_request *q = m->type == EP_WIRE_REQUEST ? &m->u.request : &m->u.forward.req;
+        free(q->payload);
+        q->payload = NULL;
+        q->payload_len = 0;
+    } else if (m->type == EP_WIRE_RESULT) {
+        free(m->u.result.output);
+        m->u.result.output = NULL;
+        m->u.result.output_len = 0;
+    } else if (m->type == EP_WIRE_PLACEMENT) {
         free(m->u.placement.inst);
         m->u.placement.inst = NULL;
         m->u.placement.n = 0;
@@ -895,12 +1005,19 @@ ep_wire_msg_free(ep_wire_msg *m)
 /* ---- equality ---- */
 
 static int
+blob_equal(const uint8_t *a, int64_t na, const uint8_t *b, int64_t nb)
+{
+    return na == nb && (na <= 0 || memcmp(a, b, (size_t)na) == 0);
+}
+
+static int
 request_equal(const ep_msg_request *a, const ep_msg_request *b)
 {
     return a->id == b->id && a->service == b->service && a->ingress == b->ingress &&
            a->hops == b->hops && a->arrival == b->arrival && a->deadline == b->deadline &&
            a->input == b->input && a->output == b->output && a->bytes == b->bytes &&
-           a->stream == b->stream && a->frame == b->frame && a->trace_exec == b->trace_exec;
+           a->stream == b->stream && a->frame == b->frame && a->trace_exec == b->trace_exec &&
+           blob_equal(a->payload, a->payload_len, b->payload, b->payload_len);
 }
 
 static int
@@ -959,7 +1076,8 @@ ep_wire_msg_equal(const ep_wire_msg *a, const ep_wire_msg *b)
                strncmp(x->reason, y->reason, sizeof x->reason) == 0 && x->hops == y->hops &&
                x->dispatch == y->dispatch && x->first_token == y->first_token &&
                x->done == y->done && x->instance == y->instance && x->node == y->node &&
-               x->batch == y->batch && x->preemptions == y->preemptions;
+               x->batch == y->batch && x->preemptions == y->preemptions &&
+               blob_equal(x->output, x->output_len, y->output, y->output_len);
     }
     case EP_WIRE_FORWARD:
         return request_equal(&a->u.forward.req, &b->u.forward.req) &&

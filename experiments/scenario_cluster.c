@@ -30,7 +30,7 @@ static const char *const spec_keys[] = {"name",
                                         NULL};
 static const char *const node_keys[] = {"name",    "class", "count",      "cores", "mem_gb",
                                         "devices", "link",  "intra_gbps", NULL};
-static const char *const link_keys[] = {"bw_gbps", "latency_ms", "loss", NULL};
+static const char *const link_keys[] = {"bw_gbps", "latency_ms", "loss", "mtu", NULL};
 static const char *const kind_names[] = {"gpu", "cpu", "npu", NULL};
 static const char *const class_names[] = {"server", "embedded", "micro", NULL};
 
@@ -158,6 +158,7 @@ parse_link(scenario_ctx *c, node_entry *e)
     scenario_join(path, e->m.path, "link");
     scenario_map m;
     double bw = 0;
+    long long mtu = 0;
     int rc;
     e->link.latency = 0;
     e->link.loss = 0;
@@ -165,8 +166,14 @@ parse_link(scenario_ctx *c, node_entry *e)
         (rc = scenario_map_open(c, scenario_get(&e->m, "link"), path, link_keys, &m)) ||
         (rc = scenario_num(&m, "bw_gbps", SCENARIO_REQ, 0, 1, 1e6, &bw)) ||
         (rc = scenario_dur(&m, "latency_ms", SCENARIO_OPT, 1e-3, 0, 0, 1e6, &e->link.latency)) ||
-        (rc = scenario_num(&m, "loss", SCENARIO_OPT, 0, 0, 0.99, &e->link.loss)))
+        (rc = scenario_num(&m, "loss", SCENARIO_OPT, 0, 0, 0.99, &e->link.loss)) ||
+        (rc = scenario_int(&m, "mtu", SCENARIO_OPT, 0, EP_LINK_MTU_MAX, &mtu)))
         return rc;
+    if (mtu != 0 && mtu < EP_LINK_MTU_MIN)
+        return scenario_fail(c, scenario_get(&m, "mtu"),
+                             "%s.mtu: %lld bytes, expected 0 (no framing) or %d to %d", path, mtu,
+                             EP_LINK_MTU_MIN, EP_LINK_MTU_MAX);
+    e->link.mtu = (int)mtu;
     /* Gbit/s to bytes/s. */
     e->link.bw_bytes_per_s = bw * 1e9 / 8;
     return 0;

@@ -92,6 +92,15 @@ node_request_alloc(node_rt *s)
     return r;
 }
 
+void
+node_request_free_bytes(node_request *r)
+{
+    free(r->payload);
+    free(r->output);
+    r->payload = r->output = NULL;
+    r->payload_len = r->output_len = r->output_cap = 0;
+}
+
 static int
 slo_met(const ep_scenario *sc, const ep_record *rec)
 {
@@ -132,6 +141,7 @@ node_request_finish(node_rt *s, node_request *r, ep_outcome o, const char *reaso
             s->opts.on_record(s->opts.ctx, rec);
     }
     s->in_flight--;
+    node_request_free_bytes(r);
     r->pool_next = s->pool;
     s->pool = r;
 }

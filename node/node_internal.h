@@ -68,6 +68,7 @@ typedef struct node_pipe {
     double bw; /* bytes/s */
     ep_dur latency;
     double loss;
+    const ep_link *link; /* framing (ep_link_wire_bytes) */
 } node_pipe;
 
 /* Time a transfer of `bytes` entering the pipe at `now` arrives at the far end; the pipe is
@@ -101,6 +102,10 @@ typedef struct node_request {
     ep_dur prefill_est;   /* its prefill estimate while queued (LLM backlog accounting) */
     int64_t prefill_done; /* prompt tokens already prefilled (chunked prefill) */
     int64_t chunk;        /* prompt tokens prefilled in the current iteration */
+    /* A live node in payload mode (exec/): the request's bytes and its response's, owned
+     * (freed when it ends or leaves the process); NULL in the simulator. */
+    uint8_t *payload, *output;
+    int64_t payload_len, output_len, output_cap;
     struct node_request *pool_next;
 } node_request;
 
@@ -295,6 +300,8 @@ int node_instance_split(const node_rt *s, const node_instance *in);
 /* Batch / iteration time multiplier of the instance's slowest device (slow_device faults). */
 double node_instance_slow(const node_rt *s, const node_instance *in);
 void node_request_finish(node_rt *s, node_request *r, ep_outcome o, const char *reason);
+/* Frees a request's payload and output bytes (a live node's). */
+void node_request_free_bytes(node_request *r);
 void node_instance_kick(node_rt *s, node_instance *in);
 /* Marks whether the instance waits for a device a SINGLE-mode instance holds (or, SINGLE
  * itself, for a device another instance runs on): node_instance_end kicks the waiters. */

@@ -345,7 +345,8 @@ replay_setup(replay *x)
         !x->min || !x->mout || !x->orate || !x->cat || !x->states || !x->rngs)
         return EP_ENOMEM;
     for (int i = 0; i < sc->nlinks; i++) {
-        node_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
+        node_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss,
+                       &sc->links[i]};
         x->S.up[i] = x->S.down[i] = p;
     }
     ep_view *v = &x->view;

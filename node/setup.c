@@ -379,7 +379,8 @@ setup_state(node_rt *s, uint64_t seed, char *err, size_t errlen)
         !s->dev_since || !s->cat || !s->m || pol_alloc(s, seed) != 0)
         return node_err(err, errlen, EP_ENOMEM, "out of memory", NULL);
     for (int i = 0; i < sc->nlinks; i++) {
-        node_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss};
+        node_pipe p = {0, sc->links[i].bw_bytes_per_s, sc->links[i].latency, sc->links[i].loss,
+                       &sc->links[i]};
         s->up[i] = s->down[i] = p;
         s->link_up[i] = 1;
     }

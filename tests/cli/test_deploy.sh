@@ -53,7 +53,9 @@ assert s["requests"] > 0 and n == s["requests"], (s["requests"], n)
 assert s["completed"] > 0.9 * s["requests"], s["completed"]
 PY
 fi
-for p in "${pids[@]}"; do wait "$p" || bad "process $p exit $?"; done
+for p in "${pids[@]}"; do
+    wait "$p" || { bad "process $p exit $?"; tail -n 40 "$T"/c.log "$T"/n*.log; }
+done
 pids=()
 # Each node listened where its line says.
 for k in $(seq 0 $((nnodes - 1))); do

@@ -8,14 +8,16 @@
 #  - a node agent killed mid-run: none of its requests is missing (each is recorded, the
 #    lost ones as dropped with a reason); the controller killed: serving goes on;
 #  - nodes at their request limit (--max-held) reject with that reason;
+#  - payload mode with the cpu engine: responses computed on the requests' bytes;
 #  - a node whose clock reads 250 ms ahead: its offset is estimated and attainment holds;
-#  - with --netns (root): nodes in network namespaces, links shaped by tc, nothing lost,
-#    nothing left behind;
+#  - with --netns (root): nodes in network namespaces, links shaped by tc carrying the
+#    requests' bytes, nothing lost, nothing left behind;
 #  - bad arguments (a policy parameter the policy does not declare too) exit 2 with a
 #    message.
 # Usage: test_testbed.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0
@@ -164,6 +166,36 @@ if [ -s "$T/m.json" ] && command -v sqlite3 >/dev/null; then
     [ "${shed:-0}" -gt 0 ] && ok || bad "max-held: nothing shed"
 fi
 
+# Payload mode with real compute (cpu engine, tiny shapes): every completed request comes
+# back with its response's bytes computed by the engine (masks, token ids), and the bytes
+# forwarded between the nodes arrive as the ingress made them.
+"$EPARA" testbed --engine cpu --threads 1 --scenario "$SRC/experiments/scenarios/cpu-testbed.yaml" \
+    --trace-db "$T/cpu.db" --duration 8 --grace 5 --payloads \
+    --llm-shape dim=64,hidden=128,layers=2,heads=4,kv_heads=2,vocab=128,seq=512 \
+    --dnn-shape width=4,side=16 --json --quiet --keep-logs "$T/plogs" >"$T/p.json" 2>"$T/p.err"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "testbed --payloads exit $rc"; cat "$T/p.err"; }
+if [ -s "$T/p.json" ]; then
+    python3 - "$T/p.json" <<'PY' && ok || bad "payloads: results without their response bytes"
+import json, sys
+j = json.load(open(sys.argv[1]))
+p = j['testbed']['payloads']
+assert p['on'] and j['completed'] > 0, p
+assert p['results_with_output'] == j['completed'], (p, j['completed'])
+assert p['output_bytes'] > 0, p
+PY
+    # Each node: nothing corrupted, and the responses computed by the engine.
+    for f in "$T"/plogs/node-*.log; do
+        line=$(grep "payloads:" "$f")
+        case $line in
+        *" 0 not as made"*) ok ;;
+        *) bad "payloads: $(basename "$f"): $line" ;;
+        esac
+        eng=$(echo "$line" | sed -n 's/.*MB, \([0-9]*\) from the engine.*/\1/p')
+        [ "${eng:-0}" -gt 0 ] && ok || bad "payloads: $(basename "$f"): no response from the engine"
+    done
+fi
+
 # Network namespaces with tc shaping (root with ip and tc; skipped otherwise).
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null; then
     # Node 4's link cut from 3 s to 6 s, then dropping 30% of its packets from 7 s to 9 s
@@ -171,7 +203,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null; t
     "$EPARA" testbed --netns --policy epara --duration 10 --trace-db "$DB" --grace 10 \
         --link-down node:4@3 --link-up node:4@6 \
         --link-loss node:4=0.3@7 --link-loss node:4=0@9 \
-        --json --quiet --out "$T/n.db" --records >"$T/n.json" 2>"$T/n.err"
+        --json --quiet --out "$T/n.db" --records --keep-logs "$T/nlogs" >"$T/n.json" 2>"$T/n.err"
     rc=$?
     [ $rc -eq 0 ] && ok || { bad "testbed --netns exit $rc"; cat "$T/n.err"; }
     if [ -s "$T/n.json" ] && command -v sqlite3 >/dev/null; then
@@ -186,7 +218,15 @@ assert 'no loss' not in j['testbed']['links'], j['testbed']['links']
 assert all(k['done'] for k in j['testbed']['kills']), j['testbed']['kills']
 assert [k['what'] for k in j['testbed']['kills']].count('link-loss') == 2
 assert j['slo_attainment'] > 0.6, j['slo_attainment']  # the rest keeps serving
+# With --netns requests carry their bytes (payload mode by default), results theirs.
+assert j['testbed']['payloads']['on'], j['testbed']['payloads']
+assert j['testbed']['payloads']['results_with_output'] == j['completed']
 PY
+        sent=$(cat "$T"/nlogs/node-*.log | sed -n 's/.*payloads: \([0-9]*\) sent.*/\1/p' |
+            awk '{s += $1} END {print s + 0}')
+        [ "$sent" -gt 0 ] && ok || bad "netns: no request sent on with its bytes"
+        grep -h "payloads:" "$T"/nlogs/node-*.log | grep -qv " 0 not as made" &&
+            bad "netns: payload bytes not as made" || ok
     fi
     id=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['testbed'].get('netns','none'))" "$T/n.json" 2>/dev/null)
     left=$(ip netns list | grep -c "^${id:-none}n" || true)

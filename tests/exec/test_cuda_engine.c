@@ -151,11 +151,17 @@ test_greedy_tokens_match_the_cpu_engine_through_mixed_iterations(void **state)
     const fixture *f = *state;
     pair p = load_pair(f, LLM);
 
-    const ep_engine_work a[] = {{0, 5, 0}, {1, 3, 0}};
+    const ep_engine_work a[] = {{.slot = 0, .tokens = 5, .decode = 0},
+                                {.slot = 1, .tokens = 3, .decode = 0}};
     iter_both(p, a, 2, "two prefills");
-    const ep_engine_work b[] = {{0, 1, 1}, {2, 7, 0}, {1, 1, 1}};
+    const ep_engine_work b[] = {{.slot = 0, .tokens = 1, .decode = 1},
+                                {.slot = 2, .tokens = 7, .decode = 0},
+                                {.slot = 1, .tokens = 1, .decode = 1}};
     iter_both(p, b, 3, "prefill among decodes");
-    const ep_engine_work c[] = {{2, 4, 0}, {1, 1, 1}, {0, 1, 1}, {3, 1, 0}};
+    const ep_engine_work c[] = {{.slot = 2, .tokens = 4, .decode = 0},
+                                {.slot = 1, .tokens = 1, .decode = 1},
+                                {.slot = 0, .tokens = 1, .decode = 1},
+                                {.slot = 3, .tokens = 1, .decode = 0}};
     iter_both(p, c, 4, "chunked prefill among decodes");
     const int all[] = {3, 0, 2, 1};
     decode_both(p, all, 4, 3);
@@ -172,13 +178,15 @@ test_clamping_at_max_seq_len_matches_the_cpu_engine(void **state)
 
     assert_int_equal(ep_engine_llm_max_tokens(p.gpu), tiny.max_seq_len);
     /* A prompt longer than the cache computes its last max_seq_len tokens. */
-    const ep_engine_work a[] = {{0, tiny.max_seq_len + 5, 0}, {1, tiny.max_seq_len - 3, 0}};
+    const ep_engine_work a[] = {{.slot = 0, .tokens = tiny.max_seq_len + 5, .decode = 0},
+                                {.slot = 1, .tokens = tiny.max_seq_len - 3, .decode = 0}};
     iter_both(p, a, 2, "prompt longer than the cache");
     /* Decodes past the end drop the newest cached tokens. */
     const int both[] = {0, 1};
     decode_both(p, both, 2, 6);
     /* A chunk onto a full cache makes room the same way. */
-    const ep_engine_work b[] = {{1, 4, 0}, {0, 1, 1}};
+    const ep_engine_work b[] = {{.slot = 1, .tokens = 4, .decode = 0},
+                                {.slot = 0, .tokens = 1, .decode = 1}};
     iter_both(p, b, 2, "chunk onto a full cache");
     assert_int_equal(ep_engine_llm_pos(p.gpu, 0), tiny.max_seq_len + 5 + 6 + 1);
     assert_int_equal(ep_engine_llm_pos(p.gpu, 1), tiny.max_seq_len - 3 + 6 + 4);
@@ -192,7 +200,7 @@ test_released_slot_starts_afresh_like_the_cpu_engine(void **state)
     const fixture *f = *state;
     pair p = load_pair(f, LLM);
 
-    const ep_engine_work pre[] = {{5, 6, 0}};
+    const ep_engine_work pre[] = {{.slot = 5, .tokens = 6, .decode = 0}};
     iter_both(p, pre, 1, "first prompt");
     int first = ep_engine_llm_next_token(p.gpu, 5);
     const int one[] = {5};
@@ -214,9 +222,10 @@ test_bad_work_is_refused_and_changes_nothing(void **state)
     pair p = load_pair(f, LLM);
     ep_dur took = -1;
 
-    const ep_engine_work empty_decode[] = {{2, 1, 1}};
+    const ep_engine_work empty_decode[] = {{.slot = 2, .tokens = 1, .decode = 1}};
     assert_int_equal(ep_engine_llm_iter(p.gpu, empty_decode, 1, 0, &took), EP_EINVAL);
-    const ep_engine_work repeated[] = {{1, 2, 0}, {1, 2, 0}};
+    const ep_engine_work repeated[] = {{.slot = 1, .tokens = 2, .decode = 0},
+                                       {.slot = 1, .tokens = 2, .decode = 0}};
     assert_int_equal(ep_engine_llm_iter(p.gpu, repeated, 2, 0, &took), EP_EINVAL);
     assert_int_equal(took, -1);
     assert_int_equal(ep_engine_dnn_batch(p.gpu, 1, 0, &took), EP_EINVAL);
@@ -237,7 +246,7 @@ test_dnn_batches_run_on_the_device(void **state)
         assert_int_equal(ep_engine_dnn_batch(p.gpu, batches[k], 0, &took), 0);
         assert_true(took > 0);
     }
-    ep_engine_work w = {0, 1, 0};
+    ep_engine_work w = {.slot = 0, .tokens = 1, .decode = 0};
     ep_dur took = -1;
     assert_int_equal(ep_engine_llm_iter(p.gpu, &w, 1, 0, &took), EP_EINVAL);
     assert_int_equal(ep_engine_llm_slots(p.gpu), 0);

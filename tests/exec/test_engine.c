@@ -417,6 +417,122 @@ test_cpu_dnn_runs_batches(void **state)
     ep_engine_close(e);
 }
 
+/* Payload mode: a prompt's bytes are its token ids (little-endian words modulo the
+ * vocabulary), so the same bytes give the same next token on any slot, where the engine's
+ * own prompts differ by slot; a prompt shorter than the prefill is continued by them. */
+static void
+test_cpu_llm_computes_on_the_prompt_bytes(void **state)
+{
+    fixture *f = *state;
+    ep_engine *e = open_kind(f, EP_ENGINE_CPU, 8);
+    ep_engine_inst *l = load(e, LLM);
+    uint8_t a[4 * 6], b[4 * 6];
+    for (int k = 0; k < 6; k++)
+        for (int j = 0; j < 4; j++) {
+            a[4 * k + j] = (uint8_t)(j == 0 ? 3 * k + 1 : 0x80 + j);
+            b[4 * k + j] = (uint8_t)(j == 0 ? 5 * k + 2 : 0x11 * j);
+        }
+    ep_engine_work w[4] = {{.slot = 0, .tokens = 6, .prompt = a, .prompt_len = sizeof a},
+                           {.slot = 5, .tokens = 6, .prompt = a, .prompt_len = sizeof a},
+                           {.slot = 1, .tokens = 6},
+                           {.slot = 6, .tokens = 6}};
+    ep_dur took;
+    assert_int_equal(ep_engine_llm_iter(l, w, 4, 0, &took), 0);
+    assert_int_equal(ep_engine_llm_next_token(l, 0), ep_engine_llm_next_token(l, 5));
+    /* Its own prompts depend on the slot: at least one of three pairs differs. */
+    int differ = 0;
+    for (int k = 0; k < 3 && !differ; k++) {
+        ep_engine_llm_release(l, 1);
+        ep_engine_llm_release(l, 6 - k);
+        ep_engine_work v[2] = {{.slot = 1, .tokens = 6 + k}, {.slot = 6 - k, .tokens = 6 + k}};
+        assert_int_equal(ep_engine_llm_iter(l, v, 2, 0, &took), 0);
+        differ = ep_engine_llm_next_token(l, 1) != ep_engine_llm_next_token(l, 6 - k);
+    }
+    assert_true(differ);
+    /* Other bytes, another sequence: the decode feeds the two apart (or their first
+     * tokens already differ). */
+    ep_engine_llm_release(l, 5);
+    ep_engine_work c = {.slot = 5, .tokens = 6, .prompt = b, .prompt_len = sizeof b};
+    assert_int_equal(ep_engine_llm_iter(l, &c, 1, 0, &took), 0);
+    int same = 1;
+    for (int step = 0; step < 4 && same; step++) {
+        same = ep_engine_llm_next_token(l, 0) == ep_engine_llm_next_token(l, 5);
+        ep_engine_work d[2] = {{.slot = 0, .tokens = 1, .decode = 1},
+                               {.slot = 5, .tokens = 1, .decode = 1}};
+        assert_int_equal(ep_engine_llm_iter(l, d, 2, 0, &took), 0);
+    }
+    assert_false(same);
+    /* A prompt item with bytes but a NULL pointer is refused. */
+    ep_engine_work bad = {.slot = 2, .tokens = 2, .prompt = NULL, .prompt_len = 8};
+    assert_int_equal(ep_engine_llm_iter(l, &bad, 1, 0, &took), EP_EINVAL);
+    ep_engine_unload(l);
+    ep_engine_close(e);
+}
+
+/* Payload mode: a DNN item's image is made of its bytes and its mask is the class of each
+ * pixel; the same bytes give the same mask at any place in the batch, the generated images
+ * come back for items without bytes, and the emulated engine leaves masks alone. */
+static void
+test_cpu_dnn_segments_the_request_bytes(void **state)
+{
+    fixture *f = *state;
+    ep_engine *e = open_kind(f, EP_ENGINE_CPU, 4);
+    ep_engine_inst *d = load(e, DNN);
+    int64_t mb = ep_engine_dnn_mask_bytes(d);
+    assert_int_equal(mb, 8 * 8);
+    uint8_t img[3][500], mask[3][64];
+    for (int j = 0; j < 3; j++)
+        for (int k = 0; k < 500; k++)
+            img[j][k] = (uint8_t)(j == 1 ? (k * 37 + 11) : (k * k + 3 * k));
+    const uint8_t *in[3] = {img[0], img[1], img[2]};
+    int64_t len[3] = {500, 500, 500};
+    uint8_t *out[3] = {mask[0], mask[1], mask[2]};
+    memset(mask, 0xff, sizeof mask);
+    ep_engine_dnn_io io = {in, len, out, mb};
+    ep_dur took;
+    assert_int_equal(ep_engine_dnn_batch_io(d, 3, &io, 0, &took), 0);
+    int classes_seen = 0, seen[256] = {0};
+    for (int j = 0; j < 3; j++)
+        for (int p = 0; p < 64; p++) {
+            assert_true(mask[j][p] < 5);
+            classes_seen += !seen[mask[j][p]]++;
+        }
+    assert_memory_equal(mask[0], mask[2], 64); /* same bytes, same mask */
+    assert_memory_not_equal(mask[0], mask[1], 64);
+    assert_true(classes_seen >= 2);
+    /* The image made of item 1's bytes alone, first in a batch of one: the same mask. */
+    uint8_t again[64];
+    uint8_t *out1[1] = {again};
+    ep_engine_dnn_io one = {&in[1], &len[1], out1, mb};
+    assert_int_equal(ep_engine_dnn_batch_io(d, 1, &one, 0, &took), 0);
+    assert_memory_equal(again, mask[1], 64);
+    /* Without bytes: the generated image again (as a fresh instance segments it). */
+    uint8_t gen[64], fresh[64];
+    uint8_t *outg[1] = {gen}, *outf[1] = {fresh};
+    ep_engine_dnn_io none = {NULL, NULL, outg, mb};
+    assert_int_equal(ep_engine_dnn_batch_io(d, 1, &none, 0, &took), 0);
+    ep_engine_inst *d2 = load(e, DNN);
+    ep_engine_dnn_io none2 = {NULL, NULL, outf, mb};
+    assert_int_equal(ep_engine_dnn_batch_io(d2, 1, &none2, 0, &took), 0);
+    assert_memory_equal(gen, fresh, 64);
+    int64_t bad_len[1] = {-1};
+    ep_engine_dnn_io bad = {&in[0], bad_len, NULL, 0};
+    assert_int_equal(ep_engine_dnn_batch_io(d, 1, &bad, 0, &took), EP_EINVAL);
+    ep_engine_unload(d2);
+    ep_engine_unload(d);
+    ep_engine_close(e);
+    /* The emulated engine computes nothing: no mask bytes, masks untouched. */
+    e = open_kind(f, EP_ENGINE_EMULATED, 4);
+    d = load(e, DNN);
+    assert_int_equal(ep_engine_dnn_mask_bytes(d), 0);
+    memset(mask[0], 0xee, 64);
+    assert_int_equal(ep_engine_dnn_batch_io(d, 1, &io, 0, &took), 0);
+    for (int p = 0; p < 64; p++)
+        assert_int_equal(mask[0][p], 0xee);
+    ep_engine_unload(d);
+    ep_engine_close(e);
+}
+
 static void
 test_prompt_tokens_are_deterministic_and_in_range(void **state)
 {
@@ -450,6 +566,10 @@ main(void)
             cmocka_unit_test_setup_teardown(test_cpu_llm_matches_the_kernels_run_directly, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_cpu_dnn_runs_batches, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_cpu_llm_computes_on_the_prompt_bytes, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_cpu_dnn_segments_the_request_bytes, setup,
+                                            teardown),
             cmocka_unit_test(test_prompt_tokens_are_deterministic_and_in_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -530,6 +530,26 @@ test_unknown_keys_and_wrong_types_name_the_field(void **state)
                  "  - {name: g, kind: gpu, mem_gbb: 24, mem_bw_gbps: 1000, peak_tflops: 100}\n",
                  3, "devices[0]: unknown key 'mem_gbb' (accepted: name, kind, mem_gb");
     expect_error("name: t\nnodez: []\n", 2, "top level: unknown key 'nodez'");
+    /* A link's mtu: 0 (no framing) or a real packet size. */
+    expect_error("name: t\n"
+                 "devices:\n"
+                 "  - {name: g, kind: gpu, mem_gb: 24, mem_bw_gbps: 1000, peak_tflops: 100}\n"
+                 "nodes:\n"
+                 "  - {name: n, class: server, cores: 8, mem_gb: 64, devices: [g],\n"
+                 "     link: {bw_gbps: 10, mtu: 100}}\n",
+                 6, "nodes[0].link.mtu: 100 bytes, expected 0 (no framing) or 576 to 65535");
+    {
+        const char *y =
+                "name: t\n"
+                "devices:\n"
+                "  - {name: g, kind: gpu, mem_gb: 24, mem_bw_gbps: 1000, peak_tflops: 100}\n"
+                "nodes:\n"
+                "  - {name: n, class: server, cores: 8, mem_gb: 64, devices: [g],\n"
+                "     link: {bw_gbps: 10, mtu: 1500}}\n" SERVICES;
+        ep_scenario sc = load_ok(y, ".");
+        assert_int_equal(sc.links[0].mtu, 1500);
+        ep_scenario_fini(&sc);
+    }
     expect_error("name: t\n"
                  "devices:\n"
                  "  - {name: g, kind: gpu, mem_gb: 24, mem_bw_gbps: 1000, peak_tflops: 100}\n"

@@ -33,6 +33,9 @@ static ep_msg_inst_state views[2] = {
 static ep_msg_demand demand[2] = {{.arrivals = 1000, .sum_in = 512000, .sum_out = 128000},
                                   {.arrivals = 0, .sum_in = 0, .sum_out = 0}};
 
+static uint8_t payload_bytes[700] = {9, 8, 7, 0, 255}; /* a request's payload */
+static uint8_t output_bytes[300] = {0, 1, 2, 255};
+
 static ep_msg_request
 sample_request(void)
 {
@@ -47,7 +50,9 @@ sample_request(void)
                         .bytes = 70000,
                         .stream = -1,
                         .frame = 42,
-                        .trace_exec = -1};
+                        .trace_exec = -1,
+                        .payload = payload_bytes,
+                        .payload_len = sizeof payload_bytes};
     return q;
 }
 
@@ -93,7 +98,9 @@ sample(int type)
                                      .node = 5,
                                      .batch = 4,
                                      .preemptions = 1,
-                                     .hops = 2};
+                                     .hops = 2,
+                                     .output = output_bytes,
+                                     .output_len = sizeof output_bytes};
         break;
     case EP_WIRE_FORWARD:
         m.u.forward.req = sample_request();
@@ -420,18 +427,18 @@ static const bad_payload bad[] = {
         {EP_WIRE_HELLO, {0x81}, 1, "hello.fields: expected array, got map"},
         {EP_WIRE_HELLO, {0}, 0, "hello.fields: truncated"},
         {EP_WIRE_REQUEST,
-         {0x9c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe},
+         {0x9d, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe},
          13,
          "request.trace_exec: -2 out of range"},
-        {EP_WIRE_REQUEST, {0x9c, 0xff}, 2, "request.id: -1 is negative"},
+        {EP_WIRE_REQUEST, {0x9d, 0xff}, 2, "request.id: -1 is negative"},
         {EP_WIRE_REQUEST,
-         {0x9c, 0x01, 0xce, 0x80, 0x00, 0x00, 0x00},
+         {0x9d, 0x01, 0xce, 0x80, 0x00, 0x00, 0x00},
          7,
          "request.service: 2147483648 out of range"},
-        {EP_WIRE_RESULT, {0x9b, 0x01, 0x04}, 3, "result.outcome: 4 out of range"},
-        {EP_WIRE_RESULT, {0x9b, 0x01, 0x00, 0xa0, 0xfe}, 5, "result.dispatch: -2 out of range"},
+        {EP_WIRE_RESULT, {0x9c, 0x01, 0x04}, 3, "result.outcome: 4 out of range"},
+        {EP_WIRE_RESULT, {0x9c, 0x01, 0x00, 0xa0, 0xfe}, 5, "result.dispatch: -2 out of range"},
         {EP_WIRE_RESULT,
-         {0x9b, 0x01, 0x00, 0x00},
+         {0x9c, 0x01, 0x00, 0x00},
          4,
          "result.reason: expected string, got integer"},
         {EP_WIRE_STATE,
@@ -443,12 +450,13 @@ static const bad_payload bad[] = {
          7,
          "state.demand: 65 services, at most 64"},
         {EP_WIRE_FORWARD,
-         {0x94, 0x9c, 0x01, 0x00, 0x00, 0x00, 0xff},
+         {0x94, 0x9d, 0x01, 0x00, 0x00, 0x00, 0xff},
          7,
          "forward.request.arrival: -1 out of range"},
         {EP_WIRE_FORWARD,
-         {0x94, 0x9c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02},
-         15,
+         {0x94, 0x9d, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0,
+          0x02},
+         16,
          "forward.kind: 2 out of range"},
         {EP_WIRE_BYE, {0x92, 0x00, 0x00, 0xc0}, 4, "bye: 1 trailing payload bytes"},
         {EP_WIRE_BYE, {0x92, 0x00, 0xcd, 0x00}, 4, "bye.reason: truncated"},
@@ -578,6 +586,60 @@ test_replay_filter(void **state)
     assert_int_equal(ep_wire_replay_check(&r, &b), EP_ERANGE);
 }
 
+/* A request's payload and a result's output travel whole up to EP_MSG_PAYLOAD_MAX bytes
+ * (owned by the decoded message); beyond it the encoder refuses and the decoder names the
+ * field. A message without them carries nil. */
+static void
+test_payloads_travel_whole_up_to_the_bound(void **state)
+{
+    (void)state;
+    uint8_t *big = malloc((size_t)EP_MSG_PAYLOAD_MAX + 1);
+    assert_non_null(big);
+    for (int64_t i = 0; i <= EP_MSG_PAYLOAD_MAX; i++)
+        big[i] = (uint8_t)(i * 131 + (i >> 13));
+    for (int t = EP_WIRE_REQUEST; t <= EP_WIRE_FORWARD; t++) {
+        ep_wire_msg m = sample(t), d;
+        uint8_t **p = t == EP_WIRE_RESULT    ? &m.u.result.output
+                      : t == EP_WIRE_REQUEST ? &m.u.request.payload
+                                             : &m.u.forward.req.payload;
+        int64_t *len = t == EP_WIRE_RESULT    ? &m.u.result.output_len
+                       : t == EP_WIRE_REQUEST ? &m.u.request.payload_len
+                                              : &m.u.forward.req.payload_len;
+        uint8_t *f;
+        size_t n;
+        *p = big;
+        *len = EP_MSG_PAYLOAD_MAX;
+        encode_ok(&m, &f, &n);
+        assert_true(n > (size_t)EP_MSG_PAYLOAD_MAX);
+        assert_int_equal(ep_wire_decode(f, n, key, sizeof key - 1, &d, NULL, 0), 0);
+        free(f); /* the decoded message has its own copy */
+        assert_true(ep_wire_msg_equal(&m, &d));
+        ep_wire_msg_free(&d);
+        *len = EP_MSG_PAYLOAD_MAX + 1;
+        assert_int_equal(ep_wire_encode(&m, key, sizeof key - 1, &f, &n), EP_EINVAL);
+        *p = NULL;
+        *len = 1;
+        assert_int_equal(ep_wire_encode(&m, key, sizeof key - 1, &f, &n), EP_EINVAL);
+        *len = 0; /* none: nil on the wire, NULL decoded */
+        encode_ok(&m, &f, &n);
+        assert_int_equal(ep_wire_decode(f, n, key, sizeof key - 1, &d, NULL, 0), 0);
+        assert_true(ep_wire_msg_equal(&m, &d));
+        free(f);
+        ep_wire_msg_free(&d);
+    }
+    free(big);
+    /* A binary header announcing one byte more than the bound. */
+    uint8_t raw[] = {0x9d, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc6, 0, 0x40, 0, 1};
+    size_t n;
+    uint8_t *f = seal(EP_WIRE_REQUEST, raw, sizeof raw, &n);
+    expect_fail(f, n, EP_EPARSE, "request.payload: 4194305 bytes, at most 4194304");
+    free(f);
+    raw[13] = 0x01; /* an integer where the payload goes */
+    f = seal(EP_WIRE_REQUEST, raw, 14, &n);
+    expect_fail(f, n, EP_EPARSE, "request.payload: expected binary or nil, got integer");
+    free(f);
+}
+
 int
 main(void)
 {
@@ -592,6 +654,7 @@ main(void)
             cmocka_unit_test(test_replay_filter),
             cmocka_unit_test(test_encoder_refuses_messages_the_decoder_would_reject),
             cmocka_unit_test(test_every_truncation_of_a_frame_fails_cleanly),
+            cmocka_unit_test(test_payloads_travel_whole_up_to_the_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,7 +66,20 @@ typedef struct ep_link {
     double bw_bytes_per_s;
     ep_dur latency;
     double loss; /* packet loss probability, modelled as retransmission time */
+    /* Bytes per packet on the wire (IP MTU), framing counted: a transfer of B bytes then
+     * occupies the link for B plus EP_LINK_FRAME_BYTES per packet of at most mtu -
+     * EP_LINK_IP_TCP_BYTES of it (TCP over IPv4 with timestamps, in Ethernet frames), as
+     * the TCP connection of a live testbed sends it. 0: B alone. */
+    int mtu;
 } ep_link;
+
+#define EP_LINK_IP_TCP_BYTES 52 /* IPv4 (20) and TCP with the timestamp option (32) */
+#define EP_LINK_FRAME_BYTES  66 /* those and the Ethernet header (14) per packet */
+#define EP_LINK_MTU_MIN      576
+#define EP_LINK_MTU_MAX      65535
+
+/* The bytes link l carries for a transfer of `bytes` (framing included when l->mtu > 0). */
+double ep_link_wire_bytes(const ep_link *l, double bytes);
 
 typedef enum ep_service_kind { EP_SVC_LLM, EP_SVC_DNN } ep_service_kind;
 typedef enum ep_sensitivity { EP_SENS_AUTO, EP_SENS_LATENCY, EP_SENS_FREQUENCY } ep_sensitivity;

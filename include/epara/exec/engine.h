@@ -8,6 +8,7 @@
 #define EPARA_ENGINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "epara/core/common.h"
 #include "epara/exec/engine_cpu.h"
@@ -106,6 +107,27 @@ void ep_engine_inst_describe(const ep_engine_inst *i, char *buf, size_t len);
  * on success. */
 int ep_engine_dnn_batch(ep_engine_inst *i, int batch, ep_dur est, ep_dur *took);
 
+/* What a DNN batch computes on and hands back when requests carry their bytes (payload
+ * mode, exec/README.md). Item j's image is made of in[j]'s in_len[j] bytes (pixel value k,
+ * channel-major like the generated images, is in[j][k mod in_len[j]] / 255); NULL (or a
+ * length of 0) keeps the generated image. Where mask[j] is not NULL it receives the item's
+ * segmentation: the class of each pixel (the argmax of its logits, row-major), at most
+ * mask_len bytes. in, in_len and mask may each be NULL (none). */
+typedef struct ep_engine_dnn_io {
+    const uint8_t *const *in;
+    const int64_t *in_len;
+    uint8_t *const *mask;
+    int64_t mask_len;
+} ep_engine_dnn_io;
+
+/* As ep_engine_dnn_batch, on io's inputs (NULL: as ep_engine_dnn_batch). The cpu and cuda
+ * engines compute on them and write the masks; the emulated engine sleeps `est` and leaves
+ * the masks alone. Returns as ep_engine_dnn_batch. */
+int ep_engine_dnn_batch_io(ep_engine_inst *i, int batch, const ep_engine_dnn_io *io, ep_dur est,
+                           ep_dur *took);
+/* Bytes of a mask of instance i (one per input pixel), 0 for an emulated or LLM instance. */
+int64_t ep_engine_dnn_mask_bytes(const ep_engine_inst *i);
+
 /* One work item of an LLM iteration. slot: a sequence slot in [0, slots) chosen by the
  * caller. Prefill (decode == 0): `tokens` >= 1 new prompt tokens, continuing the slot's
  * sequence from its position (a slot at position 0 starts one; a second prefill is a
@@ -115,19 +137,24 @@ typedef struct ep_engine_work {
     int slot;
     int tokens;
     int decode;
+    /* Prefill: the prompt's bytes when the request carries them (payload mode), else NULL.
+     * The token at position p of the sequence is then the little-endian 32-bit word at byte
+     * 4p, modulo the vocabulary, where the prompt has one (else ep_engine_prompt_token). */
+    const uint8_t *prompt;
+    int64_t prompt_len;
 } ep_engine_work;
 
 /* LLM: one continuous-batching iteration over the n >= 1 work items w (each slot at most
  * once) and blocks until it is done; *took receives the measured wall time (ns).
  * emulated: sleeps `est` ns (as ep_engine_dnn_batch). cpu, and cuda on the GPU with the
  * same tokens, slot rules and greedy decoding: each prefill item runs as one
- * batched prefill of its tokens (ids: ep_engine_prompt_token of the slot and position),
- * then all decode items run as one decode batch feeding each slot the greedy (argmax) next
- * token of its previous step. A cpu slot's cache holds at most the shape's max_seq_len
- * tokens: work that would go beyond drops the newest cached tokens to make room, and a
- * prefill longer than max_seq_len computes only its last max_seq_len tokens, so the cost is
- * that of a full cache (clamped, not an error). Positions (ep_engine_llm_pos) count every
- * token regardless. Returns 0; EP_EINVAL (nothing changed) for a DNN instance, n < 1, a slot
+ * batched prefill of its tokens (ids: the prompt's where the item has one, else
+ * ep_engine_prompt_token of the slot and position), then all decode items run as one decode batch
+ * feeding each slot the greedy (argmax) next token of its previous step. A cpu slot's cache holds
+ * at most the shape's max_seq_len tokens: work that would go beyond drops the newest cached tokens
+ * to make room, and a prefill longer than max_seq_len computes only its last max_seq_len tokens, so
+ * the cost is that of a full cache (clamped, not an error). Positions (ep_engine_llm_pos) count
+ * every token regardless. Returns 0; EP_EINVAL (nothing changed) for a DNN instance, n < 1, a slot
  * out of range or repeated, tokens out of [1, EP_ENGINE_TOKENS_MAX], a decode with tokens
  * != 1 or on an empty slot; EP_ENOMEM, or cuda's EP_EIO / EP_ENOTSUP (the iteration's slots
  * are then in an unspecified state: release them). *took is written only on success. */

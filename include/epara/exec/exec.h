@@ -24,7 +24,9 @@
 #define EP_EXEC_DEFAULT_PORT 47600
 #define EP_EXEC_MAX_NODES    1024
 /* Bounds on what one process accepts and holds (exec/README.md). */
-#define EP_EXEC_MAX_FRAME   (EP_WIRE_HEADER_BYTES + (1u << 20) + EP_WIRE_TAG_BYTES)
+/* A frame: 1 MiB for a message's fields (a STATE of 4,096 instances) plus a payload. */
+#define EP_EXEC_MAX_FRAME \
+    (EP_WIRE_HEADER_BYTES + (1u << 20) + (size_t)EP_MSG_PAYLOAD_MAX + EP_WIRE_TAG_BYTES)
 #define EP_EXEC_SEND_BUFFER 8192 /* messages queued per peer before sends fail */
 
 typedef struct ep_exec_stats {
@@ -49,6 +51,7 @@ typedef struct ep_exec_stats {
     double clock_ahead_ms, clock_err_ms;
     int64_t clock_samples;
     double node_clock_ahead_ms[EP_EXEC_MAX_NODES], node_clock_err_ms[EP_EXEC_MAX_NODES];
+    ep_live_payload_stats payload; /* what payload mode moved (zero when off) */
 } ep_exec_stats;
 
 typedef struct ep_exec_opts {
@@ -87,6 +90,10 @@ typedef struct ep_exec_opts {
      * nodes and the loadgen keep their own clocks instead of estimating their offsets. */
     int64_t clock_skew_ns;
     int no_clock_sync;
+    /* node, loadgen: payload mode (ep_live_opts.payloads; exec/README.md, "Payloads"):
+     * requests carry their bytes between nodes and responses theirs back. Every process of
+     * a testbed must agree. */
+    int payloads;
 } ep_exec_opts;
 
 /* Runs one process of a testbed until it is done (loadgen: every request has a record;

@@ -28,13 +28,20 @@ typedef struct ep_live ep_live;
 
 typedef enum ep_live_role { EP_LIVE_CONTROLLER, EP_LIVE_NODE, EP_LIVE_LOADGEN } ep_live_role;
 
-/* One request's share of an LLM iteration a real engine runs (ep_live_hooks.run). */
+/* One request's share of an LLM iteration a real engine runs (ep_live_hooks.run), or, in
+ * payload mode, one item of a DNN batch (tokens 1, decode 0, fresh 1, emits 1). */
 typedef struct ep_live_item {
     uint64_t request;
     int tokens; /* prompt tokens prefilled in this iteration, or 1 for a decode */
     int decode; /* 1: decodes one token; 0: prefills `tokens` */
     int fresh;  /* 1: the request's sequence starts over (first prefill, or recompute after
                    preemption): its engine state must be reset first */
+    int emits;  /* 1: the item ends with a token of the response (a decode, or the prefill
+                   that finishes the prompt): ep_live_output_add takes it */
+    /* Payload mode: the request's bytes (image, prompt token ids), borrowed for the call;
+     * NULL with payload_len 0 otherwise. */
+    const uint8_t *payload;
+    int64_t payload_len;
 } ep_live_item;
 
 typedef struct ep_live_hooks {
@@ -51,7 +58,8 @@ typedef struct ep_live_hooks {
     /* Node: the state to report to peers and the controller (borrowed; see ep_msg_state). */
     void (*on_sync)(void *ctx, const ep_msg_state *st);
     /* Node with real engines (may be NULL: emulated, a batch takes the cost model's time):
-     * runs the batch (DNN: `batch` items; items NULL) or LLM iteration (items[0..n)) that
+     * runs the batch (DNN: `batch` items; items NULL, or in payload mode the batch's
+     * requests in items[0..n)) or LLM iteration (items[0..n)) that
      * instance `instance` starts now, blocking, and returns how long it took in trace ns
      * (< 0: the engine failed; the cost model's `est` is used and the failure counted).
      * The batch then ends that long after it started, without co-location slowdown (the
@@ -81,7 +89,30 @@ typedef struct ep_live_opts {
      * "no result from the testbed", at once (and a late outcome ignored); 0: only at
      * ep_live_finish. Bounds the loadgen's memory when a node dies with requests. */
     ep_dur result_timeout;
+    /* Payload mode (exec/README.md, "Payloads"): a node gives each request bytes of its
+     * size (`bytes`: an image's, a prompt's token ids at bytes_per_token each, made from
+     * payload_seed and the request's id, ep_live_payload_fill) when it first needs them,
+     * sends them with the request to the node that serves it and a response of its output
+     * (a mask, token ids) back with its result; a real engine computes on them. The
+     * loadgen counts what comes back. Off: requests travel as their descriptions. */
+    int payloads;
+    uint64_t payload_seed;
 } ep_live_opts;
+
+/* What payload mode moved, per process (ep_live_payload_stats). */
+typedef struct ep_live_payload_stats {
+    int on;                           /* payload mode */
+    int64_t sent, sent_bytes;         /* node: requests sent on with their bytes */
+    int64_t received, received_bytes; /* node: requests that came with bytes */
+    int64_t corrupt;                  /* node: of those, bytes not as made at the ingress */
+    int64_t too_large;                /* node: rejected, bytes above EP_MSG_PAYLOAD_MAX */
+    int64_t outputs, output_bytes;    /* node: responses sent; loadgen: received */
+    int64_t engine_outputs;           /* node: responses a real engine computed */
+} ep_live_payload_stats;
+
+/* The bytes of request `id`'s payload: len bytes of a stream hashed from seed and id (every
+ * process makes the same ones). */
+void ep_live_payload_fill(uint64_t seed, uint64_t id, uint8_t *buf, int64_t len);
 
 /* Sets up a role. The controller computes the initial placement (epoch 0) at once and
  * hands it to on_placement. Errors as for ep_sim_run, with a message in err. */
@@ -96,10 +127,23 @@ int ep_live_advance(ep_live *l, ep_time now);
 /* The current trace time of the host (after the last advance). */
 ep_time ep_live_now(const ep_live *l);
 
-/* Node: a request from the loadgen arrives at this ingress node now. */
-int ep_live_arrival(ep_live *l, const ep_msg_request *req);
-/* Node: a request forwarded by a peer (f->deliver_at: held until then). */
-int ep_live_forward_in(ep_live *l, const ep_msg_forward *f);
+/* Node: a request from the loadgen arrives at this ingress node now. Takes req->payload
+ * (NULL afterwards) when it has one. */
+int ep_live_arrival(ep_live *l, ep_msg_request *req);
+/* Node: a request forwarded by a peer (f->deliver_at: held until then). Takes its payload
+ * as ep_live_arrival. */
+int ep_live_forward_in(ep_live *l, ep_msg_forward *f);
+/* Node, from the run hook: appends n bytes of request `request`'s response (a token id, a
+ * mask) computed by a real engine. Returns 0, EP_ENOENT when the request is not running
+ * here, EP_ERANGE beyond EP_MSG_PAYLOAD_MAX, EP_ENOMEM. */
+int ep_live_output_add(ep_live *l, uint64_t request, const uint8_t *bytes, int64_t n);
+/* Node, from on_record: the response bytes of the request being recorded (rec), in
+ * payload mode: what a real engine computed, else bytes of the size the simulator moves
+ * back (DNN: its reply; LLM: output tokens at bytes_per_token), made from payload_seed.
+ * Borrowed until on_record returns; *len 0 (and NULL) when none travels. */
+const uint8_t *ep_live_output(ep_live *l, const ep_record *rec, int64_t *len);
+/* What payload mode moved in this process so far. */
+ep_live_payload_stats ep_live_payload_counts(const ep_live *l);
 /* Node: applies placement `epoch` (epoch 0: the initial one, instances ready at once;
  * later ones load for the profiled load time). Placements must come in epoch order; an
  * epoch at or below the last applied one is ignored (returns 0). */

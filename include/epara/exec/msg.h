@@ -14,6 +14,10 @@
 #define EP_MSG_MAX_INSTANCES 4096        /* per PLACEMENT or STATE message */
 #define EP_MSG_MAX_SERVICES  64          /* per STATE message */
 #define EP_MSG_REASON_MAX    127         /* bytes of a RESULT reason, excluding the NUL */
+/* Most bytes of a request's payload or a result's output in one message: a frame holds the
+ * whole of it (a 1M-token prompt at 4 bytes a token; a 4 MiB image). Larger requests are
+ * not carried (the node records them rejected, "payload above the wire's bound"). */
+#define EP_MSG_PAYLOAD_MAX (INT64_C(4) << 20)
 
 /* One instance's load as its node reports it. */
 typedef struct ep_msg_inst_state {
@@ -49,6 +53,11 @@ typedef struct ep_msg_request {
     int64_t bytes;              /* payload bytes, >= 0 */
     int64_t stream, frame;      /* >= 0, or -1 (none) */
     ep_dur trace_exec;          /* ns from the trace, >= 0, or -1 (none) */
+    /* The request's own bytes when they travel (payload mode, exec/README.md): an image, a
+     * prompt's token ids; NULL with payload_len 0 when they do not. A decoded message owns
+     * them (ep_wire_msg_free); a message being built borrows them. */
+    uint8_t *payload;
+    int64_t payload_len; /* 0..EP_MSG_PAYLOAD_MAX */
 } ep_msg_request;
 
 typedef struct ep_msg_result {
@@ -58,6 +67,11 @@ typedef struct ep_msg_result {
     ep_time dispatch, first_token, done; /* ns, >= 0, or EP_MSG_NEVER */
     int instance, node;                  /* >= 0, or -1 (none) */
     int batch, preemptions, hops;        /* >= 0 */
+    /* The response's bytes when they travel (payload mode): a mask, the generated token
+     * ids; NULL with output_len 0 when they do not. Owned and borrowed as a request's
+     * payload. */
+    uint8_t *output;
+    int64_t output_len; /* 0..EP_MSG_PAYLOAD_MAX */
 } ep_msg_result;
 
 typedef enum ep_msg_target { EP_MSG_TO_INSTANCE, EP_MSG_TO_NODE } ep_msg_target;

@@ -14,7 +14,7 @@
 #include "epara/core/time.h"
 
 #define EP_WIRE_MAGIC         "EPW1"
-#define EP_WIRE_VERSION       3
+#define EP_WIRE_VERSION       4
 #define EP_WIRE_HEADER_BYTES  32 /* magic 4, version 2, type 2, length 4, envelope 20 */
 #define EP_WIRE_TAG_BYTES     32
 #define EP_WIRE_MIN_KEY_BYTES 16
