@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
 
 #include "commands.h"
 #include "epara/exec/exec.h"
@@ -106,6 +109,196 @@ run_testbed(const char *self, const char *yaml, const char *db, double dur_s, do
     return js;
 }
 
+/* --- where a message's time goes ------------------------------------------------------- */
+
+/* CPU seconds (user + system) of this process so far (nng's threads included). */
+static double
+self_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static const uint8_t bench_key[] = "epara-bench-exec-key-0123456789";
+
+/* One message of each kind a request makes, as the testbed sends them: a REQUEST (loadgen
+ * to ingress), a FORWARD (node to node) and a RESULT (node to loadgen), and the STATE a
+ * node of this benchmark's scenario reports twice a second to every peer. */
+static ep_wire_msg
+bench_msg(int kind)
+{
+    static ep_msg_inst_state inst = {0, 2, 1, 50000, -1, 1};
+    static ep_msg_demand dem = {123456, 123456000, 123456};
+    ep_msg_request q = {.id = 987654,
+                        .service = 0,
+                        .ingress = 7,
+                        .arrival = 5000000000,
+                        .deadline = 6000000000,
+                        .input = 1000,
+                        .output = 1,
+                        .bytes = 1000,
+                        .stream = -1,
+                        .frame = -1,
+                        .trace_exec = -1};
+    ep_wire_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = kind == 0   ? EP_WIRE_REQUEST
+             : kind == 1 ? EP_WIRE_FORWARD
+             : kind == 2 ? EP_WIRE_RESULT
+                         : EP_WIRE_STATE;
+    if (kind == 0)
+        m.u.request = q;
+    else if (kind == 1)
+        m.u.forward = (ep_msg_forward){q, EP_MSG_TO_INSTANCE, 3, -1};
+    else if (kind == 2)
+        m.u.result = (ep_msg_result){.id = 987654,
+                                     .dispatch = 5000100000,
+                                     .first_token = 5000200000,
+                                     .done = 5000200000,
+                                     .instance = 3,
+                                     .node = 7,
+                                     .batch = 2};
+    else
+        m.u.state = (ep_msg_state){7, 5000000000, &inst, 1, &dem, 1};
+    return m;
+}
+
+/* Per message of kind `kind`, in us of CPU: encoding (msgpack, the HMAC tag and the
+ * encoder's check), the HMAC alone (sealing the packed bytes), decoding (tag check and
+ * parse) and the frame's bytes. -1 on failure. */
+static int
+bench_codec(int kind, int n, double *enc_us, double *hmac_us, double *dec_us, size_t *bytes)
+{
+    ep_wire_msg m = bench_msg(kind);
+    ep_wire_env env = {7, 1, 1};
+    uint8_t *f = NULL;
+    size_t len = 0;
+    if (ep_wire_encode_env(&m, &env, bench_key, sizeof bench_key - 1, &f, &len) != 0)
+        return -1;
+    *bytes = len;
+    double t0 = self_cpu_s();
+    for (int i = 0; i < n; i++) {
+        uint8_t *g;
+        size_t gl;
+        env.seq = (uint64_t)i + 2;
+        if (ep_wire_encode_env(&m, &env, bench_key, sizeof bench_key - 1, &g, &gl) != 0)
+            break;
+        free(g);
+    }
+    double t1 = self_cpu_s();
+    size_t plen = len - EP_WIRE_HEADER_BYTES - EP_WIRE_TAG_BYTES;
+    for (int i = 0; i < n; i++) {
+        uint8_t *g;
+        size_t gl;
+        if (ep_wire_seal((unsigned)m.type, f + EP_WIRE_HEADER_BYTES, plen, bench_key,
+                         sizeof bench_key - 1, &g, &gl) != 0)
+            break;
+        free(g);
+    }
+    double t2 = self_cpu_s();
+    for (int i = 0; i < n; i++) {
+        ep_wire_msg d;
+        if (ep_wire_decode_env(f, len, bench_key, sizeof bench_key - 1, &d, NULL, NULL, 0) != 0)
+            break;
+        ep_wire_msg_free(&d);
+    }
+    double t3 = self_cpu_s();
+    free(f);
+    *enc_us = (t1 - t0) / n * 1e6;
+    *hmac_us = (t2 - t1) / n * 1e6;
+    *dec_us = (t3 - t2) / n * 1e6;
+    return 0;
+}
+
+/* CPU per message of `bytes` through nng push -> pull over loopback TCP (both ends and
+ * nng's threads: the sender's copy and write, the receiver's read), in us, sending
+ * `window` messages before receiving them (1: each alone, every one waking both ends; more:
+ * as under load, several per wake-up and system call); -1 on failure. */
+static double
+bench_nng(size_t bytes, int n, int window)
+{
+    nng_socket in, out;
+    char url[64];
+    double us = -1;
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", 47000 + (int)(getpid() % 2000));
+    if (nng_pull0_open(&in) != 0)
+        return -1;
+    if (nng_push0_open(&out) != 0) {
+        nng_close(in);
+        return -1;
+    }
+    uint8_t *buf = calloc(1, bytes);
+    if (buf && nng_listen(in, url, NULL, 0) == 0 && nng_dial(out, url, NULL, 0) == 0 &&
+        nng_socket_set_ms(in, NNG_OPT_RECVTIMEO, 2000) == 0 &&
+        nng_socket_set_int(out, NNG_OPT_SENDBUF, window) == 0) {
+        double t0 = self_cpu_s();
+        int got = 0;
+        for (int i = 0; i + window <= n; i += window) {
+            int sent = 0;
+            while (sent < window && nng_send(out, buf, bytes, 0) == 0)
+                sent++;
+            for (int k = 0; k < sent; k++) {
+                void *r;
+                size_t rl;
+                if (nng_recv(in, &r, &rl, NNG_FLAG_ALLOC) != 0)
+                    break;
+                nng_free(r, rl);
+                got++;
+            }
+        }
+        if (got > 0)
+            us = (self_cpu_s() - t0) / got * 1e6;
+    }
+    free(buf);
+    nng_close(out);
+    nng_close(in);
+    return us;
+}
+
+/* The table of where a message's CPU goes, printed (or as JSON in *out). */
+static int
+bench_messages(int as_json, json_t **out)
+{
+    static const char *const names[] = {"request", "forward", "result", "state"};
+    const int n = 100000, window = 256;
+    json_t *arr = json_array();
+    double warm[3];
+    size_t wb;
+    if (bench_codec(0, n, &warm[0], &warm[1], &warm[2], &wb) != 0) { /* warm-up */
+        json_decref(arr);
+        return -1;
+    }
+    if (!as_json)
+        printf("per message (CPU us, %d of each; nng: push -> pull over loopback TCP, both ends,"
+               " one at a time / %d at a time)\n"
+               "%10s %8s %10s %10s %10s %10s %10s\n",
+               n, window, "message", "bytes", "encode", "of it HMAC", "decode", "nng alone",
+               "nng loaded");
+    for (int k = 0; k < 4; k++) {
+        double enc, hmac, dec;
+        size_t bytes;
+        if (bench_codec(k, n, &enc, &hmac, &dec, &bytes) != 0) {
+            json_decref(arr);
+            return -1;
+        }
+        double alone = bench_nng(bytes, n / 20, 1), loaded = bench_nng(bytes, n / 5, window);
+        if (!as_json)
+            printf("%10s %8zu %10.2f %10.2f %10.2f %10.2f %10.2f\n", names[k], bytes, enc, hmac,
+                   dec, alone, loaded);
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "message",
+                                             names[k], "bytes", (json_int_t)bytes, "encode_us", enc,
+                                             "hmac_us", hmac, "decode_us", dec, "nng_alone_us",
+                                             alone, "nng_loaded_us", loaded));
+    }
+    if (!as_json)
+        fflush(stdout);
+    *out = arr;
+    return 0;
+}
+
 static double
 num(json_t *o, const char *k)
 {
@@ -126,7 +319,8 @@ bench_exec(int argc, char **argv)
             "and the completed requests/s, and the CPU time per request summed over the\n"
             "testbed's processes (getrusage; the service's emulated compute is none, so it is\n"
             "the executor's own cost). Sustained: the highest rate with >= 99% completed\n"
-            "and p99 overhead <= 50 ms.\n";
+            "and p99 overhead <= 50 ms. First, where a message's CPU goes: encoding (of it\n"
+            "the HMAC), decoding and nng over loopback TCP, per message kind.\n";
     static const struct option longopts[] = {
             {"nodes", required_argument, NULL, 'n'}, {"duration", required_argument, NULL, 'd'},
             {"rates", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
@@ -182,6 +376,12 @@ bench_exec(int argc, char **argv)
         return EXIT_FAIL;
     }
     self[sl] = '\0';
+    json_t *msgs = NULL;
+    if (bench_messages(as_json, &msgs) != 0) {
+        cli_err("bench exec: the per-message measurement failed");
+        rmdir(dir);
+        return EXIT_FAIL;
+    }
     json_t *rows = json_array();
     double sustained = 0;
     int rc = EXIT_OK;
@@ -229,8 +429,10 @@ bench_exec(int argc, char **argv)
     rmdir(dir);
     if (rc == EXIT_OK) {
         if (as_json) {
-            json_t *o = json_pack("{s:I, s:f, s:o, s:f}", "nodes", (json_int_t)nodes, "duration_s",
-                                  dur, "rates", rows, "sustained_rate", sustained);
+            json_t *o =
+                    json_pack("{s:I, s:f, s:o, s:f, s:o}", "nodes", (json_int_t)nodes, "duration_s",
+                              dur, "rates", rows, "sustained_rate", sustained, "messages", msgs);
+            msgs = NULL;
             json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
             putchar('\n');
             json_decref(o);
@@ -242,5 +444,6 @@ bench_exec(int argc, char **argv)
         }
     }
     json_decref(rows);
+    json_decref(msgs);
     return rc;
 }
