@@ -59,13 +59,14 @@ bench_yaml(int nodes, double rate, double dur_s)
     return y;
 }
 
-/* CPU seconds (user + system) of this process's waited-for children so far: they include
- * their own waited-for children, so a testbed's count its controller, nodes and loadgen. */
+/* CPU seconds (user + system) so far of `who`: RUSAGE_SELF (this process, nng's threads
+ * included) or RUSAGE_CHILDREN (its waited-for children, which include their own: a
+ * testbed's controller, nodes and loadgen). */
 static double
-children_cpu_s(void)
+rusage_cpu_s(int who)
 {
     struct rusage ru;
-    if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+    if (getrusage(who, &ru) != 0)
         return 0;
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
@@ -76,7 +77,7 @@ children_cpu_s(void)
 static json_t *
 run_testbed(const char *self, const char *yaml, const char *db, double dur_s, double *cpu_s)
 {
-    double cpu0 = children_cpu_s();
+    double cpu0 = rusage_cpu_s(RUSAGE_CHILDREN);
     char dur[32];
     snprintf(dur, sizeof dur, "%.3f", dur_s);
     int fds[2];
@@ -101,7 +102,7 @@ run_testbed(const char *self, const char *yaml, const char *db, double dur_s, do
         close(fds[0]);
     int st = 0;
     waitpid(pid, &st, 0);
-    *cpu_s = children_cpu_s() - cpu0;
+    *cpu_s = rusage_cpu_s(RUSAGE_CHILDREN) - cpu0;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         json_decref(js);
         return NULL;
@@ -110,17 +111,6 @@ run_testbed(const char *self, const char *yaml, const char *db, double dur_s, do
 }
 
 /* --- where a message's time goes ------------------------------------------------------- */
-
-/* CPU seconds (user + system) of this process so far (nng's threads included). */
-static double
-self_cpu_s(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 static const uint8_t bench_key[] = "epara-bench-exec-key-0123456789";
 
@@ -179,7 +169,7 @@ bench_codec(int kind, int n, double *enc_us, double *hmac_us, double *dec_us, si
     if (ep_wire_encode_env(&m, &env, bench_key, sizeof bench_key - 1, &f, &len) != 0)
         return -1;
     *bytes = len;
-    double t0 = self_cpu_s();
+    double t0 = rusage_cpu_s(RUSAGE_SELF);
     for (int i = 0; i < n; i++) {
         uint8_t *g;
         size_t gl;
@@ -188,7 +178,7 @@ bench_codec(int kind, int n, double *enc_us, double *hmac_us, double *dec_us, si
             break;
         free(g);
     }
-    double t1 = self_cpu_s();
+    double t1 = rusage_cpu_s(RUSAGE_SELF);
     size_t plen = len - EP_WIRE_HEADER_BYTES - EP_WIRE_TAG_BYTES;
     for (int i = 0; i < n; i++) {
         uint8_t *g;
@@ -198,14 +188,14 @@ bench_codec(int kind, int n, double *enc_us, double *hmac_us, double *dec_us, si
             break;
         free(g);
     }
-    double t2 = self_cpu_s();
+    double t2 = rusage_cpu_s(RUSAGE_SELF);
     for (int i = 0; i < n; i++) {
         ep_wire_msg d;
         if (ep_wire_decode_env(f, len, bench_key, sizeof bench_key - 1, &d, NULL, NULL, 0) != 0)
             break;
         ep_wire_msg_free(&d);
     }
-    double t3 = self_cpu_s();
+    double t3 = rusage_cpu_s(RUSAGE_SELF);
     free(f);
     *enc_us = (t1 - t0) / n * 1e6;
     *hmac_us = (t2 - t1) / n * 1e6;
@@ -234,7 +224,7 @@ bench_nng(size_t bytes, int n, int window)
     if (buf && nng_listen(in, url, NULL, 0) == 0 && nng_dial(out, url, NULL, 0) == 0 &&
         nng_socket_set_ms(in, NNG_OPT_RECVTIMEO, 2000) == 0 &&
         nng_socket_set_int(out, NNG_OPT_SENDBUF, window) == 0) {
-        double t0 = self_cpu_s();
+        double t0 = rusage_cpu_s(RUSAGE_SELF);
         int got = 0;
         for (int i = 0; i + window <= n; i += window) {
             int sent = 0;
@@ -250,7 +240,7 @@ bench_nng(size_t bytes, int n, int window)
             }
         }
         if (got > 0)
-            us = (self_cpu_s() - t0) / got * 1e6;
+            us = (rusage_cpu_s(RUSAGE_SELF) - t0) / got * 1e6;
     }
     free(buf);
     nng_close(out);
