@@ -180,8 +180,10 @@ role_node_send(node_rt *s, node_request *r, int dst)
 {
     ep_live *L = live_of(s);
     const ep_scenario *sc = s->sc;
-    /* The emulated link: up this node's link (FIFO), down the destination's. With real
-     * shaped links (netns) the receiver ignores it and takes the message as it comes. */
+    /* The emulated link: up this node's link (FIFO) to the switch here; the destination
+     * queues it down its own link (ep_live_forward_in), where it sees every sender's
+     * transfers, as the simulator's switch does. With real shaped links (netns) the
+     * receiver ignores it and takes the message as it comes. */
     int lu = sc->nodes[r->at_node].link, ld = sc->nodes[dst].link;
     /* What this node's uplink still has to send (ep_view.uplink_free), in every link mode:
      * request messages do not carry their payload bytes, so on shaped links the node still
@@ -204,8 +206,6 @@ role_node_send(node_rt *s, node_request *r, int dst)
     s->up_free[lu] = s->up[lu].busy_until;
     if (L->link_mode == 2) /* bandwidth shaped for real: only the latency is modelled */
         at = s->eng.now + s->up[lu].latency + s->down[ld].latency;
-    else
-        at += node_pipe_cost(&s->down[ld], r->bytes) + s->down[ld].latency;
     ep_msg_request q = to_wire(r);
     if (L->hooks.send(L->hooks.ctx, &q, dst, r->target, at) != 0) {
         node_request_finish(s, r, EP_OUT_DROPPED, "peer node unreachable");
@@ -573,6 +573,8 @@ ep_live_forward_in(ep_live *l, ep_msg_forward *f)
     if (f->kind == EP_MSG_TO_INSTANCE && f->target < s->ninst)
         r->target = f->target; /* else (a placement not applied here yet): routed again */
     ep_time at = f->deliver_at > s->eng.now ? f->deliver_at : s->eng.now;
+    if (l->link_mode == 0 && f->deliver_at >= 0) /* at the switch: down this node's link */
+        at = node_pipe_send(&s->down[s->sc->nodes[s->local].link], at, f->req.bytes);
     node_event_init(&r->ev, node_arrive_event, EV_TRANSFER, (uint32_t)r->rec.id);
     return node_schedule(&s->eng, &r->ev, at);
 }

@@ -47,8 +47,9 @@ typedef struct ep_live_item {
 typedef struct ep_live_hooks {
     void *ctx;
     /* A request leaves this process. Node: to node `dst`, for instance `instance` there (or
-     * -1: routed again at dst), arriving at `deliver_at` over the emulated link (its time
-     * over the scenario's links; the receiver holds it until then). Loadgen: to its
+     * -1: routed again at dst), reaching the switch at `deliver_at` over the emulated link
+     * (up this node's link, FIFO; the receiver queues it down its own link and holds it
+     * until then). Loadgen: to its
      * ingress node dst (instance -1, deliver_at now). The request's fields are borrowed.
      * Returns 0, or nonzero when dst cannot be reached now: the request is then recorded
      * as dropped. Required for nodes and the loadgen. */
@@ -81,7 +82,8 @@ typedef struct ep_live_opts {
      * would exceed it is rejected at once, "node at its request limit" (0: 65536). */
     int64_t max_held;
     /* Node: what the links between nodes are. 0: emulated from the scenario (a forwarded
-     * request's deliver_at is its modelled arrival over both links, FIFO); 1: real (shaped
+     * request's deliver_at is its modelled arrival at the switch, up the sender's link, and
+     * the receiver queues it down its own, both FIFO, as the simulator); 1: real (shaped
      * bandwidth and latency; deliver_at is ignored by the receiver); 2: real bandwidth only
      * (deliver_at carries just the two links' latency). */
     int link_mode;

@@ -80,7 +80,9 @@ typedef struct ep_msg_forward {
     ep_msg_request req;
     ep_msg_target kind;
     int target;         /* instance id or node index, >= 0 */
-    ep_time deliver_at; /* ns: when an emulated link delivers it, >= 0; -1: on receipt */
+    ep_time deliver_at; /* ns, >= 0: emulated links (link mode 0): when it reaches the switch,
+                           the receiver queueing it down its own link; link mode 2: when it
+                           arrives; -1: on receipt */
 } ep_msg_forward;
 
 #endif
