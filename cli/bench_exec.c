@@ -211,9 +211,10 @@ static double
 bench_nng(size_t bytes, int n, int window)
 {
     nng_socket in, out;
+    nng_listener l;
     char url[64];
+    int port = 0;
     double us = -1;
-    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", 47000 + (int)(getpid() % 2000));
     if (nng_pull0_open(&in) != 0)
         return -1;
     if (nng_push0_open(&out) != 0) {
@@ -221,8 +222,11 @@ bench_nng(size_t bytes, int n, int window)
         return -1;
     }
     uint8_t *buf = calloc(1, bytes);
-    if (buf && nng_listen(in, url, NULL, 0) == 0 && nng_dial(out, url, NULL, 0) == 0 &&
-        nng_socket_set_ms(in, NNG_OPT_RECVTIMEO, 2000) == 0 &&
+    /* Any free port: the one the listener was given. */
+    if (buf && nng_listen(in, "tcp://127.0.0.1:0", &l, 0) == 0 &&
+        nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0 &&
+        snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port) > 0 &&
+        nng_dial(out, url, NULL, 0) == 0 && nng_socket_set_ms(in, NNG_OPT_RECVTIMEO, 2000) == 0 &&
         nng_socket_set_int(out, NNG_OPT_SENDBUF, window) == 0) {
         double t0 = rusage_cpu_s(RUSAGE_SELF);
         int got = 0;

@@ -310,7 +310,7 @@ exec_model_mask_bytes(const ep_engine_inst *i)
     return (int64_t)c->side * c->side;
 }
 
-/* Image j of the buffer from `len` request bytes (pixel value k is in[k mod len] / 255). */
+/* An image of n values from `len` request bytes: value k is in[k mod len] / 255. */
 static void
 image_from_bytes(float *img, size_t n, const uint8_t *in, int64_t len)
 {

@@ -186,9 +186,9 @@ role_node_send(node_rt *s, node_request *r, int dst)
      * receiver ignores it and takes the message as it comes. */
     int lu = sc->nodes[r->at_node].link, ld = sc->nodes[dst].link;
     /* What this node's uplink still has to send (ep_view.uplink_free), in every link mode:
-     * request messages do not carry their payload bytes, so on shaped links the node still
-     * accounts them with the scenario's link model, and its policy sees the same send queue
-     * as under the simulator. */
+     * on shaped links too the node accounts its sends with the scenario's link model, so its
+     * policy sees the same send queue as under the simulator (and, without payloads, the
+     * bytes that do not travel are counted). */
     if (L->payloads) {
         int rc = payload_make(L, r);
         if (rc == EP_ERANGE) {
@@ -373,9 +373,7 @@ role_node_run(node_rt *s, node_instance *in, int batch, ep_dur t)
                                .emits = 1,
                                .payload = r->payload,
                                .payload_len = r->payload ? r->payload_len : 0};
-            if (!llm) {
-                it.decode = 0;
-            } else if (!r->prefilled) {
+            if (llm && !r->prefilled) {
                 if (r->chunk <= 0)
                     continue;
                 it.tokens = (int)(r->chunk < INT32_MAX ? r->chunk : INT32_MAX);

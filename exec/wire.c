@@ -135,6 +135,13 @@ ep_wire_replay_check(ep_wire_replay *r, const ep_wire_env *env)
 
 /* ---- bounded msgpack reader ---- */
 
+#define TRY(expr)         \
+    do {                  \
+        int rc_ = (expr); \
+        if (rc_)          \
+            return rc_;   \
+    } while (0)
+
 typedef struct rd {
     const uint8_t *p, *end;
     char *err;
@@ -358,22 +365,32 @@ rd_str(rd *r, const char *field, char *buf, size_t max, int empty_ok)
     return 0;
 }
 
+/* A binary's header: its length in *n (the bytes follow). `expected` names what the field
+ * may be in the error for another type. */
 static int
-rd_bin(rd *r, const char *field, uint8_t *buf, size_t want)
+rd_bin_len(rd *r, const char *field, const char *expected, uint64_t *n)
 {
     if (r->p >= r->end)
         return rd_truncated(r, field);
     uint8_t b = *r->p++;
     if (b < 0xc4 || b > 0xc6)
-        return fail(r, field, "expected binary, got %s", kind_of(b));
+        return fail(r, field, "expected %s, got %s", expected, kind_of(b));
     int w = 1 << (b - 0xc4);
     const uint8_t *q = take(r, (size_t)w);
     if (!q)
         return rd_truncated(r, field);
-    uint64_t n = get_be(q, w);
+    *n = get_be(q, w);
+    return 0;
+}
+
+static int
+rd_bin(rd *r, const char *field, uint8_t *buf, size_t want)
+{
+    uint64_t n = 0;
+    TRY(rd_bin_len(r, field, "binary", &n));
     if (n != want)
         return fail(r, field, "%" PRIu64 " bytes, expected %zu", n, want);
-    q = take(r, want);
+    const uint8_t *q = take(r, want);
     if (!q)
         return rd_truncated(r, field);
     memcpy(buf, q, want);
@@ -387,23 +404,15 @@ rd_blob(rd *r, const char *field, int64_t max, uint8_t **out, int64_t *len)
 {
     *out = NULL;
     *len = 0;
-    if (r->p >= r->end)
-        return rd_truncated(r, field);
-    if (*r->p == 0xc0) {
+    if (r->p < r->end && *r->p == 0xc0) {
         r->p++;
         return 0;
     }
-    uint8_t b = *r->p++;
-    if (b < 0xc4 || b > 0xc6)
-        return fail(r, field, "expected binary or nil, got %s", kind_of(b));
-    int w = 1 << (b - 0xc4);
-    const uint8_t *q = take(r, (size_t)w);
-    if (!q)
-        return rd_truncated(r, field);
-    uint64_t n = get_be(q, w);
+    uint64_t n = 0;
+    TRY(rd_bin_len(r, field, "binary or nil", &n));
     if (n > (uint64_t)max)
         return fail(r, field, "%" PRIu64 " bytes, at most %" PRId64, n, max);
-    q = take(r, (size_t)n);
+    const uint8_t *q = take(r, (size_t)n);
     if (!q)
         return rd_truncated(r, field);
     if (n == 0)
@@ -427,13 +436,6 @@ rd_name(rd *r, const char *field, char *buf, size_t max)
 }
 
 /* ---- payload decoders: one per message type ---- */
-
-#define TRY(expr)         \
-    do {                  \
-        int rc_ = (expr); \
-        if (rc_)          \
-            return rc_;   \
-    } while (0)
 
 static int
 dec_hello(rd *r, ep_wire_hello *h)

@@ -270,11 +270,9 @@ ep_pol_capacity(const ep_view *v, const ep_instance_spec *sp, int *batch)
 double
 ep_pol_link_bw(const ep_link *l)
 {
-    /* With an mtu, what its packets' framing leaves of it (large transfers). */
-    double frame = l->mtu > EP_LINK_IP_TCP_BYTES
-                           ? (double)(l->mtu - EP_LINK_IP_TCP_BYTES) /
-                                     (l->mtu - EP_LINK_IP_TCP_BYTES + EP_LINK_FRAME_BYTES)
-                           : 1.0;
+    /* With an mtu, what its packets' framing leaves of it: a full packet's share. */
+    double packet = l->mtu > EP_LINK_IP_TCP_BYTES ? l->mtu - EP_LINK_IP_TCP_BYTES : 1;
+    double frame = packet / ep_link_wire_bytes(l, packet);
     return l->bw_bytes_per_s * frame * (1.0 - (l->loss < 0.99 ? l->loss : 0.99));
 }
 
