@@ -75,6 +75,10 @@ static const char exec_help2[] =
         "  --dnn-shape SHAPE   cpu: the segmentation net of DNN services\n"
         "  --checkpoint FILE   cpu: a llama2.c checkpoint for every LLM service\n"
         "  --threads N         cpu: BLAS threads per node process\n"
+        "  --cpus LIST         run pinned to these CPUs (as 0,2-3); testbed: node k on the\n"
+        "                      k-th CPU of the list (wrapping), the controller and the\n"
+        "                      loadgen unpinned: real engines keep the core they were\n"
+        "                      profiled on (`epara profile --cpus`)\n"
         "  --max-held N        node: most requests held at once (queued, running, in\n"
         "                      transit); beyond, arrivals are rejected (default 65536)\n"
         "  --sync-loss S:E     controller, node: drop every state message received between\n"
@@ -146,6 +150,7 @@ enum {
     OPT_DNN_SHAPE,
     OPT_CHECKPOINT,
     OPT_THREADS,
+    OPT_CPUS,
     OPT_POLICY_LOG,
     OPT_MAX_HELD,
     OPT_NODE_IP,
@@ -406,8 +411,8 @@ parse_shape(exec_cli *c, int ch, const char *arg)
     return CLI_OPT_TAKEN;
 }
 
-/* A node's options: its engine (kind, stand-in shapes, checkpoint, threads) and how many
- * requests it holds. */
+/* A node's options: its engine (kind, stand-in shapes, checkpoint, threads), how many
+ * requests it holds, and the CPUs it runs on (--cpus, any role). */
 static int
 parse_node_opt(exec_cli *c, int ch, const char *arg)
 {
@@ -432,6 +437,10 @@ parse_node_opt(exec_cli *c, int ch, const char *arg)
         break;
     case OPT_MAX_HELD:
         bad = cli_i64("--max-held", arg, 1, MAX_HELD_MAX, &c->max_held);
+        break;
+    case OPT_CPUS:
+        c->ncpus = cli_cpus_parse("--cpus", arg, c->cpus, CLI_CPUS_MAX);
+        bad = c->ncpus < 0;
         break;
     default:
         return CLI_OPT_OTHER;
@@ -507,6 +516,7 @@ exec_cli_parse(exec_cli *c, int argc, char **argv, const char *const *help, int 
             {"dnn-shape", required_argument, NULL, OPT_DNN_SHAPE},
             {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
             {"threads", required_argument, NULL, OPT_THREADS},
+            {"cpus", required_argument, NULL, OPT_CPUS},
             {"policy-log", required_argument, NULL, OPT_POLICY_LOG},
             {"max-held", required_argument, NULL, OPT_MAX_HELD},
             {"sync-loss", required_argument, NULL, OPT_SYNC_LOSS},
@@ -802,6 +812,9 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
     size_t keylen;
     if (exec_read_key(c->key_file, key, sizeof key, &keylen))
         return EXIT_USAGE;
+    /* Before the engine starts its threads, which inherit the CPUs. */
+    if (cli_cpus_pin("--cpus", c->cpus, c->ncpus))
+        return EXIT_FAIL;
     ep_scenario sc;
     ep_store *st = NULL;
     int rc = role_scenario(c, role, &sc, &st);
@@ -839,6 +852,14 @@ exec_cli_role(exec_cli *c, ep_live_role role, ep_exec_stats *stats, json_t **sum
                 c->node, (long long)p->sent, (double)p->sent_bytes / 1e6, (long long)p->received,
                 (double)p->received_bytes / 1e6, (long long)p->corrupt, (long long)p->too_large,
                 (long long)p->outputs, (double)p->output_bytes / 1e6, (long long)p->engine_outputs);
+    }
+    if (c->ncpus > 0) { /* what the pinning was at the end (a test reads it) */
+        char cpus[256];
+        cli_cpus_current(cpus, sizeof cpus);
+        if (role == EP_LIVE_NODE)
+            fprintf(stderr, "epara: node %d: ran on CPUs %s\n", c->node, cpus);
+        else
+            fprintf(stderr, "epara: %s: ran on CPUs %s\n", role_name(role), cpus);
     }
     rc = role == EP_LIVE_LOADGEN ? report_loadgen(c, &sc, &r, stats, res, &sink, summary) : EXIT_OK;
 done:

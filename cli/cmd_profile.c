@@ -15,6 +15,7 @@
 #include "epara/experiments/prepare.h"
 #include "epara/core/profile.h"
 #include "epara/experiments/scenario.h"
+#include "cpus.h"
 #include "util.h"
 
 static const char help[] =
@@ -52,6 +53,8 @@ static const char help[] =
         "  --repeat N         timed runs per point, 1..1000 (default 5)\n"
         "  --seed N           weights, prompt tokens and images (default 1)\n"
         "  --threads N        cpu: BLAS threads (default: OpenBLAS's choice)\n"
+        "  --cpus LIST        measure pinned to these CPUs (as 0,2-3): the conditions of a\n"
+        "                     testbed node run with `--cpus`\n"
         "  --llm-shape SHAPE  cpu: the stand-in decoder of LLM services, KEY=VALUE,... of dim,\n"
         "                     hidden, layers, heads, kv_heads, vocab, seq, theta, tied\n"
         "                     (default dim=256,hidden=768,layers=4,heads=8,kv_heads=4,\n"
@@ -273,6 +276,7 @@ typedef struct prof_args {
     int64_t repeat, ctx_ref, threads;
     int dry, quiet, ctx_set;
     ep_engine_opts eo;
+    int cpus[CLI_CPUS_MAX], ncpus;
 } prof_args;
 
 /* What is measured: the service, the device class and the points' x values (pick_target,
@@ -299,6 +303,7 @@ parse_args(int argc, char **argv, prof_args *a)
                                              {"repeat", required_argument, NULL, 'r'},
                                              {"seed", required_argument, NULL, 'S'},
                                              {"threads", required_argument, NULL, 'j'},
+                                             {"cpus", required_argument, NULL, 'P'},
                                              {"llm-shape", required_argument, NULL, 'L'},
                                              {"dnn-shape", required_argument, NULL, 'D'},
                                              {"checkpoint", required_argument, NULL, 'k'},
@@ -353,6 +358,10 @@ parse_args(int argc, char **argv, prof_args *a)
         case 'j':
             bad = cli_i64("--threads", optarg, 1, THREADS_MAX, &a->threads);
             a->eo.threads = (int)a->threads;
+            break;
+        case 'P':
+            a->ncpus = cli_cpus_parse("--cpus", optarg, a->cpus, CLI_CPUS_MAX);
+            bad = a->ncpus < 0;
             break;
         case 'L':
             if (ep_engine_llm_shape_parse(optarg, &a->eo.llm, msg, sizeof msg)) {
@@ -465,6 +474,9 @@ open_engine(const ep_scenario *sc, const prof_args *a, const target *t, ep_engin
             ep_engine_inst **inst)
 {
     char msg[MSG_MAX];
+    /* Before the engine starts its threads, which inherit the CPUs. */
+    if (cli_cpus_pin("--cpus", a->cpus, a->ncpus))
+        return EXIT_FAIL;
     int err = ep_engine_open(sc, &a->eo, eng, msg, sizeof msg);
     if (err) {
         cli_err("profile: %s", msg);

@@ -362,6 +362,8 @@ cmd_testbed(int argc, char **argv)
             .nfaults = nfaults,
             .clocks = clocks,
             .nclocks = nclocks,
+            .cpus = c.cpus,
+            .ncpus = c.ncpus,
             .engine = c.engine,
             .sync_loss_from_s = c.sync_loss[0],
             .sync_loss_until_s = c.sync_loss[1],

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "cpus.h"
 #include "epara/exec/exec.h"
 #include "run_opts.h"
 #include "util.h"
@@ -27,6 +28,8 @@ typedef struct exec_cli {
     int no_clock_sync;      /* --no-clock-sync: keep the own clock, estimate no offset */
     int payloads;           /* --payloads 1, --no-payloads 0; -1: not given (testbed: on with
                                --netns, else off; roles: off) */
+    int cpus[CLI_CPUS_MAX]; /* --cpus: roles run on these CPUs; testbed: node k on the k-th */
+    int ncpus;
 } exec_cli;
 
 /* Parses the options (testbed: also --netns, --keep-logs). help: the --help text in parts,

@@ -367,6 +367,8 @@ build_argv(const ep_testbed *tb, int i, argv_b *b, char *name, char *plog)
         snprintf(name, NAME_MAX_LEN, "node-%d", i - 1);
     if (!loadgen && i > 0)
         add_num(b, "--node", "%d", i - 1);
+    if (!loadgen && i > 0 && tb->o.ncpus > 0)
+        add_num(b, "--cpus", "%d", tb->o.cpus[(i - 1) % tb->o.ncpus]);
     for (int k = 0; !loadgen && i > 0 && k < tb->o.nclocks; k++)
         if (tb->clocks[k].node == i - 1) {
             add_num(b, "--clock-offset-ms", "%.17g", tb->clocks[k].ahead_ms);
@@ -638,6 +640,12 @@ ep_testbed_json_add(const ep_testbed *tb, json_t *js)
     if (tb->o.deploy_file)
         bad |= json_object_set_new(t, "deploy", json_string(tb->o.deploy_file));
     bad |= json_object_set_new(t, "links", json_string(links_name(info.links)));
+    if (tb->o.ncpus > 0) { /* each node's CPU */
+        json_t *cpus = json_array();
+        for (int k = 0; cpus && k < tb->nnodes; k++)
+            bad |= json_array_append_new(cpus, json_integer(tb->o.cpus[k % tb->o.ncpus]));
+        bad |= json_object_set_new(t, "node_cpus", cpus);
+    }
     json_t *procs = json_object();
     for (int i = 0; procs && i < tb->nproc - 1; i++) {
         char name[NAME_MAX_LEN];

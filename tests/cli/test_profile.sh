@@ -26,8 +26,10 @@ grep -q "wrote 6 rows into $T/p.db (service llama-1b, device rtx4090)" "$T/a.out
     { bad "llm summary"; cat "$T/a.out"; }
 [ "$(grep -c '^prefill ' "$T/a.out")" = 3 ] && [ "$(grep -c '^decode ' "$T/a.out")" = 3 ] && ok ||
     bad "llm table lacks prefill or decode lines"
+# Pinned (--cpus) to the first CPU this process may use.
+CPU0=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
 "$EPARA" profile --engine cpu --service video-seg --dnn-shape width=4,side=16 --batches 4,1,2,2 \
-    --repeat 3 --threads 1 --out "$T/p.db" >"$T/b.out" 2>"$T/b.err" && ok ||
+    --repeat 3 --threads 1 --cpus "$CPU0" --out "$T/p.db" >"$T/b.out" 2>"$T/b.err" && ok ||
     { bad "profile dnn"; cat "$T/b.err"; }
 grep -q "wrote 3 rows" "$T/b.out" && ok || bad "dnn: sorted, distinct batches 1,2,4"
 
@@ -102,6 +104,9 @@ expect2 "--service: no service 'nope'" --engine emulated --service nope
 expect2 "--device: no device class 'tpu'" --engine emulated --service llama-1b --device tpu
 expect2 "--tokens: video-seg is a DNN service" --engine cpu --service video-seg --tokens 8
 expect2 "--batches: 0 is out of range" --engine cpu --service video-seg --batches 0,1
+expect2 "--cpus: '1-0' is not a list of CPUs" --engine cpu --service video-seg --cpus 1-0
+expect2 "--cpus: CPU 1023 is not one this process may run on" --engine cpu --service video-seg \
+    --cpus 1023
 expect2 "--batches: 'x' is not an integer" --engine cpu --service video-seg --batches 1,x
 expect2 "--llm-shape: n_heads must be a multiple of n_kv_heads" --engine cpu --service llama-1b \
     --llm-shape heads=8,kv_heads=3

@@ -16,18 +16,18 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 export EP_SHARED_DIR=${2:-$T/nothing}
 
 OUT=$T/a
-QUICK=1 OUT=$OUT EPARA=$EPARA JOBS=2 SCENARIOS=code-bursty MECHS="fill_idle parallel" \
+QUICK=1 OUT=$OUT EPARA=$EPARA JOBS=2 SCENARIOS=code-bursty MECHS="fill_idle parallel local_slack=1" \
     "$SRC/experiments/suite/ablate" >"$T/o1" 2>"$T/e1"
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "ablate exit $rc"; cat "$T/o1" "$T/e1"; }
 csv=$OUT/ablation.csv
 [ "$(head -1 "$csv")" = "scenario,variant,max_rate_scale" ] && ok || bad "csv header: $(head -1 "$csv")"
-for v in all fill_idle parallel; do
+for v in all fill_idle parallel local_slack=1; do
     x=$(awk -F, -v v=$v '$1 == "code-bursty" && $2 == v { print $3 }' "$csv")
     [[ $x =~ ^[0-9.]+([eE][-+]?[0-9]+)?$ ]] && ok || bad "variant $v: max rate '$x'"
 done
-[ "$(wc -l <"$csv")" -eq 4 ] && ok || bad "csv rows: $(wc -l <"$csv")"
-grep -q '^| scenario | all | fill_idle=0 | parallel=0 |$' "$OUT/ablation.md" && ok ||
+[ "$(wc -l <"$csv")" -eq 5 ] && ok || bad "csv rows: $(wc -l <"$csv")"
+grep -q '^| scenario | all | fill_idle=0 | parallel=0 | local_slack=1 |$' "$OUT/ablation.md" && ok ||
     bad "ablation.md header: $(grep '^| scenario' "$OUT/ablation.md")"
 grep -q '^| code-bursty | ' "$OUT/ablation.md" && ok || bad "ablation.md has no code-bursty row"
 

@@ -168,9 +168,11 @@ fi
 
 # Payload mode with real compute (cpu engine, tiny shapes): every completed request comes
 # back with its response's bytes computed by the engine (masks, token ids), and the bytes
-# forwarded between the nodes arrive as the ingress made them.
+# forwarded between the nodes arrive as the ingress made them. The nodes run pinned
+# (--cpus: node k on the k-th of this process's first two CPUs, wrapping).
+CPUS=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:2])))')
 "$EPARA" testbed --engine cpu --threads 1 --scenario "$SRC/experiments/scenarios/cpu-testbed.yaml" \
-    --trace-db "$T/cpu.db" --duration 8 --grace 5 --payloads \
+    --trace-db "$T/cpu.db" --duration 8 --grace 5 --payloads --cpus "$CPUS" \
     --llm-shape dim=64,hidden=128,layers=2,heads=4,kv_heads=2,vocab=128,seq=512 \
     --dnn-shape width=4,side=16 --json --quiet --keep-logs "$T/plogs" >"$T/p.json" 2>"$T/p.err"
 rc=$?
@@ -194,6 +196,19 @@ PY
         eng=$(echo "$line" | sed -n 's/.*MB, \([0-9]*\) from the engine.*/\1/p')
         [ "${eng:-0}" -gt 0 ] && ok || bad "payloads: $(basename "$f"): no response from the engine"
     done
+    # --cpus: node k ran on the k-th CPU of the list, and the JSON says so.
+    IFS=, read -ra CPU <<<"$CPUS"
+    for k in 0 1; do
+        want=${CPU[$((k % ${#CPU[@]}))]}
+        grep -q "node $k: ran on CPUs $want\$" "$T/plogs/node-$k.log" && ok ||
+            bad "--cpus: node $k did not run on CPU $want: $(grep 'ran on' "$T/plogs/node-$k.log")"
+    done
+    python3 - "$T/p.json" "$CPUS" <<'PY' && ok || bad "--cpus: testbed.node_cpus in the JSON"
+import json, sys
+cpus = [int(c) for c in sys.argv[2].split(',')]
+j = json.load(open(sys.argv[1]))
+assert j['testbed']['node_cpus'] == [cpus[k % len(cpus)] for k in range(2)], j['testbed']
+PY
 fi
 
 # Network namespaces with tc shaping (root with ip and tc; skipped otherwise).

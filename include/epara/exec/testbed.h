@@ -77,6 +77,10 @@ typedef struct ep_testbed_opts {
     int nfaults;
     const ep_testbed_clock *clocks; /* at most EP_TESTBED_MAX_FAULTS, copied */
     int nclocks;
+    /* NULL, or ncpus CPU numbers: node k runs pinned to cpus[k % ncpus] (its --cpus); the
+     * controller and the loadgen are not pinned. Borrowed until ep_testbed_close. */
+    const int *cpus;
+    int ncpus;
     /* Recorded in the summary's testbed object (ep_testbed_json_add) only. */
     const char *engine;
     double sync_loss_from_s, sync_loss_until_s; /* until <= from: none */
