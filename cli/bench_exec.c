@@ -307,21 +307,21 @@ bench_exec(int argc, char **argv)
             "usage: epara bench exec [--nodes N] [--duration S] [--rates R1,R2,...] [--json]\n"
             "\n"
             "Runs a live testbed of N nodes (default 20) with emulated engines on loopback\n"
-            "for S seconds (default 10) at each offered rate (default 100,300,1000,2000,4000\n"
-            "requests/s) of a service with a negligible profiled time, and reports the\n"
-            "dispatch overhead per request (loadgen -> node -> engine -> reply; p50, p99)\n"
-            "and the completed requests/s, and the CPU time per request summed over the\n"
-            "testbed's processes (getrusage; the service's emulated compute is none, so it is\n"
-            "the executor's own cost). Sustained: the highest rate with >= 99% completed\n"
-            "and p99 overhead <= 50 ms. First, where a message's CPU goes: encoding (of it\n"
-            "the HMAC), decoding and nng over loopback TCP, per message kind.\n";
+            "for S seconds (default 10) at each offered rate (default 100,300,1000,2000,\n"
+            "4000,8000,16000,32000 requests/s) of a service with a negligible profiled time,\n"
+            "and reports the dispatch overhead per request (loadgen -> node -> engine ->\n"
+            "reply; p50, p99), the completed requests/s, and the CPU time per request summed\n"
+            "over the testbed's processes (getrusage; the service's emulated compute is none,\n"
+            "so it is the executor's own cost). Sustained: the highest rate with >= 99%\n"
+            "completed and p99 overhead <= 50 ms. First, where a message's CPU goes: encoding\n"
+            "(of it the HMAC), decoding and nng over loopback TCP, per message kind.\n";
     static const struct option longopts[] = {
             {"nodes", required_argument, NULL, 'n'}, {"duration", required_argument, NULL, 'd'},
             {"rates", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
             {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     int64_t nodes = 20;
-    double dur = 10, rates[MAX_RATES] = {100, 300, 1000, 2000, 4000};
-    int nrates = 5, as_json = 0, c;
+    double dur = 10, rates[MAX_RATES] = {100, 300, 1000, 2000, 4000, 8000, 16000, 32000};
+    int nrates = 8, as_json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {

@@ -55,6 +55,7 @@
 #define CLOSE_TICK       (10 * MS)
 #define SLO_SPAN_MIN     (60 * EP_NS_PER_S) /* the smallest result timeout (slo_span) */
 #define VERBOSE_DROPS    10 /* --verbose: messages logged for the first dropped frames */
+#define DRAIN_MAX        64 /* messages handled in one loop turn at most */
 /* Trace and wall times as doubles are clamped short of int64's range (9.22e18). */
 #define TIME_CLAMP 9e18
 
@@ -116,6 +117,15 @@ typedef struct agent {
     int64_t *io_len;
     uint8_t **io_mask;
     int io_cap;
+    /* Frames to one peer within a loop turn, sent as one transport message when the turn
+     * ends (flush_all) or the message would pass EP_EXEC_BATCH_BYTES: nng's cost is per
+     * message (docs/RESULTS.md, "epara bench exec"). By socket id, box[0..nbox). */
+    struct outbox {
+        nng_socket s;
+        nng_msg *m;
+        int frames;
+    } * box;
+    int nbox;
     /* node: RESULTs held until the response reaches the client over the emulated link */
     ep_heap held;
     uint64_t held_seq;
@@ -204,17 +214,59 @@ encode(agent *a, const ep_wire_msg *m, uint8_t **f, size_t *n)
     return ep_wire_encode_env(m, &env, a->o->key, a->o->keylen, f, n);
 }
 
+/* Sends what b holds (its frames one after another, ep_wire_frame_len) as one message. */
+static void
+flush_box(agent *a, struct outbox *b)
+{
+    if (!b->m)
+        return;
+    if (nng_sendmsg(b->s, b->m, NNG_FLAG_NONBLOCK) == 0) {
+        a->st->msgs_out += b->frames;
+    } else {
+        nng_msg_free(b->m);
+        a->st->send_failed += b->frames;
+    }
+    b->m = NULL;
+    b->frames = 0;
+}
+
+static void
+flush_all(agent *a)
+{
+    for (int i = 0; i < a->nbox; i++)
+        flush_box(a, &a->box[i]);
+}
+
+/* Queues frame f for socket s until the loop turn ends. A frame that cannot be queued is
+ * counted as a failed send (-1). */
 static int
 send_frame(agent *a, nng_socket s, const uint8_t *f, size_t n)
 {
-    if (nng_socket_id(s) <= 0)
+    int id = nng_socket_id(s);
+    if (id <= 0)
         return -1;
-    int rv = nng_send(s, (void *)f, n, NNG_FLAG_NONBLOCK);
-    if (rv) {
+    if (id >= a->nbox) { /* not one of the sockets counted at start: at once */
+        if (nng_send(s, (void *)f, n, NNG_FLAG_NONBLOCK) != 0) {
+            a->st->send_failed++;
+            return -1;
+        }
+        a->st->msgs_out++;
+        return 0;
+    }
+    struct outbox *b = &a->box[id];
+    if (b->m && nng_msg_len(b->m) + n > EP_EXEC_BATCH_BYTES)
+        flush_box(a, b);
+    if (!b->m && nng_msg_alloc(&b->m, 0) != 0) {
+        b->m = NULL;
         a->st->send_failed++;
         return -1;
     }
-    a->st->msgs_out++;
+    if (nng_msg_append(b->m, f, n) != 0) {
+        a->st->send_failed++;
+        return -1;
+    }
+    b->s = s;
+    b->frames++;
     return 0;
 }
 
@@ -230,6 +282,18 @@ send_msg(agent *a, nng_socket s, const ep_wire_msg *m)
     }
     rc = send_frame(a, s, f, n);
     free(f);
+    return rc;
+}
+
+/* As send_msg, and out at once with what is queued for s: a clock question or answer
+ * carries the time it leaves. */
+static int
+send_now(agent *a, nng_socket s, const ep_wire_msg *m)
+{
+    int rc = send_msg(a, s, m);
+    int id = nng_socket_id(s);
+    if (id > 0 && id < a->nbox)
+        flush_box(a, &a->box[id]);
     return rc;
 }
 
@@ -704,7 +768,7 @@ clock_msg(agent *a, int from, const ep_wire_time *t, int64_t wall)
     m.u.time = *t;
     m.u.time.t2 = trace_at(a, wall);
     m.u.time.t3 = trace_at(a, mono_ns());
-    send_msg(a, to, &m);
+    send_now(a, to, &m);
 }
 
 /* A node asks the controller (and reports its estimate to the loadgen), the loadgen asks
@@ -725,10 +789,10 @@ clock_ask_if_due(agent *a, int64_t w)
                               .offset = a->corr,
                               .err = a->corr_err};
     if (o->role == EP_LIVE_NODE) {
-        send_msg(a, a->ctl, &m);
-        send_msg(a, a->lg, &m);
+        send_now(a, a->ctl, &m);
+        send_now(a, a->lg, &m);
     } else {
-        send_msg(a, a->out[a->ask_to], &m);
+        send_now(a, a->out[a->ask_to], &m);
         a->ask_to = (a->ask_to + 1) % a->nnodes;
     }
     int fast = ++a->nasked < CLOCK_FAST_MAX &&
@@ -913,6 +977,25 @@ open_sockets(agent *a)
     return 0;
 }
 
+/* One outbox per socket id of this process's sockets (nng numbers them from 1). */
+static int
+open_boxes(agent *a)
+{
+    int top = nng_socket_id(a->in);
+    if (nng_socket_id(a->ctl) > top)
+        top = nng_socket_id(a->ctl);
+    if (nng_socket_id(a->lg) > top)
+        top = nng_socket_id(a->lg);
+    for (int k = 0; k < a->nnodes; k++)
+        if (nng_socket_id(a->out[k]) > top)
+            top = nng_socket_id(a->out[k]);
+    a->box = calloc((size_t)top + 1, sizeof *a->box);
+    if (!a->box)
+        return EP_ENOMEM;
+    a->nbox = top + 1;
+    return 0;
+}
+
 /* The sockets to close, handed to a closer thread. */
 typedef struct closer {
     nng_socket *s;
@@ -1078,7 +1161,8 @@ agent_init(agent *a, const ep_exec_opts *o, ep_exec_stats *stats, char *err, siz
         return EP_ENOMEM;
     for (int k = 0; k < a->nnodes; k++)
         a->up[k] = 1;
-    return open_sockets(a);
+    int rc = open_sockets(a);
+    return rc ? rc : open_boxes(a);
 }
 
 /* The runtime this process drives (its role's share of the nodes), with the agent's hooks
@@ -1134,6 +1218,23 @@ hello_if_due(agent *a, int64_t w)
     a->next_hello = w + HELLO_EVERY;
 }
 
+/* Handles each frame of a transport message (a peer's frames of one loop turn); what does
+ * not split into whole frames is one bad frame, handled as such (and its rest dropped). */
+static void
+handle_all(agent *a, const uint8_t *buf, size_t len, int64_t wall)
+{
+    size_t off = 0;
+    while (off < len) {
+        size_t n = ep_wire_frame_len(buf + off, len - off);
+        if (n == 0) {
+            handle(a, buf + off, len - off, wall); /* counted and explained there */
+            return;
+        }
+        handle(a, buf + off, n, wall);
+        off += n;
+    }
+}
+
 /* Waits for the next message until the runtime's next event (or MAX_WAIT) and handles it:
  * 0, or an error that ends the run. */
 static int
@@ -1163,14 +1264,21 @@ wait_and_handle(agent *a, int64_t w, ep_time now)
                     break;
         }
     }
-    if (rv == 0) {
+    /* Then what else has arrived, up to DRAIN_MAX messages, before the loop turns: a
+     * busy process (the loadgen, with every node's results) would otherwise take one
+     * message per turn and fall behind. */
+    for (int k = 0; rv == 0; k++) {
         int64_t wr = mono_ns();
         ep_time tr = trace_at(a, wr);
         int rc = tr >= 0 ? ep_live_advance(a->live, tr) : 0;
         if (!rc)
-            handle(a, nng_msg_body(msg), nng_msg_len(msg), wr);
+            handle_all(a, nng_msg_body(msg), nng_msg_len(msg), wr);
         nng_msg_free(msg);
-        return rc;
+        if (rc || k + 1 >= DRAIN_MAX)
+            return rc;
+        rv = nng_recvmsg(a->in, &msg, NNG_FLAG_NONBLOCK);
+        if (rv == NNG_EAGAIN)
+            return 0;
     }
     if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN && rv != NNG_EINTR)
         return fail(a, EP_EIO, "receive failed on", "this process's socket", rv);
@@ -1197,6 +1305,7 @@ run_loop(agent *a)
             liveness(a, w);
         hello_if_due(a, w);
         clock_ask_if_due(a, w);
+        flush_all(a); /* what this turn sent, one message per peer */
         if ((rc = wait_and_handle(a, w, now)) != 0)
             return rc;
     }
@@ -1234,6 +1343,7 @@ finish(agent *a, int rc, ep_run_result *out, ep_exec_stats *stats)
     }
     a->stopping = 1;
     send_held(a, EP_TIME_MAX);
+    flush_all(a);
     stats->payload = ep_live_payload_counts(a->live);
     ep_run_result r;
     int frc = ep_live_finish(a->live, &r);
@@ -1263,6 +1373,9 @@ agent_fini(agent *a)
         free(h);
     }
     ep_heap_fini(&a->held);
+    for (int i = 0; i < a->nbox; i++)
+        nng_msg_free(a->box[i].m);
+    free(a->box);
     free(a->out);
     free(a->heard);
     free(a->up);

@@ -700,6 +700,19 @@ forget_blobs(ep_wire_msg *m)
     }
 }
 
+size_t
+ep_wire_frame_len(const uint8_t *buf, size_t len)
+{
+    if (!buf || len < EP_WIRE_HEADER_BYTES || memcmp(buf, EP_WIRE_MAGIC, 4) != 0 ||
+        get_be(buf + 4, 2) != EP_WIRE_VERSION)
+        return 0;
+    uint64_t plen = get_be(buf + 8, 4);
+    if (plen > EP_WIRE_MAX_PAYLOAD)
+        return 0;
+    size_t want = EP_WIRE_HEADER_BYTES + (size_t)plen + EP_WIRE_TAG_BYTES;
+    return want <= len ? want : 0;
+}
+
 static int
 decode_frame(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen, ep_wire_msg *out,
              ep_wire_env *env, char *err, size_t errlen, int borrow)

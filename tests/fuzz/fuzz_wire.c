@@ -3,7 +3,9 @@
  * frame that decodes to an equal message and re-encodes to the same bytes. Aborts otherwise.
  * Each input is decoded twice: as it is (header and tag checks), and re-sealed (the type
  * from bytes 6..7, the payload between the header and the last 32 bytes, a fresh tag) so
- * mutations reach the payload parser despite the tag. */
+ * mutations reach the payload parser despite the tag. Then the input is split as a transport
+ * message of several frames (ep_wire_frame_len): every length lies within what is left and
+ * each frame decodes or fails as above. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +68,15 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                            &n) == 0);
         one(f, n);
         free(f);
+    }
+    size_t off = 0;
+    for (int k = 0; off < size && k < 16; k++) {
+        size_t n = ep_wire_frame_len(data + off, size - off);
+        if (n == 0)
+            break;
+        check(n >= EP_WIRE_HEADER_BYTES + EP_WIRE_TAG_BYTES && n <= size - off);
+        one(data + off, n);
+        off += n;
     }
     return 0;
 }

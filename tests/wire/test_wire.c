@@ -326,6 +326,40 @@ test_frame_header_errors_are_rejected(void **state)
     free(f);
 }
 
+/* Frames one after another in one transport message split at the lengths their headers
+ * give; a truncated, foreign or other-version start gives 0. */
+static void
+test_frames_split_at_their_lengths(void **state)
+{
+    (void)state;
+    ep_wire_msg a = sample(EP_WIRE_REQUEST), b = sample(EP_WIRE_STATE), d;
+    uint8_t *fa, *fb;
+    size_t na, nb;
+    encode_ok(&a, &fa, &na);
+    encode_ok(&b, &fb, &nb);
+    uint8_t *two = malloc(na + nb);
+    assert_non_null(two);
+    memcpy(two, fa, na);
+    memcpy(two + na, fb, nb);
+    assert_int_equal(ep_wire_frame_len(two, na + nb), na);
+    assert_int_equal(ep_wire_frame_len(two + na, nb), nb);
+    char err[128];
+    assert_int_equal(ep_wire_decode(two + na, nb, key, sizeof key - 1, &d, err, sizeof err), 0);
+    assert_true(ep_wire_msg_equal(&b, &d));
+    ep_wire_msg_free(&d);
+    assert_int_equal(ep_wire_frame_len(two, na - 1), 0);                   /* truncated */
+    assert_int_equal(ep_wire_frame_len(two, EP_WIRE_HEADER_BYTES - 1), 0); /* no header */
+    assert_int_equal(ep_wire_frame_len(NULL, 0), 0);
+    two[5] = EP_WIRE_VERSION - 1; /* another version: not split */
+    assert_int_equal(ep_wire_frame_len(two, na + nb), 0);
+    two[5] = EP_WIRE_VERSION;
+    two[0] = 'X';
+    assert_int_equal(ep_wire_frame_len(two, na + nb), 0);
+    free(two);
+    free(fa);
+    free(fb);
+}
+
 static void
 test_tag_mismatch_fails_authentication(void **state)
 {
@@ -647,6 +681,7 @@ main(void)
             cmocka_unit_test(test_every_message_type_round_trips_field_by_field),
             cmocka_unit_test(test_empty_and_largest_placements_round_trip),
             cmocka_unit_test(test_frame_header_errors_are_rejected),
+            cmocka_unit_test(test_frames_split_at_their_lengths),
             cmocka_unit_test(test_tag_mismatch_fails_authentication),
             cmocka_unit_test(test_unknown_type_is_rejected),
             cmocka_unit_test(test_malformed_payloads_are_rejected_naming_the_field),

@@ -28,6 +28,9 @@
 #define EP_EXEC_MAX_FRAME \
     (EP_WIRE_HEADER_BYTES + (1u << 20) + (size_t)EP_MSG_PAYLOAD_MAX + EP_WIRE_TAG_BYTES)
 #define EP_EXEC_SEND_BUFFER 8192 /* messages queued per peer before sends fail */
+/* A sender's frames to one peer within a loop turn travel as one message up to this size
+ * (a frame that would pass it starts the next one). */
+#define EP_EXEC_BATCH_BYTES (256u << 10)
 
 typedef struct ep_exec_stats {
     int64_t msgs_in, msgs_out;

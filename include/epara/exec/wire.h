@@ -14,7 +14,7 @@
 #include "epara/core/time.h"
 
 #define EP_WIRE_MAGIC         "EPW1"
-#define EP_WIRE_VERSION       4
+#define EP_WIRE_VERSION       5
 #define EP_WIRE_HEADER_BYTES  32 /* magic 4, version 2, type 2, length 4, envelope 20 */
 #define EP_WIRE_TAG_BYTES     32
 #define EP_WIRE_MIN_KEY_BYTES 16
@@ -105,6 +105,13 @@ int ep_wire_replay_check(ep_wire_replay *r, const ep_wire_env *env);
 /* As ep_wire_encode, with the envelope env in the header. */
 int ep_wire_encode_env(const ep_wire_msg *m, const ep_wire_env *env, const uint8_t *key,
                        size_t keylen, uint8_t **out, size_t *len);
+
+/* The length of the frame at buf (header, payload and tag, as its header says), where a
+ * transport message holds several frames one after another (version 5: a sender's frames
+ * to one peer within one loop turn go out together); 0 when buf[0..len) does not begin
+ * with a whole frame of this version (too short, another magic or version, a payload
+ * above EP_WIRE_MAX_PAYLOAD or past len). Authenticates nothing: decode each frame. */
+size_t ep_wire_frame_len(const uint8_t *buf, size_t len);
 
 /* As ep_wire_decode; the authenticated envelope goes to *env (may be NULL) on success. */
 int ep_wire_decode_env(const uint8_t *buf, size_t len, const uint8_t *key, size_t keylen,
