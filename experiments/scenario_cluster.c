@@ -11,23 +11,12 @@
 #include "epara/core/profile.h"
 #include "scenario_internal.h"
 
-static const char *const spec_keys[] = {"name",
-                                        "kind",
-                                        "mem_gb",
-                                        "mem_bw_gbps",
-                                        "peak_tflops",
-                                        "compute_eff",
-                                        "mem_eff",
-                                        "attn_eff",
-                                        "attn_half_tokens",
-                                        "kv_eff",
-                                        "kv_half_batch",
-                                        "kernel_floor_us",
-                                        "dnn_eff",
-                                        "mem_util",
-                                        "batch_overhead_ms",
-                                        "load_gbps",
-                                        NULL};
+static const char *const spec_keys[] = {"name",        "kind",          "mem_gb",
+                                        "mem_bw_gbps", "peak_tflops",   "compute_eff",
+                                        "mem_eff",     "attn_eff",      "attn_half_tokens",
+                                        "kv_eff",      "kv_half_batch", "kernel_floor_us",
+                                        "dnn_eff",     "mem_util",      "batch_overhead_ms",
+                                        "load_gbps",   "serial",        NULL};
 static const char *const node_keys[] = {"name",    "class", "count",      "cores", "mem_gb",
                                         "devices", "link",  "intra_gbps", NULL};
 static const char *const link_keys[] = {"bw_gbps", "latency_ms", "loss", "mtu", NULL};
@@ -71,7 +60,8 @@ parse_spec(scenario_ctx *c, yaml_node_t *n, int i, ep_device_spec *d)
         (rc = scenario_num(&m, "mem_util", SCENARIO_OPT, 0, 1, 1, &d->mem_util)) ||
         (rc = scenario_dur(&m, "batch_overhead_ms", SCENARIO_OPT, 1e-3, 0, 0, 1e6,
                            &d->batch_overhead)) ||
-        (rc = scenario_num(&m, "load_gbps", SCENARIO_OPT, 0, 1, 1e6, &load)))
+        (rc = scenario_num(&m, "load_gbps", SCENARIO_OPT, 0, 1, 1e6, &load)) ||
+        (rc = scenario_bool(&m, "serial", SCENARIO_OPT, &d->serial)))
         return rc;
     d->kind = (ep_device_kind)kind;
     d->mem_bytes = llround(mem_gb * 1e9);

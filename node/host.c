@@ -428,14 +428,28 @@ stretch(ep_dur t, double f)
     return scaled < 4e18 ? ep_round_i64(scaled) : (ep_dur)4e18;
 }
 
-/* The parallel mode as the host applies it on a device: a SINGLE instance has its device to
- * itself (it starts only when nothing else runs there, and nothing else starts while it
- * runs); MT instances (and TP/PP groups) run concurrently with each other, slowed by the
- * co-location factor (ep_cost_mt_slowdown). Whether instance in may start now. */
+/* Whether instance in has its devices to itself while it runs: in SINGLE mode, or on a
+ * serial device class (one batch at a time whatever the mode). */
+static int
+runs_alone(const node_rt *s, const node_instance *in)
+{
+    if (in->spec.mode == EP_MODE_SINGLE)
+        return 1;
+    for (int d = 0; d < in->spec.ndev; d++)
+        if (s->sc->specs[s->sc->devices[in->spec.devs[d]].spec].serial)
+            return 1;
+    return 0;
+}
+
+/* The parallel mode as the host applies it on a device: a SINGLE instance (or any on a
+ * serial device) has its device to itself (it starts only when nothing else runs there,
+ * and nothing else starts while it runs); MT instances (and TP/PP groups) run concurrently
+ * with each other, slowed by the co-location factor (ep_cost_mt_slowdown). Whether
+ * instance in may start now. */
 static int
 device_free_for(const node_rt *s, const node_instance *in)
 {
-    int single = in->spec.mode == EP_MODE_SINGLE;
+    int single = runs_alone(s, in);
     for (int d = 0; d < in->spec.ndev; d++) {
         int dev = in->spec.devs[d];
         if (s->dev_excl[dev] > 0 || (single && s->dev_busy[dev] > 0))
@@ -448,11 +462,11 @@ ep_dur
 node_instance_begin(node_rt *s, node_instance *in, ep_dur t)
 {
     /* MT: instances busy on the same device at the same time slow each other down. */
-    int k_busy = 0;
+    int k_busy = 0, alone = runs_alone(s, in);
     for (int d = 0; d < in->spec.ndev; d++) {
         int dev = in->spec.devs[d];
-        s->dev_excl[dev] += in->spec.mode == EP_MODE_SINGLE;
-        in->excl = in->spec.mode == EP_MODE_SINGLE;
+        s->dev_excl[dev] += alone;
+        in->excl = alone;
         if (s->dev_busy[dev]++ == 0)
             s->dev_since[dev] = s->eng.now; /* the device turns busy */
         if (s->dev_busy[dev] > k_busy)

@@ -548,8 +548,27 @@ test_unknown_keys_and_wrong_types_name_the_field(void **state)
                 "     link: {bw_gbps: 10, mtu: 1500}}\n" SERVICES;
         ep_scenario sc = load_ok(y, ".");
         assert_int_equal(sc.links[0].mtu, 1500);
+        assert_int_equal(sc.specs[0].serial, 0); /* co-located instances run at once */
         ep_scenario_fini(&sc);
     }
+    /* A serial device class: one batch at a time. */
+    {
+        const char *y = "name: t\n"
+                        "devices:\n"
+                        "  - {name: g, kind: cpu, mem_gb: 4, mem_bw_gbps: 10, peak_tflops: 0.05,\n"
+                        "     serial: true}\n"
+                        "nodes:\n"
+                        "  - {name: n, class: micro, cores: 1, mem_gb: 4, devices: [g],\n"
+                        "     link: {bw_gbps: 1}}\n" SERVICES;
+        ep_scenario sc = load_ok(y, ".");
+        assert_int_equal(sc.specs[0].serial, 1);
+        ep_scenario_fini(&sc);
+    }
+    expect_error("name: t\n"
+                 "devices:\n"
+                 "  - {name: g, kind: cpu, mem_gb: 4, mem_bw_gbps: 10, peak_tflops: 0.05,\n"
+                 "     serial: 2}\n",
+                 4, "devices[0].serial: expected true or false, got '2'");
     expect_error("name: t\n"
                  "devices:\n"
                  "  - {name: g, kind: gpu, mem_gb: 24, mem_bw_gbps: 1000, peak_tflops: 100}\n"

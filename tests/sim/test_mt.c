@@ -2,7 +2,8 @@
  * SINGLE: each has the device to itself, so their batches never overlap in time and none is
  * slowed down. MT: they run concurrently, each batch slowed by the co-location factor while
  * the other runs. A placement that only relabels an instance SINGLE <-> MT keeps it (no
- * reload). ep_placement_mark_mt labels what shares a device. */
+ * reload). ep_placement_mark_mt labels what shares a device. On a serial device class
+ * (`serial: true`) MT instances take turns as SINGLE ones do. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,19 +161,28 @@ run_mode(fx *f, ep_mode first, ep_mode then, ep_run_result *res)
     res->device_busy_s = NULL;
 }
 
+/* Both services' instances in mode m (on a serial device class when serial): their
+ * batches never overlap in time. */
 static void
-test_single_instances_have_the_device_to_themselves(void **state)
+expect_turns(const char *tag, ep_mode m, int serial)
 {
-    (void)state;
     fx f;
-    two_services(&f, "mt_single");
+    two_services(&f, tag);
+    f.sc.specs[f.sc.devices[0].spec].serial = serial;
     ep_run_result res;
-    run_mode(&f, EP_MODE_SINGLE, EP_MODE_SINGLE, &res);
+    run_mode(&f, m, m, &res);
     static span b[8192];
     int n = batches(&f, b, 8192);
     assert_true(n > 100);
     assert_int_equal(overlaps(b, n), 0);
     fx_fini(&f);
+}
+
+static void
+test_single_instances_have_the_device_to_themselves(void **state)
+{
+    (void)state;
+    expect_turns("mt_single", EP_MODE_SINGLE, 0);
 }
 
 static void
@@ -194,6 +204,13 @@ test_mt_instances_run_concurrently_and_slow_each_other(void **state)
     assert_true((double)mt > 1.3 * (double)alone);
     fx_fini(&f);
     fx_fini(&g);
+}
+
+static void
+test_mt_instances_take_turns_on_a_serial_device(void **state)
+{
+    (void)state;
+    expect_turns("mt_serial", EP_MODE_MT, 1);
 }
 
 static void
@@ -255,6 +272,7 @@ main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_single_instances_have_the_device_to_themselves),
             cmocka_unit_test(test_mt_instances_run_concurrently_and_slow_each_other),
+            cmocka_unit_test(test_mt_instances_take_turns_on_a_serial_device),
             cmocka_unit_test(test_relabelling_single_to_mt_keeps_the_instances),
             cmocka_unit_test(test_mark_mt_labels_what_shares_a_device),
     };

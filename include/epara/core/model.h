@@ -42,6 +42,9 @@ typedef struct ep_device_spec {
     double mem_util;            /* fraction of memory an engine may use (default 0.9) */
     ep_dur batch_overhead;      /* fixed cost per batch / iteration (host, launches) */
     double load_bw_bytes_per_s; /* weight loading bandwidth (disk/PCIe) */
+    int serial; /* 1: one batch at a time on a device (co-located instances take turns, as a
+                   single-threaded engine on one core); 0: MT instances run at once, each
+                   slowed by the co-location factor */
 } ep_device_spec;
 
 typedef struct ep_device {
