@@ -11,7 +11,8 @@
  *    and PP chains over the fewest devices (pairs, triples, then chains of consecutive
  *    devices); instances sharing a device are labelled MT, which the host applies; a TP
  *    group of an LLM with other instances also hosts the other latency LLMs that fit
- *    (pooling: each prefills at the group's speed on every group));
+ *    (pooling: each prefills at the group's speed on every group), a service its own
+ *    instances cover only where the group keeps the KV its own load needs);
  *  - state-aware scheduler: greedy maximization of sum_s w_s min(demand_s, supply_s) over
  *    those candidates under device memory (weights and the KV cache of the batch a
  *    candidate's capacity counts on) and compute budgets, each candidate costed by the larger
@@ -112,6 +113,10 @@ static const ep_param_decl epara_params_decl[] = {
         {"pool", 0, 1, 1, 1,
          "latency LLMs share TP groups (MT): a group of an LLM with other instances hosts the "
          "others, and a plan from pooled groups is kept when its queueing estimate is higher"},
+        {"pool_load", 0, 1, 1, 1,
+         "pool: a TP group takes a covered service as guest only while it keeps the KV its "
+         "own share of demand needs, and plans value pooled members at their KV share (0: two "
+         "long prompts' KV each, the split not valued)"},
         {"score_time", 0, 1, 1, 1,
          "the greedy's cost of a candidate counts the device time it takes, not only memory"},
         {"contest", 0, 1000, 0, 5,
@@ -168,6 +173,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->fill_idle = PARAM("fill_idle") != 0;
     p->contest = PARAM("contest");
     p->pool = PARAM("pool") != 0;
+    p->pool_load = PARAM("pool_load") != 0;
     p->mt_stretch = PARAM("mt_stretch") != 0;
     p->mt_plan = PARAM("mt_plan") != 0;
     p->drop_doomed = PARAM("drop_doomed") != 0;

@@ -65,6 +65,7 @@ typedef struct epara_params {
     int mt_plan;        /* 0: the scheduler plans co-location by device-time shares only */
     int fill_idle;      /* 0: devices idle once demand is covered stay idle */
     int pool;           /* 0: a TP group hosts one LLM service only, no pooled plan */
+    int pool_load;      /* 0: pooled members keep two long prompts' KV, split not valued */
     int score_time;     /* the greedy counts device time as well as memory */
     int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
     double contest;     /* price above 1 of a device a service short of demand found taken */

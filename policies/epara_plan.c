@@ -346,10 +346,11 @@ epr_tail_replicas(const epara_state *st, const ep_view *view, cands *cs, plan *p
 }
 
 /* Memory each device's chosen instances hold for their weights (wsum), its LLM instances
- * (nllm) and the largest KV per device any of them must keep (need): what pooling checks a
+ * (nllm) and the largest KV per device any of them must keep: for its share of its
+ * service's demand (need; pool_load) or for two long prompts (need2). What pooling checks a
  * guest against, kept as guests are added. */
 typedef struct dev_mem {
-    double wsum, need;
+    double wsum, need, need2;
     int nllm;
 } dev_mem;
 
@@ -363,18 +364,40 @@ epr_pool_need(const epara_state *st, const ep_view *view, const ep_instance_spec
            (double)view->sc->services[t].kv_bytes_per_token / sp->ndev;
 }
 
+/* The KV per device that an LLM instance of spec sp needs to carry lam requests/s within its
+ * SLO, at least what epr_pool_need keeps: the batch that reaches that rate
+ * (ep_pol_capacity_at's reach), each request holding its prompt and output. What a TP group
+ * keeps for its own load before guests may split its memory: a group serving a steady chat
+ * load holds tens of requests' KV, not two prompts'. */
+static double
+load_need(const epara_state *st, const ep_view *view, const ep_instance_spec *sp, double lam)
+{
+    int t = sp->service, b = 0, reach = 0;
+    double need = epr_pool_need(st, view, sp);
+    if (!(lam > 0))
+        return need;
+    ep_pol_capacity_at(view, sp, 1, -1, lam, 0, &b, &reach);
+    double tok = reach * (ep_pol_mean_input(view, t) + ep_pol_mean_output(view, t));
+    double mine = tok * (double)view->sc->services[t].kv_bytes_per_token / sp->ndev;
+    return mine > need ? mine : need;
+}
+
 static void
-dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const ep_instance_spec *sp)
+dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const ep_instance_spec *sp,
+            double lam)
 {
     int llm = view->sc->services[sp->service].kind == EP_SVC_LLM;
     double w = (double)ep_cost_instance_mem(view->sc, sp->service, sp->ndev);
-    double need = llm ? epr_pool_need(st, view, sp) : 0;
+    double need = llm ? load_need(st, view, sp, lam) : 0;
+    double need2 = llm ? epr_pool_need(st, view, sp) : 0;
     for (int j = 0; j < sp->ndev; j++) {
         dev_mem *m = &dm[sp->devs[j]];
         m->wsum += w;
         m->nllm += llm;
         if (need > m->need)
             m->need = need;
+        if (need2 > m->need2)
+            m->need2 = need2;
     }
 }
 
@@ -382,8 +405,10 @@ dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const ep_in
  * instances too also hosts every other single-device latency LLM service with demand whose
  * weights fit beside it, as long as each LLM instance on its devices keeps the KV cache of
  * two long prompts (tail_factor x the mean) as the host splits the memory (what the weights
- * leave, in equal shares): a burst or a long prompt of either service is then prefilled at
- * the group's speed on every such group, not only on its own (statistical multiplexing). A
+ * leave, in equal shares), and, unless the guest's service is short of its demand on its own
+ * instances, the KV its share of its own demand needs (pool_load, load_need): a burst or a
+ * long prompt of either service is then prefilled at the group's speed on every such group,
+ * not only on its own (statistical multiplexing). A
  * group that is its service's only instance is left to it: guests there would take the time
  * it has nowhere else to find. Linear in the candidates (one pass per chosen group). */
 void
@@ -391,13 +416,21 @@ epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, con
 {
     const ep_scenario *sc = view->sc;
     int n0 = cs->n, per_svc[MAX_SVC] = {0};
+    double full[MAX_SVC] = {0};
     dev_mem *dm = calloc((size_t)sc->ndevices + 1, sizeof *dm);
     if (!dm)
         return; /* no pooling: the placement stands as it is */
     for (int k = 0; k < n0; k++)
         if (chosen[k]) {
             per_svc[cs->c[k].spec.service]++;
-            dev_mem_add(st, view, dm, &cs->c[k].spec);
+            full[cs->c[k].spec.service] += cs->c[k].full;
+        }
+    /* Each chosen instance keeps the KV of its share of its service's demand (by capacity). */
+    for (int k = 0; k < n0; k++)
+        if (chosen[k]) {
+            int s = cs->c[k].spec.service;
+            double lam = full[s] > 0 && st->p.pool_load ? demand[s] * cs->c[k].full / full[s] : 0;
+            dev_mem_add(st, view, dm, &cs->c[k].spec, lam);
         }
     for (int g = 0; g < n0; g++) {
         const cand *grp = &cs->c[g];
@@ -415,18 +448,22 @@ epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, con
             int ok = 1;
             double w = (double)ep_cost_instance_mem(sc, b, c->spec.ndev);
             double need = epr_pool_need(st, view, &c->spec);
+            /* A service short of its demand on its own instances takes the group's memory
+             * down to two long prompts' KV per member; one covered only down to what each
+             * member's load needs. */
+            int short_of = full[b] < demand[b];
             for (int j = 0; j < c->spec.ndev && ok; j++) {
                 int d = c->spec.devs[j];
                 const dev_mem *m = &dm[d];
                 ok = d == grp->spec.devs[j];
                 double share = (ep_pol_usable_mem(sc, d) - m->wsum - w) / (m->nllm + 1);
-                ok = ok && share >= need && share >= m->need;
+                ok = ok && share >= need && share >= (short_of ? m->need2 : m->need);
             }
             if (!ok)
                 continue;
             chosen[k] = 2; /* a guest: not a group others are pooled on */
             per_svc[b]++;
-            dev_mem_add(st, view, dm, &c->spec);
+            dev_mem_add(st, view, dm, &c->spec, 0);
         }
     }
     for (int k = 0; k < n0; k++)
@@ -491,7 +528,7 @@ borrow_kv(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const
             return 0; /* nothing borrowed this round */
         for (int k = 0; k < cs->n; k++)
             if (pl->chosen[k])
-                dev_mem_add(st, view, *dm, &cs->c[k].spec);
+                dev_mem_add(st, view, *dm, &cs->c[k].spec, 0);
     }
     int best = -1, best_run = 0, best_level = 0;
     double best_score = 0, best_cap = 0, best_b = 0;
@@ -536,7 +573,7 @@ borrow_kv(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const
         return 0;
     occupy(st, view, cs, best, pl, best_b, best_cap, best_cap, best_level);
     pl->supply[s] += best_cap;
-    dev_mem_add(st, view, *dm, &cs->c[best].spec);
+    dev_mem_add(st, view, *dm, &cs->c[best].spec, 0);
     return 1;
 }
 

@@ -44,6 +44,45 @@ pool_root(int *root, int a)
     return a;
 }
 
+/* Capacity cap of LLM candidate c at slowdown level `level`, or less when the LLM instances
+ * sharing its devices leave it less KV: the host splits what the weights of all instances on
+ * a device leave in equal shares among its LLM instances, and a pooled instance under a
+ * steady load runs out of that share (preempting) before it runs out of time. */
+static double
+kv_split_cap(const ep_view *view, const cands *cs, const int *ch, int nch, const cand *c, int level,
+             double cap)
+{
+    const ep_scenario *sc = view->sc;
+    const ep_instance_spec *sp = &c->spec;
+    double kv = INFINITY;
+    int shared = 0;
+    for (int j = 0; j < sp->ndev; j++) {
+        int d = sp->devs[j], nllm = 0;
+        double wsum = 0;
+        for (int o = 0; o < nch; o++) {
+            const ep_instance_spec *os = &cs->c[ch[o]].spec;
+            for (int q = 0; q < os->ndev; q++)
+                if (os->devs[q] == d) {
+                    wsum += (double)ep_cost_instance_mem(sc, os->service, os->ndev);
+                    nllm += sc->services[os->service].kind == EP_SVC_LLM;
+                    break;
+                }
+        }
+        shared |= nllm > 1;
+        double share = (ep_pol_usable_mem(sc, d) - wsum) / (nllm > 0 ? nllm : 1);
+        double per_tok = (double)sc->services[sp->service].kv_bytes_per_token / sp->ndev;
+        double tok = share > 0 && per_tok > 0 ? share / per_tok : 0;
+        if (tok < kv)
+            kv = tok;
+    }
+    if (!shared || !(kv < INFINITY))
+        return cap;
+    int b = 0;
+    double slow = epr_mt_levels[level < MT_LEVELS ? level : MT_LEVELS - 1];
+    double at = ep_pol_capacity_at(view, sp, slow, (int64_t)kv, INFINITY, 1, &b, NULL);
+    return at < cap ? at : cap;
+}
+
 /* Expected requests/s meeting the SLO of the latency LLM services under plan pl (the
  * others count their covered demand, as plan_cover does; -1: out of memory). Each instance
  * runs slowed by the instances sharing its devices, each busy for its share of its
@@ -113,6 +152,8 @@ epr_plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan
                 level = l;
         }
         icap[k] = epr_cap_at_level(view, cs, c, level);
+        if (st->p.pool_load)
+            icap[k] = kv_split_cap(view, cs, ch, nch, c, level, icap[k]);
         cap[s] += icap[k];
         pre[k] = epr_long_prefill(view, c, ep_pol_mean_input(view, s)) / 1e9 *
                  epr_mt_levels[level < MT_LEVELS ? level : MT_LEVELS - 1];

@@ -457,6 +457,54 @@ test_a_tp_group_with_siblings_also_hosts_the_other_llms(void **state)
     bf_fini(&f);
 }
 
+/* Pooling keeps what the group's own load needs (pool_load): two servers with a TP pair each
+ * and an edge GPU; big, an 8B chat model at 8 requests/s with 1,000-token answers, keeps
+ * about a hundred requests decoding on each pair, more KV than its share once small's
+ * weights join the pair and the memory is split two ways. small (a 1B model at 0.5
+ * requests/s), covered by its replica on the edge GPU, is then no guest on the pairs, and
+ * the pooled plan, valued with each member's KV share, is not kept. With pool_load 0 (a
+ * member keeps two long prompts' KV, the plan's value ignores the split) small shares big's
+ * pairs, in the KV that big's decodes need. */
+static const char chat_pool_yaml[] =
+        "name: chat_pool\n" TWO_PAIRS
+        "  - {name: edge, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
+        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+        "services:\n"
+        "  - {name: big, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "  - {name: small, kind: llm, params_b: 1, layers: 16, hidden: 2048,"
+        " kv_kb_per_token: 32, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
+        "workload:\n"
+        "  - {trace: t, service: big, ingress: srv}\n";
+
+static void
+test_a_tp_group_keeps_the_kv_its_own_load_needs(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    for (int on = 1; on >= 0; on--) {
+        bf f;
+        setup(&f, chat_pool_yaml, on ? "load_on" : "load_off", on ? "" : "pool_load: 0", 1.5);
+        double r[BF_MAX] = {8, 0.5}, in[BF_MAX] = {1000, 1000}, out[BF_MAX] = {1000, 100};
+        bf_view(&f, r, in, out);
+        int n = place(&f, buf), pairs = 0, guests = 0, own = 0;
+        for (int d = 0; d < 4; d += 2) {
+            pairs += pair_of(buf, n, 0, d, d + 1) != NULL;
+            guests += pair_of(buf, n, 1, d, d + 1) != NULL;
+        }
+        for (int i = 0; i < n; i++)
+            own += buf[i].service == 1 && buf[i].ndev == 1;
+        assert_int_equal(pairs, 2); /* the premise: big holds both pairs */
+        if (on) {
+            assert_true(own >= 1); /* small on the edge GPU */
+            assert_int_equal(guests, 0);
+        } else {
+            assert_true(guests >= 1);
+        }
+        bf_fini(&f);
+    }
+}
+
 /* Long prompts (a document QA model and a summarizer, 7,590-token prompts on average):
  * fluid supply covers the QA model with one TP pair and the summarizer with single GPUs,
  * each queue nearly saturated. The pooled plan puts both services on both pairs (one queue
@@ -1108,6 +1156,7 @@ main(void)
             cmocka_unit_test(
                     test_without_categorize_every_service_is_latency_and_multi_only_by_memory),
             cmocka_unit_test(test_a_tp_group_with_siblings_also_hosts_the_other_llms),
+            cmocka_unit_test(test_a_tp_group_keeps_the_kv_its_own_load_needs),
             cmocka_unit_test(test_latency_llms_with_long_prompts_pool_on_tp_groups),
             cmocka_unit_test(test_tp_degrees_are_powers_of_two),
             cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
