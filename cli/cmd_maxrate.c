@@ -27,7 +27,8 @@ static const char help[] =
         "\n"
         "Finds the highest rate scale at which policy P keeps the SLO attainment of the\n"
         "measured window >= the target: exponential search from 1, then bisection until the\n"
-        "bracket is within --tol. Assumes attainment falls as the rate grows.\n"
+        "bracket is within --tol. Assumes attainment falls as the rate grows; --verify\n"
+        "checks that it does below the answer.\n"
         "\n"
         "  --scenario FILE   scenario (default: the embedded edge-default)\n"
         "  --policy P        policy (required)\n"
@@ -42,6 +43,11 @@ static const char help[] =
         "  --slo-scale X     multiply every service's SLO times by X (default 1)\n"
         "  --tol T           relative bracket width to stop at (default 0.02)\n"
         "  --max-scale X     give up above this scale (default 1024)\n"
+        "  --verify N        also run N scales below the answer, geometrically spaced down\n"
+        "                    to half of it; where one misses the target, search again\n"
+        "                    below it, until all N meet it (default 0: none). The answer\n"
+        "                    is then a scale at and below which the target holds, not\n"
+        "                    any crossing of a curve that is not monotone\n"
         "  --trace-db DB     trace database (default: the scenario's)\n"
         "  --out DB          also store the result as a row of table max_rates in this results\n"
         "                    database (created when absent; checked before any run): epara\n"
@@ -58,6 +64,7 @@ static const char help[] =
 #define MR_TOL_MIN           1e-4
 #define MR_MAX_SCALE_DEFAULT 1024 /* --max-scale */
 #define MR_MAX_SCALE_MAX     1e6
+#define MR_VERIFY_MAX        64 /* --verify */
 /* The lowest scale the downward search tries (halving from 1) before it concludes that no
  * scale meets the target. */
 #define MR_MIN_SCALE (1.0 / 1024)
@@ -124,6 +131,7 @@ typedef struct mr_opts {
     const char *svcname, *outp, *metric;
     double target, tol, maxscale;
     int as_json;
+    int verify; /* --verify: scales checked below the answer */
 } mr_opts;
 
 /* The bracket: lo meets the target (0: no scale tried does), hi does not; the attainment and
@@ -218,6 +226,7 @@ mr_parse(int argc, char **argv, mr_opts *m, probe *p)
                                              {"tol", required_argument, NULL, 't'},
                                              {"metric", required_argument, NULL, 'M'},
                                              {"max-scale", required_argument, NULL, 'm'},
+                                             {"verify", required_argument, NULL, 'V'},
                                              {"out", required_argument, NULL, 'o'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
@@ -256,6 +265,12 @@ mr_parse(int argc, char **argv, mr_opts *m, probe *p)
         case 'o':
             m->outp = optarg;
             break;
+        case 'V': {
+            int64_t v = 0;
+            bad = cli_i64("--verify", optarg, 0, MR_VERIFY_MAX, &v);
+            m->verify = (int)v;
+            break;
+        }
         case 'M':
             if (strcmp(optarg, "services") == 0) {
                 p->min_over_services = 1;
@@ -379,6 +394,52 @@ mr_bisect(probe *p, const mr_opts *m, mr_bracket *b)
     return 0;
 }
 
+/* --verify: the scales lo x 2^(-k / N), k = 1..N, from the highest down, each must meet the
+ * target. At the first that misses, the bracket becomes [the next checked scale below it
+ * that meets it (or, past the last, a halving search from it), that scale] and is bisected
+ * again, then verified again. Each round lowers hi, so it ends. 0 or -1 (printed). */
+static int
+mr_verify(probe *p, const mr_opts *m, mr_bracket *b)
+{
+    double att;
+    int again = 1;
+    while (again && b->lo > 0 && m->verify > 0) {
+        again = 0;
+        double miss = 0;
+        for (int k = 1; k <= m->verify && !again; k++) {
+            double s = b->lo * pow(2, -(double)k / m->verify);
+            if (attain_at(p, s, &att))
+                return -1;
+            if (!(att >= m->target)) {
+                miss = s;
+            } else if (miss > 0) {
+                b->hi = miss;
+                mr_take_lo(b, p, s, att);
+                again = 1;
+            }
+        }
+        if (miss > 0 && !again) { /* the lowest checked scale missed too: halve from it */
+            double s = miss;
+            b->hi = miss;
+            b->lo = 0;
+            while (s > MR_MIN_SCALE) {
+                s /= 2;
+                if (attain_at(p, s, &att))
+                    return -1;
+                if (att >= m->target) {
+                    mr_take_lo(b, p, s, att);
+                    break;
+                }
+                b->hi = s;
+            }
+            again = b->lo > 0;
+        }
+        if (again && mr_bisect(p, m, b))
+            return -1;
+    }
+    return 0;
+}
+
 /* Stores the result with --out, then prints it on stdout, as JSON with --json. Returns the
  * exit status. */
 static int
@@ -392,10 +453,10 @@ mr_report(const mr_opts *m, const probe *p, const ep_scenario *sc, const mr_brac
         printf("{\"policy\":\"%s\",\"scenario\":\"%s\",\"attainment_target\":%g,"
                "\"service\":%s%s%s,\"max_rate_scale\":%.6g,\"attainment\":%.6g,"
                "\"requests_per_s\":%.6g,\"requests_per_s_per_device\":%.6g,\"devices\":%d,"
-               "\"slo_scale\":%g,\"runs\":%d,\"bracket\":[%.6g,%.6g]}\n",
+               "\"slo_scale\":%g,\"runs\":%d,\"verified\":%d,\"bracket\":[%.6g,%.6g]}\n",
                p->o.policy, sc->name, m->target, svc ? "\"" : "", svc ? svc : "null",
                svc ? "\"" : "", b->lo, b->att_lo, b->rps_lo, per_dev, sc->ndevices, m->run.slo,
-               p->runs, b->lo, b->hi);
+               p->runs, m->verify, b->lo, b->hi);
     else
         printf("%s: max rate scale %.4g at attainment >= %.3g%s%s (%.4g req/s in the window, "
                "%.4g per device over %d devices; %d runs)\n",
@@ -417,7 +478,7 @@ cmd_maxrate(int argc, char **argv)
     if ((rc = mr_setup(&m, &p, &sc, &st)) != 0)
         return rc;
     mr_bracket b;
-    if (mr_bracket_search(&p, &m, &b) || mr_bisect(&p, &m, &b))
+    if (mr_bracket_search(&p, &m, &b) || mr_bisect(&p, &m, &b) || mr_verify(&p, &m, &b))
         rc = EXIT_FAIL;
     else
         rc = mr_report(&m, &p, &sc, &b);

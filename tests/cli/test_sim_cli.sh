@@ -79,6 +79,17 @@ grep -q '"kind":"place"' "$T/dec.jsonl" && grep -q '"kind":"route"' "$T/dec.json
 [ $? -eq 2 ] && ok || bad "malformed --param exits 2"
 "$EPARA" maxrate --policy static --duration 20 --trace-db "$T/tr.db" --tol 0.2 --json --quiet \
     >"$T/m.json" && grep -q '"max_rate_scale":' "$T/m.json" && ok || bad "maxrate"
+# --verify N runs N more scales below the answer (more after a miss), never raises it.
+"$EPARA" maxrate --policy static --duration 20 --trace-db "$T/tr.db" --tol 0.2 --verify 3 \
+    --json --quiet >"$T/mv.json" && grep -q '"verified":3' "$T/mv.json" && ok || bad "maxrate --verify"
+jnum() { grep -o "\"$1\":[0-9.e+-]*" "$2" | cut -d: -f2; }
+awk -v r0="$(jnum runs "$T/m.json")" -v r1="$(jnum runs "$T/mv.json")" \
+    -v m0="$(jnum max_rate_scale "$T/m.json")" -v m1="$(jnum max_rate_scale "$T/mv.json")" \
+    'BEGIN { exit !(r1 >= r0 + 3 && m1 <= m0) }' && ok || bad "maxrate --verify: runs or answer"
+for v in -1 65 x; do
+    "$EPARA" maxrate --policy static --verify "$v" --quiet >/dev/null 2>"$T/mve"
+    [ $? -eq 2 ] && grep -q -- "--verify" "$T/mve" && ok || bad "maxrate --verify $v exits 2"
+done
 
 # Regression: EPARA keeps its cheap vision instances when kept LLM instances share their
 # devices (a looser SLO, x3, once left video-seg without any instance for most of the run).
