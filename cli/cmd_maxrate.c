@@ -420,8 +420,7 @@ mr_verify(probe *p, const mr_opts *m, mr_bracket *b)
         }
         if (miss > 0 && !again) { /* the lowest checked scale missed too: halve from it */
             double s = miss;
-            b->hi = miss;
-            b->lo = 0;
+            *b = (mr_bracket){0, miss, 0, 0, 0};
             while (s > MR_MIN_SCALE) {
                 s /= 2;
                 if (attain_at(p, s, &att))

@@ -192,6 +192,18 @@ void epr_tail_replicas(const epara_state *st, const ep_view *view, cands *cs, pl
                        const double *demand);
 /* The KV per device that an LLM instance of spec sp keeps room for when pooled. */
 double epr_pool_need(const epara_state *st, const ep_view *view, const ep_instance_spec *sp);
+/* Memory each device's chosen instances hold for their weights (wsum), its LLM instances
+ * (nllm; the host splits what the weights leave equally among them) and the largest KV per
+ * device any of them must keep: for its share of its service's demand (need; pool_load) or
+ * for two long prompts (need2). What pooling checks a guest against, kept as guests are
+ * added, and what the pooled plan's value reads each member's KV share from. */
+typedef struct dev_mem {
+    double wsum, need, need2;
+    int nllm;
+} dev_mem;
+/* Adds instance sp, carrying lam requests/s (0: its need is two long prompts'), to dm. */
+void epr_dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm,
+                     const ep_instance_spec *sp, double lam);
 /* Pooling: chosen TP groups of LLMs also host the other latency LLMs that fit (pool). */
 void epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen,
               const double *demand);

@@ -345,15 +345,6 @@ epr_tail_replicas(const epara_state *st, const ep_view *view, cands *cs, plan *p
     free(try);
 }
 
-/* Memory each device's chosen instances hold for their weights (wsum), its LLM instances
- * (nllm) and the largest KV per device any of them must keep: for its share of its
- * service's demand (need; pool_load) or for two long prompts (need2). What pooling checks a
- * guest against, kept as guests are added. */
-typedef struct dev_mem {
-    double wsum, need, need2;
-    int nllm;
-} dev_mem;
-
 /* The KV per device that an LLM instance of spec sp keeps room for when pooled: two long
  * prompts (tail_factor x the mean, plus the mean output). */
 double
@@ -382,9 +373,9 @@ load_need(const epara_state *st, const ep_view *view, const ep_instance_spec *sp
     return mine > need ? mine : need;
 }
 
-static void
-dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const ep_instance_spec *sp,
-            double lam)
+void
+epr_dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const ep_instance_spec *sp,
+                double lam)
 {
     int llm = view->sc->services[sp->service].kind == EP_SVC_LLM;
     double w = (double)ep_cost_instance_mem(view->sc, sp->service, sp->ndev);
@@ -408,9 +399,9 @@ dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const ep_in
  * leave, in equal shares), and, unless the guest's service is short of its demand on its own
  * instances, the KV its share of its own demand needs (pool_load, load_need): a burst or a
  * long prompt of either service is then prefilled at the group's speed on every such group,
- * not only on its own (statistical multiplexing). A
- * group that is its service's only instance is left to it: guests there would take the time
- * it has nowhere else to find. Linear in the candidates (one pass per chosen group). */
+ * not only on its own (statistical multiplexing). A group that is its service's only
+ * instance is left to it: guests there would take the time it has nowhere else to find.
+ * Linear in the candidates (one pass per chosen group). */
 void
 epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, const double *demand)
 {
@@ -430,7 +421,7 @@ epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, con
         if (chosen[k]) {
             int s = cs->c[k].spec.service;
             double lam = full[s] > 0 && st->p.pool_load ? demand[s] * cs->c[k].full / full[s] : 0;
-            dev_mem_add(st, view, dm, &cs->c[k].spec, lam);
+            epr_dev_mem_add(st, view, dm, &cs->c[k].spec, lam);
         }
     for (int g = 0; g < n0; g++) {
         const cand *grp = &cs->c[g];
@@ -463,7 +454,7 @@ epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, con
                 continue;
             chosen[k] = 2; /* a guest: not a group others are pooled on */
             per_svc[b]++;
-            dev_mem_add(st, view, dm, &c->spec, 0);
+            epr_dev_mem_add(st, view, dm, &c->spec, 0);
         }
     }
     for (int k = 0; k < n0; k++)
@@ -528,7 +519,7 @@ borrow_kv(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const
             return 0; /* nothing borrowed this round */
         for (int k = 0; k < cs->n; k++)
             if (pl->chosen[k])
-                dev_mem_add(st, view, *dm, &cs->c[k].spec, 0);
+                epr_dev_mem_add(st, view, *dm, &cs->c[k].spec, 0);
     }
     int best = -1, best_run = 0, best_level = 0;
     double best_score = 0, best_cap = 0, best_b = 0;
@@ -573,7 +564,7 @@ borrow_kv(const epara_state *st, const ep_view *view, cands *cs, plan *pl, const
         return 0;
     occupy(st, view, cs, best, pl, best_b, best_cap, best_cap, best_level);
     pl->supply[s] += best_cap;
-    dev_mem_add(st, view, *dm, &cs->c[best].spec, 0);
+    epr_dev_mem_add(st, view, *dm, &cs->c[best].spec, 0);
     return 1;
 }
 

@@ -45,32 +45,21 @@ pool_root(int *root, int a)
 }
 
 /* Capacity cap of LLM candidate c at slowdown level `level`, or less when the LLM instances
- * sharing its devices leave it less KV: the host splits what the weights of all instances on
- * a device leave in equal shares among its LLM instances, and a pooled instance under a
- * steady load runs out of that share (preempting) before it runs out of time. */
+ * sharing its devices (dm: the plan's, epr_dev_mem_add) leave it less KV: the host splits
+ * what the weights of all instances on a device leave in equal shares among its LLM
+ * instances, and a pooled instance under a steady load runs out of that share (preempting)
+ * before it runs out of time. */
 static double
-kv_split_cap(const ep_view *view, const cands *cs, const int *ch, int nch, const cand *c, int level,
-             double cap)
+kv_split_cap(const ep_view *view, const dev_mem *dm, const cand *c, int level, double cap)
 {
     const ep_scenario *sc = view->sc;
     const ep_instance_spec *sp = &c->spec;
-    double kv = INFINITY;
+    double kv = INFINITY, per_tok = (double)sc->services[sp->service].kv_bytes_per_token / sp->ndev;
     int shared = 0;
     for (int j = 0; j < sp->ndev; j++) {
-        int d = sp->devs[j], nllm = 0;
-        double wsum = 0;
-        for (int o = 0; o < nch; o++) {
-            const ep_instance_spec *os = &cs->c[ch[o]].spec;
-            for (int q = 0; q < os->ndev; q++)
-                if (os->devs[q] == d) {
-                    wsum += (double)ep_cost_instance_mem(sc, os->service, os->ndev);
-                    nllm += sc->services[os->service].kind == EP_SVC_LLM;
-                    break;
-                }
-        }
-        shared |= nllm > 1;
-        double share = (ep_pol_usable_mem(sc, d) - wsum) / (nllm > 0 ? nllm : 1);
-        double per_tok = (double)sc->services[sp->service].kv_bytes_per_token / sp->ndev;
+        const dev_mem *m = &dm[sp->devs[j]];
+        shared |= m->nllm > 1;
+        double share = (ep_pol_usable_mem(sc, sp->devs[j]) - m->wsum) / (m->nllm > 0 ? m->nllm : 1);
         double tok = share > 0 && per_tok > 0 ? share / per_tok : 0;
         if (tok < kv)
             kv = tok;
@@ -107,7 +96,8 @@ epr_plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan
     double *icap = malloc((size_t)(cs->n + 1) * sizeof *icap);
     double *busy = malloc((size_t)(cs->n + 1) * sizeof *busy);
     double *pre = malloc((size_t)(cs->n + 1) * sizeof *pre);
-    if (!ch || !dev_svc || !icap || !busy || !pre) {
+    dev_mem *dm = calloc((size_t)sc->ndevices + 1, sizeof *dm); /* each device's KV split */
+    if (!ch || !dev_svc || !icap || !busy || !pre || !dm) {
         value = -1;
         goto done;
     }
@@ -119,6 +109,7 @@ epr_plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan
         if (pl->chosen[k]) {
             ch[nch++] = k;
             full[cs->c[k].spec.service] += cs->c[k].full;
+            epr_dev_mem_add(st, view, dm, &cs->c[k].spec, 0);
         }
     /* Each instance busy for its share of its service's forecast (split by capacity). */
     for (int i = 0; i < nch; i++) {
@@ -153,7 +144,7 @@ epr_plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan
         }
         icap[k] = epr_cap_at_level(view, cs, c, level);
         if (st->p.pool_load)
-            icap[k] = kv_split_cap(view, cs, ch, nch, c, level, icap[k]);
+            icap[k] = kv_split_cap(view, dm, c, level, icap[k]);
         cap[s] += icap[k];
         pre[k] = epr_long_prefill(view, c, ep_pol_mean_input(view, s)) / 1e9 *
                  epr_mt_levels[level < MT_LEVELS ? level : MT_LEVELS - 1];
@@ -208,6 +199,7 @@ done:
     free(icap);
     free(busy);
     free(pre);
+    free(dm);
     return value;
 }
 

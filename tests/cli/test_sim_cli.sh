@@ -3,7 +3,9 @@
 # traces are absent (and saying so), results database with one record per request,
 # determinism of the event hash, exit status 2 with FILE:LINE for bad scenarios, and exit
 # status 2 naming the key for a policy parameter the policy does not declare (--param or
-# scenario) or a value outside its domain.
+# scenario) or a value outside its domain; `epara maxrate --verify` (more scales, never a
+# higher answer, a lower one on a curve that is not monotone when the production traces are
+# there).
 # Usage: test_sim_cli.sh EPARA [SHARED_DIR]
 set -u
 EPARA=$1
@@ -90,6 +92,24 @@ for v in -1 65 x; do
     "$EPARA" maxrate --policy static --verify "$v" --quiet >/dev/null 2>"$T/mve"
     [ $? -eq 2 ] && grep -q -- "--verify" "$T/mve" && ok || bad "maxrate --verify $v exits 2"
 done
+# A curve that is not monotone (with the production traces: AlpaServe on code-bursty meets
+# 90% at x1.70 but not at some scale between x1.54 and it): the plain bisection answers
+# x1.70, the checked one lower, and every scale it tried at or below its answer met 90%.
+if [ -f "${2:-}/traces/AzureLLMInferenceTrace_code.csv" ]; then
+    SRC=$(cd "$(dirname "$0")/../.." && pwd)
+    CB=(--scenario "$SRC/experiments/scenarios/suite/code-bursty.yaml" --policy alpaserve
+        --trace-db "$T/cb.db" --json)
+    EP_SHARED_DIR=$2 "$EPARA" maxrate "${CB[@]}" --quiet >"$T/cb0.json" &&
+        EP_SHARED_DIR=$2 "$EPARA" maxrate "${CB[@]}" --verify 8 >"$T/cb8.json" 2>"$T/cb8.err" &&
+        ok || bad "maxrate on code-bursty"
+    m0=$(jnum max_rate_scale "$T/cb0.json")
+    m8=$(jnum max_rate_scale "$T/cb8.json")
+    awk -v a="$m0" -v b="$m8" 'BEGIN { exit !(b > 0 && b < a) }' && ok ||
+        bad "maxrate --verify on a non-monotone curve: $m8, plain $m0"
+    sed -n 's/^maxrate: alpaserve x\([0-9.e+-]*\): attainment \([0-9.]*\).*/\1 \2/p' "$T/cb8.err" |
+        awk -v m="$m8" '$1 <= m * 1.000001 && $2 < 0.9 { bad = 1 } END { exit bad }' && ok ||
+        bad "maxrate --verify: a scale at or below its answer $m8 missed 90%"
+fi
 
 # Regression: EPARA keeps its cheap vision instances when kept LLM instances share their
 # devices (a looser SLO, x3, once left video-seg without any instance for most of the run).
