@@ -117,6 +117,10 @@ static const ep_param_decl epara_params_decl[] = {
          "pool: a TP group takes a covered service as guest only while it keeps the KV its "
          "own share of demand needs, and plans value pooled members at their KV share (0: two "
          "long prompts' KV each, the split not valued)"},
+        {"pool_split", 0, 1, 1, 1,
+         "pool: a guest one device holds joins a TP group as a replica on each of its devices "
+         "when those serve more within the SLO than a TP instance of it there and that pooled "
+         "plan too beats the greedy's (0: guests are TP instances only)"},
         {"score_time", 0, 1, 1, 1,
          "the greedy's cost of a candidate counts the device time it takes, not only memory"},
         {"contest", 0, 1000, 0, 5,
@@ -174,6 +178,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->contest = PARAM("contest");
     p->pool = PARAM("pool") != 0;
     p->pool_load = PARAM("pool_load") != 0;
+    p->pool_split = PARAM("pool_split") != 0;
     p->mt_stretch = PARAM("mt_stretch") != 0;
     p->mt_plan = PARAM("mt_plan") != 0;
     p->drop_doomed = PARAM("drop_doomed") != 0;
@@ -241,6 +246,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
     cs.c = malloc(MAX_CAND * sizeof(cand));
     cs.cap = MAX_CAND;
     plan a = {0}, b = {0}, best = {0}; /* best: the pooled plan of the best width so far */
+    int split = 0; /* the plan kept is pooled with replica guests (pool_split) */
     double *price = calloc((size_t)sc->ndevices + 1, sizeof *price);
     int rc = 0;
     if (!cs.c || !price) {
@@ -289,7 +295,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
             epr_plan_free(&b);
             if ((rc = epr_plan_init(st, view, cs.n, &b)) != 0)
                 goto done;
-            if (epr_plan_pooled(st, view, &cs, &b, demand, w) == 0)
+            if (epr_plan_pooled(st, view, &cs, &b, demand, w, 0) == 0)
                 continue;
             double vb = epr_plan_value(st, view, &cs, &b, demand);
             if (vb > vbest) {
@@ -301,6 +307,25 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
             }
         }
         int use = wbest > 0 && (st->pooled ? vbest >= va * 0.98 : vbest > va * 1.02);
+        /* pool_split: the same width with the guests that serve more as replicas joining as
+         * replicas, kept when it too beats the greedy's plan. The estimate values plans at
+         * the forecast mean, where a TP guest's faster prefill counts and a burst, in which
+         * replicas prefill more prompts per second than a TP instance on the same devices,
+         * does not. */
+        if (use && st->p.pool_split) {
+            epr_plan_free(&b);
+            if ((rc = epr_plan_init(st, view, cs.n, &b)) != 0)
+                goto done;
+            if (epr_plan_pooled(st, view, &cs, &b, demand, wbest, 1) > 0) {
+                double vs = epr_plan_value(st, view, &cs, &b, demand);
+                if (st->pooled ? vs >= va * 0.98 : vs > va * 1.02) {
+                    split = 1;
+                    plan t = best;
+                    best = b;
+                    b = t;
+                }
+            }
+        }
         if (use) {
             plan t = a;
             a = best;
@@ -323,7 +348,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
             epr_slow_to_cover(st, view, &cs, &a, demand, s);
     /* After fill_idle: the guests take no device, only the memory the host splits. */
     if (st->p.pool)
-        epr_pool(st, view, &cs, a.chosen, demand);
+        epr_pool(st, view, &cs, a.chosen, demand, split);
     for (int k = 0; k < cs.n && !rc; k++)
         if (a.chosen[k])
             rc = ep_placement_add(out, &cs.c[k].spec);

@@ -66,6 +66,7 @@ typedef struct epara_params {
     int fill_idle;      /* 0: devices idle once demand is covered stay idle */
     int pool;           /* 0: a TP group hosts one LLM service only, no pooled plan */
     int pool_load;      /* 0: pooled members keep two long prompts' KV, split not valued */
+    int pool_split;     /* 0: a pooled guest is a TP instance on the group's devices only */
     int score_time;     /* the greedy counts device time as well as memory */
     int per_service;    /* objective: shares of each service's demand (1) or requests (0) */
     double contest;     /* price above 1 of a device a service short of demand found taken */
@@ -204,9 +205,14 @@ typedef struct dev_mem {
 /* Adds instance sp, carrying lam requests/s (0: its need is two long prompts'), to dm. */
 void epr_dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm,
                      const ep_instance_spec *sp, double lam);
+/* pool_split: 1 when service s is a single-device one with a single-device candidate on each
+ * device of group g (out[j] on g->devs[j]) and those serve more requests/s within the SLO
+ * together (*full) than TP candidate alt on the same devices (alt NULL: any); else 0. */
+int epr_split_guest(const ep_view *view, const cands *cs, int s, const ep_instance_spec *g,
+                    const cand *alt, int *out, double *full);
 /* Pooling: chosen TP groups of LLMs also host the other latency LLMs that fit (pool). */
 void epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen,
-              const double *demand);
+              const double *demand, int split_ok);
 /* Devices left idle once demand is covered get an instance too (fill_idle). */
 void epr_fill_idle(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
                    const double *demand);
@@ -231,9 +237,11 @@ double epr_plan_value(const epara_state *st, const ep_view *view, cands *cs, con
 /* Whether candidate c is a TP group of `width` devices of a latency LLM with demand. */
 int epr_pooled_tp(const ep_view *view, const cand *c, const double *demand, int width);
 /* Plan pl (empty) from pooled TP groups of `width` devices, then the greedy; returns the
- * groups placed (0: no pooled plan). */
+ * groups placed (0: no pooled plan). With split (pool_split), a guest whose replicas serve
+ * more than its TP instance joins as a replica on each device, and 0 is returned when no
+ * guest does. */
 int epr_plan_pooled(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
-                    const double *demand, int width);
+                    const double *demand, int width, int split);
 
 /* --- the request router (epara_route.c) ------------------------------------------------- */
 

@@ -392,6 +392,28 @@ epr_dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const e
     }
 }
 
+int
+epr_split_guest(const ep_view *view, const cands *cs, int s, const ep_instance_spec *g,
+                const cand *alt, int *out, double *full)
+{
+    *full = 0;
+    if (view->cat[s].multi_device)
+        return 0;
+    for (int j = 0; j < g->ndev; j++) {
+        out[j] = -1;
+        for (int k = 0; k < cs->n && out[j] < 0; k++) {
+            const ep_instance_spec *sp = &cs->c[k].spec;
+            if (sp->service == s && sp->ndev == 1 && sp->mode == EP_MODE_SINGLE &&
+                sp->devs[0] == g->devs[j])
+                out[j] = k;
+        }
+        if (out[j] < 0)
+            return 0;
+        *full += cs->c[out[j]].full;
+    }
+    return !alt || *full > alt->full;
+}
+
 /* Pooling (MT for LLMs on a TP group): a TP group chosen for an LLM service that has other
  * instances too also hosts every other single-device latency LLM service with demand whose
  * weights fit beside it, as long as each LLM instance on its devices keeps the KV cache of
@@ -401,9 +423,14 @@ epr_dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm, const e
  * long prompt of either service is then prefilled at the group's speed on every such group,
  * not only on its own (statistical multiplexing). A group that is its service's only
  * instance is left to it: guests there would take the time it has nowhere else to find.
- * Linear in the candidates (one pass per chosen group). */
+ * With split_ok (the plan kept is pooled with replica guests, pool_split), a guest whose
+ * replicas on the group's devices serve more than its TP instance there joins as those
+ * replicas when none of them is chosen already; where they are (the pooled plan's guests),
+ * its TP instance joins as well if the memory holds it: the router sends it the long
+ * prompts it prefills sooner. Linear in the candidates (one pass per chosen group). */
 void
-epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, const double *demand)
+epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, const double *demand,
+         int split_ok)
 {
     const ep_scenario *sc = view->sc;
     int n0 = cs->n, per_svc[MAX_SVC] = {0};
@@ -436,9 +463,14 @@ epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, con
                 !(demand[b] > 0) || view->cat[b].sensitivity == EP_SENS_FREQUENCY ||
                 view->cat[b].multi_device)
                 continue;
-            int ok = 1;
-            double w = (double)ep_cost_instance_mem(sc, b, c->spec.ndev);
-            double need = epr_pool_need(st, view, &c->spec);
+            int ok = 1, sk[EP_MAX_STAGE_DEVS];
+            double sfull = 0;
+            int split = split_ok && epr_split_guest(view, cs, b, &grp->spec, c, sk, &sfull);
+            for (int j = 0; j < c->spec.ndev && split; j++)
+                split = !chosen[sk[j]];
+            const ep_instance_spec *gs = split ? &cs->c[sk[0]].spec : &c->spec;
+            double w = (double)ep_cost_instance_mem(sc, b, gs->ndev);
+            double need = epr_pool_need(st, view, gs);
             /* A service short of its demand on its own instances takes the group's memory
              * down to two long prompts' KV per member; one covered only down to what each
              * member's load needs. */
@@ -452,9 +484,16 @@ epr_pool(const epara_state *st, const ep_view *view, cands *cs, int *chosen, con
             }
             if (!ok)
                 continue;
-            chosen[k] = 2; /* a guest: not a group others are pooled on */
             per_svc[b]++;
-            epr_dev_mem_add(st, view, dm, &c->spec, 0);
+            if (!split) {
+                chosen[k] = 2; /* a guest: not a group others are pooled on */
+                epr_dev_mem_add(st, view, dm, &c->spec, 0);
+                continue;
+            }
+            for (int j = 0; j < c->spec.ndev; j++) {
+                chosen[sk[j]] = 2;
+                epr_dev_mem_add(st, view, dm, &cs->c[sk[j]].spec, 0);
+            }
         }
     }
     for (int k = 0; k < n0; k++)

@@ -142,6 +142,24 @@ epr_plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan
             if (l > level)
                 level = l;
         }
+        /* A group runs at the pace of its slowest device: instances on different devices of
+         * it (replicas of a pool_split guest) slow it whenever any of them is busy. */
+        if (c->spec.ndev > 1) {
+            double idle = 1;
+            for (int o = 0; o < nch; o++) {
+                const ep_instance_spec *os = &cs->c[ch[o]].spec;
+                int shares = 0;
+                for (int q = 0; q < os->ndev && o != i && !shares; q++)
+                    for (int j = 0; j < c->spec.ndev && !shares; j++)
+                        shares = os->devs[q] == c->spec.devs[j];
+                if (shares)
+                    idle *= 1 - fmin(1, busy[o]);
+            }
+            double any = 1 - idle;
+            int l = epr_mt_level(view, &any, 1);
+            if (l > level)
+                level = l;
+        }
         icap[k] = epr_cap_at_level(view, cs, c, level);
         if (st->p.pool_load)
             icap[k] = kv_split_cap(view, dm, c, level, icap[k]);
@@ -205,9 +223,12 @@ done:
 
 /* A TP device group and the latency LLM services it can host together. */
 typedef struct pgroup {
-    int k[MAX_SVC]; /* the candidate of each member on the group's devices */
-    int n;          /* members */
-    double work;    /* sum over members of lam_s / (their capacity there): lower = faster */
+    int k[MAX_SVC];                     /* the candidate of each member on the group's devices */
+    int n;                              /* members */
+    int split[MAX_SVC];                 /* member i joins as replicas sk[i] (pool_split) */
+    int sk[MAX_SVC][EP_MAX_STAGE_DEVS]; /* on each device of the group */
+    double full[MAX_SVC];               /* requests/s member i serves alone */
+    double work; /* sum over members of lam_s / (their capacity there): lower = faster */
 } pgroup;
 
 /* The members of the TP group of candidate g: latency LLM services with demand that have a
@@ -216,7 +237,7 @@ typedef struct pgroup {
  * pool does). */
 static void
 pgroup_members(const epara_state *st, const ep_view *view, cands *cs, int g, const double *demand,
-               pgroup *pg)
+               int split_ok, pgroup *pg)
 {
     const ep_scenario *sc = view->sc;
     const ep_instance_spec *gs = &cs->c[g].spec;
@@ -229,39 +250,63 @@ pgroup_members(const epara_state *st, const ep_view *view, cands *cs, int g, con
             continue;
         kk[n++] = k;
     }
-    /* Most work first (insertion sort: a handful of services). */
+    /* The services that serve more as TP there than as replicas on its devices first (the
+     * host runs TP; pool_split guests join as replicas), then the most work first
+     * (insertion sort: a handful of services). */
+    int rep[MAX_SVC], tmp[EP_MAX_STAGE_DEVS];
+    for (int i = 0; i < n; i++) {
+        double f = 0;
+        rep[i] = split_ok &&
+                 epr_split_guest(view, cs, cs->c[kk[i]].spec.service, gs, &cs->c[kk[i]], tmp, &f);
+    }
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0; j--) {
             const cand *a = &cs->c[kk[j - 1]], *b = &cs->c[kk[j]];
             double wa = st->forecast[a->spec.service] / a->full;
             double wb = st->forecast[b->spec.service] / b->full;
-            if (wb <= wa)
+            if (rep[j] > rep[j - 1] || (rep[j] == rep[j - 1] && wb <= wa))
                 break;
             int t = kk[j];
             kk[j] = kk[j - 1];
             kk[j - 1] = t;
+            t = rep[j];
+            rep[j] = rep[j - 1];
+            rep[j - 1] = t;
         }
     pg->n = 0;
     pg->work = 0;
     double wsum = 0, need = 0;
     for (int i = 0; i < n; i++) {
         const cand *c = &cs->c[kk[i]];
-        double w = (double)ep_cost_instance_mem(sc, c->spec.service, c->spec.ndev);
-        double nd = epr_pool_need(st, view, &c->spec);
+        int *sk = pg->sk[pg->n];
+        double full = 0;
+        /* A guest one device holds may join as a replica on each device (pool_split). */
+        int split = split_ok && pg->n > 0 &&
+                    epr_split_guest(view, cs, c->spec.service, gs, c, sk, &full);
+        if (!split)
+            full = c->full;
+        const ep_instance_spec *ms = split ? &cs->c[sk[0]].spec : &c->spec;
+        double w = (double)ep_cost_instance_mem(sc, c->spec.service, ms->ndev);
+        double nd = epr_pool_need(st, view, ms);
         double nmax = nd > need ? nd : need;
         int ok = 1, level = busy_level(view, pg->n + 1);
         for (int j = 0; j < gs->ndev && ok; j++)
             ok = (ep_pol_usable_mem(sc, gs->devs[j]) - wsum - w) / (pg->n + 1) >= nmax;
         /* Every member still meets its SLO with all of them busy at once. */
-        ok = ok && epr_cap_at_level(view, cs, &cs->c[kk[i]], level) > 0;
+        for (int j = 0; j < (split ? gs->ndev : 1) && ok; j++)
+            ok = epr_cap_at_level(view, cs, &cs->c[split ? sk[j] : kk[i]], level) > 0;
         for (int m = 0; m < pg->n && ok; m++)
-            ok = epr_cap_at_level(view, cs, &cs->c[pg->k[m]], level) > 0;
+            for (int j = 0; j < (pg->split[m] ? gs->ndev : 1) && ok; j++)
+                ok = epr_cap_at_level(view, cs, &cs->c[pg->split[m] ? pg->sk[m][j] : pg->k[m]],
+                                      level) > 0;
         if (!ok)
             continue;
         wsum += w;
         need = nmax;
+        pg->split[pg->n] = split;
+        pg->full[pg->n] = full;
         pg->k[pg->n++] = kk[i];
-        pg->work += st->forecast[c->spec.service] / c->full;
+        pg->work += st->forecast[c->spec.service] / full;
     }
 }
 
@@ -271,7 +316,9 @@ pgroup_members(const epara_state *st, const ep_view *view, cands *cs, int g, con
  * group's first member takes its devices (the host), the others join it as guests (memory
  * only, as pool places them) and every member's supply grows by its share of the group's
  * time (in proportion to its work). Then the greedy covers the rest. Returns the groups
- * placed (0: no pooled plan). */
+ * placed (0: no pooled plan). With split (pool_split), the services whose replicas on the
+ * group's devices serve more than their TP instance there come last (the host runs TP) and
+ * join as a replica on each device. */
 int
 epr_pooled_tp(const ep_view *view, const cand *c, const double *demand, int width)
 {
@@ -281,10 +328,10 @@ epr_pooled_tp(const ep_view *view, const cand *c, const double *demand, int widt
 
 int
 epr_plan_pooled(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
-                const double *demand, int width)
+                const double *demand, int width, int split)
 {
     const ep_scenario *sc = view->sc;
-    int n = 0, npool = 0, ntp = 0;
+    int n = 0, npool = 0, ntp = 0, nsplit = 0;
     for (int g = 0; g < cs->n; g++)
         ntp += epr_pooled_tp(view, &cs->c[g], demand, width);
     if (ntp == 0)
@@ -295,7 +342,7 @@ epr_plan_pooled(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
     for (int g = 0; g < cs->n; g++) {
         if (!epr_pooled_tp(view, &cs->c[g], demand, width))
             continue;
-        pgroup_members(st, view, cs, g, demand, &pg[n]);
+        pgroup_members(st, view, cs, g, demand, split, &pg[n]);
         if (pg[n].n < 2 || pg[n].k[0] != g)
             continue; /* one entry per device group: the one its first member names */
         n++;
@@ -329,20 +376,26 @@ epr_plan_pooled(const epara_state *st, const ep_view *view, cands *cs, plan *pl,
         for (int i = 0; i < b->n; i++) {
             const cand *c = &cs->c[b->k[i]];
             int s = c->spec.service;
-            double share = b->work > 0 ? st->forecast[s] / c->full / b->work : 1.0 / b->n;
-            pl->supply[s] += c->full * share;
-            cap[s] += c->full;
+            double share = b->work > 0 ? st->forecast[s] / b->full[i] / b->work : 1.0 / b->n;
+            pl->supply[s] += b->full[i] * share;
+            cap[s] += b->full[i];
             if (i == 0)
                 continue;
-            pl->chosen[b->k[i]] = 1;
-            double w = (double)ep_cost_instance_mem(sc, s, c->spec.ndev);
+            nsplit += b->split[i];
+            double w = (double)ep_cost_instance_mem(sc, s, b->split[i] ? 1 : c->spec.ndev);
             for (int j = 0; j < c->spec.ndev; j++) {
                 double *fm = &pl->freem[c->spec.devs[j]];
                 *fm = *fm > w ? *fm - w : 0;
+                if (b->split[i])
+                    pl->chosen[b->sk[i][j]] = 1;
             }
+            if (!b->split[i])
+                pl->chosen[b->k[i]] = 1;
         }
     }
     free(pg);
+    if (split && nsplit == 0)
+        return 0; /* the same plan as without split */
     if (npool > 0)
         epr_plan_cover(st, view, cs, pl, demand);
     return npool;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pins the simulator's behaviour: the event hash of every runtime policy on the embedded
-# default scenario and on three suite scenarios (LLM chat, long context, a 70B model over
-# several devices), replayed from the production traces, must equal the one recorded in
+# default scenario and on four suite scenarios (LLM chat, long context, a 70B model over
+# several devices, bursty code completion), replayed from the production traces, must equal the one recorded in
 # event_hashes.txt beside this script. A refactoring that keeps behaviour keeps every hash;
 # a change that moves one on purpose regenerates the table in the same commit and says why:
 #   tests/cli/test_event_hashes.sh build/epara ../shared --update
@@ -26,7 +26,8 @@ trap 'rm -rf "$T"' EXIT
 runs="default 2 600
 llm-chat 2 600
 llm-long-context 2 600
-multi-device-70b 2 300"
+multi-device-70b 2 300
+code-bursty 1.7 1200"
 policies=$("$EPARA" sim --list-policies | awk '$1 != "bound" { print $1 }')
 [ -n "$policies" ] || { echo "FAIL: no policies listed"; exit 1; }
 

@@ -423,6 +423,16 @@ test_a_node_that_is_down_or_cut_off_gets_no_instance(void **state)
     bf_fini(&f);
 }
 
+/* The single-device instance of service svc on device d, or NULL. */
+static const ep_instance_spec *
+one_on(const ep_instance_spec *buf, int n, int svc, int d)
+{
+    for (int i = 0; i < n; i++)
+        if (buf[i].service == svc && buf[i].ndev == 1 && buf[i].devs[0] == d)
+            return &buf[i];
+    return NULL;
+}
+
 static void
 test_a_tp_group_with_siblings_also_hosts_the_other_llms(void **state)
 {
@@ -464,7 +474,7 @@ test_a_tp_group_with_siblings_also_hosts_the_other_llms(void **state)
  * requests/s), covered by its replica on the edge GPU, is then no guest on the pairs, and
  * the pooled plan, valued with each member's KV share, is not kept. With pool_load 0 (a
  * member keeps two long prompts' KV, the plan's value ignores the split) small shares big's
- * pairs, in the KV that big's decodes need. */
+ * pairs, in the KV that big's decodes need (pool_split 0: the guests here are TP ones). */
 static const char chat_pool_yaml[] =
         "name: chat_pool\n" TWO_PAIRS
         "  - {name: edge, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
@@ -484,7 +494,8 @@ test_a_tp_group_keeps_the_kv_its_own_load_needs(void **state)
     ep_instance_spec buf[256];
     for (int on = 1; on >= 0; on--) {
         bf f;
-        setup(&f, chat_pool_yaml, on ? "load_on" : "load_off", on ? "" : "pool_load: 0", 1.5);
+        setup(&f, chat_pool_yaml, on ? "load_on" : "load_off",
+              on ? "pool_split: 0" : "pool_split: 0, pool_load: 0", 1.5);
         double r[BF_MAX] = {8, 0.5}, in[BF_MAX] = {1000, 1000}, out[BF_MAX] = {1000, 100};
         bf_view(&f, r, in, out);
         int n = place(&f, buf), pairs = 0, guests = 0, own = 0;
@@ -574,6 +585,48 @@ test_tp_degrees_are_powers_of_two(void **state)
     }
     assert_true(tp >= 2); /* the models do take TP groups here */
     bf_fini(&f);
+}
+
+/* pool_split, on width_yaml's cluster (PCIe between L4-class GPUs), 4 and 1 requests/s: a
+ * TP group of the 1.5B model prefills a 2,000-token prompt faster than one GPU, but its GPUs
+ * serve more prompts per second within the SLO as replicas (about 16/s against 12/s for
+ * four: the all-reduces and the narrower GEMMs take device time). The pooled plan is kept,
+ * and on each of the 7B model's TP groups the 1.5B model runs as a replica on every GPU
+ * (its TP instance may join too where memory allows, for the long prompts); with
+ * pool_split=0 it joins each group as TP only, with no replica there. */
+static void
+test_a_small_guest_joins_a_tp_group_as_replicas_where_they_serve_more(void **state)
+{
+    (void)state;
+    ep_instance_spec buf[256];
+    for (int on = 1; on >= 0; on--) {
+        bf f;
+        setup(&f, width_yaml, on ? "split_on" : "split_off", on ? "" : "pool_split: 0", 1);
+        double r[BF_MAX] = {4, 1}, in[BF_MAX] = {2000, 2000}, out[BF_MAX] = {28, 28};
+        bf_view(&f, r, in, out);
+        int n = place(&f, buf), groups = 0, as_tp = 0, as_replicas = 0;
+        for (int i = 0; i < n; i++) {
+            const ep_instance_spec *g = &buf[i];
+            if (g->service != 1 || g->mode != EP_MODE_TP)
+                continue;
+            groups++;
+            int all = 1;
+            for (int j = 0; j < g->ndev; j++)
+                all = all && one_on(buf, n, 0, g->devs[j]);
+            as_replicas += all;
+            for (int k = 0; k < n; k++)
+                as_tp += buf[k].service == 0 && buf[k].ndev == g->ndev &&
+                         buf[k].devs[0] == g->devs[0];
+        }
+        assert_true(groups >= 1); /* the premise: code runs TP groups */
+        if (on) {
+            assert_int_equal(as_replicas, groups);
+        } else {
+            assert_int_equal(as_replicas, 0);
+            assert_int_equal(as_tp, groups);
+        }
+        bf_fini(&f);
+    }
 }
 
 /* Coverage: one GPU. gen, a small generator (1.5 GB with its workspace), scores first and
@@ -1159,6 +1212,7 @@ main(void)
             cmocka_unit_test(test_a_tp_group_keeps_the_kv_its_own_load_needs),
             cmocka_unit_test(test_latency_llms_with_long_prompts_pool_on_tp_groups),
             cmocka_unit_test(test_tp_degrees_are_powers_of_two),
+            cmocka_unit_test(test_a_small_guest_joins_a_tp_group_as_replicas_where_they_serve_more),
             cmocka_unit_test(test_a_node_that_is_down_or_cut_off_gets_no_instance),
             cmocka_unit_test(test_a_service_left_without_memory_borrows_from_kv_reserves),
             cmocka_unit_test(test_a_device_only_one_service_can_use_is_left_to_it),
