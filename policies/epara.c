@@ -220,6 +220,14 @@ ep_categorize(void *state, const ep_view *view, int svc, ep_category *out)
     out->multi_device = 1;
 }
 
+/* Whether a pooled plan valued v replaces the greedy's, valued va: the kind of plan kept last
+ * round needs to lose by 2% to be replaced (a move costs model loads). */
+static int
+pooled_wins(const epara_state *st, double v, double va)
+{
+    return st->pooled ? v >= va * 0.98 : v > va * 1.02;
+}
+
 static int
 ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
 {
@@ -306,7 +314,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
                 b = t;
             }
         }
-        int use = wbest > 0 && (st->pooled ? vbest >= va * 0.98 : vbest > va * 1.02);
+        int use = wbest > 0 && pooled_wins(st, vbest, va);
         /* pool_split: the same width with the guests that serve more as replicas joining as
          * replicas, kept when it too beats the greedy's plan. The estimate values plans at
          * the forecast mean, where a TP guest's faster prefill counts and a burst, in which
@@ -318,7 +326,7 @@ ep_place(void *state, const ep_env *env, const ep_view *view, ep_placement *out)
                 goto done;
             if (epr_plan_pooled(st, view, &cs, &b, demand, wbest, 1) > 0) {
                 double vs = epr_plan_value(st, view, &cs, &b, demand);
-                if (st->pooled ? vs >= va * 0.98 : vs > va * 1.02) {
+                if (pooled_wins(st, vs, va)) {
                     split = 1;
                     plan t = best;
                     best = b;

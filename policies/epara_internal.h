@@ -207,7 +207,7 @@ void epr_dev_mem_add(const epara_state *st, const ep_view *view, dev_mem *dm,
                      const ep_instance_spec *sp, double lam);
 /* pool_split: 1 when service s is a single-device one with a single-device candidate on each
  * device of group g (out[j] on g->devs[j]) and those serve more requests/s within the SLO
- * together (*full) than TP candidate alt on the same devices (alt NULL: any); else 0. */
+ * together (*full) than TP candidate alt on the same devices; else 0. */
 int epr_split_guest(const ep_view *view, const cands *cs, int s, const ep_instance_spec *g,
                     const cand *alt, int *out, double *full);
 /* Pooling: chosen TP groups of LLMs also host the other latency LLMs that fit (pool). */

@@ -411,7 +411,7 @@ epr_split_guest(const ep_view *view, const cands *cs, int s, const ep_instance_s
             return 0;
         *full += cs->c[out[j]].full;
     }
-    return !alt || *full > alt->full;
+    return *full > alt->full;
 }
 
 /* Pooling (MT for LLMs on a TP group): a TP group chosen for an LLM service that has other

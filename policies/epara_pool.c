@@ -146,15 +146,9 @@ epr_plan_value(const epara_state *st, const ep_view *view, cands *cs, const plan
          * it (replicas of a pool_split guest) slow it whenever any of them is busy. */
         if (c->spec.ndev > 1) {
             double idle = 1;
-            for (int o = 0; o < nch; o++) {
-                const ep_instance_spec *os = &cs->c[ch[o]].spec;
-                int shares = 0;
-                for (int q = 0; q < os->ndev && o != i && !shares; q++)
-                    for (int j = 0; j < c->spec.ndev && !shares; j++)
-                        shares = os->devs[q] == c->spec.devs[j];
-                if (shares)
+            for (int o = 0; o < nch; o++)
+                if (o != i && ep_spec_shares_device(&cs->c[ch[o]].spec, &c->spec))
                     idle *= 1 - fmin(1, busy[o]);
-            }
             double any = 1 - idle;
             int l = epr_mt_level(view, &any, 1);
             if (l > level)
@@ -250,41 +244,37 @@ pgroup_members(const epara_state *st, const ep_view *view, cands *cs, int g, con
             continue;
         kk[n++] = k;
     }
-    /* The services that serve more as TP there than as replicas on its devices first (the
-     * host runs TP; pool_split guests join as replicas), then the most work first
-     * (insertion sort: a handful of services). */
-    int rep[MAX_SVC], tmp[EP_MAX_STAGE_DEVS];
+    /* pool_split: which services serve more there as replicas on its devices (rsk, rfull),
+     * found once. Those that serve more as TP come first (the host runs TP; the others join
+     * as replicas), then the most work first (insertion sort of ord: a handful of services). */
+    int rep[MAX_SVC], rsk[MAX_SVC][EP_MAX_STAGE_DEVS], ord[MAX_SVC];
+    double rfull[MAX_SVC];
     for (int i = 0; i < n; i++) {
-        double f = 0;
-        rep[i] = split_ok &&
-                 epr_split_guest(view, cs, cs->c[kk[i]].spec.service, gs, &cs->c[kk[i]], tmp, &f);
+        ord[i] = i;
+        rep[i] = split_ok && epr_split_guest(view, cs, cs->c[kk[i]].spec.service, gs, &cs->c[kk[i]],
+                                             rsk[i], &rfull[i]);
     }
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0; j--) {
-            const cand *a = &cs->c[kk[j - 1]], *b = &cs->c[kk[j]];
+            int x = ord[j - 1], y = ord[j];
+            const cand *a = &cs->c[kk[x]], *b = &cs->c[kk[y]];
             double wa = st->forecast[a->spec.service] / a->full;
             double wb = st->forecast[b->spec.service] / b->full;
-            if (rep[j] > rep[j - 1] || (rep[j] == rep[j - 1] && wb <= wa))
+            if (rep[y] > rep[x] || (rep[y] == rep[x] && wb <= wa))
                 break;
-            int t = kk[j];
-            kk[j] = kk[j - 1];
-            kk[j - 1] = t;
-            t = rep[j];
-            rep[j] = rep[j - 1];
-            rep[j - 1] = t;
+            ord[j - 1] = y;
+            ord[j] = x;
         }
     pg->n = 0;
     pg->work = 0;
     double wsum = 0, need = 0;
     for (int i = 0; i < n; i++) {
-        const cand *c = &cs->c[kk[i]];
-        int *sk = pg->sk[pg->n];
-        double full = 0;
+        int o = ord[i];
+        const cand *c = &cs->c[kk[o]];
         /* A guest one device holds may join as a replica on each device (pool_split). */
-        int split = split_ok && pg->n > 0 &&
-                    epr_split_guest(view, cs, c->spec.service, gs, c, sk, &full);
-        if (!split)
-            full = c->full;
+        int split = rep[o] && pg->n > 0;
+        double full = split ? rfull[o] : c->full;
+        const int *sk = rsk[o];
         const ep_instance_spec *ms = split ? &cs->c[sk[0]].spec : &c->spec;
         double w = (double)ep_cost_instance_mem(sc, c->spec.service, ms->ndev);
         double nd = epr_pool_need(st, view, ms);
@@ -294,7 +284,7 @@ pgroup_members(const epara_state *st, const ep_view *view, cands *cs, int g, con
             ok = (ep_pol_usable_mem(sc, gs->devs[j]) - wsum - w) / (pg->n + 1) >= nmax;
         /* Every member still meets its SLO with all of them busy at once. */
         for (int j = 0; j < (split ? gs->ndev : 1) && ok; j++)
-            ok = epr_cap_at_level(view, cs, &cs->c[split ? sk[j] : kk[i]], level) > 0;
+            ok = epr_cap_at_level(view, cs, &cs->c[split ? sk[j] : kk[o]], level) > 0;
         for (int m = 0; m < pg->n && ok; m++)
             for (int j = 0; j < (pg->split[m] ? gs->ndev : 1) && ok; j++)
                 ok = epr_cap_at_level(view, cs, &cs->c[pg->split[m] ? pg->sk[m][j] : pg->k[m]],
@@ -305,7 +295,9 @@ pgroup_members(const epara_state *st, const ep_view *view, cands *cs, int g, con
         need = nmax;
         pg->split[pg->n] = split;
         pg->full[pg->n] = full;
-        pg->k[pg->n++] = kk[i];
+        if (split)
+            memcpy(pg->sk[pg->n], sk, (size_t)gs->ndev * sizeof *sk);
+        pg->k[pg->n++] = kk[o];
         pg->work += st->forecast[c->spec.service] / full;
     }
 }

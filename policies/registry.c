@@ -228,8 +228,8 @@ ep_spec_same_instance(const ep_instance_spec *a, const ep_instance_spec *b)
     return 1;
 }
 
-static int
-shares_device(const ep_instance_spec *a, const ep_instance_spec *b)
+int
+ep_spec_shares_device(const ep_instance_spec *a, const ep_instance_spec *b)
 {
     for (int i = 0; i < a->ndev; i++)
         for (int j = 0; j < b->ndev; j++)
@@ -247,7 +247,7 @@ ep_placement_mark_mt(ep_placement *out)
             continue;
         int shared = 0;
         for (int j = 0; j < out->n && !shared; j++)
-            shared = j != i && shares_device(a, &out->inst[j]);
+            shared = j != i && ep_spec_shares_device(a, &out->inst[j]);
         a->mode = shared ? EP_MODE_MT : EP_MODE_SINGLE;
     }
 }

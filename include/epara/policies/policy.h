@@ -243,4 +243,7 @@ void ep_placement_mark_mt(ep_placement *out);
  * are the same instance: the host keeps it, applying the new mode. */
 int ep_spec_same_instance(const ep_instance_spec *a, const ep_instance_spec *b);
 
+/* Whether a and b have a device in common. */
+int ep_spec_shares_device(const ep_instance_spec *a, const ep_instance_spec *b);
+
 #endif
