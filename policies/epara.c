@@ -37,7 +37,8 @@
  *    the requests with the most weight per byte first, at the rates the node has seen enter
  *    it over the last fraction of a second), reject
  *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
- *    TPOT SLO at the rate the instance admits; LLM prompts for a remote instance are
+ *    TPOT SLO at the rate the instance admits (tpot_stretch, off by default: at the slowdown
+ *    of the co-located instances running now); LLM prompts for a remote instance are
  *    forwarded to its node, which admits them on its current state, and a remote instance's
  *    synced backlog is aged with the prefills that arrived since (and this node's own
  *    sends); a frequency task's frames are spread over the replicas that meet the deadline
@@ -100,6 +101,10 @@ static const ep_param_decl epara_params_decl[] = {
         {"device_budget", 1e-6, 8, 0, 1,
          "device time a device may be planned for (> 1: MT co-location)"},
         {"tpot_admit", 0, 1, 1, 1, "LLM: dispatch only to instances below their TPOT-bound batch"},
+        {"tpot_stretch", 0, 1, 1, 0,
+         "LLM: the TPOT-bound batch counts the slowdown of the co-located instances running "
+         "now, and an instance where one request alone would miss its TPOT takes none (0: "
+         "alone, at least one; off by default, see docs/RESULTS.md)"},
         {"peak_weight", 0, 1, 0, 0.5, "how far the forecast moves toward the recent peak rate"},
         {"peak_decay", 0, 1, 0, 0.9, "decay of the recent peak rate per placement period"},
         {"drop_doomed", 0, 1, 1, 1,
@@ -170,6 +175,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->extra = PARAM("extra");
     p->budget = PARAM("device_budget");
     p->tpot_admit = PARAM("tpot_admit") != 0;
+    p->tpot_stretch = PARAM("tpot_stretch") != 0;
     p->peak_weight = PARAM("peak_weight");
     p->peak_decay = PARAM("peak_decay");
     p->per_service = PARAM("per_service") != 0;

@@ -58,6 +58,9 @@ typedef struct epara_params {
     double extra;       /* spare capacity handed out up to this multiple of demand */
     double budget;      /* device time a device may be planned for (> 1: MT co-location) */
     int tpot_admit;     /* LLM: dispatch only to instances below their TPOT-bound batch */
+    int tpot_stretch;   /* LLM: that batch at the co-location slowdown of now, none where
+                           one request alone would miss its TPOT (default 0: alone, at least
+                           one) */
     double peak_weight; /* 0..1: how far the forecast moves toward the recent peak rate */
     double peak_decay;  /* per placement period */
     int drop_doomed;    /* 0: early rejection drops only requests already past deadline */
@@ -104,10 +107,11 @@ typedef struct epara_state {
     int placed_once;
     int pooled; /* the last placement kept a pooled plan (plan_pooled) */
     /* LLM instances: the largest running batch that keeps the TPOT SLO (from the capacity
-     * model), by instance id; 0 = not computed yet. */
+     * model), by instance id; not computed yet while tpot_slow is 0. */
     int tpot_batch[MAX_INST];
     double tpot_rate[MAX_INST];  /* the arrival rate tpot_batch was computed for */
     double admit_rate[MAX_INST]; /* requests/s the instance admits at that rate */
+    double tpot_slow[MAX_INST];  /* the co-location slowdown it was computed at */
     const double *price;         /* during a placement: each device's price (NULL: 1) */
 } epara_state;
 

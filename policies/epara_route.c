@@ -116,8 +116,11 @@ estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_reque
 
 /* Whether LLM instance iv already holds as many requests as it can run within the TPOT
  * SLO at the rate its service's requests now arrive at each of its `n` instances (adding
- * one more would slow every running request past it). Cached per instance until that
- * rate changes. */
+ * one more would slow every running request past it); at least one. With tpot_stretch (off
+ * by default; docs/RESULTS.md) its iterations run at the slowdown of the co-located
+ * instances the view shows running now (ep_pol_mt_stretch), and where even one request
+ * alone would miss its TPOT there it holds none. Cached per instance until that rate or
+ * slowdown changes. */
 static int
 full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
 {
@@ -125,15 +128,18 @@ full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
         return 0;
     int s = iv->spec.service;
     double lambda = n > 0 ? view->rate[s] / n : view->rate[s];
-    if (st->tpot_batch[iv->id] == 0 || st->tpot_rate[iv->id] != lambda) {
+    double slow = st->p.tpot_stretch ? ep_pol_mt_stretch(view, iv) : 1;
+    if (st->tpot_slow[iv->id] != slow || st->tpot_rate[iv->id] != lambda) {
         /* Prefills interleave at the rate the instance admits, which is at most what it
          * sustains within the SLO: under overload the excess is rejected, not prefilled
          * (with the offered rate the limit would fall to one request and throughput
          * collapse exactly when it is needed). */
         double cap = ep_pol_capacity(view, &iv->spec, NULL);
         double admit = cap > 0 && lambda > cap ? cap : lambda;
-        st->tpot_batch[iv->id] = ep_pol_llm_batch_limit(view, &iv->spec, admit);
+        int lim = ep_pol_llm_batch_limit(view, &iv->spec, admit, slow);
+        st->tpot_batch[iv->id] = lim > 0 || st->p.tpot_stretch ? lim : 1;
         st->tpot_rate[iv->id] = lambda;
+        st->tpot_slow[iv->id] = slow;
         st->admit_rate[iv->id] = admit;
     }
     return iv->running + iv->queued >= st->tpot_batch[iv->id];

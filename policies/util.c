@@ -156,22 +156,22 @@ ep_pol_greedy_batch(const ep_view *v, int instance, const ep_queue_view *q)
 }
 
 int
-ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda)
+ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda, double slow)
 {
     const ep_service *svc = &v->sc->services[sp->service];
     double in = ep_pol_mean_input(v, sp->service), out = ep_pol_mean_output(v, sp->service);
     int64_t kv = ep_pol_kv_capacity(v, sp);
-    double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) / 1e9;
+    double p = (double)ep_pol_llm_iteration(v, sp, (int64_t)in, in * in, 0, 0) * slow / 1e9;
     double lp = lambda > 0 ? lambda * p : 0;
     if (lp >= 1)
-        return 1;
+        return 0;
     double tpot = (double)svc->slo.tpot / 1e9;
-    int best = 1, mb = ep_pol_max_batch(v, sp);
+    int best = 0, mb = ep_pol_max_batch(v, sp);
     for (int b = 1; b <= mb; b++) {
         if ((double)b * (in + out) > (double)kv)
             break;
-        double d =
-                (double)ep_pol_llm_iteration(v, sp, 0, 0, b, (int64_t)((in + out / 2) * b)) / 1e9;
+        double d = (double)ep_pol_llm_iteration(v, sp, 0, 0, b, (int64_t)((in + out / 2) * b)) *
+                   slow / 1e9;
         if (d / (1 - lp) > tpot)
             break; /* decode steps only grow with the batch */
         best = b;

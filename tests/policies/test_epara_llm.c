@@ -3,7 +3,8 @@
  * TPOT-bound batch is computed for the rate the instance admits, not the offered rate, so
  * it does not fall to one request (tpot_admit); a remote instance's stale backlog is aged
  * with the prefills that kept arriving since its sync (inflow); and the prompts this node
- * itself sent since then count too (own_sent). Each is switched off by its parameter. */
+ * itself sent since then count too (own_sent); an instance its co-located neighbours slow
+ * past its TPOT takes no prompt (tpot_stretch). Each is switched off by its parameter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,17 +13,19 @@
 
 #include "baseline_fixture.h"
 
-/* Two GPU servers a and b; one 8B-class LLM with a 2 s TTFT and 100 ms TPOT. */
+/* Two GPU servers a and b. */
+#define TWO_SERVERS                                                                 \
+    "devices:\n"                                                                    \
+    "  - {name: gpu, kind: gpu, mem_gb: 48, mem_bw_gbps: 1000, peak_tflops: 165}\n" \
+    "nodes:\n"                                                                      \
+    "  - {name: a, class: server, cores: 16, mem_gb: 64, devices: [gpu],"           \
+    " link: {bw_gbps: 10, latency_ms: 0.1}}\n"                                      \
+    "  - {name: b, class: server, cores: 16, mem_gb: 64, devices: [gpu],"           \
+    " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+
+/* One 8B-class LLM with a 2 s TTFT and 100 ms TPOT. */
 static const char yaml[] =
-        "name: llm\n"
-        "devices:\n"
-        "  - {name: gpu, kind: gpu, mem_gb: 48, mem_bw_gbps: 1000, peak_tflops: 165}\n"
-        "nodes:\n"
-        "  - {name: a, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
-        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
-        "  - {name: b, class: server, cores: 16, mem_gb: 64, devices: [gpu],"
-        " link: {bw_gbps: 10, latency_ms: 0.1}}\n"
-        "services:\n"
+        "name: llm\n" TWO_SERVERS "services:\n"
         "  - {name: llm, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
         " kv_kb_per_token: 128, max_batch: 64, slo: {ttft_ms: 2000, tpot_ms: 100}}\n"
         "workload:\n"
@@ -101,10 +104,10 @@ test_overload_does_not_shrink_the_tpot_batch_to_one(void **state)
     ep_instance_spec sp = f.inst[0].spec;
     double cap = ep_pol_capacity(&f.view, &sp, NULL);
     assert_true(cap > 0.5);
-    int at_cap = ep_pol_llm_batch_limit(&f.view, &sp, cap);
+    int at_cap = ep_pol_llm_batch_limit(&f.view, &sp, cap, 1);
     assert_true(at_cap > 2);
-    /* The offered rate's own limit is one request: what the rate cap avoids. */
-    assert_int_equal(ep_pol_llm_batch_limit(&f.view, &sp, 100 * cap), 1);
+    /* At the offered rate not even one request keeps its TPOT: what the rate cap avoids. */
+    assert_int_equal(ep_pol_llm_batch_limit(&f.view, &sp, 100 * cap, 1), 0);
     f.rate[0] = 100 * cap;
     f.inst[0].running = at_cap - 1;
     ep_route r = route_one(&f, 1);
@@ -238,12 +241,65 @@ test_a_fast_replica_serves_the_long_prompts(void **state)
     assert_int_equal(placed_on("score_time: 0, fill_idle: 0, tail_replica: 1", "tail_on", 0), 1);
 }
 
+/* tpot_stretch: b's GPU also holds an image model; two busy instances there run twice as
+ * slow (mt_slowdown), and the LLM's decode step (~18 ms) meets its 30 ms TPOT alone but
+ * not slowed twice. While the image model runs a batch, the LLM instance takes no prompt
+ * (the only instance: rejected, where it would miss its TPOT anyway); idle, it takes one.
+ * Switched off, it takes one either way (at least a batch of one). */
+static const char mt_yaml[] =
+        "name: llm_mt\n" TWO_SERVERS "services:\n"
+        "  - {name: llm, kind: llm, params_b: 8, layers: 32, hidden: 4096,"
+        " kv_kb_per_token: 128, max_batch: 64, slo: {ttft_ms: 2000, tpot_ms: 30}}\n"
+        "  - {name: img, kind: dnn, params_m: 25, gflops: 8, max_batch: 32,"
+        " slo: {deadline_ms: 100}}\n"
+        "mt_slowdown: [1.0, 2.0]\n"
+        "workload:\n"
+        "  - {trace: t, service: llm, ingress: a}\n";
+
+static void
+test_an_instance_slowed_past_its_tpot_takes_no_prompt(void **state)
+{
+    (void)state;
+    for (int stretch = 0; stretch <= 1; stretch++)
+        for (int busy = 0; busy <= 1; busy++) {
+            bf f;
+            char y[2048];
+            snprintf(y, sizeof y, "%spolicy:\n  name: epara\n  params: {tpot_stretch: %d}\n",
+                     mt_yaml, stretch);
+            assert_int_equal(bf_init(&f, y, stretch ? "llm_mt1" : "llm_mt0"), 0);
+            double in[2] = {1000, 50000}, out[2] = {100, 0}, r[2] = {0.1, 10};
+            bf_view(&f, r, in, out);
+            f.env.now = 10 * EP_NS_PER_S;
+            assert_int_equal(bf_policy(&f, "epara"), 0);
+            ep_instance_spec sp;
+            memset(&sp, 0, sizeof sp);
+            sp.mode = EP_MODE_SINGLE;
+            sp.ndev = 1;
+            sp.devs[0] = B;
+            sp.order = EP_QUEUE_EDF;
+            bf_add_instance(&f, &sp, 0);
+            sp.service = 1;
+            int img = bf_add_instance(&f, &sp, 0);
+            f.inst[img].running = busy;
+            /* the premise: within the TPOT alone, past it slowed twice */
+            double d = (double)ep_pol_llm_iteration(&f.view, &f.inst[0].spec, 0, 0, 1, 1050) / 1e9;
+            assert_true(d < 0.03 && 2 * d > 0.03);
+            ep_route rt = route_one(&f, 1);
+            if (stretch && busy)
+                assert_int_equal(rt.kind, EP_ROUTE_REJECT);
+            else
+                assert_int_not_equal(rt.kind, EP_ROUTE_REJECT);
+            bf_fini(&f);
+        }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_a_prompt_for_a_remote_instance_goes_to_its_node),
             cmocka_unit_test(test_overload_does_not_shrink_the_tpot_batch_to_one),
+            cmocka_unit_test(test_an_instance_slowed_past_its_tpot_takes_no_prompt),
             cmocka_unit_test(test_a_stale_backlog_is_aged_with_the_arrivals_since_its_sync),
             cmocka_unit_test(test_own_dispatches_since_the_sync_count),
             cmocka_unit_test(test_a_fast_replica_serves_the_long_prompts),

@@ -186,7 +186,7 @@ test_host_keys_are_accepted_for_every_policy(void **state)
     assert_non_null(host);
     assert_non_null(ep_param_decl_find(host, "oracle"));
     ep_param on = prm("oracle", "1"), off = prm("oracle", "0"), two = prm("oracle", "2");
-    char err[512];
+    char err[1024]; /* the accepted keys of the largest table */
     assert_int_equal(ep_param_check("toy", toy, NULL, &on, 1, err, sizeof err), 0);
     /* No table of its own (the bound, static): the host's keys only. */
     assert_int_equal(ep_param_check("bound", NULL, NULL, &on, 1, err, sizeof err), 0);

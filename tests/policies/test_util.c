@@ -80,7 +80,7 @@ test_llm_batch_limit_is_the_largest_batch_within_tpot(void **state)
     ep_instance_spec sp = single(0, 0);
     /* With no arrivals, the limit is the largest batch whose decode step (at the mean
      * context in + out / 2 per request) fits the TPOT SLO. */
-    int lim = ep_pol_llm_batch_limit(&f.v, &sp, 0);
+    int lim = ep_pol_llm_batch_limit(&f.v, &sp, 0, 1);
     assert_true(lim > 1);
     ep_dur at = ep_pol_llm_iteration(&f.v, &sp, 0, 0, lim, (int64_t)((2000 + 15) * lim));
     assert_true(at <= 100 * EP_NS_PER_MS || lim == ep_pol_max_batch(&f.v, &sp));
@@ -92,9 +92,17 @@ test_llm_batch_limit_is_the_largest_batch_within_tpot(void **state)
                     (double)(lim + 1) * 2030.0 > (double)ep_pol_kv_capacity(&f.v, &sp));
     }
     /* Arrivals stall decodes with their prefills: the limit shrinks as the rate grows. */
-    int lim_busy = ep_pol_llm_batch_limit(&f.v, &sp, 1.0);
+    int lim_busy = ep_pol_llm_batch_limit(&f.v, &sp, 1.0, 1);
     assert_true(lim_busy <= lim);
-    assert_true(ep_pol_llm_batch_limit(&f.v, &sp, 1e6) == 1);
+    /* At a rate whose prefills alone fill the instance no batch keeps the TPOT. */
+    assert_true(ep_pol_llm_batch_limit(&f.v, &sp, 1e6, 1) == 0);
+    /* Slowed by co-located instances (x4), each decode step takes longer: a smaller batch,
+     * and none once a batch of one misses the TPOT (x8). */
+    int lim_slow = ep_pol_llm_batch_limit(&f.v, &sp, 0, 4);
+    assert_true(lim_slow >= 1 && lim_slow < lim);
+    ep_dur d1 = ep_pol_llm_iteration(&f.v, &sp, 0, 0, 1, 2015);
+    assert_true(d1 < 100 * EP_NS_PER_MS && 8 * d1 > 100 * EP_NS_PER_MS);
+    assert_int_equal(ep_pol_llm_batch_limit(&f.v, &sp, 0, 8), 0);
     ep_scenario_fini(&f.sc);
 }
 

@@ -68,8 +68,10 @@ double ep_pol_capacity_at(const ep_view *v, const ep_instance_spec *sp, double s
 
 /* LLM: the largest running batch an instance of spec sp can hold while its requests keep
  * the TPOT SLO, when requests arrive at it at `lambda` per second (prefills of arrivals
- * stall the decodes: TPOT ~ d(B) / (1 - lambda p)); at least 1. */
-int ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda);
+ * stall the decodes: TPOT ~ d(B) / (1 - lambda p)) and its iterations run slowed by `slow`
+ * (>= 1: co-location; 1: alone); 0 when even a batch of one misses the TPOT. */
+int ep_pol_llm_batch_limit(const ep_view *v, const ep_instance_spec *sp, double lambda,
+                           double slow);
 
 /* Estimated time request req completes (DNN) or gets its first token (LLM) if node
  * req->at_node sends it to instance inst now: transfer + the instance's backlog (as the
