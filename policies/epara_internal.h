@@ -100,8 +100,8 @@ typedef struct epara_state {
     double peak[MAX_SVC];
     dp_slot dp[MAX_INST]; /* frame_dp, by instance id modulo MAX_INST */
     ep_link_adm link;     /* link_density: the uplink admission (epara/policies/policy_util.h) */
-    /* During one route call (mt_stretch): busy ready instances per device (devices below
-     * MAX_DEV), so an instance alone on its devices skips the co-location scan. */
+    /* During one route call (mt_stretch, tpot_stretch): busy ready instances per device (devices
+     * below MAX_DEV), so an instance alone on its devices skips the co-location scan. */
     int busy_dev[MAX_DEV];
     int busy_valid;
     int placed_once;

@@ -78,6 +78,14 @@ shares_busy_device(const epara_state *st, const ep_instance_view *iv)
     return 0;
 }
 
+/* The co-location slowdown iv runs at now (ep_pol_mt_stretch), skipping the scan where no
+ * other busy instance shares its devices. */
+static double
+stretch_now(const epara_state *st, const ep_view *view, const ep_instance_view *iv)
+{
+    return shares_busy_device(st, iv) ? ep_pol_mt_stretch(view, iv) : 1.0;
+}
+
 /* Estimated completion on instance i: ep_pol_estimate plus, when the request has to leave
  * this node, the wait behind what this node's uplink still has to send (its own NIC queue:
  * a burst of frames on a slow link would otherwise be sent to miss their deadlines). */
@@ -86,9 +94,9 @@ estimate(epara_state *st, const ep_view *view, const ep_env *env, const ep_reque
 {
     const ep_instance_view *iv = &view->inst[i];
     ep_time t = ep_pol_estimate(view, env, req, i) + sent_since_sync(st, view, req, i);
-    if (st->p.mt_stretch && shares_busy_device(st, iv)) {
+    if (st->p.mt_stretch) {
         /* co-located instances busy now slow this one's work down */
-        double f = ep_pol_mt_stretch(view, iv);
+        double f = stretch_now(st, view, iv);
         if (f > 1) {
             ep_dur move = view->delay(view, req->at_node, iv->node, req->bytes);
             t = env->now + move + ep_round_i64((double)(t - env->now - move) * f);
@@ -128,7 +136,7 @@ full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
         return 0;
     int s = iv->spec.service;
     double lambda = n > 0 ? view->rate[s] / n : view->rate[s];
-    double slow = st->p.tpot_stretch ? ep_pol_mt_stretch(view, iv) : 1;
+    double slow = st->p.tpot_stretch ? stretch_now(st, view, iv) : 1;
     if (st->tpot_slow[iv->id] != slow || st->tpot_rate[iv->id] != lambda) {
         /* Prefills interleave at the rate the instance admits, which is at most what it
          * sustains within the SLO: under overload the excess is rejected, not prefilled
@@ -299,7 +307,7 @@ epr_route(void *state, const ep_env *env, const ep_view *view, const ep_request_
     epara_state *st = state;
     if (req->hops == 0 && st->p.link_density)
         ep_link_adm_note(&st->link, req->at_node, req->service, env->now);
-    busy_devices(st, view, st->p.mt_stretch);
+    busy_devices(st, view, st->p.mt_stretch || st->p.tpot_stretch);
     route(st, env, view, req, out);
     st->busy_valid = 0;
     if (out->kind == EP_ROUTE_DISPATCH)
