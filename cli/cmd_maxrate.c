@@ -36,7 +36,8 @@ static const char help[] =
         "  --service NAME    use one service's attainment instead of the overall one\n"
         "  --metric M        overall (default: SLO-met / all requests in the window) or\n"
         "                    services (the lowest attainment of any service with requests)\n"
-        "                    or mean (the mean attainment over services with requests)\n"
+        "                    or mean (the mean attainment over services with requests);\n"
+        "                    the bound maximizes the same metric (or --service's)\n"
         "  --duration S      replay only the first S seconds of the workload\n"
         "  --seed N          seed (default: the scenario's)\n"
         "  --param KEY=VALUE set a policy parameter (repeatable; epara sim --list-params)\n"
@@ -315,10 +316,18 @@ mr_setup(const mr_opts *m, probe *p, ep_scenario *sc, ep_store **st)
     int rc = cli_run_load(&m->run, sc, st, p->quiet);
     if (rc)
         return rc;
+    /* The bound maximizes what the search measures (epara/node/node.h). */
+    p->o.bound_objective = p->min_over_services    ? EP_BOUND_OBJ_MIN
+                           : p->mean_over_services ? EP_BOUND_OBJ_MEAN
+                                                   : EP_BOUND_OBJ_REQUESTS;
     if (m->svcname && (p->svc = ep_scenario_find_service(sc, m->svcname)) < 0) {
         cli_err("--service: no service '%s' in the scenario", m->svcname);
         rc = EXIT_USAGE;
     } else {
+        if (p->svc >= 0) {
+            p->o.bound_objective = EP_BOUND_OBJ_SERVICE;
+            p->o.bound_service = p->svc;
+        }
         p->sc = sc;
         p->o.traces = *st;
         if (m->run.duration > 0 && ep_dur_from_s(m->run.duration, &p->o.duration))

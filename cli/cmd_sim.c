@@ -34,6 +34,9 @@ static const char sim_help[] =
         "                     format in experiments/scenarios/README.md)\n"
         "  --policy P         policy (default: the scenario's); see --list-policies;\n"
         "                     'bound' solves the fluid LP upper bound instead of simulating\n"
+        "  --bound-objective O  what the bound maximizes: requests (default: the overall\n"
+        "                     attainment), mean or min (the mean or lowest attainment over\n"
+        "                     services with requests) or service:NAME (one service's)\n"
         "  --seed N           seed (default: the scenario's)\n"
         "  --param KEY=VALUE  set a policy parameter (repeatable; overrides the scenario's;\n"
         "                     see --list-params: any other key or value is refused)\n"
@@ -238,7 +241,7 @@ print_params(const char *only)
 /* What `epara sim` was asked for. */
 typedef struct sim_args {
     cli_run run; /* --scenario, --policy, --seed, the scales, ... (run_opts.h) */
-    const char *outp, *decisions, *plog;
+    const char *outp, *decisions, *plog, *bobj;
     ep_run_opts o; /* policy and seed from run */
     int records, as_json, quiet, list_params;
 } sim_args;
@@ -256,6 +259,7 @@ sim_parse(int argc, char **argv, sim_args *a)
                                              {"policy-log", required_argument, NULL, 'G'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"quiet", no_argument, NULL, 'q'},
+                                             {"bound-objective", required_argument, NULL, 'B'},
                                              {"list-policies", no_argument, NULL, 'L'},
                                              {"list-params", no_argument, NULL, 'A'},
                                              {"help", no_argument, NULL, 'h'},
@@ -283,6 +287,22 @@ sim_parse(int argc, char **argv, sim_args *a)
             break;
         case 'R':
             a->records = 1;
+            break;
+        case 'B':
+            a->bobj = optarg;
+            if (strcmp(optarg, "requests") == 0)
+                a->o.bound_objective = EP_BOUND_OBJ_REQUESTS;
+            else if (strcmp(optarg, "mean") == 0)
+                a->o.bound_objective = EP_BOUND_OBJ_MEAN;
+            else if (strcmp(optarg, "min") == 0)
+                a->o.bound_objective = EP_BOUND_OBJ_MIN;
+            else if (strncmp(optarg, "service:", 8) == 0 && optarg[8])
+                a->o.bound_objective = EP_BOUND_OBJ_SERVICE; /* the name: after loading */
+            else {
+                cli_err("--bound-objective: '%s' is not requests, mean, min or service:NAME",
+                        optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 'j':
             a->as_json = 1;
@@ -424,6 +444,17 @@ cmd_sim(int argc, char **argv)
     int bound = strcmp(pname, EP_BOUND_NAME) == 0;
     if (bound && a.records) {
         cli_err("sim: --records: the bound has no per-request records");
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (a.bobj && !bound) {
+        cli_err("sim: --bound-objective needs --policy %s", EP_BOUND_NAME);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (a.bobj && o->bound_objective == EP_BOUND_OBJ_SERVICE &&
+        (o->bound_service = ep_scenario_find_service(&sc, a.bobj + 8)) < 0) {
+        cli_err("--bound-objective: no service '%s' in the scenario", a.bobj + 8);
         rc = EXIT_USAGE;
         goto done;
     }

@@ -1,8 +1,10 @@
 /* The fluid upper bound (epara/experiments/bound.h, docs/decisions/0002-bound.md): demand per
  * placement period counted from the traces exactly as the simulator replays them, candidate
- * instances with their SLO-bounded capacities, and one GLPK linear program per period. The LP is in
- * rate form (requests per second), so its matrix is the same in every period: it is built
- * once, and each period only changes the demand bounds and re-solves from the last basis. */
+ * instances with their SLO-bounded capacities, and one GLPK linear program over all periods,
+ * in which a request may be served in a later period than its arrival's while its SLO still
+ * allows. Its starting basis comes from each period (block) solved alone, as a small LP in
+ * rate form whose matrix is the same in every block: built once, re-solved from the last
+ * basis with each block's demand bounds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ typedef struct bnd {
     ep_servable *feas; /* the verdicts on single requests */
     int64_t why[EP_UNSERVABLE_COUNT_]; /* unservable requests in the window by reason */
     double *sum_in, *sum_out, *rows;
+    int64_t *max_out; /* per service: the longest output of its servable rows */
     int64_t *arrivals;
     double *rate, *mean_in, *mean_out;
     ep_category *cat;
@@ -62,6 +65,7 @@ typedef struct bnd {
     double *served; /* Y_s */
     double solve_s;
     int64_t lps;
+    int blocks, per_block; /* the LP's blocks and periods per block */
 } bnd;
 
 static int
@@ -107,20 +111,6 @@ window(bnd *b)
     return 0;
 }
 
-/* Seconds of period i (0-based from p_first) inside the window. */
-static double
-period_s(const bnd *b, int64_t i)
-{
-    if (b->sc->run.placement_period <= 0)
-        return ep_dur_to_s(b->hi - b->lo);
-    ep_time a = (b->p_first + i) * b->period, z = a + b->period;
-    if (a < b->lo)
-        a = b->lo;
-    if (z > b->hi)
-        z = b->hi;
-    return z > a ? ep_dur_to_s(z - a) : 0;
-}
-
 /* Streams every workload as the simulator does (ep_arrivals: time-compressed, tiled, replayed
  * while < cutoff); counts the arrivals
  * inside the window per period and service, and the request sizes of all replayed rows
@@ -157,6 +147,8 @@ count_demand(bnd *b)
                 b->sum_bytes[s] +=
                         llm ? (double)input * (double)svc->bytes_per_token : (double)input;
                 b->sum_out[s] += (double)output;
+                if (output > b->max_out[s])
+                    b->max_out[s] = output;
             }
             if (at < b->lo || at >= b->hi)
                 continue;
@@ -369,18 +361,6 @@ mt_pieces(const ep_scenario *sc, int jmax, piece *out)
     return n + 1;
 }
 
-/* Column and row indexes (GLPK counts from 1). Rows of (service, entry node) follow these,
- * then the MT envelope rows of every device, added by build_lp. */
-#define COL_X(k)    ((k) + 1)
-#define COL_R(k)    (b->nc + (k) + 1)
-#define COL_G(f)    (2 * b->nc + (f) + 1)
-#define COL_RHO(q)  (2 * b->nc + b->nflows + (q) + 1)
-#define ROW_CAP(k)  ((k) + 1)
-#define ROW_IN(q)   (b->nc + (q) + 1)
-#define ROW_MEM(d)  (b->nc + b->npairs + (d) + 1)
-#define ROW_UP(l)   (b->nc + b->npairs + nd + (l) + 1)
-#define ROW_DOWN(l) (b->nc + b->npairs + nd + sc->nlinks + (l) + 1)
-
 static int
 entry_node(const bnd *b, const cand *c)
 {
@@ -454,84 +434,196 @@ put(lp_build *m, int row, int col, double v)
     return 0;
 }
 
-/* Builds the LP in rate form (every quantity of the period divided by T_p, so the matrix
- * does not depend on the period): columns x_k (replicas deployed, time-averaged), r_k
- * (req/s served by k), rho_s (req/s of s served); solve_period sets rho's bounds. */
+/* The LP over all periods at once. Periods are grouped m at a time into blocks (m = 1 unless
+ * that would make more than MAX_BLOCKS blocks: merging periods only relaxes the LP, since a
+ * block's time-averaged placement is feasible for any placements of its periods, memory
+ * rows being linear and the MT envelope concave). A request arriving in block a may be
+ * served in blocks a .. a + L_s, L_s = ceil(H_s / block length), H_s the latest completion
+ * after arrival its SLO allows (docs/decisions/0002-bound.md, "Carry-over"); blocks after the
+ * window's last give that carried work the capacity a policy has after it. Columns per
+ * block: x_k, r_k (req/s served by k), g_f (req/s of a flow); then y(q, a, t): requests of
+ * pair q arriving in block a served in block t. Rows per block: capacity (nc), pair intake
+ * (npairs), memory (nd), links up and down (2 nl), (service, entry node) (nat), MT pieces
+ * (npc); then one demand row per (q, a) with arrivals. */
+typedef struct jlp {
+    int nb, na, m;      /* blocks, blocks with arrivals, periods per block */
+    double start, blen; /* the first block's start and a block's length, in seconds */
+    double lo, hi;      /* the window */
+    double *T;          /* nb: seconds of capacity per block */
+    double *W;          /* nb: seconds of the block inside the window */
+    double *dq;         /* na x npairs: arrivals of pair q in block a */
+    int nbc, nbr;       /* columns and rows per block */
+    int nat, npc;       /* (service, entry node) rows and MT rows per block */
+    int *at_idx;        /* ns x nn: 0-based index among the at rows, -1 when none */
+    int *pc_first;      /* nd + 1: the first MT row of each device (offsets into npc) */
+    piece *pc;          /* npc pieces, device after device */
+    int ny;             /* y columns */
+    int *y_q, *y_a, *y_t;
+    int no_dem_rows; /* the one-block LP of block_bases: y's bounds alone hold the demand */
+    int min_rows;    /* EP_BOUND_OBJ_MIN: the first of its rows (one per service), else 0 */
+    double *cmax;    /* per service: the most req/s the whole cluster could serve of it */
+} jlp;
+
+#define MAX_BLOCKS  240
+#define MAX_COLUMNS 40000
+
 static int
-build_lp(bnd *b, glp_prob **out)
+col_x(const jlp *j, int t, int k)
+{
+    return t * j->nbc + k + 1;
+}
+static int
+col_r(const bnd *b, const jlp *j, int t, int k)
+{
+    return t * j->nbc + b->nc + k + 1;
+}
+static int
+col_g(const bnd *b, const jlp *j, int t, int f)
+{
+    return t * j->nbc + 2 * b->nc + f + 1;
+}
+static int
+row_cap(const jlp *j, int t, int k)
+{
+    return t * j->nbr + k + 1;
+}
+static int
+row_in(const bnd *b, const jlp *j, int t, int q)
+{
+    return t * j->nbr + b->nc + q + 1;
+}
+static int
+row_mem(const bnd *b, const jlp *j, int t, int d)
+{
+    return t * j->nbr + b->nc + b->npairs + d + 1;
+}
+static int
+row_link(const bnd *b, const jlp *j, int t, int l, int down)
+{
+    return t * j->nbr + b->nc + b->npairs + b->sc->ndevices + down * b->sc->nlinks + l + 1;
+}
+static int
+row_at(const bnd *b, const jlp *j, int t, int s, int n)
+{
+    int i = j->at_idx[s * b->sc->nnodes + n];
+    EP_ASSERT(i >= 0);
+    return t * j->nbr + b->nc + b->npairs + b->sc->ndevices + 2 * b->sc->nlinks + i + 1;
+}
+static int
+row_mt(const bnd *b, const jlp *j, int t, int i)
+{
+    return t * j->nbr + b->nc + b->npairs + b->sc->ndevices + 2 * b->sc->nlinks + j->nat + i + 1;
+}
+
+static void
+jlp_free(jlp *j)
+{
+    free(j->T);
+    free(j->W);
+    free(j->cmax);
+    free(j->dq);
+    free(j->at_idx);
+    free(j->pc_first);
+    free(j->pc);
+    free(j->y_q);
+    free(j->y_a);
+    free(j->y_t);
+}
+
+/* The latest completion after arrival that service s's SLO allows: a DNN's deadline (a
+ * stream's frame deadline); an LLM's TTFT plus its TPOT for every token after the first of
+ * the longest output among its servable rows. */
+static double
+horizon_s(const bnd *b, int s)
+{
+    const ep_service *v = &b->sc->services[s];
+    if (v->kind == EP_SVC_LLM) {
+        double extra = b->max_out[s] > 1 ? (double)(b->max_out[s] - 1) : 0;
+        return ep_dur_to_s(v->slo.ttft) + extra * ep_dur_to_s(v->slo.tpot);
+    }
+    return ep_dur_to_s(v->slo.fps > 0 ? v->slo.frame_deadline : v->slo.deadline);
+}
+
+/* Blocks, their seconds, each service's carry-over and the demand per block. */
+static int
+jlp_blocks(const bnd *b, jlp *j)
 {
     const ep_scenario *sc = b->sc;
-    int ns = sc->nservices, nd = sc->ndevices, nc = b->nc, rc = 0;
-    lp_build m = {NULL, NULL, NULL, 0, 0};
-    piece *pc = malloc((MT_MAX + 2) * sizeof *pc);
-    glp_prob *lp = glp_create_prob();
-    if (!pc) {
-        rc = EP_ENOMEM;
-        goto fail;
+    int ns = sc->nservices, nn = sc->nnodes;
+    double per = ep_dur_to_s(b->period), hmax = 0;
+    for (int s = 0; s < ns; s++)
+        if (b->total[s] > b->unserv[s] && horizon_s(b, s) > hmax)
+            hmax = horizon_s(b, s);
+    /* Blocks (with the one after the window) cap the LP's size: at most MAX_BLOCKS, and
+     * at most MAX_COLUMNS block columns in all. */
+    int64_t m = 1, nbc = 2 * (int64_t)b->nc + b->nflows;
+    for (;; m++) {
+        int64_t nb = (b->np + m - 1) / m + (hmax > 0);
+        if (nb <= MAX_BLOCKS && (nb * nbc <= MAX_COLUMNS || m >= b->np))
+            break;
     }
-    glp_set_obj_dir(lp, GLP_MAX);
-    int nl = sc->nlinks, nn = sc->nnodes;
-    glp_add_cols(lp, 2 * nc + b->nflows + b->npairs);
-    glp_add_rows(lp, nc + b->npairs + nd + 2 * nl);
-    /* Rows of (service, entry node): what the candidates entering there serve equals what
-     * flows to them from the ingress nodes. */
-    int nat = 0;
-    for (int j = 0; j < ns * nn; j++)
-        nat += b->at_row[j] != 0;
-    int at0 = nat ? glp_add_rows(lp, nat) : 0;
-    for (int j = 0, r = at0; j < ns * nn; j++)
-        if (b->at_row[j]) {
-            b->at_row[j] = r;
-            glp_set_row_bnds(lp, r++, GLP_FX, 0, 0);
-        }
-    for (int k = 0; k < nc; k++) {
-        const cand *ck = &b->c[k];
-        glp_set_col_bnds(lp, COL_X(k), GLP_DB, 0, ck->reps);
-        glp_set_col_bnds(lp, COL_R(k), GLP_LO, 0, 0);
-        glp_set_row_bnds(lp, ROW_CAP(k), GLP_UP, 0, 0);
-        if ((rc = put(&m, ROW_CAP(k), COL_R(k), 1.0)) ||
-            (rc = put(&m, ROW_CAP(k), COL_X(k), -ck->cap_per_s)) ||
-            (rc = put(&m, b->at_row[ck->spec.service * nn + entry_node(b, ck)], COL_R(k), 1.0)))
-            goto fail;
-        for (int i = 0; i < ck->spec.ndev; i++) {
-            int d = ck->spec.devs[i];
-            if ((rc = put(&m, ROW_MEM(d), COL_X(k), ck->mem_bytes / ep_pol_usable_mem(sc, d))))
-                goto fail;
-        }
+    double blen = per * (double)m;
+    j->m = (int)m;
+    j->na = (int)((b->np + m - 1) / m);
+    j->blen = blen;
+    j->lo = ep_dur_to_s(b->lo);
+    j->hi = ep_dur_to_s(b->hi);
+    j->start = sc->run.placement_period > 0 ? ep_dur_to_s(b->p_first * b->period) : j->lo;
+    /* Requests may be served until hi + hmax: past the last block, in one more block. */
+    double end = j->start + blen * j->na;
+    j->nb = j->na + (j->hi + hmax > end);
+    j->T = calloc((size_t)j->nb, sizeof *j->T);
+    j->W = calloc((size_t)j->nb, sizeof *j->W);
+    j->dq = calloc((size_t)j->na * (size_t)(b->npairs + 1), sizeof *j->dq);
+    if (!j->T || !j->W || !j->dq)
+        return EP_ENOMEM;
+    /* A block's capacity runs from the later of its start and the window's to the earlier
+     * of its end and hi + hmax; W: its seconds inside the window. */
+    for (int t = 0; t < j->na; t++) {
+        double a = j->start + blen * t, z = a + blen, a0 = a > j->lo ? a : j->lo;
+        j->T[t] = (z < j->hi + hmax ? z : j->hi + hmax) - a0;
+        j->W[t] = (z < j->hi ? z : j->hi) - a0;
     }
-    for (int q = 0; q < b->npairs; q++) {
-        int s = b->pair_s[q];
-        glp_set_col_bnds(lp, COL_RHO(q), GLP_FX, 0, 0);
-        glp_set_obj_coef(lp, COL_RHO(q), sc->services[s].weight > 0 ? sc->services[s].weight : 1);
-        glp_set_row_bnds(lp, ROW_IN(q), GLP_FX, 0, 0);
-        if ((rc = put(&m, ROW_IN(q), COL_RHO(q), -1.0)))
-            goto fail;
-    }
-    /* Flows: from ingress i to entry node n; one that changes nodes crosses i's link up and
-     * n's link down (node_send), each carrying at most bandwidth x (1 - loss) bytes/s. */
-    for (int f = 0; f < b->nflows; f++) {
-        int q = b->flow_pair[f], s = b->pair_s[q], i = b->pair_i[q], n = b->flow_n[f];
-        double bytes = b->rows[s] > 0 ? b->sum_bytes[s] / b->rows[s] : 0;
-        glp_set_col_bnds(lp, COL_G(f), GLP_LO, 0, 0);
-        if ((rc = put(&m, ROW_IN(q), COL_G(f), 1.0)) ||
-            (rc = put(&m, b->at_row[s * nn + n], COL_G(f), -1.0)))
-            goto fail;
-        if (i == n || bytes <= 0)
-            continue;
-        if ((rc = put(&m, ROW_UP(sc->nodes[i].link), COL_G(f), bytes)) ||
-            (rc = put(&m, ROW_DOWN(sc->nodes[n].link), COL_G(f), bytes)))
-            goto fail;
-    }
-    for (int l = 0; l < nl; l++) {
-        double bw = ep_pol_link_bw(&sc->links[l]);
-        glp_set_row_bnds(lp, ROW_UP(l), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
-        glp_set_row_bnds(lp, ROW_DOWN(l), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
-    }
+    if (j->nb > j->na)
+        j->T[j->na] = j->hi + hmax - end;
+    for (int64_t p = 0; p < b->np; p++)
+        for (int q = 0; q < b->npairs; q++)
+            j->dq[(p / m) * b->npairs + q] +=
+                    b->dem_in[(p * ns + b->pair_s[q]) * nn + b->pair_i[q]];
+    return 0;
+}
+
+/* The last block in which a request of s arriving in block a may be served: the one holding
+ * the earlier of a's end and hi, plus H_s (the block after the window past them). */
+static int
+last_block(const bnd *b, const jlp *j, int s, int a)
+{
+    if (j->nb == 1)
+        return 0;
+    double z = j->start + j->blen * (a + 1);
+    double tau = (z < j->hi ? z : j->hi) + horizon_s(b, s);
+    double t = floor((tau - j->start) / j->blen);
+    return t < a ? a : t >= j->na ? j->nb - 1 : (int)t;
+}
+
+/* The MT envelope pieces of every device (mt_pieces over the copies of its smallest
+ * candidate that fit), and the (service, entry node) row indexes. */
+static int
+jlp_rows(const bnd *b, jlp *j)
+{
+    const ep_scenario *sc = b->sc;
+    int nd = sc->ndevices, ns = sc->nservices, nn = sc->nnodes;
+    j->at_idx = malloc(((size_t)ns * nn + 1) * sizeof *j->at_idx);
+    j->pc_first = calloc((size_t)nd + 1, sizeof *j->pc_first);
+    j->pc = malloc(((size_t)nd * (MT_MAX + 2) + 1) * sizeof *j->pc);
+    if (!j->at_idx || !j->pc_first || !j->pc)
+        return EP_ENOMEM;
+    for (int i = 0; i < ns * nn; i++)
+        j->at_idx[i] = b->at_row[i] ? j->nat++ : -1;
     for (int d = 0; d < nd; d++) {
-        glp_set_row_bnds(lp, ROW_MEM(d), GLP_UP, 0, 1);
-        /* The most instances d holds at once: copies of its smallest candidate. */
+        j->pc_first[d] = j->npc;
         double minm = 0;
-        for (int k = 0; k < nc; k++)
+        for (int k = 0; k < b->nc; k++)
             for (int i = 0; i < b->c[k].spec.ndev; i++)
                 if (b->c[k].spec.devs[i] == d && (minm <= 0 || b->c[k].mem_bytes < minm))
                     minm = b->c[k].mem_bytes;
@@ -539,59 +631,315 @@ build_lp(bnd *b, glp_prob **out)
             continue; /* no candidate uses d */
         double fitn = floor(ep_pol_usable_mem(sc, d) / minm);
         int jmax = fitn >= MT_MAX ? MT_MAX : fitn < 1 ? 1 : (int)fitn;
-        int np = mt_pieces(sc, jmax, pc);
-        int row0 = glp_add_rows(lp, np);
-        for (int j = 0; j < np; j++) {
-            glp_set_row_bnds(lp, row0 + j, GLP_UP, 0, pc[j].a);
-            for (int k = 0; k < nc; k++)
-                for (int i = 0; i < b->c[k].spec.ndev; i++) {
-                    if (b->c[k].spec.devs[i] != d)
-                        continue;
-                    if ((rc = put(&m, row0 + j, COL_R(k), 1.0 / b->c[k].cap_per_s)) ||
-                        (pc[j].b > 0 && (rc = put(&m, row0 + j, COL_X(k), -pc[j].b))))
-                        goto fail;
-                }
+        j->npc += mt_pieces(sc, jmax, &j->pc[j->npc]);
+    }
+    j->pc_first[nd] = j->npc;
+    /* cmax_s = sum_d G_d max_{k of s on d} c_k, G_d the envelope's top (its last piece):
+     * a device delivers at most G_d instance-capacities, each at most the best c_k. */
+    j->cmax = calloc((size_t)ns + 1, sizeof *j->cmax);
+    double *best = calloc((size_t)ns * nd + 1, sizeof *best);
+    if (!j->cmax || !best) {
+        free(best);
+        return EP_ENOMEM;
+    }
+    for (int k = 0; k < b->nc; k++)
+        for (int i = 0; i < b->c[k].spec.ndev; i++) {
+            double *x = &best[b->c[k].spec.service * nd + b->c[k].spec.devs[i]];
+            if (b->c[k].cap_per_s > *x)
+                *x = b->c[k].cap_per_s;
         }
+    for (int s = 0; s < ns; s++)
+        for (int d = 0; d < nd; d++)
+            if (j->pc_first[d + 1] > j->pc_first[d])
+                j->cmax[s] += j->pc[j->pc_first[d + 1] - 1].a * best[s * nd + d];
+    free(best);
+    j->nbc = 2 * b->nc + b->nflows;
+    j->nbr = b->nc + b->npairs + nd + 2 * sc->nlinks + j->nat + j->npc;
+    /* The y columns: every (pair, arrival block with arrivals, serving block). */
+    for (int pass = 0; pass < 2; pass++) {
+        j->ny = 0;
+        for (int q = 0; q < b->npairs; q++)
+            for (int a = 0; a < j->na; a++) {
+                if (j->dq[a * b->npairs + q] <= 0)
+                    continue;
+                int last = last_block(b, j, b->pair_s[q], a);
+                for (int t = a; t <= last; t++, j->ny++)
+                    if (pass) {
+                        j->y_q[j->ny] = q;
+                        j->y_a[j->ny] = a;
+                        j->y_t[j->ny] = t;
+                    }
+            }
+        if (!pass) {
+            j->y_q = malloc(((size_t)j->ny + 1) * sizeof *j->y_q);
+            j->y_a = malloc(((size_t)j->ny + 1) * sizeof *j->y_a);
+            j->y_t = malloc(((size_t)j->ny + 1) * sizeof *j->y_t);
+            if (!j->y_q || !j->y_a || !j->y_t)
+                return EP_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* The objective coefficient of a request of service s (docs/decisions/0002-bound.md,
+ * "Objective"): 1 (requests served: overall attainment), 1 / requests of s in the window
+ * (the mean attainment over services), or 1 for one service and 0 for the others. */
+static double
+objective_coef(const bnd *b, int s)
+{
+    switch (b->opts->bound_objective) {
+    case EP_BOUND_OBJ_MEAN:
+    case EP_BOUND_OBJ_MIN: /* its objective is z; these weigh the blocks' warm start */
+        return b->total[s] > 0 ? 1.0 / b->total[s] : 0;
+    case EP_BOUND_OBJ_SERVICE:
+        return s == b->opts->bound_service ? 1.0 : 0.0;
+    default:
+        return 1.0;
+    }
+}
+
+/* Builds the whole LP (block after block; then the y columns and demand rows). */
+static int
+build_joint(bnd *b, jlp *j, glp_prob *lp)
+{
+    const ep_scenario *sc = b->sc;
+    int nd = sc->ndevices, nn = sc->nnodes, nl = sc->nlinks, nc = b->nc, rc = 0;
+    int *carry_row = NULL;
+    lp_build m = {NULL, NULL, NULL, 0, 0};
+    glp_set_obj_dir(lp, GLP_MAX);
+    glp_add_cols(lp, j->nb * j->nbc + j->ny);
+    glp_add_rows(lp, j->nb * j->nbr);
+    for (int t = 0; t < j->nb; t++) {
+        for (int k = 0; k < nc; k++) {
+            const cand *ck = &b->c[k];
+            glp_set_col_bnds(lp, col_x(j, t, k), GLP_DB, 0, ck->reps);
+            glp_set_col_bnds(lp, col_r(b, j, t, k), GLP_LO, 0, 0);
+            glp_set_row_bnds(lp, row_cap(j, t, k), GLP_UP, 0, 0);
+            if ((rc = put(&m, row_cap(j, t, k), col_r(b, j, t, k), 1.0)) ||
+                (rc = put(&m, row_cap(j, t, k), col_x(j, t, k), -ck->cap_per_s)) ||
+                (rc = put(&m, row_at(b, j, t, ck->spec.service, entry_node(b, ck)),
+                          col_r(b, j, t, k), 1.0)))
+                goto fail;
+            for (int i = 0; i < ck->spec.ndev; i++) {
+                int d = ck->spec.devs[i];
+                if ((rc = put(&m, row_mem(b, j, t, d), col_x(j, t, k),
+                              ck->mem_bytes / ep_pol_usable_mem(sc, d))))
+                    goto fail;
+                for (int p = j->pc_first[d]; p < j->pc_first[d + 1]; p++)
+                    if ((rc = put(&m, row_mt(b, j, t, p), col_r(b, j, t, k),
+                                  1.0 / ck->cap_per_s)) ||
+                        (j->pc[p].b > 0 &&
+                         (rc = put(&m, row_mt(b, j, t, p), col_x(j, t, k), -j->pc[p].b))))
+                        goto fail;
+            }
+        }
+        for (int q = 0; q < b->npairs; q++)
+            glp_set_row_bnds(lp, row_in(b, j, t, q), GLP_FX, 0, 0);
+        for (int i = 0; i < sc->nservices * nn; i++)
+            if (j->at_idx[i] >= 0)
+                glp_set_row_bnds(lp, row_at(b, j, t, i / nn, i % nn), GLP_FX, 0, 0);
+        /* Flows: from ingress i to entry node n; one that changes nodes crosses i's link up
+         * and n's link down (node_send), each carrying at most bandwidth x (1 - loss)
+         * bytes/s. */
+        for (int f = 0; f < b->nflows; f++) {
+            int q = b->flow_pair[f], s = b->pair_s[q], i = b->pair_i[q], n = b->flow_n[f];
+            double bytes = b->rows[s] > 0 ? b->sum_bytes[s] / b->rows[s] : 0;
+            glp_set_col_bnds(lp, col_g(b, j, t, f), GLP_LO, 0, 0);
+            if ((rc = put(&m, row_in(b, j, t, q), col_g(b, j, t, f), 1.0)) ||
+                (rc = put(&m, row_at(b, j, t, s, n), col_g(b, j, t, f), -1.0)))
+                goto fail;
+            if (i == n || bytes <= 0)
+                continue;
+            if ((rc = put(&m, row_link(b, j, t, sc->nodes[i].link, 0), col_g(b, j, t, f), bytes)) ||
+                (rc = put(&m, row_link(b, j, t, sc->nodes[n].link, 1), col_g(b, j, t, f), bytes)))
+                goto fail;
+        }
+        for (int l = 0; l < nl; l++) {
+            double bw = ep_pol_link_bw(&sc->links[l]);
+            glp_set_row_bnds(lp, row_link(b, j, t, l, 0), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
+            glp_set_row_bnds(lp, row_link(b, j, t, l, 1), bw > 0 ? GLP_UP : GLP_FR, 0, bw);
+        }
+        for (int d = 0; d < nd; d++) {
+            glp_set_row_bnds(lp, row_mem(b, j, t, d), GLP_UP, 0, 1);
+            for (int p = j->pc_first[d]; p < j->pc_first[d + 1]; p++)
+                glp_set_row_bnds(lp, row_mt(b, j, t, p), GLP_UP, 0, j->pc[p].a);
+        }
+    }
+    /* y(q, a, t), in requests: taken in by block t's flows at rate y / T_t, and from the
+     * arrivals of q in block a (one demand row per (q, a)). */
+    int y0 = j->nb * j->nbc, drow = 0;
+    /* The lowest attainment (EP_BOUND_OBJ_MIN): maximize z, the last column, with
+     * sum_{y of s} y / requests_s - z >= 0 for every service with requests. */
+    if (b->opts->bound_objective == EP_BOUND_OBJ_MIN && !j->no_dem_rows) {
+        int z = glp_add_cols(lp, 1), ns = b->sc->nservices;
+        glp_set_col_bnds(lp, z, GLP_LO, 0, 0);
+        glp_set_obj_coef(lp, z, 1.0);
+        j->min_rows = glp_add_rows(lp, ns);
+        for (int s = 0; s < ns; s++) {
+            glp_set_row_bnds(lp, j->min_rows + s, b->total[s] > 0 ? GLP_LO : GLP_FR, 0, 0);
+            if (b->total[s] > 0 && (rc = put(&m, j->min_rows + s, z, -1.0)))
+                goto fail;
+        }
+    }
+    /* Requests of s carried into block t all finish within H_s of its start: at most
+     * cmax_s x min(H_s, T_t) of them (one row per service and block, made when needed). */
+    int ns = b->sc->nservices;
+    if (!j->no_dem_rows)
+        carry_row = calloc((size_t)ns * j->nb + 1, sizeof *carry_row);
+    if (!j->no_dem_rows && !carry_row) {
+        rc = EP_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < j->ny; i++) {
+        int q = j->y_q[i], a = j->y_a[i], t = j->y_t[i];
+        double d = j->dq[a * b->npairs + q];
+        if (carry_row && t > a) {
+            int sv = b->pair_s[q], *cr = &carry_row[sv * j->nb + t];
+            if (!*cr) {
+                double h = horizon_s(b, sv);
+                *cr = glp_add_rows(lp, 1);
+                glp_set_row_bnds(lp, *cr, GLP_UP, 0, j->cmax[sv] * (h < j->T[t] ? h : j->T[t]));
+            }
+            if ((rc = put(&m, *cr, y0 + i + 1, 1.0)))
+                goto fail;
+        }
+        if (!j->no_dem_rows && (i == 0 || j->y_q[i - 1] != q || j->y_a[i - 1] != a)) {
+            drow = glp_add_rows(lp, 1);
+            glp_set_row_bnds(lp, drow, GLP_UP, 0, d);
+        }
+        glp_set_col_bnds(lp, y0 + i + 1, GLP_DB, 0, d);
+        if (!j->min_rows)
+            glp_set_obj_coef(lp, y0 + i + 1, objective_coef(b, b->pair_s[q]));
+        int s = b->pair_s[q];
+        if ((j->min_rows && (rc = put(&m, j->min_rows + s, y0 + i + 1, 1.0 / b->total[s]))) ||
+            (!j->no_dem_rows && (rc = put(&m, drow, y0 + i + 1, 1.0))) ||
+            (rc = put(&m, row_in(b, j, t, q), y0 + i + 1, j->T[t] > 0 ? -1.0 / j->T[t] : 0)))
+            goto fail;
     }
     glp_load_matrix(lp, m.n, m.ia, m.ja, m.ar);
     glp_scale_prob(lp, GLP_SF_AUTO);
     glp_std_basis(lp);
 fail:
+    free(carry_row);
     free(m.ia);
     free(m.ja);
     free(m.ar);
-    free(pc);
-    if (rc) {
-        glp_delete_prob(lp);
-        return rc;
-    }
-    *out = lp;
-    return 0;
+    return rc;
 }
 
-/* Solves period i (T = its seconds in the window): rho_si <= d[p][s][i] / T. Adds
- * y_s = T sum_i rho_si to b->served and T r_k / c_k to the busy time of each device of k. */
+/* A starting basis for the whole LP from each block solved alone (no carry-over), as one
+ * small LP in rate form whose bounds change from block to block (warm-started from the
+ * last block's basis): the blocks' bases side by side, every demand row basic, the other y
+ * nonbasic at 0. A block's y(q) basic without a y(q, t, t) in the whole LP (no arrivals of
+ * q in t) gives its place to the aux of q's intake row, the same unit column there. The
+ * result is primal feasible (no request carried), so the simplex only adds carry-over. */
 static int
-solve_period(bnd *b, glp_prob *lp, int64_t i, double *busy)
+block_bases(bnd *b, const jlp *j, glp_prob *whole)
 {
-    const ep_scenario *sc = b->sc;
-    int ns = sc->nservices;
-    const double *dem = &b->demand[i * ns];
-    double t = period_s(b, i), want = 0;
-    for (int s = 0; s < ns; s++)
-        want += dem[s];
-    if (want <= 0 || t <= 0)
-        return 0;
-    const double *din = &b->dem_in[i * ns * sc->nnodes];
-    for (int q = 0; q < b->npairs; q++) {
-        double d = din[b->pair_s[q] * sc->nnodes + b->pair_i[q]];
-        glp_set_col_bnds(lp, COL_RHO(q), d > 0 ? GLP_DB : GLP_FX, 0, d / t);
+    jlp one;
+    memset(&one, 0, sizeof one);
+    one.nb = one.na = one.m = 1;
+    one.no_dem_rows = 1;
+    one.T = malloc(sizeof *one.T);
+    one.dq = malloc(((size_t)b->npairs + 1) * sizeof *one.dq);
+    glp_prob *lp = glp_create_prob();
+    int rc = !one.T || !one.dq ? EP_ENOMEM : 0;
+    if (!rc) {
+        one.T[0] = 1;
+        for (int q = 0; q < b->npairs; q++)
+            one.dq[q] = 1; /* every pair gets its y column; bounds set per block */
+        rc = jlp_rows(b, &one);
     }
+    if (!rc)
+        rc = build_joint(b, &one, lp);
     glp_smcp parm;
     glp_init_smcp(&parm);
     parm.msg_lev = GLP_MSG_OFF;
+    int yw = j->nb * j->nbc, i = 0; /* i: the whole LP's y, in (q, a, t) order */
+    int *ytt = calloc((size_t)b->npairs * (size_t)j->na + 1, sizeof *ytt);
+    if (!rc && !ytt)
+        rc = EP_ENOMEM;
+    for (; !rc && i < j->ny; i++)
+        if (j->y_a[i] == j->y_t[i])
+            ytt[j->y_a[i] * b->npairs + j->y_q[i]] = yw + i + 1;
+    for (int t = 0; t < j->nb && !rc; t++) {
+        for (int q = 0; q < b->npairs; q++) {
+            double d = t < j->na && j->T[t] > 0 ? j->dq[t * b->npairs + q] / j->T[t] : 0;
+            glp_set_col_bnds(lp, one.nbc + q + 1, d > 0 ? GLP_DB : GLP_FX, 0, d);
+        }
+        double t0 = now_s();
+        int e = glp_simplex(lp, &parm);
+        if (e == GLP_EBADB || e == GLP_ESING || e == GLP_ECOND) {
+            glp_std_basis(lp);
+            e = glp_simplex(lp, &parm);
+        }
+        b->solve_s += now_s() - t0;
+        b->lps++;
+        if (e != 0 || glp_get_status(lp) != GLP_OPT) {
+            rc = EP_ERANGE; /* no warm start: the whole LP starts from scratch */
+            break;
+        }
+        for (int r = 1; r <= j->nbr; r++)
+            glp_set_row_stat(whole, t * j->nbr + r, glp_get_row_stat(lp, r));
+        for (int c = 1; c <= j->nbc; c++)
+            glp_set_col_stat(whole, t * j->nbc + c, glp_get_col_stat(lp, c));
+        for (int q = 0; q < b->npairs; q++) {
+            int basic = glp_get_col_stat(lp, one.nbc + q + 1) == GLP_BS;
+            int col = t < j->na ? ytt[t * b->npairs + q] : 0;
+            if (col)
+                glp_set_col_stat(whole, col, basic ? GLP_BS : GLP_NL);
+            else if (basic)
+                glp_set_row_stat(whole, row_in(b, j, t, q), GLP_BS);
+        }
+    }
+    for (int k = 0; k < j->ny && !rc; k++)
+        if (j->y_a[k] != j->y_t[k])
+            glp_set_col_stat(whole, yw + k + 1, GLP_NL);
+    for (int r = j->nb * j->nbr + 1; r <= glp_get_num_rows(whole) && !rc; r++)
+        glp_set_row_stat(whole, r, GLP_BS); /* the demand rows (and the min rows) */
+    for (int c = yw + j->ny + 1; c <= glp_get_num_cols(whole) && !rc; c++)
+        glp_set_col_stat(whole, c, GLP_NL); /* z */
+    free(ytt);
+    glp_delete_prob(lp);
+    jlp_free(&one);
+    return rc;
+}
+
+/* Solves the LP; adds each y to b->served and T_t r_k / c_k to the busy time of each
+ * device of k. */
+static int
+solve_all(bnd *b, ep_run_result *out)
+{
+    if (b->nc == 0)
+        return 0; /* nothing can serve anything: the bound is 0 */
+    jlp J, *j = &J;
+    memset(j, 0, sizeof *j);
+    glp_prob *lp = glp_create_prob();
+    int rc = flows(b);
+    if (!rc)
+        rc = jlp_blocks(b, j);
+    if (!rc)
+        rc = jlp_rows(b, j);
+    if (!rc)
+        rc = build_joint(b, j, lp);
+    if (rc) {
+        rc = fail(b, rc, "out of memory", NULL);
+        goto done;
+    }
+    if (j->ny == 0)
+        goto done; /* no demand in the window */
+    glp_smcp parm;
+    glp_init_smcp(&parm);
+    parm.msg_lev = GLP_MSG_OFF;
+    int warm = block_bases(b, j, lp);
+    if (warm == EP_ENOMEM) {
+        rc = fail(b, warm, "out of memory", NULL);
+        goto done;
+    }
+    if (warm)
+        glp_std_basis(lp);
     double t0 = now_s();
-    int rc = glp_simplex(lp, &parm); /* from the previous period's basis */
+    rc = glp_simplex(lp, &parm);
     if (rc == GLP_EBADB || rc == GLP_ESING || rc == GLP_ECOND) {
         glp_std_basis(lp);
         rc = glp_simplex(lp, &parm);
@@ -600,40 +948,30 @@ solve_period(bnd *b, glp_prob *lp, int64_t i, double *busy)
     b->lps++;
     if (rc != 0 || glp_get_status(lp) != GLP_OPT) {
         char what[96];
-        snprintf(what, sizeof what, "period %lld: glp_simplex returned %d, status %d",
-                 (long long)(b->p_first + i), rc, glp_get_status(lp));
-        return fail(b, EP_ERANGE, "LP not solved to optimality", what);
+        snprintf(what, sizeof what, "%d blocks: glp_simplex returned %d, status %d", j->nb, rc,
+                 glp_get_status(lp));
+        rc = fail(b, EP_ERANGE, "LP not solved to optimality", what);
+        goto done;
     }
-    for (int q = 0; q < b->npairs; q++) {
-        double d = din[b->pair_s[q] * sc->nnodes + b->pair_i[q]];
-        double y = glp_get_col_prim(lp, COL_RHO(q)) * t;
-        b->served[b->pair_s[q]] += y < 0 ? 0 : y > d ? d : y;
+    int y0 = j->nb * j->nbc;
+    for (int i = 0; i < j->ny; i++) {
+        double y = glp_get_col_prim(lp, y0 + i + 1);
+        b->served[b->pair_s[j->y_q[i]]] += y < 0 ? 0 : y;
     }
-    for (int k = 0; k < b->nc; k++) {
-        cand *ck = &b->c[k];
-        if (glp_get_col_prim(lp, COL_X(k)) > TOL)
-            ck->deployed = 1;
-        double r = glp_get_col_prim(lp, COL_R(k));
-        for (int j = 0; j < ck->spec.ndev && r > 0; j++)
-            busy[ck->spec.devs[j]] += t * r / ck->cap_per_s;
-    }
-    return 0;
-}
-
-static int
-solve_all(bnd *b, ep_run_result *out)
-{
-    if (b->nc == 0)
-        return 0; /* nothing can serve anything: the bound is 0 */
-    glp_prob *lp;
-    int rc = flows(b);
-    if (!rc)
-        rc = build_lp(b, &lp);
-    if (rc)
-        return fail(b, rc, "out of memory", NULL);
-    for (int64_t i = 0; i < b->np && !rc; i++)
-        rc = solve_period(b, lp, i, out->device_busy_s);
+    for (int t = 0; t < j->nb; t++)
+        for (int k = 0; k < b->nc; k++) {
+            cand *ck = &b->c[k];
+            if (glp_get_col_prim(lp, col_x(j, t, k)) > TOL)
+                ck->deployed = 1;
+            double r = glp_get_col_prim(lp, col_r(b, j, t, k));
+            for (int i = 0; i < ck->spec.ndev && r > 0; i++)
+                out->device_busy_s[ck->spec.devs[i]] += j->W[t] * r / ck->cap_per_s;
+        }
+    b->blocks = j->nb;
+    b->per_block = j->m;
+done:
     glp_delete_prob(lp);
+    jlp_free(j);
     return rc;
 }
 
@@ -688,6 +1026,7 @@ bnd_free(bnd *b)
     ep_servable_free(b->feas);
     free(b->sum_in);
     free(b->sum_out);
+    free(b->max_out);
     free(b->rows);
     free(b->arrivals);
     free(b->rate);
@@ -736,6 +1075,7 @@ ep_bound_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out,
     b->unserv = calloc(ns, sizeof *b->unserv);
     b->sum_in = calloc(ns, sizeof *b->sum_in);
     b->sum_out = calloc(ns, sizeof *b->sum_out);
+    b->max_out = calloc(ns, sizeof *b->max_out);
     b->rows = calloc(ns, sizeof *b->rows);
     b->arrivals = calloc(ns, sizeof *b->arrivals);
     b->rate = calloc(ns, sizeof *b->rate);
@@ -747,8 +1087,9 @@ ep_bound_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out,
     b->link_up = calloc((size_t)sc->nlinks + 1, sizeof *b->link_up);
     out->device_busy_s = calloc((size_t)sc->ndevices + 1, sizeof *out->device_busy_s);
     if (!b->demand || !b->dem_in || !b->sum_bytes || !b->total || !b->unserv || !b->sum_in ||
-        !b->sum_out || !b->rows || !b->arrivals || !b->rate || !b->mean_in || !b->mean_out ||
-        !b->cat || !b->served || !b->node_up || !b->link_up || !out->device_busy_s) {
+        !b->sum_out || !b->max_out || !b->rows || !b->arrivals || !b->rate || !b->mean_in ||
+        !b->mean_out || !b->cat || !b->served || !b->node_up || !b->link_up ||
+        !out->device_busy_s) {
         rc = fail(b, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }

@@ -213,8 +213,10 @@ test_bound_serves_all_demand_below_capacity(void **state)
     assert_int_equal(r.bound.requests, r.sim.requests);
     assert_near(r.bound.window_s, r.sim.window_s, 1e-12);
     assert_true(r.bound.goodput_per_s >= r.sim.goodput_per_s);
-    /* The device is busy demand / capacity of the window. */
-    assert_near(r.bound.device_busy_s[0], (double)r.bound.requests / CAP_PER_S, 1e-6);
+    /* The device is busy demand / capacity of the window (less the part of the last
+     * block's work the LP may put in the one deadline after the window). */
+    assert_near(r.bound.device_busy_s[0], (double)r.bound.requests / CAP_PER_S,
+                0.01 * (double)r.bound.requests / CAP_PER_S);
     run_fini(&r);
 }
 
@@ -248,8 +250,8 @@ test_bound_counts_the_colocation_gain_when_replicas_fit(void **state)
 }
 
 /* Two services at 0.75 capacity each. Each needing 10 of the 18 usable GB, they cannot be
- * resident together: one instance at a time, so together they get one capacity (the
- * weight-2 service first, the other a third of its demand). At 1 GB each they co-locate,
+ * resident together: one instance at a time, so together they get one capacity (two thirds
+ * of the demand). At 1 GB each they co-locate,
  * and 1.5 capacities fit under the 1.623 co-location gain: everything is served. */
 static void
 test_bound_time_shares_a_device_between_services_that_cannot_colocate(void **state)
@@ -262,8 +264,8 @@ test_bound_time_shares_a_device_between_services_that_cannot_colocate(void **sta
     check_fields(&small.bound, MT_GAIN);
     const ep_run_result *b = &big.bound;
     assert_near(b->goodput_per_s, CAP_PER_S, 0.01 * CAP_PER_S);
-    assert_int_equal(b->svc[0].slo_met, b->svc[0].requests);
-    assert_near(b->svc[1].slo_attainment, 1.0 / 3, 0.05);
+    /* Requests are what it maximizes (not the services' weights): two thirds of them. */
+    assert_near(b->slo_attainment, 2.0 / 3, 0.05);
     assert_int_equal(small.bound.slo_met, small.bound.requests);
     assert_near(small.bound.slo_attainment, 1.0, 1e-9);
     assert_true(small.bound.goodput_per_s >= small.sim.goodput_per_s);
@@ -274,6 +276,80 @@ test_bound_time_shares_a_device_between_services_that_cannot_colocate(void **sta
         assert_int_equal(b->svc[s].requests, big.sim.svc[s].requests);
     run_fini(&big);
     run_fini(&small);
+}
+
+/* Bursts under a deadline (60 s) longer than the placement period (30 s): a policy serves a
+ * period's excess in the next one, before the deadline, so the bound must too (an LP per
+ * period without carry-over fell below the simulator here: docs/decisions/0002-bound.md). */
+static void
+test_bound_carries_a_burst_over_into_the_next_period(void **state)
+{
+    (void)state;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: burst-bound\n"
+             "run: {seed: 3, duration_s: 600, warmup_s: 10, cooldown_s: 10,\n"
+             "      placement_period_s: 30}\n"
+             "devices:\n"
+             "  - {name: g, kind: gpu, mem_gb: 20, mem_bw_gbps: 1000, peak_tflops: 100}\n"
+             "nodes:\n"
+             "  - {name: n, class: server, cores: 8, mem_gb: 64, devices: [g],\n"
+             "     link: {bw_gbps: 10, latency_ms: 0.1}}\n"
+             "services:\n"
+             "  - {name: a, kind: dnn, weights_gb: 10, gflops: 10, reserve_mb: 0, max_batch: 8,\n"
+             "     slo: {deadline_ms: 60000}}\n"
+             "profiles:\n"
+             "  - {service: a, device: g, batch: [1, 2, 4, 8], latency_ms: [10, 15, 25, 45]}\n"
+             "workload:\n"
+             "  - {trace: tg, service: a, ingress: n,\n"
+             "     generate: {kind: gamma, rate: %g, cv: 8, seed: 5, duration_s: 600}}\n"
+             "mt_slowdown: [1.0, 2.0]\n",
+             0.95 * CAP_PER_S);
+    run r;
+    run_both(&r, text, "burst", 1);
+    check_fields(&r.bound, 1);
+    print_message("bound %.4f static %.4f\n", r.bound.slo_attainment, r.sim.slo_attainment);
+    assert_int_equal(r.bound.requests, r.sim.requests);
+    assert_true(r.bound.slo_met >= r.sim.slo_met);
+    run_fini(&r);
+}
+
+/* The bound maximizes the metric asked for: with two services time-sharing one device (one
+ * capacity for 1.5 capacities of demand), the lowest attainment over services is highest
+ * under the min objective (both at two thirds), and one service is served in full under
+ * its own. Each objective's value is at least what the others reach on it. */
+static void
+test_bound_maximizes_the_metric_asked_for(void **state)
+{
+    (void)state;
+    run r;
+    run_both(&r, yaml(10, 0.75 * CAP_PER_S, 10, 0.75 * CAP_PER_S, ""), "obj", 0);
+    double best[4][3]; /* per objective: overall, mean, min */
+    for (int obj = 0; obj < 4; obj++) {
+        ep_run_opts o;
+        memset(&o, 0, sizeof o);
+        o.traces = r.st;
+        o.bound_objective = (ep_bound_objective)obj;
+        o.bound_service = 1;
+        ep_run_result b;
+        char msg[256] = "";
+        assert_int_equal(ep_bound_run(&r.sc, &o, &b, msg, sizeof msg), 0);
+        check_fields(&b, 1);
+        double a0 = b.svc[0].slo_attainment, a1 = b.svc[1].slo_attainment;
+        best[obj][0] = b.slo_attainment;
+        best[obj][1] = (a0 + a1) / 2;
+        best[obj][2] = a0 < a1 ? a0 : a1;
+        if (obj == EP_BOUND_OBJ_SERVICE)
+            assert_near(a1, 1.0, 1e-6);
+        ep_run_result_fini(&b);
+    }
+    assert_near(best[EP_BOUND_OBJ_MIN][2], 2.0 / 3, 0.05);
+    for (int obj = 0; obj < 4; obj++) {
+        assert_true(best[EP_BOUND_OBJ_REQUESTS][0] >= best[obj][0] - 1e-6);
+        assert_true(best[EP_BOUND_OBJ_MEAN][1] >= best[obj][1] - 1e-6);
+        assert_true(best[EP_BOUND_OBJ_MIN][2] >= best[obj][2] - 1e-6);
+    }
+    run_fini(&r);
 }
 
 static void
@@ -313,6 +389,8 @@ main(void)
             cmocka_unit_test(test_bound_is_capacity_at_twice_capacity_without_colocation_gain),
             cmocka_unit_test(test_bound_counts_the_colocation_gain_when_replicas_fit),
             cmocka_unit_test(test_bound_time_shares_a_device_between_services_that_cannot_colocate),
+            cmocka_unit_test(test_bound_carries_a_burst_over_into_the_next_period),
+            cmocka_unit_test(test_bound_maximizes_the_metric_asked_for),
             cmocka_unit_test(test_bound_reports_a_missing_trace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,14 @@ typedef struct ep_decision {
 
 typedef struct ep_run_result ep_run_result;
 
+/* What the bound (ep_bound_run) maximizes; the simulator ignores it. */
+typedef enum ep_bound_objective {
+    EP_BOUND_OBJ_REQUESTS, /* requests served within their SLO: overall attainment */
+    EP_BOUND_OBJ_MEAN,     /* the mean attainment over services with requests */
+    EP_BOUND_OBJ_MIN,      /* the lowest attainment of any service with requests */
+    EP_BOUND_OBJ_SERVICE   /* one service's requests (bound_service) */
+} ep_bound_objective;
+
 /* The options of one run of a scenario, under either driver (ep_sim_run, or each process of
  * a live testbed, ep_live_opts.sim). */
 typedef struct ep_run_opts {
@@ -83,6 +91,9 @@ typedef struct ep_run_opts {
     /* When set, every call into the policy is written here with its inputs and outputs,
      * for ep_policy_replay (may be NULL). */
     FILE *policy_log;
+    /* The bound only: what its LP maximizes, and the service of EP_BOUND_OBJ_SERVICE. */
+    ep_bound_objective bound_objective;
+    int bound_service;
 } ep_run_opts;
 
 #define EP_RUN_MAX_SERVICES 64
