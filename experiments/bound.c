@@ -65,7 +65,6 @@ typedef struct bnd {
     double *served; /* Y_s */
     double solve_s;
     int64_t lps;
-    int blocks, per_block; /* the LP's blocks and periods per block */
 } bnd;
 
 static int
@@ -435,16 +434,19 @@ put(lp_build *m, int row, int col, double v)
 }
 
 /* The LP over all periods at once. Periods are grouped m at a time into blocks (m = 1 unless
- * that would make more than MAX_BLOCKS blocks: merging periods only relaxes the LP, since a
- * block's time-averaged placement is feasible for any placements of its periods, memory
- * rows being linear and the MT envelope concave). A request arriving in block a may be
- * served in blocks a .. a + L_s, L_s = ceil(H_s / block length), H_s the latest completion
- * after arrival its SLO allows (docs/decisions/0002-bound.md, "Carry-over"); blocks after the
- * window's last give that carried work the capacity a policy has after it. Columns per
- * block: x_k, r_k (req/s served by k), g_f (req/s of a flow); then y(q, a, t): requests of
- * pair q arriving in block a served in block t. Rows per block: capacity (nc), pair intake
- * (npairs), memory (nd), links up and down (2 nl), (service, entry node) (nat), MT pieces
- * (npc); then one demand row per (q, a) with arrivals. */
+ * that would make more than MAX_BLOCKS blocks or MAX_COLUMNS block columns: merging periods
+ * only relaxes the LP, since a block's time-averaged placement is feasible for any
+ * placements of its periods, memory rows being linear and the MT envelope concave). A
+ * request of s arriving in block a may be served in blocks a .. last_block(s, a): up to the
+ * one holding min(end of a, window end) + H_s, H_s the latest completion after arrival its
+ * SLO allows (docs/decisions/0002-bound.md, "Carry-over"); one block after the window's last
+ * gives carried work the capacity a policy has until hi + max H_s. Columns per block: x_k,
+ * r_k (req/s served by k), g_f (req/s of a flow); then y(q, a, t): requests of pair q
+ * arriving in block a served in block t (and z, the lowest attainment, for
+ * EP_BOUND_OBJ_MIN). Rows per block: capacity (nc), pair intake (npairs), memory (nd), links
+ * up and down (2 nl), (service, entry node) (nat), MT pieces (npc); then one demand row per
+ * (q, a) with arrivals, one carry row per (service, block) that takes carried requests, and
+ * the min rows. */
 typedef struct jlp {
     int nb, na, m;      /* blocks, blocks with arrivals, periods per block */
     double start, blen; /* the first block's start and a block's length, in seconds */
@@ -884,11 +886,11 @@ block_bases(bnd *b, const jlp *j, glp_prob *whole)
         for (int c = 1; c <= j->nbc; c++)
             glp_set_col_stat(whole, t * j->nbc + c, glp_get_col_stat(lp, c));
         for (int q = 0; q < b->npairs; q++) {
-            int basic = glp_get_col_stat(lp, one.nbc + q + 1) == GLP_BS;
+            int st = glp_get_col_stat(lp, one.nbc + q + 1); /* BS, NL or NU: same bounds */
             int col = t < j->na ? ytt[t * b->npairs + q] : 0;
             if (col)
-                glp_set_col_stat(whole, col, basic ? GLP_BS : GLP_NL);
-            else if (basic)
+                glp_set_col_stat(whole, col, st);
+            else if (st == GLP_BS)
                 glp_set_row_stat(whole, row_in(b, j, t, q), GLP_BS);
         }
     }
@@ -967,8 +969,6 @@ solve_all(bnd *b, ep_run_result *out)
             for (int i = 0; i < ck->spec.ndev && r > 0; i++)
                 out->device_busy_s[ck->spec.devs[i]] += j->W[t] * r / ck->cap_per_s;
         }
-    b->blocks = j->nb;
-    b->per_block = j->m;
 done:
     glp_delete_prob(lp);
     jlp_free(j);
