@@ -608,10 +608,11 @@ last_block(const bnd *b, const jlp *j, int s, int a)
     return t < a ? a : t >= j->na ? j->nb - 1 : (int)t;
 }
 
-/* The MT envelope pieces of every device (mt_pieces over the copies of its smallest
- * candidate that fit), and the (service, entry node) row indexes. */
+/* The layout every block shares: the (service, entry node) row indexes, the MT envelope
+ * pieces of every device (mt_pieces over the copies of its smallest candidate that fit),
+ * cmax, and the columns and rows per block. */
 static int
-jlp_rows(const bnd *b, jlp *j)
+jlp_layout(const bnd *b, jlp *j)
 {
     const ep_scenario *sc = b->sc;
     int nd = sc->ndevices, ns = sc->nservices, nn = sc->nnodes;
@@ -657,7 +658,13 @@ jlp_rows(const bnd *b, jlp *j)
     free(best);
     j->nbc = 2 * b->nc + b->nflows;
     j->nbr = b->nc + b->npairs + nd + 2 * sc->nlinks + j->nat + j->npc;
-    /* The y columns: every (pair, arrival block with arrivals, serving block). */
+    return 0;
+}
+
+/* The y columns: every (pair, arrival block with arrivals, serving block). */
+static int
+jlp_ys(const bnd *b, jlp *j)
+{
     for (int pass = 0; pass < 2; pass++) {
         j->ny = 0;
         for (int q = 0; q < b->npairs; q++)
@@ -829,6 +836,22 @@ fail:
     return rc;
 }
 
+/* glp_simplex from the LP's basis, once more from the standard basis when that one is bad
+ * or singular; the time goes to b->solve_s and the LP to b->lps. */
+static int
+simplex(bnd *b, glp_prob *lp, const glp_smcp *parm)
+{
+    double t0 = now_s();
+    int rc = glp_simplex(lp, parm);
+    if (rc == GLP_EBADB || rc == GLP_ESING || rc == GLP_ECOND) {
+        glp_std_basis(lp);
+        rc = glp_simplex(lp, parm);
+    }
+    b->solve_s += now_s() - t0;
+    b->lps++;
+    return rc;
+}
+
 /* A starting basis for the whole LP from each block solved alone (no carry-over), as one
  * small LP in rate form whose bounds change from block to block (warm-started from the
  * last block's basis): the blocks' bases side by side, every demand row basic, the other y
@@ -838,10 +861,12 @@ fail:
 static int
 block_bases(bnd *b, const jlp *j, glp_prob *whole)
 {
-    jlp one;
-    memset(&one, 0, sizeof one);
+    jlp one = *j; /* the same layout (borrowed: not freed here) */
     one.nb = one.na = one.m = 1;
     one.no_dem_rows = 1;
+    one.min_rows = 0;
+    one.ny = 0;
+    one.y_q = one.y_a = one.y_t = NULL;
     one.T = malloc(sizeof *one.T);
     one.dq = malloc(((size_t)b->npairs + 1) * sizeof *one.dq);
     glp_prob *lp = glp_create_prob();
@@ -850,7 +875,7 @@ block_bases(bnd *b, const jlp *j, glp_prob *whole)
         one.T[0] = 1;
         for (int q = 0; q < b->npairs; q++)
             one.dq[q] = 1; /* every pair gets its y column; bounds set per block */
-        rc = jlp_rows(b, &one);
+        rc = jlp_ys(b, &one);
     }
     if (!rc)
         rc = build_joint(b, &one, lp);
@@ -869,14 +894,7 @@ block_bases(bnd *b, const jlp *j, glp_prob *whole)
             double d = t < j->na && j->T[t] > 0 ? j->dq[t * b->npairs + q] / j->T[t] : 0;
             glp_set_col_bnds(lp, one.nbc + q + 1, d > 0 ? GLP_DB : GLP_FX, 0, d);
         }
-        double t0 = now_s();
-        int e = glp_simplex(lp, &parm);
-        if (e == GLP_EBADB || e == GLP_ESING || e == GLP_ECOND) {
-            glp_std_basis(lp);
-            e = glp_simplex(lp, &parm);
-        }
-        b->solve_s += now_s() - t0;
-        b->lps++;
+        int e = simplex(b, lp, &parm);
         if (e != 0 || glp_get_status(lp) != GLP_OPT) {
             rc = EP_ERANGE; /* no warm start: the whole LP starts from scratch */
             break;
@@ -903,7 +921,11 @@ block_bases(bnd *b, const jlp *j, glp_prob *whole)
         glp_set_col_stat(whole, c, GLP_NL); /* z */
     free(ytt);
     glp_delete_prob(lp);
-    jlp_free(&one);
+    free(one.T);
+    free(one.dq);
+    free(one.y_q);
+    free(one.y_a);
+    free(one.y_t);
     return rc;
 }
 
@@ -921,7 +943,9 @@ solve_all(bnd *b, ep_run_result *out)
     if (!rc)
         rc = jlp_blocks(b, j);
     if (!rc)
-        rc = jlp_rows(b, j);
+        rc = jlp_layout(b, j);
+    if (!rc)
+        rc = jlp_ys(b, j);
     if (!rc)
         rc = build_joint(b, j, lp);
     if (rc) {
@@ -940,14 +964,7 @@ solve_all(bnd *b, ep_run_result *out)
     }
     if (warm)
         glp_std_basis(lp);
-    double t0 = now_s();
-    rc = glp_simplex(lp, &parm);
-    if (rc == GLP_EBADB || rc == GLP_ESING || rc == GLP_ECOND) {
-        glp_std_basis(lp);
-        rc = glp_simplex(lp, &parm);
-    }
-    b->solve_s += now_s() - t0;
-    b->lps++;
+    rc = simplex(b, lp, &parm);
     if (rc != 0 || glp_get_status(lp) != GLP_OPT) {
         char what[96];
         snprintf(what, sizeof what, "%d blocks: glp_simplex returned %d, status %d", j->nb, rc,

@@ -45,16 +45,18 @@ near_(double a, double b, double tol, const char *file, int line)
 #define NO_MT "mt_slowdown: [1.0, 2.0]\n"
 
 /* One 20 GB GPU (18 GB usable), one service `a` (weights_gb WA), optionally a second one
- * `b` (weights_gb WB, weight 1; a has weight 2), Poisson arrivals at RA (and RB) req/s for
- * 120 s; window [10 s, end - 10 s]; 30 s placement periods; `extra` appended (e.g. NO_MT). */
+ * `b` (weights_gb WB, weight 1; a has weight 2), both with deadline DEADLINE_MS, arrivals
+ * from generator GA (and GB, a `generate:` map's contents) over RUN_S seconds; window
+ * [10 s, end - 10 s]; 30 s placement periods; `extra` appended (e.g. NO_MT). */
 static char *
-yaml(double wa, double ra, double wb, double rb, const char *extra)
+yaml_with(int run_s, int deadline_ms, double wa, const char *ga, double wb, const char *gb,
+          const char *extra)
 {
     static char buf[4096];
     int n = snprintf(
             buf, sizeof buf,
             "name: tiny-bound\n"
-            "run: {seed: 3, duration_s: 120, warmup_s: 10, cooldown_s: 10,\n"
+            "run: {seed: 3, duration_s: %d, warmup_s: 10, cooldown_s: 10,\n"
             "      placement_period_s: 30}\n"
             "devices:\n"
             "  - {name: g, kind: gpu, mem_gb: 20, mem_bw_gbps: 1000, peak_tflops: 100}\n"
@@ -63,13 +65,13 @@ yaml(double wa, double ra, double wb, double rb, const char *extra)
             "     link: {bw_gbps: 10, latency_ms: 0.1}}\n"
             "services:\n"
             "  - {name: a, kind: dnn, weights_gb: %g, gflops: 10, reserve_mb: 0, max_batch: 8,\n"
-            "     weight: 2, slo: {deadline_ms: 100}}\n",
-            wa);
+            "     weight: 2, slo: {deadline_ms: %d}}\n",
+            run_s, wa, deadline_ms);
     if (wb > 0)
         n += snprintf(buf + n, sizeof buf - (size_t)n,
                       "  - {name: b, kind: dnn, weights_gb: %g, gflops: 10, reserve_mb: 0,\n"
-                      "     max_batch: 8, weight: 1, slo: {deadline_ms: 100}}\n",
-                      wb);
+                      "     max_batch: 8, weight: 1, slo: {deadline_ms: %d}}\n",
+                      wb, deadline_ms);
     n += snprintf(
             buf + n, sizeof buf - (size_t)n,
             "profiles:\n"
@@ -80,17 +82,24 @@ yaml(double wa, double ra, double wb, double rb, const char *extra)
                       "     latency_ms: [10, 15, 25, 45]}\n");
     n += snprintf(buf + n, sizeof buf - (size_t)n,
                   "workload:\n"
-                  "  - {trace: ta, service: a, ingress: n,\n"
-                  "     generate: {kind: poisson, rate: %g, seed: 1}}\n",
-                  ra);
+                  "  - {trace: ta, service: a, ingress: n, generate: {%s}}\n",
+                  ga);
     if (wb > 0)
         n += snprintf(buf + n, sizeof buf - (size_t)n,
-                      "  - {trace: tb, service: b, ingress: n,\n"
-                      "     generate: {kind: poisson, rate: %g, seed: 2}}\n",
-                      rb);
+                      "  - {trace: tb, service: b, ingress: n, generate: {%s}}\n", gb);
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%s", extra);
     assert_true(n > 0 && (size_t)n < sizeof buf);
     return buf;
+}
+
+/* yaml_with over 120 s, 100 ms deadlines, Poisson arrivals at RA (and RB) req/s. */
+static char *
+yaml(double wa, double ra, double wb, double rb, const char *extra)
+{
+    char ga[64], gb[64];
+    snprintf(ga, sizeof ga, "kind: poisson, rate: %g, seed: 1", ra);
+    snprintf(gb, sizeof gb, "kind: poisson, rate: %g, seed: 2", rb);
+    return yaml_with(120, 100, wa, ga, wb, gb, extra);
 }
 
 typedef struct run {
@@ -285,26 +294,10 @@ static void
 test_bound_carries_a_burst_over_into_the_next_period(void **state)
 {
     (void)state;
-    char text[2048];
-    snprintf(text, sizeof text,
-             "name: burst-bound\n"
-             "run: {seed: 3, duration_s: 600, warmup_s: 10, cooldown_s: 10,\n"
-             "      placement_period_s: 30}\n"
-             "devices:\n"
-             "  - {name: g, kind: gpu, mem_gb: 20, mem_bw_gbps: 1000, peak_tflops: 100}\n"
-             "nodes:\n"
-             "  - {name: n, class: server, cores: 8, mem_gb: 64, devices: [g],\n"
-             "     link: {bw_gbps: 10, latency_ms: 0.1}}\n"
-             "services:\n"
-             "  - {name: a, kind: dnn, weights_gb: 10, gflops: 10, reserve_mb: 0, max_batch: 8,\n"
-             "     slo: {deadline_ms: 60000}}\n"
-             "profiles:\n"
-             "  - {service: a, device: g, batch: [1, 2, 4, 8], latency_ms: [10, 15, 25, 45]}\n"
-             "workload:\n"
-             "  - {trace: tg, service: a, ingress: n,\n"
-             "     generate: {kind: gamma, rate: %g, cv: 8, seed: 5, duration_s: 600}}\n"
-             "mt_slowdown: [1.0, 2.0]\n",
+    char ga[96];
+    snprintf(ga, sizeof ga, "kind: gamma, rate: %g, cv: 8, seed: 5, duration_s: 600",
              0.95 * CAP_PER_S);
+    const char *text = yaml_with(600, 60000, 10, ga, 0, NULL, NO_MT);
     run r;
     run_both(&r, text, "burst", 1);
     check_fields(&r.bound, 1);
