@@ -13,6 +13,7 @@
 
 #include <glpk.h>
 
+#include "bound_burst.h"
 #include "epara/experiments/bound.h"
 #include "epara/core/error.h"
 #include "epara/policies/policy_util.h"
@@ -27,6 +28,7 @@ typedef struct cand {
     ep_instance_spec spec;
     double cap_per_s; /* c_k */
     double mem_bytes; /* per device of the instance */
+    double burst;     /* req/s it can start within its service's burst horizon (bound_burst.h) */
     int reps;         /* R_k: replicas that fit on its devices at once (at most MT_MAX) */
     int deployed;     /* x > TOL in some period */
 } cand;
@@ -63,6 +65,7 @@ typedef struct bnd {
     int *flow_pair, *flow_n, nflows;
     int *at_row;    /* nservices x nnodes: row of (s, n), 0 when no candidate enters at n */
     double *served; /* Y_s */
+    ep_burst burst; /* arrivals per burst bin */
     double solve_s;
     int64_t lps;
 } bnd;
@@ -160,6 +163,8 @@ count_demand(bnd *b)
             int64_t p = sc->run.placement_period > 0 ? at / b->period - b->p_first : 0;
             EP_ASSERT(p >= 0 && p < b->np);
             b->demand[p * ns + s] += 1;
+            ep_time p0 = sc->run.placement_period > 0 ? (b->p_first + p) * b->period : b->lo;
+            ep_burst_count(&b->burst, s, p, ep_dur_to_s(at - p0));
             b->dem_in[(p * ns + s) * sc->nnodes + in] += 1;
         }
         ep_arrivals_close(&rp);
@@ -225,6 +230,7 @@ add_cand(bnd *b, int svc, ep_mode mode, const int *devs, int n, int *added)
     cand *k = &b->c[b->nc++];
     k->spec = sp;
     k->cap_per_s = cap;
+    k->burst = ep_burst_rate(&b->view, &sp);
     k->mem_bytes = (double)ep_cost_instance_mem(b->sc, svc, n);
     k->reps = MT_MAX;
     for (int i = 0; i < n; i++) {
@@ -464,6 +470,9 @@ typedef struct jlp {
     int no_dem_rows; /* the one-block LP of block_bases: y's bounds alone hold the demand */
     int min_rows;    /* EP_BOUND_OBJ_MIN: the first of its rows (one per service), else 0 */
     double *cmax;    /* per service: the most req/s the whole cluster could serve of it */
+    int nburst;      /* (service, block) pairs with burst rows */
+    int *burst_y;    /* nburst: their column Y (requests of s arriving in a, served) */
+    int *burst_e;    /* nburst: their row Y - sum of those y = 0 */
 } jlp;
 
 #define MAX_BLOCKS  240
@@ -530,6 +539,8 @@ jlp_free(jlp *j)
     free(j->y_q);
     free(j->y_a);
     free(j->y_t);
+    free(j->burst_y);
+    free(j->burst_e);
 }
 
 /* The latest completion after arrival that service s's SLO allows: a DNN's deadline (a
@@ -707,6 +718,91 @@ objective_coef(const bnd *b, int s)
     }
 }
 
+/* The burst rows (docs/decisions/0002-bound.md, "Bursts"), when every block is one
+ * placement period (the placement is then constant in a block): for each service s and
+ * block a with pieces (ep_burst_pieces), a column Y = the requests of s arriving in a that
+ * are served (a row Y - sum of their y = 0), columns v_d in [0, G_d rmax_sd] for each
+ * device d holding a candidate of s (the req/s of s that d starts within H_s: at most
+ * sum_{k of s on d} x_k burst_k / ndev_k, one row each; G_d the top of d's MT envelope,
+ * rmax_sd the best burst_k / ndev_k on d), and one row per piece: Y - jw sum_d v_d <= R. */
+static int
+burst_rows(bnd *b, jlp *j, glp_prob *lp, lp_build *m)
+{
+    const ep_scenario *sc = b->sc;
+    int ns = sc->nservices, nd = sc->ndevices, rc = 0, y0 = j->nb * j->nbc;
+    size_t nsa = (size_t)ns * (size_t)j->na;
+    double *rmax = calloc((size_t)ns * nd + 1, sizeof *rmax), jw[EP_BURST_MAX_PIECES],
+           R[EP_BURST_MAX_PIECES];
+    int *erow = calloc(nsa + 1, sizeof *erow);
+    j->burst_y = malloc((nsa + 1) * sizeof *j->burst_y);
+    j->burst_e = malloc((nsa + 1) * sizeof *j->burst_e);
+    if (!rmax || !erow || !j->burst_y || !j->burst_e) {
+        rc = EP_ENOMEM;
+        goto done;
+    }
+    for (int k = 0; k < b->nc; k++)
+        for (int i = 0; i < b->c[k].spec.ndev; i++) {
+            double *r = &rmax[b->c[k].spec.service * nd + b->c[k].spec.devs[i]];
+            double x = b->c[k].burst / b->c[k].spec.ndev;
+            *r = x > *r ? x : *r;
+        }
+    for (int s = 0; s < ns; s++)
+        for (int a = 0; a < j->na; a++) {
+            int np = ep_burst_pieces(&b->burst, s, a, jw, R, EP_BURST_MAX_PIECES);
+            if (np < 0) {
+                rc = EP_ENOMEM;
+                goto done;
+            }
+            int nv = 0;
+            for (int d = 0; d < nd; d++)
+                nv += rmax[s * nd + d] > 0;
+            if (np == 0 || nv == 0)
+                continue;
+            int Y = glp_add_cols(lp, 1 + nv), e = glp_add_rows(lp, 1 + nv + np), v = Y;
+            glp_set_col_bnds(lp, Y, GLP_LO, 0, 0);
+            glp_set_row_bnds(lp, e, GLP_FX, 0, 0);
+            if ((rc = put(m, e, Y, 1.0)))
+                goto done;
+            j->burst_y[j->nburst] = Y;
+            j->burst_e[j->nburst++] = e;
+            erow[s * j->na + a] = e;
+            for (int d = 0; d < nd; d++) {
+                if (rmax[s * nd + d] <= 0)
+                    continue;
+                v++;
+                double G = j->pc[j->pc_first[d + 1] - 1].a;
+                glp_set_col_bnds(lp, v, GLP_DB, 0, G * rmax[s * nd + d]);
+                glp_set_row_bnds(lp, e + v - Y, GLP_UP, 0, 0);
+                if ((rc = put(m, e + v - Y, v, 1.0)))
+                    goto done;
+                for (int k = 0; k < b->nc; k++)
+                    for (int i = 0; i < b->c[k].spec.ndev; i++)
+                        if (b->c[k].spec.service == s && b->c[k].spec.devs[i] == d &&
+                            b->c[k].burst > 0 &&
+                            (rc = put(m, e + v - Y, col_x(j, a, k),
+                                      -b->c[k].burst / b->c[k].spec.ndev)))
+                            goto done;
+                for (int i = 0; i < np; i++)
+                    if ((rc = put(m, e + 1 + nv + i, v, -jw[i])))
+                        goto done;
+            }
+            for (int i = 0; i < np; i++) {
+                glp_set_row_bnds(lp, e + 1 + nv + i, GLP_UP, 0, R[i]);
+                if ((rc = put(m, e + 1 + nv + i, Y, 1.0)))
+                    goto done;
+            }
+        }
+    for (int i = 0; i < j->ny; i++) {
+        int e = erow[b->pair_s[j->y_q[i]] * j->na + j->y_a[i]];
+        if (e && (rc = put(m, e, y0 + i + 1, -1.0)))
+            goto done;
+    }
+done:
+    free(rmax);
+    free(erow);
+    return rc;
+}
+
 /* Builds the whole LP (block after block; then the y columns and demand rows). */
 static int
 build_joint(bnd *b, jlp *j, glp_prob *lp)
@@ -825,6 +921,8 @@ build_joint(bnd *b, jlp *j, glp_prob *lp)
             (rc = put(&m, row_in(b, j, t, q), y0 + i + 1, j->T[t] > 0 ? -1.0 / j->T[t] : 0)))
             goto fail;
     }
+    if (!j->no_dem_rows && j->m == 1 && (rc = burst_rows(b, j, lp, &m)))
+        goto fail;
     glp_load_matrix(lp, m.n, m.ia, m.ja, m.ar);
     glp_scale_prob(lp, GLP_SF_AUTO);
     glp_std_basis(lp);
@@ -918,7 +1016,11 @@ block_bases(bnd *b, const jlp *j, glp_prob *whole)
     for (int r = j->nb * j->nbr + 1; r <= glp_get_num_rows(whole) && !rc; r++)
         glp_set_row_stat(whole, r, GLP_BS); /* the demand rows (and the min rows) */
     for (int c = yw + j->ny + 1; c <= glp_get_num_cols(whole) && !rc; c++)
-        glp_set_col_stat(whole, c, GLP_NL); /* z */
+        glp_set_col_stat(whole, c, GLP_NL); /* z, the burst rows' v */
+    for (int u = 0; u < j->nburst && !rc; u++) {
+        glp_set_col_stat(whole, j->burst_y[u], GLP_BS); /* Y in place of its row's aux */
+        glp_set_row_stat(whole, j->burst_e[u], GLP_NS);
+    }
     free(ytt);
     glp_delete_prob(lp);
     free(one.T);
@@ -1054,6 +1156,7 @@ bnd_free(bnd *b)
     free(b->link_up);
     free(b->c);
     free(b->served);
+    ep_burst_free(&b->burst);
 }
 
 int
@@ -1110,7 +1213,8 @@ ep_bound_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out,
         rc = fail(b, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
-    if ((rc = ep_servable_new(sc, &b->feas)) != 0) {
+    if ((rc = ep_burst_init(&b->burst, sc, ep_dur_to_s(b->period), b->np)) != 0 ||
+        (rc = ep_servable_new(sc, &b->feas)) != 0) {
         rc = fail(b, rc, "out of memory", NULL);
         goto done;
     }

@@ -38,9 +38,12 @@
  *    it over the last fraction of a second), reject
  *    early when nothing can meet it, and (LLMs) never past the running batch that keeps the
  *    TPOT SLO at the rate the instance admits (tpot_stretch, off by default: at the slowdown
- *    of the co-located instances running now); LLM prompts for a remote instance are
- *    forwarded to its node, which admits them on its current state, and a remote instance's
- *    synced backlog is aged with the prefills that arrived since (and this node's own
+ *    of the co-located instances running now), nor while the prefill work this node sent
+ *    an instance that is decoding, over a mean output's decode life, would leave its
+ *    requests' decode steps less than their TPOT allows (stall_admit: a burst above what the
+ *    instances sustain is rejected, not admitted to make every request miss); LLM prompts for a
+ * remote instance are forwarded to its node, which admits them on its current state, and a remote
+ * instance's synced backlog is aged with the prefills that arrived since (and this node's own
  *    sends); a frequency task's frames are spread over the replicas that meet the deadline
  *    in proportion to the frames per second each sustains (smooth weighted round-robin);
  *    EDF queues for latency tasks, FIFO (per stream) for frequency tasks; batches as large
@@ -101,6 +104,10 @@ static const ep_param_decl epara_params_decl[] = {
         {"device_budget", 1e-6, 8, 0, 1,
          "device time a device may be planned for (> 1: MT co-location)"},
         {"tpot_admit", 0, 1, 1, 1, "LLM: dispatch only to instances below their TPOT-bound batch"},
+        {"stall_admit", 0, 10, 0, 0.5,
+         "LLM: dispatch to an instance with running requests only while the prefill work this "
+         "node sent it over a mean output's decode life, this prompt's included, stays within "
+         "this many times the share its decode steps leave within the TPOT (0: off)"},
         {"tpot_stretch", 0, 1, 1, 0,
          "LLM: the TPOT-bound batch counts the slowdown of the co-located instances running "
          "now, and an instance where one request alone would miss its TPOT takes none (0: "
@@ -176,6 +183,7 @@ ep_init(void *state, const ep_env *env, const ep_view *view, const ep_param *par
     p->budget = PARAM("device_budget");
     p->tpot_admit = PARAM("tpot_admit") != 0;
     p->tpot_stretch = PARAM("tpot_stretch") != 0;
+    p->stall_admit = PARAM("stall_admit");
     p->peak_weight = PARAM("peak_weight");
     p->peak_decay = PARAM("peak_decay");
     p->per_service = PARAM("per_service") != 0;

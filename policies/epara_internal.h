@@ -58,6 +58,8 @@ typedef struct epara_params {
     double extra;       /* spare capacity handed out up to this multiple of demand */
     double budget;      /* device time a device may be planned for (> 1: MT co-location) */
     int tpot_admit;     /* LLM: dispatch only to instances below their TPOT-bound batch */
+    double stall_admit; /* LLM: the prefill share an instance is sent over a mean output's
+                           decode life, at most this many times what its TPOT allows (0: off) */
     int tpot_stretch;   /* LLM: that batch at the co-location slowdown of now, none where
                            one request alone would miss its TPOT (default 0: alone, at least
                            one) */
@@ -112,7 +114,12 @@ typedef struct epara_state {
     double tpot_rate[MAX_INST];  /* the arrival rate tpot_batch was computed for */
     double admit_rate[MAX_INST]; /* requests/s the instance admits at that rate */
     double tpot_slow[MAX_INST];  /* the co-location slowdown it was computed at */
-    const double *price;         /* during a placement: each device's price (NULL: 1) */
+    /* stall_admit: prefill seconds this node dispatched to each instance, decaying with
+     * time constant stall_w (a mean output's decode life), as of stall_at; by id + 1 */
+    int stall_inst[MAX_INST];
+    double stall_work[MAX_INST];
+    ep_time stall_at[MAX_INST];
+    const double *price; /* during a placement: each device's price (NULL: 1) */
 } epara_state;
 
 /* --- candidates and plans ----------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* epara's request router: deadline estimates (co-location stretch, this node's own sends
  * and uplink queue, what arrived elsewhere since the last sync), the TPOT-bound batch,
  * frame-level DP and early rejection. Policy description: epara.c. */
+#include <math.h>
 #include <string.h>
 
 #include "epara_internal.h"
@@ -153,6 +154,82 @@ full(epara_state *st, const ep_view *view, const ep_instance_view *iv, int n)
     return iv->running + iv->queued >= st->tpot_batch[iv->id];
 }
 
+/* Prefill seconds prompt req costs on instance iv, at the slowdown of its busy neighbours. */
+static double
+prefill_s(epara_state *st, const ep_view *view, const ep_request_info *req,
+          const ep_instance_view *iv)
+{
+    double p = ep_dur_to_s(ep_pol_llm_iteration(view, &iv->spec, req->input,
+                                                (double)req->input * (double)req->input, 0, 0));
+    return st->p.mt_stretch ? p * stretch_now(st, view, iv) : p;
+}
+
+/* The decay window of instance iv's sent prefill work: the decode life of a mean output at
+ * the TPOT SLO (the span over which a request's TPOT is averaged), at least one TPOT. */
+static double
+stall_window(const ep_view *view, const ep_instance_view *iv)
+{
+    const ep_service *svc = &view->sc->services[iv->spec.service];
+    double out = ep_pol_mean_output(view, iv->spec.service);
+    return (out > 2 ? out - 1 : 1) * ep_dur_to_s(svc->slo.tpot);
+}
+
+/* The prefill seconds this node sent instance iv, decayed to now (0 for a new instance). */
+static double
+stall_load(epara_state *st, const ep_view *view, const ep_env *env, const ep_instance_view *iv)
+{
+    int k = iv->id % MAX_INST;
+    if (iv->id < 0 || st->stall_inst[k] != iv->id + 1)
+        return 0;
+    double age = ep_dur_to_s(env->now - st->stall_at[k]);
+    return st->stall_work[k] * exp(-(age > 0 ? age : 0) / stall_window(view, iv));
+}
+
+/* Whether sending req to LLM instance i would stall the requests it decodes past their
+ * TPOT: prefills run before decode steps, so a request decoding through a share f of
+ * prefill time has a TPOT of d / (1 - f), d the decode step at the running batch; over a
+ * mean output's decode life W the prefill work this node sent (decayed with time constant
+ * W), this prompt's included, may fill at most stall_admit (1 - d / TPOT) of W. In a burst
+ * above what the instances sustain, admitting every prompt that meets its TTFT makes the
+ * running requests, then the admitted ones, miss their TPOT (the rate-based TPOT-bound
+ * batch, tpot_admit, sees the period's mean rate only). */
+static int
+stalls(epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req, int i)
+{
+    const ep_instance_view *iv = &view->inst[i];
+    if (iv->running <= 0 || iv->id < 0)
+        return 0;
+    const ep_service *svc = &view->sc->services[iv->spec.service];
+    double out = ep_pol_mean_output(view, iv->spec.service);
+    double in = ep_pol_mean_input(view, iv->spec.service);
+    double d = ep_dur_to_s(ep_pol_llm_iteration(view, &iv->spec, 0, 0, iv->running,
+                                                (int64_t)((in + out / 2) * iv->running)));
+    double share = 1 - d / ep_dur_to_s(svc->slo.tpot);
+    double w = stall_window(view, iv);
+    double f = (stall_load(st, view, env, iv) + prefill_s(st, view, req, iv)) / w;
+    return f > st->p.stall_admit * (share > 0 ? share : 0);
+}
+
+/* Notes the prefill work of req dispatched to instance id (stall_admit). */
+static void
+note_stall(epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req,
+           int id)
+{
+    if (st->p.stall_admit <= 0 || id < 0 || view->sc->services[req->service].kind != EP_SVC_LLM)
+        return;
+    for (int i = 0; i < view->ninst; i++) {
+        const ep_instance_view *iv = &view->inst[i];
+        if (iv->id != id)
+            continue;
+        int k = id % MAX_INST;
+        double load = stall_load(st, view, env, iv);
+        st->stall_inst[k] = id + 1;
+        st->stall_work[k] = load + prefill_s(st, view, req, iv);
+        st->stall_at[k] = env->now;
+        return;
+    }
+}
+
 /* Frame-level DP: a frequency task's frames are spread over the replicas that meet the
  * frame's deadline by their estimate, each in proportion to the frames per second it
  * sustains within the SLO (smooth weighted round-robin: a fast GPU gets more frames than
@@ -235,6 +312,8 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         if (llm && st->p.tpot_admit && full(st, view, iv, nready))
             continue;
         ep_time t = estimate(st, view, env, req, i);
+        if (llm && st->p.stall_admit > 0 && stalls(st, view, env, req, i))
+            continue;
         if (iv->node == req->at_node && t < t_local) {
             t_local = t;
             best_local = i;
@@ -310,6 +389,8 @@ epr_route(void *state, const ep_env *env, const ep_view *view, const ep_request_
     busy_devices(st, view, st->p.mt_stretch || st->p.tpot_stretch);
     route(st, env, view, req, out);
     st->busy_valid = 0;
-    if (out->kind == EP_ROUTE_DISPATCH)
+    if (out->kind == EP_ROUTE_DISPATCH) {
         note_sent(st, view, req, out->instance);
+        note_stall(st, view, env, req, out->instance);
+    }
 }

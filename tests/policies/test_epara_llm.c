@@ -4,7 +4,9 @@
  * it does not fall to one request (tpot_admit); a remote instance's stale backlog is aged
  * with the prefills that kept arriving since its sync (inflow); and the prompts this node
  * itself sent since then count too (own_sent); an instance its co-located neighbours slow
- * past its TPOT takes no prompt (tpot_stretch). Each is switched off by its parameter. */
+ * past its TPOT takes no prompt (tpot_stretch); a burst of prompts stops being sent to an
+ * instance once their prefills would stall its decoding requests past the TPOT
+ * (stall_admit). Each is switched off by its parameter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,15 +57,16 @@ setup(bf *f, const char *tag, double rate, const char *params)
     bf_add_instance(f, &sp, 0);
 }
 
+/* Routes request id (a 1,000-token prompt, 100-token answer, 2 s TTFT) entering at node at. */
 static ep_route
-route_one(bf *f, uint64_t id)
+route_at(bf *f, uint64_t id, int at)
 {
     ep_request_info q;
     memset(&q, 0, sizeof q);
     q.id = id;
     q.service = 0;
-    q.ingress = A;
-    q.at_node = A;
+    q.ingress = at;
+    q.at_node = at;
     q.arrival = f->env.now;
     q.deadline = f->env.now + 2 * EP_NS_PER_S;
     q.input = 1000;
@@ -73,6 +76,12 @@ route_one(bf *f, uint64_t id)
     memset(&out, 0, sizeof out);
     f->ops->route(f->pstate, &f->env, &f->view, &q, &out);
     return out;
+}
+
+static ep_route
+route_one(bf *f, uint64_t id)
+{
+    return route_at(f, id, A);
 }
 
 static void
@@ -293,6 +302,50 @@ test_an_instance_slowed_past_its_tpot_takes_no_prompt(void **state)
         }
 }
 
+/* A burst of prompts at one instant on b, whose instance decodes 5 requests: with
+ * stall_admit (0.5) it takes prompts while their prefill seconds stay within 0.5 (1 - d /
+ * TPOT) of a mean output's decode life W = 99 x 100 ms, then rejects (every other check
+ * passes: the view, and so the TTFT estimate, does not change within the burst); the work
+ * sent decays with time constant W, so prompts are taken again later. Switched off, every
+ * prompt of the burst is sent. */
+static int
+burst(bf *f, int n)
+{
+    int sent = 0;
+    for (int i = 0; i < n; i++)
+        sent += route_at(f, (uint64_t)i + 1, B).kind == EP_ROUTE_DISPATCH;
+    return sent;
+}
+
+static void
+test_a_burst_stops_before_it_stalls_the_decoding_requests(void **state)
+{
+    (void)state;
+    bf f;
+    setup(&f, "llm_stall", 0.5, "");
+    f.inst[0].running = 5;
+    const ep_instance_spec *sp = &f.inst[0].spec;
+    double p = (double)ep_pol_llm_iteration(&f.view, sp, 1000, 1e6, 0, 0) / 1e9;
+    double d = (double)ep_pol_llm_iteration(&f.view, sp, 0, 0, 5, 5 * 1050) / 1e9;
+    double allowed = 0.5 * (1 - d / 0.1) * 99 * 0.1;
+    int expect = (int)(allowed / p);
+    assert_true(expect >= 3 && expect < 100);
+    assert_int_equal(burst(&f, 200), expect);
+    /* An instance decoding nothing takes the prompt: no one to stall. */
+    f.inst[0].running = 0;
+    assert_int_equal(burst(&f, 1), 1);
+    f.inst[0].running = 5;
+    assert_int_equal(burst(&f, 1), 0);
+    /* After 3 W the work sent has decayed to e^-3 of it: room again. */
+    f.env.now += 3 * 99 * EP_NS_PER_S / 10;
+    assert_true(burst(&f, 200) >= expect * 9 / 10);
+    bf_fini(&f);
+    setup(&f, "llm_nostall", 0.5, "stall_admit: 0");
+    f.inst[0].running = 5;
+    assert_int_equal(burst(&f, 200), 200);
+    bf_fini(&f);
+}
+
 int
 main(void)
 {
@@ -303,6 +356,7 @@ main(void)
             cmocka_unit_test(test_a_stale_backlog_is_aged_with_the_arrivals_since_its_sync),
             cmocka_unit_test(test_own_dispatches_since_the_sync_count),
             cmocka_unit_test(test_a_fast_replica_serves_the_long_prompts),
+            cmocka_unit_test(test_a_burst_stops_before_it_stalls_the_decoding_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

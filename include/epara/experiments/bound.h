@@ -54,6 +54,9 @@
  * U_d, at most 64): co-located busy instances run slowdown(i) times slower each, so a device
  * holding X instances on average delivers at most G(X) instance-capacities. When
  * co-location never gains (i / slowdown(i) <= 1) this is sum_{k on d} f_k / c_k <= T_t.
+ * Where every block is one placement period, burst rows cap the requests of s arriving in a
+ * that are served by what a's placement can start within s's burst horizon (TTFT, deadline)
+ * in the fullest intervals of the period (decision record, "Bursts").
  * Solved in rate form with GLPK's simplex, from a basis made of each block solved alone.
  *
  * Results (the fields `epara sim --json` prints): policy "bound"; requests = arrivals in the
