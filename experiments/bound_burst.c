@@ -139,8 +139,8 @@ ep_burst_rate(const ep_view *v, const ep_instance_spec *sp)
         double in = ep_pol_mean_input(v, sp->service), ttft = ep_dur_to_s(svc->slo.ttft);
         int64_t kv = ep_pol_kv_capacity(v, sp);
         for (int n = 1; n <= mb && (double)n * in <= (double)kv; n++) {
-            double t = ep_dur_to_s(ep_pol_llm_iteration(v, sp, (int64_t)(n * in), n * in * in,
-                                                        0, 0));
+            double t =
+                    ep_dur_to_s(ep_pol_llm_iteration(v, sp, (int64_t)(n * in), n * in * in, 0, 0));
             if (!(t > 0) || t > ttft)
                 break; /* prefill time grows with n */
             if (n / t > best)

@@ -17,12 +17,12 @@
 
 typedef struct ep_burst {
     int ns;
-    int64_t np;    /* periods */
-    double per;    /* a period's length, s */
-    double *h;     /* per service: H_s in s, 0 when the service gets no bins */
-    int *nbin;     /* per service: bins per period */
-    int64_t *off;  /* per service: its first bin */
-    double *bins;  /* arrivals per (service, period, bin) */
+    int64_t np;   /* periods */
+    double per;   /* a period's length, s */
+    double *h;    /* per service: H_s in s, 0 when the service gets no bins */
+    int *nbin;    /* per service: bins per period */
+    int64_t *off; /* per service: its first bin */
+    double *bins; /* arrivals per (service, period, bin) */
 } ep_burst;
 
 /* Bins for every service whose period holds at least two bins of H_s (the bins whose
