@@ -733,10 +733,10 @@ burst_rows(bnd *b, jlp *j, glp_prob *lp, lp_build *m)
     size_t nsa = (size_t)ns * (size_t)j->na;
     double *rmax = calloc((size_t)ns * nd + 1, sizeof *rmax), jw[EP_BURST_MAX_PIECES],
            R[EP_BURST_MAX_PIECES];
-    int *erow = calloc(nsa + 1, sizeof *erow);
+    int *erow = calloc(nsa + 1, sizeof *erow), *vrow = malloc(((size_t)nd + 1) * sizeof *vrow);
     j->burst_y = malloc((nsa + 1) * sizeof *j->burst_y);
     j->burst_e = malloc((nsa + 1) * sizeof *j->burst_e);
-    if (!rmax || !erow || !j->burst_y || !j->burst_e) {
+    if (!rmax || !erow || !vrow || !j->burst_y || !j->burst_e) {
         rc = EP_ENOMEM;
         goto done;
     }
@@ -767,23 +767,25 @@ burst_rows(bnd *b, jlp *j, glp_prob *lp, lp_build *m)
             j->burst_e[j->nburst++] = e;
             erow[s * j->na + a] = e;
             for (int d = 0; d < nd; d++) {
+                vrow[d] = 0;
                 if (rmax[s * nd + d] <= 0)
                     continue;
                 v++;
+                vrow[d] = e + v - Y; /* v_d's row */
                 double G = j->pc[j->pc_first[d + 1] - 1].a;
                 glp_set_col_bnds(lp, v, GLP_DB, 0, G * rmax[s * nd + d]);
-                glp_set_row_bnds(lp, e + v - Y, GLP_UP, 0, 0);
-                if ((rc = put(m, e + v - Y, v, 1.0)))
+                glp_set_row_bnds(lp, vrow[d], GLP_UP, 0, 0);
+                if ((rc = put(m, vrow[d], v, 1.0)))
                     goto done;
-                for (int k = 0; k < b->nc; k++)
-                    for (int i = 0; i < b->c[k].spec.ndev; i++)
-                        if (b->c[k].spec.service == s && b->c[k].spec.devs[i] == d &&
-                            b->c[k].burst > 0 &&
-                            (rc = put(m, e + v - Y, col_x(j, a, k),
-                                      -b->c[k].burst / b->c[k].spec.ndev)))
-                            goto done;
                 for (int i = 0; i < np; i++)
                     if ((rc = put(m, e + 1 + nv + i, v, -jw[i])))
+                        goto done;
+            }
+            for (int k = 0; k < b->nc; k++) {
+                const cand *ck = &b->c[k];
+                for (int i = 0; i < ck->spec.ndev && ck->spec.service == s && ck->burst > 0; i++)
+                    if ((rc = put(m, vrow[ck->spec.devs[i]], col_x(j, a, k),
+                                  -ck->burst / ck->spec.ndev)))
                         goto done;
             }
             for (int i = 0; i < np; i++) {
@@ -800,6 +802,7 @@ burst_rows(bnd *b, jlp *j, glp_prob *lp, lp_build *m)
 done:
     free(rmax);
     free(erow);
+    free(vrow);
     return rc;
 }
 

@@ -22,8 +22,6 @@ ep_burst_init(ep_burst *bb, const ep_scenario *sc, double per_s, int64_t np)
 {
     memset(bb, 0, sizeof *bb);
     int ns = sc->nservices;
-    bb->ns = ns;
-    bb->np = np;
     bb->per = per_s;
     bb->h = calloc((size_t)ns + 1, sizeof *bb->h);
     bb->nbin = calloc((size_t)ns + 1, sizeof *bb->nbin);
@@ -134,14 +132,14 @@ ep_burst_rate(const ep_view *v, const ep_instance_spec *sp)
 {
     const ep_service *svc = &v->sc->services[sp->service];
     int mb = ep_pol_max_batch(v, sp);
-    double best = 0;
+    double best = 0, limit = horizon(svc);
     if (svc->kind == EP_SVC_LLM) {
-        double in = ep_pol_mean_input(v, sp->service), ttft = ep_dur_to_s(svc->slo.ttft);
+        double in = ep_pol_mean_input(v, sp->service);
         int64_t kv = ep_pol_kv_capacity(v, sp);
         for (int n = 1; n <= mb && (double)n * in <= (double)kv; n++) {
             double t =
                     ep_dur_to_s(ep_pol_llm_iteration(v, sp, (int64_t)(n * in), n * in * in, 0, 0));
-            if (!(t > 0) || t > ttft)
+            if (!(t > 0) || t > limit)
                 break; /* prefill time grows with n */
             if (n / t > best)
                 best = n / t;
@@ -150,7 +148,6 @@ ep_burst_rate(const ep_view *v, const ep_instance_spec *sp)
             best *= sp->ndev; /* the stages overlap: at most ndev batches in flight */
         return best;
     }
-    double limit = ep_dur_to_s(svc->slo.fps > 0 ? svc->slo.frame_deadline : svc->slo.deadline);
     for (int b = 1; b <= mb; b++) {
         ep_dur iv;
         double t = ep_dur_to_s(ep_pol_dnn_batch(v, sp, b, &iv));

@@ -16,8 +16,6 @@
 #define EP_BURST_SCALE_STEP 4
 
 typedef struct ep_burst {
-    int ns;
-    int64_t np;   /* periods */
     double per;   /* a period's length, s */
     double *h;    /* per service: H_s in s, 0 when the service gets no bins */
     int *nbin;    /* per service: bins per period */

@@ -27,24 +27,20 @@ sent_since_sync(epara_state *st, const ep_view *view, const ep_request_info *req
     return w && w->inst == iv->id + 1 && w->synced_at == iv->synced_at ? w->work : 0;
 }
 
+/* Notes the prefill work of LLM prompt req dispatched to remote instance iv (own_sent). */
 static void
-note_sent(epara_state *st, const ep_view *view, const ep_request_info *req, int id)
+note_sent(epara_state *st, const ep_view *view, const ep_request_info *req,
+          const ep_instance_view *iv)
 {
-    if (!st->p.own_sent || view->sc->services[req->service].kind != EP_SVC_LLM)
+    if (!st->p.own_sent)
         return;
-    for (int i = 0; i < view->ninst; i++) {
-        const ep_instance_view *iv = &view->inst[i];
-        if (iv->id != id)
-            continue;
-        sent_work *w = sent_slot(st, iv);
-        if (!w || iv->node == req->at_node)
-            return;
-        if (w->inst != iv->id + 1 || w->synced_at != iv->synced_at)
-            *w = (sent_work){iv->id + 1, iv->synced_at, 0};
-        w->work += ep_pol_llm_iteration(view, &iv->spec, req->input,
-                                        (double)req->input * (double)req->input, 0, 0);
+    sent_work *w = sent_slot(st, iv);
+    if (!w || iv->node == req->at_node)
         return;
-    }
+    if (w->inst != iv->id + 1 || w->synced_at != iv->synced_at)
+        *w = (sent_work){iv->id + 1, iv->synced_at, 0};
+    w->work += ep_pol_llm_iteration(view, &iv->spec, req->input,
+                                    (double)req->input * (double)req->input, 0, 0);
 }
 
 /* Counts the busy ready instances of each device for this route call (none when the
@@ -210,24 +206,18 @@ stalls(epara_state *st, const ep_view *view, const ep_env *env, const ep_request
     return f > st->p.stall_admit * (share > 0 ? share : 0);
 }
 
-/* Notes the prefill work of req dispatched to instance id (stall_admit). */
+/* Notes the prefill work of LLM prompt req dispatched to instance iv (stall_admit). */
 static void
 note_stall(epara_state *st, const ep_view *view, const ep_env *env, const ep_request_info *req,
-           int id)
+           const ep_instance_view *iv)
 {
-    if (st->p.stall_admit <= 0 || id < 0 || view->sc->services[req->service].kind != EP_SVC_LLM)
+    if (st->p.stall_admit <= 0 || iv->id < 0)
         return;
-    for (int i = 0; i < view->ninst; i++) {
-        const ep_instance_view *iv = &view->inst[i];
-        if (iv->id != id)
-            continue;
-        int k = id % MAX_INST;
-        double load = stall_load(st, view, env, iv);
-        st->stall_inst[k] = id + 1;
-        st->stall_work[k] = load + prefill_s(st, view, req, iv);
-        st->stall_at[k] = env->now;
-        return;
-    }
+    int k = iv->id % MAX_INST;
+    double load = stall_load(st, view, env, iv);
+    st->stall_inst[k] = iv->id + 1;
+    st->stall_work[k] = load + prefill_s(st, view, req, iv);
+    st->stall_at[k] = env->now;
 }
 
 /* Frame-level DP: a frequency task's frames are spread over the replicas that meet the
@@ -311,9 +301,9 @@ route(epara_state *st, const ep_env *env, const ep_view *view, const ep_request_
         n++;
         if (llm && st->p.tpot_admit && full(st, view, iv, nready))
             continue;
-        ep_time t = estimate(st, view, env, req, i);
         if (llm && st->p.stall_admit > 0 && stalls(st, view, env, req, i))
             continue;
+        ep_time t = estimate(st, view, env, req, i);
         if (iv->node == req->at_node && t < t_local) {
             t_local = t;
             best_local = i;
@@ -389,8 +379,12 @@ epr_route(void *state, const ep_env *env, const ep_view *view, const ep_request_
     busy_devices(st, view, st->p.mt_stretch || st->p.tpot_stretch);
     route(st, env, view, req, out);
     st->busy_valid = 0;
-    if (out->kind == EP_ROUTE_DISPATCH) {
-        note_sent(st, view, req, out->instance);
-        note_stall(st, view, env, req, out->instance);
-    }
+    if (out->kind != EP_ROUTE_DISPATCH || view->sc->services[req->service].kind != EP_SVC_LLM)
+        return;
+    for (int i = 0; i < view->ninst; i++)
+        if (view->inst[i].id == out->instance) {
+            note_sent(st, view, req, &view->inst[i]);
+            note_stall(st, view, env, req, &view->inst[i]);
+            break;
+        }
 }
