@@ -23,6 +23,8 @@
 #define MAX_PERIODS 1000000
 #define TOL         1e-6
 #define MT_MAX      64 /* most co-located instances considered per device */
+#define KV_LEVELS   8
+#define KV_RATIO    0.7
 
 typedef struct cand {
     ep_instance_spec spec;
@@ -190,8 +192,40 @@ fits(const bnd *b, int svc, const int *devs, int n)
     return 1;
 }
 
+/* Appends candidate sp with capacity cap, burst rate burst and memory mem per device. */
+static int
+push_cand(bnd *b, const ep_instance_spec *sp, double cap, double burst, double mem)
+{
+    if (b->nc == b->capc) {
+        int nc = b->capc ? b->capc * 2 : 64;
+        cand *c = realloc(b->c, (size_t)nc * sizeof *c);
+        if (!c)
+            return EP_ENOMEM;
+        b->c = c;
+        b->capc = nc;
+    }
+    cand *k = &b->c[b->nc++];
+    k->spec = *sp;
+    k->cap_per_s = cap;
+    k->burst = burst;
+    k->mem_bytes = mem;
+    k->reps = MT_MAX;
+    for (int i = 0; i < sp->ndev; i++) {
+        double r = floor(ep_pol_usable_mem(b->sc, sp->devs[i]) / mem);
+        if (r < k->reps)
+            k->reps = r < 1 ? 1 : (int)r;
+    }
+    k->deployed = 0;
+    return 0;
+}
+
 /* Adds candidate (svc, mode, devs) when it fits and its capacity is positive; *added tells
- * whether it did. */
+ * whether it did. An LLM instance (not a pipeline) whose service has a KV cache comes as
+ * KV_LEVELS candidates (docs/decisions/0002-bound.md, "KV cache"): level j stands for every
+ * instance whose KV capacity lies in (K KV_RATIO^(j+1), K KV_RATIO^j] (K: the instance's KV
+ * alone on its devices; the last level down to 0), with the capacity and burst rate at the
+ * top of that range and the memory (weights, reserve and KV) at its bottom, so each level
+ * bounds every instance it stands for. */
 static int
 add_cand(bnd *b, int svc, ep_mode mode, const int *devs, int n, int *added)
 {
@@ -205,6 +239,24 @@ add_cand(bnd *b, int svc, ep_mode mode, const int *devs, int n, int *added)
     sp.ndev = n;
     memcpy(sp.devs, devs, (size_t)n * sizeof *devs);
     sp.order = EP_QUEUE_FIFO;
+    const ep_service *v = &b->sc->services[svc];
+    double mem = (double)ep_cost_instance_mem(b->sc, svc, n);
+    if (v->kind == EP_SVC_LLM && v->kv_bytes_per_token > 0 && mode != EP_MODE_PP) {
+        double K = (double)ep_pol_kv_capacity(&b->view, &sp), top = K;
+        for (int l = 0; l < KV_LEVELS && top >= 1; l++, top *= KV_RATIO) {
+            double bottom = l + 1 < KV_LEVELS ? top * KV_RATIO : 0;
+            int bb, rc;
+            double cap = ep_pol_capacity_at(&b->view, &sp, 1, (int64_t)top, INFINITY, 0, &bb, NULL);
+            if (!(cap > 0) || !isfinite(cap))
+                break; /* lower levels hold less KV: no more capacity */
+            double burst = ep_burst_rate(&b->view, &sp, (int64_t)top);
+            if ((rc = push_cand(b, &sp, cap, burst,
+                                mem + bottom * (double)v->kv_bytes_per_token / n)))
+                return rc;
+            *added = 1;
+        }
+        return 0;
+    }
     double cap = ep_pol_capacity(&b->view, &sp, NULL);
     if (mode == EP_MODE_PP && n == 2) {
         /* Stage order matters for a DNN pipeline's interval: keep the better order. */
@@ -219,28 +271,9 @@ add_cand(bnd *b, int svc, ep_mode mode, const int *devs, int n, int *added)
     }
     if (!(cap > 0) || !isfinite(cap))
         return 0;
-    if (b->nc == b->capc) {
-        int nc = b->capc ? b->capc * 2 : 64;
-        cand *c = realloc(b->c, (size_t)nc * sizeof *c);
-        if (!c)
-            return EP_ENOMEM;
-        b->c = c;
-        b->capc = nc;
-    }
-    cand *k = &b->c[b->nc++];
-    k->spec = sp;
-    k->cap_per_s = cap;
-    k->burst = ep_burst_rate(&b->view, &sp);
-    k->mem_bytes = (double)ep_cost_instance_mem(b->sc, svc, n);
-    k->reps = MT_MAX;
-    for (int i = 0; i < n; i++) {
-        double r = floor(ep_pol_usable_mem(b->sc, devs[i]) / k->mem_bytes);
-        if (r < k->reps)
-            k->reps = r < 1 ? 1 : (int)r;
-    }
-    k->deployed = 0;
-    *added = 1;
-    return 0;
+    int rc = push_cand(b, &sp, cap, ep_burst_rate(&b->view, &sp, -1), mem);
+    *added = rc == 0;
+    return rc;
 }
 
 static int

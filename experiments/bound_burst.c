@@ -64,45 +64,44 @@ ep_burst_count(ep_burst *bb, int s, int64_t p, double at_s)
     bb->bins[bb->off[s] + p * bb->nbin[s] + i] += 1;
 }
 
-static int
-desc(const void *a, const void *b)
+/* The cap on the period's requests served, at one value of C, as the cheapest partition of
+ * the period into intervals of bins (dynamic programming over interval ends). An interval of
+ * bins [i, j) holding n arrivals serves at most min(n, C (its length + H)) of them (they
+ * must be served between its start and its end plus H) when that window ends inside the
+ * period, else all n may be. The partition's cap, with each interval's term kept as the
+ * branch that attains it (n: into R; C (length + H): into jw), is a valid cap at every C. */
+static void
+partition_piece(const double *cum, int nb, double w, double h, double per, double c, double *F,
+                int *from, char *slope, double *jw, double *R)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* The pieces of one scale: coarse bins of f base bins (f H_s long), each window f H_s + H_s. */
-static int
-scale_pieces(const double *bin, int nb, double h, double per, int f, double total, double *v,
-             double *jw, double *R, int max)
-{
-    int ne = 0;
-    for (int i = 0; i * f < nb; i++) {
-        double c = 0;
-        for (int u = i * f; u < (i + 1) * f && u < nb; u++)
-            c += bin[u];
-        if ((double)((i + 1) * f + 1) * h <= per + 1e-9 && c > 0)
-            v[ne++] = c; /* its window [i f h, ((i + 1) f + 1) h] ends inside the period */
+    F[0] = 0;
+    for (int j = 1; j <= nb; j++) {
+        double end = j == nb ? per : j * w;
+        F[j] = INFINITY;
+        for (int len = 1; len <= j && (len - 1) * w < EP_BURST_MAX_SPAN * h;
+             len = len < 16 ? len + 1 : (int)ceil(len * 1.25)) {
+            int i = j - len;
+            double n = cum[j] - cum[i], span = end - i * w + h, f = F[i] + n;
+            char sl = 0;
+            if (end + h <= per + 1e-9 && c * span < n) {
+                f = F[i] + c * span;
+                sl = 1;
+            }
+            if (f < F[j]) {
+                F[j] = f;
+                from[j] = i;
+                slope[j] = sl;
+            }
+        }
     }
-    qsort(v, (size_t)ne, sizeof *v, desc);
-    /* j = 1 .. 8, then about 1.25x apart; the last piece takes every bin with arrivals. */
-    int n = 0, i = 0;
-    double top = 0; /* arrivals in the i fullest bins */
-    for (int j = 1; j <= ne && n < max; j = j < 8 ? j + 1 : (int)ceil(j * 1.25)) {
-        if (n == max - 1)
-            j = ne;
-        for (; i < j; i++)
-            top += v[i];
-        jw[n] = (double)j * (f + 1) * h;
-        R[n++] = total - top;
+    *jw = *R = 0;
+    for (int j = nb; j > 0; j = from[j]) {
+        double end = j == nb ? per : j * w;
+        if (slope[j])
+            *jw += end - from[j] * w + h;
+        else
+            *R += cum[j] - cum[from[j]];
     }
-    if (ne > 0 && i < ne) {
-        for (; i < ne; i++)
-            top += v[i];
-        jw[n] = (double)ne * (f + 1) * h;
-        R[n++] = total - top;
-    }
-    return n;
 }
 
 int
@@ -111,31 +110,60 @@ ep_burst_pieces(const ep_burst *bb, int s, int64_t p, double *jw, double *R, int
     double h = bb->h[s];
     if (h <= 0 || max < 1)
         return 0;
-    int nb = bb->nbin[s], n = 0;
+    int nb = bb->nbin[s], g = (nb + EP_BURST_MAX_BINS - 1) / EP_BURST_MAX_BINS;
+    int nc = (nb + g - 1) / g; /* bins of g H */
     const double *bin = &bb->bins[bb->off[s] + p * nb];
-    double *v = malloc((size_t)nb * sizeof *v), total = 0;
-    if (!v)
-        return -1;
-    for (int i = 0; i < nb; i++)
-        total += bin[i];
-    for (int f = 1; (f + 1) * h <= bb->per + 1e-9 && n < max; f *= EP_BURST_SCALE_STEP) {
-        int per_scale = max / EP_BURST_SCALES;
-        n += scale_pieces(bin, nb, h, bb->per, f, total, v, jw + n, R + n,
-                          per_scale < max - n ? per_scale : max - n);
+    double *cum = malloc(((size_t)nc + 1) * sizeof *cum), *F = malloc(((size_t)nc + 1) * sizeof *F);
+    int *from = malloc(((size_t)nc + 1) * sizeof *from);
+    char *slope = malloc((size_t)nc + 1);
+    int n = 0;
+    if (!cum || !F || !from || !slope) {
+        n = -1;
+        goto done;
     }
-    free(v);
+    double top = 0, w = g * h;
+    cum[0] = 0;
+    for (int i = 0; i < nc; i++) {
+        double c = 0;
+        for (int u = i * g; u < (i + 1) * g && u < nb; u++)
+            c += bin[u];
+        cum[i + 1] = cum[i] + c;
+        top = c > top ? c : top;
+    }
+    double total = cum[nc];
+    if (total <= 0)
+        goto done;
+    /* C from half the period's mean rate to the rate at which the fullest bin fits in H. */
+    double lo = 0.5 * total / (bb->per + h), hi = top / h;
+    if (hi < 2 * lo)
+        hi = 2 * lo;
+    int ng = max < EP_BURST_GRID ? max : EP_BURST_GRID;
+    for (int k = 0; k < ng; k++) {
+        double c = lo * pow(hi / lo, ng > 1 ? (double)k / (ng - 1) : 0), pj, pr;
+        partition_piece(cum, nc, w, h, bb->per, c, F, from, slope, &pj, &pr);
+        if (pj <= 0 || (n > 0 && fabs(pj - jw[n - 1]) < 1e-9 && fabs(pr - R[n - 1]) < 1e-6))
+            continue; /* no cap (every interval at its arrivals) or the previous piece */
+        jw[n] = pj;
+        R[n++] = pr;
+    }
+done:
+    free(cum);
+    free(F);
+    free(from);
+    free(slope);
     return n;
 }
 
 double
-ep_burst_rate(const ep_view *v, const ep_instance_spec *sp)
+ep_burst_rate(const ep_view *v, const ep_instance_spec *sp, int64_t kv)
 {
     const ep_service *svc = &v->sc->services[sp->service];
     int mb = ep_pol_max_batch(v, sp);
     double best = 0, limit = horizon(svc);
     if (svc->kind == EP_SVC_LLM) {
         double in = ep_pol_mean_input(v, sp->service);
-        int64_t kv = ep_pol_kv_capacity(v, sp);
+        if (kv < 0)
+            kv = ep_pol_kv_capacity(v, sp);
         for (int n = 1; n <= mb && (double)n * in <= (double)kv; n++) {
             double t =
                     ep_dur_to_s(ep_pol_llm_iteration(v, sp, (int64_t)(n * in), n * in * in, 0, 0));

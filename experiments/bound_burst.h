@@ -11,9 +11,10 @@
 #include "epara/core/model.h"
 #include "epara/policies/policy.h"
 
-#define EP_BURST_MAX_PIECES 96
-#define EP_BURST_SCALES     4 /* bins of H_s, 4 H_s, 16 H_s, 64 H_s (those that fit) */
-#define EP_BURST_SCALE_STEP 4
+#define EP_BURST_GRID       16 /* values of C a piece is computed at */
+#define EP_BURST_MAX_PIECES EP_BURST_GRID
+#define EP_BURST_MAX_SPAN   64  /* intervals up to this many H_s (longer: the period's rows) */
+#define EP_BURST_MAX_BINS   256 /* more bins of H_s in a period are merged g at a time */
 
 typedef struct ep_burst {
     double per;   /* a period's length, s */
@@ -23,9 +24,9 @@ typedef struct ep_burst {
     double *bins; /* arrivals per (service, period, bin) */
 } ep_burst;
 
-/* Bins for every service whose period holds at least two bins of H_s (the bins whose
- * H_s-window ends inside the period are the ones ranked). per_s: the period's length; np:
- * periods. Returns 0 or EP_ENOMEM. */
+/* Bins for every service whose period holds at least two bins of H_s (an interval can then
+ * end H_s before the period does). per_s: the period's length; np: periods. Returns 0 or
+ * EP_ENOMEM. */
 int ep_burst_init(ep_burst *bb, const ep_scenario *sc, double per_s, int64_t np);
 void ep_burst_free(ep_burst *bb);
 
@@ -34,20 +35,25 @@ void ep_burst_count(ep_burst *bb, int s, int64_t p, double at_s);
 
 /* The pieces of the cap on the requests of s arriving in period p that are served: with C
  * the req/s of s the period's instances can start within H_s (prefills for an LLM, batches
- * for a DNN), served <= R[i] + jw[i] C for every piece i. At each scale f = 1, 4, 16, 64
- * (coarse bins of f H_s, while f H_s + H_s fits in the period) and for j = 1, 2, .., 8,
- * then about 1.25x apart, and the number of coarse bins with arrivals: the j fullest coarse
- * bins can each take at most C (f + 1) H_s (their arrivals must be served between the
- * bin's start and its end plus H_s), R = the period's other arrivals. Coarse bins whose
- * window would end past the period (whose work may fall on the next period's instances)
- * always count in R.
- * Writes at most max pieces; returns how many (0: no bins for s, or no arrivals). */
+ * for a DNN), served <= R[i] + jw[i] C for every piece i. The requests arriving in an
+ * interval I of the period must be served between its start and its end plus H_s, so at
+ * most C (|I| + H_s) of them (when that window ends inside the period: work past it may fall
+ * on the next period's instances); for any partition of the period into intervals (of bins
+ * of H_s, merged g at a time when a period holds more than EP_BURST_MAX_BINS), the sum over
+ * its intervals of min(arrivals, C (|I| + H_s)) caps the served ones. Each piece is the
+ * cheapest partition at one C of EP_BURST_GRID values from half the period's mean rate to
+ * the fullest bin's count / H_s (dynamic programming; interval lengths 1..16 bins, then
+ * about 1.25x apart, up to EP_BURST_MAX_SPAN H_s), each interval's term kept as the branch
+ * that attains its minimum: valid at every C, tight at that one. Writes at most max pieces;
+ * returns how many (0: no bins for s, no arrivals or no interval that caps; -1: out of
+ * memory). */
 int ep_burst_pieces(const ep_burst *bb, int s, int64_t p, double *jw, double *R, int max);
 
 /* The most req/s of its service instance sp can start within the burst horizon, counting
  * no other work: an LLM's best prefill throughput n / t(n prefills of the mean prompt) over
  * n up to its batch limit and KV, with t <= TTFT (a pipeline: its stages overlap, n ndev /
- * t); a DNN's best batch rate b / interval with a batch time <= the deadline. */
-double ep_burst_rate(const ep_view *v, const ep_instance_spec *sp);
+ * t); a DNN's best batch rate b / interval with a batch time <= the deadline. kv: an LLM
+ * instance's KV capacity in tokens (< 0: all its devices hold beside its weights). */
+double ep_burst_rate(const ep_view *v, const ep_instance_spec *sp, int64_t kv);
 
 #endif
