@@ -67,7 +67,9 @@ typedef struct bnd {
     int *flow_pair, *flow_n, nflows;
     int *at_row;    /* nservices x nnodes: row of (s, n), 0 when no candidate enters at n */
     double *served; /* Y_s */
-    ep_burst burst; /* arrivals per burst bin */
+    ep_burst burst; /* arrivals per burst bin, per service */
+    ep_burst lbins; /* arrivals per burst bin, per (service, ingress node): uplink caps */
+    int *lkey;      /* nservices x nnodes: the (service, ingress node) key of lbins, or -1 */
     double solve_s;
     int64_t lps;
 } bnd;
@@ -113,6 +115,48 @@ window(bnd *b)
     if (b->np > MAX_PERIODS)
         return fail(b, EP_EINVAL, "more than 1,000,000 placement periods in the window", NULL);
     return 0;
+}
+
+/* Bins of at most `most` a period, fewer when keys x periods x most would pass about 4
+ * million (at least 4). */
+static int
+bins_per_period(int keys, int64_t np, int most)
+{
+    double room = 4e6 / ((double)(keys > 0 ? keys : 1) * (double)(np > 0 ? np : 1));
+    return room >= most ? most : room >= 4 ? (int)room : 4;
+}
+
+/* The burst bins: per service (bound_burst.h), and per (service, ingress node) for the
+ * uplink caps (uplink_caps). */
+static int
+burst_bins(bnd *b)
+{
+    const ep_scenario *sc = b->sc;
+    int ns = sc->nservices, nn = sc->nnodes, nk = 0, rc;
+    double per = ep_dur_to_s(b->period);
+    double *h = calloc((size_t)ns * nn + 1, sizeof *h);
+    b->lkey = malloc(((size_t)ns * nn + 1) * sizeof *b->lkey);
+    if (!h || !b->lkey) {
+        free(h);
+        return EP_ENOMEM;
+    }
+    for (int s = 0; s < ns; s++)
+        h[s] = ep_burst_horizon(&sc->services[s]);
+    rc = ep_burst_init(&b->burst, h, ns, per, b->np, bins_per_period(ns, b->np, EP_BURST_MAX_BINS));
+    for (int i = 0; i < ns * nn; i++)
+        b->lkey[i] = -1;
+    for (int w = 0; w < sc->nworkloads; w++)
+        for (int i = 0; i < sc->workloads[w].ningress; i++) {
+            int s = sc->workloads[w].service, *k = &b->lkey[s * nn + sc->workloads[w].ingress[i]];
+            if (*k < 0) {
+                *k = nk;
+                h[nk++] = ep_burst_horizon(&sc->services[s]);
+            }
+        }
+    if (!rc)
+        rc = ep_burst_init(&b->lbins, h, nk, per, b->np, bins_per_period(nk, b->np, 64));
+    free(h);
+    return rc;
 }
 
 /* Streams every workload as the simulator does (ep_arrivals: time-compressed, tiled, replayed
@@ -167,6 +211,8 @@ count_demand(bnd *b)
             b->demand[p * ns + s] += 1;
             ep_time p0 = sc->run.placement_period > 0 ? (b->p_first + p) * b->period : b->lo;
             ep_burst_count(&b->burst, s, p, ep_dur_to_s(at - p0));
+            if (b->lkey[s * sc->nnodes + in] >= 0)
+                ep_burst_count(&b->lbins, b->lkey[s * sc->nnodes + in], p, ep_dur_to_s(at - p0));
             b->dem_in[(p * ns + s) * sc->nnodes + in] += 1;
         }
         ep_arrivals_close(&rp);
@@ -590,6 +636,36 @@ horizon_s(const bnd *b, int s)
     return ep_dur_to_s(v->slo.fps > 0 ? v->slo.frame_deadline : v->slo.deadline);
 }
 
+/* Uplink caps (docs/decisions/0002-bound.md, "Uplinks"): requests of s entering at node i,
+ * where no candidate of s takes requests in, all cross i's uplink, between their arrival and
+ * their burst horizon H_s later; of those arriving in block a, at most the cheapest partition
+ * of the block's bins into intervals of sum min(arrivals, B (|I| + H_s) / bytes_s) can be
+ * served (B: the uplink's bytes/s, bytes_s: the service's mean payload), whatever the
+ * placement. Lowers the pair's demand in the block to that cap. */
+static int
+uplink_caps(const bnd *b, jlp *j)
+{
+    const ep_scenario *sc = b->sc;
+    int nn = sc->nnodes;
+    for (int q = 0; q < b->npairs; q++) {
+        int s = b->pair_s[q], i = b->pair_i[q], key = b->lkey[s * nn + i];
+        double bytes = b->rows[s] > 0 ? b->sum_bytes[s] / b->rows[s] : 0;
+        double bw = ep_pol_link_bw(&sc->links[sc->nodes[i].link]);
+        if (key < 0 || b->at_row[s * nn + i] || !(bytes > 0) || !(bw > 0))
+            continue;
+        for (int a = 0; a < j->na; a++) {
+            double *d = &j->dq[a * b->npairs + q];
+            if (*d <= 0)
+                continue;
+            double cap = ep_burst_cap(&b->lbins, key, (int64_t)a * j->m, j->m, bw / bytes);
+            if (cap < 0)
+                return EP_ENOMEM;
+            *d = cap < *d ? cap : *d;
+        }
+    }
+    return 0;
+}
+
 /* Blocks, their seconds, each service's carry-over and the demand per block. */
 static int
 jlp_blocks(const bnd *b, jlp *j)
@@ -636,7 +712,7 @@ jlp_blocks(const bnd *b, jlp *j)
         for (int q = 0; q < b->npairs; q++)
             j->dq[(p / m) * b->npairs + q] +=
                     b->dem_in[(p * ns + b->pair_s[q]) * nn + b->pair_i[q]];
-    return 0;
+    return uplink_caps(b, j);
 }
 
 /* The last block in which a request of s arriving in block a may be served: the one holding
@@ -1193,6 +1269,8 @@ bnd_free(bnd *b)
     free(b->c);
     free(b->served);
     ep_burst_free(&b->burst);
+    ep_burst_free(&b->lbins);
+    free(b->lkey);
 }
 
 int
@@ -1249,8 +1327,7 @@ ep_bound_run(const ep_scenario *sc, const ep_run_opts *opts, ep_run_result *out,
         rc = fail(b, EP_ENOMEM, "out of memory", NULL);
         goto done;
     }
-    if ((rc = ep_burst_init(&b->burst, sc, ep_dur_to_s(b->period), b->np)) != 0 ||
-        (rc = ep_servable_new(sc, &b->feas)) != 0) {
+    if ((rc = burst_bins(b)) != 0 || (rc = ep_servable_new(sc, &b->feas)) != 0) {
         rc = fail(b, rc, "out of memory", NULL);
         goto done;
     }

@@ -8,8 +8,8 @@
 #include "epara/core/error.h"
 #include "epara/policies/policy_util.h"
 
-static double
-horizon(const ep_service *v)
+double
+ep_burst_horizon(const ep_service *v)
 {
     ep_dur h = v->kind == EP_SVC_LLM ? v->slo.ttft
                : v->slo.fps > 0      ? v->slo.frame_deadline
@@ -18,25 +18,27 @@ horizon(const ep_service *v)
 }
 
 int
-ep_burst_init(ep_burst *bb, const ep_scenario *sc, double per_s, int64_t np)
+ep_burst_init(ep_burst *bb, const double *h, int nkeys, double per_s, int64_t np, int max_bins)
 {
     memset(bb, 0, sizeof *bb);
-    int ns = sc->nservices;
     bb->per = per_s;
-    bb->h = calloc((size_t)ns + 1, sizeof *bb->h);
-    bb->nbin = calloc((size_t)ns + 1, sizeof *bb->nbin);
-    bb->off = calloc((size_t)ns + 1, sizeof *bb->off);
-    if (!bb->h || !bb->nbin || !bb->off)
+    bb->np = np;
+    bb->h = calloc((size_t)nkeys + 1, sizeof *bb->h);
+    bb->w = calloc((size_t)nkeys + 1, sizeof *bb->w);
+    bb->nbin = calloc((size_t)nkeys + 1, sizeof *bb->nbin);
+    bb->off = calloc((size_t)nkeys + 1, sizeof *bb->off);
+    if (!bb->h || !bb->w || !bb->nbin || !bb->off)
         return EP_ENOMEM;
     int64_t n = 0;
-    for (int s = 0; s < ns; s++) {
-        double h = horizon(&sc->services[s]);
+    for (int s = 0; s < nkeys; s++) {
         /* At least one bin whose window [start, end + H] ends inside the period, and not so
          * many bins that counting them costs more than it tells (1 ms). */
-        if (h < 1e-3 || 2 * h > per_s || per_s / h > 1e6)
+        if (h[s] < 1e-3 || 2 * h[s] > per_s)
             continue;
-        bb->h[s] = h;
-        bb->nbin[s] = (int)ceil(per_s / h - 1e-9);
+        double nb = ceil(per_s / h[s] - 1e-9), g = ceil(nb / max_bins);
+        bb->h[s] = h[s];
+        bb->w[s] = g * h[s];
+        bb->nbin[s] = (int)ceil(per_s / bb->w[s] - 1e-9);
         bb->off[s] = n;
         n += np * bb->nbin[s];
     }
@@ -48,6 +50,7 @@ void
 ep_burst_free(ep_burst *bb)
 {
     free(bb->h);
+    free(bb->w);
     free(bb->nbin);
     free(bb->off);
     free(bb->bins);
@@ -59,31 +62,33 @@ ep_burst_count(ep_burst *bb, int s, int64_t p, double at_s)
 {
     if (bb->h[s] <= 0)
         return;
-    int i = (int)floor(at_s / bb->h[s]);
+    int i = (int)floor(at_s / bb->w[s]);
     i = i < 0 ? 0 : i >= bb->nbin[s] ? bb->nbin[s] - 1 : i;
     bb->bins[bb->off[s] + p * bb->nbin[s] + i] += 1;
 }
 
-/* The cap on the period's requests served, at one value of C, as the cheapest partition of
- * the period into intervals of bins (dynamic programming over interval ends). An interval of
- * bins [i, j) holding n arrivals serves at most min(n, C (its length + H)) of them (they
- * must be served between its start and its end plus H) when that window ends inside the
- * period, else all n may be. The partition's cap, with each interval's term kept as the
- * branch that attains it (n: into R; C (length + H): into jw), is a valid cap at every C. */
-static void
-partition_piece(const double *cum, int nb, double w, double h, double per, double c, double *F,
-                int *from, char *slope, double *jw, double *R)
+/* The cheapest partition, at rate c, of bins 0..nb-1 (arrivals cum[j] - cum[i] in bins
+ * [i, j), bin k spanning [t0[k], t1[k])) into intervals (dynamic programming over interval
+ * ends). An interval holding n arrivals serves at most min(n, c (its length + h)) of them
+ * (they must be served between its start and its end plus h) when that window ends by
+ * limit, else all n may be. The partition's cap, with each interval's term kept as the
+ * branch that attains it (n: into *R; its length + h: into *jw), is a valid cap at every c;
+ * returns its value at c. Intervals up to EP_BURST_MAX_SPAN h: 1..16 bins, then about 1.25x
+ * apart. */
+static double
+partition(const double *cum, const double *t0, const double *t1, int nb, double h, double limit,
+          double c, double *F, int *from, char *slope, double *jw, double *R)
 {
     F[0] = 0;
     for (int j = 1; j <= nb; j++) {
-        double end = j == nb ? per : j * w;
+        double end = t1[j - 1];
         F[j] = INFINITY;
-        for (int len = 1; len <= j && (len - 1) * w < EP_BURST_MAX_SPAN * h;
+        for (int len = 1; len <= j && end - t0[j - len] < EP_BURST_MAX_SPAN * h;
              len = len < 16 ? len + 1 : (int)ceil(len * 1.25)) {
             int i = j - len;
-            double n = cum[j] - cum[i], span = end - i * w + h, f = F[i] + n;
+            double n = cum[j] - cum[i], span = end - t0[i] + h, f = F[i] + n;
             char sl = 0;
-            if (end + h <= per + 1e-9 && c * span < n) {
+            if (end + h <= limit + 1e-9 && c * span < n) {
                 f = F[i] + c * span;
                 sl = 1;
             }
@@ -96,62 +101,106 @@ partition_piece(const double *cum, int nb, double w, double h, double per, doubl
     }
     *jw = *R = 0;
     for (int j = nb; j > 0; j = from[j]) {
-        double end = j == nb ? per : j * w;
         if (slope[j])
-            *jw += end - from[j] * w + h;
+            *jw += t1[j - 1] - t0[from[j]] + h;
         else
             *R += cum[j] - cum[from[j]];
     }
+    return F[nb];
+}
+
+/* Work arrays for partition over nb bins of key s from period p0 on, m periods (those that
+ * exist), laid end to end: cumulative arrivals and each bin's span; *top: the fullest bin. */
+typedef struct dp_work {
+    double *cum, *t0, *t1, *F;
+    int *from;
+    char *slope;
+    int nb;
+} dp_work;
+
+static void
+dp_free(dp_work *d)
+{
+    free(d->cum);
+    free(d->t0);
+    free(d->t1);
+    free(d->F);
+    free(d->from);
+    free(d->slope);
+}
+
+static int
+dp_load(dp_work *d, const ep_burst *bb, int s, int64_t p0, int m, double *top)
+{
+    memset(d, 0, sizeof *d);
+    int nb = bb->nbin[s];
+    int64_t pe = p0 + m < bb->np ? p0 + m : bb->np;
+    size_t n = (size_t)(pe > p0 ? pe - p0 : 0) * (size_t)nb + 1;
+    d->cum = malloc(n * sizeof *d->cum);
+    d->t0 = malloc(n * sizeof *d->t0);
+    d->t1 = malloc(n * sizeof *d->t1);
+    d->F = malloc(n * sizeof *d->F);
+    d->from = malloc(n * sizeof *d->from);
+    d->slope = malloc(n);
+    if (!d->cum || !d->t0 || !d->t1 || !d->F || !d->from || !d->slope) {
+        dp_free(d);
+        return EP_ENOMEM;
+    }
+    d->cum[0] = 0;
+    *top = 0;
+    for (int64_t p = p0; p < pe; p++)
+        for (int i = 0; i < nb; i++, d->nb++) {
+            double c = bb->bins[bb->off[s] + p * nb + i], base = (double)(p - p0) * bb->per;
+            d->cum[d->nb + 1] = d->cum[d->nb] + c;
+            d->t0[d->nb] = base + i * bb->w[s];
+            d->t1[d->nb] = base + (i + 1 < nb ? (i + 1) * bb->w[s] : bb->per);
+            *top = c > *top ? c : *top;
+        }
+    return 0;
 }
 
 int
 ep_burst_pieces(const ep_burst *bb, int s, int64_t p, double *jw, double *R, int max)
 {
-    double h = bb->h[s];
+    double h = bb->h[s], top;
     if (h <= 0 || max < 1)
         return 0;
-    int nb = bb->nbin[s], g = (nb + EP_BURST_MAX_BINS - 1) / EP_BURST_MAX_BINS;
-    int nc = (nb + g - 1) / g; /* bins of g H */
-    const double *bin = &bb->bins[bb->off[s] + p * nb];
-    double *cum = malloc(((size_t)nc + 1) * sizeof *cum), *F = malloc(((size_t)nc + 1) * sizeof *F);
-    int *from = malloc(((size_t)nc + 1) * sizeof *from);
-    char *slope = malloc((size_t)nc + 1);
+    dp_work d;
+    if (dp_load(&d, bb, s, p, 1, &top))
+        return -1;
     int n = 0;
-    if (!cum || !F || !from || !slope) {
-        n = -1;
-        goto done;
-    }
-    double top = 0, w = g * h;
-    cum[0] = 0;
-    for (int i = 0; i < nc; i++) {
-        double c = 0;
-        for (int u = i * g; u < (i + 1) * g && u < nb; u++)
-            c += bin[u];
-        cum[i + 1] = cum[i] + c;
-        top = c > top ? c : top;
-    }
-    double total = cum[nc];
-    if (total <= 0)
-        goto done;
+    double total = d.cum[d.nb];
     /* C from half the period's mean rate to the rate at which the fullest bin fits in H. */
     double lo = 0.5 * total / (bb->per + h), hi = top / h;
     if (hi < 2 * lo)
         hi = 2 * lo;
     int ng = max < EP_BURST_GRID ? max : EP_BURST_GRID;
-    for (int k = 0; k < ng; k++) {
+    for (int k = 0; total > 0 && k < ng; k++) {
         double c = lo * pow(hi / lo, ng > 1 ? (double)k / (ng - 1) : 0), pj, pr;
-        partition_piece(cum, nc, w, h, bb->per, c, F, from, slope, &pj, &pr);
+        partition(d.cum, d.t0, d.t1, d.nb, h, bb->per, c, d.F, d.from, d.slope, &pj, &pr);
         if (pj <= 0 || (n > 0 && fabs(pj - jw[n - 1]) < 1e-9 && fabs(pr - R[n - 1]) < 1e-6))
             continue; /* no cap (every interval at its arrivals) or the previous piece */
         jw[n] = pj;
         R[n++] = pr;
     }
-done:
-    free(cum);
-    free(F);
-    free(from);
-    free(slope);
+    dp_free(&d);
     return n;
+}
+
+double
+ep_burst_cap(const ep_burst *bb, int s, int64_t p0, int m, double c)
+{
+    double top, jw, R;
+    dp_work d;
+    if (bb->h[s] <= 0)
+        return INFINITY; /* no bins: no cap */
+    if (dp_load(&d, bb, s, p0, m, &top))
+        return -1;
+    double cap = d.nb > 0 ? partition(d.cum, d.t0, d.t1, d.nb, bb->h[s], INFINITY, c, d.F, d.from,
+                                      d.slope, &jw, &R)
+                          : INFINITY;
+    dp_free(&d);
+    return cap;
 }
 
 double
@@ -159,7 +208,7 @@ ep_burst_rate(const ep_view *v, const ep_instance_spec *sp, int64_t kv)
 {
     const ep_service *svc = &v->sc->services[sp->service];
     int mb = ep_pol_max_batch(v, sp);
-    double best = 0, limit = horizon(svc);
+    double best = 0, limit = ep_burst_horizon(svc);
     if (svc->kind == EP_SVC_LLM) {
         double in = ep_pol_mean_input(v, sp->service);
         if (kv < 0)

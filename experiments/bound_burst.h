@@ -13,24 +13,33 @@
 
 #define EP_BURST_GRID       16 /* values of C a piece is computed at */
 #define EP_BURST_MAX_PIECES EP_BURST_GRID
-#define EP_BURST_MAX_SPAN   64  /* intervals up to this many H_s (longer: the period's rows) */
-#define EP_BURST_MAX_BINS   256 /* more bins of H_s in a period are merged g at a time */
+#define EP_BURST_MAX_SPAN   64  /* intervals up to this many H (longer: the period's rows) */
+#define EP_BURST_MAX_BINS   256 /* more bins of H in a period are merged g at a time */
 
+/* Arrivals per (key, period, bin) for keys with a horizon H each (a service; or a pair of a
+ * service and its ingress node): bins of width w = g H, g the smallest integer keeping at
+ * most max_bins bins in a period. */
 typedef struct ep_burst {
     double per;   /* a period's length, s */
-    double *h;    /* per service: H_s in s, 0 when the service gets no bins */
-    int *nbin;    /* per service: bins per period */
-    int64_t *off; /* per service: its first bin */
-    double *bins; /* arrivals per (service, period, bin) */
+    int64_t np;   /* periods */
+    double *h;    /* per key: H in s, 0 when the key gets no bins */
+    double *w;    /* per key: its bins' width, s */
+    int *nbin;    /* per key: bins per period */
+    int64_t *off; /* per key: its first bin */
+    double *bins; /* arrivals per (key, period, bin) */
 } ep_burst;
 
-/* Bins for every service whose period holds at least two bins of H_s (an interval can then
- * end H_s before the period does). per_s: the period's length; np: periods. Returns 0 or
- * EP_ENOMEM. */
-int ep_burst_init(ep_burst *bb, const ep_scenario *sc, double per_s, int64_t np);
+/* The burst horizon H of service v: an LLM's TTFT (its prefill ends by then), a DNN's
+ * deadline or a stream's frame deadline (its batch ends by then); 0 when it has none. */
+double ep_burst_horizon(const ep_service *v);
+
+/* Bins for every key whose period holds at least two spans of its horizon h[key] (an
+ * interval can then end H before the period does). per_s: the period's length; np:
+ * periods. Returns 0 or EP_ENOMEM. */
+int ep_burst_init(ep_burst *bb, const double *h, int nkeys, double per_s, int64_t np, int max_bins);
 void ep_burst_free(ep_burst *bb);
 
-/* Counts one arrival of service s in period p, at_s seconds after the period's start. */
+/* Counts one arrival of key s in period p, at_s seconds after the period's start. */
 void ep_burst_count(ep_burst *bb, int s, int64_t p, double at_s);
 
 /* The pieces of the cap on the requests of s arriving in period p that are served: with C
@@ -38,8 +47,8 @@ void ep_burst_count(ep_burst *bb, int s, int64_t p, double at_s);
  * for a DNN), served <= R[i] + jw[i] C for every piece i. The requests arriving in an
  * interval I of the period must be served between its start and its end plus H_s, so at
  * most C (|I| + H_s) of them (when that window ends inside the period: work past it may fall
- * on the next period's instances); for any partition of the period into intervals (of bins
- * of H_s, merged g at a time when a period holds more than EP_BURST_MAX_BINS), the sum over
+ * on the next period's instances); for any partition of the period into intervals of bins,
+ * the sum over
  * its intervals of min(arrivals, C (|I| + H_s)) caps the served ones. Each piece is the
  * cheapest partition at one C of EP_BURST_GRID values from half the period's mean rate to
  * the fullest bin's count / H_s (dynamic programming; interval lengths 1..16 bins, then
@@ -48,6 +57,13 @@ void ep_burst_count(ep_burst *bb, int s, int64_t p, double at_s);
  * returns how many (0: no bins for s, no arrivals or no interval that caps; -1: out of
  * memory). */
 int ep_burst_pieces(const ep_burst *bb, int s, int64_t p, double *jw, double *R, int max);
+
+/* The most of key s's arrivals in periods p0 .. p0 + m - 1 that a server of fixed rate c
+ * (req/s) can take within H of their arrival, windows free to end after the periods (an
+ * uplink's bandwidth does not change with the placement): the cheapest partition of those
+ * periods' bins into intervals of sum min(arrivals, c (|I| + H)). INFINITY when s has no
+ * bins; -1 when out of memory. */
+double ep_burst_cap(const ep_burst *bb, int s, int64_t p0, int m, double c);
 
 /* The most req/s of its service instance sp can start within the burst horizon, counting
  * no other work: an LLM's best prefill throughput n / t(n prefills of the mean prompt) over

@@ -56,7 +56,11 @@
  * co-location never gains (i / slowdown(i) <= 1) this is sum_{k on d} f_k / c_k <= T_t.
  * Where every block is one placement period, burst rows cap the requests of s arriving in a
  * that are served by what a's placement can start within s's burst horizon (TTFT, deadline)
- * in the fullest intervals of the period (decision record, "Bursts").
+ * over the cheapest partition of the period into intervals (decision record, "Bursts"); in
+ * every block, requests entering at a node with no candidate of their service are capped by
+ * what its uplink carries within that horizon ("Uplinks"). An LLM instance spec is 8
+ * candidates by KV capacity, m_k counting the KV at the bottom of its range and c_k the
+ * capacity at its top ("KV cache").
  * Solved in rate form with GLPK's simplex, from a basis made of each block solved alone.
  *
  * Results (the fields `epara sim --json` prints): policy "bound"; requests = arrivals in the
