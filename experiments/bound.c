@@ -25,6 +25,7 @@
 #define MT_MAX      64 /* most co-located instances considered per device */
 #define KV_LEVELS   8
 #define KV_RATIO    0.7
+#define UPLINK_BINS 64 /* most bins a period per (service, ingress node) for the uplink caps */
 
 typedef struct cand {
     ep_instance_spec spec;
@@ -154,7 +155,7 @@ burst_bins(bnd *b)
             }
         }
     if (!rc)
-        rc = ep_burst_init(&b->lbins, h, nk, per, b->np, bins_per_period(nk, b->np, 64));
+        rc = ep_burst_init(&b->lbins, h, nk, per, b->np, bins_per_period(nk, b->np, UPLINK_BINS));
     free(h);
     return rc;
 }
@@ -633,7 +634,7 @@ horizon_s(const bnd *b, int s)
         double extra = b->max_out[s] > 1 ? (double)(b->max_out[s] - 1) : 0;
         return ep_dur_to_s(v->slo.ttft) + extra * ep_dur_to_s(v->slo.tpot);
     }
-    return ep_dur_to_s(v->slo.fps > 0 ? v->slo.frame_deadline : v->slo.deadline);
+    return ep_burst_horizon(v); /* a DNN's burst horizon is its whole deadline */
 }
 
 /* Uplink caps (docs/decisions/0002-bound.md, "Uplinks"): requests of s entering at node i,

@@ -31,8 +31,8 @@ ep_burst_init(ep_burst *bb, const double *h, int nkeys, double per_s, int64_t np
         return EP_ENOMEM;
     int64_t n = 0;
     for (int s = 0; s < nkeys; s++) {
-        /* At least one bin whose window [start, end + H] ends inside the period, and not so
-         * many bins that counting them costs more than it tells (1 ms). */
+        /* At least one bin whose window [start, end + H] ends inside the period; none for a
+         * horizon under 1 ms (too many bins for what they tell). */
         if (h[s] < 1e-3 || 2 * h[s] > per_s)
             continue;
         double nb = ceil(per_s / h[s] - 1e-9), g = ceil(nb / max_bins);
